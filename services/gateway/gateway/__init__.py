@@ -1,0 +1,1 @@
+"""The gateway: the only HTTP port. Public booking API and page, (later) Twilio webhooks and staff pages."""

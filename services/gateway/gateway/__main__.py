@@ -1,0 +1,23 @@
+"""`python -m gateway` serves the HTTP API and pages (uvicorn) with the gateway's broker listener inside."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from gateway.app import build, create_app
+from shared.logging import configure_logging
+from shared.settings import ConfigurationError, load_settings_or_exit
+
+
+def main() -> None:
+    settings = load_settings_or_exit()
+    configure_logging("gateway", settings.log_level)
+    try:
+        gateway = build(settings)
+    except ConfigurationError as exc:
+        raise SystemExit(f"lotse: configuration error: {exc}") from None
+    uvicorn.run(create_app(gateway), host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+if __name__ == "__main__":
+    main()

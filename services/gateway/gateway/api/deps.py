@@ -1,0 +1,35 @@
+"""Request dependencies as Annotated aliases; all of them come from the composition root on app.state."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request
+
+from gateway.bookings import BookingService
+from gateway.slots import SlotClient
+from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
+
+
+def gateway(request: Request) -> Gateway:
+    return request.app.state.gateway  # type: ignore[no-any-return]
+
+
+def _bookings(request: Request) -> BookingService:
+    return gateway(request).bookings
+
+
+def _slots(request: Request) -> SlotClient:
+    return gateway(request).slots
+
+
+def _settings(request: Request) -> Settings:
+    return gateway(request).settings
+
+
+BookingsDep = Annotated[BookingService, Depends(_bookings)]
+SlotsDep = Annotated[SlotClient, Depends(_slots)]
+SettingsDep = Annotated[Settings, Depends(_settings)]

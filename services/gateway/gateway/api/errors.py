@@ -1,0 +1,69 @@
+"""The one place where errors become HTTP answers: a status, a code and a sentence; never a 500 for bad input.
+
+Validation messages name the field and the rule, never echo the value (it may be a phone number).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.errors import GatewayError
+
+log = logging.getLogger(__name__)
+
+_FIELD_MESSAGES = {
+    "slot_id": "slot_id is not a slot from the list",
+    "language": "language must be one of de, en, ro, bg, hu, pl, ru, uk, es, th",
+    "phone": "phone must be a phone number of 3 to 32 characters",
+    "channel": "channel must be 'web'",
+    "topic": "topic must be one of career, health, safety, psychosocial",
+}
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "header", "path")]
+    field = location[0] if location else ""
+    kind = error.get("type", "")
+    if kind == "missing":
+        return f"{field} is required"
+    if kind == "extra_forbidden":
+        return f"unexpected field '{field}'"
+    if kind in ("json_invalid", "model_attributes_type", "dict_type"):
+        return "the body must be a JSON object"
+    if field in _FIELD_MESSAGES:
+        return _FIELD_MESSAGES[field]
+    return f"{field}: {error.get('msg', 'invalid value')}" if field else str(error.get("msg", "invalid request"))
+
+
+def problem(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(GatewayError)
+    async def _gateway_error(_request: Request, exc: GatewayError) -> JSONResponse:
+        headers = {"Retry-After": "5"} if exc.status == 503 else None
+        return problem(exc.status, exc.code, exc.message, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        messages = list(dict.fromkeys(_describe(e) for e in exc.errors()))
+        return problem(422, "invalid_request", "Please check your request: " + "; ".join(messages) + ".")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "There is nothing at this address."
+        return problem(exc.status_code, "http_error", detail)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
+        return problem(500, "internal_error", "Something went wrong on our side. Your data was not changed.")

@@ -1,0 +1,43 @@
+"""GET /v1/slots: free slots, asked of the scheduler."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query
+
+from gateway.api.deps import SettingsDep, SlotsDep
+from gateway.api.schemas import Problem, SlotList
+from gateway.errors import InvalidSearch
+from shared.contracts import Mode, Topic
+from shared.contracts.common import LanguageCode
+from shared.contracts.slots import MAX_SEARCH_DAYS
+
+router = APIRouter(prefix="/v1/slots", tags=["slots"])
+DEFAULT_DAYS = 14
+
+
+@router.get("", responses={422: {"model": Problem}, 503: {"model": Problem}})
+def list_slots(
+    slots: SlotsDep,
+    settings: SettingsDep,
+    topic: Topic | None = None,
+    language: LanguageCode | None = None,
+    location: Annotated[int | None, Query(ge=1)] = None,
+    mode: Mode | None = None,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+) -> SlotList:
+    today = datetime.now(ZoneInfo(settings.timezone)).date()
+    first = date_from or today
+    last = date_to or first + timedelta(days=DEFAULT_DAYS - 1)
+    if last < first:
+        raise InvalidSearch("'to' must not be before 'from'.")
+    if (last - first).days >= MAX_SEARCH_DAYS:
+        raise InvalidSearch(f"A search may cover at most {MAX_SEARCH_DAYS} days.")
+    if last < today:
+        return SlotList(slots=[])
+    found = slots.search(first, last, topic=topic, language=language, location_id=location, mode=mode)
+    return SlotList(slots=found)

@@ -1,0 +1,157 @@
+"""Composition root of the gateway: settings, engine, cipher, broker publisher and listener, services, FastAPI."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from uuid import uuid4
+
+from celery import Celery
+from fastapi import FastAPI, Request, Response
+from kombu import Connection, Queue
+from sqlalchemy import Engine
+
+from gateway import handlers
+from gateway.api import bookings as bookings_api
+from gateway.api import errors, health
+from gateway.api import slots as slots_api
+from gateway.api.limits import BodySizeLimit
+from gateway.bookings import BookingService
+from gateway.listener import Listener
+from gateway.metrics import EVENTS_APPLIED, HTTP_LATENCY, HTTP_REQUESTS
+from gateway.slots import ReplyWaiter, SlotClient
+from gateway.tables import TABLES
+from gateway.web import pages
+from shared.cipher import load_cipher
+from shared.clock import Clock, system_clock
+from shared.consumer import Consumer
+from shared.db import check_database, create_tables, make_engine
+from shared.messaging import Publisher, make_celery, queues_for
+from shared.outbox import Relay
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+HOUSEKEEPING_EVERY_SECONDS = 3600.0
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    engine: Engine
+    celery: Celery
+    publisher: Publisher
+    relay: Relay
+    consumer: Consumer
+    listener: Listener
+    bookings: BookingService
+    slots: SlotClient
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> None:
+        self.relay.start()
+        self.listener.start()
+        threading.Thread(target=self._housekeeping, name="gateway-housekeeping", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.listener.stop()
+        self.relay.stop()
+
+    def _housekeeping(self) -> None:
+        while not self._stop.wait(HOUSEKEEPING_EVERY_SECONDS):
+            try:
+                self.bookings.forget_replay_tokens()
+            except Exception:  # noqa: BLE001 - housekeeping retries next hour
+                log.warning("housekeeping failed; will retry")
+
+    def readiness(self) -> dict[str, str]:
+        checks = {}
+        try:
+            check_database(self.engine)
+            checks["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - readiness reports, it does not raise
+            checks["database"] = f"unreachable ({type(exc).__name__})"
+        try:
+            with Connection(self.settings.broker_url, connect_timeout=2) as connection:
+                connection.ensure_connection(max_retries=1, timeout=2)
+            checks["broker"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            checks["broker"] = f"unreachable ({type(exc).__name__})"
+        return checks
+
+
+def build(settings: Settings, clock: Clock = system_clock) -> Gateway:
+    engine = make_engine(settings.gateway_database_url)
+    create_tables(engine, TABLES)
+    cipher = load_cipher(settings)
+    celery = make_celery("gateway", settings)
+    publisher = Publisher(celery, settings)
+    relay = Relay(engine, publisher.publish, "gateway")
+
+    def applied(handler: Callable[..., None]) -> Callable[..., None]:
+        def run(envelope: object, session: object) -> None:
+            handler(envelope, session, clock)
+            EVENTS_APPLIED.labels(getattr(envelope, "type", "?")).inc()
+        return run
+
+    consumer = Consumer(
+        "gateway",
+        engine,
+        commands={
+            "booking.confirmed": applied(handlers.apply_confirmed),
+            "booking.rejected": applied(handlers.apply_rejected),
+            "booking.cancelled": applied(handlers.apply_cancelled),
+        },
+        dead_letter=lambda raw, reason: publisher.publish_dead_letter(raw, "gateway", reason),
+    )
+    waiter = ReplyWaiter()
+    # One reply queue per gateway process; on RabbitMQ it disappears with the process.
+    replies = Queue(f"gateway.replies.{uuid4().hex[:12]}", durable=False, auto_delete=True,
+                    queue_arguments=None if settings.is_embedded_broker else {"x-expires": 60_000})
+    listener = Listener(Connection(settings.broker_url), queues_for("gateway", settings)[0], replies,
+                        on_event=consumer.handle, on_reply=waiter.resolve)
+    slots = SlotClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
+    bookings = BookingService(engine, cipher, relay.wake, clock)
+    return Gateway(settings, engine, celery, publisher, relay, consumer, listener, bookings, slots)
+
+
+def create_app(gateway: Gateway) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        gateway.start()
+        try:
+            yield
+        finally:
+            gateway.stop()
+
+    app = FastAPI(title="Lotse gateway", version="1", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.state.gateway = gateway
+    errors.install(app)
+    app.include_router(bookings_api.router)
+    app.include_router(slots_api.router)
+    app.include_router(health.router)
+    app.include_router(pages.router)
+    app.middleware("http")(partial(_observe))
+    app.add_middleware(BodySizeLimit)
+    return app
+
+
+async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Metrics, a log line without the path (it may hold a manage token), and privacy headers."""
+    started = time.perf_counter()
+    response = await call_next(request)
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+    HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
+    log.info("%s %s -> %d", request.method, route, response.status_code)
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+    return response

@@ -1,0 +1,209 @@
+"""Booking requests as the gateway sees them: accept, look up by manage token, cancel. Decides no calendar.
+
+A booking is accepted (202) as soon as it is stored with its two outgoing messages in one transaction; the
+scheduler decides later and the status follows. The phone number is validated here, sealed for the notifier
+and forgotten: only the notifier can open it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from uuid import UUID, uuid4
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select, update
+
+from gateway.errors import BookingNotFound, IdempotencyConflict, InvalidIdempotencyKey, InvalidPhone, NotCancellable
+from gateway.tables import BookingRequest
+from shared.contracts import BookingCancellationRequested, BookingRequested, ContactRegistered, Topic, wrap
+from shared.contracts.contacts import manage_token_context, phone_context
+from shared.crypto import DataCipher, DecryptionError, new_token, token_hash
+from shared.outbox import add_to_outbox
+from shared.phones import InvalidPhoneNumber, normalise_phone
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+Status = Literal["pending", "confirmed", "rejected", "cancelled"]
+
+REASON_MESSAGES = {
+    "slot_taken": "This time was just taken by someone else. Please choose another time.",
+    "unknown_slot": "This time is not offered. Please choose a time from the list.",
+    "slot_in_past": "This time has passed or is too soon. Please choose a later time.",
+    "language_not_offered": "This time is not available in the chosen language. Please choose another time.",
+}
+
+
+@dataclass(frozen=True)
+class NewBooking:
+    slot_id: str
+    phone: str
+    language: str
+    channel: Literal["web", "sms"]
+    topic: Topic | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    booking_id: UUID
+    status: Status
+    manage_token: str
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class BookingView:
+    booking_id: UUID
+    status: Status
+    reason: str | None
+    message: str | None
+    slot: dict[str, Any] | None
+    alternatives: list[dict[str, Any]]
+    language: str
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY.match(key):
+        raise InvalidIdempotencyKey(
+            "The Idempotency-Key header must be 8 to 64 letters, digits, '-' or '_' (a UUID works)."
+        )
+    return key
+
+
+class BookingService:
+    def __init__(self, engine: Engine, cipher: DataCipher, announce: Callable[[], None],
+                 clock: Callable[[], datetime]) -> None:
+        self.engine = engine
+        self.cipher = cipher
+        self.announce = announce  # wakes the outbox relay after a commit
+        self.clock = clock
+
+    def request(self, booking: NewBooking, idempotency_key: str | None) -> Accepted:
+        key = check_idempotency_key(idempotency_key)
+        try:
+            phone = normalise_phone(booking.phone)
+        except InvalidPhoneNumber as exc:
+            raise InvalidPhone(str(exc)) from None
+        fingerprint = self.cipher.lookup_hash(json.dumps(
+            [booking.slot_id, phone, booking.language, booking.channel, booking.topic], default=str))
+        if key is not None:
+            replay = self._replay(key, fingerprint)
+            if replay is not None:
+                return replay
+
+        booking_id = uuid4()
+        token = new_token()
+        now = self.clock()
+        row = BookingRequest(
+            booking_id=str(booking_id),
+            manage_token_hash=token_hash(token),
+            idempotency_key=key,
+            request_fingerprint=fingerprint,
+            manage_token_ciphertext=self.cipher.encrypt(token, f"replay:{booking_id}") if key else None,
+            status="pending",
+            language=booking.language,
+            channel=booking.channel,
+            created_at=now,
+            updated_at=now,
+        )
+        contact = ContactRegistered(
+            booking_id=booking_id,
+            phone=self.cipher.encrypt(phone, phone_context(booking_id)),
+            manage_token=self.cipher.encrypt(token, manage_token_context(booking_id)),
+            language=booking.language,
+        )
+        requested = BookingRequested(booking_id=booking_id, slot_id=booking.slot_id, topic=booking.topic,
+                                     language=booking.language, channel=booking.channel)
+        try:
+            with Session(self.engine) as session:
+                session.add(row)
+                # The contact goes first so that it normally reaches the notifier before the confirmation.
+                add_to_outbox(session, wrap(contact, booking_id, now))
+                add_to_outbox(session, wrap(requested, booking_id, now))
+                session.commit()
+        except IntegrityError:
+            # The same Idempotency-Key arrived twice at once and the other request committed first.
+            replay = self._replay(key, fingerprint) if key else None
+            if replay is None:
+                raise
+            return replay
+        self.announce()
+        return Accepted(booking_id, "pending", token, replayed=False)
+
+    def _replay(self, key: str, fingerprint: str) -> Accepted | None:
+        with Session(self.engine) as session:
+            row = session.exec(select(BookingRequest).where(BookingRequest.idempotency_key == key)).first()
+        if row is None:
+            return None
+        if row.request_fingerprint != fingerprint:
+            raise IdempotencyConflict("This Idempotency-Key was already used for a different booking request.")
+        if row.manage_token_ciphertext is None:
+            raise IdempotencyConflict("This Idempotency-Key has expired; send the request with a new key.")
+        try:
+            token = self.cipher.decrypt(row.manage_token_ciphertext, f"replay:{row.booking_id}")
+        except DecryptionError:
+            raise IdempotencyConflict("This Idempotency-Key can no longer be replayed; use a new key.") from None
+        return Accepted(UUID(row.booking_id), row.status, token, replayed=True)  # type: ignore[arg-type]
+
+    def view(self, token: str) -> BookingView:
+        with Session(self.engine) as session:
+            return _view(self._find(session, token))
+
+    def cancel(self, token: str) -> BookingView:
+        with Session(self.engine) as session:
+            row = self._find(session, token)
+            if row.status == "cancelled":
+                return _view(row)
+            if row.status == "rejected":
+                raise NotCancellable("This booking was not confirmed, so there is nothing to cancel.")
+            now = self.clock()
+            row.status, row.reason, row.updated_at = "cancelled", None, now
+            session.add(row)
+            cancel = BookingCancellationRequested(booking_id=UUID(row.booking_id), by="client")
+            add_to_outbox(session, wrap(cancel, row.booking_id, now))
+            session.commit()
+            view = _view(row)
+        self.announce()
+        return view
+
+    def _find(self, session: Session, token: str) -> BookingRequest:
+        row = None
+        if 16 <= len(token) <= 64:
+            row = session.exec(
+                select(BookingRequest).where(BookingRequest.manage_token_hash == token_hash(token))
+            ).first()
+        if row is None:
+            raise BookingNotFound("No booking was found for this link. It may have expired.")
+        return row
+
+    def forget_replay_tokens(self) -> int:
+        """After a day a retry gets a new booking; the sealed token is dropped."""
+        cutoff = self.clock() - IDEMPOTENCY_WINDOW
+        with Session(self.engine) as session:
+            result = session.exec(
+                update(BookingRequest)
+                .where(col(BookingRequest.created_at) < cutoff, col(BookingRequest.manage_token_ciphertext).isnot(None))
+                .values(manage_token_ciphertext=None)
+            )  # type: ignore[call-overload]
+            session.commit()
+            return int(result.rowcount or 0)
+
+
+def _view(row: BookingRequest) -> BookingView:
+    return BookingView(
+        booking_id=UUID(row.booking_id),
+        status=row.status,  # type: ignore[arg-type]
+        reason=row.reason,
+        message=REASON_MESSAGES.get(row.reason or ""),
+        slot=json.loads(row.slot_json) if row.slot_json else None,
+        alternatives=json.loads(row.alternatives_json) if row.alternatives_json else [],
+        language=row.language,
+    )

@@ -1,0 +1,40 @@
+"""The gateway's own errors, each with a message a person understands; api/errors.py maps them to HTTP."""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    code = "error"
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BookingNotFound(GatewayError):
+    code, status = "not_found", 404
+
+
+class IdempotencyConflict(GatewayError):
+    code, status = "idempotency_key_reused", 422
+
+
+class InvalidIdempotencyKey(GatewayError):
+    code, status = "invalid_idempotency_key", 400
+
+
+class NotCancellable(GatewayError):
+    code, status = "not_cancellable", 409
+
+
+class InvalidPhone(GatewayError):
+    code, status = "invalid_phone", 422
+
+
+class InvalidSearch(GatewayError):
+    code, status = "invalid_search", 422
+
+
+class SchedulerUnavailable(GatewayError):
+    code, status = "scheduler_unavailable", 503

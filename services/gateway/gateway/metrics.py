@@ -1,0 +1,10 @@
+"""Prometheus metrics of the gateway. Labels hold route templates and codes, never a token or a number."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+HTTP_REQUESTS = Counter("lotse_gateway_http_requests_total", "HTTP requests", ["method", "route", "status"])
+HTTP_LATENCY = Histogram("lotse_gateway_http_request_seconds", "HTTP request latency", ["route"])
+BOOKINGS_ACCEPTED = Counter("lotse_gateway_bookings_accepted_total", "Bookings accepted (202)")
+EVENTS_APPLIED = Counter("lotse_gateway_events_total", "Booking events applied", ["type"])

@@ -1,0 +1,81 @@
+"""Asking the scheduler for free slots: request/reply over the broker, with a deadline.
+
+The gateway owns no calendar. Each question goes out with this process's reply queue and a correlation id; the
+listener thread hands the answer to the waiting request. No answer in time means 503, never a stale guess.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import date
+from typing import Any
+from uuid import uuid4
+
+from gateway.errors import SchedulerUnavailable
+from shared.contracts import Mode, Slot, SlotsOffered, SlotsRequested, Topic, UnknownMessage, parse, wrap
+from shared.messaging import Publisher
+
+
+class ReplyWaiter:
+    """Futures keyed by correlation id; the listener resolves them, late answers are dropped."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, Future[Any]] = {}
+        self._lock = threading.Lock()
+
+    def expect(self, correlation_id: str) -> Future[Any]:
+        future: Future[Any] = Future()
+        with self._lock:
+            self._pending[correlation_id] = future
+        return future
+
+    def resolve(self, correlation_id: str, body: Any) -> None:
+        with self._lock:
+            future = self._pending.pop(correlation_id, None)
+        if future is not None and not future.done():
+            future.set_result(body)
+
+    def forget(self, correlation_id: str) -> None:
+        with self._lock:
+            self._pending.pop(correlation_id, None)
+
+
+class SlotClient:
+    def __init__(self, publisher: Publisher, waiter: ReplyWaiter, reply_to: str, timeout: float) -> None:
+        self.publisher = publisher
+        self.waiter = waiter
+        self.reply_to = reply_to
+        self.timeout = timeout
+
+    def search(
+        self,
+        date_from: date,
+        date_to: date,
+        topic: Topic | None = None,
+        language: str | None = None,
+        location_id: int | None = None,
+        mode: Mode | None = None,
+    ) -> list[Slot]:
+        request_id = str(uuid4())
+        query = SlotsRequested(topic=topic, language=language, location_id=location_id, mode=mode,
+                               date_from=date_from, date_to=date_to, reply_to=self.reply_to)
+        future = self.waiter.expect(request_id)
+        try:
+            self.publisher.publish(wrap(query, request_id).to_wire(), query.message_type, expires=self.timeout)
+            raw = future.result(timeout=self.timeout)
+        except FutureTimeout:
+            raise SchedulerUnavailable(
+                "The calendar did not answer in time. Please try again in a minute."
+            ) from None
+        except Exception:  # noqa: BLE001 - any broker failure means: no calendar right now
+            raise SchedulerUnavailable("The calendar cannot be reached right now. Please try again later.") from None
+        finally:
+            self.waiter.forget(request_id)
+        try:
+            offered = parse(raw).payload
+        except UnknownMessage:
+            raise SchedulerUnavailable("The calendar gave an answer we cannot read. Please try again later.") from None
+        assert isinstance(offered, SlotsOffered)
+        return offered.slots

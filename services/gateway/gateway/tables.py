@@ -1,0 +1,41 @@
+"""The gateway's own tables: booking requests with hashed manage tokens. No phone number is kept here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Table
+from sqlmodel import Field, SQLModel
+
+from shared.db import instant_column
+from shared.inbox import ProcessedMessage
+from shared.outbox import OutboxMessage
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class BookingRequest(SQLModel, table=True):
+    __tablename__ = "booking_requests"
+    booking_id: str = Field(primary_key=True, max_length=36)
+    manage_token_hash: str = Field(max_length=64, unique=True)
+    idempotency_key: str | None = Field(default=None, max_length=64, unique=True)
+    # Keyed hash of the request (phone included) so a reused Idempotency-Key with another body is refused.
+    request_fingerprint: str = Field(max_length=64)
+    # The token itself, sealed, only so that a retried request can be answered with it; cleared after a day.
+    manage_token_ciphertext: str | None = None
+    status: str = Field(max_length=16)  # pending, confirmed, rejected, cancelled
+    reason: str | None = Field(default=None, max_length=32)
+    slot_json: str | None = None
+    alternatives_json: str | None = None
+    language: str = Field(max_length=2)
+    channel: str = Field(max_length=8)
+    created_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column(index=True))
+    updated_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
+
+
+TABLES: list[Table] = [
+    t.__table__  # type: ignore[attr-defined]
+    for t in (BookingRequest, OutboxMessage, ProcessedMessage)
+]

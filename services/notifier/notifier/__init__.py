@@ -1,0 +1,1 @@
+"""The notifier: owns contacts (encrypted), reminders and deliveries; the only service that talks to Twilio."""

@@ -1,0 +1,96 @@
+"""Composition root of the notifier: settings, engine, cipher, SMS sender, dispatcher, Celery app and beat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from celery import Celery
+from sqlalchemy import Engine
+
+from notifier import handlers
+from notifier.dispatch import Dispatcher
+from notifier.sms import SmsSender, make_sender
+from notifier.tables import TABLES
+from shared.cipher import load_cipher
+from shared.clock import Clock, system_clock
+from shared.consumer import Consumer
+from shared.db import create_tables, make_engine
+from shared.messaging import TIMERS, Publisher, make_celery, timer_queue
+from shared.outbox import Relay
+from shared.settings import Settings
+from shared.worker import register_message_task
+
+DISPATCH_EVERY_SECONDS = 2.0
+PURGE_EVERY_SECONDS = 3600.0
+
+
+@dataclass
+class Notifier:
+    settings: Settings
+    engine: Engine
+    celery: Celery
+    relay: Relay
+    consumer: Consumer
+    dispatcher: Dispatcher
+
+
+def build(settings: Settings, clock: Clock = system_clock, sender: SmsSender | None = None) -> Notifier:
+    engine = make_engine(settings.notifier_database_url)
+    create_tables(engine, TABLES)
+    cipher = load_cipher(settings)
+    celery = make_celery("notifier", settings)
+    publisher = Publisher(celery, settings)
+    relay = Relay(engine, publisher.publish, "notifier")
+    dispatcher = Dispatcher(engine, cipher, sender or make_sender(settings), ZoneInfo(settings.timezone),
+                            settings.public_base_url, clock)
+    deps = handlers.NotifierDeps(cipher=cipher, clock=clock,
+                                 retention=timedelta(days=settings.contact_retention_days))
+
+    def after_commit() -> None:
+        relay.wake()
+        dispatcher.dispatch_due()
+
+    consumer = Consumer(
+        "notifier",
+        engine,
+        commands={
+            "contact.registered": partial(handlers.register_contact, deps=deps),
+            "booking.confirmed": partial(handlers.schedule_confirmation, deps=deps),
+            "booking.rejected": partial(handlers.forget_rejected, deps=deps),
+            "booking.cancelled": partial(handlers.cancel_reminders, deps=deps),
+        },
+        dead_letter=lambda raw, reason: publisher.publish_dead_letter(raw, "notifier", reason),
+        after_commit=after_commit,
+    )
+    register_message_task(celery, consumer)
+    _register_timers(celery, dispatcher)
+    return Notifier(settings, engine, celery, relay, consumer, dispatcher)
+
+
+def _register_timers(celery: Celery, dispatcher: Dispatcher) -> None:
+    queue = timer_queue("notifier")
+    route = {"exchange": TIMERS.name, "routing_key": queue.name}
+
+    @celery.task(name="notifier.dispatch_due", ignore_result=True)
+    def dispatch_due() -> int:
+        return dispatcher.dispatch_due()
+
+    @celery.task(name="notifier.purge_expired", ignore_result=True)
+    def purge_expired() -> int:
+        return dispatcher.purge_expired()
+
+    celery.conf.beat_schedule = {
+        "dispatch-due-reminders": {
+            "task": "notifier.dispatch_due",
+            "schedule": DISPATCH_EVERY_SECONDS,
+            "options": {**route, "expires": DISPATCH_EVERY_SECONDS * 5},
+        },
+        "purge-expired-contacts": {
+            "task": "notifier.purge_expired",
+            "schedule": PURGE_EVERY_SECONDS,
+            "options": {**route, "expires": 600},
+        },
+    }

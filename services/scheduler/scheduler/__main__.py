@@ -1,0 +1,33 @@
+"""`python -m scheduler worker` runs the worker; `python -m scheduler seed-demo` loads demo data once."""
+
+from __future__ import annotations
+
+import argparse
+
+from scheduler import demo
+from scheduler.app import build
+from shared.logging import configure_logging
+from shared.messaging import queues_for
+from shared.settings import load_settings_or_exit
+from shared.worker import run_worker
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="scheduler")
+    parser.add_argument("command", choices=["worker", "seed-demo", "init"])
+    args = parser.parse_args()
+    settings = load_settings_or_exit()
+    configure_logging("scheduler", settings.log_level)
+    scheduler = build(settings)
+    if args.command == "seed-demo":
+        demo.seed(scheduler.engine)
+        return
+    if args.command == "init":
+        return
+    scheduler.relay.start()
+    run_worker(scheduler.celery, "scheduler", queues_for("scheduler", settings), settings.worker_concurrency,
+               settings.log_level)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Composition root of the scheduler: settings, engine, Celery app, outbox relay and handlers wired together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from celery import Celery
+from sqlalchemy import Engine
+
+from scheduler import handlers
+from scheduler.calendar import Calendar
+from scheduler.tables import TABLES
+from shared.clock import Clock, system_clock
+from shared.consumer import Consumer
+from shared.contracts import Envelope
+from shared.db import create_tables, make_engine
+from shared.messaging import Publisher, make_celery
+from shared.outbox import Relay
+from shared.settings import Settings
+from shared.worker import register_message_task
+
+
+@dataclass
+class Scheduler:
+    settings: Settings
+    engine: Engine
+    celery: Celery
+    publisher: Publisher
+    relay: Relay
+    consumer: Consumer
+    deps: handlers.SchedulerDeps
+
+
+def build(settings: Settings, clock: Clock = system_clock) -> Scheduler:
+    engine = make_engine(settings.scheduler_database_url)
+    create_tables(engine, TABLES)
+    celery = make_celery("scheduler", settings)
+    publisher = Publisher(celery, settings)
+    relay = Relay(engine, publisher.publish, "scheduler")
+
+    def reply(to: str, envelope: Envelope, ttl: float) -> None:
+        publisher.reply(to, envelope.to_wire(), envelope.correlation_id, ttl)
+
+    deps = handlers.SchedulerDeps(
+        calendar=Calendar(ZoneInfo(settings.timezone), timedelta(minutes=settings.min_notice_minutes)),
+        clock=clock,
+        reply=reply,
+        reply_ttl_seconds=settings.slots_timeout_seconds,
+    )
+    consumer = Consumer(
+        "scheduler",
+        engine,
+        commands={
+            "booking.requested": partial(handlers.decide_booking, deps=deps),
+            "booking.cancellation_requested": partial(handlers.cancel_booking, deps=deps),
+        },
+        queries={"slots.requested": partial(handlers.answer_slot_query, deps=deps)},
+        dead_letter=lambda raw, reason: publisher.publish_dead_letter(raw, "scheduler", reason),
+        after_commit=relay.wake,
+    )
+    register_message_task(celery, consumer)
+    return Scheduler(settings, engine, celery, publisher, relay, consumer, deps)

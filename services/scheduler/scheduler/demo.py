@@ -1,0 +1,70 @@
+"""Demo calendar for a newcomer: five towns of Mecklenburg-Vorpommern, phone and video, four counsellors.
+
+Loaded only into an empty calendar, so a restart never duplicates it and real data is never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from scheduler.tables import Counsellor, Location, OpeningRule
+
+log = logging.getLogger(__name__)
+
+LOCATIONS = [
+    # town, kind, neutral alias (what an SMS shows), address (only for a booking holder)
+    ("Rostock", "office", "Rostock 1", "Beispielstraße 1, 18055 Rostock"),
+    ("Schwerin", "office", "Schwerin 1", "Beispielweg 2, 19053 Schwerin"),
+    ("Neubrandenburg", "office", "Neubrandenburg 1", "Beispielplatz 3, 17033 Neubrandenburg"),
+    ("Greifswald", "office", "Greifswald 1", "Beispielgasse 4, 17489 Greifswald"),
+    ("Stralsund", "outreach", "Stralsund 1", "wechselnder Ort, wird mitgeteilt"),
+    ("", "phone", "Telefon", ""),
+    ("", "video", "Video", ""),
+]
+
+COUNSELLORS = [
+    ("Anna", "de,en,ro", "career,health,safety,psychosocial"),
+    ("Bogdan", "de,ro,bg,ru", "career,safety"),
+    ("Csilla", "de,hu,en", "health,psychosocial"),
+    ("Dana", "de,en,pl,uk", "career,health,safety"),
+]
+
+# counsellor alias -> [(location alias, weekdays, opens, closes)]
+RULES = {
+    "Anna": [("Rostock 1", (0, 2), "09:00", "16:00"), ("Telefon", (4,), "10:00", "14:00")],
+    "Bogdan": [("Schwerin 1", (1,), "09:00", "15:00"), ("Stralsund 1", (3,), "12:00", "18:00"),
+               ("Telefon", (4,), "09:00", "12:00")],
+    "Csilla": [("Neubrandenburg 1", (0, 3), "10:00", "16:00"), ("Video", (2,), "14:00", "19:00")],
+    "Dana": [("Greifswald 1", (1, 4), "09:00", "15:00"), ("Rostock 1", (3,), "10:00", "17:00")],
+}
+
+
+def seed(engine: Engine) -> bool:
+    """Returns True when demo data was loaded, False when the calendar already had counsellors."""
+    with Session(engine) as session:
+        if session.exec(select(Counsellor)).first() is not None:
+            return False
+        places = {}
+        for town, kind, alias, address in LOCATIONS:
+            place = Location(town=town or alias, kind=kind, alias=alias, address=address)
+            session.add(place)
+            places[alias] = place
+        people = {}
+        for alias, languages, topics in COUNSELLORS:
+            person = Counsellor(alias=alias, languages=languages, topics=topics)
+            session.add(person)
+            people[alias] = person
+        session.flush()
+        for alias, rules in RULES.items():
+            for place_alias, weekdays, opens, closes in rules:
+                for weekday in weekdays:
+                    person_id, place_id = people[alias].id, places[place_alias].id
+                    assert person_id is not None and place_id is not None
+                    session.add(OpeningRule(counsellor_id=person_id, location_id=place_id, weekday=weekday,
+                                            opens=opens, closes=closes))
+        session.commit()
+    log.info("demo calendar loaded")
+    return True

@@ -1,0 +1,1 @@
+"""Calendar rules in plain Python: no database session, no Celery."""

@@ -1,0 +1,51 @@
+"""Value types used by several messages."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+
+class Topic(StrEnum):
+    """What an appointment is about. Never shown to a client's phone; only the booking page names it."""
+
+    career = "career"
+    health = "health"
+    safety = "safety"
+    psychosocial = "psychosocial"
+
+
+class Mode(StrEnum):
+    office = "office"
+    outreach = "outreach"
+    phone = "phone"
+    video = "video"
+
+
+# Languages a client can be served in. Templates for SMS exist for a subset (notifier.texts).
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^(de|en|ro|bg|hu|pl|ru|uk|es|th)$")]
+SlotId = Annotated[str, StringConstraints(pattern=r"^s1-[0-9]{1,9}-[0-9]{1,9}-[0-9]{8,12}$")]
+# `v1.<kid>.<nonce>.<ciphertext>` from shared.crypto; a clear phone number can never match this.
+Ciphertext = Annotated[str, StringConstraints(pattern=r"^v1\.[A-Za-z0-9_-]{1,16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")]
+
+
+class PublicLocation(BaseModel):
+    """A place as a client may see it before booking: a neutral alias, never the street address."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    location_id: int
+    town: str
+    kind: Mode
+    alias: str
+
+
+class Slot(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    slot_id: SlotId
+    start: AwareDatetime
+    end: AwareDatetime
+    location: PublicLocation
+    mode: Mode
+    counsellor: str = Field(description="the counsellor's public alias")

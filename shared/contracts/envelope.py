@@ -1,0 +1,74 @@
+"""The versioned envelope every message travels in, and the registry that maps (type, version) to a model."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from uuid import UUID, uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+
+class Payload(BaseModel):
+    """Base of every message payload. Subclasses set `message_type` and `message_version`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    message_type: ClassVar[str]
+    message_version: ClassVar[int]
+
+
+class Envelope(BaseModel):
+    """What crosses the broker: identity, type and version, time, correlation, and the typed payload."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    message_id: UUID = Field(default_factory=uuid4)
+    type: str
+    version: int
+    occurred_at: AwareDatetime
+    correlation_id: str
+    payload: Payload
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json") | {"payload": self.payload.model_dump(mode="json")}
+
+
+class UnknownMessage(Exception):
+    """A message whose type or version this consumer does not know, or whose payload does not validate."""
+
+
+_REGISTRY: dict[tuple[str, int], type[Payload]] = {}
+
+
+def register(model: type[Payload]) -> type[Payload]:
+    key = (model.message_type, model.message_version)
+    if key in _REGISTRY:
+        raise RuntimeError(f"two payload models for {key}")
+    _REGISTRY[key] = model
+    return model
+
+
+def wrap(payload: Payload, correlation_id: str | UUID, occurred_at: datetime | None = None) -> Envelope:
+    return Envelope(
+        type=payload.message_type,
+        version=payload.message_version,
+        occurred_at=(occurred_at or datetime.now(UTC)).astimezone(UTC),
+        correlation_id=str(correlation_id),
+        payload=payload,
+    )
+
+
+def parse(raw: Any) -> Envelope:
+    """Validate a wire message into an envelope with its typed payload, or raise UnknownMessage."""
+    if not isinstance(raw, dict):
+        raise UnknownMessage("message is not a JSON object")
+    key = (raw.get("type"), raw.get("version"))
+    model = _REGISTRY.get(key)  # type: ignore[arg-type]
+    if model is None:
+        raise UnknownMessage(f"unknown message type/version {key[0]!r} v{key[1]!r}")
+    try:
+        payload = model.model_validate(raw.get("payload"))
+        return Envelope.model_validate({**raw, "payload": payload})
+    except ValidationError as exc:
+        fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors(include_input=False))
+        raise UnknownMessage(f"{key[0]} v{key[1]} does not validate (fields: {fields})") from None

@@ -1,0 +1,33 @@
+"""Slot search: a request/reply between gateway and scheduler, answered on the asker's reply queue."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import Field
+
+from shared.contracts.common import LanguageCode, Mode, Slot, Topic
+from shared.contracts.envelope import Payload, register
+
+MAX_SEARCH_DAYS = 90
+
+
+@register
+class SlotsRequested(Payload):
+    message_type = "slots.requested"
+    message_version = 1
+    topic: Topic | None = None
+    language: LanguageCode | None = None
+    location_id: int | None = None
+    mode: Mode | None = None
+    date_from: date
+    date_to: date
+    limit: int = Field(default=200, ge=1, le=1000)
+    reply_to: str
+
+
+@register
+class SlotsOffered(Payload):
+    message_type = "slots.offered"
+    message_version = 1
+    slots: list[Slot]

@@ -1,0 +1,120 @@
+"""Encryption of personal data (phone numbers, manage tokens in flight) and keyed hashes for look-ups.
+
+DATA_KEY holds one or more keys as `kid:base64key` separated by commas; the first encrypts, all decrypt, so a key
+can be rotated without losing old records. Ciphertexts carry their key id: `v1.<kid>.<nonce>.<ciphertext>`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+_KID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
+
+
+class DecryptionError(Exception):
+    """A ciphertext is malformed, was made with an unknown key, or was tampered with."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _derive(key: bytes, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"lotse:" + purpose).derive(key)
+
+
+def parse_data_key(text: str) -> list[tuple[str, bytes]]:
+    """Parse DATA_KEY; raises ValueError with a message fit to show next to the variable's name."""
+    keys: list[tuple[str, bytes]] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kid, sep, material = part.partition(":")
+        if not sep or not _KID.match(kid):
+            raise ValueError("each key must look like 'kid:base64key' (kid: 1-16 letters, digits, - or _)")
+        try:
+            raw = _unb64(material)
+        except (ValueError, TypeError):
+            raise ValueError(f"key {kid!r} is not valid base64") from None
+        if len(raw) != 32:
+            raise ValueError(f"key {kid!r} must be 32 bytes (256 bits), got {len(raw)}")
+        keys.append((kid, raw))
+    if not keys:
+        raise ValueError("no key given")
+    return keys
+
+
+def generate_data_key(kid: str = "k1") -> str:
+    return f"{kid}:{_b64(secrets.token_bytes(32))}"
+
+
+def load_or_create_key_file(path: Path) -> str:
+    """Embedded default only: a key generated once into var/, readable by this user alone."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = generate_data_key()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+class DataCipher:
+    """AES-256-GCM for personal data at rest and in flight, HMAC-SHA256 for look-ups (derived keys)."""
+
+    def __init__(self, keys: list[tuple[str, bytes]]) -> None:
+        self._current_kid = keys[0][0]
+        self._aeads = {kid: AESGCM(_derive(raw, b"aead")) for kid, raw in keys}
+        # The look-up key must not change when the encryption key rotates, or old hashes stop matching;
+        # it is derived from the oldest key, which is kept for as long as any record made with it lives.
+        self._hash_key = _derive(keys[-1][1], b"lookup-hmac")
+
+    @classmethod
+    def from_text(cls, text: str) -> DataCipher:
+        return cls(parse_data_key(text))
+
+    def encrypt(self, plaintext: str, context: str) -> str:
+        """`context` is bound as associated data: a ciphertext cannot be moved to another field or record."""
+        nonce = secrets.token_bytes(12)
+        sealed = self._aeads[self._current_kid].encrypt(nonce, plaintext.encode(), context.encode())
+        return f"v1.{self._current_kid}.{_b64(nonce)}.{_b64(sealed)}"
+
+    def decrypt(self, token: str, context: str) -> str:
+        try:
+            version, kid, nonce, sealed = token.split(".")
+        except ValueError:
+            raise DecryptionError("malformed ciphertext") from None
+        aead = self._aeads.get(kid)
+        if version != "v1" or aead is None:
+            raise DecryptionError(f"ciphertext made with unknown key id {kid!r}")
+        try:
+            return aead.decrypt(_unb64(nonce), _unb64(sealed), context.encode()).decode()
+        except (InvalidTag, ValueError):
+            raise DecryptionError("ciphertext does not verify") from None
+
+    def lookup_hash(self, value: str) -> str:
+        return hmac.new(self._hash_key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def new_token() -> str:
+    """A bearer token with 128 random bits, short enough for an SMS link."""
+    return secrets.token_urlsafe(16)
+
+
+def token_hash(token: str) -> str:
+    """Tokens are stored only as this hash; 128 random bits need no salt or stretching."""
+    return hashlib.sha256(token.encode()).hexdigest()

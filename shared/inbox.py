@@ -1,0 +1,26 @@
+"""Idempotent consumers: the ids of processed messages, written in the handler's own transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+from shared.db import instant_column
+from sqlmodel import Field, Session, SQLModel
+
+
+class ProcessedMessage(SQLModel, table=True):
+    __tablename__ = "processed_messages"
+    message_id: str = Field(primary_key=True, max_length=36)
+    message_type: str = Field(max_length=64)
+    processed_at: datetime = Field(default_factory=lambda: datetime.now(UTC), sa_column=instant_column())
+
+
+def already_processed(session: Session, message_id: UUID) -> bool:
+    return session.get(ProcessedMessage, str(message_id)) is not None
+
+
+def remember_processed(session: Session, message_id: UUID, message_type: str) -> None:
+    """Flushed at once: a concurrent duplicate then fails on the primary key, and its transaction rolls back."""
+    session.add(ProcessedMessage(message_id=str(message_id), message_type=message_type))
+    session.flush()

@@ -1,0 +1,179 @@
+"""Messaging topology in one place, the Celery app every service builds, and publishing with confirms.
+
+One topic exchange carries every message, routed by its type. Each consumer has its own durable queue bound to
+the types it handles; on RabbitMQ these are quorum queues with a delivery limit that dead-letter to one
+dead-letter queue. The embedded transport gets the same names (it ignores the RabbitMQ arguments).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery
+from kombu import Connection, Exchange, Queue, binding
+
+from shared import embedded_broker
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EVENTS = Exchange("lotse.events", type="topic", durable=True)
+DEAD_LETTERS = Exchange("lotse.dead", type="topic", durable=True)
+DEAD_LETTER_QUEUE = Queue("lotse.dead-letter", DEAD_LETTERS, routing_key="#", durable=True)
+# Every envelope travels as this one Celery task: the type inside the envelope picks the handler, so an unknown
+# type reaches our code (and the dead-letter queue) instead of Celery's "unregistered task" path.
+MESSAGE_TASK = "lotse.message"
+# Periodic work (the notifier's dispatcher) is sent by beat to a queue of its own on this direct exchange.
+TIMERS = Exchange("lotse.timers", type="direct", durable=True)
+DELIVERY_LIMIT = 5
+
+
+@dataclass(frozen=True)
+class Subscription:
+    queue: str
+    message_types: tuple[str, ...]
+
+
+SUBSCRIPTIONS: dict[str, tuple[Subscription, ...]] = {
+    "scheduler": (
+        Subscription("scheduler.bookings", ("booking.requested", "booking.cancellation_requested")),
+        Subscription("scheduler.queries", ("slots.requested",)),
+    ),
+    "notifier": (
+        Subscription(
+            "notifier.events",
+            ("contact.registered", "booking.confirmed", "booking.rejected", "booking.cancelled"),
+        ),
+    ),
+    "gateway": (Subscription("gateway.events", ("booking.confirmed", "booking.rejected", "booking.cancelled")),),
+}
+
+
+def _queue(subscription: Subscription, settings: Settings) -> Queue:
+    arguments: dict[str, Any] | None = None
+    if not settings.is_embedded_broker:
+        arguments = {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": DELIVERY_LIMIT,
+            "x-dead-letter-exchange": DEAD_LETTERS.name,
+            "x-dead-letter-routing-key": subscription.queue,
+        }
+    return Queue(
+        subscription.queue,
+        bindings=[binding(EVENTS, routing_key=t) for t in subscription.message_types],
+        durable=True,
+        queue_arguments=arguments,
+    )
+
+
+def timer_queue(service: str) -> Queue:
+    """Ticks are worthless once late (the next one follows), so this queue is classic and its messages expire."""
+    name = f"{service}.timers"
+    return Queue(name, TIMERS, routing_key=name, durable=True, message_ttl=30)
+
+
+TIMER_SERVICES = ("notifier",)
+
+
+def queues_for(service: str, settings: Settings) -> list[Queue]:
+    queues = [_queue(s, settings) for s in SUBSCRIPTIONS[service]]
+    if service in TIMER_SERVICES:
+        queues.append(timer_queue(service))
+    return queues
+
+
+def all_queues(settings: Settings) -> list[Queue]:
+    return [DEAD_LETTER_QUEUE, *(q for service in SUBSCRIPTIONS for q in queues_for(service, settings))]
+
+
+def declare_topology(connection: Connection, settings: Settings) -> None:
+    """Idempotent; every publisher calls it so that no message is published into an exchange without queues."""
+    channel = connection.default_channel
+    for exchange in (EVENTS, DEAD_LETTERS, TIMERS):
+        exchange(channel).declare()
+    for queue in all_queues(settings):
+        queue(channel).declare()
+
+
+def make_celery(service: str, settings: Settings) -> Celery:
+    if settings.is_embedded_broker:
+        embedded_broker.install()
+    app = Celery(service, broker=settings.broker_url, set_as_current=False)
+    app.conf.update(
+        task_queues=queues_for(service, settings) if service != "gateway" else [],
+        task_default_queue=SUBSCRIPTIONS[service][0].queue,
+        task_create_missing_queues=False,
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        result_backend=None,
+        # A message is acknowledged only after its handler committed; a killed worker hands it back.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        worker_enable_remote_control=not settings.is_embedded_broker,
+        worker_detect_quorum_queues=True,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=4,
+        broker_transport_options={} if settings.is_embedded_broker else {"confirm_publish": True},
+        timezone="UTC",
+        enable_utc=True,
+    )
+    return app
+
+
+class Publisher:
+    """Publishes envelopes on the topic exchange, waiting for the broker's confirm (RabbitMQ)."""
+
+    def __init__(self, app: Celery, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self._declared = False
+
+    def publish(self, wire: dict[str, Any], routing_key: str, expires: float | None = None) -> None:
+        with self.app.producer_or_acquire() as producer:
+            if not self._declared:
+                declare_topology(producer.connection, self.settings)
+                self._declared = True
+            self.app.send_task(
+                MESSAGE_TASK,
+                args=[wire],
+                task_id=str(wire["message_id"]),
+                exchange=EVENTS,
+                routing_key=routing_key,
+                producer=producer,
+                retry=False,
+                expires=expires,
+            )
+
+    def publish_dead_letter(self, raw: Any, from_queue: str, reason: str) -> None:
+        with self.app.producer_or_acquire() as producer:
+            if not self._declared:
+                declare_topology(producer.connection, self.settings)
+                self._declared = True
+            producer.publish(
+                {"message": raw, "reason": reason, "queue": from_queue},
+                exchange=DEAD_LETTERS,
+                routing_key=from_queue,
+                serializer="json",
+                delivery_mode=2,
+                retry=True,
+                retry_policy={"max_retries": 3},
+            )
+
+    def reply(self, reply_to: str, wire: dict[str, Any], correlation_id: str, ttl_seconds: float) -> None:
+        """Answer a request on the asker's own queue (default exchange), expiring with the asker's patience."""
+        with self.app.producer_or_acquire() as producer:
+            producer.publish(
+                wire,
+                exchange="",
+                routing_key=reply_to,
+                correlation_id=correlation_id,
+                serializer="json",
+                expiration=ttl_seconds,
+                retry=False,
+            )

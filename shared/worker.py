@@ -1,0 +1,36 @@
+"""The Celery side shared by the workers: the one message task and how a worker process is started."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from kombu import Queue
+
+from shared.consumer import Consumer
+from shared.messaging import MESSAGE_TASK
+
+
+def register_message_task(app: Celery, consumer: Consumer) -> None:
+    """A thin task: the consumer decodes the envelope, checks the inbox and calls the handler."""
+
+    @app.task(name=MESSAGE_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+    def message(raw: Any) -> None:
+        consumer.handle(raw)
+
+
+def run_worker(app: Celery, service: str, queues: list[Queue], concurrency: int, log_level: str) -> None:
+    # A thread pool keeps one process per worker: one engine, one relay thread, one composition root.
+    app.worker_main(
+        [
+            "worker",
+            f"--hostname={service}@%h",
+            "--pool=threads",
+            f"--concurrency={concurrency}",
+            f"--queues={','.join(q.name for q in queues)}",
+            f"--loglevel={log_level}",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+    )
