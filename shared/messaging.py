@@ -102,7 +102,7 @@ def make_celery(service: str, settings: Settings) -> Celery:
         embedded_broker.install()
     app = Celery(service, broker=settings.broker_url, set_as_current=False)
     app.conf.update(
-        task_queues=queues_for(service, settings) if service != "gateway" else [],
+        task_queues=queues_for(service, settings),
         task_default_queue=SUBSCRIPTIONS[service][0].queue,
         task_create_missing_queues=False,
         task_serializer="json",
@@ -148,6 +148,7 @@ class Publisher:
                 producer=producer,
                 retry=False,
                 expires=expires,
+                declare=[],  # the topology is declared once above, with its RabbitMQ arguments
             )
 
     def publish_dead_letter(self, raw: Any, from_queue: str, reason: str) -> None:

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     twilio_messaging_service_sid: str = ""
     twilio_api_base_url: str = ""
 
-    public_base_url: str = "http://127.0.0.1:8000"
+    public_base_url: str = ""  # default: http://127.0.0.1:$PORT
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     data_key: SecretStr = SecretStr("")
@@ -94,6 +94,8 @@ class Settings(BaseSettings):
                 setattr(self, field, f"sqlite:///{var / (service + '.sqlite')}")
         if not self.broker_url:
             self.broker_url = f"sqla+sqlite:///{var / 'broker.sqlite'}"
+        if not self.public_base_url:
+            self.public_base_url = f"http://127.0.0.1:{self.port}"
         return self
 
     @model_validator(mode="after")

@@ -19,7 +19,19 @@ def register_message_task(app: Celery, consumer: Consumer) -> None:
         consumer.handle(raw)
 
 
+def _without_native_delayed_delivery() -> None:
+    """We never publish ETA/countdown tasks (long waits are database rows), so Celery's delayed-delivery
+    exchanges and 28 quorum queues that it declares on RabbitMQ are not wanted."""
+    from celery.worker.consumer.consumer import Consumer as CeleryConsumer
+
+    step = "celery.worker.consumer.delayed_delivery:DelayedDelivery"
+    steps = CeleryConsumer.Blueprint.default_steps
+    if step in steps:
+        CeleryConsumer.Blueprint.default_steps = [s for s in steps if s != step]
+
+
 def run_worker(app: Celery, service: str, queues: list[Queue], concurrency: int, log_level: str) -> None:
+    _without_native_delayed_delivery()
     # A thread pool keeps one process per worker: one engine, one relay thread, one composition root.
     app.worker_main(
         [
