@@ -1,0 +1,78 @@
+"""Fixtures shared by all tests: isolated settings, real databases and vhosts, the Twilio contract mock."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.crypto import generate_data_key
+from tests.support import infra
+from tests.support.system import free_port
+
+
+@pytest.fixture(scope="session")
+def infrastructure() -> None:
+    """RabbitMQ and PostgreSQL must be up; started if down; a clear failure (never a skip) if they cannot be."""
+    try:
+        infra.ensure_infrastructure()
+    except infra.InfrastructureDown as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def databases(infrastructure: None) -> Iterator[infra.Databases]:
+    dbs = infra.create_databases()
+    yield dbs
+    infra.drop_databases(dbs)
+
+
+@pytest.fixture
+def vhost(infrastructure: None) -> Iterator[str]:
+    name = infra.create_vhost()
+    yield name
+    infra.delete_vhost(name)
+
+
+@pytest.fixture
+def real_env(databases: infra.Databases, vhost: str) -> dict[str, str]:
+    """Environment variables that point every service at PostgreSQL and RabbitMQ."""
+    return {
+        "GATEWAY_DATABASE_URL": databases.gateway,
+        "SCHEDULER_DATABASE_URL": databases.scheduler,
+        "NOTIFIER_DATABASE_URL": databases.notifier,
+        "BROKER_URL": infra.amqp_url(vhost),
+        "DATA_KEY": generate_data_key(),
+    }
+
+
+@pytest.fixture(scope="session")
+def twilio_mock_url() -> Iterator[str]:
+    """Twilio's REST API contract, served by Prism from ../shared/twilio (see its README)."""
+    script = infra.twilio_mock_script()
+    port = free_port()
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"twilio-mock-{port}.log"
+    with log.open("wb") as handle:
+        process = subprocess.Popen([script, str(port)], stdout=handle, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180  # the first run installs Prism from the npm registry
+    import socket
+
+    while True:
+        if process.poll() is not None:
+            pytest.fail("Twilio mock exited: " + log.read_text()[-2000:], pytrace=False)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("Twilio mock did not start within 180 s", pytrace=False)
+            time.sleep(0.2)
+    os.environ["LOTSE_TEST_TWILIO_MOCK_LOG"] = str(log)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)

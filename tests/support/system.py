@@ -1,0 +1,146 @@
+"""Run Lotse's roles as real processes, the way the launcher and docker-compose do, for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+ROLES: dict[str, list[str]] = {
+    "scheduler": ["-m", "scheduler", "worker"],
+    "notifier": ["-m", "notifier", "worker"],
+    "notifier-beat": ["-m", "notifier", "beat"],
+    "gateway": ["-m", "gateway"],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def base_env(var_dir: Path, port: int, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "SMS_", "BROKER_", "DATA_KEY"))}
+    env.update({"VAR_DIR": str(var_dir), "PORT": str(port), "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+                "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"})
+    for key in ("GATEWAY_DATABASE_URL", "SCHEDULER_DATABASE_URL", "NOTIFIER_DATABASE_URL"):
+        env.pop(key, None)
+    env.update(extra or {})
+    return env
+
+
+class System:
+    """The four roles as child processes, their logs in var_dir/logs/<role>.log."""
+
+    def __init__(self, env: dict[str, str], var_dir: Path) -> None:
+        self.env = env
+        self.var_dir = var_dir
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.url = env["PUBLIC_BASE_URL"]
+
+    def prepare(self, demo: bool = True) -> None:
+        subprocess.run([sys.executable, "-m", "notifier", "init"], env=self.env, check=True, cwd=REPO)
+        subprocess.run([sys.executable, "-m", "gateway.init"], env=self.env, check=True, cwd=REPO)
+        subprocess.run([sys.executable, "-m", "scheduler", "seed-demo" if demo else "init"], env=self.env,
+                       check=True, cwd=REPO)
+
+    def start(self, *roles: str) -> None:
+        logs = self.var_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        for role in roles or tuple(ROLES):
+            handle = (logs / f"{role}.log").open("ab")
+            self.processes[role] = subprocess.Popen([sys.executable, *ROLES[role]], env=self.env, cwd=REPO,
+                                                    stdout=handle, stderr=subprocess.STDOUT,
+                                                    start_new_session=True)
+
+    def wait_ready(self, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for role, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"{role} exited with {process.returncode}:\n{self.log(role)[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError("gateway not ready:\n" + self.log("gateway")[-3000:])
+
+    def stop(self, *roles: str, sig: int = signal.SIGTERM) -> None:
+        for role in roles or tuple(self.processes):
+            process = self.processes.get(role)
+            if process is None or process.poll() is not None:
+                continue
+            os.killpg(process.pid, sig)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def log(self, role: str) -> str:
+        path = self.var_dir / "logs" / f"{role}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def all_logs(self) -> str:
+        return "\n".join(self.log(role) for role in ROLES)
+
+    def sink(self) -> list[dict[str, Any]]:
+        path = self.var_dir / "sms-sink.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@contextmanager
+def running_system(env: dict[str, str], var_dir: Path, demo: bool = True) -> Iterator[System]:
+    system = System(env, var_dir)
+    system.prepare(demo)
+    system.start()
+    try:
+        system.wait_ready()
+        yield system
+    finally:
+        system.stop()
+
+
+def poll(predicate: Any, seconds: float = 30, interval: float = 0.1) -> Any:
+    """Wait for a condition with a deadline (instead of a sleep); returns the truthy value or raises."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {seconds} s")
+        time.sleep(interval)
+
+
+def book_first_free_slot(client: httpx.Client, phone: str = "+4915112345678", language: str = "de",
+                         index: int = 0, **params: str) -> dict[str, Any]:
+    slots = client.get("/v1/slots", params={"language": language, **params}).json()["slots"]
+    response = client.post("/v1/bookings", json={"slot_id": slots[index]["slot_id"], "phone": phone,
+                                                 "language": language, "channel": "web"})
+    assert response.status_code == 202, response.text
+    return dict(response.json())
+
+
+def wait_for_status(client: httpx.Client, token: str, status: str, seconds: float = 30) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        body = client.get(f"/v1/bookings/{token}").json()
+        return body if body["status"] == status else None
+
+    return dict(poll(check, seconds))
