@@ -61,7 +61,7 @@ class Consumer:
             elif envelope.type in self.commands:
                 try:
                     self._run_command(envelope)
-                except Exception as exc:  # noqa: BLE001 - a failing handler must not lose the message
+                except Exception as exc:
                     log.exception("%s: handler for %s failed; dead-lettered", self.service, envelope.type)
                     self.dead_letter(raw, f"handler failed: {type(exc).__name__}")
             else:

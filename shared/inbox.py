@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
-from shared.db import instant_column
 from sqlmodel import Field, Session, SQLModel
+
+from shared.db import instant_column
 
 
 class ProcessedMessage(SQLModel, table=True):

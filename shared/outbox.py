@@ -15,11 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select
-from shared.db import instant_column
 from sqlmodel import Field, Session, SQLModel
 
 from shared.contracts import Envelope
-from shared.db import is_postgres
+from shared.db import instant_column, is_postgres
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
 from shared.contracts.common import LanguageCode, Slot, SlotId, Topic
 from shared.contracts.envelope import Payload, register
@@ -46,7 +46,7 @@ class BookingRejected(Payload):
     message_version = 1
     booking_id: UUID
     reason: RejectionReason
-    alternatives: list[Slot] = []
+    alternatives: list[Slot] = Field(default_factory=list)
 
 
 @register

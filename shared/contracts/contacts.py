@@ -8,7 +8,7 @@ from shared.contracts.common import Ciphertext, LanguageCode
 from shared.contracts.envelope import Payload, register
 
 PHONE_CONTEXT = "contact.phone"
-MANAGE_TOKEN_CONTEXT = "contact.manage_token"
+MANAGE_TOKEN_CONTEXT = "contact.manage_token"  # noqa: S105 - a label, not a secret
 
 
 def phone_context(booking_id: UUID) -> str:

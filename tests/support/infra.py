@@ -5,7 +5,6 @@ Never skipped: a test that needs them fails with a message saying what is down a
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import socket
@@ -134,9 +133,8 @@ def amqp_url(vhost: str) -> str:
 
 
 def twilio_mock_script() -> str:
-    candidates = [os.environ.get("TWILIO_MOCK_SH", "")] + glob.glob(
-        os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "twilio", "mock.sh"))
-    for candidate in candidates:
+    beside_repo = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "twilio", "mock.sh")
+    for candidate in (os.environ.get("TWILIO_MOCK_SH", ""), beside_repo):
         if candidate and os.path.exists(candidate):
             return os.path.abspath(candidate)
     raise InfrastructureDown("../shared/twilio/mock.sh not found (set TWILIO_MOCK_SH)")

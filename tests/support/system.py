@@ -61,7 +61,9 @@ class System:
         logs.mkdir(parents=True, exist_ok=True)
         for role in roles or tuple(ROLES):
             handle = (logs / f"{role}.log").open("ab")
-            self.processes[role] = subprocess.Popen([sys.executable, *ROLES[role]], env=self.env, cwd=REPO,
+            # "scheduler#2" starts a second scheduler process beside the first.
+            self.processes[role] = subprocess.Popen([sys.executable, *ROLES[role.split("#")[0]]], env=self.env,
+                                                    cwd=REPO,
                                                     stdout=handle, stderr=subprocess.STDOUT,
                                                     start_new_session=True)
 
@@ -96,7 +98,7 @@ class System:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def all_logs(self) -> str:
-        return "\n".join(self.log(role) for role in ROLES)
+        return "\n".join(self.log(role) for role in {*ROLES, *self.processes})
 
     def sink(self) -> list[dict[str, Any]]:
         path = self.var_dir / "sms-sink.jsonl"

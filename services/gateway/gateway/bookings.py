@@ -19,7 +19,13 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select, update
 
-from gateway.errors import BookingNotFound, IdempotencyConflict, InvalidIdempotencyKey, InvalidPhone, NotCancellable
+from gateway.errors import (
+    BookingNotFound,
+    IdempotencyConflict,
+    InvalidIdempotencyKey,
+    InvalidPhone,
+    NotCancellable,
+)
 from gateway.tables import BookingRequest
 from shared.contracts import BookingCancellationRequested, BookingRequested, ContactRegistered, Topic, wrap
 from shared.contracts.contacts import manage_token_context, phone_context
@@ -192,7 +198,7 @@ class BookingService:
                 update(BookingRequest)
                 .where(col(BookingRequest.created_at) < cutoff, col(BookingRequest.manage_token_ciphertext).isnot(None))
                 .values(manage_token_ciphertext=None)
-            )  # type: ignore[call-overload]
+            )
             session.commit()
             return int(result.rowcount or 0)
 

@@ -36,6 +36,6 @@ class BookingRequest(SQLModel, table=True):
 
 
 TABLES: list[Table] = [
-    t.__table__  # type: ignore[attr-defined]
+    t.__table__  # type: ignore[union-attr]
     for t in (BookingRequest, OutboxMessage, ProcessedMessage)
 ]

@@ -81,7 +81,7 @@ class Dispatcher:
                 .limit(limit)
             )
             if is_postgres(self.engine):
-                query = query.with_for_update(skip_locked=True, of=Reminder)  # type: ignore[arg-type]
+                query = query.with_for_update(skip_locked=True, of=Reminder)
             jobs = []
             for reminder, contact, facts in session.exec(query).all():
                 reminder.status = "sending"
@@ -116,7 +116,7 @@ class Dispatcher:
         except SendFailed as failed:
             status, code = "failed", failed.code
             log.warning("%s message refused by %s (code %s)", job.kind, self.sender.name, code)
-        except Exception:  # noqa: BLE001 - unknown outcome (e.g. a timeout after the request left): never resend
+        except Exception:
             log.exception("%s message: outcome unknown, left as sending for reconciliation", job.kind)
             return
         with Session(self.engine) as session:
@@ -137,7 +137,7 @@ class Dispatcher:
         """Personal data expires: contacts whose appointment is long past are deleted."""
         now = self.clock()
         with Session(self.engine) as session:
-            result = session.exec(delete(Contact).where(col(Contact.purge_after) < now))  # type: ignore[call-overload]
+            result = session.exec(delete(Contact).where(col(Contact.purge_after) < now))
             session.commit()
             count = int(result.rowcount or 0)
         if count:

@@ -71,7 +71,7 @@ def forget_rejected(envelope: Envelope, session: Session, deps: NotifierDeps) ->
     rejected = envelope.payload
     assert isinstance(rejected, BookingRejected)
     booking_id = str(rejected.booking_id)
-    session.exec(delete(Contact).where(col(Contact.booking_id) == booking_id))  # type: ignore[call-overload]
+    session.exec(delete(Contact).where(col(Contact.booking_id) == booking_id))
     _cancel_pending(session, booking_id)
 
 

@@ -65,7 +65,7 @@ class SinkSender:
         return SendResult(sid, "sent")
 
 
-class BaseUrlHttpClient(TwilioHttpClient):
+class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]
     """Send every Twilio API request to one base URL (a Twilio-compatible server such as the contract mock)."""
 
     def __init__(self, base_url: str, **kwargs: Any) -> None:

@@ -67,6 +67,6 @@ class Delivery(SQLModel, table=True):
 
 
 TABLES: list[Table] = [
-    t.__table__  # type: ignore[attr-defined]
+    t.__table__  # type: ignore[union-attr]
     for t in (Contact, BookingFacts, Reminder, Delivery, OutboxMessage, ProcessedMessage)
 ]

@@ -33,7 +33,7 @@ COUNSELLORS = [
 ]
 
 # counsellor alias -> [(location alias, weekdays, opens, closes)]
-RULES = {
+RULES: dict[str, list[tuple[str, tuple[int, ...], str, str]]] = {
     "Anna": [("Rostock 1", (0, 2), "09:00", "16:00"), ("Telefon", (4,), "10:00", "14:00")],
     "Bogdan": [("Schwerin 1", (1,), "09:00", "15:00"), ("Stralsund 1", (3,), "12:00", "18:00"),
                ("Telefon", (4,), "09:00", "12:00")],

@@ -84,6 +84,6 @@ class Appointment(SQLModel, table=True):
 
 
 TABLES: list[Table] = [
-    t.__table__  # type: ignore[attr-defined]
+    t.__table__  # type: ignore[union-attr]
     for t in (Location, Counsellor, OpeningRule, Appointment, OutboxMessage, ProcessedMessage)
 ]
