@@ -50,11 +50,11 @@ def test_launcher_runs_the_system_prints_the_url_and_stops_cleanly_on_ctrl_c(tmp
 
 
 def test_demo_calendar_covers_the_towns_of_the_state_and_a_phone_option(tmp_path: Path) -> None:
-    from sqlmodel import Session, select
-
     from scheduler.app import build
     from scheduler.demo import seed
     from scheduler.tables import Location
+    from sqlmodel import Session, select
+
     from shared.settings import load_settings
 
     scheduler = build(load_settings(var_dir=tmp_path))

@@ -111,7 +111,7 @@ def build(settings: Settings, clock: Clock = system_clock) -> Gateway:
     )
     waiter = ReplyWaiter()
     # One reply queue per gateway process; on RabbitMQ it disappears with the process.
-    replies = Queue(f"gateway.replies.{uuid4().hex[:12]}", durable=False, auto_delete=True,
+    replies = Queue(f"gateway.replies.{uuid4().hex[:12]}", durable=False, exclusive=True, auto_delete=True,
                     queue_arguments=None if settings.is_embedded_broker else {"x-expires": 60_000})
     listener = Listener(Connection(settings.broker_url), queues_for("gateway", settings)[0], replies,
                         on_event=consumer.handle, on_reply=waiter.resolve)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from notifier.app import build
+from shared.healthcheck import BEAT_SCHEDULE_NAME
 from shared.logging import configure_logging
 from shared.messaging import queues_for
 from shared.settings import ConfigurationError, load_settings_or_exit
@@ -24,7 +25,7 @@ def main() -> None:
     if args.command == "init":
         return
     if args.command == "beat":
-        schedule = settings.var_dir.resolve() / "notifier-beat-schedule"
+        schedule = settings.var_dir.resolve() / BEAT_SCHEDULE_NAME
         schedule.parent.mkdir(parents=True, exist_ok=True)
         notifier.celery.start(["beat", f"--schedule={schedule}", f"--loglevel={settings.log_level}"])
         return
