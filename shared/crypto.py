@@ -51,6 +51,8 @@ def parse_data_key(text: str) -> list[tuple[str, bytes]]:
             raise ValueError(f"key {kid!r} is not valid base64") from None
         if len(raw) != 32:
             raise ValueError(f"key {kid!r} must be 32 bytes (256 bits), got {len(raw)}")
+        if any(kid == known for known, _ in keys):
+            raise ValueError(f"key id {kid!r} is given twice; give each key its own id")
         keys.append((kid, raw))
     if not keys:
         raise ValueError("no key given")

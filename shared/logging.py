@@ -15,7 +15,10 @@ from datetime import UTC, datetime
 correlation_id: ContextVar[str] = ContextVar("correlation_id", default="-")
 
 # International (+4915112345678) or national (015112345678) numbers; dates, UUIDs and counts do not match.
-_PHONE_LIKE = re.compile(r"\+\d[\d ]{6,18}\d|\b0\d{9,13}\b")
+_PHONE_LIKE = re.compile(
+    r"(?:\+|%2B)\d[\d ()/-]{6,22}\d"  # international, also URL-encoded (Twilio webhook bodies)
+    r"|(?<![\w-])0\d{2,5}[ /-]?\d[\d ]{4,12}\d(?![\w-])"  # national and 00-international, grouped or not
+    , re.IGNORECASE)
 
 
 def redact(text: str) -> str:

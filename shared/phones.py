@@ -34,4 +34,6 @@ def mask_phone(e164: str) -> str:
     """Enough to tell two numbers apart on an admin screen, not enough to call: +49151•••••678."""
     if len(e164) < 7:
         return "•" * len(e164)
-    return e164[:6] + "•" * (len(e164) - 9) + e164[-3:]
+    hidden = max(len(e164) - 9, 3)  # short numbering plans (+500 51234) must still lose some digits
+    shown = len(e164) - hidden - 3
+    return e164[:shown] + "•" * hidden + e164[-3:]

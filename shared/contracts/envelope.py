@@ -63,9 +63,13 @@ def parse(raw: Any) -> Envelope:
     if not isinstance(raw, dict):
         raise UnknownMessage("message is not a JSON object")
     key = (raw.get("type"), raw.get("version"))
-    model = _REGISTRY.get(key)  # type: ignore[arg-type]
+    hashable = isinstance(key[0], str) and isinstance(key[1], int)
+    model = _REGISTRY.get(key) if hashable else None  # type: ignore[arg-type]
     if model is None:
         raise UnknownMessage(f"unknown message type/version {key[0]!r} v{key[1]!r}")
+    if "message_id" not in raw:
+        # A default id would differ on every redelivery and defeat the consumers' inbox.
+        raise UnknownMessage(f"{key[0]} v{key[1]} does not validate (fields: message_id)")
     try:
         payload = model.model_validate(raw.get("payload"))
         return Envelope.model_validate({**raw, "payload": payload})

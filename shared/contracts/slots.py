@@ -23,7 +23,7 @@ class SlotsRequested(Payload):
     date_from: date
     date_to: date
     limit: int = Field(default=200, ge=1, le=1000)
-    reply_to: str
+    reply_to: str = Field(pattern=r"^gateway\.replies\.[0-9a-f]{12}$")
 
 
 @register

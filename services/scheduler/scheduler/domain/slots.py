@@ -59,7 +59,7 @@ def make_slot_id(counsellor_id: int, location_id: int, start: datetime) -> str:
 
 
 def parse_slot_id(slot_id: str) -> tuple[int, int, datetime]:
-    match = _SLOT_ID.match(slot_id)
+    match = _SLOT_ID.fullmatch(slot_id)
     if match is None:
         raise InvalidSlotId(slot_id)
     counsellor_id, location_id, minutes = (int(g) for g in match.groups())
@@ -92,9 +92,11 @@ def _window_slots(window: WeeklyWindow, day: date, zone: ZoneInfo) -> Iterator[C
     length = timedelta(minutes=window.duration_minutes)
     wall = datetime.combine(day, window.opens)
     closes = datetime.combine(day, window.closes)
+    # Real durations: on the night clocks go forward, 01:00 + 90 min is 03:30, so check the closing instant too.
+    closes_at = datetime.combine(day, window.closes, tzinfo=zone).astimezone(UTC)
     while wall + length <= closes:
         start = local_instant(day, wall.time(), zone)
-        if start is not None:
+        if start is not None and start + length <= closes_at:
             yield CandidateSlot(start, start + length, window.counsellor_id, window.location_id)
         wall += step
 

@@ -1,0 +1,377 @@
+"""Message contracts: the envelope round-trips every registered payload; anything else is an UnknownMessage;
+nothing routed to the scheduler can carry a phone number, and the notifier's contact message only ciphertext."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, get_args
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from shared.contracts import (
+    BookingCancellationRequested,
+    BookingCancelled,
+    BookingConfirmed,
+    BookingRejected,
+    BookingRequested,
+    ContactRegistered,
+    Mode,
+    Payload,
+    PublicLocation,
+    Slot,
+    SlotsOffered,
+    SlotsRequested,
+    Topic,
+    UnknownMessage,
+    parse,
+    wrap,
+)
+from shared.contracts.contacts import manage_token_context, phone_context
+from shared.contracts.envelope import _REGISTRY, register
+from shared.crypto import DataCipher, generate_data_key, new_token
+from shared.messaging import SUBSCRIPTIONS
+
+PHONE = "+4915112345678"
+BOOKING = UUID("5b0c2d7e-8f11-4a7b-9c3d-2e4f6a8b0c1d")
+OCCURRED = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+CIPHER = DataCipher.from_text(generate_data_key("k1"))
+
+
+def a_slot(hour: int = 9) -> Slot:
+    start = datetime(2026, 6, 1, hour, 0, tzinfo=UTC)
+    return Slot(
+        slot_id=f"s1-1-2-{int(start.timestamp()) // 60}",
+        start=start,
+        end=start + timedelta(minutes=60),
+        location=PublicLocation(location_id=2, town="Rostock", kind=Mode.office, alias="Rostock 1"),
+        mode=Mode.office,
+        counsellor="Anna",
+    )
+
+
+def examples() -> list[Payload]:
+    """One payload per registered model, with every optional field filled in."""
+    return [
+        BookingRequested(booking_id=BOOKING, slot_id=a_slot().slot_id, topic=Topic.health, language="ro",
+                         channel="sms"),
+        BookingConfirmed(booking_id=BOOKING, slot=a_slot(), language="de"),
+        BookingRejected(booking_id=BOOKING, reason="slot_taken", alternatives=[a_slot(10), a_slot(11)]),
+        BookingCancellationRequested(booking_id=BOOKING, by="client"),
+        BookingCancelled(booking_id=BOOKING, by="staff", starts_at=datetime(2026, 6, 1, 9, 0, tzinfo=UTC)),
+        ContactRegistered(
+            booking_id=BOOKING,
+            phone=CIPHER.encrypt(PHONE, phone_context(BOOKING)),
+            manage_token=CIPHER.encrypt(new_token(), manage_token_context(BOOKING)),
+            language="bg",
+        ),
+        SlotsRequested(topic=Topic.safety, language="hu", location_id=2, mode=Mode.phone,
+                       date_from=date(2026, 6, 1), date_to=date(2026, 6, 30), limit=50,
+                       reply_to="gateway.replies.0123456789ab"),
+        SlotsOffered(slots=[a_slot(9), a_slot(10)]),
+    ]
+
+
+EXAMPLES = {type(p): p for p in examples()}
+
+
+def wire_of(payload: Payload) -> dict[str, Any]:
+    return wrap(payload, uuid4(), OCCURRED).to_wire()
+
+
+def a_wire() -> dict[str, Any]:
+    return wire_of(EXAMPLES[BookingRequested])
+
+
+def over_the_wire(wire: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(wire))
+
+
+# --- round trip ------------------------------------------------------------------------------------------------
+
+
+def test_every_registered_message_type_has_an_example_here() -> None:
+    assert set(EXAMPLES) == set(_REGISTRY.values())
+
+
+@pytest.mark.parametrize("payload", examples(), ids=lambda p: f"{p.message_type}-v{p.message_version}")
+def test_envelope_round_trips_through_json_for_every_registered_payload(payload: Payload) -> None:
+    envelope = wrap(payload, "corr-1", OCCURRED)
+
+    parsed = parse(over_the_wire(envelope.to_wire()))
+
+    assert parsed == envelope
+    assert type(parsed.payload) is type(payload)
+    assert parsed.payload == payload
+    assert (parsed.type, parsed.version) == (payload.message_type, payload.message_version)
+    assert parsed.correlation_id == "corr-1"
+    assert parsed.occurred_at == OCCURRED
+
+
+@pytest.mark.parametrize("payload", examples(), ids=lambda p: p.message_type)
+def test_wire_payload_carries_every_field_of_the_model(payload: Payload) -> None:
+    wire = wire_of(payload)
+
+    assert set(wire["payload"]) == set(type(payload).model_fields)
+    assert set(wire) == {"message_id", "type", "version", "occurred_at", "correlation_id", "payload"}
+
+
+def test_wrap_stamps_type_version_utc_time_and_correlation_id() -> None:
+    payload = EXAMPLES[BookingCancellationRequested]
+    local = datetime(2026, 7, 1, 12, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    correlation = uuid4()
+
+    envelope = wrap(payload, correlation, local)
+
+    assert envelope.type == "booking.cancellation_requested"
+    assert envelope.version == 1
+    assert envelope.occurred_at == local
+    assert envelope.occurred_at.utcoffset() == timedelta(0)
+    assert envelope.correlation_id == str(correlation)
+
+
+def test_wrap_without_a_time_uses_now_in_utc() -> None:
+    before = datetime.now(UTC)
+    envelope = wrap(EXAMPLES[BookingCancellationRequested], "c")
+    after = datetime.now(UTC)
+
+    assert before <= envelope.occurred_at <= after
+    assert envelope.occurred_at.utcoffset() == timedelta(0)
+
+
+def test_each_wrapped_message_gets_its_own_id() -> None:
+    payload = EXAMPLES[BookingCancellationRequested]
+
+    assert wrap(payload, "c").message_id != wrap(payload, "c").message_id
+
+
+def test_registering_a_second_model_for_the_same_type_and_version_fails() -> None:
+    class Duplicate(Payload):
+        message_type = "booking.requested"
+        message_version = 1
+
+    with pytest.raises(RuntimeError, match=r"booking\.requested"):
+        register(Duplicate)
+    assert _REGISTRY[("booking.requested", 1)] is BookingRequested
+
+
+# --- what parse refuses ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"type": "booking.exploded"},
+        {"type": "booking.requested.v2"},
+        {"version": 2},
+        {"version": 0},
+        {"version": "1"},
+        {"type": None},
+        {"version": None},
+    ],
+    ids=["unknown-type", "similar-type", "unknown-version", "version-0", "version-as-text", "no-type", "no-version"],
+)
+def test_unknown_type_or_version_is_an_unknown_message(change: dict[str, Any]) -> None:
+    with pytest.raises(UnknownMessage):
+        parse(a_wire() | change)
+
+
+@pytest.mark.parametrize("change", [{"type": ["booking.requested"]}, {"version": {"major": 1}}, {"type": {}}],
+                         ids=["type-list", "version-object", "type-object"])
+def test_type_or_version_of_the_wrong_json_kind_is_an_unknown_message(change: dict[str, Any]) -> None:
+    # JSON arrays and objects arrive as lists and dicts: a consumer dead-letters on UnknownMessage only.
+    with pytest.raises(UnknownMessage):
+        parse(a_wire() | change)
+
+
+@pytest.mark.parametrize("raw", [None, [], "booking.requested", 42, b"{}"], ids=repr)
+def test_anything_but_a_json_object_is_an_unknown_message(raw: Any) -> None:
+    with pytest.raises(UnknownMessage):
+        parse(raw)
+
+
+@pytest.mark.parametrize("field", ["booking_id", "slot_id", "language", "channel"])
+def test_payload_missing_a_required_field_is_an_unknown_message_naming_it(field: str) -> None:
+    wire = a_wire()
+    del wire["payload"][field]
+
+    with pytest.raises(UnknownMessage, match=field):
+        parse(wire)
+
+
+@pytest.mark.parametrize("field", ["type", "version", "occurred_at", "correlation_id", "payload"])
+def test_envelope_missing_a_field_is_an_unknown_message(field: str) -> None:
+    wire = a_wire()
+    del wire[field]
+
+    with pytest.raises(UnknownMessage):
+        parse(wire)
+
+
+def test_message_without_an_id_is_refused_since_its_redelivery_could_not_be_recognised() -> None:
+    # Consumers remember message_id to skip redeliveries; an id invented while parsing differs on every delivery.
+    wire = a_wire()
+    del wire["message_id"]
+
+    with pytest.raises(UnknownMessage, match="message_id"):
+        parse(wire)
+
+
+def test_extra_payload_field_is_an_unknown_message() -> None:
+    wire = a_wire()
+    wire["payload"]["note"] = "hello"
+
+    with pytest.raises(UnknownMessage, match="note"):
+        parse(wire)
+
+
+def test_extra_envelope_field_is_an_unknown_message() -> None:
+    with pytest.raises(UnknownMessage):
+        parse(a_wire() | {"reply_to": "somewhere"})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("booking_id", "not-a-uuid"),
+        ("slot_id", "s1-1-2"),
+        ("language", "xx"),
+        ("channel", "email"),
+        ("topic", "astrology"),
+    ],
+)
+def test_payload_field_with_a_wrong_value_is_an_unknown_message(field: str, value: str) -> None:
+    wire = a_wire()
+    wire["payload"][field] = value
+
+    with pytest.raises(UnknownMessage):
+        parse(wire)
+
+
+def test_payload_that_is_not_an_object_is_an_unknown_message() -> None:
+    with pytest.raises(UnknownMessage):
+        parse(a_wire() | {"payload": "booking"})
+
+
+def test_occurred_at_without_a_time_zone_is_an_unknown_message() -> None:
+    with pytest.raises(UnknownMessage):
+        parse(a_wire() | {"occurred_at": "2026-03-29T01:30:00"})
+
+
+def test_unknown_message_error_never_repeats_a_value_from_the_message() -> None:
+    wire = a_wire()
+    wire["payload"]["phone"] = PHONE
+    wire["payload"]["language"] = "0151 12345678"
+
+    with pytest.raises(UnknownMessage) as caught:
+        parse(wire)
+
+    assert PHONE not in str(caught.value)
+    assert "12345678" not in str(caught.value)
+
+
+def test_parse_does_not_change_the_raw_message() -> None:
+    wire = a_wire()
+    kept = copy.deepcopy(wire)
+
+    parse(wire)
+
+    assert wire == kept
+
+
+# --- the scheduler never receives a phone number ---------------------------------------------------------------
+
+PHONE_WORDS = {"phone", "telephone", "tel", "mobile", "msisdn", "e164", "number", "contact", "recipient", "sms"}
+
+
+def scheduler_bound_models() -> list[type[Payload]]:
+    types = {t for subscription in SUBSCRIPTIONS["scheduler"] for t in subscription.message_types}
+    assert {"booking.requested", "booking.cancellation_requested", "slots.requested"} <= types
+    return [model for (message_type, _), model in sorted(_REGISTRY.items()) if message_type in types]
+
+
+def field_names(model: type[BaseModel]) -> set[str]:
+    """Every field name of a model and of the models nested in it."""
+    names = set()
+    for name, field in model.model_fields.items():
+        names.add(name)
+        for candidate in (field.annotation, *get_args(field.annotation)):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                names |= field_names(candidate)
+    return names
+
+
+def admits_free_text(annotation: Any) -> bool:
+    if annotation is str:
+        return True
+    return any(admits_free_text(arg) for arg in get_args(annotation))
+
+
+@pytest.mark.parametrize("model", scheduler_bound_models(), ids=lambda m: m.message_type)
+def test_no_message_routed_to_the_scheduler_has_a_field_that_could_hold_a_phone_number(
+    model: type[Payload],
+) -> None:
+    suspicious = {name for name in field_names(model) if PHONE_WORDS & set(name.lower().split("_"))}
+
+    assert suspicious == set()
+
+
+@pytest.mark.parametrize("model", scheduler_bound_models(), ids=lambda m: m.message_type)
+@pytest.mark.parametrize("name", ["phone", "phone_number", "to"])
+def test_message_routed_to_the_scheduler_refuses_an_extra_phone_field(model: type[Payload], name: str) -> None:
+    wire = wire_of(EXAMPLES[model])
+    wire["payload"][name] = PHONE
+
+    with pytest.raises(ValidationError):
+        model.model_validate(wire["payload"])
+    with pytest.raises(UnknownMessage):
+        parse(wire)
+
+
+def test_every_text_field_routed_to_the_scheduler_refuses_a_phone_number() -> None:
+    accepted = []
+    for model in scheduler_bound_models():
+        for name, field in model.model_fields.items():
+            if not admits_free_text(field.annotation):
+                continue
+            payload = wire_of(EXAMPLES[model])["payload"] | {name: PHONE}
+            try:
+                model.model_validate(payload)
+            except ValidationError:
+                continue
+            accepted.append(f"{model.message_type}.{name}")
+
+    assert accepted == []
+
+
+# --- the notifier's contact message carries ciphertext only ----------------------------------------------------
+
+
+@pytest.mark.parametrize("clear", [PHONE, "015112345678", "0151 12345678", "4915112345678", "v1.k1." + PHONE])
+@pytest.mark.parametrize("field", ["phone", "manage_token"])
+def test_contact_registered_refuses_a_clear_value_where_ciphertext_belongs(clear: str, field: str) -> None:
+    wire = wire_of(EXAMPLES[ContactRegistered])
+    wire["payload"][field] = clear
+
+    with pytest.raises(ValidationError):
+        ContactRegistered.model_validate(wire["payload"])
+    with pytest.raises(UnknownMessage):
+        parse(wire)
+
+
+def test_contact_registered_ciphertext_opens_with_the_booking_context() -> None:
+    contact = parse(over_the_wire(wire_of(EXAMPLES[ContactRegistered]))).payload
+
+    assert isinstance(contact, ContactRegistered)
+    assert CIPHER.decrypt(contact.phone, phone_context(contact.booking_id)) == PHONE
+
+
+def test_contact_registered_on_the_wire_contains_no_phone_number() -> None:
+    text = json.dumps(wire_of(EXAMPLES[ContactRegistered]))
+
+    assert PHONE not in text
+    assert PHONE[3:] not in text  # not even the national part
