@@ -1,0 +1,415 @@
+"""The booking and manage pages as a browser without JavaScript sees them: forms in, HTML and redirects out.
+
+The real BookingService on a throw-away SQLite database; only the calendar (the scheduler, behind the broker) is
+a fake of our SlotClient port, so these tests need no broker and no other process.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from uuid import UUID
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from gateway import handlers
+from gateway.api import errors
+from gateway.bookings import BookingService
+from gateway.errors import SchedulerUnavailable
+from gateway.tables import TABLES, BookingRequest
+from gateway.web import pages
+from gateway.web.texts import TEXTS, negotiate
+from sqlmodel import Session, select
+
+from shared.contracts import BookingConfirmed, BookingRejected, Mode, PublicLocation, Slot, Topic, wrap
+from shared.crypto import DataCipher, generate_data_key, parse_data_key
+from shared.db import create_tables, make_engine
+from shared.settings import Settings
+
+NOW = datetime(2025, 3, 3, 7, 0, tzinfo=UTC)  # Monday 08:00 in Berlin
+PHONE = "+4915112345678"
+PHONE_FORMS = (PHONE, PHONE[1:], "015112345678", "15112345678", "0151 12345678")
+ROSTOCK = PublicLocation(location_id=1, town="Rostock", kind=Mode.office, alias="Rostock 1")
+PHONE_LINE = PublicLocation(location_id=6, town="Telefon", kind=Mode.phone, alias="Telefon")
+FORBIDDEN = re.compile(
+    r"beratung|counsel|sex|prostitut|ausstieg|\bexit|gesundheitsamt|health office|lotse|verein|"
+    r"<script|https?://|src=\"//|href=\"//",
+    re.IGNORECASE,
+)
+
+
+def slot(day: int, hour: int, location: PublicLocation = ROSTOCK) -> Slot:
+    start = datetime(2025, 3, 3 + day, hour - 1, 0, tzinfo=UTC)
+    return Slot(slot_id=f"s1-1-{location.location_id}-{start:%Y%m%d%H}", start=start, end=start + timedelta(hours=1),
+                location=location, mode=location.kind, counsellor="Anna")
+
+
+@dataclass
+class FakeCalendar:
+    """Our SlotClient port: answers from a list, remembers the questions, or does not answer at all."""
+
+    slots: list[Slot]
+    down: bool = False
+    questions: list[dict[str, Any]] = field(default_factory=list)
+
+    def search(self, date_from: date, date_to: date, topic: Topic | None = None, language: str | None = None,
+               location_id: int | None = None, mode: Mode | None = None) -> list[Slot]:
+        self.questions.append({"from": date_from, "to": date_to, "topic": topic, "language": language,
+                               "location_id": location_id})
+        if self.down:
+            raise SchedulerUnavailable("The calendar did not answer in time. Please try again in a minute.")
+        return [s for s in self.slots if date_from <= s.start.date() <= date_to
+                and location_id in (None, s.location.location_id)]
+
+
+@dataclass
+class Site:
+    client: TestClient
+    calendar: FakeCalendar
+    bookings: BookingService
+    pages: list[str] = field(default_factory=list)
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        response = self.client.get(url, follow_redirects=False, **kwargs)
+        self.pages.append(response.text)
+        return response
+
+    def post(self, url: str, data: dict[str, str], **kwargs: Any) -> Any:
+        response = self.client.post(url, data=data, follow_redirects=False, **kwargs)
+        self.pages.append(response.text)
+        return response
+
+    def rows(self) -> list[BookingRequest]:
+        with Session(self.bookings.engine) as session:
+            return list(session.exec(select(BookingRequest)).all())
+
+    def book(self, slot_id: str, phone: str = PHONE, key: str = "", **extra: str) -> Any:
+        return self.post("/book", {"slot_id": slot_id, "phone": phone, "lang": "de", "topic": "", "place": "",
+                                   "week": "0", "key": key, **extra})
+
+    def token(self, slot_id: str, **extra: str) -> str:
+        response = self.book(slot_id, **extra)
+        assert response.status_code == 303, response.text
+        return str(response.headers["location"]).removeprefix("/m/")
+
+    def decide(self, token: str, payload: BookingConfirmed | BookingRejected) -> None:
+        apply = handlers.apply_confirmed if isinstance(payload, BookingConfirmed) else handlers.apply_rejected
+        with Session(self.bookings.engine) as session:
+            apply(wrap(payload, payload.booking_id), session, lambda: NOW)
+            session.commit()
+
+    def booking_id(self, token: str) -> UUID:
+        return self.bookings.view(token).booking_id
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'gateway.sqlite'}")
+    create_tables(engine, TABLES)
+    bookings = BookingService(engine, DataCipher(parse_data_key(generate_data_key())), lambda: None, lambda: NOW)
+    calendar = FakeCalendar([slot(0, 10), slot(0, 11), slot(1, 9), slot(4, 10, PHONE_LINE), slot(8, 10)])
+    settings = Settings(var_dir=tmp_path, timezone="Europe/Berlin", gateway_database_url="sqlite://")
+    app = FastAPI()
+    errors.install(app)
+    app.include_router(pages.router)
+    app.state.gateway = SimpleNamespace(bookings=bookings, slots=calendar, settings=settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Site(client, calendar, bookings)
+    engine.dispose()
+
+
+def radios(html: str) -> list[str]:
+    return re.findall(r'name="slot_id" value="([^"]+)"', html)
+
+
+def checked(html: str) -> list[str]:
+    return re.findall(r'name="slot_id" value="([^"]+)" required checked', html)
+
+
+# --- the booking page ------------------------------------------------------------------------------------------
+
+
+def test_booking_page_is_german_by_default_and_offers_the_calendars_places(site: Site) -> None:
+    page = site.get("/")
+    assert page.status_code == 200
+    assert '<html lang="de">' in page.text
+    assert "<title>Termin</title>" in page.text
+    assert ">Rostock 1 (vor Ort)</option>" in page.text and ">am Telefon</option>" in page.text
+    assert '<form method="post" action="/">' in page.text
+    assert site.calendar.questions[0]["language"] == "de"
+
+
+def test_booking_page_speaks_english_when_the_browser_prefers_it(site: Site) -> None:
+    page = site.get("/", headers={"Accept-Language": "fr-FR,en;q=0.8,de;q=0.5"})
+    assert '<html lang="en">' in page.text and "<title>Appointment</title>" in page.text
+    assert "Show free times" in page.text
+    assert '<html lang="de">' in site.get("/?lang=de", headers={"Accept-Language": "en"}).text
+
+
+def test_search_lists_the_weeks_free_times_by_day_as_radio_buttons(site: Site) -> None:
+    page = site.post("/", {"lang": "de", "topic": "health", "place": "", "week": "0"})
+    assert page.status_code == 200
+    assert radios(page.text) == [slot(0, 10).slot_id, slot(0, 11).slot_id, slot(1, 9).slot_id,
+                                 slot(4, 10, PHONE_LINE).slot_id]
+    assert "<legend>Montag, 3. März</legend>" in page.text
+    assert "<strong>10:00</strong> Rostock 1 (vor Ort)" in page.text
+    assert "<strong>10:00</strong> am Telefon" in page.text
+    assert 'type="tel"' in page.text and 'autocomplete="off"' in page.text
+    # The topic stays in the POST body of the next form, never in a link.
+    assert '<input type="hidden" name="topic" value="health">' in page.text
+    assert "health" not in "".join(re.findall(r'href="([^"]*)"', page.text))
+    assert site.calendar.questions[-1] == {"from": date(2025, 3, 3), "to": date(2025, 3, 9),
+                                           "topic": Topic.health, "language": "de", "location_id": None}
+
+
+def test_later_week_and_place_narrow_the_search(site: Site) -> None:
+    page = site.post("/", {"lang": "en", "topic": "", "place": "1", "week": "1"})
+    assert radios(page.text) == [slot(8, 10).slot_id]
+    assert "Week from Monday 10 March · Rostock 1 (in person)" in page.text
+    assert 'name="week" value="0"' in page.text and 'name="week" value="2"' in page.text
+    assert site.calendar.questions[-1]["location_id"] == 1
+
+
+def test_a_week_without_free_times_says_so(site: Site) -> None:
+    page = site.post("/", {"lang": "de", "week": "5"})
+    assert radios(page.text) == []
+    assert TEXTS["de"]["no_slots"] in page.text
+
+
+def test_tampered_search_fields_fall_back_to_defaults(site: Site) -> None:
+    page = site.post("/", {"lang": "xx", "topic": "<b>", "place": "-3", "week": "9999"})
+    assert page.status_code == 200
+    assert site.calendar.questions[-1]["topic"] is None and site.calendar.questions[-1]["location_id"] is None
+    assert "<b>" not in page.text
+
+
+def test_calendar_not_answering_asks_to_try_again_in_a_minute(site: Site) -> None:
+    site.calendar.down = True
+    start = site.get("/")
+    assert start.status_code == 200 and TEXTS["de"]["unavailable"] in start.text
+    found = site.post("/", {"lang": "de", "topic": "safety", "week": "0"})
+    assert found.status_code == 503 and found.headers["retry-after"] == "60"
+    assert TEXTS["de"]["unavailable"] in found.text
+    assert TEXTS["de"]["retry_button"] in found.text and 'value="safety"' in found.text
+
+
+# --- booking ---------------------------------------------------------------------------------------------------
+
+
+def test_booking_redirects_to_the_manage_page_which_refreshes_while_pending(site: Site) -> None:
+    response = site.book(slot(0, 10).slot_id, key="form-key-0001")
+    assert response.status_code == 303 and response.headers["location"].startswith("/m/")
+    page = site.get(response.headers["location"])
+    assert page.status_code == 200
+    assert TEXTS["de"]["status_pending"] in page.text
+    assert '<meta http-equiv="refresh" content="2">' in page.text
+    [row] = site.rows()
+    assert (row.status, row.language, row.channel) == ("pending", "de", "web")
+
+
+def test_pressing_book_twice_gives_one_booking(site: Site) -> None:
+    first = site.book(slot(0, 10).slot_id, key="same-form-key-1")
+    second = site.book(slot(0, 10).slot_id, key="same-form-key-1")
+    assert first.headers["location"] == second.headers["location"]
+    assert len(site.rows()) == 1
+
+
+def test_the_form_sent_again_for_another_time_asks_to_check_and_send_again(site: Site) -> None:
+    site.book(slot(0, 10).slot_id, key="same-form-key-2")
+    again = site.book(slot(0, 11).slot_id, key="same-form-key-2")
+    assert again.status_code == 422 and TEXTS["de"]["resubmitted"] in again.text
+    assert 'name="key" value="same-form-key-2"' not in again.text
+    assert len(site.rows()) == 1
+
+
+def test_a_malformed_form_key_asks_to_send_again_and_books_nothing(site: Site) -> None:
+    response = site.book(slot(0, 10).slot_id, key="bad key!")
+    assert response.status_code == 422 and TEXTS["de"]["resubmitted"] in response.text
+    assert site.rows() == []
+
+
+@pytest.mark.parametrize("phone", ["98765", "0000 000000", "+49 151 1234 5678 9999 1234 5678 99", "not a phone"])
+def test_invalid_phone_shows_a_message_keeps_the_choice_and_books_nothing(site: Site, phone: str) -> None:
+    response = site.book(slot(0, 11).slot_id, phone=phone)
+    assert response.status_code == 422
+    assert TEXTS["de"]["invalid_phone"] in response.text
+    assert checked(response.text) == [slot(0, 11).slot_id]
+    assert phone not in response.text
+    assert re.search(r'<input id="phone"[^>]*value=', response.text) is None
+    assert site.rows() == []
+
+
+def test_booking_without_choosing_a_time_asks_for_one(site: Site) -> None:
+    response = site.book("", phone=PHONE)
+    assert response.status_code == 422 and TEXTS["de"]["choose_slot"] in response.text
+    assert PHONE not in response.text and site.rows() == []
+    forged = site.book("../../etc", phone="x")
+    assert TEXTS["de"]["choose_slot"] in forged.text and TEXTS["de"]["invalid_phone"] in forged.text
+
+
+def test_booking_while_the_calendar_is_down_still_says_what_is_wrong(site: Site) -> None:
+    site.calendar.down = True
+    response = site.book(slot(0, 11).slot_id, phone="12")
+    assert response.status_code == 503 and TEXTS["de"]["unavailable"] in response.text
+    assert site.rows() == []
+
+
+def test_english_booking_keeps_english_for_the_text_message_and_the_manage_page(site: Site) -> None:
+    token = site.token(slot(0, 10).slot_id, lang="en")
+    assert site.rows()[0].language == "en"
+    page = site.get(f"/m/{token}", headers={"Accept-Language": "de"})
+    assert '<html lang="en">' in page.text and TEXTS["en"]["status_pending"] in page.text
+
+
+# --- the manage page -------------------------------------------------------------------------------------------
+
+
+def test_confirmed_booking_shows_day_time_and_place_and_cancels_after_a_question(site: Site) -> None:
+    token = site.token(slot(1, 9).slot_id)
+    site.decide(token, BookingConfirmed(booking_id=site.booking_id(token), slot=slot(1, 9), language="de"))
+    page = site.get(f"/m/{token}")
+    assert TEXTS["de"]["status_confirmed"] in page.text
+    assert "Dienstag, 4. März, 09:00" in page.text and "Rostock 1 (vor Ort)" in page.text
+    assert "http-equiv" not in page.text
+    question = site.get(f"/m/{token}/cancel")
+    assert question.status_code == 200 and TEXTS["de"]["cancel_question"] in question.text
+    assert site.bookings.view(token).status == "confirmed"  # asking changes nothing
+    done = site.post(f"/m/{token}/cancel", {"lang": "de"})
+    assert done.status_code == 303 and done.headers["location"] == f"/m/{token}"
+    page = site.get(f"/m/{token}")
+    assert TEXTS["de"]["status_cancelled"] in page.text and TEXTS["de"]["cancel_link"] not in page.text
+    assert site.get(f"/m/{token}/cancel").status_code == 303  # nothing left to ask about
+
+
+def test_pending_booking_can_be_cancelled(site: Site) -> None:
+    token = site.token(slot(0, 10).slot_id)
+    assert site.post(f"/m/{token}/cancel", {}).status_code == 303
+    assert TEXTS["de"]["status_cancelled"] in site.get(f"/m/{token}").text
+
+
+def test_taken_time_shows_the_reason_and_bookable_alternatives(site: Site) -> None:
+    token = site.token(slot(0, 10).slot_id)
+    past = Slot(**{**slot(0, 11).model_dump(), "start": NOW - timedelta(hours=1), "slot_id": "s1-1-1-2025030306"})
+    site.decide(token, BookingRejected(booking_id=site.booking_id(token), reason="slot_taken",
+                                       alternatives=[past, slot(0, 11), slot(1, 9)]))
+    page = site.get(f"/m/{token}")
+    assert TEXTS["de"]["status_rejected"] in page.text and TEXTS["de"]["reason.slot_taken"] in page.text
+    assert radios(page.text) == [slot(0, 11).slot_id, slot(1, 9).slot_id]  # a time gone by is not offered
+    assert TEXTS["de"]["cancel_link"] not in page.text
+    retry = site.post(f"/m/{token}/book", {"slot_id": slot(1, 9).slot_id, "phone": "0151 12345678", "lang": "de",
+                                           "key": "alt-form-key-1"})
+    assert retry.status_code == 303 and retry.headers["location"] != f"/m/{token}"
+    assert TEXTS["de"]["status_pending"] in site.get(retry.headers["location"]).text
+    assert len(site.rows()) == 2
+
+
+def test_alternative_with_an_invalid_phone_shows_the_message_on_the_manage_page(site: Site) -> None:
+    token = site.token(slot(0, 10).slot_id)
+    site.decide(token, BookingRejected(booking_id=site.booking_id(token), reason="language_not_offered",
+                                       alternatives=[slot(0, 11)]))
+    page = site.post(f"/m/{token}/book", {"slot_id": slot(0, 11).slot_id, "phone": "12", "key": "alt-form-key-2"})
+    assert page.status_code == 422
+    assert TEXTS["de"]["invalid_phone"] in page.text and TEXTS["de"]["reason.language_not_offered"] in page.text
+    assert len(site.rows()) == 1
+
+
+def test_rejected_booking_cannot_be_cancelled_and_says_why(site: Site) -> None:
+    token = site.token(slot(0, 10).slot_id)
+    site.decide(token, BookingRejected(booking_id=site.booking_id(token), reason="slot_in_past"))
+    assert site.get(f"/m/{token}/cancel").status_code == 303
+    page = site.post(f"/m/{token}/cancel", {})
+    assert page.status_code == 409 and TEXTS["de"]["not_cancellable"] in page.text
+    assert site.bookings.view(token).status == "rejected"
+
+
+@pytest.mark.parametrize("method,path", [("get", "/m/{t}"), ("get", "/m/{t}/cancel"), ("post", "/m/{t}/cancel"),
+                                         ("post", "/m/{t}/book")])
+@pytest.mark.parametrize("token", ["unknown-token-0123456789", "x", "a" * 200])
+def test_unknown_or_expired_link_gives_a_human_404_page(site: Site, method: str, path: str, token: str) -> None:
+    url = path.format(t=token)
+    response = site.get(url) if method == "get" else site.post(url, {"phone": PHONE, "slot_id": slot(0, 10).slot_id})
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert TEXTS["de"]["not_found"] in response.text and f"/m/{token}" not in response.text
+    assert site.rows() == []
+
+
+# --- discretion ------------------------------------------------------------------------------------------------
+
+
+def test_every_page_sends_the_privacy_headers(site: Site) -> None:
+    token = site.token(slot(0, 10).slot_id)
+    responses = [site.get("/"), site.post("/", {"lang": "de"}), site.book(slot(0, 11).slot_id, key="hdr-key-0001"),
+                 site.get(f"/m/{token}"), site.get(f"/m/{token}/cancel"), site.get("/m/nothing-here-at-all"),
+                 site.book("", phone="1"), site.get("/site.css")]
+    for response in responses:
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["x-robots-tag"].startswith("noindex")
+        assert response.headers["x-frame-options"] == "DENY"
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "script-src 'none'" in csp and "unsafe-inline" not in csp
+
+
+def test_no_page_names_the_service_or_holds_third_party_urls_or_the_phone_number(site: Site) -> None:
+    token = site.token(slot(0, 10).slot_id)
+    rejected = site.token(slot(0, 11).slot_id, key="discreet-key-1")
+    site.decide(rejected, BookingRejected(booking_id=site.booking_id(rejected), reason="slot_taken",
+                                          alternatives=[slot(1, 9)]))
+    for lang in TEXTS:
+        site.get(f"/?lang={lang}")
+        site.post("/", {"lang": lang, "topic": "psychosocial"})
+        site.get(f"/m/{token}?lang={lang}")
+        site.get(f"/m/{token}/cancel?lang={lang}")
+        site.get(f"/m/{rejected}?lang={lang}")
+        site.get(f"/m/nothing-here-at-all?lang={lang}")
+        site.book(slot(1, 9).slot_id, phone="12", lang=lang)
+    site.calendar.down = True
+    site.post("/", {"lang": "de"})
+    for html in site.pages:
+        assert not FORBIDDEN.search(html), FORBIDDEN.search(html)
+        assert all(form not in html for form in PHONE_FORMS)
+        assert re.search(r"<title>(Termin|Appointment)</title>", html) or not html.startswith("<!doctype")
+
+
+def test_stylesheet_comes_from_our_own_origin(site: Site) -> None:
+    page = site.get("/")
+    assert '<link rel="stylesheet" href="/site.css">' in page.text
+    css = site.get("/site.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert "@import" not in css.text and "url(" not in css.text
+
+
+# --- texts -----------------------------------------------------------------------------------------------------
+
+
+def test_every_language_has_every_text_and_a_neutral_title() -> None:
+    keys = set(TEXTS["de"])
+    for lang, texts in TEXTS.items():
+        assert set(texts) == keys, lang
+        assert texts["title"] in ("Termin", "Appointment")
+        for value in texts.values():
+            assert not FORBIDDEN.search(value), (lang, value)
+    assert {f"topic.{topic.value}" for topic in Topic} <= keys
+    assert {f"mode.{mode.value}" for mode in Mode} <= keys
+
+
+@pytest.mark.parametrize("explicit,accept,preferred,expected", [
+    (None, None, None, "de"),
+    (None, "en-GB,en;q=0.9", None, "en"),
+    (None, "fr,de;q=0.3,en;q=0.7", None, "en"),
+    (None, "en;q=0,de;q=0.1", None, "de"),
+    (None, "en;q=bogus", None, "de"),
+    (None, "de", "en", "en"),
+    ("de", "en", "en", "de"),
+    ("xx", "en", None, "en"),
+])
+def test_page_language_follows_choice_then_booking_then_browser(explicit: str | None, accept: str | None,
+                                                                 preferred: str | None, expected: str) -> None:
+    assert negotiate(explicit, accept, preferred) == expected
