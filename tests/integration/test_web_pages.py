@@ -1,0 +1,198 @@
+"""The booking and manage pages on the real system (embedded default), driven like a browser without JavaScript:
+forms posted with httpx, 303 redirects followed, the scheduler deciding and the SMS landing in the sink.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from gateway.web.texts import TEXTS
+
+from tests.support.system import System, base_env, free_port, poll, running_system
+
+PHONE = "+4915112340987"
+OTHER_PHONE = "0151 22334455"
+PHONE_FORMS = (PHONE, PHONE[1:], "015112340987", "15112340987", "0151 12340987", "015122334455", "22334455")
+DE, EN = TEXTS["de"], TEXTS["en"]
+FORBIDDEN = re.compile(
+    r"beratung|counsel|sex|prostitut|ausstieg|\bexit|gesundheitsamt|health office|lotse|verein|<script",
+    re.IGNORECASE,
+)
+PAGES: list[str] = []  # every HTML page this module saw, checked for the phone number at the end
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    var_dir = tmp_path_factory.mktemp("web")
+    with running_system(base_env(var_dir, free_port()), var_dir) as running:
+        yield running
+
+
+@pytest.fixture
+def browser(system: System) -> Iterator[httpx.Client]:
+    def keep(response: httpx.Response) -> None:
+        response.read()
+        if response.headers.get("content-type", "").startswith("text/html"):
+            PAGES.append(response.text)
+
+    with httpx.Client(base_url=system.url, timeout=15, follow_redirects=True,
+                      headers={"Accept-Language": "de-DE,de;q=0.9"}, event_hooks={"response": [keep]}) as client:
+        yield client
+
+
+def radios(html: str) -> list[str]:
+    return re.findall(r'name="slot_id" value="([^"]+)"', html)
+
+
+def form_key(html: str) -> str:
+    return str(re.findall(r'name="key" value="([^"]+)"', html)[0])
+
+
+def search(browser: httpx.Client, lang: str = "de", topic: str = "", place: str = "", week: int = 0) -> str:
+    """The first week with free times, as the user would find it with the 'later week' button."""
+    for later in range(week, week + 4):
+        page = browser.post("/", data={"lang": lang, "topic": topic, "place": place, "week": str(later)})
+        assert page.status_code == 200, page.text
+        if radios(page.text):
+            return page.text
+    raise AssertionError("no free time in four weeks")
+
+
+def book(browser: httpx.Client, page: str, phone: str = PHONE, index: int = 0, **fields: str) -> httpx.Response:
+    data = {"slot_id": radios(page)[index], "phone": phone, "key": form_key(page),
+            "lang": re.findall(r'<html lang="(\w+)">', page)[0], "topic": "", "place": "", "week": "0", **fields}
+    return browser.post("/book", data=data)
+
+
+def wait_for(browser: httpx.Client, path: str, text: str) -> str:
+    def shown() -> str | None:
+        page = browser.get(path)
+        return page.text if text in page.text else None
+
+    return str(poll(shown, seconds=30, interval=0.3))
+
+
+def bookings_stored(system: System) -> int:
+    with sqlite3.connect(system.var_dir / "gateway.sqlite") as db:
+        return int(db.execute("SELECT count(*) FROM booking_requests").fetchone()[0])
+
+
+def test_booking_through_the_page_is_confirmed_sent_by_sms_and_can_be_cancelled(
+    system: System, browser: httpx.Client
+) -> None:
+    start = browser.get("/")
+    assert start.status_code == 200 and "<title>Termin</title>" in start.text
+    places = re.findall(r'<option value="(\d+)">([^<]+)</option>', start.text)
+    assert any(label.startswith("Rostock 1") for _, label in places)  # from the demo calendar, not the template
+    page = search(browser, topic="career")
+    chosen = radios(page)[0]
+    booked = book(browser, page, topic="career")
+    assert [r.status_code for r in booked.history] == [303]
+    path = booked.url.path
+    assert path.startswith("/m/") and "career" not in str(booked.url)
+    assert DE["status_pending"] in booked.text and 'http-equiv="refresh"' in booked.text
+
+    confirmed = wait_for(browser, path, DE["status_confirmed"])
+    assert f"<dt>{DE['when_label']}</dt>" in confirmed and f"<dt>{DE['where_label']}</dt>" in confirmed
+    assert "http-equiv" not in confirmed
+    token = path.removeprefix("/m/")
+    sms = poll(lambda: [m for m in system.sink() if f"/m/{token}" in m["body"]], seconds=30)
+    assert sms[0]["body"].startswith("Termin bestätigt")
+
+    question = browser.get(f"{path}/cancel")
+    assert DE["cancel_question"] in question.text
+    assert browser.get(f"/v1/bookings/{token}").json()["status"] == "confirmed"  # asking cancels nothing
+    cancelled = browser.post(f"{path}/cancel", data={"lang": "de"})
+    assert [r.status_code for r in cancelled.history] == [303] and cancelled.url.path == path
+    assert DE["status_cancelled"] in cancelled.text
+    poll(lambda: chosen in radios(search(browser, topic="career")), seconds=30)  # the time is free again
+
+
+def test_english_booking_gets_an_english_page_and_sms(system: System, browser: httpx.Client) -> None:
+    page = search(browser, lang="en")
+    assert '<html lang="en">' in page and "<title>Appointment</title>" in page
+    booked = book(browser, page, phone=OTHER_PHONE)
+    confirmed = wait_for(browser, booked.url.path, EN["status_confirmed"])
+    assert '<html lang="en">' in confirmed  # the booking's language, although the browser asks for German
+    token = booked.url.path.removeprefix("/m/")
+    sms = poll(lambda: [m for m in system.sink() if f"/m/{token}" in m["body"]], seconds=30)
+    assert sms[0]["body"].startswith("Appointment confirmed")
+
+
+def test_time_taken_meanwhile_shows_the_reason_and_alternatives_that_can_be_booked(
+    system: System, browser: httpx.Client
+) -> None:
+    page = search(browser, week=1)
+    someone_else = search(browser, week=1)  # a second person looking at the same week at the same time
+    first = book(browser, page)
+    wait_for(browser, first.url.path, DE["status_confirmed"])
+    stale = book(browser, someone_else, phone=OTHER_PHONE)  # sent after the time was taken
+    assert [r.status_code for r in stale.history] == [303] and stale.url.path != first.url.path
+    rejected = wait_for(browser, stale.url.path, DE["status_rejected"])
+    assert DE["reason.slot_taken"] in rejected and DE["alternatives_heading"] in rejected
+    alternatives = radios(rejected)
+    assert alternatives and radios(page)[0] not in alternatives
+    retry = browser.post(f"{stale.url.path}/book", data={"slot_id": alternatives[0], "phone": OTHER_PHONE,
+                                                         "key": form_key(rejected), "lang": "de"})
+    assert [r.status_code for r in retry.history] == [303]
+    wait_for(browser, retry.url.path, DE["status_confirmed"])
+
+
+def test_invalid_phone_shows_the_message_and_creates_no_booking(system: System, browser: httpx.Client) -> None:
+    page = search(browser)
+    before, sent = bookings_stored(system), len(system.sink())
+    for phone in ("0151", "+49 30 1", "call me", ""):
+        answer = book(browser, page, phone=phone)
+        assert answer.status_code == 422 and not answer.history
+        assert DE["invalid_phone"] in answer.text
+        assert re.search(r'name="slot_id" value="[^"]+" required checked', answer.text)  # the choice is kept
+    missing = browser.post("/book", data={"phone": PHONE, "lang": "de", "key": form_key(page)})
+    assert missing.status_code == 422 and DE["choose_slot"] in missing.text
+    assert bookings_stored(system) == before and len(system.sink()) == sent
+
+
+def test_unknown_link_shows_a_human_404_page(browser: httpx.Client) -> None:
+    for path in ("/m/AAAAAAAAAAAAAAAAAAAAAA", "/m/x", "/m/AAAAAAAAAAAAAAAAAAAAAA/cancel"):
+        page = browser.get(path)
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+        assert DE["not_found"] in page.text
+    assert browser.post("/m/AAAAAAAAAAAAAAAAAAAAAA/cancel", data={}).status_code == 404
+
+
+def test_pages_send_privacy_headers_and_load_nothing_from_elsewhere(browser: httpx.Client) -> None:
+    page = search(browser)
+    for response in (browser.get("/"), browser.post("/", data={"lang": "de"}), browser.get("/m/unknown-link-0"),
+                     book(browser, page, phone="0151"), browser.get("/site.css")):
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["x-robots-tag"].startswith("noindex")
+        assert response.headers["x-frame-options"] == "DENY"
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "script-src 'none'" in csp and "unsafe-inline" not in csp
+    for html in PAGES:
+        assert not re.search(r"""(src|href|action)=["']?(https?:)?//""", html), "third-party URL in a page"
+        assert "http://" not in html and "https://" not in html
+
+
+def test_no_page_and_no_log_holds_the_phone_number_or_says_what_this_is(system: System) -> None:
+    assert PAGES, "run with the tests above"
+    for html in PAGES:
+        assert not FORBIDDEN.search(html), FORBIDDEN.search(html)
+        assert re.search(r"<title>(Termin|Appointment)</title>", html)
+        assert all(form not in html for form in PHONE_FORMS)
+    logs = system.all_logs()
+    assert all(form not in logs for form in PHONE_FORMS)
+    assert "Traceback" not in logs and " 500" not in system.log("gateway")
+
+
+def test_calendar_not_answering_asks_to_try_again_in_a_minute(system: System, browser: httpx.Client) -> None:
+    system.stop("scheduler")  # last test of the module: the system is not needed afterwards
+    page = browser.post("/", data={"lang": "de", "topic": "safety", "week": "0"})
+    assert page.status_code == 503 and DE["unavailable"] in page.text
+    assert DE["retry_button"] in page.text
+    start = browser.get("/")
+    assert start.status_code == 200 and DE["unavailable"] in start.text
