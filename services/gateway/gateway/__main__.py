@@ -1,6 +1,11 @@
-"""`python -m gateway` serves the HTTP API and pages (uvicorn) with the gateway's broker listener inside."""
+"""`python -m gateway` serves the HTTP API and pages (uvicorn) with the gateway's broker listener inside.
+
+`python -m gateway create-admin --username NAME` (and `create-staff`, see `--help`) manage staff accounts instead.
+"""
 
 from __future__ import annotations
+
+import sys
 
 import uvicorn
 
@@ -10,6 +15,10 @@ from shared.settings import ConfigurationError, load_settings_or_exit
 
 
 def main() -> None:
+    if len(sys.argv) > 1:
+        from gateway.staff.commands import run
+
+        raise SystemExit(run(sys.argv[1:]))
     settings = load_settings_or_exit()
     configure_logging("gateway", settings.log_level)
     try:

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from gateway import handlers
 from gateway.api import bookings as bookings_api
-from gateway.api import errors, health
+from gateway.api import errors, health, staff_auth
 from gateway.api import slots as slots_api
 from gateway.api.limits import BodySizeLimit
 from gateway.bookings import BookingService
@@ -134,6 +134,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     errors.install(app)
     app.include_router(bookings_api.router)
     app.include_router(slots_api.router)
+    app.include_router(staff_auth.router)
     app.include_router(health.router)
     app.include_router(pages.router)
     app.middleware("http")(partial(_observe))

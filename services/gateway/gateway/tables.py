@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Table
 from sqlmodel import Field, SQLModel
 
+from gateway.staff.tables import STAFF_TABLES
 from shared.db import instant_column
 from shared.inbox import ProcessedMessage
 from shared.outbox import OutboxMessage
@@ -37,5 +38,5 @@ class BookingRequest(SQLModel, table=True):
 
 TABLES: list[Table] = [
     t.__table__  # type: ignore[union-attr]
-    for t in (BookingRequest, OutboxMessage, ProcessedMessage)
+    for t in (BookingRequest, OutboxMessage, ProcessedMessage, *STAFF_TABLES)
 ]

@@ -1,0 +1,92 @@
+"""Who is asking: the staff session behind the `lotse_staff` cookie, CSRF for writes, admin and calendar checks.
+
+Later staff routes take `CurrentStaff` (any signed-in staff member), `AdminStaff`, or `CalendarStaff` (a route with
+a `{counsellor_id}` path parameter: that counsellor or an admin). A state-changing request (anything but GET, HEAD,
+OPTIONS) must also carry the header X-Lotse-CSRF with the token given at sign-in (and by GET /v1/staff/me).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Cookie, Depends, Header, Request
+
+from gateway.api.deps import gateway
+from gateway.staff.accounts import CurrentSession, Staff, StaffAccounts, ensure_admin, ensure_calendar_access
+from gateway.staff.errors import CsrfRejected, NotSignedIn
+from gateway.staff.sessions import csrf_matches
+
+COOKIE_NAME = "lotse_staff"
+CSRF_HEADER = "X-Lotse-CSRF"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def cookie_is_secure(public_base_url: str) -> bool:
+    """Secure everywhere except the embedded default on this machine's loopback over plain http.
+
+    There is no TLS on http://127.0.0.1:8000, and a Secure cookie is not sent over plain http by every client
+    (Safari, curl, httpx), so sign-in would silently fail there; loopback traffic never leaves the machine. Any
+    other PUBLIC_BASE_URL, even a mistaken http:// one, gets Secure: staff sign-in then fails closed instead of
+    sending the session over the network in clear.
+    """
+    parts = urlsplit(public_base_url)
+    return not (parts.scheme == "http" and parts.hostname in LOCAL_HOSTS)
+
+
+def _staff_accounts(request: Request) -> StaffAccounts:
+    # Built once per app from the composition root's engine unless the root (or a test) has put one there.
+    state = request.app.state
+    accounts: StaffAccounts | None = getattr(state, "staff_accounts", None)
+    if accounts is None:
+        accounts = StaffAccounts(gateway(request).engine)
+        state.staff_accounts = accounts
+    return accounts
+
+
+StaffAccountsDep = Annotated[StaffAccounts, Depends(_staff_accounts)]
+
+
+def _current_session(
+    request: Request,
+    accounts: StaffAccountsDep,
+    token: Annotated[str | None, Cookie(alias=COOKIE_NAME, include_in_schema=False)] = None,
+    csrf: Annotated[str | None, Header(alias=CSRF_HEADER, include_in_schema=False)] = None,
+) -> CurrentSession:
+    current = accounts.current(token) if token else None
+    if current is None:
+        raise NotSignedIn()
+    if request.method not in SAFE_METHODS and not csrf_matches(current.token, csrf):
+        raise CsrfRejected()
+    return current
+
+
+CurrentStaffSession = Annotated[CurrentSession, Depends(_current_session)]
+
+
+def _current_staff(current: CurrentStaffSession) -> Staff:
+    return current.staff
+
+
+CurrentStaff = Annotated[Staff, Depends(_current_staff)]
+
+
+def require_admin(staff: CurrentStaff) -> Staff:
+    ensure_admin(staff)
+    return staff
+
+
+def require_counsellor_or_admin(counsellor_id: int, staff: CurrentStaff) -> Staff:
+    """For routes with a `{counsellor_id}` path parameter: only that counsellor, or an admin."""
+    ensure_calendar_access(staff, counsellor_id)
+    return staff
+
+
+AdminStaff = Annotated[Staff, Depends(require_admin)]
+CalendarStaff = Annotated[Staff, Depends(require_counsellor_or_admin)]
+
+
+def client_address(request: Request) -> str:
+    # Behind a proxy this is the address uvicorn took from X-Forwarded-For (it trusts 127.0.0.1 by default).
+    return request.client.host if request.client else "unknown"

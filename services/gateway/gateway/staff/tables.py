@@ -1,0 +1,64 @@
+"""The gateway's staff tables: accounts, sessions (token hashes only) and failed sign-ins for throttling.
+
+Staff identities live in the gateway so that passwords and session tokens never cross the broker; the scheduler
+knows a counsellor only by its id, which an account of role counsellor carries.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, ForeignKey, Index, Integer
+from sqlmodel import Field, SQLModel
+
+from shared.db import instant_column
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class StaffAccount(SQLModel, table=True):
+    __tablename__ = "staff_accounts"
+    id: int | None = Field(default=None, primary_key=True)
+    # Stored normalised (NFKC, case-folded), so the unique index makes usernames unique regardless of case.
+    username: str = Field(max_length=64, unique=True)
+    display_name: str = Field(max_length=80)
+    role: str = Field(max_length=16)  # counsellor, admin
+    counsellor_id: int | None = None  # the scheduler's counsellor id; set for counsellors, null for admins
+    password_hash: str = Field(max_length=255)  # argon2id, PHC string with its parameters
+    active: bool = True
+    # Mirrors of the sign-in throttle (staff_login_failures is the authority) so the admin list can show them.
+    failed_logins: int = 0
+    locked_until: datetime | None = Field(default=None, sa_column=instant_column(nullable=True))
+    created_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
+    updated_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
+
+
+class StaffSession(SQLModel, table=True):
+    __tablename__ = "staff_sessions"
+    token_hash: str = Field(primary_key=True, max_length=64)  # SHA-256 of the cookie's token; never the token
+    staff_id: int = Field(sa_column=Column(Integer, ForeignKey("staff_accounts.id", ondelete="CASCADE"),
+                                           nullable=False, index=True))
+    created_at: datetime = Field(sa_column=instant_column())
+    last_seen_at: datetime = Field(sa_column=instant_column())
+    expires_at: datetime = Field(sa_column=instant_column(index=True))  # absolute end, however active
+    revoked_at: datetime | None = Field(default=None, sa_column=instant_column(nullable=True))
+
+
+class LoginFailure(SQLModel, table=True):
+    """One failed sign-in, counted per username and per client address in a sliding window.
+
+    Kept in the database, not in the process, so the limits hold across gateway replicas; the subject is a hash,
+    so neither a mistyped username (often a password) nor an IP address is stored in clear.
+    """
+
+    __tablename__ = "staff_login_failures"
+    __table_args__ = (Index("ix_staff_login_failures_subject", "scope", "subject", "failed_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=8)  # username, ip
+    subject: str = Field(max_length=64)
+    failed_at: datetime = Field(sa_column=instant_column())
+
+
+STAFF_TABLES = (StaffAccount, StaffSession, LoginFailure)
