@@ -13,9 +13,11 @@ from datetime import date
 from typing import Any
 from uuid import uuid4
 
+from kombu import Connection, Producer
+
 from gateway.errors import SchedulerUnavailable
 from shared.contracts import Mode, Slot, SlotsOffered, SlotsRequested, Topic, UnknownMessage, parse, wrap
-from shared.messaging import Publisher
+from shared.messaging import EVENTS, MESSAGE_TASK, Publisher, declare_topology
 
 
 class ReplyWaiter:
@@ -43,11 +45,39 @@ class ReplyWaiter:
 
 
 class SlotClient:
+    """Questions go out on a connection of their own, on which the topology is declared.
+
+    The embedded transport keeps exchanges and bindings per connection, and the shared Publisher declares them on
+    the first pooled connection only: a question published on a second pooled connection (while the outbox relay
+    holds the first) was silently dropped, and a relay batch on a second connection too. Keeping questions off the
+    pool leaves the relay its one declared connection.
+    """
+
     def __init__(self, publisher: Publisher, waiter: ReplyWaiter, reply_to: str, timeout: float) -> None:
         self.publisher = publisher
         self.waiter = waiter
         self.reply_to = reply_to
         self.timeout = timeout
+        self._lock = threading.Lock()
+        self._connection: Connection | None = None
+
+    def _publish(self, wire: dict[str, Any], routing_key: str) -> None:
+        with self._lock:
+            try:
+                if self._connection is None:
+                    connection = self.publisher.app.connection_for_write()
+                    declare_topology(connection, self.publisher.settings)
+                    self._connection = connection
+                self.publisher.app.send_task(
+                    MESSAGE_TASK, args=[wire], task_id=str(wire["message_id"]), exchange=EVENTS,
+                    routing_key=routing_key, producer=Producer(self._connection), retry=False, expires=self.timeout,
+                    declare=[],
+                )
+            except Exception:
+                if self._connection is not None:
+                    self._connection.release()
+                    self._connection = None
+                raise
 
     def search(
         self,
@@ -63,7 +93,7 @@ class SlotClient:
                                date_from=date_from, date_to=date_to, reply_to=self.reply_to)
         future = self.waiter.expect(request_id)
         try:
-            self.publisher.publish(wrap(query, request_id).to_wire(), query.message_type, expires=self.timeout)
+            self._publish(wrap(query, request_id).to_wire(), query.message_type)
             raw = future.result(timeout=self.timeout)
         except FutureTimeout:
             raise SchedulerUnavailable(
