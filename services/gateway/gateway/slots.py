@@ -47,10 +47,8 @@ class ReplyWaiter:
 class SlotClient:
     """Questions go out on a connection of their own, on which the topology is declared.
 
-    The embedded transport keeps exchanges and bindings per connection, and the shared Publisher declares them on
-    the first pooled connection only: a question published on a second pooled connection (while the outbox relay
-    holds the first) was silently dropped, and a relay batch on a second connection too. Keeping questions off the
-    pool leaves the relay its one declared connection.
+    A search must not wait behind the outbox relay for a pooled connection, and the embedded transport routes only
+    on a connection that declared the exchanges and bindings itself (see Publisher): this one declares them once.
     """
 
     def __init__(self, publisher: Publisher, waiter: ReplyWaiter, reply_to: str, timeout: float) -> None:
