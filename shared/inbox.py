@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
+from sqlalchemy import insert
 from sqlmodel import Field, Session, SQLModel
 
 from shared.db import instant_column
@@ -22,6 +23,7 @@ def already_processed(session: Session, message_id: UUID) -> bool:
 
 
 def remember_processed(session: Session, message_id: UUID, message_type: str) -> None:
-    """Flushed at once: a concurrent duplicate then fails on the primary key, and its transaction rolls back."""
-    session.add(ProcessedMessage(message_id=str(message_id), message_type=message_type))
-    session.flush()
+    """Written at once (a Core insert on the session's transaction, no unit of work): a concurrent duplicate then
+    fails on the primary key, and its transaction rolls back."""
+    session.connection().execute(insert(ProcessedMessage.__table__), {  # type: ignore[attr-defined]
+        "message_id": str(message_id), "message_type": message_type, "processed_at": datetime.now(UTC)})

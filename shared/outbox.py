@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text
 from sqlmodel import Field, Session, SQLModel
 
 from shared.contracts import Envelope
@@ -44,6 +44,24 @@ def add_to_outbox(session: Session, envelope: Envelope) -> None:
             body=json.dumps(envelope.to_wire()),
         )
     )
+
+
+def outbox_values(envelope: Envelope) -> dict[str, Any]:
+    """One outbox row as plain values, for a Core insert in the caller's transaction."""
+    return {
+        "message_id": str(envelope.message_id),
+        "routing_key": envelope.type,
+        "correlation_id": envelope.correlation_id,
+        "body": json.dumps(envelope.to_wire()),
+        "created_at": datetime.now(UTC),
+    }
+
+
+def insert_outbox(connection: Connection, envelopes: list[Envelope]) -> None:
+    """Writes outbox rows with one Core statement on the caller's connection (and so in its transaction): no ORM
+    unit of work, for hot paths that write their state with Core too. The rows keep their order (ids ascend)."""
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    connection.execute(insert(table), [outbox_values(envelope) for envelope in envelopes])
 
 
 def pending_count(session: Session) -> int:

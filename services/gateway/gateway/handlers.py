@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import Session
 
 from gateway.tables import BookingRequest
@@ -16,26 +17,26 @@ def _row(session: Session, booking_id: object) -> BookingRequest | None:
     return session.get(BookingRequest, str(booking_id))
 
 
+def _decide(session: Session, booking_id: object, **values: object) -> None:
+    """One UPDATE … WHERE status = 'pending' (no look-up first): a booking cancelled by the client meanwhile, or
+    unknown here, is left alone; the scheduler's cancellation follows."""
+    table = BookingRequest.__table__  # type: ignore[attr-defined]
+    session.connection().execute(
+        update(table).where(table.c.booking_id == str(booking_id), table.c.status == "pending").values(**values))
+
+
 def apply_confirmed(envelope: Envelope, session: Session, clock: Callable[[], datetime]) -> None:
     confirmed = envelope.payload
     assert isinstance(confirmed, BookingConfirmed)
-    row = _row(session, confirmed.booking_id)
-    if row is None or row.status != "pending":
-        return  # cancelled by the client meanwhile: the scheduler's cancellation follows
-    row.status, row.updated_at = "confirmed", clock()
-    row.slot_json = confirmed.slot.model_dump_json()
-    session.add(row)
+    _decide(session, confirmed.booking_id, status="confirmed", updated_at=clock(),
+            slot_json=confirmed.slot.model_dump_json())
 
 
 def apply_rejected(envelope: Envelope, session: Session, clock: Callable[[], datetime]) -> None:
     rejected = envelope.payload
     assert isinstance(rejected, BookingRejected)
-    row = _row(session, rejected.booking_id)
-    if row is None or row.status != "pending":
-        return
-    row.status, row.reason, row.updated_at = "rejected", rejected.reason, clock()
-    row.alternatives_json = json.dumps([s.model_dump(mode="json") for s in rejected.alternatives])
-    session.add(row)
+    _decide(session, rejected.booking_id, status="rejected", reason=rejected.reason, updated_at=clock(),
+            alternatives_json=json.dumps([s.model_dump(mode="json") for s in rejected.alternatives]))
 
 
 def apply_cancelled(envelope: Envelope, session: Session, clock: Callable[[], datetime]) -> None:

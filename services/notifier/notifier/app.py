@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -46,13 +47,23 @@ def build(settings: Settings, clock: Clock = system_clock, sender: SmsSender | N
     relay = Relay(engine, publisher.publish, "notifier")
     dispatcher = Dispatcher(engine, cipher, sender or make_sender(settings), ZoneInfo(settings.timezone),
                             settings.public_base_url, clock)
+    # Set by a handler that may have made a reminder due, per worker thread; read after its commit.
+    due = threading.local()
+
+    def may_be_due() -> None:
+        due.flag = True
+
     deps = handlers.NotifierDeps(cipher=cipher, clock=clock,
-                                 retention=timedelta(days=settings.contact_retention_days))
+                                 retention=timedelta(days=settings.contact_retention_days), may_be_due=may_be_due)
 
     def after_commit() -> None:
         # No notifier handler writes to the outbox, so the relay is not woken after each commit (that cost a
-        # transaction per message); anything written there is still sent at the relay's next tick.
-        dispatcher.dispatch_due()
+        # transaction per message); anything written there is still sent at the relay's next tick. The dispatcher
+        # runs only after a message that may have made a reminder due (otherwise its claim query finds nothing);
+        # the beat timer still runs it every DISPATCH_EVERY_SECONDS for everything else.
+        if getattr(due, "flag", False):
+            due.flag = False
+            dispatcher.dispatch_due()
 
     consumer = Consumer(
         "notifier",

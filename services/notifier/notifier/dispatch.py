@@ -14,7 +14,7 @@ from datetime import datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, delete, select
 
 from notifier.domain.texts import render
@@ -119,17 +119,13 @@ class Dispatcher:
         except Exception:
             log.exception("%s message: outcome unknown, left as sending for reconciliation", job.kind)
             return
-        with Session(self.engine) as session:
-            delivery = session.get(Delivery, job.delivery_id)
-            reminder = session.get(Reminder, job.reminder_id)
-            assert delivery is not None and reminder is not None
-            delivery.status, delivery.provider_sid, delivery.error_code = status, sid, code
-            delivery.to_masked = mask_phone(phone)
-            delivery.updated_at = self.clock()
-            reminder.status = status
-            session.add(delivery)
-            session.add(reminder)
-            session.commit()
+        # Two UPDATEs by primary key in one transaction (no look-ups first: both rows were written by _claim).
+        deliveries, reminders = Delivery.__table__, Reminder.__table__  # type: ignore[attr-defined]
+        with self.engine.begin() as connection:
+            connection.execute(update(deliveries).where(deliveries.c.id == job.delivery_id).values(
+                status=status, provider_sid=sid, error_code=code, to_masked=mask_phone(phone),
+                updated_at=self.clock()))
+            connection.execute(update(reminders).where(reminders.c.id == job.reminder_id).values(status=status))
         if status == "sent":
             log.info("%s message handed to %s", job.kind, self.sender.name)
 

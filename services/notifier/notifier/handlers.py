@@ -22,6 +22,9 @@ class NotifierDeps:
     cipher: DataCipher
     clock: Callable[[], datetime]
     retention: timedelta
+    # Called when a handler may have made a reminder due (a confirmation with its contact, in either order):
+    # the dispatcher then runs after the commit instead of at its next tick.
+    may_be_due: Callable[[], None] = lambda: None
 
 
 def register_contact(envelope: Envelope, session: Session, deps: NotifierDeps) -> None:
@@ -45,6 +48,8 @@ def register_contact(envelope: Envelope, session: Session, deps: NotifierDeps) -
             purge_after=(facts.starts_at if facts else now) + deps.retention,
         )
     )
+    if facts is not None:
+        deps.may_be_due()  # the confirmation came first and waited for this contact
 
 
 def schedule_confirmation(envelope: Envelope, session: Session, deps: NotifierDeps) -> None:
@@ -64,6 +69,8 @@ def schedule_confirmation(envelope: Envelope, session: Session, deps: NotifierDe
                                                  Reminder.kind == "confirmation")).first()
     if exists is None:
         session.add(Reminder(booking_id=booking_id, kind="confirmation", due_at=deps.clock()))
+    if contact is not None:
+        deps.may_be_due()
 
 
 def forget_rejected(envelope: Envelope, session: Session, deps: NotifierDeps) -> None:
