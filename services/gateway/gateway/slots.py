@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 from uuid import uuid4
 
-from gateway.errors import SchedulerUnavailable
+from gateway.errors import InvalidSearch, SchedulerUnavailable
 from shared.contracts import Mode, Slot, SlotsOffered, SlotsRequested, Topic, UnknownMessage, parse, wrap
 from shared.messaging import Publisher
 
@@ -57,10 +57,12 @@ class SlotClient:
         language: str | None = None,
         location_id: int | None = None,
         mode: Mode | None = None,
+        counsellor: str | None = None,
     ) -> list[Slot]:
+        """Free slots; InvalidSearch with the scheduler's sentence when it refuses the query."""
         request_id = str(uuid4())
         query = SlotsRequested(topic=topic, language=language, location_id=location_id, mode=mode,
-                               date_from=date_from, date_to=date_to, reply_to=self.reply_to)
+                               counsellor=counsellor, date_from=date_from, date_to=date_to, reply_to=self.reply_to)
         future = self.waiter.expect(request_id)
         try:
             self.publisher.publish(wrap(query, request_id).to_wire(), query.message_type, expires=self.timeout)
@@ -78,4 +80,6 @@ class SlotClient:
         except UnknownMessage:
             raise SchedulerUnavailable("The calendar gave an answer we cannot read. Please try again later.") from None
         assert isinstance(offered, SlotsOffered)
+        if offered.error is not None:
+            raise InvalidSearch(offered.error.message)
         return offered.slots

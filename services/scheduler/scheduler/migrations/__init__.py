@@ -1,0 +1,30 @@
+"""The scheduler's alembic history, run from code (no ini file): `upgrade(engine)` brings a database to head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, text
+
+HERE = Path(__file__).resolve().parent
+_LOCK_KEY = 0x4C6F747365  # any constant: one scheduler process migrates at a time on PostgreSQL
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(HERE))
+    config.set_main_option("version_locations", str(HERE / "versions"))
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Idempotent; safe when several workers start at once (an advisory lock on PostgreSQL, BEGIN IMMEDIATE on
+    SQLite serialise them)."""
+    config = alembic_config()
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
