@@ -75,11 +75,20 @@ class Consumer:
         for attempt, pause in enumerate((*_TRANSIENT_RETRIES, None)):
             try:
                 with Session(self.engine, expire_on_commit=False) as session:
-                    if already_processed(session, envelope.message_id):
-                        log.info("%s: %s %s already processed", self.service, envelope.type, envelope.message_id)
-                        return
+                    # The inbox row goes in first (one round trip instead of a look-up and an insert): for a
+                    # message already processed it fails on the primary key at once, before the handler runs;
+                    # a concurrent delivery of the same message waits here until the first one commits or
+                    # rolls back.
+                    try:
+                        remember_processed(session, envelope.message_id, envelope.type)
+                    except IntegrityError:
+                        session.rollback()
+                        if already_processed(session, envelope.message_id):
+                            log.info("%s: %s %s already processed", self.service, envelope.type,
+                                     envelope.message_id)
+                            return
+                        raise
                     handler(envelope, session)
-                    remember_processed(session, envelope.message_id, envelope.type)
                     session.commit()
                 break
             except IntegrityError:

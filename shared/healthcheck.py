@@ -1,6 +1,7 @@
 """Container health checks for docker-compose: `python -m shared.healthcheck ROLE` exits 0 when ROLE is healthy.
 
-scheduler, notifier: this container's worker (`ROLE@hostname`, see shared/worker.py) answers a Celery control ping.
+scheduler, notifier: a worker of ROLE on this container's host (`ROLE-<pid>@hostname`, see shared/worker.py)
+answers a Celery control ping.
 gateway: GET /readyz on this container's port answers 200 (its database and the broker are reachable).
 notifier-beat: the beat schedule file in VAR_DIR was written recently, i.e. beat is still ticking.
 
@@ -23,6 +24,7 @@ from kombu.exceptions import OperationalError
 
 from shared.messaging import make_celery
 from shared.settings import ConfigurationError, Settings, load_settings
+from shared.worker import is_node_of
 
 PING_TIMEOUT_SECONDS = 3.0
 HTTP_TIMEOUT_SECONDS = 5.0
@@ -40,20 +42,23 @@ class Unhealthy(Exception):
 
 def check_worker(service: str, settings: Settings) -> str:
     app = make_celery(service, settings)
-    node = f"{service}@{socket.gethostname()}"
+    host = socket.gethostname()
     with app.connection_for_write() as connection:
         errors = (OperationalError, *connection.connection_errors, *connection.channel_errors)
         try:
             connection.ensure_connection(max_retries=0)
-            replies = app.control.ping(destination=[node], timeout=PING_TIMEOUT_SECONDS, connection=connection)
+            # Node names carry the worker's pid (shared.worker.node_name), so ask every node and keep this host's.
+            replies = app.control.ping(timeout=PING_TIMEOUT_SECONDS, connection=connection)
         except errors as exc:
             raise Unhealthy(f"broker unreachable ({type(exc).__name__}: {exc})") from None
-    if any(node in reply for reply in replies):
-        return f"{node} answered the ping"
+    for reply in replies:
+        for node in reply:
+            if is_node_of(service, node, host):
+                return f"{node} answered the ping"
     hint = ""
     if settings.is_embedded_broker:
         hint = " (workers on the embedded broker have remote control off; this check needs RabbitMQ)"
-    raise Unhealthy(f"no worker {node} answered a ping within {PING_TIMEOUT_SECONDS:g} s{hint}")
+    raise Unhealthy(f"no {service} worker on {host} answered a ping within {PING_TIMEOUT_SECONDS:g} s{hint}")
 
 
 def check_gateway(settings: Settings) -> str:

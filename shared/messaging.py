@@ -8,6 +8,8 @@ dead-letter queue. The embedded transport gets the same names (it ignores the Ra
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,13 +138,23 @@ class Publisher:
     def __init__(self, app: Celery, settings: Settings) -> None:
         self.app = app
         self.settings = settings
-        self._declared = False
+        # The embedded transport keeps exchanges and bindings per connection (kombu's BrokerState lives on each
+        # Transport instance): a message published on a pooled connection that never declared them is routed
+        # nowhere and silently lost. So every connection declares the topology once before its first publish.
+        self._declared: weakref.WeakSet[Connection] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def _ensure_topology(self, connection: Connection) -> None:
+        if connection in self._declared:
+            return
+        with self._lock:
+            if connection not in self._declared:
+                declare_topology(connection, self.settings)
+                self._declared.add(connection)
 
     def publish(self, wire: dict[str, Any], routing_key: str, expires: float | None = None) -> None:
         with self.app.producer_or_acquire() as producer:
-            if not self._declared:
-                declare_topology(producer.connection, self.settings)
-                self._declared = True
+            self._ensure_topology(producer.connection)
             self.app.send_task(
                 MESSAGE_TASK,
                 args=[wire],
@@ -157,9 +169,7 @@ class Publisher:
 
     def publish_dead_letter(self, raw: Any, from_queue: str, reason: str) -> None:
         with self.app.producer_or_acquire() as producer:
-            if not self._declared:
-                declare_topology(producer.connection, self.settings)
-                self._declared = True
+            self._ensure_topology(producer.connection)
             producer.publish(
                 {"message": raw, "reason": reason, "queue": from_queue},
                 exchange=DEAD_LETTERS,
@@ -173,6 +183,7 @@ class Publisher:
     def reply(self, reply_to: str, wire: dict[str, Any], correlation_id: str, ttl_seconds: float) -> None:
         """Answer a request on the asker's own queue (default exchange), expiring with the asker's patience."""
         with self.app.producer_or_acquire() as producer:
+            self._ensure_topology(producer.connection)
             producer.publish(
                 wire,
                 exchange="",

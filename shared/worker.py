@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from celery import Celery
@@ -30,13 +31,26 @@ def _without_native_delayed_delivery() -> None:
         CeleryConsumer.Blueprint.default_steps = [s for s in steps if s != step]
 
 
+def node_name(service: str, pid: int | None = None) -> str:
+    return f"{service}-{os.getpid() if pid is None else pid}"
+
+
+def is_node_of(service: str, node: str, host: str) -> bool:
+    """Whether a Celery node name (`scheduler-1234@host`) is a worker of this role on this host."""
+    name, _, node_host = node.partition("@")
+    prefix, _, pid = name.rpartition("-")
+    return prefix == service and pid.isdigit() and node_host == host
+
+
 def run_worker(app: Celery, service: str, queues: list[Queue], concurrency: int, log_level: str) -> None:
     _without_native_delayed_delivery()
     # A thread pool keeps one process per worker: one engine, one relay thread, one composition root.
     app.worker_main(
         [
             "worker",
-            f"--hostname={service}@%h",
+            # The pid keeps two workers of one role on one host apart: on RabbitMQ each node's remote-control
+            # queue is exclusive, and a second "scheduler@host" would fail to start (RESOURCE_LOCKED).
+            f"--hostname={node_name(service)}@%h",
             "--pool=threads",
             f"--concurrency={concurrency}",
             f"--queues={','.join(q.name for q in queues)}",

@@ -8,6 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shared import healthcheck
+from shared.settings import load_settings
 from tests.support.system import System, base_env, free_port, poll
 
 CONTENDERS = 50
@@ -24,6 +26,10 @@ def test_fifty_concurrent_bookings_for_one_slot_confirm_exactly_one(
     system.start("gateway", "scheduler", "scheduler#2", "notifier", "notifier-beat")
     try:
         system.wait_ready()
+        # Two workers of one role on one host both start (their remote-control queues are apart) and answer.
+        settings = load_settings(broker_url=env["BROKER_URL"])
+        answer = poll(lambda: _healthy("scheduler", settings), seconds=30, interval=1)
+        assert answer.startswith("scheduler-")
         with httpx.Client(base_url=system.url, timeout=15) as client:
             slot_id = client.get("/v1/slots", params={"language": "de"}).json()["slots"][0]["slot_id"]
 
@@ -56,3 +62,10 @@ def test_fifty_concurrent_bookings_for_one_slot_confirm_exactly_one(
         assert 1 <= len(alternatives) <= 3  # type: ignore[arg-type]
         assert slot_id not in {a["slot_id"] for a in alternatives}  # type: ignore[union-attr]
     assert len(sms) == 1, "only the confirmed booking gets a message"
+
+
+def _healthy(role: str, settings: object) -> str | None:
+    try:
+        return healthcheck.check_worker(role, settings)  # type: ignore[arg-type]
+    except healthcheck.Unhealthy:
+        return None

@@ -387,8 +387,8 @@ def test_worker_healthcheck_fails_quickly_with_one_clear_line_when_no_worker_ans
     assert time.monotonic() - started < 20
     line = result.stderr.strip()
     assert "\n" not in line
-    assert line.startswith("lotse healthcheck: scheduler: unhealthy: no worker scheduler@")
-    assert f"scheduler@{socket.gethostname()}" in line and "answered a ping" in line
+    assert line.startswith(f"lotse healthcheck: scheduler: unhealthy: no scheduler worker on {socket.gethostname()}")
+    assert "answered a ping" in line
 
 
 def test_worker_healthcheck_fails_quickly_when_the_broker_is_unreachable(tmp_path: Path) -> None:
@@ -469,7 +469,19 @@ def test_worker_healthcheck_passes_when_this_hosts_worker_answers(vhost: str, tm
     try:
         result = poll(lambda: (r := run_healthcheck("scheduler", env)).returncode == 0 and r, seconds=60,
                       interval=0.5)
-        assert f"healthy: scheduler@{socket.gethostname()} answered the ping" in result.stdout
+        assert f"healthy: scheduler-{system.processes['scheduler'].pid}@{socket.gethostname()} answered the ping" \
+            in result.stdout
         assert run_healthcheck("notifier", env).returncode == 1, "a scheduler must not pass for a notifier"
     finally:
         system.stop()
+
+
+def test_worker_node_names_carry_the_pid_and_the_healthcheck_recognises_only_this_roles_workers_here() -> None:
+    from shared.worker import is_node_of, node_name
+
+    assert node_name("scheduler", 1234) == "scheduler-1234"
+    assert is_node_of("scheduler", "scheduler-1234@box", "box")
+    assert not is_node_of("scheduler", "scheduler-1234@other", "box")
+    assert not is_node_of("scheduler", "notifier-1234@box", "box")
+    assert not is_node_of("notifier", "notifier-beat-1@box", "box")
+    assert not is_node_of("scheduler", "scheduler@box", "box")

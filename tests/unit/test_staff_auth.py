@@ -441,9 +441,10 @@ def test_real_gateway_app_serves_the_staff_routes(tmp_path: Path) -> None:
 
     engine = make_engine(f"sqlite:///{tmp_path / 'gateway.sqlite'}")
     create_tables(engine, TABLES)
-    StaffAccounts(engine, hasher=PasswordHasher(**CHEAP)).create("admin", "Admin", "admin", PASSWORD)  # type: ignore[arg-type]
+    staff = StaffAccounts(engine, hasher=PasswordHasher(**CHEAP))
+    staff.create("admin", "Admin", "admin", PASSWORD)  # type: ignore[arg-type]
     gateway = SimpleNamespace(engine=engine, settings=Settings(public_base_url="http://127.0.0.1:8000"),
-                              start=lambda: None, stop=lambda: None)
+                              staff=staff, start=lambda: None, stop=lambda: None)
     with TestClient(create_app(gateway)) as client:  # type: ignore[arg-type]
         assert client.get("/v1/staff/me").status_code == 401
         assert client.post("/v1/staff/login", json={"username": "admin", "password": PASSWORD}).status_code == 200

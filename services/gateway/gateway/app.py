@@ -25,6 +25,7 @@ from gateway.bookings import BookingService
 from gateway.listener import Listener
 from gateway.metrics import EVENTS_APPLIED, HTTP_LATENCY, HTTP_REQUESTS
 from gateway.slots import ReplyWaiter, SlotClient
+from gateway.staff.accounts import StaffAccounts
 from gateway.tables import TABLES
 from gateway.web import pages
 from shared.cipher import load_cipher
@@ -50,6 +51,7 @@ class Gateway:
     listener: Listener
     bookings: BookingService
     slots: SlotClient
+    staff: StaffAccounts
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
@@ -66,6 +68,7 @@ class Gateway:
         while not self._stop.wait(HOUSEKEEPING_EVERY_SECONDS):
             try:
                 self.bookings.forget_replay_tokens()
+                self.staff.housekeeping()
             except Exception:  # noqa: BLE001 - housekeeping retries next hour
                 log.warning("housekeeping failed; will retry")
 
@@ -118,7 +121,8 @@ def build(settings: Settings, clock: Clock = system_clock) -> Gateway:
                         on_event=consumer.handle, on_reply=waiter.resolve)
     slots = SlotClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
     bookings = BookingService(engine, cipher, relay.wake, clock)
-    return Gateway(settings, engine, celery, publisher, relay, consumer, listener, bookings, slots)
+    staff = StaffAccounts(engine, clock)
+    return Gateway(settings, engine, celery, publisher, relay, consumer, listener, bookings, slots, staff)
 
 
 def create_app(gateway: Gateway) -> FastAPI:
@@ -132,6 +136,7 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     app = FastAPI(title="Lotse gateway", version="1", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.gateway = gateway
+    app.state.staff_accounts = gateway.staff
     errors.install(app)
     app.include_router(bookings_api.router)
     app.include_router(slots_api.router)

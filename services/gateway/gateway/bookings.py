@@ -34,6 +34,9 @@ from shared.outbox import add_to_outbox
 from shared.phones import InvalidPhoneNumber, normalise_phone
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+# What people write in a phone number. `phonenumbers` would also read letters as keypad digits (0151-CALLME), which
+# turns a typo into someone else's number; a number for SMS has no letters.
+PHONE_CHARACTERS = re.compile(r"[\d\s+()./-]+")
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 Status = Literal["pending", "confirmed", "rejected", "cancelled"]
@@ -96,6 +99,8 @@ class BookingService:
 
     def request(self, booking: NewBooking, idempotency_key: str | None) -> Accepted:
         key = check_idempotency_key(idempotency_key)
+        if not PHONE_CHARACTERS.fullmatch(booking.phone):
+            raise InvalidPhone("A phone number may only contain digits, spaces and + - ( ) / . characters.")
         try:
             phone = normalise_phone(booking.phone)
         except InvalidPhoneNumber as exc:

@@ -50,7 +50,8 @@ def build(settings: Settings, clock: Clock = system_clock, sender: SmsSender | N
                                  retention=timedelta(days=settings.contact_retention_days))
 
     def after_commit() -> None:
-        relay.wake()
+        # No notifier handler writes to the outbox, so the relay is not woken after each commit (that cost a
+        # transaction per message); anything written there is still sent at the relay's next tick.
         dispatcher.dispatch_due()
 
     consumer = Consumer(

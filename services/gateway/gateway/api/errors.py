@@ -31,7 +31,7 @@ def _describe(error: dict[str, Any]) -> str:
     field = location[0] if location else ""
     kind = error.get("type", "")
     if kind == "missing":
-        return f"{field} is required"
+        return f"{field} is required" if field else "the body must be a JSON object"
     if kind == "extra_forbidden":
         return f"unexpected field '{field}'"
     if kind in ("json_invalid", "model_attributes_type", "dict_type"):
@@ -59,9 +59,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's answer to a body it cannot decode (not UTF-8, say) before validation runs.
+            return problem(400, "invalid_request", "Please check your request: the body must be a JSON object.")
         if exc.status_code == 404 and detail == "Not Found":
             detail = "There is nothing at this address."
-        return problem(exc.status_code, "http_error", detail)
+        elif exc.status_code == 405 and detail == "Method Not Allowed":
+            detail = "This address does not accept this kind of request."
+        return problem(exc.status_code, "http_error", detail, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

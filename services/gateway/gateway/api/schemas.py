@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.contracts import Slot, Topic
 from shared.contracts.common import SLOT_ID_PATTERN, LanguageCode
 
 LANGUAGES = ("de", "en", "ro", "bg", "hu", "pl", "ru", "uk", "es", "th")
+# A slot id ends in its start as minutes since 1970; one past year 9998 is no slot and no date the scheduler can read.
+LAST_SLOT_MINUTE = int(datetime(9999, 1, 1, tzinfo=UTC).timestamp()) // 60
 
 
 class BookingIn(BaseModel):
@@ -20,6 +23,13 @@ class BookingIn(BaseModel):
     language: LanguageCode
     channel: Literal["web"] = "web"
     topic: Topic | None = None
+
+    @field_validator("slot_id")
+    @classmethod
+    def _start_is_a_date(cls, value: str) -> str:
+        if int(value.rsplit("-", 1)[1]) >= LAST_SLOT_MINUTE:
+            raise ValueError("slot start out of range")
+        return value
 
 
 class BookingAccepted(BaseModel):

@@ -17,6 +17,8 @@ from shared.contracts.slots import MAX_SEARCH_DAYS
 
 router = APIRouter(prefix="/v1/slots", tags=["slots"])
 DEFAULT_DAYS = 14
+# Nobody books a counselling appointment years ahead; the bound also keeps date arithmetic far from date.max.
+HORIZON_DAYS = 366
 
 
 @router.get("", responses={422: {"model": Problem}, 503: {"model": Problem}})
@@ -33,9 +35,12 @@ def list_slots(
 ) -> SlotList:
     today = datetime.now(ZoneInfo(settings.timezone)).date()
     first = date_from or today
+    horizon = today + timedelta(days=HORIZON_DAYS)
+    if first > horizon:
+        raise InvalidSearch(f"The search may start at most {HORIZON_DAYS} days from today ('from').")
     last = date_to or first + timedelta(days=DEFAULT_DAYS - 1)
     if last < first:
-        raise InvalidSearch("'to' must not be before 'from'.")
+        raise InvalidSearch("The date 'to' must not be before 'from'.")
     if (last - first).days >= MAX_SEARCH_DAYS:
         raise InvalidSearch(f"A search may cover at most {MAX_SEARCH_DAYS} days.")
     if last < today:
