@@ -30,7 +30,7 @@ LOCATIONS = [
 ALL_MODES = "office,outreach,phone,video"
 TYPES = [
     # topic, minutes, modes, buffer before, buffer after, minimum notice (minutes), horizon (days)
-    ("career", 50, ALL_MODES, 0, 10, 60, 90),
+    ("career", 50, ALL_MODES, 0, 10, 60, 240),  # reorientation is planned months ahead
     ("health", 45, ALL_MODES, 5, 10, 60, 90),
     ("safety", 60, ALL_MODES, 0, 15, 60, 90),
     ("psychosocial", 50, "office,phone,video", 10, 10, 60, 90),
