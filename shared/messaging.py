@@ -40,16 +40,20 @@ class Subscription:
 
 SUBSCRIPTIONS: dict[str, tuple[Subscription, ...]] = {
     "scheduler": (
-        Subscription("scheduler.bookings", ("booking.requested", "booking.cancellation_requested")),
+        Subscription("scheduler.bookings", ("booking.requested", "booking.cancellation_requested",
+                                            "booking.reschedule_requested", "booking.outcome_reported")),
         Subscription("scheduler.queries", ("slots.requested",)),
     ),
     "notifier": (
         Subscription(
             "notifier.events",
-            ("contact.registered", "booking.confirmed", "booking.rejected", "booking.cancelled"),
+            ("contact.registered", "booking.confirmed", "booking.rejected", "booking.cancelled",
+             "booking.rescheduled", "booking.no_show", "booking.attended"),
         ),
     ),
-    "gateway": (Subscription("gateway.events", ("booking.confirmed", "booking.rejected", "booking.cancelled")),),
+    # booking.change_rejected has no consumer yet: the staff pages (Lotse 3/6) will show it.
+    "gateway": (Subscription("gateway.events", ("booking.confirmed", "booking.rejected", "booking.cancelled",
+                                                "booking.rescheduled")),),
 }
 
 

@@ -1,28 +1,41 @@
 """Message contracts: a versioned envelope and one typed payload model per message type."""
 
 from shared.contracts.bookings import (
+    BookingAttended,
     BookingCancellationRequested,
     BookingCancelled,
+    BookingChangeRejected,
     BookingConfirmed,
+    BookingNoShow,
+    BookingOutcomeReported,
     BookingRejected,
     BookingRequested,
+    BookingRescheduled,
+    BookingRescheduleRequested,
 )
 from shared.contracts.common import Mode, PublicLocation, Slot, Topic
 from shared.contracts.contacts import ContactRegistered
 from shared.contracts.envelope import Envelope, Payload, UnknownMessage, parse, wrap
-from shared.contracts.slots import SlotsOffered, SlotsRequested
+from shared.contracts.slots import QueryError, SlotsOffered, SlotsRequested
 
 __all__ = [
+    "BookingAttended",
     "BookingCancellationRequested",
     "BookingCancelled",
+    "BookingChangeRejected",
     "BookingConfirmed",
+    "BookingNoShow",
+    "BookingOutcomeReported",
     "BookingRejected",
     "BookingRequested",
+    "BookingRescheduleRequested",
+    "BookingRescheduled",
     "ContactRegistered",
     "Envelope",
     "Mode",
     "Payload",
     "PublicLocation",
+    "QueryError",
     "Slot",
     "SlotsOffered",
     "SlotsRequested",

@@ -7,11 +7,20 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
-from shared.contracts.common import LanguageCode, Slot, SlotId, Topic
+from shared.contracts.common import FreeText, LanguageCode, Slot, SlotId, Topic
 from shared.contracts.envelope import Payload, register
 
-RejectionReason = Literal["slot_taken", "unknown_slot", "slot_in_past", "language_not_offered"]
+RejectionReason = Literal[
+    "slot_taken", "unknown_slot", "slot_in_past", "language_not_offered", "topic_not_offered", "counsellor_absent"
+]
+# Why a change to an existing booking (reschedule, no-show, attended) was refused: a slot reason for the new time,
+# or one about the booking itself.
+ChangeRefusal = Literal[
+    "slot_taken", "unknown_slot", "slot_in_past", "language_not_offered", "topic_not_offered", "counsellor_absent",
+    "unknown_booking", "not_confirmed", "not_started",
+]
 CancelledBy = Literal["client", "staff"]
+
 
 
 @register
@@ -51,12 +60,13 @@ class BookingRejected(Payload):
 
 @register
 class BookingCancellationRequested(Payload):
-    """gateway → scheduler: the client (by manage token) or staff asks to cancel."""
+    """gateway → scheduler: the client (by manage token) or staff asks to cancel; staff may say why."""
 
     message_type = "booking.cancellation_requested"
     message_version = 1
     booking_id: UUID
     by: CancelledBy
+    reason: FreeText | None = None
 
 
 @register
@@ -68,3 +78,75 @@ class BookingCancelled(Payload):
     booking_id: UUID
     by: CancelledBy
     starts_at: AwareDatetime | None = None
+    reason: FreeText | None = None
+
+
+@register
+class BookingRescheduleRequested(Payload):
+    """staff (through the gateway) → scheduler: move a confirmed booking to another slot."""
+
+    message_type = "booking.reschedule_requested"
+    message_version = 1
+    booking_id: UUID
+    slot_id: SlotId
+    by: CancelledBy = "staff"
+    reason: FreeText | None = None
+
+
+@register
+class BookingRescheduled(Payload):
+    """scheduler → all: the booking now holds `slot` instead of `previous` (in one transaction)."""
+
+    message_type = "booking.rescheduled"
+    message_version = 1
+    booking_id: UUID
+    previous: Slot
+    slot: Slot
+    language: LanguageCode
+    by: CancelledBy
+    reason: FreeText | None = None
+
+
+@register
+class BookingOutcomeReported(Payload):
+    """staff (through the gateway) → scheduler: the client came, or did not come, to a booking that has begun."""
+
+    message_type = "booking.outcome_reported"
+    message_version = 1
+    booking_id: UUID
+    outcome: Literal["attended", "no_show"]
+    reason: FreeText | None = None
+
+
+@register
+class BookingNoShow(Payload):
+    """scheduler → all: the client did not come."""
+
+    message_type = "booking.no_show"
+    message_version = 1
+    booking_id: UUID
+    starts_at: AwareDatetime
+    reason: FreeText | None = None
+
+
+@register
+class BookingAttended(Payload):
+    """scheduler → all: the client came."""
+
+    message_type = "booking.attended"
+    message_version = 1
+    booking_id: UUID
+    starts_at: AwareDatetime
+
+
+@register
+class BookingChangeRejected(Payload):
+    """scheduler → staff: a reschedule or outcome was refused; nothing changed. For a reschedule to a taken slot,
+    up to three nearest alternatives."""
+
+    message_type = "booking.change_rejected"
+    message_version = 1
+    booking_id: UUID
+    change: Literal["reschedule", "attended", "no_show"]
+    reason: ChangeRefusal
+    alternatives: list[Slot] = Field(default_factory=list)

@@ -26,7 +26,12 @@ class Mode(StrEnum):
 
 # Languages a client can be served in. Templates for SMS exist for a subset (notifier.texts).
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^(de|en|ro|bg|hu|pl|ru|uk|es|th)$")]
-SlotId = Annotated[str, StringConstraints(pattern=r"^s1-[0-9]{1,9}-[0-9]{1,9}-[0-9]{8,12}$")]
+# `s2-<counsellor>-<location>-<appointment type>-<UTC minutes since the epoch>`, issued by the scheduler.
+SLOT_ID_PATTERN = r"^s2-(0|[1-9][0-9]{0,8})-(0|[1-9][0-9]{0,8})-(0|[1-9][0-9]{0,8})-[1-9][0-9]{7,11}$"
+SlotId = Annotated[str, StringConstraints(pattern=SLOT_ID_PATTERN)]
+# Short free text that may travel to the scheduler (a staff reason, a counsellor's alias): at most four digits and
+# no "+", so that no phone number can hide in it (the scheduler must never see one).
+FreeText = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^0-9+]*([0-9][^0-9+]*){0,4}$")]
 # `v1.<kid>.<nonce>.<ciphertext>` from shared.crypto; a clear phone number can never match this.
 Ciphertext = Annotated[str, StringConstraints(pattern=r"^v1\.[A-Za-z0-9_-]{1,16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")]
 

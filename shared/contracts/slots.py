@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts.common import LanguageCode, Mode, Slot, Topic
+from shared.contracts.common import FreeText, LanguageCode, Mode, Slot, Topic
 from shared.contracts.envelope import Payload, register
 
 MAX_SEARCH_DAYS = 90
+
+
+class QueryError(BaseModel):
+    """A query the calendar refuses (a range over 90 days or past the booking horizon, an unknown counsellor)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    code: str = Field(max_length=40)
+    message: str = Field(max_length=300)
 
 
 @register
@@ -20,6 +28,7 @@ class SlotsRequested(Payload):
     language: LanguageCode | None = None
     location_id: int | None = None
     mode: Mode | None = None
+    counsellor: FreeText | None = Field(default=None, max_length=40, description="a counsellor's alias")
     date_from: date
     date_to: date
     limit: int = Field(default=200, ge=1, le=1000)
@@ -31,3 +40,4 @@ class SlotsOffered(Payload):
     message_type = "slots.offered"
     message_version = 1
     slots: list[Slot]
+    error: QueryError | None = None  # the scheduler refused the query; `slots` is then empty

@@ -173,7 +173,7 @@ BAD_REQUESTS: dict[str, tuple[Any, int, str, tuple[str, ...]]] = {
     "slot-missing": (_with(slot_id=_DROP), 422, "invalid_request", ("slot_id is required",)),
     "slot-null": (_with(slot_id=None), 422, "invalid_request", ("slot_id",)),
     "slot-malformed": (_with(slot_id="tomorrow 10:00"), 422, "invalid_request", ("slot_id",)),
-    "slot-time-out-of-range": (_with(slot_id="s1-1-1-999999999999"), 422, "invalid_request", ("slot_id",)),
+    "slot-time-out-of-range": (_with(slot_id="s2-1-1-1-999999999999"), 422, "invalid_request", ("slot_id",)),
     "extra-field": (_with(name="Maria"), 422, "invalid_request", ("unexpected field 'name'",)),
     "channel-sms": (_with(channel="sms"), 422, "invalid_request", ("channel",)),
     "channel-empty": (_with(channel=""), 422, "invalid_request", ("channel",)),
@@ -186,10 +186,10 @@ BAD_REQUESTS: dict[str, tuple[Any, int, str, tuple[str, ...]]] = {
 }
 
 RAW_BAD_REQUESTS: dict[str, tuple[bytes, dict[str, str], int, str, tuple[str, ...]]] = {
-    "not-json": (b'{"slot_id": "s1-1-1-29926740", phone: +49', {"content-type": "application/json"}, 422,
+    "not-json": (b'{"slot_id": "s2-1-1-1-29926740", phone: +49', {"content-type": "application/json"}, 422,
                  "invalid_request", ("JSON",)),
     "empty-body": (b"", {"content-type": "application/json"}, 422, "invalid_request", ("JSON",)),
-    "form-encoded": (b"slot_id=s1-1-1-29926740&phone=%2B4915199990777&language=de",
+    "form-encoded": (b"slot_id=s2-1-1-1-29926740&phone=%2B4915199990777&language=de",
                      {"content-type": "application/x-www-form-urlencoded"}, 422, "invalid_request", ("JSON",)),
     "not-utf8": (b'{"slot_id": "\xff\xfe"}', {"content-type": "application/json"}, 400, "invalid_request",
                  ("JSON",)),
@@ -480,17 +480,22 @@ def test_a_bad_slot_search_is_a_422_with_a_message(client: httpx.Client, params:
     assert_problem(response, 422, response.json()["code"], *words)
 
 
-def _last_sunday_of_march_after(day: date) -> date:
-    year = day.year if day < date(day.year, 3, 20) else day.year + 1
-    last = date(year, 3, 31)
-    return last - timedelta(days=(last.weekday() + 1) % 7)
+def _next_clock_change(day: date) -> date:
+    """The next date on which Berlin's offset at noon differs from the day before (at most ~7 months ahead)."""
+    def offset(d: date) -> timedelta | None:
+        return datetime.combine(d, datetime.min.time().replace(hour=12), tzinfo=BERLIN).utcoffset()
+
+    while offset(day + timedelta(days=1)) == offset(day):
+        day += timedelta(days=1)
+    return day + timedelta(days=1)
 
 
 def test_slot_times_are_iso_8601_with_the_berlin_offset_on_both_sides_of_a_dst_change(
     client: httpx.Client,
 ) -> None:
-    change = _last_sunday_of_march_after(datetime.now(BERLIN).date())
-    response = client.get("/v1/slots", params={"from": str(change - timedelta(days=7)),
+    change = _next_clock_change(datetime.now(BERLIN).date())
+    # Career appointments can be booked eight months ahead, so the next clock change is always within reach.
+    response = client.get("/v1/slots", params={"topic": "career", "from": str(change - timedelta(days=7)),
                                                "to": str(change + timedelta(days=7))})
     assert response.status_code == 200, response.text
     slots = response.json()["slots"]
@@ -527,9 +532,9 @@ def test_slots_answer_503_with_a_message_when_the_scheduler_does_not_answer(
         assert_problem(response, 503, "scheduler_unavailable", "try again")
         assert response.headers.get("retry-after")
         assert SLOTS_TIMEOUT_SECONDS - 0.2 <= waited <= SLOTS_TIMEOUT_SECONDS + 2, waited
-        # Bookings are still accepted: they wait in the broker for the scheduler. (A half hour is no slot start.)
+        # Bookings are still accepted: they wait in the broker for the scheduler. (Seven past is no slot start.)
         minutes = int(time.time()) // 60 + 7 * 24 * 60
-        accepted = client.post("/v1/bookings", json={"slot_id": f"s1-2-2-{minutes - minutes % 60 + 30}",
+        accepted = client.post("/v1/bookings", json={"slot_id": f"s2-2-2-1-{minutes - minutes % 60 + 7}",
                                                      "phone": "+4915112340009", "language": "de",
                                                      "channel": "web"})
         assert accepted.status_code == 202, accepted.text

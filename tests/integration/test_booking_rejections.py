@@ -56,13 +56,13 @@ def book(client: httpx.Client, slot_id: str, phone: str, language: str = "de") -
     return dict(response.json())
 
 
-def slot_id_at(counsellor_id: int, location_id: int, start: datetime) -> str:
-    return f"s1-{counsellor_id}-{location_id}-{int(start.timestamp()) // 60}"
+def slot_id_at(counsellor_id: int, location_id: int, type_id: int, start: datetime) -> str:
+    return f"s2-{counsellor_id}-{location_id}-{type_id}-{int(start.timestamp()) // 60}"
 
 
-def parts(slot_id: str) -> tuple[int, int, datetime]:
-    _, counsellor, location, minutes = slot_id.split("-")
-    return int(counsellor), int(location), datetime.fromtimestamp(int(minutes) * 60, BERLIN)
+def parts(slot_id: str) -> tuple[int, int, int, datetime]:
+    _, counsellor, location, type_id, minutes = slot_id.split("-")
+    return int(counsellor), int(location), int(type_id), datetime.fromtimestamp(int(minutes) * 60, BERLIN)
 
 
 def assert_rejected(body: dict[str, Any], reason: str, *words: str) -> None:
@@ -78,12 +78,14 @@ def assert_rejected(body: dict[str, Any], reason: str, *words: str) -> None:
 
 def test_an_unknown_slot_id_is_rejected_with_a_reason(client: httpx.Client) -> None:
     listed = free_slot(client)
-    counsellor, location, start = parts(listed["slot_id"])
+    counsellor, location, type_id, start = parts(listed["slot_id"])
     unknown = {
-        "no such counsellor": slot_id_at(999, location, start),
-        "no such place": slot_id_at(counsellor, 999, start),
-        "not a slot start": slot_id_at(counsellor, location, start + timedelta(minutes=30)),
-        "outside the opening hours": slot_id_at(counsellor, location, start.replace(hour=3)),
+        "no such counsellor": slot_id_at(999, location, type_id, start),
+        "no such place": slot_id_at(counsellor, 999, type_id, start),
+        "no such kind of appointment": slot_id_at(counsellor, location, 999, start),
+        "not a slot start": slot_id_at(counsellor, location, type_id, start + timedelta(minutes=7)),
+        "outside the opening hours": slot_id_at(counsellor, location, type_id,
+                                                (start + timedelta(days=7)).replace(hour=3)),
     }
     tokens = {case: book(client, slot_id, "+4915112350001")["manage_token"] for case, slot_id in unknown.items()}
     for case, token in tokens.items():
@@ -93,11 +95,11 @@ def test_an_unknown_slot_id_is_rejected_with_a_reason(client: httpx.Client) -> N
 
 
 def test_a_well_formed_slot_in_the_past_is_rejected_with_a_reason(client: httpx.Client) -> None:
-    counsellor, location, start = parts(free_slot(client)["slot_id"])
+    counsellor, location, type_id, start = parts(free_slot(client)["slot_id"])
     # The same weekday and wall-clock time a week earlier: inside the opening hours, but gone.
     last_week = datetime.combine(start.date() - timedelta(days=7), start.time(), tzinfo=BERLIN)
     assert last_week < datetime.now(BERLIN)
-    token = book(client, slot_id_at(counsellor, location, last_week), "+4915112350002")["manage_token"]
+    token = book(client, slot_id_at(counsellor, location, type_id, last_week), "+4915112350002")["manage_token"]
     assert_rejected(wait_for_status(client, token, "rejected"), "slot_in_past", "later time")
 
 
@@ -179,8 +181,8 @@ def test_a_booking_cancelled_while_pending_stays_cancelled_and_frees_the_slot(cl
 
 
 def test_cancelling_a_rejected_booking_is_a_clear_409(client: httpx.Client) -> None:
-    _, location, start = parts(free_slot(client)["slot_id"])
-    token = book(client, slot_id_at(999, location, start), "+4915112350010")["manage_token"]
+    _, location, type_id, start = parts(free_slot(client)["slot_id"])
+    token = book(client, slot_id_at(999, location, type_id, start), "+4915112350010")["manage_token"]
     wait_for_status(client, token, "rejected")
 
     response = client.post(f"/v1/bookings/{token}/cancel")

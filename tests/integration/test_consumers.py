@@ -18,7 +18,7 @@ from notifier.tables import Delivery, Reminder
 from scheduler.app import Scheduler
 from scheduler.app import build as build_scheduler
 from scheduler.demo import seed
-from scheduler.domain.slots import make_slot_id
+from scheduler.domain.availability import make_slot_id
 from scheduler.tables import Appointment
 from sqlmodel import Session, func, select
 
@@ -77,7 +77,7 @@ def notifier(real_settings: Settings) -> Iterator[Notifier]:
 
 
 def _booking_request() -> dict[str, object]:
-    envelope = wrap(BookingRequested(booking_id=uuid4(), slot_id=make_slot_id(1, 1, _next_monday_at_eleven()),
+    envelope = wrap(BookingRequested(booking_id=uuid4(), slot_id=make_slot_id(1, 1, 1, _next_monday_at_eleven()),
                                      language="de", channel="web"), uuid4())
     return envelope.to_wire()
 
@@ -117,7 +117,7 @@ def test_confirmation_redelivered_sends_no_second_sms(notifier: Notifier, real_s
     start = datetime.now(UTC) + timedelta(days=2)
     confirmed = wrap(BookingConfirmed(
         booking_id=booking_id,
-        slot=Slot(slot_id=make_slot_id(1, 1, start), start=start, end=start + timedelta(minutes=50),
+        slot=Slot(slot_id=make_slot_id(1, 1, 1, start), start=start, end=start + timedelta(minutes=50),
                   location=PublicLocation(location_id=1, town="Rostock", kind=Mode.office, alias="Rostock 1"),
                   mode=Mode.office, counsellor="Anna"),
         language="en"), booking_id).to_wire()

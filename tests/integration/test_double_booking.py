@@ -12,11 +12,11 @@ from shared import healthcheck
 from shared.settings import load_settings
 from tests.support.system import System, base_env, free_port, poll
 
-CONTENDERS = 20
+CONTENDERS = 50
 
 
 @pytest.mark.infra
-def test_twenty_concurrent_bookings_for_one_slot_confirm_exactly_one(
+def test_fifty_concurrent_bookings_for_one_slot_confirm_exactly_one(
     tmp_path: Path, real_env: dict[str, str]
 ) -> None:
     env = base_env(tmp_path, free_port(), {**real_env, "WORKER_CONCURRENCY": "4"})
@@ -39,7 +39,7 @@ def test_twenty_concurrent_bookings_for_one_slot_confirm_exactly_one(
                 assert response.status_code == 202, response.text
                 return str(response.json()["manage_token"])
 
-            with ThreadPoolExecutor(CONTENDERS) as pool:
+            with ThreadPoolExecutor(16) as pool:
                 tokens = list(pool.map(book, range(CONTENDERS)))
 
             def decided() -> list[dict[str, object]] | None:
@@ -56,6 +56,7 @@ def test_twenty_concurrent_bookings_for_one_slot_confirm_exactly_one(
     assert len(confirmed) == 1
     assert len(rejected) == CONTENDERS - 1
     assert {s["reason"] for s in rejected} == {"slot_taken"}
+    assert {s["message"] for s in rejected} == {"This time was just taken by someone else. Please choose another time."}
     for state in rejected:
         alternatives = state["alternatives"]
         assert 1 <= len(alternatives) <= 3  # type: ignore[arg-type]

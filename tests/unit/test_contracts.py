@@ -14,15 +14,22 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from shared.contracts import (
+    BookingAttended,
     BookingCancellationRequested,
     BookingCancelled,
+    BookingChangeRejected,
     BookingConfirmed,
+    BookingNoShow,
+    BookingOutcomeReported,
     BookingRejected,
     BookingRequested,
+    BookingRescheduled,
+    BookingRescheduleRequested,
     ContactRegistered,
     Mode,
     Payload,
     PublicLocation,
+    QueryError,
     Slot,
     SlotsOffered,
     SlotsRequested,
@@ -45,7 +52,7 @@ CIPHER = DataCipher.from_text(generate_data_key("k1"))
 def a_slot(hour: int = 9) -> Slot:
     start = datetime(2026, 6, 1, hour, 0, tzinfo=UTC)
     return Slot(
-        slot_id=f"s1-1-2-{int(start.timestamp()) // 60}",
+        slot_id=f"s2-1-2-3-{int(start.timestamp()) // 60}",
         start=start,
         end=start + timedelta(minutes=60),
         location=PublicLocation(location_id=2, town="Rostock", kind=Mode.office, alias="Rostock 1"),
@@ -61,18 +68,28 @@ def examples() -> list[Payload]:
                          channel="sms"),
         BookingConfirmed(booking_id=BOOKING, slot=a_slot(), language="de"),
         BookingRejected(booking_id=BOOKING, reason="slot_taken", alternatives=[a_slot(10), a_slot(11)]),
-        BookingCancellationRequested(booking_id=BOOKING, by="client"),
-        BookingCancelled(booking_id=BOOKING, by="staff", starts_at=datetime(2026, 6, 1, 9, 0, tzinfo=UTC)),
+        BookingCancellationRequested(booking_id=BOOKING, by="staff", reason="Beraterin krank"),
+        BookingCancelled(booking_id=BOOKING, by="staff", starts_at=datetime(2026, 6, 1, 9, 0, tzinfo=UTC),
+                         reason="Beraterin krank"),
+        BookingRescheduleRequested(booking_id=BOOKING, slot_id=a_slot(10).slot_id, by="staff", reason="Raum 2"),
+        BookingRescheduled(booking_id=BOOKING, previous=a_slot(9), slot=a_slot(10), language="en", by="staff",
+                           reason="moved"),
+        BookingOutcomeReported(booking_id=BOOKING, outcome="no_show", reason="did not come"),
+        BookingNoShow(booking_id=BOOKING, starts_at=datetime(2026, 6, 1, 9, 0, tzinfo=UTC), reason="no answer"),
+        BookingAttended(booking_id=BOOKING, starts_at=datetime(2026, 6, 1, 9, 0, tzinfo=UTC)),
+        BookingChangeRejected(booking_id=BOOKING, change="reschedule", reason="slot_taken",
+                              alternatives=[a_slot(11)]),
         ContactRegistered(
             booking_id=BOOKING,
             phone=CIPHER.encrypt(PHONE, phone_context(BOOKING)),
             manage_token=CIPHER.encrypt(new_token(), manage_token_context(BOOKING)),
             language="bg",
         ),
-        SlotsRequested(topic=Topic.safety, language="hu", location_id=2, mode=Mode.phone,
+        SlotsRequested(topic=Topic.safety, language="hu", location_id=2, mode=Mode.phone, counsellor="Anna",
                        date_from=date(2026, 6, 1), date_to=date(2026, 6, 30), limit=50,
                        reply_to="gateway.replies.0123456789ab"),
         SlotsOffered(slots=[a_slot(9), a_slot(10)]),
+        SlotsOffered(slots=[], error=QueryError(code="range_too_long", message="At most 90 days can be searched.")),
     ]
 
 
@@ -238,7 +255,8 @@ def test_extra_envelope_field_is_an_unknown_message() -> None:
     ("field", "value"),
     [
         ("booking_id", "not-a-uuid"),
-        ("slot_id", "s1-1-2"),
+        ("slot_id", "s1-1-2-29579520"),  # the old form, no longer issued
+        ("slot_id", "s2-1-2-29579520"),
         ("language", "xx"),
         ("channel", "email"),
         ("topic", "astrology"),

@@ -122,7 +122,7 @@ def test_every_phone_number_in_a_message_is_redacted() -> None:
         "booking 01234567-89ab-4cde-8f01-234567891234",
         "relayed 1500 messages",
         "claimed 12 reminders in 0.25 s",
-        "slot s1-3-7-29579520",
+        "slot s2-3-7-1-29579520",
         "epoch 1774771200",
         "port 8000, pid 123456",
     ],

@@ -46,7 +46,7 @@ FORBIDDEN = re.compile(
 
 def slot(day: int, hour: int, location: PublicLocation = ROSTOCK) -> Slot:
     start = datetime(2025, 3, 3 + day, hour - 1, 0, tzinfo=UTC)
-    return Slot(slot_id=f"s1-1-{location.location_id}-{start:%Y%m%d%H}", start=start, end=start + timedelta(hours=1),
+    return Slot(slot_id=f"s2-1-{location.location_id}-1-{start:%Y%m%d%H}", start=start, end=start + timedelta(hours=1),
                 location=location, mode=location.kind, counsellor="Anna")
 
 
@@ -295,7 +295,7 @@ def test_pending_booking_can_be_cancelled(site: Site) -> None:
 
 def test_taken_time_shows_the_reason_and_bookable_alternatives(site: Site) -> None:
     token = site.token(slot(0, 10).slot_id)
-    past = Slot(**{**slot(0, 11).model_dump(), "start": NOW - timedelta(hours=1), "slot_id": "s1-1-1-2025030306"})
+    past = Slot(**{**slot(0, 11).model_dump(), "start": NOW - timedelta(hours=1), "slot_id": "s2-1-1-1-2025030306"})
     site.decide(token, BookingRejected(booking_id=site.booking_id(token), reason="slot_taken",
                                        alternatives=[past, slot(0, 11), slot(1, 9)]))
     page = site.get(f"/m/{token}")

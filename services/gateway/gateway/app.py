@@ -109,6 +109,7 @@ def build(settings: Settings, clock: Clock = system_clock) -> Gateway:
             "booking.confirmed": applied(handlers.apply_confirmed),
             "booking.rejected": applied(handlers.apply_rejected),
             "booking.cancelled": applied(handlers.apply_cancelled),
+            "booking.rescheduled": applied(handlers.apply_rescheduled),
         },
         dead_letter=lambda raw, reason: publisher.publish_dead_letter(raw, "gateway", reason),
     )

@@ -48,6 +48,8 @@ REASON_MESSAGES = {
     "unknown_slot": "This time is not offered. Please choose a time from the list.",
     "slot_in_past": "This time has passed or is too soon. Please choose a later time.",
     "language_not_offered": "This time is not available in the chosen language. Please choose another time.",
+    "topic_not_offered": "This time is not offered for the chosen topic. Please choose another time.",
+    "counsellor_absent": "Nobody is there at this time after all. Please choose another time.",
 }
 
 

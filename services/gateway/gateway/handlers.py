@@ -10,7 +10,7 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from gateway.tables import BookingRequest
-from shared.contracts import BookingCancelled, BookingConfirmed, BookingRejected, Envelope
+from shared.contracts import BookingCancelled, BookingConfirmed, BookingRejected, BookingRescheduled, Envelope
 
 
 def _row(session: Session, booking_id: object) -> BookingRequest | None:
@@ -46,4 +46,15 @@ def apply_cancelled(envelope: Envelope, session: Session, clock: Callable[[], da
     if row is None or row.status == "cancelled":
         return
     row.status, row.updated_at = "cancelled", clock()
+    session.add(row)
+
+
+def apply_rescheduled(envelope: Envelope, session: Session, clock: Callable[[], datetime]) -> None:
+    """Staff moved the booking: the manage page shows the new time. Idempotent (the same slot is written again)."""
+    rescheduled = envelope.payload
+    assert isinstance(rescheduled, BookingRescheduled)
+    row = _row(session, rescheduled.booking_id)
+    if row is None or row.status != "confirmed":
+        return
+    row.slot_json, row.updated_at = rescheduled.slot.model_dump_json(), clock()
     session.add(row)

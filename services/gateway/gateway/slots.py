@@ -13,11 +13,9 @@ from datetime import date
 from typing import Any
 from uuid import uuid4
 
-from kombu import Connection, Producer
-
-from gateway.errors import SchedulerUnavailable
+from gateway.errors import InvalidSearch, SchedulerUnavailable
 from shared.contracts import Mode, Slot, SlotsOffered, SlotsRequested, Topic, UnknownMessage, parse, wrap
-from shared.messaging import EVENTS, MESSAGE_TASK, Publisher, declare_topology
+from shared.messaging import Publisher
 
 
 class ReplyWaiter:
@@ -45,37 +43,13 @@ class ReplyWaiter:
 
 
 class SlotClient:
-    """Questions go out on a connection of their own, on which the topology is declared.
-
-    A search must not wait behind the outbox relay for a pooled connection, and the embedded transport routes only
-    on a connection that declared the exchanges and bindings itself (see Publisher): this one declares them once.
-    """
+    """Asks the scheduler for free slots over the broker and waits for its answer on this process's reply queue."""
 
     def __init__(self, publisher: Publisher, waiter: ReplyWaiter, reply_to: str, timeout: float) -> None:
         self.publisher = publisher
         self.waiter = waiter
         self.reply_to = reply_to
         self.timeout = timeout
-        self._lock = threading.Lock()
-        self._connection: Connection | None = None
-
-    def _publish(self, wire: dict[str, Any], routing_key: str) -> None:
-        with self._lock:
-            try:
-                if self._connection is None:
-                    connection = self.publisher.app.connection_for_write()
-                    declare_topology(connection, self.publisher.settings)
-                    self._connection = connection
-                self.publisher.app.send_task(
-                    MESSAGE_TASK, args=[wire], task_id=str(wire["message_id"]), exchange=EVENTS,
-                    routing_key=routing_key, producer=Producer(self._connection), retry=False, expires=self.timeout,
-                    declare=[],
-                )
-            except Exception:
-                if self._connection is not None:
-                    self._connection.release()
-                    self._connection = None
-                raise
 
     def search(
         self,
@@ -85,13 +59,15 @@ class SlotClient:
         language: str | None = None,
         location_id: int | None = None,
         mode: Mode | None = None,
+        counsellor: str | None = None,
     ) -> list[Slot]:
+        """Free slots; InvalidSearch with the scheduler's sentence when it refuses the query."""
         request_id = str(uuid4())
         query = SlotsRequested(topic=topic, language=language, location_id=location_id, mode=mode,
-                               date_from=date_from, date_to=date_to, reply_to=self.reply_to)
+                               counsellor=counsellor, date_from=date_from, date_to=date_to, reply_to=self.reply_to)
         future = self.waiter.expect(request_id)
         try:
-            self._publish(wrap(query, request_id).to_wire(), query.message_type)
+            self.publisher.publish(wrap(query, request_id).to_wire(), query.message_type, expires=self.timeout)
             raw = future.result(timeout=self.timeout)
         except FutureTimeout:
             raise SchedulerUnavailable(
@@ -106,4 +82,6 @@ class SlotClient:
         except UnknownMessage:
             raise SchedulerUnavailable("The calendar gave an answer we cannot read. Please try again later.") from None
         assert isinstance(offered, SlotsOffered)
+        if offered.error is not None:
+            raise InvalidSearch(offered.error.message)
         return offered.slots

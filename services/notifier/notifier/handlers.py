@@ -10,7 +10,16 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, delete, select
 
 from notifier.tables import BookingFacts, Contact, Reminder
-from shared.contracts import BookingCancelled, BookingConfirmed, BookingRejected, ContactRegistered, Envelope
+from shared.contracts import (
+    BookingAttended,
+    BookingCancelled,
+    BookingConfirmed,
+    BookingNoShow,
+    BookingRejected,
+    BookingRescheduled,
+    ContactRegistered,
+    Envelope,
+)
 from shared.contracts.contacts import phone_context
 from shared.crypto import DataCipher
 
@@ -98,3 +107,35 @@ def _cancel_pending(session: Session, booking_id: str) -> None:
                                                         Reminder.status == "pending")):
         reminder.status = "cancelled"
         session.add(reminder)
+
+
+def record_rescheduled(envelope: Envelope, session: Session, deps: NotifierDeps) -> None:
+    """The booking's new time and place; the contact is kept until retention after the new start.
+
+    A "your appointment was moved" SMS (and moving the reminders) comes with Lotse 3/6; for now the facts are kept
+    right so that what follows uses the new time. Idempotent: the same values are written again.
+    """
+    rescheduled = envelope.payload
+    assert isinstance(rescheduled, BookingRescheduled)
+    booking_id = str(rescheduled.booking_id)
+    facts = session.get(BookingFacts, booking_id)
+    if facts is not None:
+        facts.starts_at = rescheduled.slot.start
+        facts.place_alias = rescheduled.slot.location.alias
+        session.add(facts)
+    contact = session.get(Contact, booking_id)
+    if contact is not None:
+        contact.purge_after = rescheduled.slot.start + deps.retention
+        session.add(contact)
+
+
+def record_outcome(envelope: Envelope, session: Session, deps: NotifierDeps) -> None:
+    """No-show or attended: nothing more to send for this booking."""
+    outcome = envelope.payload
+    assert isinstance(outcome, BookingNoShow | BookingAttended)
+    booking_id = str(outcome.booking_id)
+    facts = session.get(BookingFacts, booking_id)
+    if facts is not None:
+        facts.status = "no_show" if isinstance(outcome, BookingNoShow) else "attended"
+        session.add(facts)
+    _cancel_pending(session, booking_id)

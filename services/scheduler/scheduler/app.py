@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import partial
-from zoneinfo import ZoneInfo
 
 from celery import Celery
 from sqlalchemy import Engine
 
-from scheduler import handlers
+from scheduler import handlers, migrations
 from scheduler.calendar import Calendar
-from scheduler.tables import TABLES
+from scheduler.domain.availability import SearchSettings
 from shared.clock import Clock, system_clock
 from shared.consumer import Consumer
 from shared.contracts import Envelope
-from shared.db import create_tables, make_engine
+from shared.db import make_engine
 from shared.messaging import Publisher, make_celery
 from shared.outbox import Relay
 from shared.settings import Settings
@@ -36,7 +34,7 @@ class Scheduler:
 
 def build(settings: Settings, clock: Clock = system_clock) -> Scheduler:
     engine = make_engine(settings.scheduler_database_url)
-    create_tables(engine, TABLES)
+    migrations.upgrade(engine)
     celery = make_celery("scheduler", settings)
     publisher = Publisher(celery, settings)
     relay = Relay(engine, publisher.publish, "scheduler")
@@ -45,7 +43,7 @@ def build(settings: Settings, clock: Clock = system_clock) -> Scheduler:
         publisher.reply(to, envelope.to_wire(), envelope.correlation_id, ttl)
 
     deps = handlers.SchedulerDeps(
-        calendar=Calendar(ZoneInfo(settings.timezone), timedelta(minutes=settings.min_notice_minutes)),
+        calendar=Calendar(SearchSettings(timezone=settings.timezone)),
         clock=clock,
         reply=reply,
         reply_ttl_seconds=settings.slots_timeout_seconds,
@@ -56,6 +54,8 @@ def build(settings: Settings, clock: Clock = system_clock) -> Scheduler:
         commands={
             "booking.requested": partial(handlers.decide_booking, deps=deps),
             "booking.cancellation_requested": partial(handlers.cancel_booking, deps=deps),
+            "booking.reschedule_requested": partial(handlers.reschedule_booking, deps=deps),
+            "booking.outcome_reported": partial(handlers.record_outcome, deps=deps),
         },
         queries={"slots.requested": partial(handlers.answer_slot_query, deps=deps)},
         dead_letter=lambda raw, reason: publisher.publish_dead_letter(raw, "scheduler", reason),

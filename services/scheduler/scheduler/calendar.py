@@ -1,4 +1,5 @@
-"""Slot search over the stored calendar: the bridge between the tables and the pure slot rules."""
+"""The stored calendar searched and checked: the bridge between the tables (`repository`) and the pure engine
+(`domain.availability`), and the slots described as clients may see them (neutral alias, Europe/Berlin times)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from scheduler import repository
-from scheduler.domain.slots import CandidateSlot, bookable, expand
-from scheduler.tables import Counsellor, Location
+from scheduler.domain import availability
+from scheduler.domain.availability import Criteria, OfferedSlot, SearchSettings, Verdict, by_start
+from scheduler.domain.calendar_setup import Absence, CalendarError, UnknownReference, check_date_range
+from scheduler.domain.occupancy import Occupancy, conflicting_appointments
+from scheduler.repository import StoredCalendar
+from scheduler.tables import Appointment, AvailabilityException
 from shared.contracts import Mode, PublicLocation, Slot
 
 
@@ -18,49 +23,103 @@ from shared.contracts import Mode, PublicLocation, Slot
 class SearchCriteria:
     date_from: date
     date_to: date
-    topic: str | None = None
+    topic: str | None = None  # None: every topic, one slot per start and place
     language: str | None = None
     location_id: int | None = None
     mode: str | None = None
-    counsellor_ids: frozenset[int] | None = None
+    counsellor: str | None = None  # a counsellor's alias; None: any counsellor
 
 
-@dataclass
+@dataclass(frozen=True)
 class Calendar:
-    """What a search needs to know besides the tables: the business time zone, the clock and the notice."""
+    """What a search needs besides the tables: the engine's settings (business time zone, step, travel)."""
 
-    zone: ZoneInfo
-    min_notice: timedelta
+    settings: SearchSettings
 
-    def free_slots(self, session: Session, criteria: SearchCriteria, now: datetime) -> list[CandidateSlot]:
-        people = repository.counsellors(session, criteria.language, criteria.topic)
-        if criteria.counsellor_ids is not None:
-            people = {cid: c for cid, c in people.items() if cid in criteria.counsellor_ids}
-        if not people:
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.settings.zone
+
+    def today(self, now: datetime) -> date:
+        return now.astimezone(self.zone).date()
+
+    def load(self, session: Session, now: datetime) -> StoredCalendar:
+        return repository.load_calendar(session, self.today(now) - timedelta(days=1))
+
+    def occupancy(self, session: Session, stored: StoredCalendar, first_day: date, last_day: date,
+                  exclude_booking: str | None = None) -> Occupancy:
+        return repository.load_occupancy(session, stored.setup, self.zone, first_day, last_day, exclude_booking)
+
+    def free_slots(self, session: Session, criteria: SearchCriteria, now: datetime) -> tuple[StoredCalendar,
+                                                                                             list[OfferedSlot]]:
+        """Free slots sorted by start; CalendarError (with a sentence) for a query the engine refuses."""
+        stored = self.load(session, now)
+        counsellor_id = None
+        if criteria.counsellor is not None:
+            person = next((c for c in stored.counsellors.values() if c.alias == criteria.counsellor), None)
+            if person is None:
+                raise UnknownReference(f"There is no counsellor {criteria.counsellor!r}.", "unknown_counsellor")
+            counsellor_id = person.id
+        topics = [criteria.topic] if criteria.topic else sorted({t.topic for t in stored.setup.types})
+        first = max(criteria.date_from, self.today(now))
+        if criteria.date_to < first:
+            check_date_range(criteria.date_from, criteria.date_to, self.settings.max_range_days)
+            return stored, []
+        occupancy = self.occupancy(session, stored, first, criteria.date_to)
+        found: dict[tuple[datetime, int], OfferedSlot] = {}
+        refused: CalendarError | None = None
+        searched = 0
+        for topic in topics:
+            wanted = Criteria(topic=topic, language=criteria.language, location_id=criteria.location_id,
+                              mode=criteria.mode, counsellor_id=counsellor_id)
+            try:
+                slots = availability.find_slots(stored.setup, occupancy, wanted, criteria.date_from,
+                                                criteria.date_to, now, self.settings)
+            except CalendarError as error:
+                if criteria.topic or error.code != "beyond_horizon":
+                    raise
+                refused = error
+                continue  # without a topic, a type with a shorter horizon just offers less
+            searched += 1
+            for slot in slots:
+                # With several topics the same person and time would appear once per topic: one is enough.
+                found.setdefault((slot.start, slot.location_id) if counsellor_id is None
+                                 else (slot.start, slot.counsellor_id), slot)
+        if refused is not None and searched == 0:
+            raise refused  # every type's horizon ends before the range does
+        return stored, sorted(found.values(), key=by_start)
+
+    def check(self, session: Session, stored: StoredCalendar, slot_id: str, now: datetime, *, language: str,
+              topic: str | None, exclude_booking: str | None = None) -> Verdict:
+        try:
+            key = availability.parse_slot_id(slot_id)
+        except availability.InvalidSlotId:
+            return Verdict("unknown_slot", "This is not a slot the scheduler offered.")
+        day = key.start.astimezone(self.zone).date()
+        occupancy = self.occupancy(session, stored, day - timedelta(days=1), day + timedelta(days=1),
+                                   exclude_booking)
+        return availability.check(stored.setup, occupancy, slot_id, now, language=language, topic=topic,
+                                  settings=self.settings)
+
+    def alternatives(self, session: Session, stored: StoredCalendar, slot: OfferedSlot, now: datetime, *,
+                     language: str, exclude_booking: str | None = None) -> list[OfferedSlot]:
+        """Up to three free slots nearest the wanted one, same topic and place, any counsellor."""
+        kind = stored.setup.index.types.get(slot.type_id)
+        if kind is None:
             return []
-        places = repository.locations(session)
-        windows = [
-            w
-            for w in repository.windows(session, set(people), criteria.location_id)
-            if criteria.mode is None or places[w.location_id].kind == criteria.mode
-        ]
-        first = max(criteria.date_from, now.astimezone(self.zone).date())
-        candidates = list(expand(windows, first, criteria.date_to, self.zone))
-        if not candidates:
-            return []
-        start = min(c.start for c in candidates)
-        end = max(c.start for c in candidates) + timedelta(seconds=1)
-        taken = repository.taken_slots(session, start, end)
-        return bookable(candidates, taken, now, self.min_notice)
+        day = slot.start.astimezone(self.zone).date()
+        occupancy = self.occupancy(session, stored, day - timedelta(days=8), day + timedelta(days=8),
+                                   exclude_booking)
+        criteria = Criteria(topic=kind.topic, language=language, location_id=slot.location_id)
+        found = availability.alternatives(stored.setup, occupancy, criteria, slot.start, now, self.settings)
+        return [s for s in found if s.slot_id != slot.slot_id]
 
-    def describe(self, session: Session, slots: list[CandidateSlot]) -> list[Slot]:
-        places = repository.locations(session)
-        people = repository.counsellors(session, None, None)
-        return [describe_slot(slot, places[slot.location_id], people[slot.counsellor_id], self.zone)
-                for slot in slots if slot.counsellor_id in people]
+    def describe(self, stored: StoredCalendar, slots: list[OfferedSlot]) -> list[Slot]:
+        return [describe_slot(stored, slot, self.zone) for slot in slots]
 
 
-def describe_slot(slot: CandidateSlot, place: Location, person: Counsellor, zone: ZoneInfo) -> Slot:
+def describe_slot(stored: StoredCalendar, slot: OfferedSlot, zone: ZoneInfo) -> Slot:
+    place = stored.locations[slot.location_id]
     assert place.id is not None
     return Slot(
         slot_id=slot.slot_id,
@@ -68,5 +127,26 @@ def describe_slot(slot: CandidateSlot, place: Location, person: Counsellor, zone
         end=slot.end.astimezone(zone),
         location=PublicLocation(location_id=place.id, town=place.town, kind=Mode(place.kind), alias=place.alias),
         mode=Mode(place.kind),
-        counsellor=person.alias,
+        counsellor=stored.counsellors[slot.counsellor_id].alias,
     )
+
+
+def enter_absence(session: Session, absence: Absence, zone: ZoneInfo, now: datetime) -> list[Appointment]:
+    """Record leave or sickness and, in the same transaction, flag the counsellor's confirmed appointments that
+    fall into it (`needs_attention`): they are returned for staff to move, never dropped. The caller commits."""
+    session.add(AvailabilityException(kind="absence", counsellor_id=absence.counsellor_id,
+                                      first_day=absence.first_day, last_day=absence.last_day, starts=absence.start,
+                                      ends=absence.end, reason=absence.reason, created_at=now))
+    start, end = repository.day_bounds(absence.first_day, absence.last_day, zone)
+    rows = {row.booking_id: row for row in repository.confirmed_of_counsellor(session, absence.counsellor_id,
+                                                                               start, end)}
+    conflicting = conflicting_appointments(absence, [repository.held(row) for row in rows.values()], zone)
+    flagged = []
+    for held in conflicting:
+        row = rows[held.ref]
+        row.needs_attention = True
+        row.updated_at = now
+        session.add(row)
+        flagged.append(row)
+    session.flush()
+    return flagged

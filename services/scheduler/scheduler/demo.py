@@ -1,4 +1,5 @@
-"""Demo calendar for a newcomer: five towns of Mecklenburg-Vorpommern, phone and video, four counsellors.
+"""Demo calendar for a newcomer: five towns of Mecklenburg-Vorpommern, phone and video, four counsellors, the four
+appointment types, weekly rules.
 
 Loaded only into an empty calendar, so a restart never duplicates it and real data is never touched.
 """
@@ -6,11 +7,12 @@ Loaded only into an empty calendar, so a restart never duplicates it and real da
 from __future__ import annotations
 
 import logging
+from datetime import time
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from scheduler.tables import Counsellor, Location, OpeningRule
+from scheduler.tables import AppointmentType, AvailabilityRule, Counsellor, CounsellorLocation, Location
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,15 @@ LOCATIONS = [
     ("Stralsund", "outreach", "Stralsund 1", "wechselnder Ort, wird mitgeteilt"),
     ("", "phone", "Telefon", ""),
     ("", "video", "Video", ""),
+]
+
+ALL_MODES = "office,outreach,phone,video"
+TYPES = [
+    # topic, minutes, modes, buffer before, buffer after, minimum notice (minutes), horizon (days)
+    ("career", 50, ALL_MODES, 0, 10, 60, 240),  # reorientation is planned months ahead
+    ("health", 45, ALL_MODES, 5, 10, 60, 90),
+    ("safety", 60, ALL_MODES, 0, 15, 60, 90),
+    ("psychosocial", 50, "office,phone,video", 10, 10, 60, 90),
 ]
 
 COUNSELLORS = [
@@ -57,14 +68,28 @@ def seed(engine: Engine) -> bool:
             person = Counsellor(alias=alias, languages=languages, topics=topics)
             session.add(person)
             people[alias] = person
+        for topic, minutes, modes, before, after, notice, horizon in TYPES:
+            session.add(AppointmentType(topic=topic, duration_minutes=minutes, modes=modes,
+                                        buffer_before_minutes=before, buffer_after_minutes=after,
+                                        min_notice_minutes=notice, horizon_days=horizon))
         session.flush()
         for alias, rules in RULES.items():
+            person_id = people[alias].id
+            assert person_id is not None
+            for place_id in sorted({places[place_alias].id for place_alias, *_ in rules}):  # type: ignore[type-var]
+                assert place_id is not None
+                session.add(CounsellorLocation(counsellor_id=person_id, location_id=place_id))
             for place_alias, weekdays, opens, closes in rules:
+                place_id = places[place_alias].id
+                assert place_id is not None
                 for weekday in weekdays:
-                    person_id, place_id = people[alias].id, places[place_alias].id
-                    assert person_id is not None and place_id is not None
-                    session.add(OpeningRule(counsellor_id=person_id, location_id=place_id, weekday=weekday,
-                                            opens=opens, closes=closes))
+                    session.add(AvailabilityRule(counsellor_id=person_id, location_id=place_id, weekday=weekday,
+                                                 starts=_wall(opens), ends=_wall(closes)))
         session.commit()
     log.info("demo calendar loaded")
     return True
+
+
+def _wall(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))

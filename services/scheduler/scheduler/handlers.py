@@ -6,26 +6,37 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
+from uuid import UUID
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from scheduler import repository
 from scheduler.calendar import Calendar, SearchCriteria, describe_slot
-from scheduler.domain.bookings import BookingRefused, Reason
-from scheduler.domain.slots import CandidateSlot, InvalidSlotId, expand, nearest, parse_slot_id
-from scheduler.tables import Appointment, Counsellor, Location
+from scheduler.domain.availability import InvalidSlotId, OfferedSlot, Verdict, parse_slot_id
+from scheduler.domain.calendar_setup import CalendarError
+from scheduler.repository import StoredCalendar
+from scheduler.tables import Appointment
 from shared.contracts import (
+    BookingAttended,
     BookingCancellationRequested,
     BookingCancelled,
+    BookingChangeRejected,
     BookingConfirmed,
+    BookingNoShow,
+    BookingOutcomeReported,
     BookingRejected,
     BookingRequested,
+    BookingRescheduled,
+    BookingRescheduleRequested,
     Envelope,
+    QueryError,
     SlotsOffered,
     SlotsRequested,
     wrap,
 )
+from shared.contracts.bookings import ChangeRefusal, RejectionReason
 from shared.outbox import add_to_outbox
 
 log = logging.getLogger(__name__)
@@ -41,103 +52,83 @@ class SchedulerDeps:
     reply_ttl_seconds: float = 10.0
 
 
+def blocked_span(stored: StoredCalendar, slot: OfferedSlot) -> tuple[datetime, datetime]:
+    """What the database constraint compares: the appointment with its type's buffers."""
+    kind = stored.setup.index.types[slot.type_id]
+    return (slot.start - timedelta(minutes=kind.buffer_before_minutes),
+            slot.end + timedelta(minutes=kind.buffer_after_minutes))
+
+
+def _hold(appointment: Appointment, stored: StoredCalendar, slot: OfferedSlot) -> None:
+    appointment.counsellor_id = slot.counsellor_id
+    appointment.location_id = slot.location_id
+    appointment.type_id = slot.type_id
+    appointment.starts_at, appointment.ends_at = slot.start, slot.end
+    appointment.blocked_from, appointment.blocked_until = blocked_span(stored, slot)
+
+
+def _saved(session: Session, appointment: Appointment) -> bool:
+    """Written in a savepoint; False when the database refused it as a double booking."""
+    try:
+        with session.begin_nested():
+            session.add(appointment)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def _lock_for(session: Session, slot_id: str) -> None:
+    try:
+        repository.lock_counsellor(session, parse_slot_id(slot_id).counsellor_id)
+    except InvalidSlotId:
+        pass  # refused by the check that follows
+
+
 def decide_booking(envelope: Envelope, session: Session, deps: SchedulerDeps) -> None:
     request = envelope.payload
     assert isinstance(request, BookingRequested)
     if repository.appointment_for_booking(session, str(request.booking_id)) is not None:
         return  # this booking was already given its slot
     now = deps.clock()
-    try:
-        slot, place, person = _check_request(session, request, deps.calendar, now)
-    except BookingRefused as refused:
-        log.info("booking refused: %s", refused.reason)
-        _reject(session, envelope, refused.reason, [])
+    calendar = deps.calendar
+    _lock_for(session, request.slot_id)
+    stored = calendar.load(session, now)
+    topic = request.topic.value if request.topic else None
+    verdict = calendar.check(session, stored, request.slot_id, now, language=request.language, topic=topic)
+    if not verdict.ok or verdict.slot is None:
+        _reject(session, envelope, stored, verdict, now, deps)
         return
-
-    appointment = Appointment(
-        booking_id=str(request.booking_id),
-        counsellor_id=slot.counsellor_id,
-        location_id=slot.location_id,
-        starts_at=slot.start,
-        ends_at=slot.end,
-        status="confirmed",
-        topic=request.topic.value if request.topic else None,
-        language=request.language,
-        channel=request.channel,
-        created_at=now,
-        updated_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(appointment)
-            session.flush()
-    except IntegrityError:
-        log.info("booking refused: slot_taken")
-        alternatives = _alternatives(session, request, slot, deps.calendar, now)
-        _reject(session, envelope, "slot_taken", alternatives, deps.calendar)
+    slot = verdict.slot
+    appointment = Appointment(booking_id=str(request.booking_id), status="confirmed",
+                              topic=stored.setup.index.types[slot.type_id].topic, language=request.language,
+                              channel=request.channel, created_at=now, updated_at=now,
+                              counsellor_id=slot.counsellor_id, location_id=slot.location_id,
+                              starts_at=slot.start, ends_at=slot.end, blocked_from=slot.start,
+                              blocked_until=slot.end)
+    _hold(appointment, stored, slot)
+    if not _saved(session, appointment):
+        _reject(session, envelope, stored, Verdict("slot_taken", "the database refused a double booking", slot),
+                now, deps)
         return
-    confirmed = BookingConfirmed(
-        booking_id=request.booking_id,
-        slot=describe_slot(slot, place, person, deps.calendar.zone),
-        language=request.language,
-    )
+    confirmed = BookingConfirmed(booking_id=request.booking_id, slot=describe_slot(stored, slot, calendar.zone),
+                                 language=request.language)
     add_to_outbox(session, wrap(confirmed, envelope.correlation_id, now))
     log.info("booking confirmed")
 
 
-def _check_request(
-    session: Session, request: BookingRequested, calendar: Calendar, now: datetime
-) -> tuple[CandidateSlot, Location, Counsellor]:
-    try:
-        counsellor_id, location_id, start = parse_slot_id(request.slot_id)
-    except InvalidSlotId:
-        raise BookingRefused("unknown_slot", "not a slot id") from None
-    person = session.get(Counsellor, counsellor_id)
-    place = session.get(Location, location_id)
-    if person is None or place is None or not person.active or not place.active:
-        raise BookingRefused("unknown_slot", "counsellor or place not offered")
-    local_day = start.astimezone(calendar.zone).date()
-    offered = {
-        s.start: s
-        for s in expand(repository.windows(session, {counsellor_id}, location_id), local_day, local_day,
-                        calendar.zone)
-    }
-    slot = offered.get(start)
-    if slot is None:
-        raise BookingRefused("unknown_slot", "no such slot in the opening hours")
-    if start < now + calendar.min_notice:
-        raise BookingRefused("slot_in_past", "slot starts in the past or too soon")
-    if request.language not in person.language_set:
-        raise BookingRefused("language_not_offered", "counsellor does not speak the language")
-    return slot, place, person
-
-
-def _alternatives(
-    session: Session, request: BookingRequested, wanted: CandidateSlot, calendar: Calendar, now: datetime
-) -> list[CandidateSlot]:
-    local_day = wanted.start.astimezone(calendar.zone).date()
-    criteria = SearchCriteria(
-        date_from=local_day - timedelta(days=1),
-        date_to=local_day + timedelta(days=14),
-        topic=request.topic.value if request.topic else None,
-        language=request.language,
-        location_id=wanted.location_id,
-    )
-    return nearest(calendar.free_slots(session, criteria, now), wanted.start, 3)
-
-
-def _reject(
-    session: Session,
-    envelope: Envelope,
-    reason: Reason,
-    alternatives: list[CandidateSlot],
-    calendar: Calendar | None = None,
-) -> None:
+def _reject(session: Session, envelope: Envelope, stored: StoredCalendar, verdict: Verdict, now: datetime,
+            deps: SchedulerDeps) -> None:
     request = envelope.payload
     assert isinstance(request, BookingRequested)
-    described = calendar.describe(session, alternatives) if calendar and alternatives else []
-    rejected = BookingRejected(booking_id=request.booking_id, reason=reason, alternatives=described)
-    add_to_outbox(session, wrap(rejected, envelope.correlation_id))
+    reason: RejectionReason = verdict.reason or "unknown_slot"
+    log.info("booking refused: %s", reason)
+    alternatives: list[OfferedSlot] = []
+    if reason == "slot_taken" and verdict.slot is not None:
+        alternatives = deps.calendar.alternatives(session, stored, verdict.slot, now, language=request.language)
+    rejected = BookingRejected(booking_id=request.booking_id, reason=reason,
+                               alternatives=deps.calendar.describe(stored, alternatives))
+    add_to_outbox(session, wrap(rejected, envelope.correlation_id, now))
 
 
 def cancel_booking(envelope: Envelope, session: Session, deps: SchedulerDeps) -> None:
@@ -148,10 +139,98 @@ def cancel_booking(envelope: Envelope, session: Session, deps: SchedulerDeps) ->
         return  # rejected earlier, or already cancelled: nothing holds a slot
     now = deps.clock()
     appointment.status = "cancelled"
+    appointment.status_reason = request.reason
+    appointment.needs_attention = False
     appointment.updated_at = now
     session.add(appointment)
-    cancelled = BookingCancelled(booking_id=request.booking_id, by=request.by, starts_at=appointment.starts_at)
+    cancelled = BookingCancelled(booking_id=request.booking_id, by=request.by, starts_at=appointment.starts_at,
+                                 reason=request.reason)
     add_to_outbox(session, wrap(cancelled, envelope.correlation_id, now))
+
+
+def _refuse_change(session: Session, envelope: Envelope, booking_id: UUID,
+                   change: Literal["reschedule", "attended", "no_show"], reason: ChangeRefusal, now: datetime,
+                   alternatives: list[OfferedSlot] | None = None, stored: StoredCalendar | None = None,
+                   deps: SchedulerDeps | None = None) -> None:
+    log.info("%s refused: %s", change, reason)
+    described = deps.calendar.describe(stored, alternatives) if deps and stored and alternatives else []
+    refused = BookingChangeRejected(booking_id=booking_id, change=change, reason=reason,
+                                    alternatives=described)
+    add_to_outbox(session, wrap(refused, envelope.correlation_id, now))
+
+
+def reschedule_booking(envelope: Envelope, session: Session, deps: SchedulerDeps) -> None:
+    """Move a confirmed booking to another slot in one transaction; the constraint guards the new time."""
+    request = envelope.payload
+    assert isinstance(request, BookingRescheduleRequested)
+    now = deps.clock()
+    calendar = deps.calendar
+    booking_id = str(request.booking_id)
+    appointment = repository.appointment_for_booking(session, booking_id)
+    if appointment is None:
+        _refuse_change(session, envelope, request.booking_id, "reschedule", "unknown_booking", now)
+        return
+    if appointment.status != "confirmed":
+        _refuse_change(session, envelope, request.booking_id, "reschedule", "not_confirmed", now)
+        return
+    _lock_for(session, request.slot_id)
+    stored = calendar.load(session, now)
+    # The booking's own time does not stand in the way of its new one (moving it by half an hour is fine).
+    verdict = calendar.check(session, stored, request.slot_id, now, language=appointment.language,
+                             topic=appointment.topic, exclude_booking=booking_id)
+    if verdict.ok and verdict.slot is not None:
+        previous = OfferedSlot(appointment.starts_at, appointment.ends_at, appointment.location_id,
+                               appointment.counsellor_id, appointment.type_id or 0)
+        slot = verdict.slot
+        _hold(appointment, stored, slot)
+        appointment.status_reason = request.reason
+        appointment.needs_attention = False
+        appointment.updated_at = now
+        if _saved(session, appointment):
+            rescheduled = BookingRescheduled(
+                booking_id=request.booking_id, previous=describe_slot(stored, previous, calendar.zone),
+                slot=describe_slot(stored, slot, calendar.zone), language=appointment.language, by=request.by,
+                reason=request.reason)
+            add_to_outbox(session, wrap(rescheduled, envelope.correlation_id, now))
+            log.info("booking rescheduled")
+            return
+        session.refresh(appointment)
+        verdict = Verdict("slot_taken", "the database refused a double booking", slot)
+    alternatives: list[OfferedSlot] = []
+    if verdict.reason == "slot_taken" and verdict.slot is not None:
+        alternatives = calendar.alternatives(session, stored, verdict.slot, now, language=appointment.language,
+                                             exclude_booking=booking_id)
+    _refuse_change(session, envelope, request.booking_id, "reschedule", verdict.reason or "unknown_slot", now,
+                   alternatives, stored, deps)
+
+
+def record_outcome(envelope: Envelope, session: Session, deps: SchedulerDeps) -> None:
+    """No-show or attended: only for a confirmed booking that has begun."""
+    request = envelope.payload
+    assert isinstance(request, BookingOutcomeReported)
+    now = deps.clock()
+    appointment = repository.appointment_for_booking(session, str(request.booking_id))
+    if appointment is None:
+        _refuse_change(session, envelope, request.booking_id, request.outcome, "unknown_booking", now)
+        return
+    if appointment.status == request.outcome:
+        return  # reported twice: the first report stands
+    if appointment.status != "confirmed":
+        _refuse_change(session, envelope, request.booking_id, request.outcome, "not_confirmed", now)
+        return
+    if appointment.starts_at > now:
+        _refuse_change(session, envelope, request.booking_id, request.outcome, "not_started", now)
+        return
+    appointment.status = request.outcome
+    appointment.status_reason = request.reason
+    appointment.updated_at = now
+    session.add(appointment)
+    event: BookingNoShow | BookingAttended
+    if request.outcome == "no_show":
+        event = BookingNoShow(booking_id=request.booking_id, starts_at=appointment.starts_at, reason=request.reason)
+    else:
+        event = BookingAttended(booking_id=request.booking_id, starts_at=appointment.starts_at)
+    add_to_outbox(session, wrap(event, envelope.correlation_id, now))
 
 
 def answer_slot_query(envelope: Envelope, session: Session, deps: SchedulerDeps) -> None:
@@ -164,7 +243,11 @@ def answer_slot_query(envelope: Envelope, session: Session, deps: SchedulerDeps)
         language=query.language,
         location_id=query.location_id,
         mode=query.mode.value if query.mode else None,
+        counsellor=query.counsellor,
     )
-    found = deps.calendar.free_slots(session, criteria, deps.clock())[: query.limit]
-    offered = SlotsOffered(slots=deps.calendar.describe(session, found))
+    try:
+        stored, found = deps.calendar.free_slots(session, criteria, deps.clock())
+        offered = SlotsOffered(slots=deps.calendar.describe(stored, found[: query.limit]))
+    except CalendarError as error:
+        offered = SlotsOffered(slots=[], error=QueryError(code=error.code, message=error.message))
     deps.reply(query.reply_to, wrap(offered, envelope.correlation_id), deps.reply_ttl_seconds)

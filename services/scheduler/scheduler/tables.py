@@ -1,19 +1,26 @@
-"""The scheduler's own tables. No phone number, no contact detail: the scheduler never holds one."""
+"""The scheduler's own tables. No phone number, no contact detail: the scheduler never holds one.
+
+Their history lives in `scheduler/migrations` (alembic); these classes are what the code reads and writes. The
+database itself refuses two confirmed appointments of one counsellor whose blocked times overlap (an exclusion
+constraint on PostgreSQL, triggers on SQLite; see migration 0001).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 
-from sqlalchemy import Index, Table, text
+from sqlalchemy import Column, Date, Index, Time
 from sqlmodel import Field, SQLModel
 
 from shared.db import instant_column
-from shared.inbox import ProcessedMessage
-from shared.outbox import OutboxMessage
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _codes(text: str) -> frozenset[str]:
+    return frozenset(filter(None, (part.strip() for part in text.split(","))))
 
 
 class Location(SQLModel, table=True):
@@ -31,59 +38,97 @@ class Counsellor(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     alias: str = Field(max_length=40, unique=True)
     languages: str = Field(max_length=80)  # comma-separated codes
-    topics: str = Field(max_length=120)  # comma-separated topic codes
+    topics: str = Field(max_length=200)  # comma-separated topic codes
+    daily_cap: int | None = None  # most appointments in one local day; None for no limit
     active: bool = True
 
     @property
-    def language_set(self) -> set[str]:
-        return set(filter(None, self.languages.split(",")))
+    def language_set(self) -> frozenset[str]:
+        return _codes(self.languages)
 
     @property
-    def topic_set(self) -> set[str]:
-        return set(filter(None, self.topics.split(",")))
+    def topic_set(self) -> frozenset[str]:
+        return _codes(self.topics)
 
 
-class OpeningRule(SQLModel, table=True):
-    __tablename__ = "opening_rules"
+class CounsellorLocation(SQLModel, table=True):
+    """The locations a counsellor serves."""
+
+    __tablename__ = "counsellor_locations"
+    counsellor_id: int = Field(foreign_key="counsellors.id", primary_key=True)
+    location_id: int = Field(foreign_key="locations.id", primary_key=True)
+
+
+class AppointmentType(SQLModel, table=True):
+    __tablename__ = "appointment_types"
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=40)  # career, health, safety, psychosocial; editable by staff
+    duration_minutes: int
+    modes: str = Field(max_length=80)  # comma-separated location kinds
+    buffer_before_minutes: int = 0
+    buffer_after_minutes: int = 0
+    min_notice_minutes: int = 60
+    horizon_days: int = 90
+    active: bool = True
+
+    @property
+    def mode_set(self) -> frozenset[str]:
+        return _codes(self.modes)
+
+
+class AvailabilityRule(SQLModel, table=True):
+    """Every `weekday` (Monday = 0) the counsellor is at the location from `starts` to `ends`, local wall time."""
+
+    __tablename__ = "availability_rules"
     id: int | None = Field(default=None, primary_key=True)
     counsellor_id: int = Field(foreign_key="counsellors.id", index=True)
     location_id: int = Field(foreign_key="locations.id")
-    weekday: int  # Monday = 0
-    opens: str = Field(max_length=5)  # local wall-clock "HH:MM"
-    closes: str = Field(max_length=5)
-    slot_minutes: int = 60
-    duration_minutes: int = 50
+    weekday: int
+    starts: time = Field(sa_column=Column(Time(), nullable=False))
+    ends: time = Field(sa_column=Column(Time(), nullable=False))
+    valid_from: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))
+    valid_until: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))  # inclusive
+    on_holidays: bool = False  # True: stays open on public holidays of MV
+
+
+class AvailabilityException(SQLModel, table=True):
+    """A dated exception: `absence` (leave, sickness; a counsellor), `extra_hours` (a counsellor at a location
+    on one day) or `closure` (a location closed on days first..last)."""
+
+    __tablename__ = "availability_exceptions"
+    __table_args__ = (Index("exceptions_by_last_day", "last_day"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # absence, extra_hours, closure
+    counsellor_id: int | None = Field(default=None, foreign_key="counsellors.id")
+    location_id: int | None = Field(default=None, foreign_key="locations.id")
+    first_day: date = Field(sa_column=Column(Date(), nullable=False))
+    last_day: date = Field(sa_column=Column(Date(), nullable=False))
+    starts: time | None = Field(default=None, sa_column=Column(Time(), nullable=True))
+    ends: time | None = Field(default=None, sa_column=Column(Time(), nullable=True))
+    reason: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
 
 
 class Appointment(SQLModel, table=True):
+    """A booking's hold on a counsellor. `blocked_from`..`blocked_until` is the time including the type's buffers:
+    the database refuses two confirmed appointments of one counsellor whose blocked times overlap."""
+
     __tablename__ = "appointments"
-    __table_args__ = (
-        # The database, not Python, forbids giving one counsellor's slot twice: at most one confirmed
-        # appointment per counsellor and start instant, on PostgreSQL and SQLite alike.
-        Index(
-            "one_confirmed_appointment_per_slot",
-            "counsellor_id",
-            "starts_at",
-            unique=True,
-            postgresql_where=text("status = 'confirmed'"),
-            sqlite_where=text("status = 'confirmed'"),
-        ),
-    )
+    __table_args__ = (Index("appointments_by_start", "starts_at"),)
     id: int | None = Field(default=None, primary_key=True)
     booking_id: str = Field(max_length=36, unique=True)
     counsellor_id: int = Field(foreign_key="counsellors.id")
     location_id: int = Field(foreign_key="locations.id")
+    type_id: int | None = Field(default=None, foreign_key="appointment_types.id")
     starts_at: datetime = Field(sa_column=instant_column())
     ends_at: datetime = Field(sa_column=instant_column())
-    status: str = Field(max_length=16)  # confirmed, cancelled
-    topic: str | None = Field(default=None, max_length=16)
+    blocked_from: datetime = Field(sa_column=instant_column())
+    blocked_until: datetime = Field(sa_column=instant_column())
+    status: str = Field(max_length=16)  # confirmed, cancelled, no_show, attended
+    status_reason: str | None = Field(default=None, max_length=200)
+    needs_attention: bool = False  # a leave was entered over it: staff must move it
+    topic: str | None = Field(default=None, max_length=40)
     language: str = Field(max_length=2)
     channel: str = Field(max_length=8)
     created_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
     updated_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
-
-
-TABLES: list[Table] = [
-    t.__table__  # type: ignore[union-attr]
-    for t in (Location, Counsellor, OpeningRule, Appointment, OutboxMessage, ProcessedMessage)
-]

@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.contracts import Slot, Topic
-from shared.contracts.common import LanguageCode
+from shared.contracts.common import SLOT_ID_PATTERN, LanguageCode
 
 LANGUAGES = ("de", "en", "ro", "bg", "hu", "pl", "ru", "uk", "es", "th")
 # A slot id ends in its start as minutes since 1970; one past year 9998 is no slot and no date the scheduler can read.
@@ -18,7 +18,7 @@ LAST_SLOT_MINUTE = int(datetime(9999, 1, 1, tzinfo=UTC).timestamp()) // 60
 
 class BookingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    slot_id: str = Field(min_length=1, max_length=64, pattern=r"^s1-[0-9]{1,9}-[0-9]{1,9}-[0-9]{8,12}$")
+    slot_id: str = Field(min_length=1, max_length=64, pattern=SLOT_ID_PATTERN)
     phone: str = Field(min_length=3, max_length=32)
     language: LanguageCode
     channel: Literal["web"] = "web"

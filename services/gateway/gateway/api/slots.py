@@ -29,6 +29,7 @@ def list_slots(
     language: LanguageCode | None = None,
     location: Annotated[int | None, Query(ge=1)] = None,
     mode: Mode | None = None,
+    counsellor: Annotated[str | None, Query(min_length=1, max_length=40, description="a counsellor's alias")] = None,
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
 ) -> SlotList:
@@ -44,5 +45,6 @@ def list_slots(
         raise InvalidSearch(f"A search may cover at most {MAX_SEARCH_DAYS} days.")
     if last < today:
         return SlotList(slots=[])
-    found = slots.search(first, last, topic=topic, language=language, location_id=location, mode=mode)
+    found = slots.search(first, last, topic=topic, language=language, location_id=location, mode=mode,
+                         counsellor=counsellor)
     return SlotList(slots=found)

@@ -29,6 +29,7 @@ from gateway.errors import (
     IdempotencyConflict,
     InvalidIdempotencyKey,
     InvalidPhone,
+    InvalidSearch,
     NotCancellable,
     SchedulerUnavailable,
 )
@@ -178,6 +179,9 @@ def _results(search: Search, slots: SlotClient, bookings: BookingService, settin
                              location_id=search.place)
     except SchedulerUnavailable:
         return _render("results.html", search.lang, 503, errors=["unavailable"], days=None, **context)
+    except InvalidSearch:
+        found = []  # a week past the booking horizon: nothing to offer there
+
     if search.place is not None and found:
         context["place_label"] = _place(found[0].location, found[0].location.kind, search.lang)
     return _render("results.html", search.lang, status, errors=errors or [], days=_days(found, search.lang, zone),

@@ -48,6 +48,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "reason.slot_in_past": "Diese Uhrzeit ist vorbei oder zu bald. Bitte wählen Sie eine spätere.",
         "reason.language_not_offered": "Zu dieser Uhrzeit gibt es niemanden in Ihrer Sprache. Bitte wählen Sie eine "
                                        "andere.",
+        "reason.topic_not_offered": "Diese Uhrzeit gibt es nicht für Ihr Thema. Bitte wählen Sie eine andere.",
+        "reason.counsellor_absent": "Zu dieser Uhrzeit ist leider niemand da. Bitte wählen Sie eine andere.",
         "reason.other": "Bitte wählen Sie eine andere Uhrzeit.",
         "alternatives_heading": "Diese Uhrzeiten sind noch frei",
         "search_again": "Andere Termine suchen",
@@ -106,6 +108,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "reason.unknown_slot": "This time is not offered. Please choose a time from the list.",
         "reason.slot_in_past": "This time has passed or is too soon. Please choose a later one.",
         "reason.language_not_offered": "Nobody speaks your language at this time. Please choose another one.",
+        "reason.topic_not_offered": "This time is not for your topic. Please choose another one.",
+        "reason.counsellor_absent": "Nobody is there at this time after all. Please choose another one.",
         "reason.other": "Please choose another time.",
         "alternatives_heading": "These times are still free",
         "search_again": "Look for other times",
