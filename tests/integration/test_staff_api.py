@@ -483,3 +483,56 @@ def test_a_revoked_feed_is_404_and_a_reissued_one_replaces_it(public: httpx.Clie
 
     assert_problem(public.get(f"/v1/feeds/{second}.ics"), 404, "not_found", "no calendar feed")
     assert_problem(anna.delete(f"/v1/staff/calendars/{ANNA}/feed"), 404, "no_calendar")
+
+
+# --- once per request, all or nothing (the scheduler's handler on its own database) ----------------------------------
+
+def test_a_redelivered_staff_write_is_applied_once_and_a_refused_one_leaves_nothing(tmp_path: Path) -> None:
+    from scheduler import demo, handlers, migrations, staff
+    from scheduler.calendar import Calendar
+    from scheduler.domain.availability import SearchSettings
+    from sqlmodel import Session
+
+    from shared.contracts import StaffRequested, wrap
+    from shared.contracts.staff import Actor, AddExceptionAction, RuleIn, SetRulesAction
+    from shared.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'scheduler.sqlite'}")
+    migrations.upgrade(engine)
+    demo.seed(engine)
+    deps = staff.StaffDeps(handlers.SchedulerDeps(calendar=Calendar(SearchSettings()),
+                                                  clock=lambda: datetime.now(UTC), reply=lambda *_: None))
+    anna_actor = Actor(staff_id=2, role="counsellor", counsellor_id=ANNA)
+
+    def decide(action: Any, request_id: Any = None) -> Any:
+        request = StaffRequested(request_id=request_id or uuid4(), actor=anna_actor, action=action,
+                                 reply_to="gateway.replies.0123456789ab")
+        envelope = wrap(request, "test")
+        with Session(engine) as session:
+            return staff.decide(envelope, session, deps), envelope
+
+    def count(sql: str) -> int:
+        with sqlite3.connect(tmp_path / "scheduler.sqlite") as db:
+            return int(db.execute(sql).fetchone()[0])
+
+    absence = AddExceptionAction(counsellor_id=ANNA, kind="absence", first_day=today() + timedelta(days=3),
+                                 last_day=today() + timedelta(days=4), reason="Urlaub")
+    request_id = uuid4()
+    first, _ = decide(absence, request_id)
+    again, _ = decide(absence, request_id)
+
+    assert (first.status, again.status, again.code) == (201, 200, "already_done")
+    assert count("SELECT count(*) FROM availability_exceptions WHERE kind = 'absence'") == 1
+
+    rules_before = count("SELECT count(*) FROM availability_rules WHERE counsellor_id = 1")
+    inbox_before = count("SELECT count(*) FROM processed_messages")
+    refused, _ = decide(SetRulesAction(counsellor_id=ANNA, rules=[
+        RuleIn(location_id=1, weekday=0, start="09:00", end="12:00"),
+        RuleIn(location_id=1, weekday=0, start="11:00", end="13:00")]))
+
+    assert (refused.status, refused.code) == (422, "overlapping_rules")
+    assert count("SELECT count(*) FROM availability_rules WHERE counsellor_id = 1") == rules_before
+    assert count("SELECT count(*) FROM processed_messages") == inbox_before
+    other, _ = decide(SetRulesAction(counsellor_id=BOGDAN, rules=[]))
+    assert (other.status, other.code) == (403, "forbidden")
+    assert count("SELECT count(*) FROM availability_rules WHERE counsellor_id = 2") > 0
