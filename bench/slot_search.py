@@ -6,11 +6,16 @@ The calendar of bench/slot_search_engine.py (80 counsellors, 12 locations, 12 we
 hours, 30 % of the possible appointments booked) is written to the scheduler's tables: on PostgreSQL in a fresh
 database lotse_bench_slots (dropped after), on SQLite in a temporary directory. Prints per backend
 
-1. "any counsellor, one topic, next 14 days": p50/p95 of the whole search path (load the setup and the
-   appointments from the tables, engine, describe the first 200 slots as answer_slot_query does), beside the engine
-   alone on the same data (baseline);
+1. "any counsellor, one topic, next 14 days": p50/p95 of the whole search path as answer_slot_query runs it
+   (calendar version, the cached setup, the appointments near the days and the week counts from the tables,
+   engine, describe the first 200 slots), beside, measured in the same run on the same data:
+   - the path before the setup cache (baseline): the setup loaded from the tables on every search and the
+     appointments of the whole ISO weeks loaded as rows (what the scheduler did before migration 0002);
+   - the setup loaded on every search (the cache switched off), appointments loaded narrowly;
+   - the engine alone (no database);
 2. booking decisions per second under contention: 8 threads deciding bookings through handlers.decide_booking
-   with real sessions, four bookings racing for each of the chosen slots; exactly one per slot may win.
+   with real sessions, four bookings racing for each of the chosen slots; exactly one per slot may win. Run
+   twice, on different slots: with the setup loaded on every decision (baseline), then with the cache.
 
 A figure, not a test. Target: search p95 < 30 ms.
 """
@@ -36,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "services" / "scheduler")]
 
 import psycopg  # noqa: E402
-from scheduler import handlers, migrations  # noqa: E402
+from scheduler import handlers, migrations, repository  # noqa: E402
 from scheduler.calendar import Calendar, SearchCriteria  # noqa: E402
 from scheduler.domain.availability import Criteria, SearchSettings, find_slots  # noqa: E402
 from scheduler.domain.occupancy import Occupancy  # noqa: E402
@@ -148,40 +153,40 @@ def sqlite() -> Iterator[Engine]:
             engine.dispose()
 
 
-def bench(name: str, engine: Engine, runs: int, seed: int) -> None:
-    migrations.upgrade(engine)
-    _, booked = fill(engine, seed)
-    calendar = Calendar(SearchSettings())
-    criteria = SearchCriteria(FIRST, FIRST + timedelta(days=13), topic="health")
-
+def search_path(engine: Engine, calendar: Calendar, criteria: SearchCriteria) -> Callable[[], int]:
     def search() -> int:
         with Session(engine) as session:
             stored, found = calendar.free_slots(session, criteria, NOW)
             calendar.describe(stored, found[:LIMIT])  # what answer_slot_query does for the default limit
             return len(found)
+    return search
 
+
+def path_before_cache(engine: Engine, calendar: Calendar, criteria: SearchCriteria) -> Callable[[], int]:
+    """The search as the scheduler ran it before migration 0002: setup from the tables, whole weeks of rows."""
+    wanted = Criteria(topic=criteria.topic)
+
+    def search() -> int:
+        with Session(engine) as session:
+            stored = repository.load_calendar(session, calendar.today(NOW) - timedelta(days=1))
+            first, last = criteria.date_from, criteria.date_to
+            start, end = repository.day_bounds(first - timedelta(days=first.weekday() + 1),
+                                               last + timedelta(days=7 - last.weekday()), BERLIN)
+            occupancy = Occupancy(repository.confirmed_between(session, start, end), stored.setup, BERLIN)
+            found = find_slots(stored.setup, occupancy, wanted, first, last, NOW, calendar.settings)
+            calendar.describe(stored, found[:LIMIT])
+            return len(found)
+    return search
+
+
+def line(label: str, times: list[float], extra: str = "") -> str:
+    return f"{label:<52} p50 {p(times, 50):6.2f} ms  p95 {p(times, 95):6.2f} ms{extra}"
+
+
+def decisions(name: str, engine: Engine, calendar: Calendar, criteria: SearchCriteria, label: str) -> float:
+    """Bookings raced for 100 free slots; decisions per second."""
     with Session(engine) as session:
-        stored = calendar.load(session, NOW)
-        occupancy = calendar.occupancy(session, stored, criteria.date_from, criteria.date_to)
-    engine_only = Criteria(topic="health")
-
-    def pure() -> int:
-        return len(find_slots(stored.setup, Occupancy(occupancy.appointments, stored.setup, BERLIN), engine_only,
-                              criteria.date_from, criteria.date_to, NOW))
-
-    assert search() == pure(), "the search path and the engine must agree"
-    timed(10, search)
-    whole = timed(runs, search)
-    baseline = timed(runs, pure)
-    print(f"[{name}] {booked} appointments stored; answer: {search()} slots")
-    print(f"[{name}] search path (load + engine + describe): p50 {p(whole, 50):6.2f} ms  p95 {p(whole, 95):6.2f} ms"
-          f"   target p95 < 30 ms: {'met' if p(whole, 95) < 30 else 'MISSED'}")
-    print(f"[{name}] engine alone (baseline):                 p50 {p(baseline, 50):6.2f} ms  "
-          f"p95 {p(baseline, 95):6.2f} ms   the database adds {p(whole, 50) / p(baseline, 50):.1f}x at p50")
-
-    # Booking decisions under contention: RACERS bookings per slot, THREADS deciding at once.
-    with Session(engine) as session:
-        stored, free = calendar.free_slots(session, criteria, NOW)
+        _, free = calendar.free_slots(session, criteria, NOW)
     chosen = free[:: max(1, len(free) // 100)][:100]
     requests = [wrap(BookingRequested(booking_id=uuid4(), slot_id=s.slot_id, language="de", channel="web"), uuid4())
                 for s in chosen for _ in range(RACERS)]
@@ -203,9 +208,55 @@ def bench(name: str, engine: Engine, runs: int, seed: int) -> None:
         list(pool.map(decide, requests))
     elapsed = clock.perf_counter() - started
     assert outcome["confirmed"] <= len(chosen), "a slot was given twice"
-    print(f"[{name}] decisions: {len(requests)} bookings for {len(chosen)} slots ({RACERS} per slot), {THREADS} "
-          f"threads: {len(requests) / elapsed:6.1f} decisions/s; {outcome['confirmed']} confirmed, "
+    rate = len(requests) / elapsed
+    print(f"[{name}] decisions, {label}: {len(requests)} bookings for {len(chosen)} slots ({RACERS} per slot), "
+          f"{THREADS} threads: {rate:6.1f} decisions/s; {outcome['confirmed']} confirmed, "
           f"{outcome['rejected']} rejected")
+    return rate
+
+
+def bench(name: str, engine: Engine, runs: int, seed: int) -> None:
+    migrations.upgrade(engine)
+    _, booked = fill(engine, seed)
+    calendar = Calendar(SearchSettings())
+    uncached = Calendar(SearchSettings(), repository.SetupCache(enabled=False))
+    criteria = SearchCriteria(FIRST, FIRST + timedelta(days=13), topic="health")
+    search = search_path(engine, calendar, criteria)
+    before = path_before_cache(engine, calendar, criteria)
+    reloading = search_path(engine, uncached, criteria)
+
+    with Session(engine) as session:
+        stored = calendar.load(session, NOW)
+        occupancy = calendar.occupancy(session, stored, criteria.date_from, criteria.date_to)
+        weeks = repository.week_counts(session, BERLIN, criteria.date_from, criteria.date_to)
+    engine_only = Criteria(topic="health")
+
+    def pure() -> int:
+        return len(find_slots(stored.setup, Occupancy(occupancy.appointments, stored.setup, BERLIN, week_counts=weeks),
+                              engine_only, criteria.date_from, criteria.date_to, NOW))
+
+    assert search() == pure() == before() == reloading(), "the search paths and the engine must agree"
+    timed(10, search)
+    timed(10, before)
+    cached_times = timed(runs, search)
+    before_times = timed(runs, before)
+    reloading_times = timed(runs, reloading)
+    engine_times = timed(runs, pure)
+    print(f"[{name}] {booked} appointments stored; answer: {search()} slots; setup loads by the cached path: "
+          f"{calendar.cache.loads}")
+    print(f"[{name}] " + line("search path (cached setup, narrow appointments):", cached_times,
+                              f"   target p95 < 30 ms: {'met' if p(cached_times, 95) < 30 else 'MISSED'}"))
+    print(f"[{name}] " + line("before the cache (reload setup, whole weeks; baseline):", before_times,
+                              f"   {p(before_times, 50) / p(cached_times, 50):.1f}x the cached p50, "
+                              f"{p(before_times, 95) / p(cached_times, 95):.1f}x its p95"))
+    print(f"[{name}] " + line("setup reloaded, narrow appointments:", reloading_times))
+    print(f"[{name}] " + line("engine alone:", engine_times,
+                              f"   the database adds {p(cached_times, 50) / p(engine_times, 50):.1f}x at p50"))
+
+    # Booking decisions under contention: RACERS bookings per slot, THREADS deciding at once.
+    slow = decisions(name, engine, uncached, criteria, "setup reloaded per decision (baseline)")
+    fast = decisions(name, engine, calendar, criteria, "cached setup")
+    print(f"[{name}] decisions: cached / reloaded = {fast / slow:.1f}x")
 
 
 def main() -> None:

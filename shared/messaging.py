@@ -42,7 +42,7 @@ SUBSCRIPTIONS: dict[str, tuple[Subscription, ...]] = {
     "scheduler": (
         Subscription("scheduler.bookings", ("booking.requested", "booking.cancellation_requested",
                                             "booking.reschedule_requested", "booking.outcome_reported")),
-        Subscription("scheduler.queries", ("slots.requested",)),
+        Subscription("scheduler.queries", ("slots.requested", "staff.requested", "feed.requested")),
     ),
     "notifier": (
         Subscription(

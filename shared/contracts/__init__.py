@@ -17,6 +17,7 @@ from shared.contracts.common import Mode, PublicLocation, Slot, Topic
 from shared.contracts.contacts import ContactRegistered
 from shared.contracts.envelope import Envelope, Payload, UnknownMessage, parse, wrap
 from shared.contracts.slots import QueryError, SlotsOffered, SlotsRequested
+from shared.contracts.staff import FeedRequested, StaffAnswered, StaffRequested
 
 __all__ = [
     "BookingAttended",
@@ -32,6 +33,7 @@ __all__ = [
     "BookingRescheduled",
     "ContactRegistered",
     "Envelope",
+    "FeedRequested",
     "Mode",
     "Payload",
     "PublicLocation",
@@ -39,6 +41,8 @@ __all__ = [
     "Slot",
     "SlotsOffered",
     "SlotsRequested",
+    "StaffAnswered",
+    "StaffRequested",
     "Topic",
     "UnknownMessage",
     "parse",

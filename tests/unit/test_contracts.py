@@ -26,6 +26,7 @@ from shared.contracts import (
     BookingRescheduled,
     BookingRescheduleRequested,
     ContactRegistered,
+    FeedRequested,
     Mode,
     Payload,
     PublicLocation,
@@ -33,6 +34,8 @@ from shared.contracts import (
     Slot,
     SlotsOffered,
     SlotsRequested,
+    StaffAnswered,
+    StaffRequested,
     Topic,
     UnknownMessage,
     parse,
@@ -40,6 +43,7 @@ from shared.contracts import (
 )
 from shared.contracts.contacts import manage_token_context, phone_context
 from shared.contracts.envelope import _REGISTRY, register
+from shared.contracts.staff import Actor, MoveAction
 from shared.crypto import DataCipher, generate_data_key, new_token
 from shared.messaging import SUBSCRIPTIONS
 
@@ -90,6 +94,13 @@ def examples() -> list[Payload]:
                        reply_to="gateway.replies.0123456789ab"),
         SlotsOffered(slots=[a_slot(9), a_slot(10)]),
         SlotsOffered(slots=[], error=QueryError(code="range_too_long", message="At most 90 days can be searched.")),
+        StaffRequested(request_id=BOOKING, actor=Actor(staff_id=7, role="counsellor", counsellor_id=3),
+                       action=MoveAction(booking_id=BOOKING, slot_id=a_slot(10).slot_id, reason="Raum 2"),
+                       reply_to="gateway.replies.0123456789ab"),
+        FeedRequested(request_id=BOOKING, counsellor_id=3, date_from=date(2026, 5, 1), date_to=date(2026, 11, 1),
+                      reply_to="gateway.replies.0123456789ab"),
+        StaffAnswered(request_id=BOOKING, ok=False, status=403, code="forbidden",
+                      message="You can only see and change your own calendar.", data={"alternatives": []}),
     ]
 
 

@@ -19,13 +19,17 @@ from sqlalchemy import Engine
 from gateway import handlers
 from gateway.api import bookings as bookings_api
 from gateway.api import errors, health, staff_auth
+from gateway.api import feeds as feeds_api
 from gateway.api import slots as slots_api
+from gateway.api import staff as staff_api
 from gateway.api.limits import BodySizeLimit
 from gateway.bookings import BookingService
+from gateway.feeds import FEED_TABLES, FeedTokens
 from gateway.listener import Listener
 from gateway.metrics import EVENTS_APPLIED, HTTP_LATENCY, HTTP_REQUESTS
 from gateway.slots import ReplyWaiter, SlotClient
 from gateway.staff.accounts import StaffAccounts
+from gateway.staff_client import StaffClient
 from gateway.tables import TABLES
 from gateway.web import pages
 from shared.cipher import load_cipher
@@ -52,6 +56,8 @@ class Gateway:
     bookings: BookingService
     slots: SlotClient
     staff: StaffAccounts
+    calendars: StaffClient
+    feeds: FeedTokens
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
@@ -90,7 +96,7 @@ class Gateway:
 
 def build(settings: Settings, clock: Clock = system_clock) -> Gateway:
     engine = make_engine(settings.gateway_database_url)
-    create_tables(engine, TABLES)
+    create_tables(engine, [*TABLES, *FEED_TABLES])
     cipher = load_cipher(settings)
     celery = make_celery("gateway", settings)
     publisher = Publisher(celery, settings)
@@ -122,7 +128,10 @@ def build(settings: Settings, clock: Clock = system_clock) -> Gateway:
     slots = SlotClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
     bookings = BookingService(engine, cipher, relay.wake, clock)
     staff = StaffAccounts(engine, clock)
-    return Gateway(settings, engine, celery, publisher, relay, consumer, listener, bookings, slots, staff)
+    calendars = StaffClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
+    feeds = FeedTokens(engine, clock)
+    return Gateway(settings, engine, celery, publisher, relay, consumer, listener, bookings, slots, staff, calendars,
+                   feeds)
 
 
 def create_app(gateway: Gateway) -> FastAPI:
@@ -141,6 +150,8 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.include_router(bookings_api.router)
     app.include_router(slots_api.router)
     app.include_router(staff_auth.router)
+    app.include_router(staff_api.router)
+    app.include_router(feeds_api.router)
     app.include_router(health.router)
     app.include_router(pages.router)
     app.middleware("http")(partial(_observe))

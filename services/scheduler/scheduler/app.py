@@ -8,7 +8,7 @@ from functools import partial
 from celery import Celery
 from sqlalchemy import Engine
 
-from scheduler import handlers, migrations
+from scheduler import feeds, handlers, migrations, staff
 from scheduler.calendar import Calendar
 from scheduler.domain.availability import SearchSettings
 from shared.clock import Clock, system_clock
@@ -48,6 +48,7 @@ def build(settings: Settings, clock: Clock = system_clock) -> Scheduler:
         reply=reply,
         reply_ttl_seconds=settings.slots_timeout_seconds,
     )
+    staff_deps = staff.StaffDeps(booking=deps, after_commit=relay.wake)
     consumer = Consumer(
         "scheduler",
         engine,
@@ -57,7 +58,12 @@ def build(settings: Settings, clock: Clock = system_clock) -> Scheduler:
             "booking.reschedule_requested": partial(handlers.reschedule_booking, deps=deps),
             "booking.outcome_reported": partial(handlers.record_outcome, deps=deps),
         },
-        queries={"slots.requested": partial(handlers.answer_slot_query, deps=deps)},
+        queries={
+            "slots.requested": partial(handlers.answer_slot_query, deps=deps),
+            # Staff writes are answered after their own commit, inbox row included (see scheduler/staff.py).
+            "staff.requested": partial(staff.answer_staff_request, deps=staff_deps),
+            "feed.requested": partial(feeds.answer_feed_request, deps=staff_deps),
+        },
         dead_letter=lambda raw, reason: publisher.publish_dead_letter(raw, "scheduler", reason),
         after_commit=relay.wake,
     )

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,7 +14,7 @@ from scheduler.domain import availability
 from scheduler.domain.availability import Criteria, OfferedSlot, SearchSettings, Verdict, by_start
 from scheduler.domain.calendar_setup import Absence, CalendarError, UnknownReference, check_date_range
 from scheduler.domain.occupancy import Occupancy, conflicting_appointments
-from scheduler.repository import StoredCalendar
+from scheduler.repository import SetupCache, StoredCalendar
 from scheduler.tables import Appointment, AvailabilityException
 from shared.contracts import Mode, PublicLocation, Slot
 
@@ -32,9 +32,11 @@ class SearchCriteria:
 
 @dataclass(frozen=True)
 class Calendar:
-    """What a search needs besides the tables: the engine's settings (business time zone, step, travel)."""
+    """What a search needs besides the tables: the engine's settings (business time zone, step, travel), and the
+    process's cache of the setup (checked against the database's calendar version on every load)."""
 
     settings: SearchSettings
+    cache: SetupCache = field(default_factory=SetupCache, compare=False, repr=False)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -44,11 +46,15 @@ class Calendar:
         return now.astimezone(self.zone).date()
 
     def load(self, session: Session, now: datetime) -> StoredCalendar:
-        return repository.load_calendar(session, self.today(now) - timedelta(days=1))
+        """The setup as of the session's view of the calendar version: cached, reloaded when the version moved."""
+        return self.cache.get(session, self.today(now) - timedelta(days=1))
 
     def occupancy(self, session: Session, stored: StoredCalendar, first_day: date, last_day: date,
-                  exclude_booking: str | None = None) -> Occupancy:
-        return repository.load_occupancy(session, stored.setup, self.zone, first_day, last_day, exclude_booking)
+                  exclude_booking: str | None = None, *, counsellor_id: int | None = None,
+                  weeks: bool = True) -> Occupancy:
+        """Appointments for slots on first..last_day; see `repository.load_occupancy`."""
+        return repository.load_occupancy(session, stored.setup, self.zone, first_day, last_day, exclude_booking,
+                                         counsellor_id, weeks)
 
     def free_slots(self, session: Session, criteria: SearchCriteria, now: datetime) -> tuple[StoredCalendar,
                                                                                              list[OfferedSlot]]:
@@ -65,7 +71,7 @@ class Calendar:
         if criteria.date_to < first:
             check_date_range(criteria.date_from, criteria.date_to, self.settings.max_range_days)
             return stored, []
-        occupancy = self.occupancy(session, stored, first, criteria.date_to)
+        occupancy = self.occupancy(session, stored, first, criteria.date_to, counsellor_id=counsellor_id)
         found: dict[tuple[datetime, int], OfferedSlot] = {}
         refused: CalendarError | None = None
         searched = 0
@@ -96,8 +102,10 @@ class Calendar:
         except availability.InvalidSlotId:
             return Verdict("unknown_slot", "This is not a slot the scheduler offered.")
         day = key.start.astimezone(self.zone).date()
-        occupancy = self.occupancy(session, stored, day - timedelta(days=1), day + timedelta(days=1),
-                                   exclude_booking)
+        # Only the slot's counsellor, the day and its neighbours (buffers, travel, the daily cap); a check does
+        # not weigh fairness, so no week is counted.
+        occupancy = self.occupancy(session, stored, day, day, exclude_booking, counsellor_id=key.counsellor_id,
+                                   weeks=False)
         return availability.check(stored.setup, occupancy, slot_id, now, language=language, topic=topic,
                                   settings=self.settings)
 

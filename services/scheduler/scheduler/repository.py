@@ -5,11 +5,13 @@ It turns rows into the calendar engine's dataclasses (`CalendarSetup`, `Occupanc
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Connection, case, func, literal, text
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
@@ -30,43 +32,78 @@ KINDS_OF_EXCEPTION = ("absence", "extra_hours", "closure")
 
 
 @dataclass(frozen=True)
+class StoredLocation:
+    """A location's row as slots are described with it (plain data: a cached setup outlives its session)."""
+
+    id: int
+    town: str
+    kind: str
+    alias: str
+    address: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class StoredCounsellor:
+    id: int
+    alias: str
+    active: bool
+
+
+@dataclass(frozen=True)
 class StoredCalendar:
-    """The engine's model of the calendar, and the rows behind it for describing slots to people."""
+    """The engine's model of the calendar, and the rows behind it for describing slots to people. Immutable: one
+    instance is shared by the requests and threads of a process while the calendar version stays the same."""
 
     setup: engine.CalendarSetup
-    locations: dict[int, Location]
-    counsellors: dict[int, Counsellor]
+    locations: dict[int, StoredLocation]
+    counsellors: dict[int, StoredCounsellor]
+
+
+def _codes(text: str) -> frozenset[str]:
+    return frozenset(filter(None, (part.strip() for part in text.split(","))))
 
 
 def load_calendar(session: Session, today: date | None = None) -> StoredCalendar:
-    """Everything staff set up, as the engine's model. Exceptions that ended before `today` are left out."""
+    """Everything staff set up, as the engine's model. Exceptions that ended before `today` are left out.
+
+    Plain rows (Core selects), not ORM objects: the result is cached across sessions (`SetupCache`)."""
     served: dict[int, set[int]] = defaultdict(set)
-    for link in session.exec(select(CounsellorLocation)):
-        served[link.counsellor_id].add(link.location_id)
-    place_rows = {row.id: row for row in session.exec(select(Location).order_by(col(Location.id)))
-                  if row.id is not None}
-    people_rows = {row.id: row for row in session.exec(select(Counsellor).order_by(col(Counsellor.id)))
-                   if row.id is not None}
+    for cid, lid in session.execute(select_columns(col(CounsellorLocation.counsellor_id),
+                                                   col(CounsellorLocation.location_id))):
+        served[cid].add(lid)
+    place_rows = {
+        lid: StoredLocation(lid, town, kind, alias, address, active)
+        for lid, town, kind, alias, address, active in session.execute(select_columns(*(col(c) for c in (
+            Location.id, Location.town, Location.kind, Location.alias, Location.address, Location.active,
+        ))).order_by(col(Location.id)))
+    }
+    people = [tuple(row) for row in session.execute(select_columns(*(col(c) for c in (
+        Counsellor.id, Counsellor.alias, Counsellor.languages, Counsellor.topics, Counsellor.daily_cap,
+        Counsellor.active,
+    ))).order_by(col(Counsellor.id)))]
+    people_rows = {cid: StoredCounsellor(cid, alias, active) for cid, alias, _, _, _, active in people}
     locations = tuple(
-        engine.Location(id=lid, town=row.town, kind=row.kind, active=row.active)  # type: ignore[arg-type]
-        for lid, row in place_rows.items()
+        engine.Location(id=row.id, town=row.town, kind=row.kind, active=row.active)  # type: ignore[arg-type]
+        for row in place_rows.values()
     )
     counsellors = tuple(
-        engine.Counsellor(id=cid, alias=row.alias, languages=row.language_set, topics=row.topic_set,
-                          location_ids=frozenset(served[cid]), active=row.active, daily_cap=row.daily_cap)
-        for cid, row in people_rows.items()
+        engine.Counsellor(id=cid, alias=alias, languages=_codes(languages), topics=_codes(topics),
+                          location_ids=frozenset(served[cid]), active=active, daily_cap=daily_cap)
+        for cid, alias, languages, topics, daily_cap, active in people
     )
     types = tuple(
         engine.AppointmentType(
-            id=row.id, topic=row.topic, duration_minutes=row.duration_minutes,
-            modes=row.mode_set,  # type: ignore[arg-type]
-            buffer_before_minutes=row.buffer_before_minutes, buffer_after_minutes=row.buffer_after_minutes,
-            min_notice_minutes=row.min_notice_minutes, horizon_days=row.horizon_days)
-        for row in session.exec(select(AppointmentType).where(col(AppointmentType.active))
-                                .order_by(col(AppointmentType.id)))
-        if row.id is not None
+            id=tid, topic=topic, duration_minutes=duration, modes=_codes(modes),  # type: ignore[arg-type]
+            buffer_before_minutes=before, buffer_after_minutes=after, min_notice_minutes=notice,
+            horizon_days=horizon)
+        for tid, topic, duration, modes, before, after, notice, horizon in session.execute(
+            select_columns(*(col(c) for c in (
+                AppointmentType.id, AppointmentType.topic, AppointmentType.duration_minutes, AppointmentType.modes,
+                AppointmentType.buffer_before_minutes, AppointmentType.buffer_after_minutes,
+                AppointmentType.min_notice_minutes, AppointmentType.horizon_days,
+            ))).where(col(AppointmentType.active)).order_by(col(AppointmentType.id)))
     )
-    # Rules are the many rows of a setup: plain tuples, not ORM objects (a search loads them every time).
     rule_columns = select_columns(*(col(c) for c in (
         AvailabilityRule.counsellor_id, AvailabilityRule.location_id, AvailabilityRule.weekday, AvailabilityRule.starts,
         AvailabilityRule.ends, AvailabilityRule.valid_from, AvailabilityRule.valid_until, AvailabilityRule.on_holidays,
@@ -76,27 +113,79 @@ def load_calendar(session: Session, today: date | None = None) -> StoredCalendar
                           valid_from=valid_from, valid_until=valid_until, on_holidays=on_holidays)
         for cid, lid, weekday, starts, ends, valid_from, valid_until, on_holidays in session.execute(rule_columns)
     )
-    exceptions = select(AvailabilityException).order_by(col(AvailabilityException.id))
+    exceptions = select_columns(*(col(c) for c in (
+        AvailabilityException.kind, AvailabilityException.counsellor_id, AvailabilityException.location_id,
+        AvailabilityException.first_day, AvailabilityException.last_day, AvailabilityException.starts,
+        AvailabilityException.ends, AvailabilityException.reason,
+    ))).order_by(col(AvailabilityException.id))
     if today is not None:
         exceptions = exceptions.where(col(AvailabilityException.last_day) >= today)
     absences: list[engine.Absence] = []
     extra: list[engine.ExtraHours] = []
     closures: list[engine.LocationClosure] = []
-    for row in session.exec(exceptions):
-        if row.kind == "absence" and row.counsellor_id is not None:
-            absences.append(absence_of(row))
-        elif row.kind == "extra_hours" and row.counsellor_id is not None and row.location_id is not None \
-                and row.starts is not None and row.ends is not None:
-            extra.append(engine.ExtraHours(counsellor_id=row.counsellor_id, location_id=row.location_id,
-                                           day=row.first_day, start=row.starts, end=row.ends))
-        elif row.kind == "closure" and row.location_id is not None:
-            closures.append(engine.LocationClosure(location_id=row.location_id, first_day=row.first_day,
-                                                   last_day=row.last_day))
+    for kind, cid, lid, first_day, last_day, starts, ends, reason in session.execute(exceptions):
+        if kind == "absence" and cid is not None:
+            absences.append(engine.Absence(counsellor_id=cid, first_day=first_day, last_day=last_day, start=starts,
+                                           end=ends, reason=reason or "leave"))
+        elif kind == "extra_hours" and cid is not None and lid is not None and starts is not None \
+                and ends is not None:
+            extra.append(engine.ExtraHours(counsellor_id=cid, location_id=lid, day=first_day, start=starts, end=ends))
+        elif kind == "closure" and lid is not None:
+            closures.append(engine.LocationClosure(location_id=lid, first_day=first_day, last_day=last_day))
     topics = frozenset(t.topic for t in types) | engine.DEFAULT_TOPICS
     setup = engine.CalendarSetup(locations=locations, counsellors=counsellors, types=types, rules=rules,
                                  absences=tuple(absences), extra_hours=tuple(extra), closures=tuple(closures),
                                  topics=topics)
     return StoredCalendar(setup, place_rows, people_rows)
+
+
+_VERSION = text("SELECT version FROM calendar_version WHERE id = 1")
+
+
+def calendar_version(session: Session) -> int:
+    """The number the database changes with every change to a calendar table (migration 0002): one cheap query."""
+    return int(session.connection().execute(_VERSION).scalar_one())
+
+
+def _database_of(session: Session) -> str:
+    bind = session.get_bind()
+    url = bind.engine.url if isinstance(bind, Connection) else bind.url
+    # An in-memory SQLite database is private to its engine; any other URL names a database shared by processes.
+    return f"{url}#{id(bind)}" if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:") \
+        else str(url)
+
+
+class SetupCache:
+    """The last StoredCalendar a process loaded, kept while the database's calendar version stays the same.
+
+    Every `get` reads the version (one query) in the caller's transaction and reloads on any difference, so a
+    change committed by anyone anywhere is seen by the next request. A StoredCalendar is immutable (its setup's
+    index included), so threads share it; two threads missing at once both load, the later one is kept. The
+    version is read before the setup: if a change commits in between, the setup loaded is newer than the version
+    it is stored under, and the next request, reading the new version, loads it again (never the other way)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.loads = 0  # how often the setup was read from the tables (tests, bench)
+        self._entry: tuple[tuple[str, int, date | None], StoredCalendar] | None = None
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, today: date | None) -> StoredCalendar:
+        key = (_database_of(session), calendar_version(session), today) if self.enabled else None
+        entry = self._entry
+        if key is not None and entry is not None and entry[0] == key:
+            return entry[1]
+        stored = load_calendar(session, today)
+        with self._lock:
+            self.loads += 1
+            if key is not None:
+                # The index is built here, once per version, not by the first search that needs it.
+                stored.setup.index  # noqa: B018
+                self._entry = (key, stored)
+        return stored
+
+    def clear(self) -> None:
+        self._entry = None
 
 
 def absence_of(row: AvailabilityException) -> engine.Absence:
@@ -110,15 +199,22 @@ def day_bounds(first_day: date, last_day: date, zone: ZoneInfo) -> tuple[datetim
     return (datetime.combine(first_day, time(), zone), datetime.combine(last_day + timedelta(days=1), time(), zone))
 
 
+# A slot lies inside one day's opening window, so no appointment lasts two days: one starting more than that
+# before a range cannot reach into it. The bound lets the (status, starts_at) index limit the scan.
+_LONGEST_APPOINTMENT = timedelta(days=2)
+
+
 def confirmed_between(
     session: Session, start: datetime, end: datetime, counsellor_id: int | None = None,
     exclude_booking: str | None = None,
 ) -> list[Held]:
+    """Confirmed appointments overlapping [start, end), as plain rows."""
     query = select_columns(*(col(c) for c in (
         Appointment.booking_id, Appointment.counsellor_id, Appointment.location_id, Appointment.starts_at,
         Appointment.ends_at, Appointment.type_id,
     ))).where(
         col(Appointment.status) == "confirmed",
+        col(Appointment.starts_at) >= start - _LONGEST_APPOINTMENT,
         col(Appointment.starts_at) < end,
         col(Appointment.ends_at) > start,
     )
@@ -129,6 +225,34 @@ def confirmed_between(
     return [Held(*row) for row in session.execute(query)]
 
 
+def week_counts(
+    session: Session, zone: ZoneInfo, first_day: date, last_day: date, counsellor_id: int | None = None,
+    exclude_booking: str | None = None,
+) -> dict[tuple[int, int, int], int]:
+    """Confirmed appointments per (counsellor, ISO year, ISO week) of the local weeks that hold first..last_day,
+    counted by the database (GROUP BY): what the fairness rule compares, without loading the weeks' rows.
+
+    A week is the appointments starting from one local Monday midnight to the next, the way the engine's
+    Occupancy counts them; the boundaries are computed here, so the database needs no time zone data."""
+    monday = first_day - timedelta(days=first_day.weekday())
+    mondays = [monday + timedelta(weeks=k) for k in range((last_day - monday).days // 7 + 1)]
+    bounds = [datetime.combine(day, time(), zone) for day in (*mondays, mondays[-1] + timedelta(weeks=1))]
+    starts_at = col(Appointment.starts_at)
+    week = case(*((starts_at < bound, k) for k, bound in enumerate(bounds[1:-1])), else_=len(mondays) - 1) \
+        if len(mondays) > 1 else literal(0)
+    inner = select_columns(col(Appointment.counsellor_id).label("counsellor_id"), week.label("week")).where(
+        col(Appointment.status) == "confirmed", starts_at >= bounds[0], starts_at < bounds[-1])
+    if counsellor_id is not None:
+        inner = inner.where(col(Appointment.counsellor_id) == counsellor_id)
+    if exclude_booking is not None:
+        inner = inner.where(col(Appointment.booking_id) != exclude_booking)
+    weeks = inner.subquery()  # grouped outside: PostgreSQL does not match a CASE with parameters in GROUP BY
+    iso = [day.isocalendar() for day in mondays]
+    query = select_columns(weeks.c.counsellor_id, weeks.c.week, func.count()).group_by(
+        weeks.c.counsellor_id, weeks.c.week)
+    return {(cid, iso[k].year, iso[k].week): n for cid, k, n in session.execute(query)}
+
+
 def held(row: Appointment) -> Held:
     return Held(ref=row.booking_id, counsellor_id=row.counsellor_id, location_id=row.location_id,
                 start=row.starts_at, end=row.ends_at, type_id=row.type_id)
@@ -136,14 +260,16 @@ def held(row: Appointment) -> Held:
 
 def load_occupancy(
     session: Session, setup: engine.CalendarSetup, zone: ZoneInfo, first_day: date, last_day: date,
-    exclude_booking: str | None = None,
+    exclude_booking: str | None = None, counsellor_id: int | None = None, weeks: bool = True,
 ) -> Occupancy:
-    """Confirmed appointments of the whole ISO weeks around the days (the fairness rule counts per week), plus a
-    day either side for buffers and travel."""
-    first = first_day - timedelta(days=first_day.weekday() + 1)
-    last = last_day + timedelta(days=7 - last_day.weekday())
-    start, end = day_bounds(first, last, zone)
-    return Occupancy(confirmed_between(session, start, end, exclude_booking=exclude_booking), setup, zone)
+    """What the engine needs to know of existing appointments for slots on first..last_day: the confirmed ones
+    from a day before to a day after (buffers, travel, daily caps) as rows, and for the fairness rule the counts
+    per counsellor of the whole ISO weeks around the days (`weeks=False`: not counted, every week counts 0; a
+    booking check needs none). `counsellor_id`: only that counsellor's."""
+    start, end = day_bounds(first_day - timedelta(days=1), last_day + timedelta(days=1), zone)
+    rows = confirmed_between(session, start, end, counsellor_id, exclude_booking)
+    counts = week_counts(session, zone, first_day, last_day, counsellor_id, exclude_booking) if weeks else {}
+    return Occupancy(rows, setup, zone, week_counts=counts)
 
 
 def counsellor_by_alias(session: Session, alias: str) -> Counsellor | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -76,15 +76,21 @@ class _Agenda:
 
 
 class Occupancy:
-    """Appointments indexed per counsellor (padded stretches), per local day and per ISO week."""
+    """Appointments indexed per counsellor (padded stretches), per local day and per ISO week.
 
-    def __init__(self, appointments: Iterable[Appointment], setup: CalendarSetup, zone: ZoneInfo) -> None:
+    `week_counts`, when given, are the appointments per (counsellor, ISO year, ISO week) counted elsewhere (the
+    database counts whole weeks, so only the appointments near the searched days need to be passed); the weekly
+    counts are then taken from it alone, and a week missing from it counts 0."""
+
+    def __init__(self, appointments: Iterable[Appointment], setup: CalendarSetup, zone: ZoneInfo,
+                 week_counts: Mapping[tuple[int, int, int], int] | None = None) -> None:
         index = setup.index
         buffers = {t.id: (t.buffer_before_minutes, t.buffer_after_minutes) for t in index.types.values()}
         places = index.places
         stretches: dict[int, list[tuple[int, int, str | None]]] = defaultdict(list)
         per_day: dict[tuple[int, date], int] = defaultdict(int)
         per_week: dict[tuple[int, int, int], int] = defaultdict(int)
+        count_weeks = week_counts is None
         self.appointments = tuple(appointments)
         for appointment in self.appointments:
             cid = appointment.counsellor_id
@@ -94,10 +100,11 @@ class Occupancy:
             stretches[cid].append((start - before, end + after, places.get(appointment.location_id, _ELSEWHERE)))
             day = local_date(start, zone)
             per_day[cid, day] += 1
-            year, week, _ = day.isocalendar()
-            per_week[cid, year, week] += 1
+            if count_weeks:
+                year, week, _ = day.isocalendar()
+                per_week[cid, year, week] += 1
         self._per_day = per_day
-        self._per_week = per_week
+        self._per_week: Mapping[tuple[int, int, int], int] = per_week if week_counts is None else dict(week_counts)
         self._agendas = {cid: _Agenda(items) for cid, items in stretches.items()}
 
     def clashes(self, counsellor_id: int, start: int, end: int, place: str | None, travel: int) -> bool:
