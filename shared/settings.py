@@ -50,7 +50,11 @@ class Settings(BaseSettings):
 
     timezone: str = "Europe/Berlin"
     slots_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
-    min_notice_minutes: int = Field(default=60, ge=0)
+    # Slots start every SLOT_STEP_MINUTES from a window's opening; the minimum notice, buffers and horizon belong
+    # to each appointment type (scheduler tables), not to the deployment.
+    slot_step_minutes: int = Field(default=30, ge=5, le=240)
+    # Kept free between appointments of one counsellor in different towns (phone and video need none).
+    travel_buffer_minutes: int = Field(default=60, ge=0, le=480)
     contact_retention_days: int = Field(default=14, ge=1, le=365)
     worker_concurrency: int = Field(default=1, ge=1, le=64)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -336,3 +336,18 @@ def test_attended_is_recorded_once_the_appointment_has_begun(scheduler: Schedule
     send(scheduler, BookingOutcomeReported(booking_id=booking_id, outcome="attended"))
     assert len(announced(scheduler, "booking.attended")) == 1
     assert appointment(scheduler, booking_id).status == "attended"
+
+
+def test_the_slot_step_setting_decides_how_often_slots_start(tmp_path: Path, clock: Clock) -> None:
+    def starts(step: int) -> set[int]:
+        built = build_scheduler(load_settings(var_dir=tmp_path / str(step), slot_step_minutes=step), clock)
+        try:
+            seed(built.engine)
+            offered = search(built, MONDAY + timedelta(days=1), topic=Topic.career)
+            assert offered.slots
+            return {slot.start.minute for slot in offered.slots}
+        finally:
+            built.engine.dispose()
+
+    assert starts(30) == {0, 30}
+    assert starts(60) == {0}

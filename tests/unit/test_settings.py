@@ -264,7 +264,8 @@ def test_port_at_the_ends_of_the_range_is_accepted(monkeypatch: pytest.MonkeyPat
     [
         ("SLOTS_TIMEOUT_SECONDS", "0"),
         ("SLOTS_TIMEOUT_SECONDS", "31"),
-        ("MIN_NOTICE_MINUTES", "-1"),
+        ("SLOT_STEP_MINUTES", "4"),
+        ("TRAVEL_BUFFER_MINUTES", "-1"),
         ("CONTACT_RETENTION_DAYS", "0"),
         ("CONTACT_RETENTION_DAYS", "366"),
         ("WORKER_CONCURRENCY", "0"),

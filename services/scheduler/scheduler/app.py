@@ -43,7 +43,8 @@ def build(settings: Settings, clock: Clock = system_clock) -> Scheduler:
         publisher.reply(to, envelope.to_wire(), envelope.correlation_id, ttl)
 
     deps = handlers.SchedulerDeps(
-        calendar=Calendar(SearchSettings(timezone=settings.timezone)),
+        calendar=Calendar(SearchSettings(timezone=settings.timezone, step_minutes=settings.slot_step_minutes,
+                                         travel_minutes=settings.travel_buffer_minutes)),
         clock=clock,
         reply=reply,
         reply_ttl_seconds=settings.slots_timeout_seconds,
