@@ -123,26 +123,35 @@ def create_vhost() -> str:
 
 
 def seed_calendar(scheduler_url: str, days: int) -> None:
-    """Bench-only opening hours in the scheduler's own tables: COUNSELLORS people, every day, OPENS..CLOSES."""
-    from scheduler.tables import Counsellor, Location, OpeningRule
+    """Bench-only opening hours in the scheduler's own tables: COUNSELLORS people, each at a place of their own,
+    every day (public holidays included), OPENS..CLOSES, one appointment type of 50 minutes without buffers; with
+    SLOT_STEP_MINUTES=60 (set below) the slots are hourly and no two of them overlap."""
+    from datetime import time as wall_time
+
+    from scheduler.tables import AppointmentType, AvailabilityRule, Counsellor, CounsellorLocation, Location
     from sqlmodel import Session
 
     from shared.db import make_engine
 
     engine = make_engine(scheduler_url)
     with Session(engine) as session:
-        place = Location(town="Rostock", kind="office", alias="Bench 1", address="Benchstraße 1, 18055 Rostock")
-        session.add(place)
-        people = [Counsellor(alias=f"bench-{i:02d}", languages="de,en", topics="career,health,safety,psychosocial")
+        # One place per person: "any counsellor" offers one slot per start and place, so with everyone at one
+        # place a search would show only one of them per hour.
+        places = [Location(town="Rostock", kind="office", alias=f"Bench {i + 1}", address=f"Benchstraße {i + 1}")
+                  for i in range(COUNSELLORS)]
+        session.add_all(places)
+        session.add(AppointmentType(topic="career", duration_minutes=50, modes="office", buffer_before_minutes=0,
+                                    buffer_after_minutes=0, min_notice_minutes=60, horizon_days=SEARCH_DAYS + 10))
+        people = [Counsellor(alias=f"bench-{i:02d}", languages="de,en", topics="career")
                   for i in range(COUNSELLORS)]
         session.add_all(people)
         session.flush()
-        assert place.id is not None
-        for person in people:
-            assert person.id is not None
+        for person, place in zip(people, places, strict=True):
+            assert person.id is not None and place.id is not None
+            session.add(CounsellorLocation(counsellor_id=person.id, location_id=place.id))
             for weekday in range(7):
-                session.add(OpeningRule(counsellor_id=person.id, location_id=place.id, weekday=weekday,
-                                        opens=f"{OPENS:02d}:00", closes=f"{CLOSES:02d}:00"))
+                session.add(AvailabilityRule(counsellor_id=person.id, location_id=place.id, weekday=weekday,
+                                             starts=wall_time(OPENS), ends=wall_time(CLOSES), on_holidays=True))
         session.commit()
     engine.dispose()
     log(f"seeded {COUNSELLORS} counsellors x {CLOSES - OPENS} hourly slots x 7 days/week "
@@ -226,7 +235,7 @@ def booking_requested_body() -> dict[str, Any]:
     from shared.contracts import BookingRequested, wrap
 
     booking_id = uuid4()
-    request = BookingRequested(booking_id=booking_id, slot_id="s1-12-1-29412345", topic=None, language="de",
+    request = BookingRequested(booking_id=booking_id, slot_id="s2-12-1-1-29412345", topic=None, language="de",
                                channel="web")
     return wrap(request, booking_id).to_wire()
 
@@ -529,6 +538,7 @@ def main() -> int:
             "BROKER_URL": url,
             "DATA_KEY": generate_data_key(),
             "SMS_PROVIDER": "sink",
+            "SLOT_STEP_MINUTES": "60",
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         })
         system = System(env, var_dir)
