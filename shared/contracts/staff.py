@@ -13,7 +13,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from shared.contracts.common import FreeText, Slot, SlotId
+from shared.contracts.common import FreeText, LanguageCode, Slot, SlotId
 from shared.contracts.envelope import Payload, register
 
 # Local wall-clock hours and minutes in the business time zone, "09:30".
@@ -23,6 +23,13 @@ ZoneName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]{1,32}(/[A-Za-z_
 ReplyQueue = Annotated[str, StringConstraints(pattern=r"^gateway\.replies\.[0-9a-f]{12}$")]
 CounsellorId = Annotated[int, Field(ge=1, le=2_000_000_000)]
 AppointmentStatus = Literal["confirmed", "cancelled", "no_show", "attended"]
+# A topic code as staff name it on an appointment type or a counsellor: "career", "safety_legal".
+TopicCode = Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,40}$")]
+ModeName = Literal["office", "outreach", "phone", "video"]
+# A location's neutral alias (what an SMS shows): letters, digits and spaces, at most four digits, no "+".
+_ALIAS_CHARS = "A-Za-zÄÖÜäöüßÀ-ÖØ-öø-ÿ "
+LocationAlias = Annotated[str, StringConstraints(
+    min_length=2, max_length=40, pattern=rf"^[{_ALIAS_CHARS}]*([0-9][{_ALIAS_CHARS}]*){{0,4}}$")]
 # The longest range a staff question may cover, as for a slot search.
 MAX_STAFF_RANGE_DAYS = 90
 
@@ -126,12 +133,80 @@ class MoveAction(_Model):
     reason: FreeText | None = None
 
 
+# --- admin only: appointment types, counsellors, locations --------------------------------------------------------
+
+
+class TypesAction(_Model):
+    """Every appointment type, active or not (any signed-in staff member may read them)."""
+
+    action: Literal["types"] = "types"
+
+
+Duration = Annotated[int, Field(ge=10, le=240)]
+Buffer = Annotated[int, Field(ge=0, le=120)]
+Notice = Annotated[int, Field(ge=0, le=10080)]
+Horizon = Annotated[int, Field(ge=1, le=366)]
+Modes = Annotated[list[ModeName], Field(min_length=1, max_length=4)]
+
+
+class CreateTypeAction(_Model):
+    action: Literal["create_type"] = "create_type"
+    topic: TopicCode
+    duration_minutes: Duration
+    modes: Modes
+    buffer_before_minutes: Buffer = 0
+    buffer_after_minutes: Buffer = 0
+    min_notice_minutes: Notice = 60
+    horizon_days: Horizon = 90
+    active: bool = True
+
+
+class UpdateTypeAction(_Model):
+    """Change the given fields of an appointment type (None: unchanged)."""
+
+    action: Literal["update_type"] = "update_type"
+    type_id: int = Field(ge=1, le=2_000_000_000)
+    topic: TopicCode | None = None
+    duration_minutes: Duration | None = None
+    modes: Modes | None = None
+    buffer_before_minutes: Buffer | None = None
+    buffer_after_minutes: Buffer | None = None
+    min_notice_minutes: Notice | None = None
+    horizon_days: Horizon | None = None
+    active: bool | None = None
+
+
+class UpdateCounsellorAction(_Model):
+    """Change the given fields of a counsellor (None: unchanged; `daily_cap` only when `change_daily_cap`, where
+    None means no limit)."""
+
+    action: Literal["update_counsellor"] = "update_counsellor"
+    counsellor_id: CounsellorId
+    languages: list[LanguageCode] | None = Field(default=None, min_length=1, max_length=10)
+    topics: list[TopicCode] | None = Field(default=None, max_length=20)
+    location_ids: list[Annotated[int, Field(ge=1, le=2_000_000_000)]] | None = Field(default=None, max_length=50)
+    active: bool | None = None
+    change_daily_cap: bool = False
+    daily_cap: int | None = Field(default=None, ge=1, le=20)
+
+
+class UpdateLocationAction(_Model):
+    action: Literal["update_location"] = "update_location"
+    location_id: int = Field(ge=1, le=2_000_000_000)
+    active: bool | None = None
+    alias: LocationAlias | None = None
+
+
 StaffAction = Annotated[
     WeekAction | BookingsAction | SetRulesAction | AddExceptionAction | RemoveExceptionAction | CancelAction
-    | OutcomeAction | MoveAction,
+    | OutcomeAction | MoveAction | TypesAction | CreateTypeAction | UpdateTypeAction | UpdateCounsellorAction
+    | UpdateLocationAction,
     Field(discriminator="action"),
 ]
-WRITES = frozenset({"set_rules", "add_exception", "remove_exception", "cancel", "no_show", "attended", "move"})
+WRITES = frozenset({"set_rules", "add_exception", "remove_exception", "cancel", "no_show", "attended", "move",
+                    "create_type", "update_type", "update_counsellor", "update_location"})
+# Writes only an admin may make (checked in the gateway and again in the scheduler).
+ADMIN_WRITES = frozenset({"create_type", "update_type", "update_counsellor", "update_location"})
 
 
 @register
@@ -264,3 +339,37 @@ class FeedEvent(_Model):
 class FeedData(_Model):
     counsellor_id: int
     events: list[FeedEvent]
+
+
+class AppointmentTypeData(_Model):
+    type_id: int
+    topic: str
+    duration_minutes: int
+    modes: list[str]
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    min_notice_minutes: int
+    horizon_days: int
+    active: bool
+
+
+class TypesData(_Model):
+    types: list[AppointmentTypeData]
+
+
+class CounsellorData(_Model):
+    counsellor_id: int
+    alias: str
+    languages: list[str]
+    topics: list[str]
+    location_ids: list[int]
+    active: bool
+    daily_cap: int | None
+
+
+class LocationData(_Model):
+    location_id: int
+    town: str
+    kind: str
+    alias: str
+    active: bool

@@ -29,7 +29,15 @@ from scheduler.domain import calendar_setup as engine
 from scheduler.domain.availability import parse_slot_id
 from scheduler.domain.calendar_setup import CalendarError, check_date_range, resolve_zone, setup_problems
 from scheduler.domain.public_holidays import is_public_holiday
-from scheduler.tables import Appointment, AvailabilityException, AvailabilityRule, Counsellor, Location
+from scheduler.tables import (
+    Appointment,
+    AppointmentType,
+    AvailabilityException,
+    AvailabilityRule,
+    Counsellor,
+    CounsellorLocation,
+    Location,
+)
 from shared.contracts import (
     BookingCancellationRequested,
     BookingOutcomeReported,
@@ -41,15 +49,20 @@ from shared.contracts import (
     wrap,
 )
 from shared.contracts.staff import (
+    ADMIN_WRITES,
     MAX_STAFF_RANGE_DAYS,
     WRITES,
     Actor,
     AddExceptionAction,
+    AppointmentTypeData,
     BookingChangeData,
     BookingsAction,
     BookingsData,
     CancelAction,
+    CounsellorData,
+    CreateTypeAction,
     ExceptionData,
+    LocationData,
     MoveAction,
     OutcomeAction,
     RemoveExceptionAction,
@@ -60,6 +73,11 @@ from shared.contracts.staff import (
     StaffException,
     StaffLocation,
     StaffWindow,
+    TypesAction,
+    TypesData,
+    UpdateCounsellorAction,
+    UpdateLocationAction,
+    UpdateTypeAction,
     WeekAction,
     WeekData,
 )
@@ -69,6 +87,7 @@ from shared.outbox import OutboxMessage
 log = logging.getLogger(__name__)
 
 OWN_CALENDAR_ONLY = "You can only see and change your own calendar."
+ADMIN_ONLY = "Only an admin can change appointment types, counsellors and locations."
 # How far ahead staff may look or plan, as for a client's slot search.
 HORIZON_DAYS = 366
 
@@ -122,6 +141,8 @@ def decide(envelope: Envelope, session: Session, deps: StaffDeps) -> StaffAnswer
             return _write(envelope, request, session, deps)
         if isinstance(action, WeekAction):
             return _answer(request.request_id, 200, "ok", "Your week.", week(session, request.actor, action, deps))
+        if isinstance(action, TypesAction):
+            return _answer(request.request_id, 200, "ok", "Appointment types.", list_types(session))
         assert isinstance(action, BookingsAction)
         return _answer(request.request_id, 200, "ok", "Bookings.", bookings(session, request.actor, action, deps))
     except Refused as refused:
@@ -149,7 +170,13 @@ def _write(envelope: Envelope, request: StaffRequested, session: Session, deps: 
     actor = request.actor
     status, message = 200, "Done."
     data: BaseModel
-    if isinstance(action, SetRulesAction):
+    if action.action in ADMIN_WRITES:
+        ensure_admin(actor)
+        # The stored calendar is read as it was before this change (the check compares the two): nothing the
+        # handler changed reaches the database before its own flush.
+        with session.no_autoflush:
+            status, data, message = _admin_write(session, action, deps)
+    elif isinstance(action, SetRulesAction):
         data, message = set_rules(session, actor, action, deps), "The weekly rules were saved."
     elif isinstance(action, AddExceptionAction):
         added = add_exception(session, actor, action, deps)
@@ -171,12 +198,28 @@ def _write(envelope: Envelope, request: StaffRequested, session: Session, deps: 
     return _answer(request.request_id, status, "ok", message, data)
 
 
+def _admin_write(session: Session, action: Any, deps: StaffDeps) -> tuple[int, BaseModel, str]:
+    if isinstance(action, CreateTypeAction):
+        return 201, create_type(session, action, deps), "The appointment type was created."
+    if isinstance(action, UpdateTypeAction):
+        return 200, update_type(session, action, deps), "The appointment type was saved."
+    if isinstance(action, UpdateCounsellorAction):
+        return 200, update_counsellor(session, action, deps), "The counsellor was saved."
+    assert isinstance(action, UpdateLocationAction)
+    return 200, update_location(session, action), "The location was saved."
+
+
 # --- who may do what ---------------------------------------------------------------------------------------------
 
 
 def ensure_calendar(actor: Actor, counsellor_id: int) -> None:
     if actor.role != "admin" and actor.counsellor_id != counsellor_id:
         raise Refused(403, "forbidden", f"{OWN_CALENDAR_ONLY} This one belongs to another counsellor.")
+
+
+def ensure_admin(actor: Actor) -> None:
+    if actor.role != "admin":
+        raise Refused(403, "forbidden", ADMIN_ONLY)
 
 
 def _counsellor(session: Session, actor: Actor, counsellor_id: int) -> Counsellor:
@@ -492,3 +535,137 @@ def move(session: Session, actor: Actor, action: MoveAction, deps: StaffDeps) ->
                                     deps.booking)
     _refuse_change(announced)
     return BookingChangeData(booking=describe_booking(row, _locations(session), deps.booking.calendar.zone))
+
+
+# --- admin: appointment types, counsellors, locations ----------------------------------------------------------------
+
+
+def describe_type(row: AppointmentType) -> AppointmentTypeData:
+    assert row.id is not None
+    return AppointmentTypeData(type_id=row.id, topic=row.topic, duration_minutes=row.duration_minutes,
+                               modes=sorted(row.mode_set), buffer_before_minutes=row.buffer_before_minutes,
+                               buffer_after_minutes=row.buffer_after_minutes,
+                               min_notice_minutes=row.min_notice_minutes, horizon_days=row.horizon_days,
+                               active=row.active)
+
+
+def list_types(session: Session) -> TypesData:
+    return TypesData(types=[describe_type(row) for row in
+                            session.exec(select(AppointmentType).order_by(col(AppointmentType.id)))])
+
+
+def _engine_type(row: AppointmentType, type_id: int) -> engine.AppointmentType:
+    """The row as the slot engine sees it (its own checks raise CalendarError for a value out of range)."""
+    return engine.AppointmentType(
+        id=type_id, topic=row.topic, duration_minutes=row.duration_minutes,
+        modes=row.mode_set,  # type: ignore[arg-type]
+        buffer_before_minutes=row.buffer_before_minutes, buffer_after_minutes=row.buffer_after_minutes,
+        min_notice_minutes=row.min_notice_minutes, horizon_days=row.horizon_days)
+
+
+def _refuse_type_setup(session: Session, row: AppointmentType, type_id: int, deps: StaffDeps) -> None:
+    """Refuse a type that would make the calendar one the engine cannot honour (such as two active types for one
+    topic and mode); an inactive type is not part of the calendar."""
+    stored = repository.load_calendar(session, _today(deps))
+    others = tuple(t for t in stored.setup.types if t.id != type_id)
+    kind_type = _engine_type(row, type_id)
+    types = (*others, kind_type) if row.active else others
+    after = replace(stored.setup, types=tuple(sorted(types, key=lambda t: t.id)),
+                    topics=stored.setup.topics | {row.topic})
+    _refuse_problems(stored.setup, after)
+
+
+_TYPE_FIELDS = ("topic", "duration_minutes", "buffer_before_minutes", "buffer_after_minutes", "min_notice_minutes",
+                "horizon_days", "active")
+
+
+def create_type(session: Session, action: CreateTypeAction, deps: StaffDeps) -> AppointmentTypeData:
+    row = AppointmentType(modes=",".join(sorted(set(action.modes))),
+                          **{name: getattr(action, name) for name in _TYPE_FIELDS})
+    # A new type has no id yet; one above every stored id stands for it in the check.
+    newest = session.exec(select(AppointmentType.id).order_by(col(AppointmentType.id).desc())).first()
+    _refuse_type_setup(session, row, (newest or 0) + 1, deps)
+    session.add(row)
+    session.flush()
+    return describe_type(row)
+
+
+def update_type(session: Session, action: UpdateTypeAction, deps: StaffDeps) -> AppointmentTypeData:
+    row = session.get(AppointmentType, action.type_id)
+    if row is None:
+        raise Refused(404, "unknown_type", f"There is no appointment type with id {action.type_id}.")
+    for name in _TYPE_FIELDS:
+        value = getattr(action, name)
+        if value is not None:
+            setattr(row, name, value)
+    if action.modes is not None:
+        row.modes = ",".join(sorted(set(action.modes)))
+    _refuse_type_setup(session, row, action.type_id, deps)
+    session.add(row)
+    session.flush()
+    return describe_type(row)
+
+
+def _served(session: Session, counsellor_id: int) -> list[int]:
+    return sorted(session.exec(select(CounsellorLocation.location_id).where(
+        CounsellorLocation.counsellor_id == counsellor_id)))
+
+
+def describe_counsellor(session: Session, row: Counsellor) -> CounsellorData:
+    assert row.id is not None
+    return CounsellorData(counsellor_id=row.id, alias=row.alias, languages=sorted(row.language_set),
+                          topics=sorted(row.topic_set), location_ids=_served(session, row.id), active=row.active,
+                          daily_cap=row.daily_cap)
+
+
+def update_counsellor(session: Session, action: UpdateCounsellorAction, deps: StaffDeps) -> CounsellorData:
+    row = session.get(Counsellor, action.counsellor_id)
+    if row is None:
+        raise Refused(404, "unknown_counsellor", f"There is no counsellor with id {action.counsellor_id}.")
+    repository.lock_counsellor(session, action.counsellor_id)
+    if action.languages is not None:
+        row.languages = ",".join(sorted(set(action.languages)))
+    if action.topics is not None:
+        row.topics = ",".join(sorted(set(action.topics)))
+    if action.active is not None:
+        row.active = action.active
+    if action.change_daily_cap:
+        row.daily_cap = action.daily_cap
+    served = frozenset(action.location_ids) if action.location_ids is not None \
+        else frozenset(_served(session, action.counsellor_id))
+    stored = repository.load_calendar(session, _today(deps))
+    person = engine.Counsellor(id=action.counsellor_id, alias=row.alias, languages=row.language_set,
+                               topics=row.topic_set, location_ids=served, active=row.active,
+                               daily_cap=row.daily_cap)
+    after = replace(stored.setup, counsellors=tuple(
+        person if c.id == action.counsellor_id else c for c in stored.setup.counsellors))
+    problems = _new_problems(stored.setup, after)
+    if problems:
+        first = problems[0]
+        if isinstance(first, engine.LocationNotServed):
+            raise engine.LocationNotServed(
+                "A location the counsellor's weekly rules or extra hours still use cannot be removed; change "
+                f"those first. {first.message}")
+        raise first
+    if action.location_ids is not None:
+        session.execute(delete(CounsellorLocation).where(
+            col(CounsellorLocation.counsellor_id) == action.counsellor_id))
+        session.add_all(CounsellorLocation(counsellor_id=action.counsellor_id, location_id=location_id)
+                        for location_id in sorted(served))
+    session.add(row)
+    session.flush()
+    return describe_counsellor(session, row)
+
+
+def update_location(session: Session, action: UpdateLocationAction) -> LocationData:
+    row = session.get(Location, action.location_id)
+    if row is None:
+        raise Refused(404, "unknown_location", f"There is no location with id {action.location_id}.")
+    if action.active is not None:
+        row.active = action.active
+    if action.alias is not None:
+        row.alias = " ".join(action.alias.split())
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    return LocationData(location_id=row.id, town=row.town, kind=row.kind, alias=row.alias, active=row.active)

@@ -1,0 +1,297 @@
+"""Admin-only staff actions against the real system (embedded default): appointment types, counsellors, locations.
+
+Issue "Lotse 2/6": an admin edits appointment types (topic, duration, modes, buffers, notice, horizon, active),
+counsellors (languages, topics, served locations, active, daily cap) and locations (active, neutral alias); the
+scheduler checks the calendar the change would make and refuses it whole (422 with a sentence) or for a counsellor
+(403). The slot search follows at once. One system serves the whole module; demo counsellors: 1 Anna, 2 Bogdan,
+3 Csilla, 4 Dana; locations 1 Rostock 1 ... 5 Stralsund 1 (outreach), 6 Telefon, 7 Video.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+
+from tests.integration.test_staff_api import assert_problem, create_staff, rows, sign_in, today
+from tests.support.system import System, base_env, free_port, running_system
+
+ANNA, BOGDAN, DANA = 1, 2, 4
+STRALSUND, TELEFON, VIDEO = 5, 6, 7
+
+
+@pytest.fixture(scope="module")
+def system() -> Iterator[System]:
+    var_dir = Path(tempfile.mkdtemp(prefix="lotse-staff-admin-"))
+    env = base_env(var_dir, free_port(), {"SLOTS_TIMEOUT_SECONDS": "10"})
+    try:
+        with running_system(env, var_dir) as running:
+            create_staff(running, "create-admin", "--username", "admin")
+            create_staff(running, "create-staff", "--username", "anna", "--role", "counsellor",
+                         "--counsellor-id", str(ANNA))
+            yield running
+    finally:
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def admin(system: System) -> Iterator[httpx.Client]:
+    http = sign_in(system, "admin")
+    yield http
+    http.close()
+
+
+@pytest.fixture(scope="module")
+def anna(system: System) -> Iterator[httpx.Client]:
+    http = sign_in(system, "anna")
+    yield http
+    http.close()
+
+
+@pytest.fixture
+def public(system: System) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=system.url, timeout=30) as http:
+        yield http
+
+
+def slots(public: httpx.Client, **params: str) -> list[dict[str, Any]]:
+    response = public.get("/v1/slots", params={"from": str(today() + timedelta(days=2)),
+                                               "to": str(today() + timedelta(days=30)), **params})
+    assert response.status_code == 200, response.text
+    return list(response.json()["slots"])
+
+
+def calendar_rows(system: System) -> list[Any]:
+    """Everything the admin actions could change, to show that a refusal changed nothing."""
+    return [rows(system, "SELECT * FROM appointment_types ORDER BY id"),
+            rows(system, "SELECT * FROM counsellors ORDER BY id"),
+            rows(system, "SELECT * FROM counsellor_locations ORDER BY counsellor_id, location_id"),
+            rows(system, "SELECT * FROM locations ORDER BY id")]
+
+
+def test_any_staff_member_reads_the_appointment_types(anna: httpx.Client) -> None:
+    response = anna.get("/v1/staff/appointment-types")
+
+    assert response.status_code == 200, response.text
+    types = response.json()["types"]
+    assert {t["topic"] for t in types} >= {"career", "health", "safety", "psychosocial"}
+    career = next(t for t in types if t["topic"] == "career")
+    assert career["duration_minutes"] == 50 and career["active"] is True
+    assert career["modes"] == ["office", "outreach", "phone", "video"]
+
+
+def test_a_new_type_offers_slots_only_where_a_counsellor_covers_it_and_not_once_deactivated(
+        system: System, admin: httpx.Client, public: httpx.Client) -> None:
+    # Nobody offers psychosocial counselling by outreach yet (the demo type has no outreach mode).
+    created = admin.post("/v1/staff/appointment-types", json={
+        "topic": "psychosocial", "duration_minutes": 40, "modes": ["outreach"], "buffer_after_minutes": 10,
+        "min_notice_minutes": 120, "horizon_days": 60})
+    assert created.status_code == 201, created.text
+    kind = created.json()
+    assert kind["topic"] == "psychosocial" and kind["modes"] == ["outreach"] and kind["active"] is True
+    search = {"topic": "psychosocial", "mode": "outreach"}
+    assert slots(public, **search) == []  # only Bogdan works at Stralsund, and he does not cover the topic
+
+    covered = admin.patch(f"/v1/staff/counsellors/{BOGDAN}", json={"topics": ["career", "safety", "psychosocial"]})
+    assert covered.status_code == 200, covered.text
+    assert covered.json()["topics"] == ["career", "psychosocial", "safety"]
+    offered = slots(public, **search)
+    assert offered and {s["location"]["location_id"] for s in offered} == {STRALSUND}
+    assert {s["counsellor"] for s in offered} == {"Bogdan"}
+    assert all(s["slot_id"].split("-")[3] == str(kind["type_id"]) for s in offered)
+
+    # A second active type for the same topic and mode would make the search ambiguous.
+    before = calendar_rows(system)
+    assert_problem(admin.post("/v1/staff/appointment-types", json={
+        "topic": "psychosocial", "duration_minutes": 30, "modes": ["outreach", "video"]}), 422, "ambiguous_type")
+    assert calendar_rows(system) == before
+
+    off = admin.patch(f"/v1/staff/appointment-types/{kind['type_id']}", json={"active": False})
+    assert off.status_code == 200, off.text
+    assert off.json()["active"] is False
+    assert slots(public, **search) == []
+    listed = {t["type_id"]: t for t in admin.get("/v1/staff/appointment-types").json()["types"]}
+    assert listed[kind["type_id"]]["active"] is False
+
+    assert admin.patch(f"/v1/staff/counsellors/{BOGDAN}", json={"topics": ["career", "safety"]}).status_code == 200
+
+
+def test_an_admin_edits_a_type_and_the_slots_follow(admin: httpx.Client, public: httpx.Client) -> None:
+    types = admin.get("/v1/staff/appointment-types").json()["types"]
+    health = next(t for t in types if t["topic"] == "health" and t["active"])
+    search = {"topic": "health", "counsellor": "Anna", "mode": "office"}
+    assert slots(public, **search)
+
+    changed = admin.patch(f"/v1/staff/appointment-types/{health['type_id']}",
+                          json={"duration_minutes": 30, "modes": ["phone", "video"], "buffer_before_minutes": 0})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["duration_minutes"] == 30 and changed.json()["modes"] == ["phone", "video"]
+    assert slots(public, **search) == []
+    phone = slots(public, topic="health", counsellor="Anna", mode="phone")
+    assert phone and all(s["start"][:16] < s["end"][:16] for s in phone)
+
+    back = admin.patch(f"/v1/staff/appointment-types/{health['type_id']}", json={
+        "duration_minutes": health["duration_minutes"], "modes": health["modes"],
+        "buffer_before_minutes": health["buffer_before_minutes"]})
+    assert back.status_code == 200, back.text
+    assert slots(public, **search)
+
+
+def test_a_counsellor_gets_403_on_every_admin_write_and_nothing_changes(system: System,
+                                                                       anna: httpx.Client) -> None:
+    before = calendar_rows(system)
+
+    for method, path, body in (
+            ("POST", "/v1/staff/appointment-types", {"topic": "career", "duration_minutes": 30, "modes": ["video"]}),
+            ("PATCH", "/v1/staff/appointment-types/1", {"duration_minutes": 20}),
+            ("PATCH", f"/v1/staff/counsellors/{ANNA}", {"languages": ["de"]}),
+            ("PATCH", f"/v1/staff/counsellors/{BOGDAN}", {"active": False}),
+            ("PATCH", f"/v1/staff/locations/{TELEFON}", {"active": False})):
+        assert_problem(anna.request(method, path, json=body), 403, "forbidden", "admin")
+    assert calendar_rows(system) == before
+
+
+@pytest.mark.parametrize(("path", "body", "code", "words"), [
+    ("/v1/staff/appointment-types/1", {"duration_minutes": 5}, "invalid_duration_minutes", ("10", "240")),
+    ("/v1/staff/appointment-types/1", {"duration_minutes": 241}, "invalid_duration_minutes", ("duration",)),
+    ("/v1/staff/appointment-types/1", {"modes": []}, "invalid_modes", ("office",)),
+    ("/v1/staff/appointment-types/1", {"modes": ["fax"]}, "invalid_modes", ("video",)),
+    ("/v1/staff/appointment-types/1", {"topic": "Career Advice"}, "invalid_topic", ("topic",)),
+    ("/v1/staff/appointment-types/1", {"buffer_after_minutes": 121}, "invalid_buffer_after_minutes", ("buffer",)),
+    ("/v1/staff/appointment-types/1", {"min_notice_minutes": 10081}, "invalid_min_notice_minutes", ("notice",)),
+    ("/v1/staff/appointment-types/1", {"horizon_days": 0}, "invalid_horizon_days", ("horizon",)),
+    ("/v1/staff/appointment-types/1", {"topic": "health"}, "ambiguous_type", ("health",)),
+    ("/v1/staff/appointment-types/999", {"active": False}, "unknown_type", ("999",)),
+    ("/v1/staff/appointment-types", {"topic": "career", "modes": ["video"]}, "incomplete_type", ("duration",)),
+    (f"/v1/staff/counsellors/{ANNA}", {"languages": ["xx"]}, "invalid_languages", ("de",)),
+    (f"/v1/staff/counsellors/{ANNA}", {"languages": []}, "invalid_languages", ("languages",)),
+    (f"/v1/staff/counsellors/{ANNA}", {"daily_cap": 21}, "invalid_daily_cap", ("1 to 20",)),
+    (f"/v1/staff/counsellors/{ANNA}", {"topics": ["astrology"]}, "unknown_topic", ("astrology",)),
+    (f"/v1/staff/counsellors/{ANNA}", {"location_ids": [1, 999]}, "unknown_location", ("999",)),
+    (f"/v1/staff/counsellors/{ANNA}", {"location_ids": [1]}, "location_not_served", ("weekly rules", "6")),
+    ("/v1/staff/counsellors/999", {"active": False}, "unknown_counsellor", ("999",)),
+    (f"/v1/staff/locations/{TELEFON}", {"alias": "+49 151 2345678"}, "invalid_alias", ("letters",)),
+    (f"/v1/staff/locations/{TELEFON}", {"alias": "Ruf 0381 123456"}, "invalid_alias", ("digits",)),
+    (f"/v1/staff/locations/{TELEFON}", {"alias": "T"}, "invalid_alias", ("2 to 40",)),
+    (f"/v1/staff/locations/{TELEFON}", {"alias": "Büro-Nord"}, "invalid_alias", ("spaces",)),
+    ("/v1/staff/locations/999", {"active": False}, "unknown_location", ("999",)),
+])
+def test_bad_values_are_refused_with_a_sentence_and_nothing_is_saved(
+        system: System, admin: httpx.Client, path: str, body: dict[str, Any], code: str,
+        words: tuple[str, ...]) -> None:
+    before = calendar_rows(system)
+
+    method = "POST" if path.endswith("appointment-types") else "PATCH"
+    expected = 404 if "999" in path else 422
+    assert_problem(admin.request(method, path, json=body), expected, code, *words)
+    assert calendar_rows(system) == before
+
+
+def test_the_daily_cap_is_set_and_cleared(system: System, admin: httpx.Client) -> None:
+    capped = admin.patch(f"/v1/staff/counsellors/{DANA}", json={"daily_cap": 3})
+    assert capped.status_code == 200 and capped.json()["daily_cap"] == 3, capped.text
+    unchanged = admin.patch(f"/v1/staff/counsellors/{DANA}", json={"active": True})
+    assert unchanged.json()["daily_cap"] == 3
+    cleared = admin.patch(f"/v1/staff/counsellors/{DANA}", json={"daily_cap": None})
+    assert cleared.status_code == 200 and cleared.json()["daily_cap"] is None, cleared.text
+    assert rows(system, "SELECT daily_cap FROM counsellors WHERE id = ?", DANA) == [(None,)]
+
+
+def test_a_deactivated_location_offers_no_slots_and_a_new_alias_shows(admin: httpx.Client,
+                                                                      public: httpx.Client) -> None:
+    search = {"topic": "health", "mode": "video"}
+    assert {s["location"]["location_id"] for s in slots(public, **search)} == {VIDEO}
+
+    renamed = admin.patch(f"/v1/staff/locations/{VIDEO}", json={"alias": "  Online  Beratung 2 "})
+    assert renamed.status_code == 200 and renamed.json()["alias"] == "Online Beratung 2", renamed.text
+    assert {s["location"]["alias"] for s in slots(public, **search)} == {"Online Beratung 2"}
+
+    off = admin.patch(f"/v1/staff/locations/{VIDEO}", json={"active": False})
+    assert off.status_code == 200 and off.json()["active"] is False, off.text
+    assert slots(public, **search) == []
+
+    assert admin.patch(f"/v1/staff/locations/{VIDEO}", json={"active": True, "alias": "Video"}).status_code == 200
+    assert slots(public, **search)
+
+
+def test_an_inactive_counsellor_offers_no_slots(admin: httpx.Client, public: httpx.Client) -> None:
+    assert slots(public, counsellor="Dana", topic="career")
+
+    off = admin.patch(f"/v1/staff/counsellors/{DANA}", json={"active": False})
+    assert off.status_code == 200 and off.json()["active"] is False, off.text
+    assert slots(public, counsellor="Dana", topic="career") == []
+    assert {s["counsellor"] for s in slots(public, topic="career", mode="office")} <= {"Anna", "Bogdan"}
+
+    assert admin.patch(f"/v1/staff/counsellors/{DANA}", json={"active": True}).status_code == 200
+    assert slots(public, counsellor="Dana", topic="career")
+
+
+def test_a_served_location_no_rule_uses_can_be_added_and_removed(system: System, admin: httpx.Client) -> None:
+    served = admin.patch(f"/v1/staff/counsellors/{ANNA}", json={"location_ids": [1, TELEFON, VIDEO]})
+    assert served.status_code == 200 and served.json()["location_ids"] == [1, TELEFON, VIDEO], served.text
+    back = admin.patch(f"/v1/staff/counsellors/{ANNA}", json={"location_ids": [1, TELEFON]})
+    assert back.status_code == 200, back.text
+    assert rows(system, "SELECT location_id FROM counsellor_locations WHERE counsellor_id = ? ORDER BY 1",
+                ANNA) == [(1,), (TELEFON,)]
+
+
+def test_the_scheduler_checks_the_role_again_and_applies_an_admin_write_once(tmp_path: Path) -> None:
+    """Straight to the scheduler, past the gateway: a counsellor actor is refused, a redelivered admin write is
+    applied once, a refused one leaves nothing (not even its request id in the inbox)."""
+    from scheduler import demo, handlers, migrations, staff
+    from scheduler.calendar import Calendar
+    from scheduler.domain.availability import SearchSettings
+    from sqlmodel import Session
+
+    from shared.contracts import StaffRequested, wrap
+    from shared.contracts.staff import Actor, CreateTypeAction, UpdateCounsellorAction, UpdateLocationAction
+    from shared.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'scheduler.sqlite'}")
+    migrations.upgrade(engine)
+    demo.seed(engine)
+    deps = staff.StaffDeps(handlers.SchedulerDeps(calendar=Calendar(SearchSettings()),
+                                                  clock=lambda: datetime.now(UTC), reply=lambda *_: None))
+    admin_actor = Actor(staff_id=1, role="admin")
+    anna_actor = Actor(staff_id=2, role="counsellor", counsellor_id=ANNA)
+
+    def decide(actor: Actor, action: Any, request_id: Any = None) -> Any:
+        request = StaffRequested(request_id=request_id or uuid4(), actor=actor, action=action,
+                                 reply_to="gateway.replies.0123456789ab")
+        with Session(engine) as session:
+            return staff.decide(wrap(request, "test"), session, deps)
+
+    def count(sql: str) -> int:
+        with sqlite3.connect(tmp_path / "scheduler.sqlite") as db:
+            return int(db.execute(sql).fetchone()[0])
+
+    new_type = CreateTypeAction(topic="psychosocial", duration_minutes=40, modes=["outreach"])
+    for action in (new_type, UpdateCounsellorAction(counsellor_id=ANNA, active=False),
+                   UpdateLocationAction(location_id=VIDEO, active=False)):
+        refused = decide(anna_actor, action)
+        assert (refused.status, refused.code) == (403, "forbidden"), refused
+        assert "admin" in refused.message
+    assert count("SELECT count(*) FROM appointment_types") == 4
+    assert count("SELECT count(*) FROM counsellors WHERE active") == 4
+    assert count("SELECT count(*) FROM locations WHERE active") == 7
+
+    request_id = uuid4()
+    first = decide(admin_actor, new_type, request_id)
+    again = decide(admin_actor, new_type, request_id)
+    assert (first.status, again.status, again.code) == (201, 200, "already_done")
+    assert count("SELECT count(*) FROM appointment_types") == 5
+
+    inbox_before = count("SELECT count(*) FROM processed_messages")
+    refused = decide(admin_actor, UpdateCounsellorAction(counsellor_id=ANNA, location_ids=[TELEFON]))
+    assert (refused.status, refused.code) == (422, "location_not_served"), refused
+    assert "weekly rules" in refused.message and refused.message[0].isupper()
+    assert count("SELECT count(*) FROM counsellor_locations WHERE counsellor_id = 1") == 2
+    assert count("SELECT count(*) FROM processed_messages") == inbox_before
