@@ -15,6 +15,7 @@ from uuid import uuid4
 
 from gateway.errors import InvalidSearch, SchedulerUnavailable
 from shared.contracts import Mode, Slot, SlotsOffered, SlotsRequested, Topic, UnknownMessage, parse, wrap
+from shared.contracts.envelope import Payload
 from shared.messaging import Publisher
 
 
@@ -42,6 +43,31 @@ class ReplyWaiter:
             self._pending.pop(correlation_id, None)
 
 
+def ask_scheduler(publisher: Publisher, waiter: ReplyWaiter, key: str, request: Payload, timeout: float,
+                  late: str, unreadable: str | None = None) -> Payload:
+    """Publish a question and wait for the scheduler's answer on this process's reply queue.
+
+    SchedulerUnavailable (503) when the broker refuses, no answer arrives within `timeout`, or the answer cannot be
+    read; `late` (and `unreadable`, default `late`) finish those sentences for the asker.
+    """
+    future = waiter.expect(key)
+    try:
+        publisher.publish(wrap(request, key).to_wire(), request.message_type, expires=timeout)
+        raw = future.result(timeout=timeout)
+    except FutureTimeout:
+        raise SchedulerUnavailable("The calendar did not answer in time." + late) from None
+    except Exception:  # noqa: BLE001 - any broker failure means: no calendar right now
+        raise SchedulerUnavailable("The calendar cannot be reached right now. Please try again later.") from None
+    finally:
+        waiter.forget(key)
+    try:
+        return parse(raw).payload
+    except UnknownMessage:
+        raise SchedulerUnavailable(
+            "The calendar gave an answer we cannot read." + (late if unreadable is None else unreadable)
+        ) from None
+
+
 class SlotClient:
     """Asks the scheduler for free slots over the broker and waits for its answer on this process's reply queue."""
 
@@ -65,22 +91,8 @@ class SlotClient:
         request_id = str(uuid4())
         query = SlotsRequested(topic=topic, language=language, location_id=location_id, mode=mode,
                                counsellor=counsellor, date_from=date_from, date_to=date_to, reply_to=self.reply_to)
-        future = self.waiter.expect(request_id)
-        try:
-            self.publisher.publish(wrap(query, request_id).to_wire(), query.message_type, expires=self.timeout)
-            raw = future.result(timeout=self.timeout)
-        except FutureTimeout:
-            raise SchedulerUnavailable(
-                "The calendar did not answer in time. Please try again in a minute."
-            ) from None
-        except Exception:  # noqa: BLE001 - any broker failure means: no calendar right now
-            raise SchedulerUnavailable("The calendar cannot be reached right now. Please try again later.") from None
-        finally:
-            self.waiter.forget(request_id)
-        try:
-            offered = parse(raw).payload
-        except UnknownMessage:
-            raise SchedulerUnavailable("The calendar gave an answer we cannot read. Please try again later.") from None
+        offered = ask_scheduler(self.publisher, self.waiter, request_id, query, self.timeout,
+                                late=" Please try again in a minute.", unreadable=" Please try again later.")
         assert isinstance(offered, SlotsOffered)
         if offered.error is not None:
             raise InvalidSearch(offered.error.message)

@@ -6,14 +6,13 @@ and answers with an HTTP-like status; a refusal becomes `CalendarRefused` with t
 
 from __future__ import annotations
 
-from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import date
 from uuid import UUID, uuid4
 
 from gateway.errors import GatewayError, SchedulerUnavailable
-from gateway.slots import ReplyWaiter
+from gateway.slots import ReplyWaiter, ask_scheduler
 from gateway.staff.accounts import Staff
-from shared.contracts import FeedRequested, StaffAnswered, StaffRequested, UnknownMessage, parse, wrap
+from shared.contracts import FeedRequested, StaffAnswered, StaffRequested
 from shared.contracts.envelope import Payload
 from shared.contracts.staff import WRITES, Actor, StaffAction
 from shared.messaging import Publisher
@@ -55,20 +54,7 @@ class StaffClient:
         # A write whose answer is late may still be carried out (the message expires only if nobody took it).
         late = (" The change may still have been made: look at the calendar before trying again." if write
                 else " Please try again in a minute.")
-        future = self.waiter.expect(key)
-        try:
-            self.publisher.publish(wrap(request, key).to_wire(), request.message_type, expires=self.timeout)
-            raw = future.result(timeout=self.timeout)
-        except FutureTimeout:
-            raise SchedulerUnavailable("The calendar did not answer in time." + late) from None
-        except Exception:  # noqa: BLE001 - any broker failure means: no calendar right now
-            raise SchedulerUnavailable("The calendar cannot be reached right now. Please try again later.") from None
-        finally:
-            self.waiter.forget(key)
-        try:
-            answer = parse(raw).payload
-        except UnknownMessage:
-            raise SchedulerUnavailable("The calendar gave an answer we cannot read." + late) from None
+        answer = ask_scheduler(self.publisher, self.waiter, key, request, self.timeout, late)
         if not isinstance(answer, StaffAnswered) or answer.request_id != request_id:
             raise SchedulerUnavailable("The calendar gave an answer we cannot read." + late)
         if not answer.ok:
