@@ -322,6 +322,24 @@ def fetch_slots(client: httpx.Client, n: int) -> list[str]:
     return found[:n]
 
 
+async def post_one(client: httpx.AsyncClient, run: Run, item: Booking) -> None:
+    """POST one booking, recording when it was sent and when its answer came; errors go to the run."""
+    item.sent = time.monotonic()
+    try:
+        response = await client.post("/v1/bookings", json={
+            "slot_id": item.slot_id, "phone": phone(item.index), "language": "de", "channel": "web"})
+    except httpx.HTTPError as exc:
+        item.accepted = time.monotonic()
+        run.errors.append(type(exc).__name__)
+        return
+    item.accepted = time.monotonic()
+    item.status = response.status_code
+    if response.status_code == 202:
+        item.booking_id = str(response.json()["booking_id"])
+    else:
+        run.errors.append(f"HTTP {response.status_code}")
+
+
 async def post_bookings(base_url: str, slots: list[str], concurrency: int) -> Run:
     run = Run([Booking(i, slot) for i, slot in enumerate(slots)])
     gate = asyncio.Semaphore(concurrency)
@@ -330,20 +348,7 @@ async def post_bookings(base_url: str, slots: list[str], concurrency: int) -> Ru
 
         async def book(item: Booking) -> None:
             async with gate:
-                item.sent = time.monotonic()
-                try:
-                    response = await client.post("/v1/bookings", json={
-                        "slot_id": item.slot_id, "phone": phone(item.index), "language": "de", "channel": "web"})
-                except httpx.HTTPError as exc:
-                    item.accepted = time.monotonic()
-                    run.errors.append(type(exc).__name__)
-                    return
-                item.accepted = time.monotonic()
-                item.status = response.status_code
-                if response.status_code == 202:
-                    item.booking_id = str(response.json()["booking_id"])
-                else:
-                    run.errors.append(f"HTTP {response.status_code}")
+                await post_one(client, run, item)
 
         run.started = time.monotonic()
         await asyncio.gather(*(book(item) for item in run.bookings))
@@ -362,20 +367,7 @@ async def post_paced(base_url: str, slots: list[str], rate: float, first_index: 
 
         async def book(item: Booking, due: float) -> None:
             await asyncio.sleep(max(0.0, due - time.monotonic()))
-            item.sent = time.monotonic()
-            try:
-                response = await client.post("/v1/bookings", json={
-                    "slot_id": item.slot_id, "phone": phone(item.index), "language": "de", "channel": "web"})
-            except httpx.HTTPError as exc:
-                item.accepted = time.monotonic()
-                run.errors.append(type(exc).__name__)
-                return
-            item.accepted = time.monotonic()
-            item.status = response.status_code
-            if response.status_code == 202:
-                item.booking_id = str(response.json()["booking_id"])
-            else:
-                run.errors.append(f"HTTP {response.status_code}")
+            await post_one(client, run, item)
 
         run.started = time.monotonic() + 0.05
         await asyncio.gather(*(book(item, run.started + i / rate) for i, item in enumerate(run.bookings)))
