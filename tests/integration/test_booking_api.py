@@ -10,14 +10,11 @@ import hashlib
 import json
 import re
 import secrets
-import shutil
 import sqlite3
-import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -26,7 +23,12 @@ import httpx
 import pytest
 from gateway.api.schemas import Problem
 
-from tests.support.system import System, base_env, free_port, poll, running_system, wait_for_status
+from tests.support.system import (
+    System,
+    poll,
+    running_system_in_own_dir,
+    wait_for_status,
+)
 
 SLOTS_TIMEOUT_SECONDS = 3.0  # the default, set explicitly so that the 503 test knows it
 REFUSED_PHONE = "+4915199990777"  # used in every refused request: no SMS may ever go to ...777
@@ -40,14 +42,9 @@ SOON = datetime.now(BERLIN).date() + timedelta(days=3)
 
 @pytest.fixture(scope="module")
 def system() -> Iterator[System]:
-    # Its own directory, not pytest's tmp_path: pytest prunes old base directories when other sessions start.
-    var_dir = Path(tempfile.mkdtemp(prefix="lotse-booking-api-"))
-    env = base_env(var_dir, free_port(), {"SLOTS_TIMEOUT_SECONDS": str(SLOTS_TIMEOUT_SECONDS)})
-    try:
-        with running_system(env, var_dir) as running:
-            yield running
-    finally:
-        shutil.rmtree(var_dir, ignore_errors=True)
+    with running_system_in_own_dir("lotse-booking-api-",
+                                   {"SLOTS_TIMEOUT_SECONDS": str(SLOTS_TIMEOUT_SECONDS)}) as running:
+        yield running
 
 
 @pytest.fixture

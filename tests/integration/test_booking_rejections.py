@@ -6,18 +6,20 @@ One system (embedded default, demo calendar) serves the module. Every booking he
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from tests.support.system import System, base_env, free_port, poll, running_system, wait_for_status
+from tests.support.system import (
+    System,
+    poll,
+    running_system_in_own_dir,
+    wait_for_status,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?\+0[12]:00$")
@@ -26,12 +28,8 @@ USED_SLOTS: set[str] = set()
 
 @pytest.fixture(scope="module")
 def system() -> Iterator[System]:
-    var_dir = Path(tempfile.mkdtemp(prefix="lotse-booking-rejections-"))
-    try:
-        with running_system(base_env(var_dir, free_port()), var_dir) as running:
-            yield running
-    finally:
-        shutil.rmtree(var_dir, ignore_errors=True)
+    with running_system_in_own_dir("lotse-booking-rejections-") as running:
+        yield running
 
 
 @pytest.fixture

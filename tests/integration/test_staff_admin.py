@@ -9,9 +9,7 @@ scheduler checks the calendar the change would make and refuses it whole (422 wi
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +20,7 @@ import httpx
 import pytest
 
 from tests.integration.test_staff_api import assert_problem, create_staff, rows, sign_in, today
-from tests.support.system import System, base_env, free_port, running_system
+from tests.support.system import System, running_system_in_own_dir
 
 ANNA, BOGDAN, DANA = 1, 2, 4
 STRALSUND, TELEFON, VIDEO = 5, 6, 7
@@ -30,16 +28,11 @@ STRALSUND, TELEFON, VIDEO = 5, 6, 7
 
 @pytest.fixture(scope="module")
 def system() -> Iterator[System]:
-    var_dir = Path(tempfile.mkdtemp(prefix="lotse-staff-admin-"))
-    env = base_env(var_dir, free_port(), {"SLOTS_TIMEOUT_SECONDS": "10"})
-    try:
-        with running_system(env, var_dir) as running:
-            create_staff(running, "create-admin", "--username", "admin")
-            create_staff(running, "create-staff", "--username", "anna", "--role", "counsellor",
-                         "--counsellor-id", str(ANNA))
-            yield running
-    finally:
-        shutil.rmtree(var_dir, ignore_errors=True)
+    with running_system_in_own_dir("lotse-staff-admin-", {"SLOTS_TIMEOUT_SECONDS": "10"}) as running:
+        create_staff(running, "create-admin", "--username", "admin")
+        create_staff(running, "create-staff", "--username", "anna", "--role", "counsellor",
+                     "--counsellor-id", str(ANNA))
+        yield running
 
 
 @pytest.fixture(scope="module")

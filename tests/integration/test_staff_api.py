@@ -9,11 +9,9 @@ revoked. One system serves the whole module; demo counsellors: 1 Anna, 2 Bogdan,
 from __future__ import annotations
 
 import re
-import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -25,7 +23,13 @@ import httpx
 import icalendar
 import pytest
 
-from tests.support.system import REPO, System, base_env, free_port, poll, running_system, wait_for_status
+from tests.support.system import (
+    REPO,
+    System,
+    poll,
+    running_system_in_own_dir,
+    wait_for_status,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?\+0[12]:00$")
@@ -45,17 +49,12 @@ def create_staff(system: System, *args: str) -> None:
 
 @pytest.fixture(scope="module")
 def system() -> Iterator[System]:
-    var_dir = Path(tempfile.mkdtemp(prefix="lotse-staff-api-"))
-    env = base_env(var_dir, free_port(), {"SLOTS_TIMEOUT_SECONDS": "10"})
-    try:
-        with running_system(env, var_dir) as running:
-            create_staff(running, "create-admin", "--username", "admin")
-            for name, counsellor in (("anna", ANNA), ("bogdan", BOGDAN), ("csilla", CSILLA)):
-                create_staff(running, "create-staff", "--username", name, "--role", "counsellor",
-                             "--counsellor-id", str(counsellor))
-            yield running
-    finally:
-        shutil.rmtree(var_dir, ignore_errors=True)
+    with running_system_in_own_dir("lotse-staff-api-", {"SLOTS_TIMEOUT_SECONDS": "10"}) as running:
+        create_staff(running, "create-admin", "--username", "admin")
+        for name, counsellor in (("anna", ANNA), ("bogdan", BOGDAN), ("csilla", CSILLA)):
+            create_staff(running, "create-staff", "--username", name, "--role", "counsellor",
+                         "--counsellor-id", str(counsellor))
+        yield running
 
 
 def sign_in(system: System, username: str) -> httpx.Client:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -117,6 +119,20 @@ def running_system(env: dict[str, str], var_dir: Path, demo: bool = True) -> Ite
         yield system
     finally:
         system.stop()
+
+
+@contextmanager
+def running_system_in_own_dir(prefix: str, extra: Mapping[str, str] | None = None) -> Iterator[System]:
+    """A running system for a whole test module, in a directory of its own that is removed afterwards.
+
+    Not pytest's tmp_path: pytest prunes old base directories when other pytest sessions start, which would pull
+    the databases from under a module's long-lived system."""
+    var_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        with running_system(base_env(var_dir, free_port(), extra), var_dir) as running:
+            yield running
+    finally:
+        shutil.rmtree(var_dir, ignore_errors=True)
 
 
 def poll(predicate: Any, seconds: float = 30, interval: float = 0.1) -> Any:
