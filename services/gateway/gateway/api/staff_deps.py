@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 
 from fastapi import Cookie, Depends, Header, Request
 
-from gateway.api.deps import gateway
 from gateway.staff.accounts import CurrentSession, Staff, StaffAccounts, ensure_admin, ensure_calendar_access
 from gateway.staff.errors import CsrfRejected, NotSignedIn
 from gateway.staff.sessions import csrf_matches
@@ -36,12 +35,8 @@ def cookie_is_secure(public_base_url: str) -> bool:
 
 
 def _staff_accounts(request: Request) -> StaffAccounts:
-    # Built once per app from the composition root's engine unless the root (or a test) has put one there.
-    state = request.app.state
-    accounts: StaffAccounts | None = getattr(state, "staff_accounts", None)
-    if accounts is None:
-        accounts = StaffAccounts(gateway(request).engine)
-        state.staff_accounts = accounts
+    # Built once by the composition root (gateway.app.create_app), with the gateway's engine and clock.
+    accounts: StaffAccounts = request.app.state.staff_accounts
     return accounts
 
 
