@@ -41,14 +41,16 @@ class Subscription:
 SUBSCRIPTIONS: dict[str, tuple[Subscription, ...]] = {
     "scheduler": (
         Subscription("scheduler.bookings", ("booking.requested", "booking.cancellation_requested",
-                                            "booking.reschedule_requested", "booking.outcome_reported")),
+                                            "booking.reschedule_requested", "booking.outcome_reported",
+                                            "contact.unreachable")),
         Subscription("scheduler.queries", ("slots.requested", "staff.requested", "feed.requested")),
     ),
     "notifier": (
         Subscription(
             "notifier.events",
-            ("contact.registered", "booking.confirmed", "booking.rejected", "booking.cancelled",
-             "booking.rescheduled", "booking.no_show", "booking.attended"),
+            ("contact.registered", "contact.preferences_changed", "booking.confirmed", "booking.rejected",
+             "booking.cancelled", "booking.rescheduled", "booking.no_show", "booking.attended",
+             "delivery.status_reported", "sms.received"),
         ),
     ),
     # booking.change_rejected has no consumer yet: the staff pages (Lotse 3/6) will show it.

@@ -57,6 +57,19 @@ class Settings(BaseSettings):
     travel_buffer_minutes: int = Field(default=60, ge=0, le=480)
     contact_retention_days: int = Field(default=14, ge=1, le=365)
     worker_concurrency: int = Field(default=1, ge=1, le=64)
+
+    # Reminders never arrive at night: a reminder that would fall between QUIET_HOURS_START and QUIET_HOURS_END
+    # (local time, HH:MM) is moved earlier.
+    quiet_hours_start: str = Field(default="21:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    quiet_hours_end: str = Field(default="08:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    # What the client's phone shows as sender (the sink and an alphanumeric Twilio sender) and the words at the end
+    # of every SMS; both neutral by default, and checked against the same discretion rules as the texts.
+    sms_sender_id: str = Field(default="Termin", pattern=r"^[A-Za-z0-9 ]{1,11}$")
+    sms_signature: str = Field(default="", max_length=20)
+    # Messages per second handed to the provider per sender; 0 switches the limit off.
+    sms_rate_per_second: float = Field(default=10.0, ge=0, le=1000)
+    # A transient provider error is retried this many times (exponential backoff with jitter), then failed.
+    sms_max_attempts: int = Field(default=5, ge=1, le=20)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("public_base_url", "twilio_api_base_url")

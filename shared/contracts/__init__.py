@@ -14,7 +14,8 @@ from shared.contracts.bookings import (
     BookingRescheduleRequested,
 )
 from shared.contracts.common import Mode, PublicLocation, Slot, Topic
-from shared.contracts.contacts import ContactRegistered
+from shared.contracts.contacts import ContactPreferences, ContactPreferencesChanged, ContactRegistered, SafeWindow
+from shared.contracts.deliveries import ContactUnreachable, DeliveryStatusReported, SmsReceived
 from shared.contracts.envelope import Envelope, Payload, UnknownMessage, parse, wrap
 from shared.contracts.slots import QueryError, SlotsOffered, SlotsRequested
 from shared.contracts.staff import FeedRequested, StaffAnswered, StaffRequested
@@ -31,16 +32,22 @@ __all__ = [
     "BookingRequested",
     "BookingRescheduleRequested",
     "BookingRescheduled",
+    "ContactPreferences",
+    "ContactPreferencesChanged",
     "ContactRegistered",
+    "ContactUnreachable",
+    "DeliveryStatusReported",
     "Envelope",
     "FeedRequested",
     "Mode",
     "Payload",
     "PublicLocation",
     "QueryError",
+    "SafeWindow",
     "Slot",
     "SlotsOffered",
     "SlotsRequested",
+    "SmsReceived",
     "StaffAnswered",
     "StaffRequested",
     "Topic",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
 from shared.contracts.common import FreeText, LanguageCode, Slot, SlotId, Topic
-from shared.contracts.envelope import Payload, register
+from shared.contracts.envelope import Payload, register, register_upgrade
 
 RejectionReason = Literal[
     "slot_taken", "unknown_slot", "slot_in_past", "language_not_offered", "topic_not_offered", "counsellor_absent"
@@ -20,6 +20,11 @@ ChangeRefusal = Literal[
     "unknown_booking", "not_confirmed", "not_started",
 ]
 CancelledBy = Literal["client", "staff"]
+# When reminders go out, in minutes before the start: the appointment type's policy, set by admins in the scheduler.
+ReminderOffsets = Annotated[
+    tuple[Annotated[int, Field(ge=15, le=20160)], ...], Field(max_length=5)
+]
+DEFAULT_REMINDER_OFFSETS: tuple[int, ...] = (1440, 120)
 
 
 
@@ -41,10 +46,15 @@ class BookingConfirmed(Payload):
     """scheduler → all: the slot is the booking's."""
 
     message_type = "booking.confirmed"
-    message_version = 1
+    message_version = 2
     booking_id: UUID
     slot: Slot
     language: LanguageCode
+    # v2: the appointment type's reminder policy (a v1 message is read with the default policy).
+    reminder_offsets_minutes: ReminderOffsets = DEFAULT_REMINDER_OFFSETS
+
+
+register_upgrade("booking.confirmed", 1)
 
 
 @register
@@ -98,13 +108,18 @@ class BookingRescheduled(Payload):
     """scheduler → all: the booking now holds `slot` instead of `previous` (in one transaction)."""
 
     message_type = "booking.rescheduled"
-    message_version = 1
+    message_version = 2
     booking_id: UUID
     previous: Slot
     slot: Slot
     language: LanguageCode
     by: CancelledBy
     reason: FreeText | None = None
+    # v2: the reminder policy of the (possibly other) appointment type now booked.
+    reminder_offsets_minutes: ReminderOffsets = DEFAULT_REMINDER_OFFSETS
+
+
+register_upgrade("booking.rescheduled", 1)
 
 
 @register

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
@@ -38,6 +39,9 @@ class UnknownMessage(Exception):
 
 
 _REGISTRY: dict[tuple[str, int], type[Payload]] = {}
+# (type, old version) -> a function that turns that version's payload into the next version's. A message written
+# before a contract grew is still in a queue after the deploy; it is read as the current version, never lost.
+_UPGRADES: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
 def register(model: type[Payload]) -> type[Payload]:
@@ -46,6 +50,15 @@ def register(model: type[Payload]) -> type[Payload]:
         raise RuntimeError(f"two payload models for {key}")
     _REGISTRY[key] = model
     return model
+
+
+def register_upgrade(message_type: str, from_version: int,
+                     upgrade: Callable[[dict[str, Any]], dict[str, Any]] = dict) -> None:
+    """Read `message_type` v`from_version` as v`from_version + 1` (default: unchanged, new fields take defaults)."""
+    key = (message_type, from_version)
+    if key in _UPGRADES or key in _REGISTRY:
+        raise RuntimeError(f"{key} already has a model or an upgrade")
+    _UPGRADES[key] = upgrade
 
 
 def wrap(payload: Payload, correlation_id: str | UUID, occurred_at: datetime | None = None) -> Envelope:
@@ -64,6 +77,14 @@ def parse(raw: Any) -> Envelope:
         raise UnknownMessage("message is not a JSON object")
     key = (raw.get("type"), raw.get("version"))
     hashable = isinstance(key[0], str) and isinstance(key[1], int)
+    if hashable and key in _UPGRADES and isinstance(raw.get("payload"), dict):
+        message_type, version = str(key[0]), int(key[1])
+        upgraded: dict[str, Any] = raw["payload"]
+        while (message_type, version) in _UPGRADES:
+            upgraded = _UPGRADES[(message_type, version)](upgraded)
+            version += 1
+        raw = {**raw, "version": version, "payload": upgraded}
+        key = (message_type, version)
     model = _REGISTRY.get(key) if hashable else None  # type: ignore[arg-type]
     if model is None:
         raise UnknownMessage(f"unknown message type/version {key[0]!r} v{key[1]!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, get_args
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -41,7 +41,14 @@ from shared.contracts import (
     parse,
     wrap,
 )
-from shared.contracts.contacts import manage_token_context, phone_context
+from shared.contracts.contacts import (
+    ContactPreferences,
+    ContactPreferencesChanged,
+    SafeWindow,
+    manage_token_context,
+    phone_context,
+)
+from shared.contracts.deliveries import ContactUnreachable, DeliveryStatusReported, SmsReceived, inbound_phone_context
 from shared.contracts.envelope import _REGISTRY, register
 from shared.contracts.staff import Actor, MoveAction
 from shared.crypto import DataCipher, generate_data_key, new_token
@@ -70,14 +77,14 @@ def examples() -> list[Payload]:
     return [
         BookingRequested(booking_id=BOOKING, slot_id=a_slot().slot_id, topic=Topic.health, language="ro",
                          channel="sms"),
-        BookingConfirmed(booking_id=BOOKING, slot=a_slot(), language="de"),
+        BookingConfirmed(booking_id=BOOKING, slot=a_slot(), language="de", reminder_offsets_minutes=(2880, 60)),
         BookingRejected(booking_id=BOOKING, reason="slot_taken", alternatives=[a_slot(10), a_slot(11)]),
         BookingCancellationRequested(booking_id=BOOKING, by="staff", reason="Beraterin krank"),
         BookingCancelled(booking_id=BOOKING, by="staff", starts_at=datetime(2026, 6, 1, 9, 0, tzinfo=UTC),
                          reason="Beraterin krank"),
         BookingRescheduleRequested(booking_id=BOOKING, slot_id=a_slot(10).slot_id, by="staff", reason="Raum 2"),
         BookingRescheduled(booking_id=BOOKING, previous=a_slot(9), slot=a_slot(10), language="en", by="staff",
-                           reason="moved"),
+                           reason="moved", reminder_offsets_minutes=(1440,)),
         BookingOutcomeReported(booking_id=BOOKING, outcome="no_show", reason="did not come"),
         BookingNoShow(booking_id=BOOKING, starts_at=datetime(2026, 6, 1, 9, 0, tzinfo=UTC), reason="no answer"),
         BookingAttended(booking_id=BOOKING, starts_at=datetime(2026, 6, 1, 9, 0, tzinfo=UTC)),
@@ -88,7 +95,15 @@ def examples() -> list[Payload]:
             phone=CIPHER.encrypt(PHONE, phone_context(BOOKING)),
             manage_token=CIPHER.encrypt(new_token(), manage_token_context(BOOKING)),
             language="bg",
+            preferences=ContactPreferences(reminders=True, safe_window=SafeWindow(
+                days=("mon", "tue", "wed", "thu", "fri"), start=time(10, 0), end=time(18, 0))),
         ),
+        ContactPreferencesChanged(booking_id=BOOKING, preferences=ContactPreferences(reminders=False)),
+        DeliveryStatusReported(message_sid="SM" + "a1" * 16, status="undelivered", error_code="30005",
+                               delivery_ref="d" * 22, reported_at=datetime(2026, 6, 1, 9, 0, tzinfo=UTC)),
+        SmsReceived(message_sid="SM" + "b2" * 16, phone=CIPHER.encrypt(PHONE, inbound_phone_context("SM" + "b2" * 16)),
+                    keyword="stop", language="ro"),
+        ContactUnreachable(booking_id=BOOKING, reason="invalid_number", error_code="21211"),
         SlotsRequested(topic=Topic.safety, language="hu", location_id=2, mode=Mode.phone, counsellor="Anna",
                        date_from=date(2026, 6, 1), date_to=date(2026, 6, 30), limit=50,
                        reply_to="gateway.replies.0123456789ab"),
@@ -404,3 +419,66 @@ def test_contact_registered_on_the_wire_contains_no_phone_number() -> None:
 
     assert PHONE not in text
     assert PHONE[3:] not in text  # not even the national part
+
+
+# --- contracts that grew: a message written before the deploy is still read ------------------------------------
+
+
+def test_a_v1_contact_registered_still_in_a_queue_is_read_with_reminders_on_and_no_window() -> None:
+    wire = wire_of(EXAMPLES[ContactRegistered])
+    wire["version"] = 1
+    del wire["payload"]["preferences"]
+
+    envelope = parse(over_the_wire(wire))
+
+    assert envelope.version == 2
+    assert isinstance(envelope.payload, ContactRegistered)
+    assert envelope.payload.preferences == ContactPreferences(reminders=True, safe_window=None)
+
+
+@pytest.mark.parametrize("model", [BookingConfirmed, BookingRescheduled])
+def test_a_v1_booking_message_is_read_with_the_default_reminder_policy(model: type[Payload]) -> None:
+    wire = wire_of(EXAMPLES[model])
+    wire["version"] = 1
+    del wire["payload"]["reminder_offsets_minutes"]
+
+    envelope = parse(over_the_wire(wire))
+
+    assert envelope.version == 2
+    assert envelope.payload.reminder_offsets_minutes == (1440, 120)  # type: ignore[attr-defined]
+
+
+def test_a_v1_message_with_a_v2_field_is_still_refused() -> None:
+    # The upgrade fills defaults; it does not make v1 accept fields v1 never had (that would hide a producer bug).
+    wire = wire_of(EXAMPLES[ContactRegistered])
+    wire["version"] = 1
+    wire["payload"]["colour"] = "red"
+
+    with pytest.raises(UnknownMessage):
+        parse(wire)
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        {"days": [], "start": "10:00", "end": "18:00"},
+        {"days": ["mon", "mon"], "start": "10:00", "end": "18:00"},
+        {"days": ["mon"], "start": "18:00", "end": "10:00"},
+        {"days": ["mon"], "start": "10:00", "end": "10:00"},
+        {"days": ["monday"], "start": "10:00", "end": "18:00"},
+        {"days": ["mon"], "start": "25:00", "end": "26:00"},
+        {"days": ["mon"], "start": "10:00+02:00", "end": "18:00+02:00"},
+    ],
+)
+def test_a_safe_window_that_makes_no_sense_is_refused(window: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        SafeWindow.model_validate(window)
+
+
+@pytest.mark.parametrize("offsets", [(10,), (20161,), (60, 120, 180, 240, 300, 360)])
+def test_a_reminder_policy_outside_the_limits_is_refused(offsets: tuple[int, ...]) -> None:
+    wire = wire_of(EXAMPLES[BookingConfirmed])
+    wire["payload"]["reminder_offsets_minutes"] = list(offsets)
+
+    with pytest.raises(UnknownMessage):
+        parse(wire)
