@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     twilio_from: str = ""
     twilio_messaging_service_sid: str = ""
     twilio_api_base_url: str = ""
+    # The secret of a Twilio webhook SharedKey, for webhooks a Webhook Setting signs with it (HMAC-SHA256) instead
+    # of the auth token; without it such webhooks are refused.
+    twilio_webhook_shared_key: SecretStr = SecretStr("")
 
     public_base_url: str = ""  # default: http://127.0.0.1:$PORT
     host: str = "127.0.0.1"
