@@ -7,12 +7,22 @@ digits, no "+").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
+from shared.contracts.bookings import DEFAULT_REMINDER_OFFSETS, ReminderOffsets
 from shared.contracts.common import FreeText, LanguageCode, Slot, SlotId
 from shared.contracts.envelope import Payload, register
 
@@ -32,6 +42,28 @@ LocationAlias = Annotated[str, StringConstraints(
     min_length=2, max_length=40, pattern=rf"^[{_ALIAS_CHARS}]*([0-9][{_ALIAS_CHARS}]*){{0,4}}$")]
 # The longest range a staff question may cover, as for a slot search.
 MAX_STAFF_RANGE_DAYS = 90
+
+# A reminder policy's limits, as `shared.contracts.bookings.ReminderOffsets` (which booking messages carry).
+REMINDER_OFFSET_MIN, REMINDER_OFFSET_MAX, MAX_REMINDERS = 15, 20160, 5
+
+
+def reminder_policy(offsets: Sequence[int]) -> tuple[int, ...]:
+    """The policy as stored and announced (largest offset, i.e. the earliest reminder, first); ValueError with a
+    sentence naming the limit for one that breaks it. An empty policy means no reminders."""
+    if len(offsets) > MAX_REMINDERS:
+        raise ValueError(f"A type may have at most {MAX_REMINDERS} reminders, not {len(offsets)}.")
+    for minutes in offsets:
+        if isinstance(minutes, bool) or not REMINDER_OFFSET_MIN <= minutes <= REMINDER_OFFSET_MAX:
+            raise ValueError(f"Each reminder must be {REMINDER_OFFSET_MIN} to {REMINDER_OFFSET_MAX} minutes (14 days) "
+                             f"before the start, not {minutes}.")
+    repeated = sorted({minutes for minutes in offsets if list(offsets).count(minutes) > 1})
+    if repeated:
+        raise ValueError(f"Each reminder time may be given once; {repeated[0]} minutes is given more than once.")
+    return tuple(sorted(offsets, reverse=True))
+
+
+# What an admin may set on an appointment type: the booking messages' limits, and no time twice.
+ReminderPolicy = Annotated[ReminderOffsets, AfterValidator(reminder_policy)]
 
 
 class _Model(BaseModel):
@@ -159,6 +191,7 @@ class CreateTypeAction(_Model):
     min_notice_minutes: Notice = 60
     horizon_days: Horizon = 90
     active: bool = True
+    reminder_offsets_minutes: ReminderPolicy = DEFAULT_REMINDER_OFFSETS
 
 
 class UpdateTypeAction(_Model):
@@ -174,6 +207,8 @@ class UpdateTypeAction(_Model):
     min_notice_minutes: Notice | None = None
     horizon_days: Horizon | None = None
     active: bool | None = None
+    # () turns reminders off for the type. Bookings confirmed before keep the reminders they were announced with.
+    reminder_offsets_minutes: ReminderPolicy | None = None
 
 
 class UpdateCounsellorAction(_Model):
@@ -258,6 +293,14 @@ class StaffLocation(_Model):
     kind: str
 
 
+class ContactProblem(_Model):
+    """Texts to the client cannot arrive (the notifier's `contact.unreachable`): staff reach them another way."""
+
+    reason: Literal["invalid_number", "unreachable", "opted_out"]  # as contact.unreachable reports them
+    error_code: str | None = None  # Twilio's, such as "21211" (invalid 'To' number)
+    since: AwareDatetime  # first reported, in the asked time zone
+
+
 class StaffBooking(_Model):
     """An appointment as staff see it: never a phone number (the scheduler has none)."""
 
@@ -272,6 +315,7 @@ class StaffBooking(_Model):
     channel: str
     needs_attention: bool
     status_reason: str | None = None
+    contact_problem: ContactProblem | None = None  # None: nothing known against texting the client
 
 
 class StaffWindow(_Model):
@@ -351,6 +395,8 @@ class AppointmentTypeData(_Model):
     min_notice_minutes: int
     horizon_days: int
     active: bool
+    # Minutes before the start, largest first; [] for none. Applies to bookings confirmed or moved from now on.
+    reminder_offsets_minutes: list[int] = Field(default_factory=lambda: list(DEFAULT_REMINDER_OFFSETS))
 
 
 class TypesData(_Model):

@@ -58,6 +58,7 @@ def build(settings: Settings, clock: Clock = system_clock) -> Scheduler:
             "booking.cancellation_requested": partial(handlers.cancel_booking, deps=deps),
             "booking.reschedule_requested": partial(handlers.reschedule_booking, deps=deps),
             "booking.outcome_reported": partial(handlers.record_outcome, deps=deps),
+            "contact.unreachable": partial(handlers.record_contact_problem, deps=deps),
         },
         queries={
             "slots.requested": partial(handlers.answer_slot_query, deps=deps),

@@ -12,7 +12,14 @@ from datetime import time
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from scheduler.tables import AppointmentType, AvailabilityRule, Counsellor, CounsellorLocation, Location
+from scheduler.tables import (
+    AppointmentType,
+    AvailabilityRule,
+    Counsellor,
+    CounsellorLocation,
+    Location,
+    format_offsets,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +36,14 @@ LOCATIONS = [
 
 ALL_MODES = "office,outreach,phone,video"
 TYPES = [
-    # topic, minutes, modes, buffer before, buffer after, minimum notice (minutes), horizon (days)
-    ("career", 50, ALL_MODES, 0, 10, 60, 240),  # reorientation is planned months ahead
-    ("health", 45, ALL_MODES, 5, 10, 60, 90),
-    ("safety", 60, ALL_MODES, 0, 15, 60, 90),
-    ("psychosocial", 50, "office,phone,video", 10, 10, 60, 90),
+    # topic, minutes, modes, buffer before, buffer after, minimum notice (minutes), horizon (days),
+    # reminders (minutes before the start)
+    # Reorientation is planned months ahead: a week's notice too, then the day before and two hours before.
+    ("career", 50, ALL_MODES, 0, 10, 60, 240, (10080, 1440, 120)),
+    ("health", 45, ALL_MODES, 5, 10, 60, 90, (1440, 120)),
+    # Often arranged at short notice, by phone: the day before and one hour before.
+    ("safety", 60, ALL_MODES, 0, 15, 60, 90, (1440, 60)),
+    ("psychosocial", 50, "office,phone,video", 10, 10, 60, 90, (1440, 60)),
 ]
 
 COUNSELLORS = [
@@ -68,10 +78,11 @@ def seed(engine: Engine) -> bool:
             person = Counsellor(alias=alias, languages=languages, topics=topics)
             session.add(person)
             people[alias] = person
-        for topic, minutes, modes, before, after, notice, horizon in TYPES:
+        for topic, minutes, modes, before, after, notice, horizon, reminders in TYPES:
             session.add(AppointmentType(topic=topic, duration_minutes=minutes, modes=modes,
                                         buffer_before_minutes=before, buffer_after_minutes=after,
-                                        min_notice_minutes=notice, horizon_days=horizon))
+                                        min_notice_minutes=notice, horizon_days=horizon,
+                                        reminder_offsets_minutes=format_offsets(reminders)))
         session.flush()
         for alias, rules in RULES.items():
             person_id = people[alias].id

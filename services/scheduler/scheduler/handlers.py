@@ -30,6 +30,7 @@ from shared.contracts import (
     BookingRequested,
     BookingRescheduled,
     BookingRescheduleRequested,
+    ContactUnreachable,
     Envelope,
     QueryError,
     SlotsOffered,
@@ -112,7 +113,8 @@ def decide_booking(envelope: Envelope, session: Session, deps: SchedulerDeps) ->
                 now, deps)
         return
     confirmed = BookingConfirmed(booking_id=request.booking_id, slot=describe_slot(stored, slot, calendar.zone),
-                                 language=request.language)
+                                 language=request.language,
+                                 reminder_offsets_minutes=stored.reminder_offsets(slot.type_id))
     add_to_outbox(session, wrap(confirmed, envelope.correlation_id, now))
     log.info("booking confirmed")
 
@@ -190,7 +192,7 @@ def reschedule_booking(envelope: Envelope, session: Session, deps: SchedulerDeps
             rescheduled = BookingRescheduled(
                 booking_id=request.booking_id, previous=describe_slot(stored, previous, calendar.zone),
                 slot=describe_slot(stored, slot, calendar.zone), language=appointment.language, by=request.by,
-                reason=request.reason)
+                reason=request.reason, reminder_offsets_minutes=stored.reminder_offsets(slot.type_id))
             add_to_outbox(session, wrap(rescheduled, envelope.correlation_id, now))
             log.info("booking rescheduled")
             return
@@ -251,3 +253,29 @@ def answer_slot_query(envelope: Envelope, session: Session, deps: SchedulerDeps)
     except CalendarError as error:
         offered = SlotsOffered(slots=[], error=QueryError(code=error.code, message=error.message))
     deps.reply(query.reply_to, wrap(offered, envelope.correlation_id), deps.reply_ttl_seconds)
+
+
+def record_contact_problem(envelope: Envelope, session: Session, deps: SchedulerDeps) -> None:
+    """The notifier cannot reach the booking's client by SMS: staff see why on the appointment (never the number).
+
+    Another report for the booking replaces reason and error code (a number that went from unreachable to opted
+    out says so); `since` stays the first report's time, and a report older than that (a late delivery) only moves
+    it back. Redelivery of one report is kept out by the consumer's inbox. A report for a booking this calendar
+    does not hold changes nothing."""
+    report = envelope.payload
+    assert isinstance(report, ContactUnreachable)
+    appointment = repository.appointment_for_booking(session, str(report.booking_id))
+    if appointment is None:
+        log.info("contact problem for an unknown booking ignored")
+        return
+    reported_at = envelope.occurred_at
+    since = appointment.contact_problem_since
+    if since is not None and reported_at < since:
+        appointment.contact_problem_since = reported_at  # an older report arrived late: it is the first
+    else:
+        appointment.contact_problem = report.reason
+        appointment.contact_problem_code = report.error_code
+        appointment.contact_problem_since = since or reported_at
+    appointment.updated_at = deps.clock()
+    session.add(appointment)
+    log.info("contact problem recorded: %s", report.reason)

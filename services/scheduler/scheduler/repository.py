@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -26,7 +26,9 @@ from scheduler.tables import (
     Counsellor,
     CounsellorLocation,
     Location,
+    parse_offsets,
 )
+from shared.contracts.bookings import DEFAULT_REMINDER_OFFSETS
 
 KINDS_OF_EXCEPTION = ("absence", "extra_hours", "closure")
 
@@ -58,6 +60,11 @@ class StoredCalendar:
     setup: engine.CalendarSetup
     locations: dict[int, StoredLocation]
     counsellors: dict[int, StoredCounsellor]
+    # Each active type's reminder policy (minutes before the start, largest first): what a booking is announced with.
+    reminders: dict[int, tuple[int, ...]] = field(default_factory=dict)
+
+    def reminder_offsets(self, type_id: int) -> tuple[int, ...]:
+        return self.reminders.get(type_id, DEFAULT_REMINDER_OFFSETS)
 
 
 def _codes(text: str) -> frozenset[str]:
@@ -92,18 +99,19 @@ def load_calendar(session: Session, today: date | None = None) -> StoredCalendar
                           location_ids=frozenset(served[cid]), active=active, daily_cap=daily_cap)
         for cid, alias, languages, topics, daily_cap, active in people
     )
+    type_rows = [tuple(row) for row in session.execute(select_columns(*(col(c) for c in (
+        AppointmentType.id, AppointmentType.topic, AppointmentType.duration_minutes, AppointmentType.modes,
+        AppointmentType.buffer_before_minutes, AppointmentType.buffer_after_minutes,
+        AppointmentType.min_notice_minutes, AppointmentType.horizon_days, AppointmentType.reminder_offsets_minutes,
+    ))).where(col(AppointmentType.active)).order_by(col(AppointmentType.id)))]
     types = tuple(
         engine.AppointmentType(
             id=tid, topic=topic, duration_minutes=duration, modes=_codes(modes),  # type: ignore[arg-type]
             buffer_before_minutes=before, buffer_after_minutes=after, min_notice_minutes=notice,
             horizon_days=horizon)
-        for tid, topic, duration, modes, before, after, notice, horizon in session.execute(
-            select_columns(*(col(c) for c in (
-                AppointmentType.id, AppointmentType.topic, AppointmentType.duration_minutes, AppointmentType.modes,
-                AppointmentType.buffer_before_minutes, AppointmentType.buffer_after_minutes,
-                AppointmentType.min_notice_minutes, AppointmentType.horizon_days,
-            ))).where(col(AppointmentType.active)).order_by(col(AppointmentType.id)))
+        for tid, topic, duration, modes, before, after, notice, horizon, _ in type_rows
     )
+    reminders = {row[0]: parse_offsets(row[-1]) for row in type_rows}
     rule_columns = select_columns(*(col(c) for c in (
         AvailabilityRule.counsellor_id, AvailabilityRule.location_id, AvailabilityRule.weekday, AvailabilityRule.starts,
         AvailabilityRule.ends, AvailabilityRule.valid_from, AvailabilityRule.valid_until, AvailabilityRule.on_holidays,
@@ -136,7 +144,7 @@ def load_calendar(session: Session, today: date | None = None) -> StoredCalendar
     setup = engine.CalendarSetup(locations=locations, counsellors=counsellors, types=types, rules=rules,
                                  absences=tuple(absences), extra_hours=tuple(extra), closures=tuple(closures),
                                  topics=topics)
-    return StoredCalendar(setup, place_rows, people_rows)
+    return StoredCalendar(setup, place_rows, people_rows, reminders)
 
 
 _VERSION = text("SELECT version FROM calendar_version WHERE id = 1")

@@ -37,6 +37,7 @@ from scheduler.tables import (
     Counsellor,
     CounsellorLocation,
     Location,
+    format_offsets,
 )
 from shared.contracts import (
     BookingCancellationRequested,
@@ -59,6 +60,7 @@ from shared.contracts.staff import (
     BookingsAction,
     BookingsData,
     CancelAction,
+    ContactProblem,
     CounsellorData,
     CreateTypeAction,
     ExceptionData,
@@ -250,13 +252,21 @@ def _place(locations: dict[int, Location], location_id: int) -> StaffLocation:
     return StaffLocation(location_id=location_id, alias=row.alias if row else "?", kind=row.kind if row else "?")
 
 
+def describe_contact_problem(row: Appointment, zone: ZoneInfo) -> ContactProblem | None:
+    if row.contact_problem is None or row.contact_problem_since is None:
+        return None
+    return ContactProblem(reason=row.contact_problem,  # stored from contact.unreachable, validated again here
+                          error_code=row.contact_problem_code, since=row.contact_problem_since.astimezone(zone))
+
+
 def describe_booking(row: Appointment, locations: dict[int, Location], zone: ZoneInfo) -> StaffBooking:
     return StaffBooking(
         booking_id=UUID(row.booking_id), status=row.status,
         start=row.starts_at.astimezone(zone), end=row.ends_at.astimezone(zone),
         location=_place(locations, row.location_id), topic=row.topic,
         duration_minutes=int((row.ends_at - row.starts_at).total_seconds() // 60), language=row.language,
-        channel=row.channel, needs_attention=row.needs_attention, status_reason=row.status_reason)
+        channel=row.channel, needs_attention=row.needs_attention, status_reason=row.status_reason,
+        contact_problem=describe_contact_problem(row, zone))
 
 
 def describe_exception(row: AvailabilityException) -> StaffException:
@@ -546,7 +556,7 @@ def describe_type(row: AppointmentType) -> AppointmentTypeData:
                                modes=sorted(row.mode_set), buffer_before_minutes=row.buffer_before_minutes,
                                buffer_after_minutes=row.buffer_after_minutes,
                                min_notice_minutes=row.min_notice_minutes, horizon_days=row.horizon_days,
-                               active=row.active)
+                               active=row.active, reminder_offsets_minutes=list(row.reminder_offsets))
 
 
 def list_types(session: Session) -> TypesData:
@@ -581,6 +591,7 @@ _TYPE_FIELDS = ("topic", "duration_minutes", "buffer_before_minutes", "buffer_af
 
 def create_type(session: Session, action: CreateTypeAction, deps: StaffDeps) -> AppointmentTypeData:
     row = AppointmentType(modes=",".join(sorted(set(action.modes))),
+                          reminder_offsets_minutes=format_offsets(action.reminder_offsets_minutes),
                           **{name: getattr(action, name) for name in _TYPE_FIELDS})
     # A new type has no id yet; one above every stored id stands for it in the check.
     newest = session.exec(select(AppointmentType.id).order_by(col(AppointmentType.id).desc())).first()
@@ -600,6 +611,9 @@ def update_type(session: Session, action: UpdateTypeAction, deps: StaffDeps) -> 
             setattr(row, name, value)
     if action.modes is not None:
         row.modes = ",".join(sorted(set(action.modes)))
+    if action.reminder_offsets_minutes is not None:
+        # Only what is announced from now on: bookings already confirmed keep the reminders the notifier planned.
+        row.reminder_offsets_minutes = format_offsets(action.reminder_offsets_minutes)
     _refuse_type_setup(session, row, action.type_id, deps)
     session.add(row)
     session.flush()

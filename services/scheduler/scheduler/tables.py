@@ -7,11 +7,13 @@ constraint on PostgreSQL, triggers on SQLite; see migration 0001).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 
 from sqlalchemy import Column, Date, Index, Time
 from sqlmodel import Field, SQLModel
 
+from shared.contracts.bookings import DEFAULT_REMINDER_OFFSETS
 from shared.db import instant_column
 
 
@@ -21,6 +23,18 @@ def _utcnow() -> datetime:
 
 def _codes(text: str) -> frozenset[str]:
     return frozenset(filter(None, (part.strip() for part in text.split(","))))
+
+
+def format_offsets(offsets: Iterable[int]) -> str:
+    """A reminder policy as stored: distinct minutes, largest (earliest reminder) first."""
+    return ",".join(str(minutes) for minutes in sorted(set(offsets), reverse=True))
+
+
+def parse_offsets(text: str) -> tuple[int, ...]:
+    return tuple(sorted({int(part) for part in text.split(",") if part.strip()}, reverse=True))
+
+
+DEFAULT_REMINDER_POLICY = format_offsets(DEFAULT_REMINDER_OFFSETS)
 
 
 class Location(SQLModel, table=True):
@@ -70,10 +84,17 @@ class AppointmentType(SQLModel, table=True):
     min_notice_minutes: int = 60
     horizon_days: int = 90
     active: bool = True
+    # Minutes before the start at which the client is reminded, comma-separated, largest first; "" for none.
+    # Each booking is announced with the policy of its type at that moment (migration 0003).
+    reminder_offsets_minutes: str = Field(default=DEFAULT_REMINDER_POLICY, max_length=40)
 
     @property
     def mode_set(self) -> frozenset[str]:
         return _codes(self.modes)
+
+    @property
+    def reminder_offsets(self) -> tuple[int, ...]:
+        return parse_offsets(self.reminder_offsets_minutes)
 
 
 class AvailabilityRule(SQLModel, table=True):
@@ -132,3 +153,8 @@ class Appointment(SQLModel, table=True):
     channel: str = Field(max_length=8)
     created_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
     updated_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
+    # Texts to the client cannot arrive (the notifier said so; never the number itself): staff call or write
+    # another way. Reason invalid_number / unreachable / opted_out, Twilio's error code, first reported at.
+    contact_problem: str | None = Field(default=None, max_length=16)
+    contact_problem_code: str | None = Field(default=None, max_length=6)
+    contact_problem_since: datetime | None = Field(default=None, sa_column=instant_column(nullable=True))

@@ -55,6 +55,7 @@ from shared.contracts.staff import (
     WeekAction,
     WeekData,
     ZoneName,
+    reminder_policy,
 )
 
 router = APIRouter(prefix="/v1/staff", tags=["staff calendars"])
@@ -368,6 +369,11 @@ class TypeBody(BaseModel):
     min_notice_minutes: int | None = Field(default=None, description="0 to 10080 (a week)")
     horizon_days: int | None = Field(default=None, description="1 to 366")
     active: bool | None = None
+    reminder_offsets_minutes: list[int] | None = Field(
+        default=None,
+        description="reminders, in minutes before the start: at most 5, each 15 to 20160 (14 days), none twice; "
+                    "[] for no reminders; default on create 1440 and 120. A change applies to bookings confirmed "
+                    "or moved afterwards; earlier bookings keep their reminders")
 
 
 class CounsellorBody(BaseModel):
@@ -405,6 +411,11 @@ def _type_fields(body: TypeBody) -> dict[str, Any]:
         fields["modes"] = sorted(set(body.modes))
     if body.active is not None:
         fields["active"] = body.active
+    if body.reminder_offsets_minutes is not None:
+        try:
+            fields["reminder_offsets_minutes"] = reminder_policy(body.reminder_offsets_minutes)
+        except ValueError as refused:
+            raise InvalidStaffInput(str(refused), "invalid_reminder_offsets") from None
     return fields
 
 
@@ -428,7 +439,8 @@ def create_appointment_type(body: TypeBody, staff: AdminStaff, request: Request)
 @router.patch("/appointment-types/{type_id}", responses=_ERRORS)
 def update_appointment_type(type_id: Annotated[int, Path(ge=1, le=2_000_000_000)], body: TypeBody,
                             staff: AdminStaff, request: Request) -> AppointmentTypeData:
-    """Change topic, duration, modes, buffers, minimum notice, horizon or active (admin only)."""
+    """Change topic, duration, modes, buffers, minimum notice, horizon, active or the reminder policy (admin
+    only). A new reminder policy applies to bookings confirmed or moved from now on."""
     action = UpdateTypeAction(type_id=type_id, **_type_fields(body))
     return _data(AppointmentTypeData, _client(request).ask(staff, action).data)
 
