@@ -11,20 +11,25 @@ from zoneinfo import ZoneInfo
 from celery import Celery
 from sqlalchemy import Engine
 
-from notifier import handlers
-from notifier.dispatch import Dispatcher
+from notifier import handlers, migrations
+from notifier.dispatch import DispatchConfig, Dispatcher
+from notifier.domain.planning import QuietHours
+from notifier.plans import Policy
 from notifier.sms import SmsSender, make_sender
-from notifier.tables import TABLES
 from shared.cipher import load_cipher
 from shared.clock import Clock, system_clock
 from shared.consumer import Consumer
-from shared.db import create_tables, make_engine
+from shared.db import make_engine
 from shared.messaging import TIMERS, Publisher, make_celery, timer_queue
 from shared.outbox import Relay
 from shared.settings import Settings
 from shared.worker import register_message_task
 
 DISPATCH_EVERY_SECONDS = 2.0
+# A beat-started dispatch keeps sending for up to this long while messages are due (a backlog drains without
+# waiting for ticks); it yields to consuming after that, and the next tick goes on.
+DISPATCH_LOOP_SECONDS = 5.0
+RECONCILE_EVERY_SECONDS = 60.0
 PURGE_EVERY_SECONDS = 3600.0
 
 
@@ -40,27 +45,30 @@ class Notifier:
 
 def build(settings: Settings, clock: Clock = system_clock, sender: SmsSender | None = None) -> Notifier:
     engine = make_engine(settings.notifier_database_url)
-    create_tables(engine, TABLES)
+    migrations.upgrade(engine)
     cipher = load_cipher(settings)
     celery = make_celery("notifier", settings)
     publisher = Publisher(celery, settings)
     relay = Relay(engine, publisher.publish, "notifier")
-    dispatcher = Dispatcher(engine, cipher, sender or make_sender(settings), ZoneInfo(settings.timezone),
-                            settings.public_base_url, clock)
+    policy = Policy(zone=ZoneInfo(settings.timezone),
+                    quiet=QuietHours.parse(settings.quiet_hours_start, settings.quiet_hours_end))
+    config = DispatchConfig(rate_per_second=settings.sms_rate_per_second, max_attempts=settings.sms_max_attempts,
+                            signature=settings.sms_signature, public_base_url=settings.public_base_url)
+    dispatcher = Dispatcher(engine, cipher, sender or make_sender(settings), policy, config, clock)
     # Set by a handler that may have made a reminder due, per worker thread; read after its commit.
     due = threading.local()
 
     def may_be_due() -> None:
         due.flag = True
 
-    deps = handlers.NotifierDeps(cipher=cipher, clock=clock,
-                                 retention=timedelta(days=settings.contact_retention_days), may_be_due=may_be_due)
+    deps = handlers.NotifierDeps(cipher=cipher, clock=clock, retention=timedelta(days=settings.contact_retention_days),
+                                 policy=policy, max_attempts=settings.sms_max_attempts, may_be_due=may_be_due)
 
     def after_commit() -> None:
-        # No notifier handler writes to the outbox, so the relay is not woken after each commit (that cost a
-        # transaction per message); anything written there is still sent at the relay's next tick. The dispatcher
-        # runs only after a message that may have made a reminder due (otherwise its claim query finds nothing);
-        # the beat timer still runs it every DISPATCH_EVERY_SECONDS for everything else.
+        # Few notifier handlers write to the outbox (contact.unreachable), so the relay is not woken after each
+        # commit (that cost a transaction per message); what is written there is sent at the relay's next tick.
+        # The dispatcher runs only after a message that may have made a message due at once (otherwise its claim
+        # finds nothing); the beat timer still runs it every DISPATCH_EVERY_SECONDS for everything else.
         if getattr(due, "flag", False):
             due.flag = False
             dispatcher.dispatch_due()
@@ -70,6 +78,9 @@ def build(settings: Settings, clock: Clock = system_clock, sender: SmsSender | N
         engine,
         commands={
             "contact.registered": partial(handlers.register_contact, deps=deps),
+            "contact.preferences_changed": partial(handlers.change_preferences, deps=deps),
+            "delivery.status_reported": partial(handlers.apply_status, deps=deps),
+            "sms.received": partial(handlers.answer_keyword, deps=deps),
             "booking.confirmed": partial(handlers.schedule_confirmation, deps=deps),
             "booking.rejected": partial(handlers.forget_rejected, deps=deps),
             "booking.cancelled": partial(handlers.cancel_reminders, deps=deps),
@@ -91,7 +102,11 @@ def _register_timers(celery: Celery, dispatcher: Dispatcher) -> None:
 
     @celery.task(name="notifier.dispatch_due", ignore_result=True)
     def dispatch_due() -> int:
-        return dispatcher.dispatch_due()
+        return dispatcher.dispatch_due(max_seconds=DISPATCH_LOOP_SECONDS)
+
+    @celery.task(name="notifier.reconcile", ignore_result=True)
+    def reconcile() -> int:
+        return dispatcher.reconcile()
 
     @celery.task(name="notifier.purge_expired", ignore_result=True)
     def purge_expired() -> int:
@@ -102,6 +117,11 @@ def _register_timers(celery: Celery, dispatcher: Dispatcher) -> None:
             "task": "notifier.dispatch_due",
             "schedule": DISPATCH_EVERY_SECONDS,
             "options": {**route, "expires": DISPATCH_EVERY_SECONDS * 5},
+        },
+        "reconcile-unsettled-sends": {
+            "task": "notifier.reconcile",
+            "schedule": RECONCILE_EVERY_SECONDS,
+            "options": {**route, "expires": RECONCILE_EVERY_SECONDS},
         },
         "purge-expired-contacts": {
             "task": "notifier.purge_expired",

@@ -1,25 +1,40 @@
-"""The dispatcher: claims due reminders, renders them and hands them to the SMS provider, once.
+"""The dispatcher: claims due messages, renders them and hands them to the SMS provider, once.
 
-A reminder is claimed (pending → sending) and its delivery row written in one committed transaction before the
-provider is called, so no second dispatcher, retry or redelivery can send it again. If the process dies during
-the provider call the delivery stays `sending`: its outcome is unknown and it is never resent blindly.
+A message is claimed (pending → sending) and its delivery row written (queued) in one committed transaction
+before the provider is called, so no second dispatcher, retry or redelivery can send it again. If the process
+dies during the provider call the delivery stays `queued`: its outcome is unknown, and it is reconciled with the
+provider (or settled by the provider's status callback, which carries the delivery's ref), never resent blindly.
+
+Sending is paced to SMS_RATE_PER_SECOND in order of due time. Only one dispatcher loop sends at a time (a lock in
+the process, an advisory lock across processes on PostgreSQL): the limit is per sender, not per process. The
+claim itself never relies on that lock: rows are claimed with FOR UPDATE SKIP LOCKED (PostgreSQL) or under
+SQLite's write lock, so two dispatchers can never claim the same row.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import math
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, text, update
 from sqlmodel import Session, col, delete, select
 
-from notifier.domain.texts import render
-from notifier.sms import SendFailed, SmsSender
-from notifier.tables import BookingFacts, Contact, Delivery, Reminder
+from notifier import deliveries
+from notifier.domain import texts
+from notifier.domain.planning import recheck
+from notifier.plans import Policy, rules_for
+from notifier.sms import SendFailed, SendOutcomeUnknown, SendResult, SmsSender
+from notifier.tables import BookingFacts, Contact, Delivery, OptOut, Reminder
 from shared.contracts.contacts import manage_token_context, phone_context
 from shared.crypto import DataCipher
 from shared.db import is_postgres
@@ -28,112 +43,339 @@ from shared.phones import mask_phone
 
 log = logging.getLogger(__name__)
 
+_LOCK_KEY = 0x4C6F747367  # one sending loop per notifier database on PostgreSQL
+_WINDOW_KINDS = ("reminder", "rescheduled", "cancelled")  # what the client's safe window and quiet hours govern
+_UNSETTLED_AFTER = timedelta(minutes=2)  # a send that has not reported back after this is asked about
+_GIVE_UP_ASKING_AFTER = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    rate_per_second: float  # 0: no limit
+    max_attempts: int
+    signature: str
+    public_base_url: str
+    batch: int = 100
+    send_threads: int = 8  # provider calls in flight when the rate is not limited (they wait on the network)
+
 
 @dataclass(frozen=True)
 class _Job:
     reminder_id: int
     delivery_id: int
-    booking_id: str
+    ref: str
+    booking_id: str | None
     kind: str
-    phone_ciphertext: str
-    token_ciphertext: str
     language: str
-    starts_at: datetime
-    place_alias: str
+    phone_ciphertext: str
+    phone_context: str
+    token_ciphertext: str | None
+    starts_at: datetime | None
+    place_alias: str | None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    job: _Job
+    result: SendResult | None = None
+    refused: SendFailed | None = None
+    unknown: bool = False
+    to_masked: str = ""
+    segments: int = 0
+    render_failed: bool = False
 
 
 class Dispatcher:
-    def __init__(
-        self,
-        engine: Engine,
-        cipher: DataCipher,
-        sender: SmsSender,
-        zone: ZoneInfo,
-        public_base_url: str,
-        clock: Callable[[], datetime],
-    ) -> None:
+    def __init__(self, engine: Engine, cipher: DataCipher, sender: SmsSender, policy: Policy, config: DispatchConfig,
+                 clock: Callable[[], datetime], sleep: Callable[[float], None] = time.sleep) -> None:
         self.engine = engine
         self.cipher = cipher
         self.sender = sender
-        self.zone = zone
-        self.public_base_url = public_base_url
+        self.policy = policy
+        self.config = config
         self.clock = clock
+        self.sleep = sleep
+        self._loop = threading.Lock()
+        self._next_send = 0.0  # monotonic time the next paced send may start
+        self._pool = ThreadPoolExecutor(max_workers=config.send_threads, thread_name_prefix="sms-send")
 
-    def dispatch_due(self, limit: int = 50) -> int:
-        jobs = self._claim(limit)
-        for job in jobs:
-            token = correlation_id.set(job.booking_id)
-            try:
-                self._send(job)
-            finally:
-                correlation_id.reset(token)
-        return len(jobs)
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.policy.zone
+
+    # --- the loop ------------------------------------------------------------------------------------------------
+
+    def dispatch_due(self, max_seconds: float = 0.0) -> int:
+        """Send what is due now. With max_seconds, keep going while more falls due or waits for the rate limit;
+        otherwise one batch (after a handler's commit, so a confirmation leaves at once)."""
+        sent = 0
+        with self._exclusive() as mine:
+            if not mine:
+                return 0  # another loop is sending; it will pick these up in order of due time
+            deadline = time.monotonic() + max_seconds
+            while True:
+                jobs = self._claim(self._batch_size())
+                sent += self._send_all(jobs)
+                if not jobs or time.monotonic() >= deadline:
+                    break
+        return sent
+
+    def _batch_size(self) -> int:
+        # Paced: claim about one second of sends at a time, so that a crash leaves few messages unsettled.
+        rate = self.config.rate_per_second
+        return self.config.batch if rate <= 0 else max(1, min(self.config.batch, math.ceil(rate)))
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[bool]:
+        if not self._loop.acquire(blocking=False):
+            yield False
+            return
+        try:
+            if not is_postgres(self.engine):
+                yield True
+                return
+            with self.engine.connect() as connection:
+                got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_KEY}).scalar())
+                connection.commit()
+                try:
+                    yield got
+                finally:
+                    if got:
+                        connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
+                        connection.commit()
+        finally:
+            self._loop.release()
+
+    # --- claiming ------------------------------------------------------------------------------------------------
 
     def _claim(self, limit: int) -> list[_Job]:
         now = self.clock()
         with Session(self.engine, expire_on_commit=False) as session:
-            query = (
-                select(Reminder, Contact, BookingFacts)
-                .join(Contact, col(Contact.booking_id) == Reminder.booking_id)
-                .join(BookingFacts, col(BookingFacts.booking_id) == Reminder.booking_id)
-                .where(Reminder.status == "pending", col(Reminder.due_at) <= now, BookingFacts.status == "confirmed")
-                .order_by(col(Reminder.due_at))
-                .limit(limit)
-            )
+            query = (select(Reminder).where(Reminder.status == "pending", col(Reminder.due_at) <= now)
+                     .order_by(col(Reminder.due_at), col(Reminder.id)).limit(limit))
             if is_postgres(self.engine):
-                query = query.with_for_update(skip_locked=True, of=Reminder)
+                query = query.with_for_update(skip_locked=True)
+            rows = list(session.exec(query))
+            booking_ids = [r.booking_id for r in rows if r.booking_id]
+            contacts = {c.booking_id: c for c in session.exec(
+                select(Contact).where(col(Contact.booking_id).in_(booking_ids)))} if booking_ids else {}
+            facts = {f.booking_id: f for f in session.exec(
+                select(BookingFacts).where(col(BookingFacts.booking_id).in_(booking_ids)))} if booking_ids else {}
+            hashes = [c.phone_hash for c in contacts.values()]
+            opted_out = set(session.exec(select(OptOut.phone_hash).where(
+                col(OptOut.phone_hash).in_(hashes), OptOut.opted_out == True))) if hashes else set()  # noqa: E712
             jobs = []
-            for reminder, contact, facts in session.exec(query).all():
-                reminder.status = "sending"
-                session.add(reminder)
-                delivery = Delivery(
-                    reminder_id=reminder.id or 0,
-                    booking_id=reminder.booking_id,
-                    provider=self.sender.name,
-                    status="sending",
-                    to_masked="",
-                    created_at=now,
-                    updated_at=now,
-                )
-                session.add(delivery)
-                session.flush()
-                jobs.append(_Job(reminder.id or 0, delivery.id or 0, reminder.booking_id, reminder.kind,
-                                 contact.phone_ciphertext, contact.manage_token_ciphertext, contact.language,
-                                 facts.starts_at, facts.place_alias))
+            for row in rows:
+                job = self._decide(session, row, contacts, facts, opted_out, now)
+                if job is not None:
+                    jobs.append(job)
             session.commit()
             return jobs
 
-    def _send(self, job: _Job) -> None:
-        booking = UUID(job.booking_id)
-        phone = self.cipher.decrypt(job.phone_ciphertext, phone_context(booking))
-        manage_token = self.cipher.decrypt(job.token_ciphertext, manage_token_context(booking))
-        link = f"{self.public_base_url}/m/{manage_token}"
-        text = render(job.kind, job.language, job.starts_at, job.place_alias, link, self.zone)
-        status, sid, code = "sent", None, None
+    def _decide(self, session: Session, row: Reminder, contacts: dict[str, Contact],
+                facts_by_id: dict[str, BookingFacts], opted_out: set[str], now: datetime) -> _Job | None:
+        def skip(outcome: str) -> None:
+            row.status, row.outcome = "skipped", outcome
+            session.add(row)
+            log.info("%s message not sent: %s", row.kind, outcome)
+
+        if now > row.not_after:
+            skip("too_late")  # never late: past this moment the message would only confuse
+            return None
+        contact = contacts.get(row.booking_id) if row.booking_id else None
+        facts = facts_by_id.get(row.booking_id) if row.booking_id else None
+        if row.booking_id is not None:
+            if contact is None or facts is None:
+                skip("no_contact")
+                return None
+            if contact.phone_hash in opted_out:
+                skip("opted_out")
+                return None
+            if contact.unreachable in ("invalid_number", "unreachable"):
+                skip(contact.unreachable)
+                return None
+            wanted_status = "cancelled" if row.kind == "cancelled" else "confirmed"
+            if facts.status != wanted_status:
+                skip(f"booking_{facts.status}")
+                return None
+            if row.kind in _WINDOW_KINDS:
+                if not contact.reminders:
+                    skip("texts_off")
+                    return None
+                # The plan honoured quiet hours and the client's window; a dispatcher running late must too.
+                moment = recheck(row.due_at, row.not_after, now, rules_for(contact, self.policy))
+                if moment is None:
+                    skip("no_safe_time")
+                    return None
+                if moment > now:
+                    row.due_at = moment
+                    session.add(row)
+                    return None
+        row.status, row.attempts = "sending", row.attempts + 1
+        session.add(row)
+        delivery = Delivery(reminder_id=row.id or 0, attempt=row.attempts, booking_id=row.booking_id,
+                            ref=secrets.token_urlsafe(16), provider=self.sender.name, status="queued",
+                            created_at=now, updated_at=now)
+        session.add(delivery)
+        session.flush()
+        if row.booking_id is not None:
+            assert contact is not None and facts is not None
+            booking = UUID(row.booking_id)
+            return _Job(row.id or 0, delivery.id or 0, delivery.ref, row.booking_id, row.kind, row.language,
+                        contact.phone_ciphertext, phone_context(booking), contact.manage_token_ciphertext,
+                        facts.starts_at, facts.place_alias)
+        assert row.phone_ciphertext is not None and row.phone_context is not None
+        return _Job(row.id or 0, delivery.id or 0, delivery.ref, None, row.kind, row.language, row.phone_ciphertext,
+                    row.phone_context, None, None, None)
+
+    # --- sending -------------------------------------------------------------------------------------------------
+
+    def _send_all(self, jobs: list[_Job]) -> int:
+        if not jobs:
+            return 0
+        if self.config.rate_per_second > 0:
+            outcomes = []
+            for job in jobs:
+                self._wait_for_turn()
+                outcomes.append(self._send(job))
+        else:
+            outcomes = list(self._pool.map(self._send, jobs))
+        self._record(outcomes)
+        return sum(1 for o in outcomes if o.result is not None)
+
+    def _wait_for_turn(self) -> None:
+        interval = 1.0 / self.config.rate_per_second
+        now = time.monotonic()
+        if self._next_send > now:
+            self.sleep(self._next_send - now)
+        self._next_send = max(now, self._next_send) + interval
+
+    def body_of(self, job: _Job, phone: str) -> texts.Rendered:
+        link = None
+        if job.token_ciphertext is not None and job.booking_id is not None:
+            token = self.cipher.decrypt(job.token_ciphertext, manage_token_context(UUID(job.booking_id)))
+            link = f"{self.config.public_base_url}/m/{token}"
+        return texts.render(job.kind, job.language, starts_at=job.starts_at, place=job.place_alias, link=link,
+                            zone=self.zone, signature=self.config.signature)
+
+    def _send(self, job: _Job) -> _Outcome:
+        token = correlation_id.set(job.booking_id or job.ref)
         try:
-            result = self.sender.send(phone, text.body)
-            sid = result.provider_sid
-        except SendFailed as failed:
-            status, code = "failed", failed.code
-            log.warning("%s message refused by %s (code %s)", job.kind, self.sender.name, code)
-        except Exception:
-            log.exception("%s message: outcome unknown, left as sending for reconciliation", job.kind)
+            phone = self.cipher.decrypt(job.phone_ciphertext, job.phone_context)
+            try:
+                rendered = self.body_of(job, phone)
+            except Exception:
+                log.exception("ALERT %s message in %s could not be rendered, not even in English: not sent",
+                              job.kind, job.language)
+                return _Outcome(job, render_failed=True)
+            masked = mask_phone(phone)
+            try:
+                result = self.sender.send(phone, rendered.body, job.ref)
+            except SendFailed as refused:
+                return _Outcome(job, refused=refused, to_masked=masked, segments=rendered.segments)
+            except SendOutcomeUnknown:
+                log.warning("%s message: no answer from %s; its outcome is asked later, it is not resent", job.kind,
+                            self.sender.name)
+                return _Outcome(job, unknown=True)
+            except Exception:
+                log.exception("%s message: outcome unknown, left for reconciliation", job.kind)
+                return _Outcome(job, unknown=True)
+            log.info("%s message handed to %s (%s, %d segment(s))", job.kind, self.sender.name, rendered.encoding,
+                     rendered.segments)
+            return _Outcome(job, result=result, to_masked=masked, segments=rendered.segments)
+        finally:
+            correlation_id.reset(token)
+
+    def _record(self, outcomes: list[_Outcome]) -> None:
+        now = self.clock()
+        settled = [o for o in outcomes if not o.unknown]
+        if not settled:
             return
-        # Two UPDATEs by primary key in one transaction (no look-ups first: both rows were written by _claim).
-        deliveries, reminders = Delivery.__table__, Reminder.__table__  # type: ignore[attr-defined]
-        with self.engine.begin() as connection:
-            connection.execute(update(deliveries).where(deliveries.c.id == job.delivery_id).values(
-                status=status, provider_sid=sid, error_code=code, to_masked=mask_phone(phone),
-                updated_at=self.clock()))
-            connection.execute(update(reminders).where(reminders.c.id == job.reminder_id).values(status=status))
-        if status == "sent":
-            log.info("%s message handed to %s", job.kind, self.sender.name)
+        with Session(self.engine, expire_on_commit=False) as session:
+            reminders = {r.id: r for r in session.exec(
+                select(Reminder).where(col(Reminder.id).in_([o.job.reminder_id for o in settled])))}
+            found = {d.id: d for d in session.exec(
+                select(Delivery).where(col(Delivery.id).in_([o.job.delivery_id for o in settled])))}
+            for outcome in settled:
+                reminder, delivery = reminders[outcome.job.reminder_id], found[outcome.job.delivery_id]
+                delivery.to_masked, delivery.segments, delivery.updated_at = outcome.to_masked, outcome.segments, now
+                if outcome.result is not None:
+                    delivery.provider_sid = outcome.result.provider_sid
+                    deliveries.advance(delivery, deliveries.PROVIDER_STATUS.get(outcome.result.status, "sending"))
+                    reminder.status, reminder.outcome = "sent", None
+                elif outcome.render_failed:
+                    delivery.status, delivery.error_code = "failed", "render"
+                    reminder.status, reminder.outcome = "failed", "render_failed"
+                else:
+                    assert outcome.refused is not None
+                    delivery.status, delivery.error_code = "failed", outcome.refused.code
+                    deliveries.refused(session, reminder, delivery, outcome.refused.code,
+                                       outcome.refused.http_status, now, self.config.max_attempts)
+                session.add(delivery)
+                session.add(reminder)
+            session.commit()
+
+    # --- housekeeping (beat) -------------------------------------------------------------------------------------
+
+    def reconcile(self, limit: int = 50) -> int:
+        """Ask the provider about sends that never reported back; settle them, never resend them."""
+        now = self.clock()
+        with Session(self.engine, expire_on_commit=False) as session:
+            pending = deliveries.unsettled(session, now - _UNSETTLED_AFTER, limit)
+            settled = 0
+            for delivery in pending:
+                reminder = session.get(Reminder, delivery.reminder_id)
+                if reminder is None or reminder.status != "sending":
+                    continue
+                job = self._job_for(session, reminder, delivery)
+                found = None
+                if job is not None:
+                    phone = self.cipher.decrypt(job.phone_ciphertext, job.phone_context)
+                    body = self.body_of(job, phone).body
+                    found = self.sender.find_sent(phone, body, delivery.created_at)
+                if found is not None:
+                    delivery.provider_sid = found.provider_sid
+                    deliveries.advance(delivery, deliveries.PROVIDER_STATUS.get(found.status, "sending"))
+                    reminder.status, reminder.outcome = "sent", None
+                    settled += 1
+                elif now - delivery.created_at > _GIVE_UP_ASKING_AFTER:
+                    reminder.status, reminder.outcome = "unknown", "outcome_unknown"
+                    log.error("ALERT %s message: the provider never confirmed it and does not know it; not resent "
+                              "(an admin decides)", reminder.kind)
+                else:
+                    continue
+                delivery.updated_at = now
+                session.add(delivery)
+                session.add(reminder)
+            session.commit()
+            return settled
+
+    def _job_for(self, session: Session, reminder: Reminder, delivery: Delivery) -> _Job | None:
+        if reminder.booking_id is None:
+            if reminder.phone_ciphertext is None or reminder.phone_context is None:
+                return None
+            return _Job(reminder.id or 0, delivery.id or 0, delivery.ref, None, reminder.kind, reminder.language,
+                        reminder.phone_ciphertext, reminder.phone_context, None, None, None)
+        contact = session.get(Contact, reminder.booking_id)
+        facts = session.get(BookingFacts, reminder.booking_id)
+        if contact is None or facts is None:
+            return None
+        return _Job(reminder.id or 0, delivery.id or 0, delivery.ref, reminder.booking_id, reminder.kind,
+                    reminder.language, contact.phone_ciphertext, phone_context(UUID(reminder.booking_id)),
+                    contact.manage_token_ciphertext, facts.starts_at, facts.place_alias)
 
     def purge_expired(self) -> int:
-        """Personal data expires: contacts whose appointment is long past are deleted."""
+        """Personal data expires: contacts whose appointment is long past are deleted, and the sealed numbers
+        kept for answers to STOP/START once those answers are settled."""
         now = self.clock()
         with Session(self.engine) as session:
             result = session.exec(delete(Contact).where(col(Contact.purge_after) < now))
+            reminders = Reminder.__table__  # type: ignore[attr-defined]
+            session.connection().execute(
+                update(reminders).where(reminders.c.phone_ciphertext.is_not(None),
+                                        reminders.c.not_after < now - timedelta(days=1),
+                                        reminders.c.status != "sending")
+                .values(phone_ciphertext=None, phone_context=None))
             session.commit()
             count = int(result.rowcount or 0)
         if count:

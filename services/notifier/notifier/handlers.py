@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,7 +10,9 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, delete, select
 
-from notifier.tables import BookingFacts, Contact, Reminder
+from notifier import deliveries
+from notifier.plans import Policy, cancel_pending, plan_booking, plan_change_notice
+from notifier.tables import BookingFacts, Contact, OptOut, Reminder
 from shared.contracts import (
     BookingAttended,
     BookingCancelled,
@@ -17,13 +20,23 @@ from shared.contracts import (
     BookingNoShow,
     BookingRejected,
     BookingRescheduled,
+    ContactPreferencesChanged,
     ContactRegistered,
+    ContactUnreachable,
+    DeliveryStatusReported,
     Envelope,
+    SmsReceived,
+    wrap,
 )
 from shared.contracts.contacts import phone_context
+from shared.contracts.deliveries import inbound_phone_context
 from shared.crypto import DataCipher
+from shared.outbox import add_to_outbox
 
 log = logging.getLogger(__name__)
+
+# How long the answer to STOP/START may wait for a moment it is allowed to go out.
+_OPT_ANSWER_VALID = timedelta(hours=12)
 
 
 @dataclass
@@ -31,8 +44,10 @@ class NotifierDeps:
     cipher: DataCipher
     clock: Callable[[], datetime]
     retention: timedelta
-    # Called when a handler may have made a reminder due (a confirmation with its contact, in either order):
-    # the dispatcher then runs after the commit instead of at its next tick.
+    policy: Policy
+    max_attempts: int = 5
+    # Called when a handler may have made a message due at once (a confirmation with its contact, in either
+    # order, an answer to STOP): the dispatcher then runs after the commit instead of at its next tick.
     may_be_due: Callable[[], None] = lambda: None
 
 
@@ -46,6 +61,7 @@ def register_contact(envelope: Envelope, session: Session, deps: NotifierDeps) -
     phone = deps.cipher.decrypt(contact.phone, phone_context(contact.booking_id))
     facts = session.get(BookingFacts, booking_id)
     now = deps.clock()
+    window = contact.preferences.safe_window
     session.add(
         Contact(
             booking_id=booking_id,
@@ -53,12 +69,35 @@ def register_contact(envelope: Envelope, session: Session, deps: NotifierDeps) -
             phone_hash=deps.cipher.lookup_hash(phone),
             manage_token_ciphertext=contact.manage_token,
             language=contact.language,
+            reminders=contact.preferences.reminders,
+            safe_window=window.model_dump_json() if window else None,
             created_at=now,
             purge_after=(facts.starts_at if facts else now) + deps.retention,
         )
     )
-    if facts is not None:
+    session.flush()
+    if plan_booking(session, booking_id, now, deps.policy):
         deps.may_be_due()  # the confirmation came first and waited for this contact
+
+
+def change_preferences(envelope: Envelope, session: Session, deps: NotifierDeps) -> None:
+    changed = envelope.payload
+    assert isinstance(changed, ContactPreferencesChanged)
+    booking_id = str(changed.booking_id)
+    contact = session.get(Contact, booking_id)
+    if contact is None:
+        log.info("preferences for a booking without a contact (purged or rejected): nothing to change")
+        return
+    window = changed.preferences.safe_window
+    contact.reminders = changed.preferences.reminders
+    contact.safe_window = window.model_dump_json() if window else None
+    session.add(contact)
+    session.flush()
+    if not contact.reminders:
+        # Texts off: nothing but the confirmation they asked for (already planned, never cancelled here).
+        cancel_pending(session, booking_id, "texts_off", kinds=("reminder", "rescheduled", "cancelled"))
+    if plan_booking(session, booking_id, deps.clock(), deps.policy):
+        deps.may_be_due()
 
 
 def schedule_confirmation(envelope: Envelope, session: Session, deps: NotifierDeps) -> None:
@@ -66,19 +105,17 @@ def schedule_confirmation(envelope: Envelope, session: Session, deps: NotifierDe
     assert isinstance(confirmed, BookingConfirmed)
     booking_id = str(confirmed.booking_id)
     starts_at = confirmed.slot.start
-    facts = session.get(BookingFacts, booking_id)
-    if facts is None:
-        session.add(BookingFacts(booking_id=booking_id, starts_at=starts_at, place_alias=confirmed.slot.location.alias,
-                                 language=confirmed.language, status="confirmed"))
+    if session.get(BookingFacts, booking_id) is not None:
+        return  # the same booking confirmed again (a replayed message): everything is planned already
+    session.add(BookingFacts(booking_id=booking_id, starts_at=starts_at, place_alias=confirmed.slot.location.alias,
+                             language=confirmed.language, status="confirmed",
+                             reminder_offsets=json.dumps(sorted(confirmed.reminder_offsets_minutes, reverse=True))))
     contact = session.get(Contact, booking_id)
     if contact is not None:
         contact.purge_after = starts_at + deps.retention
         session.add(contact)
-    exists = session.exec(select(Reminder).where(Reminder.booking_id == booking_id,
-                                                 Reminder.kind == "confirmation")).first()
-    if exists is None:
-        session.add(Reminder(booking_id=booking_id, kind="confirmation", due_at=deps.clock()))
-    if contact is not None:
+    session.flush()
+    if plan_booking(session, booking_id, deps.clock(), deps.policy):
         deps.may_be_due()
 
 
@@ -88,45 +125,55 @@ def forget_rejected(envelope: Envelope, session: Session, deps: NotifierDeps) ->
     assert isinstance(rejected, BookingRejected)
     booking_id = str(rejected.booking_id)
     session.exec(delete(Contact).where(col(Contact.booking_id) == booking_id))
-    _cancel_pending(session, booking_id)
+    cancel_pending(session, booking_id, "booking_rejected")
 
 
 def cancel_reminders(envelope: Envelope, session: Session, deps: NotifierDeps) -> None:
+    """Cancelled: nothing planned goes out any more, and one neutral cancellation SMS does (if texts are on)."""
     cancelled = envelope.payload
     assert isinstance(cancelled, BookingCancelled)
     booking_id = str(cancelled.booking_id)
     facts = session.get(BookingFacts, booking_id)
-    if facts is not None:
-        facts.status = "cancelled"
-        session.add(facts)
-    _cancel_pending(session, booking_id)
-
-
-def _cancel_pending(session: Session, booking_id: str) -> None:
-    for reminder in session.exec(select(Reminder).where(Reminder.booking_id == booking_id,
-                                                        Reminder.status == "pending")):
-        reminder.status = "cancelled"
-        session.add(reminder)
+    if facts is None or facts.status == "cancelled":
+        cancel_pending(session, booking_id, "booking_cancelled")
+        return
+    facts.status = "cancelled"
+    session.add(facts)
+    cancel_pending(session, booking_id, "booking_cancelled")
+    if plan_change_notice(session, facts, "cancelled", deps.clock(), facts.starts_at, deps.policy):
+        deps.may_be_due()
 
 
 def record_rescheduled(envelope: Envelope, session: Session, deps: NotifierDeps) -> None:
-    """The booking's new time and place; the contact is kept until retention after the new start.
-
-    A "your appointment was moved" SMS (and moving the reminders) comes with Lotse 3/6; for now the facts are kept
-    right so that what follows uses the new time. Idempotent: the same values are written again.
-    """
+    """The booking moved: the old reminders are cancelled, new ones planned for the new time, and one neutral
+    notice says when and where it now is. The contact is kept until retention after the new start."""
     rescheduled = envelope.payload
     assert isinstance(rescheduled, BookingRescheduled)
     booking_id = str(rescheduled.booking_id)
     facts = session.get(BookingFacts, booking_id)
-    if facts is not None:
-        facts.starts_at = rescheduled.slot.start
-        facts.place_alias = rescheduled.slot.location.alias
-        session.add(facts)
+    if facts is None:
+        log.info("reschedule of a booking this notifier never saw confirmed: nothing to move")
+        return
+    new_start = rescheduled.slot.start
+    if facts.starts_at == new_start and facts.place_alias == rescheduled.slot.location.alias:
+        return  # replayed: the booking is already where this message puts it
+    facts.starts_at = new_start
+    facts.place_alias = rescheduled.slot.location.alias
+    facts.reminder_offsets = json.dumps(sorted(rescheduled.reminder_offsets_minutes, reverse=True))
+    facts.generation += 1
+    facts.status = "confirmed"
+    session.add(facts)
     contact = session.get(Contact, booking_id)
     if contact is not None:
-        contact.purge_after = rescheduled.slot.start + deps.retention
+        contact.purge_after = new_start + deps.retention
         session.add(contact)
+    cancel_pending(session, booking_id, "rescheduled", kinds=("reminder", "rescheduled"))
+    session.flush()
+    now = deps.clock()
+    due = plan_booking(session, booking_id, now, deps.policy)
+    due |= plan_change_notice(session, facts, "rescheduled", now, new_start, deps.policy)
+    if due:
+        deps.may_be_due()
 
 
 def record_outcome(envelope: Envelope, session: Session, deps: NotifierDeps) -> None:
@@ -138,4 +185,64 @@ def record_outcome(envelope: Envelope, session: Session, deps: NotifierDeps) -> 
     if facts is not None:
         facts.status = "no_show" if isinstance(outcome, BookingNoShow) else "attended"
         session.add(facts)
-    _cancel_pending(session, booking_id)
+    cancel_pending(session, booking_id, facts.status if facts else "outcome")
+
+
+def apply_status(envelope: Envelope, session: Session, deps: NotifierDeps) -> None:
+    report = envelope.payload
+    assert isinstance(report, DeliveryStatusReported)
+    deliveries.apply_report(session, report, deps.clock(), deps.max_attempts)
+
+
+def answer_keyword(envelope: Envelope, session: Session, deps: NotifierDeps) -> None:
+    """STOP blocks every further message to the number, START undoes it; each change is confirmed once."""
+    received = envelope.payload
+    assert isinstance(received, SmsReceived)
+    if received.keyword == "other":
+        return  # free text is not read here (no text ever reaches the notifier)
+    context = inbound_phone_context(received.message_sid)
+    phone_hash = deps.cipher.lookup_hash(deps.cipher.decrypt(received.phone, context))
+    now = deps.clock()
+    opted_out = received.keyword == "stop"
+    record = session.get(OptOut, phone_hash)
+    if record is not None and record.opted_out == opted_out:
+        return  # already so: confirmed once, not again
+    if record is None and not opted_out:
+        return  # START from a number that never stopped: nothing to undo, nothing to say
+    if record is None:
+        record = OptOut(phone_hash=phone_hash, opted_out=opted_out, changed_at=now,
+                        last_message_sid=received.message_sid)
+    record.opted_out, record.changed_at, record.last_message_sid = opted_out, now, received.message_sid
+    session.add(record)
+    language = received.language or _latest_language(session, phone_hash) or "en"
+    kind = "opted_out" if opted_out else "opted_in"
+    session.add(Reminder(key=f"sms:{received.message_sid}:{kind}", kind=kind, language=language, due_at=now,
+                         not_after=now + _OPT_ANSWER_VALID, phone_ciphertext=received.phone,
+                         phone_context=context))
+    if opted_out:
+        _tell_staff_about_opt_out(session, phone_hash, now)
+    else:
+        for contact in session.exec(select(Contact).where(Contact.phone_hash == phone_hash,
+                                                          Contact.unreachable == "opted_out")):
+            contact.unreachable = None
+            session.add(contact)
+    deps.may_be_due()
+
+
+def _latest_language(session: Session, phone_hash: str) -> str | None:
+    contact = session.exec(select(Contact).where(Contact.phone_hash == phone_hash)
+                           .order_by(col(Contact.created_at).desc())).first()
+    return contact.language if contact else None
+
+
+def _tell_staff_about_opt_out(session: Session, phone_hash: str, now: datetime) -> None:
+    """Upcoming bookings of this number will get no reminder: staff see it on the booking."""
+    rows = session.exec(select(Contact, BookingFacts).join(BookingFacts, col(BookingFacts.booking_id) ==
+                                                           Contact.booking_id)
+                        .where(Contact.phone_hash == phone_hash, BookingFacts.status == "confirmed",
+                               col(BookingFacts.starts_at) > now)).all()
+    for contact, facts in rows:
+        contact.unreachable = "opted_out"
+        session.add(contact)
+        add_to_outbox(session, wrap(ContactUnreachable(booking_id=facts.booking_id, reason="opted_out"),
+                                    facts.booking_id))

@@ -1,4 +1,9 @@
-"""SMS providers: Twilio through its official SDK, or a sink file that records what would have been sent."""
+"""SMS providers: Twilio through its official SDK, or a sink file that records what would have been sent.
+
+A provider call ends in one of three ways, and the dispatcher treats them differently: accepted (SendResult),
+refused (SendFailed: the provider answered, the message was not taken), or unknown (SendOutcomeUnknown: the
+request may have reached the provider, so the message must not be sent again without asking the provider).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,12 @@ import json
 import secrets
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -22,22 +28,30 @@ from shared.settings import Settings
 @dataclass(frozen=True)
 class SendResult:
     provider_sid: str
-    status: str
+    status: str  # the provider's status of the message right after the request (Twilio: queued, accepted, …)
 
 
 class SendFailed(Exception):
     """The provider refused the message; `code` is its error code where it gave one."""
 
-    def __init__(self, code: str | None, permanent: bool) -> None:
-        super().__init__(f"provider refused the message (code {code})")
+    def __init__(self, code: str | None, http_status: int | None = None) -> None:
+        super().__init__(f"provider refused the message (code {code}, HTTP {http_status})")
         self.code = code
-        self.permanent = permanent
+        self.http_status = http_status
+
+
+class SendOutcomeUnknown(Exception):
+    """The request left but no answer came back (a timeout, a broken connection): it may have been sent."""
 
 
 class SmsSender(Protocol):
     name: str
 
-    def send(self, to: str, body: str) -> SendResult: ...
+    def send(self, to: str, body: str, ref: str) -> SendResult: ...
+
+    def find_sent(self, to: str, body: str, since: datetime) -> SendResult | None:
+        """A message to `to` with this body created since `since`, if the provider has one (reconciliation)."""
+        ...
 
 
 class SinkSender:
@@ -50,11 +64,12 @@ class SinkSender:
         self.sender_id = sender_id
         self._lock = threading.Lock()
 
-    def send(self, to: str, body: str) -> SendResult:
+    def send(self, to: str, body: str, ref: str) -> SendResult:
         sid = "SK" + secrets.token_hex(16)
         entry = {
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
             "sid": sid,
+            "ref": ref,
             "from": self.sender_id,
             "to": mask_phone(to),
             "body": body,
@@ -62,7 +77,23 @@ class SinkSender:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock, self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        return SendResult(sid, "sent")
+        return SendResult(sid, "delivered")
+
+    def find_sent(self, to: str, body: str, since: datetime) -> SendResult | None:
+        # The sink writes one line per message; a line with this body and masked number after `since` is it.
+        if not self.path.exists():
+            return None
+        masked = mask_phone(to)
+        with self.path.open(encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short by a crash
+                if entry.get("to") == masked and entry.get("body") == body and \
+                        datetime.fromisoformat(entry["at"]) >= since.replace(microsecond=0):
+                    return SendResult(entry["sid"], "delivered")
+        return None
 
 
 class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]
@@ -76,10 +107,6 @@ class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]
         parts = urlsplit(url)
         url = urlunsplit((self._base.scheme, self._base.netloc, parts.path, parts.query, ""))
         return super().request(method, url, *args, **kwargs)
-
-
-# Twilio error codes after which sending again to this number cannot succeed.
-PERMANENT_ERRORS = {"21211", "21214", "21408", "21610", "21612", "21614", "30003", "30005", "30006"}
 
 
 class TwilioSender:
@@ -96,18 +123,39 @@ class TwilioSender:
             if settings.twilio_messaging_service_sid else {"from_": settings.twilio_from}
         self.status_callback = f"{settings.public_base_url}/twilio/status"
 
-    def send(self, to: str, body: str) -> SendResult:
+    def send(self, to: str, body: str, ref: str) -> SendResult:
         try:
-            message = self.client.messages.create(to=to, body=body, status_callback=self.status_callback,
+            # The ref in the callback URL lets a status callback find its delivery even if this answer is lost.
+            message = self.client.messages.create(to=to, body=body, status_callback=f"{self.status_callback}?d={ref}",
                                                   **self.sender)
         except TwilioRestException as exc:
-            code = str(exc.code) if exc.code is not None else None
-            raise SendFailed(code, permanent=code in PERMANENT_ERRORS or exc.status in (400, 401, 403, 404, 422)) \
-                from None
+            raise SendFailed(str(exc.code) if exc.code is not None else None, exc.status) from None
+        except (requests.ConnectionError, requests.exceptions.ConnectTimeout) as exc:
+            if isinstance(exc, requests.exceptions.ConnectTimeout) or _never_connected(exc):
+                raise SendFailed(None, None) from None  # the request never left: safe to retry
+            raise SendOutcomeUnknown(type(exc).__name__) from None
+        except requests.RequestException as exc:
+            raise SendOutcomeUnknown(type(exc).__name__) from None
         return SendResult(str(message.sid), str(message.status))
+
+    def find_sent(self, to: str, body: str, since: datetime) -> SendResult | None:
+        try:
+            messages = self.client.messages.list(to=to, date_sent_after=since - timedelta(minutes=1), limit=50)
+        except (TwilioRestException, requests.RequestException):
+            return None
+        for message in messages:
+            if message.to == to and message.body == body:
+                return SendResult(str(message.sid), str(message.status))
+        return None
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    # requests wraps urllib3's NewConnectionError (refused, no route) when no byte was sent.
+    text = repr(exc)
+    return "NewConnectionError" in text or "Failed to establish a new connection" in text
 
 
 def make_sender(settings: Settings) -> SmsSender:
     if settings.sms_provider == "twilio":
         return TwilioSender(settings)
-    return SinkSender(settings.var_dir.resolve() / "sms-sink.jsonl", sender_id="Termin")
+    return SinkSender(settings.var_dir.resolve() / "sms-sink.jsonl", sender_id=settings.sms_sender_id)

@@ -1,10 +1,14 @@
-"""The notifier's own tables: contacts (phone encrypted, looked up by keyed hash), reminders, deliveries."""
+"""The notifier's own tables: contacts (phone encrypted, looked up by keyed hash), what the scheduler announced
+about each booking, messages due (rows a dispatcher claims, never broker timers), deliveries, opt-outs.
+
+The schema is made by the alembic history in notifier/migrations; these classes are how the code reads it.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Table, UniqueConstraint
+from sqlalchemy import Index, Table
 from sqlmodel import Field, SQLModel
 
 from shared.db import instant_column
@@ -17,12 +21,17 @@ def _utcnow() -> datetime:
 
 
 class Contact(SQLModel, table=True):
+    """How to reach the client of one booking, and what they decided is safe. Deleted after retention."""
+
     __tablename__ = "contacts"
     booking_id: str = Field(primary_key=True, max_length=36)
     phone_ciphertext: str  # AES-GCM, bound to the booking id
     phone_hash: str = Field(max_length=64, index=True)  # HMAC of the E.164 number, for opt-outs and look-ups
     manage_token_ciphertext: str
     language: str = Field(max_length=2)
+    reminders: bool = True
+    safe_window: str | None = None  # shared.contracts.SafeWindow as JSON, or none
+    unreachable: str | None = Field(default=None, max_length=24)  # invalid_number, unreachable, opted_out
     created_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
     purge_after: datetime = Field(sa_column=instant_column(index=True))
 
@@ -35,38 +44,73 @@ class BookingFacts(SQLModel, table=True):
     starts_at: datetime = Field(sa_column=instant_column())
     place_alias: str = Field(max_length=40)
     language: str = Field(max_length=2)
-    status: str = Field(max_length=16)  # confirmed, cancelled
+    status: str = Field(max_length=16)  # confirmed, cancelled, no_show, attended
+    reminder_offsets: str = Field(default="[]", max_length=64)  # the appointment type's policy, JSON minutes
+    # Bumped by each reschedule: the messages planned for the old time keep their keys, the new ones get new keys.
+    generation: int = 0
 
 
 class Reminder(SQLModel, table=True):
-    """A message due at a time. Rows, not broker timers: the dispatcher claims what is due."""
+    """One message due at a time (confirmation, reminder, notice of a change, opt-out answer).
+
+    `status`: pending (waits for due_at) → sending (claimed; a delivery row exists) → sent | failed | unknown;
+    pending → cancelled (booking changed) or skipped (not_after passed, client opted out, texts turned off).
+    A transient provider error puts it back to pending with a later due_at and one more attempt.
+    """
 
     __tablename__ = "reminders"
-    __table_args__ = (UniqueConstraint("booking_id", "kind", name="one_reminder_per_kind"),)
+    __table_args__ = (Index("reminders_due", "status", "due_at"),)
     id: int | None = Field(default=None, primary_key=True)
-    booking_id: str = Field(max_length=36, index=True)
-    kind: str = Field(max_length=24)  # confirmation
-    due_at: datetime = Field(sa_column=instant_column(index=True))
-    status: str = Field(default="pending", max_length=16)  # pending, sending, sent, failed, cancelled
+    key: str = Field(max_length=120, unique=True)  # stable per booking and plan: a second plan upserts, never adds
+    booking_id: str | None = Field(default=None, max_length=36, index=True)
+    kind: str = Field(max_length=24)  # confirmation, reminder, rescheduled, cancelled, opted_out, opted_in
+    language: str = Field(max_length=2)
+    due_at: datetime = Field(sa_column=instant_column())
+    not_after: datetime = Field(sa_column=instant_column())
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    outcome: str | None = Field(default=None, max_length=32)  # why skipped/failed, for admins
+    # Messages not tied to a booking (the answer to STOP/START) carry their own sealed number and its context.
+    phone_ciphertext: str | None = None
+    phone_context: str | None = Field(default=None, max_length=80)
+    created_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
 
 
 class Delivery(SQLModel, table=True):
-    """One attempt to hand a message to the SMS provider, and what became of it."""
+    """One hand-over of a message to the SMS provider, and what became of it on the way to the handset.
+
+    `status` only moves forward: queued (claimed, provider being asked) → sending (provider accepted, SID known)
+    → sent (reached the carrier) → delivered | undelivered | failed (final). A delivery left `queued` by a crash has
+    an unknown outcome; it is reconciled with the provider, never resent blindly.
+    """
 
     __tablename__ = "deliveries"
     id: int | None = Field(default=None, primary_key=True)
-    reminder_id: int = Field(foreign_key="reminders.id", unique=True)
-    booking_id: str = Field(max_length=36, index=True)
+    reminder_id: int = Field(foreign_key="reminders.id", index=True)
+    attempt: int = 1
+    booking_id: str | None = Field(default=None, max_length=36, index=True)
+    ref: str = Field(max_length=32, unique=True)  # in the StatusCallback URL: matches a callback without a SID
     provider: str = Field(max_length=16)
-    status: str = Field(max_length=16)  # sending, sent, failed
+    status: str = Field(max_length=16)
     provider_sid: str | None = Field(default=None, max_length=64, index=True)
     error_code: str | None = Field(default=None, max_length=16)
-    to_masked: str = Field(max_length=24)
+    to_masked: str = Field(default="", max_length=24)
+    segments: int = 0
     created_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
     updated_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
 
 
+class OptOut(SQLModel, table=True):
+    """A number that sent STOP (or START again). Only the keyed hash is kept, never the number."""
+
+    __tablename__ = "opt_outs"
+    phone_hash: str = Field(primary_key=True, max_length=64)
+    opted_out: bool
+    changed_at: datetime = Field(sa_column=instant_column())
+    last_message_sid: str = Field(max_length=34)
+
+
 TABLES: list[Table] = [
     t.__table__  # type: ignore[union-attr]
-    for t in (Contact, BookingFacts, Reminder, Delivery, OutboxMessage, ProcessedMessage)
+    for t in (Contact, BookingFacts, Reminder, Delivery, OptOut, OutboxMessage, ProcessedMessage)
 ]

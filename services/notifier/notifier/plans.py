@@ -1,0 +1,115 @@
+"""Turning what is known about a booking into message rows: plan once both halves are here, re-plan on change.
+
+A booking's messages are rows keyed `<booking>:…`. Re-planning upserts by key: a pending row moves, a row no
+longer planned is cancelled, a row already sent is never touched, so a message can never be planned twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from notifier.domain.planning import (
+    Planned,
+    QuietHours,
+    Rules,
+    plan_confirmation,
+    plan_notice,
+    plan_reminders,
+)
+from notifier.tables import BookingFacts, Contact, Reminder
+from shared.contracts import ContactPreferences, SafeWindow
+
+# Rows the planner may move or revive; anything else (sending, sent, failed, unknown, skipped) is history.
+_REPLANNABLE = ("pending", "cancelled")
+
+
+@dataclass(frozen=True)
+class Policy:
+    zone: ZoneInfo
+    quiet: QuietHours
+
+
+def preferences_of(contact: Contact) -> ContactPreferences:
+    window = SafeWindow.model_validate_json(contact.safe_window) if contact.safe_window else None
+    return ContactPreferences(reminders=contact.reminders, safe_window=window)
+
+
+def rules_for(contact: Contact, policy: Policy) -> Rules:
+    return Rules(zone=policy.zone, quiet=policy.quiet, preferences=preferences_of(contact))
+
+
+def confirmation_key(booking_id: str) -> str:
+    return f"{booking_id}:confirmation"
+
+
+def _generation_key(facts: BookingFacts, key: str) -> str:
+    return f"{facts.booking_id}:g{facts.generation}:{key}"
+
+
+def plan_booking(session: Session, booking_id: str, now: datetime, policy: Policy) -> bool:
+    """(Re)plan the confirmation and reminders of a confirmed booking whose contact is known.
+
+    Returns True when a message may be due at once (the dispatcher is then worth running)."""
+    facts = session.get(BookingFacts, booking_id)
+    contact = session.get(Contact, booking_id)
+    if facts is None or contact is None or facts.status != "confirmed":
+        return False
+    rules = rules_for(contact, policy)
+    confirmation = plan_confirmation(now, facts.starts_at)
+    offsets = [int(m) for m in json.loads(facts.reminder_offsets)]
+    reminders = plan_reminders(facts.starts_at, offsets, now, rules)
+    wanted = {confirmation_key(booking_id): confirmation}
+    wanted |= {_generation_key(facts, p.key): p for p in reminders}
+    # The confirmation is planned once: a later re-plan (texts turned off, say) never sends or cancels it again.
+    _upsert(session, booking_id, contact.language, wanted, keep_existing={confirmation_key(booking_id)},
+            cancel_kinds=("reminder",), generation_prefix=f"{booking_id}:g{facts.generation}:")
+    return any(p.due_at <= now for p in wanted.values())
+
+
+def plan_change_notice(session: Session, facts: BookingFacts, kind: str, now: datetime, not_after: datetime,
+                       policy: Policy) -> bool:
+    """One neutral notice that the booking moved or was cancelled, at the earliest moment the client allows."""
+    contact = session.get(Contact, facts.booking_id)
+    if contact is None:
+        return False
+    planned = plan_notice(kind, now, not_after, rules_for(contact, policy))
+    if planned is None:
+        return False
+    key = f"{facts.booking_id}:cancelled" if kind == "cancelled" else _generation_key(facts, kind)
+    _upsert(session, facts.booking_id, contact.language, {key: planned}, keep_existing=set(), cancel_kinds=(),
+            generation_prefix=None)
+    return planned.due_at <= now
+
+
+def cancel_pending(session: Session, booking_id: str, outcome: str, kinds: Iterable[str] | None = None) -> None:
+    query = select(Reminder).where(Reminder.booking_id == booking_id, Reminder.status == "pending")
+    if kinds is not None:
+        query = query.where(col(Reminder.kind).in_(list(kinds)))
+    for row in session.exec(query):
+        row.status, row.outcome = "cancelled", outcome
+        session.add(row)
+
+
+def _upsert(session: Session, booking_id: str, language: str, wanted: dict[str, Planned], keep_existing: set[str],
+            cancel_kinds: tuple[str, ...], generation_prefix: str | None) -> None:
+    existing = {row.key: row for row in session.exec(select(Reminder).where(Reminder.booking_id == booking_id))}
+    for key, planned in wanted.items():
+        row = existing.get(key)
+        if row is None:
+            session.add(Reminder(key=key, booking_id=booking_id, kind=planned.kind, language=language,
+                                 due_at=planned.due_at, not_after=planned.not_after))
+        elif key not in keep_existing and row.status in _REPLANNABLE:
+            row.status, row.outcome = "pending", None
+            row.due_at, row.not_after, row.language = planned.due_at, planned.not_after, language
+            session.add(row)
+    for key, row in existing.items():
+        no_longer_planned = key not in wanted and row.kind in cancel_kinds and row.status == "pending"
+        if no_longer_planned and (generation_prefix is None or key.startswith(generation_prefix)):
+            row.status, row.outcome = "cancelled", "replanned"
+            session.add(row)
