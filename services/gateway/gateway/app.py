@@ -22,6 +22,7 @@ from gateway.api import errors, health, staff_auth
 from gateway.api import feeds as feeds_api
 from gateway.api import slots as slots_api
 from gateway.api import staff as staff_api
+from gateway.api import twilio as twilio_api
 from gateway.api.limits import BodySizeLimit
 from gateway.bookings import BookingService
 from gateway.feeds import FEED_TABLES, FeedTokens
@@ -31,6 +32,7 @@ from gateway.slots import ReplyWaiter, SlotClient
 from gateway.staff.accounts import StaffAccounts
 from gateway.staff_client import StaffClient
 from gateway.tables import TABLES
+from gateway.twilio_webhooks import TwilioWebhooks
 from gateway.web import pages
 from shared.cipher import load_cipher
 from shared.clock import Clock, system_clock
@@ -58,6 +60,7 @@ class Gateway:
     staff: StaffAccounts
     calendars: StaffClient
     feeds: FeedTokens
+    twilio: TwilioWebhooks
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
@@ -130,8 +133,9 @@ def build(settings: Settings, clock: Clock = system_clock) -> Gateway:
     staff = StaffAccounts(engine, clock)
     calendars = StaffClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
     feeds = FeedTokens(engine, clock)
+    twilio = TwilioWebhooks(engine, cipher, relay.wake, clock)
     return Gateway(settings, engine, celery, publisher, relay, consumer, listener, bookings, slots, staff, calendars,
-                   feeds)
+                   feeds, twilio)
 
 
 def create_app(gateway: Gateway) -> FastAPI:
@@ -152,6 +156,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.include_router(staff_auth.router)
     app.include_router(staff_api.router)
     app.include_router(feeds_api.router)
+    app.include_router(twilio_api.router)
     app.include_router(health.router)
     app.include_router(pages.router)
     app.middleware("http")(partial(_observe))

@@ -1,0 +1,163 @@
+"""Signed Twilio webhooks turned into messages for the notifier: delivery status callbacks and inbound SMS.
+
+The gateway decides nothing here: it checks the fields, seals the sender's number for the notifier and writes one
+outbox message. The text of an inbound SMS is read only to classify it (STOP/START); it is never stored, logged
+or sent on. Twilio retries a webhook it thinks failed, so a repeat gets the same message id: the notifier's inbox
+drops it, and while the first is still in the outbox the repeat is not even written.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import get_args
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from gateway.errors import GatewayError
+from gateway.sms_keywords import classify
+from shared.contracts import wrap
+from shared.contracts.deliveries import DeliveryStatusReported, ProviderStatus, SmsReceived, inbound_phone_context
+from shared.contracts.envelope import Envelope, Payload
+from shared.crypto import DataCipher
+from shared.logging import correlation_id
+from shared.outbox import insert_outbox
+from shared.phones import InvalidPhoneNumber, normalise_phone
+
+log = logging.getLogger(__name__)
+
+Fields = Mapping[str, Sequence[str]]
+
+MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-f]{32}$")
+DELIVERY_REF = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+ERROR_CODE = re.compile(r"^[0-9]{1,6}$")
+# Twilio sends SMS senders in E.164; anything else (a short code, an alphanumeric sender, "whatsapp:+49…") is no
+# number a reminder ever went to, and `phonenumbers` would happily dig a number out of such text.
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+PROVIDER_STATUSES = frozenset(get_args(ProviderStatus))
+_MESSAGE_IDS = uuid5(NAMESPACE_URL, "https://lotse/twilio-webhooks")
+
+
+class InvalidWebhook(GatewayError):
+    code, status = "invalid_webhook", 400
+
+
+class WebhookNotSigned(GatewayError):
+    code, status = "invalid_signature", 403
+
+    def __init__(self) -> None:
+        super().__init__("This request is not signed by Twilio.")
+
+
+class UnsupportedWebhookBody(GatewayError):
+    code, status = "unsupported_media_type", 415
+
+    def __init__(self) -> None:
+        super().__init__("Twilio webhooks must be sent as application/x-www-form-urlencoded.")
+
+
+class TwilioWebhooks:
+    def __init__(self, engine: Engine, cipher: DataCipher, announce: Callable[[], None],
+                 clock: Callable[[], datetime]) -> None:
+        self.engine = engine
+        self.cipher = cipher
+        self.announce = announce  # wakes the outbox relay after a commit
+        self.clock = clock
+
+    def report_status(self, fields: Fields, query: Fields) -> DeliveryStatusReported:
+        """A status callback as `delivery.status_reported`. Unknown SIDs are forwarded too: only the notifier
+        knows its deliveries."""
+        sid = _message_sid(fields)
+        status = _required(fields, "MessageStatus")
+        if status not in PROVIDER_STATUSES:
+            raise InvalidWebhook("MessageStatus is not a message status Twilio documents.")
+        error_code = _optional(fields, "ErrorCode") or None
+        if error_code is not None and not ERROR_CODE.match(error_code):
+            raise InvalidWebhook("ErrorCode must be a number of up to six digits.")
+        delivery_ref = _optional(query, "d")
+        if delivery_ref is not None and not DELIVERY_REF.match(delivery_ref):
+            raise InvalidWebhook("The delivery reference d must be 16 to 64 letters, digits, '-' or '_'.")
+        report = DeliveryStatusReported(message_sid=sid, status=status,
+                                        error_code=error_code, delivery_ref=delivery_ref, reported_at=self.clock())
+        with _correlated(sid):
+            self._publish(report, sid, f"{sid}:{status}:{error_code}:{delivery_ref}")
+            log.info("twilio status callback accepted: status=%s error_code=%s", status, error_code or "-")
+        return report
+
+    def receive_sms(self, fields: Fields) -> SmsReceived | None:
+        """An inbound SMS as `sms.received` with the sender sealed for the notifier; None if the sender is no
+        mobile number in E.164 (nothing is sent on: no reminder ever went there)."""
+        sid = _message_sid(fields)
+        sender = _optional(fields, "From") or ""
+        keyword, language = classify(_optional(fields, "Body") or "")
+        with _correlated(sid):
+            phone = _mobile_number(sender)
+            if phone is None:
+                log.info("inbound sms ignored: the sender is not a mobile number in E.164 (keyword=%s)", keyword)
+                return None
+            received = SmsReceived(message_sid=sid, phone=self.cipher.encrypt(phone, inbound_phone_context(sid)),
+                                   keyword=keyword, language=language)
+            self._publish(received, sid, sid)
+            log.info("inbound sms accepted: keyword=%s language=%s", keyword, language or "-")
+        return received
+
+    def _publish(self, payload: Payload, sid: str, fact: str) -> None:
+        envelope = _envelope(payload, sid, self.clock(), fact)
+        try:
+            with self.engine.begin() as connection:
+                insert_outbox(connection, [envelope])
+        except IntegrityError:
+            # Twilio retried before the relay sent the first: that message is still waiting, nothing to add.
+            log.info("twilio webhook repeated; the first is still in the outbox")
+            return
+        self.announce()
+
+
+def _envelope(payload: Payload, sid: str, now: datetime, fact: str) -> Envelope:
+    message_id: UUID = uuid5(_MESSAGE_IDS, f"{payload.message_type}:{fact}")
+    return wrap(payload, sid, now).model_copy(update={"message_id": message_id})
+
+
+def _message_sid(fields: Fields) -> str:
+    sid = _required(fields, "MessageSid")
+    if not MESSAGE_SID.match(sid):
+        raise InvalidWebhook("MessageSid must be SM or MM followed by 32 lower-case hexadecimal digits.")
+    return sid
+
+
+def _required(fields: Fields, name: str) -> str:
+    value = _optional(fields, name)
+    if value is None:
+        raise InvalidWebhook(f"{name} is missing.")
+    return value
+
+
+def _optional(fields: Fields, name: str) -> str | None:
+    values = fields.get(name, ())
+    if len(values) > 1:
+        raise InvalidWebhook(f"{name} is given more than once.")
+    return values[0] if values else None
+
+
+def _mobile_number(sender: str) -> str | None:
+    if not E164.match(sender):
+        return None
+    try:
+        return normalise_phone(sender)
+    except InvalidPhoneNumber:
+        return None
+
+
+@contextmanager
+def _correlated(sid: str) -> Iterator[None]:
+    """Log lines about one webhook carry its Message SID (no personal data) as correlation id."""
+    token = correlation_id.set(sid)
+    try:
+        yield
+    finally:
+        correlation_id.reset(token)
