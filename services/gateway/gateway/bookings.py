@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID, uuid4
@@ -25,9 +25,18 @@ from gateway.errors import (
     InvalidIdempotencyKey,
     InvalidPhone,
     NotCancellable,
+    PreferencesNotChangeable,
 )
-from gateway.tables import BookingRequest
-from shared.contracts import BookingCancellationRequested, BookingRequested, ContactRegistered, Topic, wrap
+from gateway.tables import BookingPreferences, BookingRequest
+from shared.contracts import (
+    BookingCancellationRequested,
+    BookingRequested,
+    ContactPreferences,
+    ContactPreferencesChanged,
+    ContactRegistered,
+    Topic,
+    wrap,
+)
 from shared.contracts.contacts import manage_token_context, phone_context
 from shared.crypto import DataCipher, DecryptionError, new_token, token_hash
 from shared.outbox import add_to_outbox, insert_outbox
@@ -40,6 +49,8 @@ PHONE_CHARACTERS = re.compile(r"[\d\s+()./-]+")
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 BOOKINGS: Table = BookingRequest.__table__  # type: ignore[attr-defined]
+PREFERENCES: Table = BookingPreferences.__table__  # type: ignore[attr-defined]
+DEFAULT_PREFERENCES = ContactPreferences()
 
 Status = Literal["pending", "confirmed", "rejected", "cancelled"]
 
@@ -60,6 +71,7 @@ class NewBooking:
     language: str
     channel: Literal["web", "sms"]
     topic: Topic | None = None
+    preferences: ContactPreferences = field(default_factory=ContactPreferences)
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,7 @@ class BookingView:
     slot: dict[str, Any] | None
     alternatives: list[dict[str, Any]]
     language: str
+    preferences: ContactPreferences = DEFAULT_PREFERENCES
 
 
 def check_idempotency_key(key: str | None) -> str | None:
@@ -107,8 +120,7 @@ class BookingService:
             phone = normalise_phone(booking.phone)
         except InvalidPhoneNumber as exc:
             raise InvalidPhone(str(exc)) from None
-        fingerprint = self.cipher.lookup_hash(json.dumps(
-            [booking.slot_id, phone, booking.language, booking.channel, booking.topic], default=str))
+        fingerprint = self.cipher.lookup_hash(json.dumps(_fingerprinted(booking, phone), default=str))
         if key is not None:
             replay = self._replay(key, fingerprint)
             if replay is not None:
@@ -134,7 +146,9 @@ class BookingService:
             phone=self.cipher.encrypt(phone, phone_context(booking_id)),
             manage_token=self.cipher.encrypt(token, manage_token_context(booking_id)),
             language=booking.language,
+            preferences=booking.preferences,
         )
+        # The preferences go to the notifier alone: the scheduler decides the calendar, not who gets which text.
         requested = BookingRequested(booking_id=booking_id, slot_id=booking.slot_id, topic=booking.topic,
                                      language=booking.language, channel=booking.channel)
         try:
@@ -143,6 +157,10 @@ class BookingService:
             # confirmation.
             with self.engine.begin() as connection:
                 connection.execute(insert(BOOKINGS), row)
+                if booking.preferences != DEFAULT_PREFERENCES:
+                    connection.execute(insert(PREFERENCES), {
+                        "booking_id": str(booking_id), "updated_at": now,
+                        "preferences_json": booking.preferences.model_dump_json()})
                 insert_outbox(connection, [wrap(contact, booking_id, now), wrap(requested, booking_id, now)])
         except IntegrityError:
             # The same Idempotency-Key arrived twice at once and the other request committed first.
@@ -170,13 +188,34 @@ class BookingService:
 
     def view(self, token: str) -> BookingView:
         with Session(self.engine) as session:
-            return _view(self._find(session, token))
+            row = self._find(session, token)
+            return _view(row, _preferences(session, row.booking_id))
+
+    def change_preferences(self, token: str, preferences: ContactPreferences) -> BookingView:
+        """Store the client's new choices and announce them to the notifier, in one transaction."""
+        with Session(self.engine) as session:
+            row = self._find(session, token, lock=True)  # two changes at once: one after the other, none lost
+            if row.status not in ("pending", "confirmed"):
+                raise PreferencesNotChangeable(
+                    "This booking is cancelled or was not confirmed, so no texts will be sent for it.")
+            now = self.clock()
+            stored = session.get(BookingPreferences, row.booking_id)
+            if stored is None:
+                stored = BookingPreferences(booking_id=row.booking_id, preferences_json="")
+            stored.preferences_json, stored.updated_at = preferences.model_dump_json(), now
+            session.add(stored)
+            changed = ContactPreferencesChanged(booking_id=UUID(row.booking_id), preferences=preferences)
+            add_to_outbox(session, wrap(changed, row.booking_id, now))
+            session.commit()
+            view = _view(row, preferences)
+        self.announce()
+        return view
 
     def cancel(self, token: str) -> BookingView:
         with Session(self.engine) as session:
             row = self._find(session, token)
             if row.status == "cancelled":
-                return _view(row)
+                return _view(row, _preferences(session, row.booking_id))
             if row.status == "rejected":
                 raise NotCancellable("This booking was not confirmed, so there is nothing to cancel.")
             now = self.clock()
@@ -185,16 +224,15 @@ class BookingService:
             cancel = BookingCancellationRequested(booking_id=UUID(row.booking_id), by="client")
             add_to_outbox(session, wrap(cancel, row.booking_id, now))
             session.commit()
-            view = _view(row)
+            view = _view(row, _preferences(session, row.booking_id))
         self.announce()
         return view
 
-    def _find(self, session: Session, token: str) -> BookingRequest:
+    def _find(self, session: Session, token: str, lock: bool = False) -> BookingRequest:
         row = None
         if 16 <= len(token) <= 64:
-            row = session.exec(
-                select(BookingRequest).where(BookingRequest.manage_token_hash == token_hash(token))
-            ).first()
+            query = select(BookingRequest).where(BookingRequest.manage_token_hash == token_hash(token))
+            row = session.exec(query.with_for_update() if lock else query).first()
         if row is None:
             raise BookingNotFound("No booking was found for this link. It may have expired.")
         return row
@@ -212,7 +250,23 @@ class BookingService:
             return int(result.rowcount or 0)
 
 
-def _view(row: BookingRequest) -> BookingView:
+def _fingerprinted(booking: NewBooking, phone: str) -> list[object]:
+    """What makes two requests the same. Default preferences add nothing, so a key stored before preferences
+    existed still matches its retry, and an explicit {"reminders": true} is the same request as none."""
+    fields: list[object] = [booking.slot_id, phone, booking.language, booking.channel, booking.topic]
+    if booking.preferences != DEFAULT_PREFERENCES:
+        fields.append(booking.preferences.model_dump(mode="json"))
+    return fields
+
+
+def _preferences(session: Session, booking_id: str) -> ContactPreferences:
+    stored = session.get(BookingPreferences, booking_id)
+    if stored is None:
+        return DEFAULT_PREFERENCES
+    return ContactPreferences.model_validate_json(stored.preferences_json)
+
+
+def _view(row: BookingRequest, preferences: ContactPreferences) -> BookingView:
     return BookingView(
         booking_id=UUID(row.booking_id),
         status=row.status,  # type: ignore[arg-type]
@@ -221,4 +275,5 @@ def _view(row: BookingRequest) -> BookingView:
         slot=json.loads(row.slot_json) if row.slot_json else None,
         alternatives=json.loads(row.alternatives_json) if row.alternatives_json else [],
         language=row.language,
+        preferences=preferences,
     )

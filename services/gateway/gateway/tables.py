@@ -1,4 +1,5 @@
-"""The gateway's own tables: booking requests with hashed manage tokens. No phone number is kept here."""
+"""The gateway's own tables: booking requests with hashed manage tokens and the client's choices about texts.
+No phone number is kept here."""
 
 from __future__ import annotations
 
@@ -36,7 +37,19 @@ class BookingRequest(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
 
 
+class BookingPreferences(SQLModel, table=True):
+    """What the client decided is safe for one booking's texts (a ContactPreferences as JSON); it identifies no one.
+    A booking without a row has the defaults (reminders on, any time), so the usual booking writes no row. A table
+    of its own, not columns on booking_requests: create_all adds missing tables, never missing columns."""
+
+    __tablename__ = "booking_preferences"
+    booking_id: str = Field(primary_key=True, max_length=36, foreign_key="booking_requests.booking_id",
+                            ondelete="CASCADE")  # goes wherever the booking goes
+    preferences_json: str
+    updated_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
+
+
 TABLES: list[Table] = [
     t.__table__  # type: ignore[union-attr]
-    for t in (BookingRequest, OutboxMessage, ProcessedMessage, *STAFF_TABLES)
+    for t in (BookingRequest, BookingPreferences, OutboxMessage, ProcessedMessage, *STAFF_TABLES)
 ]

@@ -1,4 +1,4 @@
-"""POST /v1/bookings, GET /v1/bookings/{token}, POST /v1/bookings/{token}/cancel."""
+"""POST /v1/bookings, GET /v1/bookings/{token}, POST /v1/bookings/{token}/cancel and /preferences."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from gateway.api.deps import BookingsDep, SettingsDep
 from gateway.api.schemas import BookingAccepted, BookingIn, BookingStatus, Problem
 from gateway.bookings import BookingView, NewBooking
 from gateway.metrics import BOOKINGS_ACCEPTED
+from shared.contracts import ContactPreferences
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 
@@ -21,7 +22,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 
 def status_body(view: BookingView) -> BookingStatus:
     return BookingStatus(booking_id=view.booking_id, status=view.status, reason=view.reason, message=view.message,
-                         slot=view.slot, alternatives=view.alternatives)
+                         slot=view.slot, alternatives=view.alternatives, preferences=view.preferences)
 
 
 @router.post("", status_code=202, responses=_ERRORS)
@@ -34,7 +35,7 @@ def create_booking(
 ) -> BookingAccepted:
     accepted = bookings.request(
         NewBooking(slot_id=body.slot_id, phone=body.phone, language=body.language, channel=body.channel,
-                   topic=body.topic),
+                   topic=body.topic, preferences=body.preferences),
         idempotency_key,
     )
     if accepted.replayed:
@@ -57,3 +58,11 @@ def get_booking(manage_token: str, bookings: BookingsDep, response: Response) ->
 def cancel_booking(manage_token: str, bookings: BookingsDep, response: Response) -> BookingStatus:
     response.headers["Cache-Control"] = "no-store"
     return status_body(bookings.cancel(manage_token))
+
+
+@router.post("/{manage_token}/preferences", status_code=202, responses=_ERRORS)
+def change_preferences(manage_token: str, body: ContactPreferences, bookings: BookingsDep,
+                       response: Response) -> BookingStatus:
+    """Replace the client's choices about texts (the whole object: what is left out takes its default)."""
+    response.headers["Cache-Control"] = "no-store"
+    return status_body(bookings.change_preferences(manage_token, body))

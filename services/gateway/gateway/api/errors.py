@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.errors import GatewayError
+from gateway.preferences import describe_preference_error
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,9 @@ def _describe(error: dict[str, Any]) -> str:
     location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "header", "path")]
     field = location[0] if location else ""
     kind = error.get("type", "")
+    nested = describe_preference_error(location, error)
+    if nested is not None:
+        return nested
     if kind == "missing":
         return f"{field} is required" if field else "the body must be a JSON object"
     if kind == "extra_forbidden":

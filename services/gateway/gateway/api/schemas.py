@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.contracts import Slot, Topic
+from shared.contracts import ContactPreferences, Slot, Topic
 from shared.contracts.common import SLOT_ID_PATTERN, LanguageCode
 
 LANGUAGES = ("de", "en", "ro", "bg", "hu", "pl", "ru", "uk", "es", "th")
@@ -23,6 +23,8 @@ class BookingIn(BaseModel):
     language: LanguageCode
     channel: Literal["web"] = "web"
     topic: Topic | None = None
+    # Optional: whether to send reminders, and when texts are safe to receive. Goes to the notifier only.
+    preferences: ContactPreferences = ContactPreferences()
 
     @field_validator("slot_id")
     @classmethod
@@ -46,6 +48,7 @@ class BookingStatus(BaseModel):
     message: str | None = None
     slot: dict[str, Any] | None = None
     alternatives: list[dict[str, Any]] = []
+    preferences: ContactPreferences = ContactPreferences()
 
 
 class SlotList(BaseModel):
