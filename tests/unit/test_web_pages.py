@@ -6,10 +6,11 @@ a fake of our SlotClient port, so these tests need no broker and no other proces
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -25,11 +26,22 @@ from gateway.errors import SchedulerUnavailable
 from gateway.tables import TABLES, BookingRequest
 from gateway.web import pages
 from gateway.web.texts import TEXTS, negotiate
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from shared.contracts import BookingConfirmed, BookingRejected, Mode, PublicLocation, Slot, Topic, wrap
+from shared.contracts import (
+    BookingConfirmed,
+    BookingRejected,
+    ContactPreferences,
+    Mode,
+    PublicLocation,
+    SafeWindow,
+    Slot,
+    Topic,
+    wrap,
+)
 from shared.crypto import DataCipher, generate_data_key, parse_data_key
 from shared.db import create_tables, make_engine
+from shared.outbox import OutboxMessage
 from shared.settings import Settings
 
 NOW = datetime(2025, 3, 3, 7, 0, tzinfo=UTC)  # Monday 08:00 in Berlin
@@ -413,3 +425,224 @@ def test_every_language_has_every_text_and_a_neutral_title() -> None:
 def test_page_language_follows_choice_then_booking_then_browser(explicit: str | None, accept: str | None,
                                                                  preferred: str | None, expected: str) -> None:
     assert negotiate(explicit, accept, preferred) == expected
+
+
+# --- the client's choices about texts --------------------------------------------------------------------------
+
+WEEKDAY_EVENINGS = ContactPreferences(safe_window=SafeWindow(days=("mon", "tue", "wed", "thu", "fri"),
+                                                             start=time(17), end=time(20)))
+
+
+def send(site: Site, url: str, data: dict[str, Any]) -> Any:
+    """A form post whose fields may repeat (ticked checkboxes), as a browser sends it."""
+    response = site.client.post(url, data=data, follow_redirects=False)
+    site.pages.append(response.text)
+    return response
+
+
+def book_with(site: Site, slot_id: str, phone: str = PHONE, **fields: Any) -> Any:
+    return send(site, "/book", {"slot_id": slot_id, "phone": phone, "lang": "de", "topic": "", "place": "",
+                                "week": "0", "key": "", **fields})
+
+
+def announced(site: Site, message_type: str) -> list[dict[str, Any]]:
+    with Session(site.bookings.engine) as session:
+        rows = session.exec(select(OutboxMessage).where(OutboxMessage.routing_key == message_type)
+                            .order_by(col(OutboxMessage.id))).all()
+    return [json.loads(row.body)["payload"] for row in rows]
+
+
+def ticked(html: str) -> list[str]:
+    return re.findall(r'name="days" value="(\w+)" checked', html)
+
+
+def selected(html: str, name: str) -> str:
+    block = re.search(rf'<select name="{name}">(.*?)</select>', html, re.DOTALL)
+    assert block, name
+    return str(re.findall(r"<option selected>([^<]+)</option>", block.group(1))[0])
+
+
+def reminders_choice(html: str) -> str:
+    return str(re.findall(r'name="reminders" value="(\w+)" checked', html)[0])
+
+
+def test_phone_step_offers_reminders_and_safe_times_with_reminders_on_and_any_time_by_default(site: Site) -> None:
+    page = site.post("/", {"lang": "de", "week": "0"}).text
+    assert f"<legend>{TEXTS['de']['prefs_heading']}</legend>" in page
+    assert reminders_choice(page) == "yes"
+    assert re.findall(r'name="days" value="(\w+)"', page) == ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    assert ticked(page) == []
+    block = re.search(r'<select name="start">(.*?)</select>', page, re.DOTALL)
+    assert block and re.findall(r"<option(?: selected)?>([^<]+)</option>", block.group(1)) == [
+        f"{hour:02d}:00" for hour in range(8, 22)]
+    assert (selected(page, "start"), selected(page, "end")) == ("10:00", "18:00")
+    assert "Montag" in page and "Sonntag" in page
+
+
+def test_booking_with_reminders_off_and_weekday_evenings_sends_that_to_the_notifier(site: Site) -> None:
+    response = book_with(site, slot(0, 10).slot_id, reminders="no",
+                         days=["mon", "tue", "wed", "thu", "fri"], start="17:00", end="20:00")
+    assert response.status_code == 303, response.text
+    token = response.headers["location"].removeprefix("/m/")
+    expected = WEEKDAY_EVENINGS.model_copy(update={"reminders": False})
+    assert site.bookings.view(token).preferences == expected
+    [contact] = announced(site, "contact.registered")
+    assert ContactPreferences.model_validate(contact["preferences"]) == expected
+    [requested] = announced(site, "booking.requested")
+    assert "preferences" not in requested
+    # Nothing about the choice lands in the address bar either.
+    assert response.headers["location"] == f"/m/{token}"
+
+
+def test_times_without_a_ticked_day_mean_texts_at_any_time(site: Site) -> None:
+    response = book_with(site, slot(0, 10).slot_id, reminders="yes", start="12:00", end="09:00")
+    assert response.status_code == 303, response.text
+    token = response.headers["location"].removeprefix("/m/")
+    assert site.bookings.view(token).preferences == ContactPreferences()
+
+
+def test_a_window_ending_before_it_starts_shows_the_page_again_with_everything_kept(site: Site) -> None:
+    response = book_with(site, slot(0, 11).slot_id, reminders="no", days=["sat", "sun"], start="18:00", end="10:00")
+    assert response.status_code == 422
+    assert TEXTS["de"]["prefs_window_order"] in response.text
+    assert checked(response.text) == [slot(0, 11).slot_id]
+    assert reminders_choice(response.text) == "no" and ticked(response.text) == ["sat", "sun"]
+    assert (selected(response.text, "start"), selected(response.text, "end")) == ("18:00", "10:00")
+    assert PHONE not in response.text
+    assert site.rows() == [] and announced(site, "contact.registered") == []
+
+
+def test_an_equal_start_and_end_is_no_window_either(site: Site) -> None:
+    response = book_with(site, slot(0, 11).slot_id, days=["mon"], start="10:00", end="10:00")
+    assert response.status_code == 422 and TEXTS["de"]["prefs_window_order"] in response.text
+    assert site.rows() == []
+
+
+@pytest.mark.parametrize("fields", [
+    pytest.param({"days": ["mon", "funday"]}, id="unknown-day"),
+    pytest.param({"days": ["mon", "mon"]}, id="day-twice"),
+    pytest.param({"days": ["mon"], "start": "25:00"}, id="hour-25"),
+    pytest.param({"days": ["mon"], "end": "18:00:00+02:00"}, id="time-with-offset"),
+    pytest.param({"reminders": "maybe"}, id="reminders-maybe"),
+])
+def test_tampered_text_choices_are_refused_and_book_nothing(site: Site, fields: dict[str, Any]) -> None:
+    response = book_with(site, slot(0, 11).slot_id, **{"start": "10:00", "end": "18:00", **fields})
+    assert response.status_code == 422 and TEXTS["de"]["prefs_invalid"] in response.text
+    assert "funday" not in response.text and "25:00" not in response.text
+    assert site.rows() == []
+
+
+def test_a_bad_phone_and_a_bad_window_are_both_named(site: Site) -> None:
+    response = book_with(site, slot(0, 11).slot_id, phone="12", days=["mon"], start="18:00", end="10:00")
+    assert response.status_code == 422
+    assert TEXTS["de"]["invalid_phone"] in response.text and TEXTS["de"]["prefs_window_order"] in response.text
+
+
+def _confirmed(site: Site, token: str, at: Slot) -> None:
+    site.decide(token, BookingConfirmed(booking_id=site.booking_id(token), slot=at, language="de"))
+
+
+def test_manage_page_shows_the_choice_and_saves_a_change_with_a_notice(site: Site) -> None:
+    token = book_with(site, slot(1, 9).slot_id, reminders="no").headers["location"].removeprefix("/m/")
+    _confirmed(site, token, slot(1, 9))
+    page = site.get(f"/m/{token}").text
+    assert TEXTS["de"]["prefs_summary_off"] in page and TEXTS["de"]["prefs_summary_any_time"] in page
+    assert f'action="/m/{token}/preferences"' in page
+    assert reminders_choice(page) == "no" and ticked(page) == []
+    assert TEXTS["de"]["prefs_saved"] not in page
+
+    saved = send(site, f"/m/{token}/preferences", {"lang": "de", "reminders": "yes",
+                                                     "days": ["mon", "tue", "wed", "thu", "fri"],
+                                                     "start": "17:00", "end": "20:00"})
+    assert saved.status_code == 303 and saved.headers["location"] == f"/m/{token}?saved=1&lang=de"
+    page = site.get(saved.headers["location"]).text
+    assert TEXTS["de"]["prefs_saved"] in page
+    assert TEXTS["de"]["prefs_summary_on"] in page
+    assert "SMS nur Montag, Dienstag, Mittwoch, Donnerstag, Freitag, 17:00–20:00 Uhr" in page
+    assert ticked(page) == ["mon", "tue", "wed", "thu", "fri"]
+    assert (selected(page, "start"), selected(page, "end")) == ("17:00", "20:00")
+    assert site.bookings.view(token).preferences == WEEKDAY_EVENINGS
+    [change] = announced(site, "contact.preferences_changed")
+    assert ContactPreferences.model_validate(change["preferences"]) == WEEKDAY_EVENINGS
+    assert TEXTS["de"]["prefs_saved"] not in site.get(f"/m/{token}").text  # the notice is for once
+
+
+def test_manage_page_in_english_names_days_and_times(site: Site) -> None:
+    token = book_with(site, slot(1, 9).slot_id, lang="en", days=["sat", "sun"], start="09:00",
+                      end="12:00").headers["location"].removeprefix("/m/")
+    _confirmed(site, token, slot(1, 9))
+    page = site.get(f"/m/{token}").text
+    assert "Texts only on Saturday, Sunday, 09:00–12:00" in page and TEXTS["en"]["prefs_summary_on"] in page
+    assert f"<h2>{TEXTS['en']['prefs_heading']}</h2>" in page
+
+
+def test_a_time_set_through_the_api_is_shown_and_kept_by_the_form(site: Site) -> None:
+    token = site.token(slot(1, 9).slot_id)
+    _confirmed(site, token, slot(1, 9))
+    odd = ContactPreferences(safe_window=SafeWindow(days=("wed",), start=time(10, 30), end=time(11, 45)))
+    site.bookings.change_preferences(token, odd)
+    page = site.get(f"/m/{token}").text
+    assert (selected(page, "start"), selected(page, "end")) == ("10:30", "11:45")
+    assert "10:30–11:45" in page
+
+
+def test_pending_manage_page_shows_the_choice_but_no_form_that_the_refresh_would_wipe(site: Site) -> None:
+    token = book_with(site, slot(0, 10).slot_id, reminders="no").headers["location"].removeprefix("/m/")
+    page = site.get(f"/m/{token}").text
+    assert 'http-equiv="refresh"' in page and TEXTS["de"]["prefs_summary_off"] in page
+    assert "/preferences" not in page
+
+
+def test_a_bad_change_shows_the_manage_page_again_with_the_entry_kept_and_stores_nothing(site: Site) -> None:
+    token = site.token(slot(1, 9).slot_id)
+    _confirmed(site, token, slot(1, 9))
+    response = send(site, f"/m/{token}/preferences", {"reminders": "no", "days": ["fri"], "start": "20:00",
+                                                       "end": "08:00"})
+    assert response.status_code == 422 and TEXTS["de"]["prefs_window_order"] in response.text
+    assert reminders_choice(response.text) == "no" and ticked(response.text) == ["fri"]
+    assert selected(response.text, "start") == "20:00"
+    assert TEXTS["de"]["prefs_summary_on"] in response.text  # what is stored is unchanged
+    assert site.bookings.view(token).preferences == ContactPreferences()
+    assert announced(site, "contact.preferences_changed") == []
+
+
+def test_a_cancelled_booking_takes_no_new_choice_and_says_why(site: Site) -> None:
+    token = site.token(slot(0, 10).slot_id)
+    assert site.post(f"/m/{token}/cancel", {}).status_code == 303
+    page = site.get(f"/m/{token}").text
+    assert "/preferences" not in page and TEXTS["de"]["prefs_heading"] not in page
+    response = send(site, f"/m/{token}/preferences", {"reminders": "no"})
+    assert response.status_code == 409 and TEXTS["de"]["prefs_not_changeable"] in response.text
+    assert announced(site, "contact.preferences_changed") == []
+
+
+def test_alternatives_after_a_refusal_keep_the_choice_made_for_the_first_time(site: Site) -> None:
+    token = book_with(site, slot(0, 10).slot_id, reminders="no", days=["sat"], start="11:00",
+                      end="13:00").headers["location"].removeprefix("/m/")
+    site.decide(token, BookingRejected(booking_id=site.booking_id(token), reason="slot_taken",
+                                       alternatives=[slot(1, 9)]))
+    page = site.get(f"/m/{token}").text
+    assert reminders_choice(page) == "no" and ticked(page) == ["sat"]
+    retry = send(site, f"/m/{token}/book", {"slot_id": slot(1, 9).slot_id, "phone": PHONE, "key": "alt-prefs-01",
+                                            "reminders": "no", "days": ["sat"], "start": "11:00", "end": "13:00"})
+    assert retry.status_code == 303
+    new = site.bookings.view(retry.headers["location"].removeprefix("/m/"))
+    assert new.preferences == ContactPreferences(reminders=False, safe_window=SafeWindow(
+        days=("sat",), start=time(11), end=time(13)))
+
+
+def test_an_unknown_link_cannot_take_a_choice(site: Site) -> None:
+    response = send(site, "/m/unknown-token-0123456789/preferences", {"reminders": "no"})
+    assert response.status_code == 404 and TEXTS["de"]["not_found"] in response.text
+
+
+def test_pages_with_the_text_choices_stay_discreet(site: Site) -> None:
+    token = book_with(site, slot(1, 9).slot_id, days=["mon"], start="10:00",
+                      end="18:00").headers["location"].removeprefix("/m/")
+    _confirmed(site, token, slot(1, 9))
+    for lang in TEXTS:
+        site.get(f"/m/{token}?lang={lang}&saved=1")
+        site.post("/", {"lang": lang})
+    for html in site.pages:
+        assert not FORBIDDEN.search(html), FORBIDDEN.search(html)
+        assert all(form not in html for form in PHONE_FORMS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,12 +31,14 @@ from gateway.errors import (
     InvalidPhone,
     InvalidSearch,
     NotCancellable,
+    PreferencesNotChangeable,
     SchedulerUnavailable,
 )
 from gateway.metrics import BOOKINGS_ACCEPTED
 from gateway.slots import SlotClient
 from gateway.web.texts import TEXTS, negotiate
-from shared.contracts import Mode, PublicLocation, Slot, Topic
+from shared.contracts import ContactPreferences, Mode, PublicLocation, SafeWindow, Slot, Topic
+from shared.contracts.contacts import WEEKDAYS
 from shared.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -58,6 +60,7 @@ PAGE_HEADERS = {
 
 Text = Annotated[str, Form()]
 Lang = Annotated[str | None, Form()]
+Ticked = Annotated[list[str], Form()]
 
 
 @cache
@@ -152,6 +155,68 @@ def _new_key() -> str:
     return secrets.token_urlsafe(18)
 
 
+# --- the client's choices about texts --------------------------------------------------------------------------
+
+# The times the form offers; a window set through the API at another time is offered too, so it shows as stored.
+HOURS = tuple(f"{hour:02d}:00" for hour in range(8, 22))
+
+
+@dataclass(frozen=True)
+class TextChoices:
+    """The "text messages" fieldset as the client filled it in, or as stored: what a page shows again."""
+
+    reminders: bool = True
+    days: tuple[str, ...] = ()
+    start: str = "10:00"
+    end: str = "18:00"
+
+    @classmethod
+    def of(cls, preferences: ContactPreferences) -> TextChoices:
+        window = preferences.safe_window
+        if window is None:
+            return cls(reminders=preferences.reminders)
+        return cls(preferences.reminders, tuple(window.days), f"{window.start:%H:%M}", f"{window.end:%H:%M}")
+
+    def hours(self) -> list[str]:
+        return sorted({*HOURS, *(value for value in (self.start, self.end) if _clock_time(value) is not None)})
+
+    def summary(self, lang: str) -> list[str]:
+        texts = TEXTS[lang]
+        lines = [texts["prefs_summary_on" if self.reminders else "prefs_summary_off"]]
+        if self.days:
+            days = ", ".join(texts[f"day.{day}"] for day in self.days)
+            lines.append(texts["prefs_summary_window"].format(days=days, start=self.start, end=self.end))
+        else:
+            lines.append(texts["prefs_summary_any_time"])
+        return lines
+
+
+def _clock_time(value: str) -> time | None:
+    try:
+        return time.fromisoformat(value) if len(value) == 5 else None
+    except ValueError:
+        return None
+
+
+def _read_choices(reminders: str, days: list[str], start: str, end: str
+                  ) -> tuple[TextChoices, ContactPreferences | list[str]]:
+    """What the form says, kept to show it again, and the preferences it means or the text keys of what is wrong.
+    No day ticked means no window: texts may come on any day (the times are then not looked at)."""
+    ticked = tuple(day for day in WEEKDAYS if day in days)
+    choices = TextChoices(reminders != "no", ticked, start[:5], end[:5])
+    if reminders not in ("", "yes", "no") or len(days) != len(ticked):
+        return choices, ["prefs_invalid"]
+    if not ticked:
+        return choices, ContactPreferences(reminders=choices.reminders)
+    begins, ends = _clock_time(start), _clock_time(end)
+    if begins is None or ends is None:
+        return choices, ["prefs_invalid"]
+    if ends <= begins:
+        return choices, ["prefs_window_order"]
+    return choices, ContactPreferences(reminders=choices.reminders,
+                                       safe_window=SafeWindow(days=ticked, start=begins, end=ends))
+
+
 @dataclass(frozen=True)
 class Search:
     lang: str
@@ -165,12 +230,13 @@ class Search:
 
 
 def _results(search: Search, slots: SlotClient, bookings: BookingService, settings: Settings,
-             errors: list[str] | None = None, chosen: str = "", status: int = 200) -> HTMLResponse:
+             errors: list[str] | None = None, chosen: str = "", status: int = 200,
+             choices: TextChoices | None = None) -> HTMLResponse:
     zone = ZoneInfo(settings.timezone)
     first = _today(bookings, settings) + timedelta(days=7 * search.week)
     context: dict[str, Any] = {
         "search": search.fields(), "week": search.week, "last_week": LAST_WEEK, "chosen": chosen,
-        "key": _new_key(), "place_label": "",
+        "key": _new_key(), "place_label": "", "choices": choices or TextChoices(), "weekdays": WEEKDAYS,
         "week_label": TEXTS[search.lang]["week_label"].format(
             day=format_date(first, TEXTS[search.lang]["date_pattern"], locale=search.lang)),
     }
@@ -189,18 +255,21 @@ def _results(search: Search, slots: SlotClient, bookings: BookingService, settin
 
 
 def _request_booking(bookings: BookingService, slot_id: str, phone: str, language: str, topic: Topic | None,
-                     key: str) -> Accepted | list[str]:
-    """The booking, or the text keys of what is wrong with the form."""
+                     key: str, preferences: ContactPreferences | list[str]) -> Accepted | list[str]:
+    """The booking, or the text keys of what is wrong with the form (the preferences may already be wrong)."""
+    wrong = preferences if isinstance(preferences, list) else []
     try:
         body = BookingIn(slot_id=slot_id, phone=phone, language=language, topic=topic)
     except ValidationError as exc:
         fields = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
         return [message for field, message in (("slot_id", "choose_slot"), ("phone", "invalid_phone"))
-                if field in fields] or ["choose_slot"]
+                if field in fields] + wrong or ["choose_slot"]
+    if isinstance(preferences, list):
+        return wrong
     try:
         accepted = bookings.request(
             NewBooking(slot_id=body.slot_id, phone=body.phone, language=body.language, channel="web",
-                       topic=body.topic),
+                       topic=body.topic, preferences=preferences),
             key or None,
         )
     except InvalidPhone:
@@ -241,12 +310,15 @@ def search(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep,
 def book(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep,
          accept_language: Annotated[str | None, Header()] = None, lang: Lang = None, topic: Text = "",
          place: Text = "", week: Text = "0", slot_id: Text = "", phone: Text = "",
-         key: Text = "") -> Response:
+         key: Text = "", reminders: Text = "", days: Ticked = [], start: Text = "",  # noqa: B006 - FastAPI copies it
+         end: Text = "") -> Response:
     chosen = Search(negotiate(lang, accept_language), _topic(topic), _place_id(place), _week(week))
-    outcome = _request_booking(bookings, slot_id, phone, chosen.lang, chosen.topic, key)
+    choices, preferences = _read_choices(reminders, days, start, end)
+    outcome = _request_booking(bookings, slot_id, phone, chosen.lang, chosen.topic, key, preferences)
     if isinstance(outcome, Accepted):
         return _redirect(f"/m/{outcome.manage_token}")
-    return _results(chosen, slots, bookings, settings, errors=outcome, chosen=slot_id, status=422)
+    return _results(chosen, slots, bookings, settings, errors=outcome, chosen=slot_id, status=422,
+                    choices=choices)
 
 
 # --- the manage page -------------------------------------------------------------------------------------------
@@ -260,7 +332,8 @@ def _slot(raw: dict[str, Any] | None) -> Slot | None:
 
 
 def _manage(token: str, view: BookingView, lang: str, bookings: BookingService, settings: Settings,
-            errors: list[str] | None = None, status: int = 200) -> HTMLResponse:
+            errors: list[str] | None = None, status: int = 200, choices: TextChoices | None = None,
+            saved: bool = False) -> HTMLResponse:
     zone = ZoneInfo(settings.timezone)
     slot = _slot(view.slot)
     now = bookings.clock()
@@ -271,7 +344,9 @@ def _manage(token: str, view: BookingView, lang: str, bookings: BookingService, 
         "manage.html", lang, status, errors=errors or [], here=f"/m/{token}", token=token, state=view.status,
         refresh=PENDING_REFRESH_SECONDS if view.status == "pending" else None,
         slot=_row(slot, lang, zone) if slot else None, reason=reason,
-        days=_days(alternatives, lang, zone), chosen="", key=_new_key(),
+        days=_days(alternatives, lang, zone), chosen="", key=_new_key(), saved=saved,
+        current=TextChoices.of(view.preferences).summary(lang), choices=choices or TextChoices.of(view.preferences),
+        weekdays=WEEKDAYS,
     )
 
 
@@ -281,28 +356,52 @@ def _not_found(lang: str) -> HTMLResponse:
 
 @router.get("/m/{token}", response_class=HTMLResponse)
 def manage(token: str, bookings: BookingsDep, settings: SettingsDep, lang: str | None = None,
-           accept_language: Annotated[str | None, Header()] = None) -> HTMLResponse:
+           saved: str | None = None, accept_language: Annotated[str | None, Header()] = None) -> HTMLResponse:
     try:
         view = bookings.view(token)
     except BookingNotFound:
         return _not_found(negotiate(lang, accept_language))
-    return _manage(token, view, negotiate(lang, accept_language, view.language), bookings, settings)
+    return _manage(token, view, negotiate(lang, accept_language, view.language), bookings, settings,
+                   saved=saved == "1")
+
+
+@router.post("/m/{token}/preferences", response_model=None)
+def change_preferences(token: str, bookings: BookingsDep, settings: SettingsDep,
+                       accept_language: Annotated[str | None, Header()] = None, lang: Lang = None,
+                       reminders: Text = "", days: Ticked = [], start: Text = "",  # noqa: B006 - FastAPI copies it
+                       end: Text = "") -> Response:
+    try:
+        view = bookings.view(token)
+    except BookingNotFound:
+        return _not_found(negotiate(lang, accept_language))
+    language = negotiate(lang, accept_language, view.language)
+    choices, preferences = _read_choices(reminders, days, start, end)
+    if isinstance(preferences, list):
+        return _manage(token, view, language, bookings, settings, errors=preferences, status=422, choices=choices)
+    try:
+        bookings.change_preferences(token, preferences)
+    except PreferencesNotChangeable:
+        return _manage(token, view, language, bookings, settings, errors=["prefs_not_changeable"], status=409)
+    # Only a flag in the address: the choices themselves stay in the POST body and the database.
+    return _redirect(f"/m/{token}?saved=1" + (f"&lang={lang}" if lang and lang in TEXTS else ""))
 
 
 @router.post("/m/{token}/book", response_model=None)
 def book_alternative(token: str, bookings: BookingsDep, settings: SettingsDep,
                      accept_language: Annotated[str | None, Header()] = None, lang: Lang = None,
-                     slot_id: Text = "", phone: Text = "", key: Text = "") -> Response:
+                     slot_id: Text = "", phone: Text = "", key: Text = "", reminders: Text = "",
+                     days: Ticked = [], start: Text = "", end: Text = "") -> Response:  # noqa: B006 - FastAPI copies
     try:
         view = bookings.view(token)
     except BookingNotFound:
         return _not_found(negotiate(lang, accept_language))
     # The alternatives were found for the first booking's language, so the new booking keeps it.
-    outcome = _request_booking(bookings, slot_id, phone, view.language, None, key)
+    choices, preferences = _read_choices(reminders, days, start, end)
+    outcome = _request_booking(bookings, slot_id, phone, view.language, None, key, preferences)
     if isinstance(outcome, Accepted):
         return _redirect(f"/m/{outcome.manage_token}")
     return _manage(token, view, negotiate(lang, accept_language, view.language), bookings, settings,
-                   errors=outcome, status=422)
+                   errors=outcome, status=422, choices=choices)
 
 
 @router.get("/m/{token}/cancel", response_model=None)
