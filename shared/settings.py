@@ -17,6 +17,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SUPPORTED_DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg", "postgres")
 SUPPORTED_BROKER_SCHEMES = ("sqla+sqlite", "amqp", "pyamqp", "memory")
+# Every SMS carries PUBLIC_BASE_URL + "/m/" + a 22-character token and ends with SMS_SIGNATURE. In Russian, Ukrainian,
+# Bulgarian and Thai (UCS-2: 67 characters per segment) a text with a 40-letter place alias fits two segments only
+# if both together stay within this many characters (tests/unit/test_texts.py finds it tight).
+MAX_SMS_BASE_URL_AND_SIGNATURE = 29
 
 
 class ConfigurationError(Exception):
@@ -116,6 +120,18 @@ class Settings(BaseSettings):
             self.broker_url = f"sqla+sqlite:///{var / 'broker.sqlite'}"
         if not self.public_base_url:
             self.public_base_url = f"http://127.0.0.1:{self.port}"
+        return self
+
+    @model_validator(mode="after")
+    def _sms_link_fits(self) -> Self:
+        signature = self.sms_signature.strip()
+        used = len(self.public_base_url) + (len(signature) + 1 if signature else 0)
+        if used > MAX_SMS_BASE_URL_AND_SIGNATURE:
+            raise ValueError(
+                f"PUBLIC_BASE_URL ({len(self.public_base_url)} characters) and SMS_SIGNATURE ({len(signature)}) "
+                f"together may have at most {MAX_SMS_BASE_URL_AND_SIGNATURE} characters: every SMS carries the "
+                "manage link and the signature, and a Russian, Ukrainian, Bulgarian or Thai text must still fit "
+                "two SMS segments (use a shorter domain or signature)")
         return self
 
     @model_validator(mode="after")

@@ -1,40 +1,256 @@
-"""The words of every SMS, per language. Discreet by design: when, where (a neutral alias), how to change it.
+"""The words of every SMS, in the client's language, from the gettext catalogues in `notifier/locale`.
 
-No organisation name, no topic, nothing a person reading a lock screen could connect with counselling.
-German and English for now; other languages fall back to English until their catalogues exist.
+Discreet by design: when, where (a neutral alias), a link to change it and how to stop texts; no organisation name,
+no topic, nothing a person reading a lock screen could connect with what the appointment is about. A language whose
+catalogue is missing or broken is sent in English with an ERROR in the log, never as an empty or half-filled text.
 """
 
 from __future__ import annotations
 
+import io
+import logging
+import re
+import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import get_month_names
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import PoFileError, read_po
 
-TEMPLATES: dict[str, dict[str, str]] = {
-    "confirmation": {
-        "de": "Termin bestätigt: {when}, {place}. Ändern oder absagen: {link}",
-        "en": "Appointment confirmed: {when}, {place}. Change or cancel: {link}",
-    },
+from notifier.domain.sms_length import fold_to_gsm7, is_gsm7, segments
+
+log = logging.getLogger(__name__)
+
+
+def N_(msgid: str) -> str:
+    """The marker `pybabel extract` looks for; the text itself is looked up at render time."""
+    return msgid
+
+
+MESSAGES: dict[str, str] = {
+    # TRANSLATORS: Keep every text short and neutral: with a 40-letter place name and the link it must fit two SMS.
+    # Never name the organisation or what the appointment is about. Keep {when}, {place}, {link} and the words
+    # STOP and START as they are (they are what a client sends back).
+    "confirmation": N_("Appointment confirmed: {when}, {place}. Change or cancel: {link} STOP = no more SMS"),
+    "reminder": N_("Reminder: appointment {when}, {place}. Change or cancel: {link} STOP = no more SMS"),
+    "rescheduled": N_("Appointment moved to {when}, {place}. Details: {link} STOP = no more SMS"),
+    "cancelled": N_("Appointment cancelled: {when}. Book again: {link} STOP = no more SMS"),
+    "opted_out": N_("You will get no more SMS from us. Send START to get them again."),
+    "opted_in": N_("SMS are on again. Send STOP to stop them."),
 }
-# Babel patterns: short weekday, day, short month, 24 h time; the same shape in every language.
-WHEN_PATTERN = {"de": "EEE d. MMM, HH:mm", "en": "EEE d MMM, HH:mm"}
+# TRANSLATORS: How a date and time read, e.g. "Di 15.07. 10:30". Use any of {weekday} (the short names below),
+# {d} (5), {dd} (05), {mm} (07), {mon} (the month's short name) and {time} (24 h, 10:30). Numbers save space.
+WHEN = N_("{weekday} {d} {mon} {time}")
+# TRANSLATORS: Short weekday names, as in a calendar.
+WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+
+KINDS: tuple[str, ...] = tuple(MESSAGES)
+LANGUAGES: tuple[str, ...] = ("de", "en", "ro", "bg", "hu", "pl", "ru", "uk", "es", "th")
 FALLBACK_LANGUAGE = "en"
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+DOMAIN = "messages"
+
+_WHEN_FIELDS = frozenset({"weekday", "d", "dd", "mm", "mon", "time"})
+# The words a client sends back: a translation that loses one would tell them to send something we do not read.
+_KEYWORDS = re.compile(r"\b(STOP|START)\b")
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 
 
 @dataclass(frozen=True)
 class Rendered:
-    language: str
+    language: str  # the language actually used
     body: str
+    fell_back: bool  # True when the requested language failed and English was used
+    encoding: str  # "GSM-7" or "UCS-2"
+    segments: int
 
 
-def render(kind: str, language: str, starts_at: datetime, place: str, link: str, zone: ZoneInfo) -> Rendered:
-    templates = TEMPLATES[kind]
-    if language not in templates:
-        language = FALLBACK_LANGUAGE
-    when = format_datetime(starts_at.astimezone(zone), WHEN_PATTERN[language], locale=language)
-    body = templates[language].format(when=when, place=place, link=link)
-    if not body.strip():
-        raise ValueError(f"template {kind}/{language} rendered empty")
-    return Rendered(language, body)
+class TemplateError(RuntimeError):
+    """Not even the English text could be rendered: a defect in the shipped catalogue, never sent."""
+
+
+class _Broken(Exception):
+    """One language's text cannot be used; the reason names what is wrong, never the text itself."""
+
+
+class Catalogues:
+    """The translations, one Babel catalogue per language; a language without one is sent in English."""
+
+    def __init__(self, by_language: Mapping[str, Catalog]) -> None:
+        self._by_language = dict(by_language)
+
+    @classmethod
+    def from_directory(cls, root: Path) -> Catalogues:
+        """Read `<root>/<language>/LC_MESSAGES/messages.po` for each supported language that has one.
+
+        A file that does not parse is left out with an ERROR, so that language falls back to English.
+        """
+        loaded: dict[str, Catalog] = {}
+        for language in LANGUAGES:
+            path = root / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+            if not path.is_file():
+                continue
+            try:
+                loaded[language] = read_po(io.BytesIO(path.read_bytes()), locale=language, abort_invalid=True)
+            except (PoFileError, ValueError, UnicodeDecodeError):
+                log.error("SMS catalogue for %s does not parse; texts in %s will be sent in English",
+                          language, language)
+        return cls(loaded)
+
+    @property
+    def languages(self) -> frozenset[str]:
+        return frozenset(self._by_language)
+
+    def translate(self, language: str, msgid: str) -> str:
+        catalog = self._by_language.get(language)
+        if catalog is None:
+            raise _Broken("no catalogue")
+        message = catalog.get(msgid)
+        # A fuzzy entry is a guess gettext would not use either.
+        if message is None or message.fuzzy or not isinstance(message.string, str) or not message.string.strip():
+            raise _Broken("missing translation")
+        return message.string
+
+
+@cache
+def shipped_catalogues() -> Catalogues:
+    """The catalogues in the package, read once on first use (not at import)."""
+    return Catalogues.from_directory(LOCALE_DIR)
+
+
+def render(
+    kind: str,
+    language: str,
+    starts_at: datetime | None,
+    place: str | None,
+    link: str | None,
+    zone: ZoneInfo,
+    *,
+    signature: str = "",
+    catalogues: Catalogues | None = None,
+) -> Rendered:
+    """The SMS of `kind` in `language`, or in English (fell_back=True, ERROR logged) if that language fails.
+
+    Appointment kinds need `starts_at` (aware; shown in `zone`, 24 h), `place` and `link`; opted_out/opted_in take
+    none. `signature`, if any, ends the text. Raises ValueError for an unknown kind or a missing value, and
+    TemplateError if even English fails.
+    """
+    if kind not in MESSAGES:
+        raise ValueError(f"unknown SMS kind {kind!r}; known: {', '.join(KINDS)}")
+    given = {"when": starts_at, "place": place, "link": link}
+    if missing := [name for name in sorted(_fields(MESSAGES[kind])) if given[name] is None]:
+        raise ValueError(f"a {kind} text needs {', '.join(missing)}")
+    if starts_at is not None and starts_at.tzinfo is None:
+        raise ValueError("starts_at must be timezone-aware")
+    if catalogues is None:
+        catalogues = shipped_catalogues()
+    try:
+        body = _render_in(catalogues, kind, language, starts_at, place, link, zone, signature)
+        return _rendered(language, body, fell_back=False)
+    except _Broken as broken:
+        if language == FALLBACK_LANGUAGE:
+            raise TemplateError(f"the English {kind} text cannot be rendered: {broken}") from None
+        shown = language if _LANGUAGE_CODE.fullmatch(language) else "an unsupported language"
+        log.error("%s text in %s cannot be rendered (%s); sent in English instead", kind, shown, broken)
+    try:
+        body = _render_in(catalogues, kind, FALLBACK_LANGUAGE, starts_at, place, link, zone, signature)
+    except _Broken as broken:
+        raise TemplateError(f"the English {kind} text cannot be rendered: {broken}") from None
+    return _rendered(FALLBACK_LANGUAGE, body, fell_back=True)
+
+
+# A fixed sample (a Tuesday in summer time) so the preview reads the same on every visit.
+PREVIEW_STARTS_AT = datetime(2026, 7, 14, 10, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+PREVIEW_PLACE = "Stadtmitte 2"
+PREVIEW_TOKEN = "AbCdEfGhIjKlMnOpQrStUv"  # noqa: S105 - a sample with the length of a real manage token
+
+
+def preview_all(
+    zone: ZoneInfo, signature: str, base_url: str, *, catalogues: Catalogues | None = None
+) -> list[tuple[str, str, Rendered]]:
+    """(kind, language, rendered) for every kind in every language, with sample values, for the admin preview."""
+    link = f"{base_url.rstrip('/')}/m/{PREVIEW_TOKEN}"
+    return [
+        (kind, language, render(kind, language, PREVIEW_STARTS_AT, PREVIEW_PLACE, link, zone,
+                                signature=signature, catalogues=catalogues))
+        for kind in KINDS
+        for language in LANGUAGES
+    ]
+
+
+def _render_in(
+    catalogues: Catalogues,
+    kind: str,
+    language: str,
+    starts_at: datetime | None,
+    place: str | None,
+    link: str | None,
+    zone: ZoneInfo,
+    signature: str,
+) -> str:
+    msgid = MESSAGES[kind]
+    template = catalogues.translate(language, msgid)
+    if _fields(template) != _fields(msgid):
+        raise _Broken("placeholders differ from the English text")
+    if _KEYWORDS.findall(template) != _KEYWORDS.findall(msgid):
+        raise _Broken("STOP/START keyword missing")
+    needed = _fields(msgid)
+    when = _when(catalogues, language, starts_at.astimezone(zone)) if starts_at and "when" in needed else ""
+    # One letter outside the GSM alphabet would send the whole text as UCS-2 (70 instead of 160 per segment):
+    # in a language written in GSM letters, "Côte" in a place name or the signature is shown as "Cote".
+    if is_gsm7(template) and is_gsm7(when):
+        place, signature = fold_to_gsm7(place or ""), fold_to_gsm7(signature)
+    values = {"when": when, "place": place or "", "link": link or ""}
+    body = _format(template, values).strip()
+    if not body:
+        raise _Broken("empty result")
+    return f"{body}\n{signature.strip()}" if signature.strip() else body
+
+
+def _when(catalogues: Catalogues, language: str, local: datetime) -> str:
+    pattern = catalogues.translate(language, WHEN)
+    fields = _fields(pattern)
+    if not fields <= _WHEN_FIELDS or "time" not in fields or not fields & {"d", "dd"} or not fields & {"mm", "mon"}:
+        raise _Broken("date pattern needs {time}, a day and a month")
+    values = {
+        "weekday": catalogues.translate(language, WEEKDAYS[local.weekday()]),
+        "d": str(local.day),
+        "dd": f"{local.day:02d}",
+        "mm": f"{local.month:02d}",
+        "mon": str(get_month_names("abbreviated", locale=language)[local.month]) if "mon" in fields else "",
+        "time": f"{local.hour:02d}:{local.minute:02d}",
+    }
+    return _format(pattern, values)
+
+
+def _fields(template: str) -> frozenset[str]:
+    """The named placeholders of a str.format template; anything else ({}, {0}, {a.b}, {a!r}) makes it broken."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError:
+        raise _Broken("malformed placeholder") from None
+    names = set()
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if not name.isidentifier() or spec or conversion:
+            raise _Broken("malformed placeholder")
+        names.add(name)
+    return frozenset(names)
+
+
+def _format(template: str, values: Mapping[str, str]) -> str:
+    try:
+        return template.format_map(values)
+    except (KeyError, ValueError, IndexError):
+        raise _Broken("placeholder does not format") from None
+
+
+def _rendered(language: str, body: str, *, fell_back: bool) -> Rendered:
+    encoding, count = segments(body)
+    return Rendered(language=language, body=body, fell_back=fell_back, encoding=encoding, segments=count)
