@@ -74,7 +74,7 @@ class TemplateError(RuntimeError):
     """Not even the English text could be rendered: a defect in the shipped catalogue, never sent."""
 
 
-class _Broken(Exception):
+class BrokenTranslation(Exception):
     """One language's text cannot be used; the reason names what is wrong, never the text itself."""
 
 
@@ -109,11 +109,11 @@ class Catalogues:
     def translate(self, language: str, msgid: str) -> str:
         catalog = self._by_language.get(language)
         if catalog is None:
-            raise _Broken("no catalogue")
+            raise BrokenTranslation("no catalogue")
         message = catalog.get(msgid)
         # A fuzzy entry is a guess gettext would not use either.
         if message is None or message.fuzzy or not isinstance(message.string, str) or not message.string.strip():
-            raise _Broken("missing translation")
+            raise BrokenTranslation("missing translation")
         return message.string
 
 
@@ -152,14 +152,14 @@ def render(
     try:
         body = _render_in(catalogues, kind, language, starts_at, place, link, zone, signature)
         return _rendered(language, body, fell_back=False)
-    except _Broken as broken:
+    except BrokenTranslation as broken:
         if language == FALLBACK_LANGUAGE:
             raise TemplateError(f"the English {kind} text cannot be rendered: {broken}") from None
         shown = language if _LANGUAGE_CODE.fullmatch(language) else "an unsupported language"
         log.error("%s text in %s cannot be rendered (%s); sent in English instead", kind, shown, broken)
     try:
         body = _render_in(catalogues, kind, FALLBACK_LANGUAGE, starts_at, place, link, zone, signature)
-    except _Broken as broken:
+    except BrokenTranslation as broken:
         raise TemplateError(f"the English {kind} text cannot be rendered: {broken}") from None
     return _rendered(FALLBACK_LANGUAGE, body, fell_back=True)
 
@@ -196,9 +196,9 @@ def _render_in(
     msgid = MESSAGES[kind]
     template = catalogues.translate(language, msgid)
     if _fields(template) != _fields(msgid):
-        raise _Broken("placeholders differ from the English text")
+        raise BrokenTranslation("placeholders differ from the English text")
     if _KEYWORDS.findall(template) != _KEYWORDS.findall(msgid):
-        raise _Broken("STOP/START keyword missing")
+        raise BrokenTranslation("STOP/START keyword missing")
     needed = _fields(msgid)
     when = _when(catalogues, language, starts_at.astimezone(zone)) if starts_at and "when" in needed else ""
     # One letter outside the GSM alphabet would send the whole text as UCS-2 (70 instead of 160 per segment):
@@ -208,7 +208,7 @@ def _render_in(
     values = {"when": when, "place": place or "", "link": link or ""}
     body = _format(template, values).strip()
     if not body:
-        raise _Broken("empty result")
+        raise BrokenTranslation("empty result")
     return f"{body}\n{signature.strip()}" if signature.strip() else body
 
 
@@ -216,7 +216,7 @@ def _when(catalogues: Catalogues, language: str, local: datetime) -> str:
     pattern = catalogues.translate(language, WHEN)
     fields = _fields(pattern)
     if not fields <= _WHEN_FIELDS or "time" not in fields or not fields & {"d", "dd"} or not fields & {"mm", "mon"}:
-        raise _Broken("date pattern needs {time}, a day and a month")
+        raise BrokenTranslation("date pattern needs {time}, a day and a month")
     values = {
         "weekday": catalogues.translate(language, WEEKDAYS[local.weekday()]),
         "d": str(local.day),
@@ -233,13 +233,13 @@ def _fields(template: str) -> frozenset[str]:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError:
-        raise _Broken("malformed placeholder") from None
+        raise BrokenTranslation("malformed placeholder") from None
     names = set()
     for _, name, spec, conversion in parsed:
         if name is None:
             continue
         if not name.isidentifier() or spec or conversion:
-            raise _Broken("malformed placeholder")
+            raise BrokenTranslation("malformed placeholder")
         names.add(name)
     return frozenset(names)
 
@@ -248,7 +248,7 @@ def _format(template: str, values: Mapping[str, str]) -> str:
     try:
         return template.format_map(values)
     except (KeyError, ValueError, IndexError):
-        raise _Broken("placeholder does not format") from None
+        raise BrokenTranslation("placeholder does not format") from None
 
 
 def _rendered(language: str, body: str, *, fell_back: bool) -> Rendered:
