@@ -1,11 +1,11 @@
 """Admin-only staff actions against the real system (embedded default): appointment types, counsellors, locations.
 
-Issue "Lotse 2/6": an admin edits appointment types (topic, duration, modes, buffers, notice, horizon, active),
-counsellors (languages, topics, served locations, active, daily cap) and locations (active, neutral alias); the
-scheduler checks the calendar the change would make and refuses it whole (422 with a sentence) or for a counsellor
-(403). The slot search follows at once. One system serves the whole module; demo counsellors: 1 Anna, 2 Bogdan,
-3 Csilla, 4 Dana; locations 1 Rostock 1 ... 5 Stralsund 1 (outreach), 6 Telefon, 7 Video.
-"""
+Issue "Lotse 2/6": an admin edits appointment types (topic, duration, modes, buffers, notice, horizon, active;
+the reminder policy since "Lotse 3/6"), counsellors (languages, topics, served locations, active, daily cap) and
+locations (active, neutral alias); the scheduler checks the calendar the change would make and refuses it whole
+(422 with a sentence) or for a counsellor (403). The slot search follows at once. One system serves the whole
+module; demo counsellors: 1 Anna, 2 Bogdan, 3 Csilla, 4 Dana; locations 1 Rostock 1 ... 5 Stralsund 1 (outreach),
+6 Telefon, 7 Video."""
 
 from __future__ import annotations
 
@@ -138,6 +138,30 @@ def test_an_admin_edits_a_type_and_the_slots_follow(admin: httpx.Client, public:
     assert slots(public, **search)
 
 
+def test_an_admin_sets_a_types_reminder_policy_and_staff_see_it(system: System, admin: httpx.Client,
+                                                                 anna: httpx.Client) -> None:
+    types = {t["topic"]: t for t in anna.get("/v1/staff/appointment-types").json()["types"] if t["active"]}
+    assert types["career"]["reminder_offsets_minutes"] == [10080, 1440, 120]  # demo: a week, a day, two hours
+    health = types["health"]
+
+    changed = admin.patch(f"/v1/staff/appointment-types/{health['type_id']}",
+                          json={"reminder_offsets_minutes": [60, 2880]})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["reminder_offsets_minutes"] == [2880, 60]
+    listed = {t["type_id"]: t for t in anna.get("/v1/staff/appointment-types").json()["types"]}
+    assert listed[health["type_id"]]["reminder_offsets_minutes"] == [2880, 60]
+    assert listed[health["type_id"]]["duration_minutes"] == health["duration_minutes"]  # nothing else changed
+
+    off = admin.patch(f"/v1/staff/appointment-types/{health['type_id']}", json={"reminder_offsets_minutes": []})
+    assert off.status_code == 200 and off.json()["reminder_offsets_minutes"] == [], off.text
+    assert rows(system, "SELECT reminder_offsets_minutes FROM appointment_types WHERE id = ?",
+                health["type_id"]) == [("",)]
+
+    back = admin.patch(f"/v1/staff/appointment-types/{health['type_id']}",
+                       json={"reminder_offsets_minutes": health["reminder_offsets_minutes"]})
+    assert back.status_code == 200 and back.json()["reminder_offsets_minutes"] == [1440, 120], back.text
+
+
 def test_a_counsellor_gets_403_on_every_admin_write_and_nothing_changes(system: System,
                                                                        anna: httpx.Client) -> None:
     before = calendar_rows(system)
@@ -145,6 +169,7 @@ def test_a_counsellor_gets_403_on_every_admin_write_and_nothing_changes(system: 
     for method, path, body in (
             ("POST", "/v1/staff/appointment-types", {"topic": "career", "duration_minutes": 30, "modes": ["video"]}),
             ("PATCH", "/v1/staff/appointment-types/1", {"duration_minutes": 20}),
+            ("PATCH", "/v1/staff/appointment-types/1", {"reminder_offsets_minutes": []}),
             ("PATCH", f"/v1/staff/counsellors/{ANNA}", {"languages": ["de"]}),
             ("PATCH", f"/v1/staff/counsellors/{BOGDAN}", {"active": False}),
             ("PATCH", f"/v1/staff/locations/{TELEFON}", {"active": False})):
@@ -161,6 +186,16 @@ def test_a_counsellor_gets_403_on_every_admin_write_and_nothing_changes(system: 
     ("/v1/staff/appointment-types/1", {"buffer_after_minutes": 121}, "invalid_buffer_after_minutes", ("buffer",)),
     ("/v1/staff/appointment-types/1", {"min_notice_minutes": 10081}, "invalid_min_notice_minutes", ("notice",)),
     ("/v1/staff/appointment-types/1", {"horizon_days": 0}, "invalid_horizon_days", ("horizon",)),
+    ("/v1/staff/appointment-types/1", {"reminder_offsets_minutes": [10]}, "invalid_reminder_offsets",
+     ("15 to 20160", "not 10")),
+    ("/v1/staff/appointment-types/1", {"reminder_offsets_minutes": [1440, 20161]}, "invalid_reminder_offsets",
+     ("20160", "14 days")),
+    ("/v1/staff/appointment-types/1", {"reminder_offsets_minutes": [15, 30, 45, 60, 75, 90]},
+     "invalid_reminder_offsets", ("at most 5",)),
+    ("/v1/staff/appointment-types/1", {"reminder_offsets_minutes": [120, 1440, 120]}, "invalid_reminder_offsets",
+     ("once", "120")),
+    ("/v1/staff/appointment-types", {"topic": "legal", "duration_minutes": 30, "modes": ["video"],
+                                     "reminder_offsets_minutes": [5]}, "invalid_reminder_offsets", ("15",)),
     ("/v1/staff/appointment-types/1", {"topic": "health"}, "ambiguous_type", ("health",)),
     ("/v1/staff/appointment-types/999", {"active": False}, "unknown_type", ("999",)),
     ("/v1/staff/appointment-types", {"topic": "career", "modes": ["video"]}, "incomplete_type", ("duration",)),

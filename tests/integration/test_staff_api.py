@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -230,6 +230,57 @@ def test_a_counsellor_sees_a_client_booking_with_its_status_and_no_phone(public:
     assert all(b["status"] == "confirmed" for b in bookings_of(anna, ANNA, status="confirmed"))
     assert bookings_of(anna, ANNA, status="cancelled") == [] or all(
         b["status"] == "cancelled" for b in bookings_of(anna, ANNA, status="cancelled"))
+
+
+def _report_unreachable(system: System, booking_id: str, wire: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the notifier sends when Twilio says texts to the booking's number cannot arrive (or, given `wire`, that
+    message once more), published on the system's broker."""
+    from shared.contracts import ContactUnreachable, wrap
+    from shared.messaging import Publisher, make_celery
+    from shared.settings import load_settings
+
+    settings = load_settings(var_dir=system.var_dir)
+    publisher = Publisher(make_celery("notifier", settings), settings)
+    if wire is None:
+        report = ContactUnreachable(booking_id=UUID(booking_id), reason="invalid_number", error_code="21211")
+        wire = wrap(report, booking_id).to_wire()
+    publisher.publish(wire, "contact.unreachable")
+    return wire
+
+
+def test_staff_see_that_a_client_cannot_be_texted_and_why(system: System, public: httpx.Client,
+                                                          anna: httpx.Client) -> None:
+    booked = book(public, "Anna")
+    booking_id = booked["booking_id"]
+
+    def problem() -> Any:
+        return {b["booking_id"]: b for b in bookings_of(anna, ANNA)}[booking_id]["contact_problem"]
+
+    def reports_taken() -> int:
+        return int(rows(system, "SELECT count(*) FROM processed_messages WHERE message_type = "
+                                "'contact.unreachable'")[0][0])
+
+    assert problem() is None
+    first = _report_unreachable(system, booking_id)
+    shown = poll(problem)
+    assert shown["reason"] == "invalid_number" and shown["error_code"] == "21211"
+    assert OFFSET.match(shown["since"]), shown
+
+    _report_unreachable(system, booking_id, first)  # delivered again: the inbox keeps it out
+    _report_unreachable(system, booking_id)  # a second report for the same booking
+    poll(lambda: reports_taken() == 2)
+    assert problem() == shown
+    assert rows(system, "SELECT count(*) FROM appointments WHERE contact_problem IS NOT NULL") == [(1,)]
+    week = anna.get("/v1/staff/me/week", params={"start": booked["start"][:10]})
+    assert week.status_code == 200, week.text
+    [in_week] = [b for b in week.json()["bookings"] if b["booking_id"] == booking_id]
+    assert in_week["contact_problem"] == shown
+
+    # The answer about the one booking (here: staff cancel it, to call the client instead) says so too.
+    cancelled = anna.post(f"/v1/staff/bookings/{booking_id}/cancel", json={"reason": "call instead"})
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["booking"]["contact_problem"] == shown
+    assert PHONE not in cancelled.text and "15112345678" not in cancelled.text
 
 
 def test_staff_cancel_frees_the_booking_and_the_client_sees_it(public: httpx.Client, anna: httpx.Client,

@@ -256,7 +256,8 @@ def describe_contact_problem(row: Appointment, zone: ZoneInfo) -> ContactProblem
     if row.contact_problem is None or row.contact_problem_since is None:
         return None
     return ContactProblem(reason=row.contact_problem,  # stored from contact.unreachable, validated again here
-                          error_code=row.contact_problem_code, since=row.contact_problem_since.astimezone(zone))
+                          error_code=row.contact_problem_code,
+                          since=row.contact_problem_since.astimezone(zone).replace(microsecond=0))
 
 
 def describe_booking(row: Appointment, locations: dict[int, Location], zone: ZoneInfo) -> StaffBooking:
