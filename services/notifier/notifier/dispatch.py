@@ -87,7 +87,8 @@ class _Outcome:
 
 class Dispatcher:
     def __init__(self, engine: Engine, cipher: DataCipher, sender: SmsSender, policy: Policy, config: DispatchConfig,
-                 clock: Callable[[], datetime], sleep: Callable[[float], None] = time.sleep) -> None:
+                 clock: Callable[[], datetime], sleep: Callable[[float], None] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.engine = engine
         self.cipher = cipher
         self.sender = sender
@@ -95,6 +96,7 @@ class Dispatcher:
         self.config = config
         self.clock = clock
         self.sleep = sleep
+        self.monotonic = monotonic  # the pacing's time line (a test gives one that its sleep advances)
         self._loop = threading.Lock()
         self._next_send = 0.0  # monotonic time the next paced send may start
         self._pool = ThreadPoolExecutor(max_workers=config.send_threads, thread_name_prefix="sms-send")
@@ -245,7 +247,7 @@ class Dispatcher:
 
     def _wait_for_turn(self) -> None:
         interval = 1.0 / self.config.rate_per_second
-        now = time.monotonic()
+        now = self.monotonic()
         if self._next_send > now:
             self.sleep(self._next_send - now)
         self._next_send = max(now, self._next_send) + interval

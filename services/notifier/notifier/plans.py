@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
@@ -27,6 +27,7 @@ from shared.contracts import ContactPreferences, SafeWindow
 
 # Rows the planner may move or revive; anything else (sending, sent, failed, unknown, skipped) is history.
 _REPLANNABLE = ("pending", "cancelled")
+_QUIET_AFTER_CONFIRMATION = timedelta(minutes=60)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,11 @@ def plan_booking(session: Session, booking_id: str, now: datetime, policy: Polic
     rules = rules_for(contact, policy)
     confirmation = plan_confirmation(now, facts.starts_at)
     offsets = [int(m) for m in json.loads(facts.reminder_offsets)]
-    reminders = plan_reminders(facts.starts_at, offsets, now, rules)
+    # A reminder within the hour after the confirmation says nothing new (booked 2 h 5 min ahead: no 2 h reminder).
+    existing = session.exec(select(Reminder).where(Reminder.key == confirmation_key(booking_id))).first()
+    confirmed_at = existing.due_at if existing is not None else confirmation.due_at
+    reminders = [p for p in plan_reminders(facts.starts_at, offsets, now, rules)
+                 if p.due_at > confirmed_at + _QUIET_AFTER_CONFIRMATION]
     wanted = {confirmation_key(booking_id): confirmation}
     wanted |= {_generation_key(facts, p.key): p for p in reminders}
     # The confirmation is planned once: a later re-plan (texts turned off, say) never sends or cancels it again.
