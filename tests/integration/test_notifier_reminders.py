@@ -343,7 +343,7 @@ def test_changed_preferences_replan_what_is_still_to_come(
 
 
 def report(sid: str, status: str, ref: str | None = None, code: str | None = None) -> dict[str, Any]:
-    return wrap(DeliveryStatusReported(message_sid=sid, status=status, error_code=code, delivery_ref=ref,  # type: ignore[arg-type]
+    return wrap(DeliveryStatusReported(message_sid=sid, status=status, error_code=code, delivery_ref=ref,
                                        reported_at=datetime.now(UTC)), sid).to_wire()
 
 
@@ -489,7 +489,7 @@ def test_a_callback_carrying_the_ref_settles_a_send_whose_answer_was_lost(
 
 def keyword(settings: Settings, word: str, sid: str, language: str | None = None, phone: str = PHONE) -> dict[str, Any]:
     sealed = load_cipher(settings).encrypt(phone, inbound_phone_context(sid))
-    return wrap(SmsReceived(message_sid=sid, phone=sealed, keyword=word, language=language), sid).to_wire()  # type: ignore[arg-type]
+    return wrap(SmsReceived(message_sid=sid, phone=sealed, keyword=word, language=language), sid).to_wire()
 
 
 @pytest.mark.infra
@@ -535,7 +535,8 @@ class Timeline:
     """Monotonic time that only sleeping moves: the pacing's waits are exact."""
 
     def __init__(self) -> None:
-        self.now, self.sends = 1000.0, []
+        self.now = 1000.0
+        self.sends: list[float] = []
 
     def sleep(self, seconds: float) -> None:
         self.now += seconds
