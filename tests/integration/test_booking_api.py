@@ -175,6 +175,14 @@ BAD_REQUESTS: dict[str, tuple[Any, int, str, tuple[str, ...]]] = {
     "channel-sms": (_with(channel="sms"), 422, "invalid_request", ("channel",)),
     "channel-empty": (_with(channel=""), 422, "invalid_request", ("channel",)),
     "topic-unknown": (_with(topic="astrology"), 422, "invalid_request", ("topic",)),
+    "preferences-unknown-weekday": (
+        _with(preferences={"safe_window": {"days": ["mon", "someday"], "start": "10:00", "end": "18:00"}}), 422,
+        "invalid_request", ("preferences.safe_window.days", "weekdays")),
+    "preferences-end-before-start": (
+        _with(preferences={"safe_window": {"days": ["mon"], "start": "18:00", "end": "10:00"}}), 422,
+        "invalid_request", ("end after it starts",)),
+    "preferences-extra-field": (_with(preferences={"reminders": False, "quiet": True}), 422, "invalid_request",
+                                ("unexpected field 'preferences.quiet'",)),
     "body-17-kb": (_with(padding=PADDING), 413, "body_too_large", ("16 KB",)),
     "body-a-list": (lambda s: [good_body(s)], 422, "invalid_request", ("JSON object",)),
     "body-null": (lambda s: None, 422, "invalid_request", ("JSON object",)),
@@ -356,6 +364,8 @@ def test_the_manage_token_is_stored_only_as_a_hash(system: System, client: httpx
 def test_an_unknown_or_malformed_manage_token_is_a_404_with_a_message(client: httpx.Client, token: str) -> None:
     assert_problem(client.get(f"/v1/bookings/{token}"), 404, "not_found", "no booking")
     assert_problem(client.post(f"/v1/bookings/{token}/cancel"), 404, "not_found", "no booking")
+    assert_problem(client.post(f"/v1/bookings/{token}/preferences", json={"reminders": False}), 404, "not_found",
+                   "no booking")
 
 
 # --- idempotency ------------------------------------------------------------------------------------------------
@@ -422,6 +432,38 @@ def test_ten_concurrent_requests_with_one_idempotency_key_make_one_booking(
     assert len(sms_for(system, token)) == 1
 
 
+# --- the client's choices about texts ----------------------------------------------------------------------------
+
+def test_choices_about_texts_reach_the_notifier_change_by_token_and_end_with_the_booking(
+    system: System, client: httpx.Client
+) -> None:
+    """Reminders off and weekday evenings, given with the booking: the confirmation the client asked for still
+    comes; the choice shows on the booking, changes by manage token (and reaches the notifier), and a cancelled
+    booking takes no new choice."""
+    evenings = {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "17:00", "end": "20:00"}
+    response = client.post("/v1/bookings", json={**good_body(free_slot(client)["slot_id"]), "phone": "+4915112340010",
+                                                 "preferences": {"reminders": False, "safe_window": evenings}})
+    assert response.status_code == 202, response.text
+    token = response.json()["manage_token"]
+    confirmed = wait_for_status(client, token, "confirmed")
+    assert confirmed["preferences"] == {"reminders": False, "safe_window": {**evenings, "start": "17:00:00",
+                                                                             "end": "20:00:00"}}
+    poll(lambda: sms_for(system, token), seconds=30)
+    settled(system)  # contact.registered (v2, with the choice) was read by the notifier like every other
+
+    before = processed(system, "notifier", "contact.preferences_changed")
+    changed = client.post(f"/v1/bookings/{token}/preferences", json={"reminders": True})
+    assert changed.status_code == 202, changed.text
+    assert changed.json()["preferences"] == {"reminders": True, "safe_window": None}
+    assert client.get(f"/v1/bookings/{token}").json()["preferences"] == {"reminders": True, "safe_window": None}
+    poll(lambda: processed(system, "notifier", "contact.preferences_changed") == before + 1, seconds=30)
+    assert processed(system, "scheduler", "contact.preferences_changed") == 0
+
+    assert client.post(f"/v1/bookings/{token}/cancel").status_code == 202
+    assert_problem(client.post(f"/v1/bookings/{token}/preferences", json={"reminders": False}), 409,
+                   "not_changeable", "cancelled")
+
+
 # --- one error shape, and the published contract ----------------------------------------------------------------
 
 @pytest.mark.parametrize(("method", "path", "status"), [
@@ -441,6 +483,10 @@ def test_openapi_lists_the_endpoints_and_the_error_shape(client: httpx.Client) -
     assert "post" in paths["/v1/bookings"]
     assert "get" in paths["/v1/bookings/{manage_token}"]
     assert "post" in paths["/v1/bookings/{manage_token}/cancel"]
+    assert "post" in paths["/v1/bookings/{manage_token}/preferences"]
+    assert "preferences" in spec["components"]["schemas"]["BookingIn"]["properties"]
+    assert "preferences" in spec["components"]["schemas"]["BookingStatus"]["properties"]
+    assert set(spec["components"]["schemas"]["SafeWindow"]["properties"]) == {"days", "start", "end"}
     assert "get" in paths["/v1/slots"]
     params = {p["name"] for p in paths["/v1/slots"]["get"]["parameters"]}
     assert {"topic", "language", "location", "from", "to"} <= params

@@ -62,7 +62,8 @@ def search(browser: httpx.Client, lang: str = "de", topic: str = "", place: str 
     raise AssertionError("no free time in four weeks")
 
 
-def book(browser: httpx.Client, page: str, phone: str = PHONE, index: int = 0, **fields: str) -> httpx.Response:
+def book(browser: httpx.Client, page: str, phone: str = PHONE, index: int = 0,
+         **fields: str | list[str]) -> httpx.Response:
     data = {"slot_id": radios(page)[index], "phone": phone, "key": form_key(page),
             "lang": re.findall(r'<html lang="(\w+)">', page)[0], "topic": "", "place": "", "week": "0", **fields}
     return browser.post("/book", data=data)
@@ -153,6 +154,38 @@ def test_invalid_phone_shows_the_message_and_creates_no_booking(system: System, 
     missing = browser.post("/book", data={"phone": PHONE, "lang": "de", "key": form_key(page)})
     assert missing.status_code == 422 and DE["choose_slot"] in missing.text
     assert bookings_stored(system) == before and len(system.sink()) == sent
+
+
+def test_text_choices_made_on_the_page_reach_the_notifier_and_change_on_the_manage_page(
+    system: System, browser: httpx.Client
+) -> None:
+    page = search(browser, week=2)
+    assert f"<legend>{DE['prefs_heading']}</legend>" in page
+    refused = book(browser, page, reminders="no", days=["sat", "sun"], start="18:00", end="09:00")
+    assert refused.status_code == 422 and DE["prefs_window_order"] in refused.text
+    assert re.findall(r'name="days" value="(\w+)" checked', refused.text) == ["sat", "sun"]
+
+    booked = book(browser, refused.text, reminders="no", days=["sat", "sun"], start="11:00", end="14:00")
+    assert [r.status_code for r in booked.history] == [303], booked.text
+    path = booked.url.path
+    token = path.removeprefix("/m/")
+    confirmed = wait_for(browser, path, DE["status_confirmed"])
+    assert DE["prefs_summary_off"] in confirmed and "SMS nur Samstag, Sonntag, 11:00–14:00 Uhr" in confirmed
+    # The confirmation the client asked for is sent even with reminders off.
+    poll(lambda: [m for m in system.sink() if f"/m/{token}" in m["body"]], seconds=30)
+
+    saved = browser.post(f"{path}/preferences", data={"lang": "de", "reminders": "yes"})
+    assert [r.status_code for r in saved.history] == [303] and saved.url.path == path
+    assert DE["prefs_saved"] in saved.text and DE["prefs_summary_any_time"] in saved.text
+    assert set(saved.url.params) == {"saved", "lang"}  # a flag in the address, never the choice itself
+    assert browser.get(f"/v1/bookings/{token}").json()["preferences"] == {"reminders": True, "safe_window": None}
+    poll(lambda: processed(system, "notifier", "contact.preferences_changed") >= 1, seconds=30)
+
+
+def processed(system: System, service: str, message_type: str) -> int:
+    with sqlite3.connect(system.var_dir / f"{service}.sqlite") as db:
+        return int(db.execute("SELECT count(*) FROM processed_messages WHERE message_type = ?",
+                              (message_type,)).fetchone()[0])
 
 
 def test_unknown_link_shows_a_human_404_page(browser: httpx.Client) -> None:
