@@ -52,6 +52,7 @@ SUBSCRIPTIONS: dict[str, tuple[Subscription, ...]] = {
              "booking.cancelled", "booking.rescheduled", "booking.no_show", "booking.attended",
              "delivery.status_reported", "sms.received"),
         ),
+        Subscription("notifier.queries", ("sms.preview_requested",)),
     ),
     # booking.change_rejected has no consumer yet: the staff pages (Lotse 3/6) will show it.
     "gateway": (Subscription("gateway.events", ("booking.confirmed", "booking.rejected", "booking.cancelled",

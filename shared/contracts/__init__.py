@@ -17,6 +17,7 @@ from shared.contracts.common import Mode, PublicLocation, Slot, Topic
 from shared.contracts.contacts import ContactPreferences, ContactPreferencesChanged, ContactRegistered, SafeWindow
 from shared.contracts.deliveries import ContactUnreachable, DeliveryStatusReported, SmsReceived
 from shared.contracts.envelope import Envelope, Payload, UnknownMessage, parse, wrap
+from shared.contracts.previews import SmsPreview, SmsPreviewed, SmsPreviewRequested
 from shared.contracts.slots import QueryError, SlotsOffered, SlotsRequested
 from shared.contracts.staff import FeedRequested, StaffAnswered, StaffRequested
 
@@ -47,6 +48,9 @@ __all__ = [
     "Slot",
     "SlotsOffered",
     "SlotsRequested",
+    "SmsPreview",
+    "SmsPreviewRequested",
+    "SmsPreviewed",
     "SmsReceived",
     "StaffAnswered",
     "StaffRequested",

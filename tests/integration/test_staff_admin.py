@@ -323,3 +323,45 @@ def test_the_scheduler_checks_the_role_again_and_applies_an_admin_write_once(tmp
     assert "weekly rules" in refused.message and refused.message[0].isupper()
     assert count("SELECT count(*) FROM counsellor_locations WHERE counsellor_id = 1") == 2
     assert count("SELECT count(*) FROM processed_messages") == inbox_before
+
+
+# --- SMS texts (Lotse 3/6): an admin sees every text in every language before a client does -------------------
+
+
+def test_an_admin_previews_every_text_in_every_language_as_a_phone_would_show_it(admin: httpx.Client) -> None:
+    response = admin.get("/v1/staff/sms-texts")
+
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    answer = response.json()
+    previews = answer["previews"]
+    assert {(p["kind"], p["language"]) for p in previews} == {
+        (kind, language)
+        for kind in ("confirmation", "reminder", "rescheduled", "cancelled", "opted_out", "opted_in")
+        for language in ("de", "en", "ro", "bg", "hu", "pl", "ru", "uk", "es", "th")}
+    assert answer["sender_id"] == "Termin"
+    assert all(p["segments"] <= 2 and not p["fell_back"] and p["body"] for p in previews)
+    assert {p["encoding"] for p in previews if p["language"] in ("de", "en")} == {"GSM-7"}
+    assert {p["encoding"] for p in previews if p["language"] in ("bg", "ru", "uk", "th")} == {"UCS-2"}
+    german = {p["kind"]: p["body"] for p in previews if p["language"] == "de"}
+    assert "/m/" in german["reminder"] and "STOP" in german["reminder"]
+    assert german["reminder"] != german["confirmation"]
+
+
+def test_the_preview_can_show_one_kind_in_one_language(admin: httpx.Client) -> None:
+    response = admin.get("/v1/staff/sms-texts", params={"kind": "reminder", "language": "ro"})
+
+    assert response.status_code == 200, response.text
+    [only] = response.json()["previews"]
+    assert (only["kind"], only["language"], only["rendered_language"]) == ("reminder", "ro", "ro")
+
+
+def test_the_preview_is_for_admins_only_and_refuses_unknown_choices(system: System, anna: httpx.Client,
+                                                                     admin: httpx.Client) -> None:
+    assert anna.get("/v1/staff/sms-texts").status_code == 403
+    with httpx.Client(base_url=system.url, timeout=30) as stranger:
+        assert stranger.get("/v1/staff/sms-texts").status_code == 401
+    for params in ({"language": "xx"}, {"kind": "love_letter"}):
+        response = admin.get("/v1/staff/sms-texts", params=params)
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"]

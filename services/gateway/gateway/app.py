@@ -21,6 +21,7 @@ from gateway.api import bookings as bookings_api
 from gateway.api import errors, health, staff_auth
 from gateway.api import feeds as feeds_api
 from gateway.api import slots as slots_api
+from gateway.api import sms_preview as sms_preview_api
 from gateway.api import staff as staff_api
 from gateway.api import twilio as twilio_api
 from gateway.api.limits import BodySizeLimit
@@ -29,6 +30,7 @@ from gateway.feeds import FEED_TABLES, FeedTokens
 from gateway.listener import Listener
 from gateway.metrics import EVENTS_APPLIED, HTTP_LATENCY, HTTP_REQUESTS
 from gateway.slots import ReplyWaiter, SlotClient
+from gateway.sms_preview import SmsPreviewClient
 from gateway.staff.accounts import StaffAccounts
 from gateway.staff_client import StaffClient
 from gateway.tables import TABLES
@@ -61,6 +63,7 @@ class Gateway:
     calendars: StaffClient
     feeds: FeedTokens
     twilio: TwilioWebhooks
+    sms_previews: SmsPreviewClient
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
@@ -134,8 +137,9 @@ def build(settings: Settings, clock: Clock = system_clock) -> Gateway:
     calendars = StaffClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
     feeds = FeedTokens(engine, clock)
     twilio = TwilioWebhooks(engine, cipher, relay.wake, clock)
+    sms_previews = SmsPreviewClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
     return Gateway(settings, engine, celery, publisher, relay, consumer, listener, bookings, slots, staff, calendars,
-                   feeds, twilio)
+                   feeds, twilio, sms_previews)
 
 
 def create_app(gateway: Gateway) -> FastAPI:
@@ -157,6 +161,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.include_router(staff_api.router)
     app.include_router(feeds_api.router)
     app.include_router(twilio_api.router)
+    app.include_router(sms_preview_api.router)
     app.include_router(health.router)
     app.include_router(pages.router)
     app.middleware("http")(partial(_observe))

@@ -44,8 +44,8 @@ class ReplyWaiter:
 
 
 def ask_scheduler(publisher: Publisher, waiter: ReplyWaiter, key: str, request: Payload, timeout: float,
-                  late: str, unreadable: str | None = None) -> Payload:
-    """Publish a question and wait for the scheduler's answer on this process's reply queue.
+                  late: str, unreadable: str | None = None, who: str = "The calendar") -> Payload:
+    """Publish a question and wait for the answer (the scheduler's, or `who`'s) on this process's reply queue.
 
     SchedulerUnavailable (503) when the broker refuses, no answer arrives within `timeout`, or the answer cannot be
     read; `late` (and `unreadable`, default `late`) finish those sentences for the asker.
@@ -55,16 +55,16 @@ def ask_scheduler(publisher: Publisher, waiter: ReplyWaiter, key: str, request: 
         publisher.publish(wrap(request, key).to_wire(), request.message_type, expires=timeout)
         raw = future.result(timeout=timeout)
     except FutureTimeout:
-        raise SchedulerUnavailable("The calendar did not answer in time." + late) from None
-    except Exception:  # noqa: BLE001 - any broker failure means: no calendar right now
-        raise SchedulerUnavailable("The calendar cannot be reached right now. Please try again later.") from None
+        raise SchedulerUnavailable(f"{who} did not answer in time." + late) from None
+    except Exception:  # noqa: BLE001 - any broker failure means: no answer right now
+        raise SchedulerUnavailable(f"{who} cannot be reached right now. Please try again later.") from None
     finally:
         waiter.forget(key)
     try:
         return parse(raw).payload
     except UnknownMessage:
         raise SchedulerUnavailable(
-            "The calendar gave an answer we cannot read." + (late if unreadable is None else unreadable)
+            f"{who} gave an answer we cannot read." + (late if unreadable is None else unreadable)
         ) from None
 
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from celery import Celery
 from sqlalchemy import Engine
 
-from notifier import handlers, migrations
+from notifier import handlers, migrations, previews
 from notifier.dispatch import DispatchConfig, Dispatcher
 from notifier.domain.planning import QuietHours
 from notifier.plans import Policy
@@ -19,6 +19,7 @@ from notifier.sms import SmsSender, make_sender
 from shared.cipher import load_cipher
 from shared.clock import Clock, system_clock
 from shared.consumer import Consumer
+from shared.contracts import Envelope
 from shared.db import make_engine
 from shared.messaging import TIMERS, Publisher, make_celery, timer_queue
 from shared.outbox import Relay
@@ -55,6 +56,9 @@ def build(settings: Settings, clock: Clock = system_clock, sender: SmsSender | N
     config = DispatchConfig(rate_per_second=settings.sms_rate_per_second, max_attempts=settings.sms_max_attempts,
                             signature=settings.sms_signature, public_base_url=settings.public_base_url)
     dispatcher = Dispatcher(engine, cipher, sender or make_sender(settings), policy, config, clock)
+    def reply(to: str, envelope: Envelope) -> None:
+        publisher.reply(to, envelope.to_wire(), envelope.correlation_id, settings.slots_timeout_seconds)
+
     # Set by a handler that may have made a reminder due, per worker thread; read after its commit.
     due = threading.local()
 
@@ -90,6 +94,7 @@ def build(settings: Settings, clock: Clock = system_clock, sender: SmsSender | N
         },
         dead_letter=lambda raw, reason: publisher.publish_dead_letter(raw, "notifier", reason),
         after_commit=after_commit,
+        queries={"sms.preview_requested": partial(previews.answer_preview, settings=settings, reply=reply)},
     )
     register_message_task(celery, consumer)
     _register_timers(celery, dispatcher)
