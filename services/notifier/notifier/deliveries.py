@@ -121,7 +121,10 @@ def mark_unreachable(session: Session, reminder: Reminder, reason: Reason, code:
 
 
 def unsettled(session: Session, older_than: datetime, limit: int) -> list[Delivery]:
-    """Deliveries whose send never reported back: the provider is asked what became of them."""
-    return list(session.exec(select(Delivery).where(Delivery.status == "queued",
-                                                    col(Delivery.created_at) < older_than)
+    """Deliveries whose send never reported back and whose message still waits for an answer (`sending`): the
+    provider is asked what became of them. One given up (`unknown`) stays `queued` for a late callback but is not
+    asked again, or 50 of them would fill every run and starve the newer ones."""
+    return list(session.exec(select(Delivery).join(Reminder, col(Reminder.id) == col(Delivery.reminder_id))
+                             .where(Delivery.status == "queued", col(Delivery.created_at) < older_than,
+                                    Reminder.status == "sending")
                              .order_by(col(Delivery.created_at)).limit(limit)))
