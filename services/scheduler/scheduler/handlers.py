@@ -38,7 +38,7 @@ from shared.contracts import (
     wrap,
 )
 from shared.contracts.bookings import ChangeRefusal, RejectionReason
-from shared.outbox import add_to_outbox
+from shared.outbox import add_to_outbox, insert_outbox
 
 log = logging.getLogger(__name__)
 
@@ -89,33 +89,36 @@ def _lock_for(session: Session, slot_id: str) -> None:
 def decide_booking(envelope: Envelope, session: Session, deps: SchedulerDeps) -> None:
     request = envelope.payload
     assert isinstance(request, BookingRequested)
-    if repository.appointment_for_booking(session, str(request.booking_id)) is not None:
-        return  # this booking was already given its slot
+    booking_id = str(request.booking_id)
     now = deps.clock()
     calendar = deps.calendar
     _lock_for(session, request.slot_id)
     stored = calendar.load(session, now)
     topic = request.topic.value if request.topic else None
     verdict = calendar.check(session, stored, request.slot_id, now, language=request.language, topic=topic)
+    # A booking already given its slot (a second request for it) is found only when this one is refused (its
+    # own appointment takes the slot, or the insert meets its booking id): no look-up on the hot path.
     if not verdict.ok or verdict.slot is None:
-        _reject(session, envelope, stored, verdict, now, deps)
+        if repository.appointment_for_booking(session, booking_id) is None:
+            _reject(session, envelope, stored, verdict, now, deps)
         return
     slot = verdict.slot
-    appointment = Appointment(booking_id=str(request.booking_id), status="confirmed",
+    appointment = Appointment(booking_id=booking_id, status="confirmed",
                               topic=stored.setup.index.types[slot.type_id].topic, language=request.language,
                               channel=request.channel, created_at=now, updated_at=now,
                               counsellor_id=slot.counsellor_id, location_id=slot.location_id,
                               starts_at=slot.start, ends_at=slot.end, blocked_from=slot.start,
                               blocked_until=slot.end)
     _hold(appointment, stored, slot)
-    if not _saved(session, appointment):
-        _reject(session, envelope, stored, Verdict("slot_taken", "the database refused a double booking", slot),
-                now, deps)
+    if not repository.insert_held(session, appointment):
+        if repository.appointment_for_booking(session, booking_id) is None:
+            _reject(session, envelope, stored,
+                    Verdict("slot_taken", "the database refused a double booking", slot), now, deps)
         return
     confirmed = BookingConfirmed(booking_id=request.booking_id, slot=describe_slot(stored, slot, calendar.zone),
                                  language=request.language,
                                  reminder_offsets_minutes=stored.reminder_offsets(slot.type_id))
-    add_to_outbox(session, wrap(confirmed, envelope.correlation_id, now))
+    insert_outbox(session.connection(), [wrap(confirmed, envelope.correlation_id, now)])
     log.info("booking confirmed")
 
 

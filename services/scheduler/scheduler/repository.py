@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, case, func, literal, text
 from sqlalchemy import select as select_columns
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from scheduler.domain import calendar_setup as engine
@@ -284,11 +286,38 @@ def counsellor_by_alias(session: Session, alias: str) -> Counsellor | None:
     return session.exec(select(Counsellor).where(Counsellor.alias == alias)).first()
 
 
+# A Core statement built once (not an ORM select per call): it runs on every booking decision.
+_LOCK_COUNSELLOR = text("SELECT id FROM counsellors WHERE id = :id FOR UPDATE")
+
+
 def lock_counsellor(session: Session, counsellor_id: int) -> None:
     """Serialise decisions per counsellor on PostgreSQL (SQLite transactions are already BEGIN IMMEDIATE)."""
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
-        session.exec(select(Counsellor.id).where(Counsellor.id == counsellor_id).with_for_update())
+        session.connection().execute(_LOCK_COUNSELLOR, {"id": counsellor_id})
+
+
+_APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
+# Built once: the values go as parameters, so SQLAlchemy's compiled-statement cache serves every decision.
+_INSERT_HELD_PG = postgresql_insert(_APPOINTMENTS).on_conflict_do_nothing().returning(_APPOINTMENTS.c.id)
+
+
+def insert_held(session: Session, appointment: Appointment) -> bool:
+    """Writes a new appointment at once; False when the database refuses it: its time overlaps a confirmed one
+    of the counsellor (a double booking), or this booking already has an appointment.
+
+    PostgreSQL: one INSERT ... ON CONFLICT DO NOTHING (it covers the exclusion constraint and the unique booking
+    id) instead of a savepoint, the insert and its release, three round trips on the booking hot path. SQLite
+    refuses an overlap with a trigger that aborts, which ON CONFLICT does not cover: a savepoint there."""
+    values = {column.key: getattr(appointment, column.key) for column in _APPOINTMENTS.columns if column.key != "id"}
+    if session.get_bind().dialect.name == "postgresql":
+        return session.connection().execute(_INSERT_HELD_PG, values).first() is not None
+    try:
+        with session.begin_nested():
+            session.connection().execute(_APPOINTMENTS.insert(), values)
+    except IntegrityError:
+        return False
+    return True
 
 
 def appointment_for_booking(session: Session, booking_id: str) -> Appointment | None:
