@@ -50,6 +50,7 @@ from shared.contracts.contacts import (
 )
 from shared.contracts.deliveries import ContactUnreachable, DeliveryStatusReported, SmsReceived, inbound_phone_context
 from shared.contracts.envelope import _REGISTRY, register
+from shared.contracts.previews import SmsPreview, SmsPreviewed, SmsPreviewRequested
 from shared.contracts.staff import Actor, MoveAction
 from shared.crypto import DataCipher, generate_data_key, new_token
 from shared.messaging import SUBSCRIPTIONS
@@ -104,6 +105,10 @@ def examples() -> list[Payload]:
         SmsReceived(message_sid="SM" + "b2" * 16, phone=CIPHER.encrypt(PHONE, inbound_phone_context("SM" + "b2" * 16)),
                     keyword="stop", language="ro"),
         ContactUnreachable(booking_id=BOOKING, reason="invalid_number", error_code="21211"),
+        SmsPreviewRequested(kind="reminder", language="uk", reply_to="gateway.replies.0123456789ab"),
+        SmsPreviewed(sender_id="Termin", previews=[SmsPreview(
+            kind="reminder", language="uk", rendered_language="uk", body="Нагадування: 15.07 10:30, Rostock 1",
+            encoding="UCS-2", segments=1, fell_back=False)]),
         SlotsRequested(topic=Topic.safety, language="hu", location_id=2, mode=Mode.phone, counsellor="Anna",
                        date_from=date(2026, 6, 1), date_to=date(2026, 6, 30), limit=50,
                        reply_to="gateway.replies.0123456789ab"),
