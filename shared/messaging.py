@@ -7,13 +7,17 @@ dead-letter queue. The embedded transport gets the same names (it ignores the Ra
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
+from celery.utils.nodenames import anon_nodename
 from kombu import Connection, Exchange, Queue, binding
 
 from shared import embedded_broker
@@ -146,6 +150,7 @@ class Publisher:
         # nowhere and silently lost. So every connection declares the topology once before its first publish.
         self._declared: weakref.WeakSet[Connection] = weakref.WeakSet()
         self._lock = threading.Lock()
+        self._batch: ConfirmedBatch | None = None
 
     def _ensure_topology(self, connection: Connection) -> None:
         if connection in self._declared:
@@ -169,6 +174,24 @@ class Publisher:
                 expires=expires,
                 declare=[],  # the topology is declared once above, with its RabbitMQ arguments
             )
+
+    def publish_batch(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Publishes envelopes already serialised (the outbox's rows) and returns once the broker confirmed every
+        one; raises if it did not (some may have arrived: at-least-once). On RabbitMQ the batch goes out at once
+        and its confirms are awaited together, on a connection of the caller's own (`ConfirmedBatch`)."""
+        if self.settings.is_embedded_broker:
+            for message in messages:
+                self.publish(json.loads(message.body), message.routing_key)
+            return
+        with self._lock:
+            if self._batch is None:
+                self._batch = ConfirmedBatch(self.app, self.settings)
+            batch = self._batch
+        batch.publish(messages)
+
+    def close(self) -> None:
+        if self._batch is not None:
+            self._batch.close()
 
     def publish_dead_letter(self, raw: Any, from_queue: str, reason: str) -> None:
         with self.app.producer_or_acquire() as producer:
@@ -196,3 +219,120 @@ class Publisher:
                 expiration=ttl_seconds,
                 retry=False,
             )
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    message_id: str
+    routing_key: str
+    body: str  # the envelope as JSON (Envelope.to_wire)
+
+
+# Celery's task protocol 2, as `send_task` writes it for MESSAGE_TASK: the body is [args, kwargs, embed].
+_EMBED = '{"callbacks": null, "errbacks": null, "chain": null, "chord": null}'
+CONFIRM_TIMEOUT_SECONDS = 10.0
+
+
+def task_headers(message_id: str, routing_key: str, origin: str) -> dict[str, Any]:
+    """The headers `send_task` writes, except the argument's repr: the message type instead of a repr of the whole
+    envelope (up to 1 KB that every queue would store and every consumer decode, and that nobody reads)."""
+    return {
+        "lang": "py", "task": MESSAGE_TASK, "id": message_id, "shadow": None, "eta": None, "expires": None,
+        "group": None, "group_index": None, "retries": 0, "timelimit": [None, None], "root_id": message_id,
+        "parent_id": None, "argsrepr": f"({routing_key!r},)", "kwargsrepr": "{}", "origin": origin,
+        "ignore_result": None, "replaced_task_nesting": 0, "stamped_headers": None, "stamps": {},
+    }
+
+
+class ConfirmedBatch:
+    """Publishes batches of envelopes as the one Celery task on RabbitMQ with publisher confirms pipelined: every
+    message of a batch is written, then the confirms are awaited together (one wait instead of one per message),
+    and the body is built from the stored JSON without decoding and encoding it again.
+
+    It owns its connection and channel, so it can count the delivery tags the broker confirms (tags number the
+    channel's publishes from 1). Not thread-safe: one caller (an outbox relay) at a time. After any error the
+    connection is dropped and the next batch opens a new one."""
+
+    def __init__(self, app: Celery, settings: Settings, confirm_timeout: float = CONFIRM_TIMEOUT_SECONDS) -> None:
+        self.app = app
+        self.settings = settings
+        self.confirm_timeout = confirm_timeout
+        self._origin = anon_nodename()
+        self._connection: Connection | None = None
+        self._channel: Any = None
+        self._published = 0  # delivery tag of the last message written on this channel
+        self._unconfirmed: set[int] = set()  # tags of this batch the broker has not confirmed yet
+        self._refused = False
+
+    def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        if not messages:
+            return
+        try:
+            channel = self._open()
+            for message in messages:
+                payload = f"[[{message.body}], {{}}, {_EMBED}]".encode()
+                amqp_message = channel.prepare_message(
+                    payload, 0, "application/json", "utf-8",
+                    task_headers(message.message_id, message.routing_key, self._origin),
+                    {"correlation_id": message.message_id, "reply_to": "", "delivery_mode": 2},
+                )
+                channel._basic_publish(amqp_message, exchange=EVENTS.name, routing_key=message.routing_key)
+                self._published += 1
+                self._unconfirmed.add(self._published)
+            self._wait_for_confirms()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self) -> Any:
+        if self._channel is not None:
+            return self._channel
+        connection = self.app.connection_for_write()
+        try:
+            connection.connect()
+            declare_topology(connection, self.settings)
+            channel = connection.default_channel
+            channel.events["basic_ack"].add(self._on_ack)
+            channel.events["basic_nack"].add(self._on_nack)
+            channel.confirm_select()
+            channel._confirm_selected = True
+        except BaseException:
+            connection.release()
+            raise
+        self._connection, self._channel = connection, channel
+        self._published = 0
+        self._unconfirmed = set()
+        self._refused = False
+        return channel
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        if multiple:
+            self._unconfirmed = {tag for tag in self._unconfirmed if tag > delivery_tag}
+        else:
+            self._unconfirmed.discard(delivery_tag)
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        self._refused = True
+
+    def _wait_for_confirms(self) -> None:
+        assert self._connection is not None
+        deadline = time.monotonic() + self.confirm_timeout
+        while self._unconfirmed and not self._refused:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the broker did not confirm a batch in time")
+            self._connection.drain_events(timeout=remaining)
+        if self._refused:
+            raise MessageRefused("the broker refused (nacked) a message of the batch")
+
+    def close(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None:
+            try:
+                connection.release()
+            except Exception:  # a broken connection may fail to close; it is dropped either way
+                log.debug("closing a broken publishing connection failed", exc_info=True)
+
+
+class MessageRefused(Exception):
+    """The broker nacked a message (e.g. a queue over its limit): nothing of the batch counts as sent."""

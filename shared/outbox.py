@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,10 +19,13 @@ from sqlmodel import Field, Session, SQLModel
 
 from shared.contracts import Envelope
 from shared.db import instant_column, is_postgres
+from shared.messaging import OutgoingMessage
 
 log = logging.getLogger(__name__)
 
 PublishFn = Callable[[dict[str, Any], str], None]
+# Publishes serialised envelopes and returns once the broker confirmed all of them (raises otherwise).
+PublishBatchFn = Callable[[Sequence[OutgoingMessage]], None]
 
 # Claims the oldest unsent rows (SKIP LOCKED: a row another relay holds is left to it) and deletes them in one
 # statement. set_config(..., true) is SET LOCAL: deleting sent rows need not wait for the disk, as a delete lost
@@ -31,7 +34,7 @@ PublishFn = Callable[[dict[str, Any], str], None]
 _CLAIM_BATCH = text(
     "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)"
     " AND set_config('synchronous_commit', 'off', true) = 'off'"
-    " RETURNING id, routing_key, body"
+    " RETURNING id, message_id, routing_key, body"
 )
 
 
@@ -81,9 +84,12 @@ def pending_count(session: Session) -> int:
 class Relay:
     """Moves outbox rows to the broker. `wake()` after a commit makes it run at once instead of at the next tick."""
 
-    def __init__(self, engine: Engine, publish: PublishFn, name: str, batch_size: int = 100) -> None:
+    def __init__(self, engine: Engine, publish: PublishFn, name: str, batch_size: int = 100,
+                 publish_batch: PublishBatchFn | None = None) -> None:
         self.engine = engine
         self.publish = publish
+        # On PostgreSQL a batch goes to `publish_batch` when given (its confirms awaited together), else row by row.
+        self.publish_batch = publish_batch
         self.name = name
         self.batch_size = batch_size
         self._wake = threading.Event()
@@ -134,9 +140,18 @@ class Relay:
             if not rows:
                 connection.rollback()
                 return 0
+            if self.publish_batch is not None:
+                try:
+                    self.publish_batch([OutgoingMessage(message_id, routing_key, body)
+                                        for _, message_id, routing_key, body in rows])
+                except BaseException:
+                    connection.rollback()  # the whole batch stays; what did arrive is sent again (at-least-once)
+                    raise
+                connection.commit()
+                return len(rows)
             sent: list[int] = []
             try:
-                for row_id, routing_key, body in rows:
+                for row_id, _, routing_key, body in rows:
                     self.publish(json.loads(body), routing_key)
                     sent.append(row_id)
             except BaseException:

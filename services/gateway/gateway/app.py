@@ -106,7 +106,7 @@ def build(settings: Settings, clock: Clock = system_clock) -> Gateway:
     cipher = load_cipher(settings)
     celery = make_celery("gateway", settings)
     publisher = Publisher(celery, settings)
-    relay = Relay(engine, publisher.publish, "gateway")
+    relay = Relay(engine, publisher.publish, "gateway", publish_batch=publisher.publish_batch)
 
     def applied(handler: Callable[..., None]) -> Callable[..., None]:
         def run(envelope: object, session: object) -> None:

@@ -37,7 +37,7 @@ def build(settings: Settings, clock: Clock = system_clock) -> Scheduler:
     migrations.upgrade(engine)
     celery = make_celery("scheduler", settings)
     publisher = Publisher(celery, settings)
-    relay = Relay(engine, publisher.publish, "scheduler")
+    relay = Relay(engine, publisher.publish, "scheduler", publish_batch=publisher.publish_batch)
 
     def reply(to: str, envelope: Envelope, ttl: float) -> None:
         publisher.reply(to, envelope.to_wire(), envelope.correlation_id, ttl)
