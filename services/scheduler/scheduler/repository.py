@@ -9,9 +9,11 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, case, func, literal, text
+from sqlalchemy import Connection, Select, bindparam, case, func, literal, text
 from sqlalchemy import select as select_columns
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.exc import IntegrityError
@@ -219,20 +221,29 @@ def confirmed_between(
     exclude_booking: str | None = None,
 ) -> list[Held]:
     """Confirmed appointments overlapping [start, end), as plain rows."""
-    query = select_columns(*(col(c) for c in (
-        Appointment.booking_id, Appointment.counsellor_id, Appointment.location_id, Appointment.starts_at,
-        Appointment.ends_at, Appointment.type_id,
-    ))).where(
-        col(Appointment.status) == "confirmed",
-        col(Appointment.starts_at) >= start - _LONGEST_APPOINTMENT,
-        col(Appointment.starts_at) < end,
-        col(Appointment.ends_at) > start,
+    query = _confirmed_between_query(counsellor_id is not None, exclude_booking is not None)
+    values = {"earliest": start - _LONGEST_APPOINTMENT, "start": start, "end": end, "counsellor_id": counsellor_id,
+              "exclude_booking": exclude_booking}
+    return [Held(*row) for row in session.connection().execute(query, values)]
+
+
+@cache
+def _confirmed_between_query(by_counsellor: bool, excluding: bool) -> Select[Any]:
+    """Built once per shape, with the values as parameters: every booking decision runs it, and building the
+    statement and its cache key each time cost as much as running it. Core columns, no ORM execution."""
+    table = Appointment.__table__  # type: ignore[attr-defined]
+    query = select_columns(table.c.booking_id, table.c.counsellor_id, table.c.location_id, table.c.starts_at,
+                           table.c.ends_at, table.c.type_id).where(
+        table.c.status == "confirmed",
+        table.c.starts_at >= bindparam("earliest"),
+        table.c.starts_at < bindparam("end"),
+        table.c.ends_at > bindparam("start"),
     )
-    if counsellor_id is not None:
-        query = query.where(col(Appointment.counsellor_id) == counsellor_id)
-    if exclude_booking is not None:
-        query = query.where(col(Appointment.booking_id) != exclude_booking)
-    return [Held(*row) for row in session.execute(query)]
+    if by_counsellor:
+        query = query.where(table.c.counsellor_id == bindparam("counsellor_id"))
+    if excluding:
+        query = query.where(table.c.booking_id != bindparam("exclude_booking"))
+    return query
 
 
 def week_counts(
