@@ -48,11 +48,15 @@ def broker_timers(source: str, path: str = "<source>") -> list[BrokerTimer]:
     def flag(node: ast.AST, what: str) -> None:
         found.append(BrokerTimer(path, getattr(node, "lineno", 0), what))
 
+    def no_timer(value: ast.expr | None) -> bool:
+        # `eta: None` is how a hand-built task message says "no timer" (shared.messaging.task_headers).
+        return isinstance(value, ast.Constant) and value.value is None
+
     for node in ast.walk(ast.parse(source, path)):
         if isinstance(node, ast.Call):
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "?")
             for keyword in node.keywords:
-                if keyword.arg in TIMER_OPTIONS:
+                if keyword.arg in TIMER_OPTIONS and not no_timer(keyword.value):
                     flag(keyword.value, f"{name}(..., {keyword.arg}=...)")
                 elif keyword.arg in AUTO_RETRY_OPTIONS:
                     flag(keyword.value, f"{name}(..., {keyword.arg}=...): Celery retries with a countdown")
@@ -61,8 +65,9 @@ def broker_timers(source: str, path: str = "<source>") -> list[BrokerTimer]:
                 flag(node, f"{ast.unparse(node.func)}(...): re-published with {timer}")
         elif isinstance(node, ast.Dict):
             keys = {key.value for key in node.keys if isinstance(key, ast.Constant) and isinstance(key.value, str)}
-            for key in sorted(keys & TIMER_OPTIONS):
-                flag(node, f"an options dict with {key!r}")
+            for key, value in zip(node.keys, node.values, strict=True):
+                if isinstance(key, ast.Constant) and key.value in TIMER_OPTIONS and not no_timer(value):
+                    flag(node, f"an options dict with {key.value!r}")
             if "schedule" in keys and "task" in keys and keys & {"args", "kwargs"}:
                 flag(node, "a beat entry with its own args: a timer for one thing, not periodic housekeeping")
     return found
@@ -106,6 +111,8 @@ app.send_task('lotse.message', args=[raw])
 task.delay(booking_id)
 conf.beat_schedule = {'tick': {'task': 'notifier.dispatch_due', 'schedule': 2.0, 'options': {'expires': 10}}}
 countdown = 3
+headers = {'task': 'lotse.message', 'eta': None, 'expires': None}
+task.apply_async(args, countdown=None)
 """
     assert broker_timers(source) == []
 
