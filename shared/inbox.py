@@ -25,5 +25,8 @@ def already_processed(session: Session, message_id: UUID) -> bool:
 def remember_processed(session: Session, message_id: UUID, message_type: str) -> None:
     """Written at once (a Core insert on the session's transaction, no unit of work): a concurrent duplicate then
     fails on the primary key, and its transaction rolls back."""
-    session.connection().execute(insert(ProcessedMessage.__table__), {  # type: ignore[attr-defined]
+    session.connection().execute(_INSERT, {
         "message_id": str(message_id), "message_type": message_type, "processed_at": datetime.now(UTC)})
+
+
+_INSERT = insert(ProcessedMessage.__table__)  # type: ignore[attr-defined]  # built once: every message runs it

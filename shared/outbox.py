@@ -12,9 +12,10 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text
+from sqlalchemy import Connection, Engine, TextClause, bindparam, delete, func, select, text
 from sqlmodel import Field, Session, SQLModel
 
 from shared.contracts import Envelope
@@ -73,8 +74,25 @@ def outbox_values(envelope: Envelope) -> dict[str, Any]:
 def insert_outbox(connection: Connection, envelopes: list[Envelope]) -> None:
     """Writes outbox rows with one Core statement on the caller's connection (and so in its transaction): no ORM
     unit of work, for hot paths that write their state with Core too. The rows keep their order (ids ascend)."""
+    values = {f"{key}_{i}": value for i, envelope in enumerate(envelopes)
+              for key, value in outbox_values(envelope).items()}
+    connection.execute(_multi_row_insert(len(envelopes)), values)
+
+
+_OUTBOX_COLUMNS = ("message_id", "routing_key", "correlation_id", "body", "created_at")
+
+
+@cache
+def _multi_row_insert(rows: int) -> TextClause:
+    """One INSERT ... VALUES (...), (...) per number of rows, built once: a list of parameter sets would be an
+    executemany, which psycopg runs as a pipeline, and SQLAlchemy does not cache a multi-row insert() (it compiles
+    it on every call); a text statement is compiled once."""
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
-    connection.execute(insert(table), [outbox_values(envelope) for envelope in envelopes])
+    groups = ", ".join("(" + ", ".join(f":{column}_{i}" for column in _OUTBOX_COLUMNS) + ")" for i in range(rows))
+    # Names come from this module, values only as parameters.
+    statement = text(f"INSERT INTO {table.name} ({', '.join(_OUTBOX_COLUMNS)}) VALUES {groups}")  # noqa: S608
+    # The instants go through the column's type (UTC; naive on SQLite), as with insert().
+    return statement.bindparams(*(bindparam(f"created_at_{i}", type_=table.c.created_at.type) for i in range(rows)))
 
 
 def pending_count(session: Session) -> int:

@@ -49,6 +49,7 @@ PHONE_CHARACTERS = re.compile(r"[\d\s+()./-]+")
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 BOOKINGS: Table = BookingRequest.__table__  # type: ignore[attr-defined]
+_INSERT_BOOKING = insert(BOOKINGS)  # built once (its cache key too): every accepted booking runs it
 PREFERENCES: Table = BookingPreferences.__table__  # type: ignore[attr-defined]
 DEFAULT_PREFERENCES = ContactPreferences()
 
@@ -156,7 +157,7 @@ class BookingService:
             # commit together. The contact goes first so that it normally reaches the notifier before the
             # confirmation.
             with self.engine.begin() as connection:
-                connection.execute(insert(BOOKINGS), row)
+                connection.execute(_INSERT_BOOKING, row)
                 if booking.preferences != DEFAULT_PREFERENCES:
                     connection.execute(insert(PREFERENCES), {
                         "booking_id": str(booking_id), "updated_at": now,
