@@ -47,6 +47,7 @@ _LOCK_KEY = 0x4C6F747367  # one sending loop per notifier database on PostgreSQL
 _WINDOW_KINDS = ("reminder", "rescheduled", "cancelled")  # what the client's safe window and quiet hours govern
 _UNSETTLED_AFTER = timedelta(minutes=2)  # a send that has not reported back after this is asked about
 _GIVE_UP_ASKING_AFTER = timedelta(minutes=15)
+_CATCH_UP_SECONDS = 0.5  # pacing: a pause up to this long is made up by sending at once
 
 
 @dataclass(frozen=True)
@@ -245,7 +246,10 @@ class Dispatcher:
         now = self.monotonic()
         if self._next_send > now:
             self.sleep(self._next_send - now)
-        self._next_send = max(now, self._next_send) + interval
+        # A short pause (claiming and recording between batches, the next tick) is made up, or the rate would fall
+        # short by that much; after a longer one the schedule starts afresh, so no burst follows an idle spell.
+        behind = now - self._next_send
+        self._next_send = (now if behind > _CATCH_UP_SECONDS else self._next_send) + interval
 
     def body_of(self, job: _Job, phone: str) -> texts.Rendered:
         link = None
