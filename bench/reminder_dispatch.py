@@ -39,6 +39,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -496,9 +497,16 @@ def paced(bench: Bench) -> None:
     per_second = Counter(int(t - first) for t in in_window)
     seconds = [per_second.get(s, 0) for s in range(int(window))]
     achieved = len(in_window) / window
+    # Pauses longer than 1.5 send intervals: where the pacing lost time (claiming and recording between batches,
+    # the wait for the next beat tick), not made up afterwards.
+    interval = 1 / rate
+    pauses = [later - earlier for earlier, later in pairwise(in_window)
+              if later - earlier > 1.5 * interval]
     bench.results["b"] = {
         "rate": rate, "window": window, "n": n, "requests": len(records), "achieved": achieved,
         "min": min(seconds) if seconds else 0, "max": max(seconds) if seconds else 0,
+        "pauses": len(pauses), "lost": sum(p - interval for p in pauses),
+        "longest_pause": max(pauses, default=0.0),
         "start_lag": (first - due) * 1000, "several_deliveries": several, "load": (load_before, load_after),
         "outages": outages, **checks,
     }
@@ -655,6 +663,8 @@ def report(bench: Bench, capacity: tuple[float, float], load_start: str) -> bool
               f"{b['load'][1]} after)")
         print(f"    achieved over {b['window']:.0f} s              {b['achieved']:7.1f}/s   per second min {b['min']} "
               f"max {b['max']}   target {low:.0f}-{high:.0f}/s: {verdict(met)}")
+        print(f"    pauses > 1.5 send intervals      {b['pauses']:7d}   {b['lost']:.2f} s lost in the window, "
+              f"longest {b['longest_pause'] * 1000:.0f} ms (claiming/recording between batches, waiting for a tick)")
         if b["outages"]:
             print(f"    !! the notifier lost RabbitMQ {b['outages']}x during (b) (restarted by other work?)")
         print(f"    first request after due          {b['start_lag']:7.0f} ms;   duplicates {b['duplicate_refs']} / "
