@@ -42,10 +42,14 @@ def advance(delivery: Delivery, status: str) -> bool:
 
 def apply_report(session: Session, report: DeliveryStatusReported, now: datetime, max_attempts: int) -> None:
     delivery = None
+    # Locked: the dispatcher recording the provider's answer at the same moment must not overwrite this report.
+    lock = session.get_bind().dialect.name == "postgresql"
     if report.delivery_ref:
-        delivery = session.exec(select(Delivery).where(Delivery.ref == report.delivery_ref)).first()
+        by_ref = select(Delivery).where(Delivery.ref == report.delivery_ref)
+        delivery = session.exec(by_ref.with_for_update() if lock else by_ref).first()
     if delivery is None:
-        delivery = session.exec(select(Delivery).where(Delivery.provider_sid == report.message_sid)).first()
+        by_sid = select(Delivery).where(Delivery.provider_sid == report.message_sid)
+        delivery = session.exec(by_sid.with_for_update() if lock else by_sid).first()
     if delivery is None:
         log.warning("status callback for a message this notifier does not know (%s): ignored", report.status)
         return
@@ -126,5 +130,13 @@ def unsettled(session: Session, older_than: datetime, limit: int) -> list[Delive
     asked again, or 50 of them would fill every run and starve the newer ones."""
     return list(session.exec(select(Delivery).join(Reminder, col(Reminder.id) == col(Delivery.reminder_id))
                              .where(Delivery.status == "queued", col(Delivery.created_at) < older_than,
-                                    Reminder.status == "sending")
+                                    col(Delivery.requested_at).is_not(None), Reminder.status == "sending")
+                             .order_by(col(Delivery.created_at)).limit(limit)))
+
+
+def never_requested(session: Session, older_than: datetime, limit: int) -> list[Delivery]:
+    """Claimed by a dispatcher that died before it asked the provider: these messages never left."""
+    return list(session.exec(select(Delivery).join(Reminder, col(Reminder.id) == col(Delivery.reminder_id))
+                             .where(Delivery.status == "queued", col(Delivery.requested_at).is_(None),
+                                    col(Delivery.created_at) < older_than, Reminder.status == "sending")
                              .order_by(col(Delivery.created_at)).limit(limit)))

@@ -270,6 +270,10 @@ class Dispatcher:
                               job.kind, job.language)
                 return _Outcome(job, render_failed=True)
             masked = mask_phone(phone)
+            if not self._mark_requested(job.delivery_id):
+                # Released by reconciliation (this process looked dead): whoever claims it again sends it.
+                log.warning("%s message was released before it was requested: not sent here", job.kind)
+                return _Outcome(job, unknown=True)
             try:
                 result = self.sender.send(phone, rendered.body, job.ref)
             except SendFailed as refused:
@@ -287,6 +291,16 @@ class Dispatcher:
         finally:
             correlation_id.reset(token)
 
+    def _mark_requested(self, delivery_id: int) -> bool:
+        """Committed before the provider call: from here on the outcome is unknown until the provider answers.
+        Conditional, so that it and a release by reconciliation cannot both win."""
+        table = Delivery.__table__  # type: ignore[attr-defined]
+        with self.engine.begin() as connection:
+            marked = connection.execute(update(table).where(
+                table.c.id == delivery_id, table.c.status == "queued", table.c.requested_at.is_(None),
+            ).values(requested_at=self.clock()))
+        return marked.rowcount == 1
+
     def _record(self, outcomes: list[_Outcome]) -> None:
         now = self.clock()
         settled = [o for o in outcomes if not o.unknown]
@@ -295,8 +309,10 @@ class Dispatcher:
         with Session(self.engine, expire_on_commit=False) as session:
             reminders = {r.id: r for r in session.exec(
                 select(Reminder).where(col(Reminder.id).in_([o.job.reminder_id for o in settled])))}
-            found = {d.id: d for d in session.exec(
-                select(Delivery).where(col(Delivery.id).in_([o.job.delivery_id for o in settled])))}
+            query = select(Delivery).where(col(Delivery.id).in_([o.job.delivery_id for o in settled]))
+            if is_postgres(self.engine):
+                query = query.with_for_update()  # a status callback applied meanwhile is not overwritten
+            found = {d.id: d for d in session.exec(query)}
             for outcome in settled:
                 reminder, delivery = reminders[outcome.job.reminder_id], found[outcome.job.delivery_id]
                 delivery.to_masked, delivery.segments, delivery.updated_at = outcome.to_masked, outcome.segments, now
@@ -322,8 +338,8 @@ class Dispatcher:
         """Ask the provider about sends that never reported back; settle them, never resend them."""
         now = self.clock()
         with Session(self.engine, expire_on_commit=False) as session:
+            settled = self._release_never_requested(session, now, limit)
             pending = deliveries.unsettled(session, now - _UNSETTLED_AFTER, limit)
-            settled = 0
             for delivery in pending:
                 reminder = session.get(Reminder, delivery.reminder_id)
                 if reminder is None or reminder.status != "sending":
@@ -350,6 +366,25 @@ class Dispatcher:
                 session.add(reminder)
             session.commit()
             return settled
+
+    def _release_never_requested(self, session: Session, now: datetime, limit: int) -> int:
+        """A dispatcher that died between its claim and the provider call left messages that never left: they go
+        back to pending (the attempt did not count) and are sent by the next dispatch, once."""
+        table = Delivery.__table__  # type: ignore[attr-defined]
+        released = 0
+        for delivery in deliveries.never_requested(session, now - _UNSETTLED_AFTER, limit):
+            won = session.connection().execute(update(table).where(
+                table.c.id == delivery.id, table.c.status == "queued", table.c.requested_at.is_(None),
+            ).values(status="failed", error_code="not_sent", updated_at=now))
+            reminder = session.get(Reminder, delivery.reminder_id)
+            if won.rowcount != 1 or reminder is None:
+                continue
+            reminder.status, reminder.outcome = "pending", "released"
+            reminder.attempts = max(0, reminder.attempts - 1)
+            session.add(reminder)
+            released += 1
+            log.warning("%s message claimed by a dispatcher that stopped before sending it: released", reminder.kind)
+        return released
 
     def _job_for(self, session: Session, reminder: Reminder, delivery: Delivery) -> _Job | None:
         if reminder.booking_id is None:

@@ -79,7 +79,8 @@ class Reminder(SQLModel, table=True):
 class Delivery(SQLModel, table=True):
     """One hand-over of a message to the SMS provider, and what became of it on the way to the handset.
 
-    `status` only moves forward: queued (claimed, provider being asked) → sending (provider accepted, SID known)
+    `status` only moves forward: queued (claimed; provider asked once requested_at is set) → sending (provider
+    accepted, SID known)
     → sent (reached the carrier) → delivered | undelivered | failed (final). A delivery left `queued` by a crash has
     an unknown outcome; it is reconciled with the provider, never resent blindly.
     """
@@ -98,6 +99,9 @@ class Delivery(SQLModel, table=True):
     segments: int = 0
     created_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
     updated_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
+    # Committed just before the provider is called. A queued delivery without it never left this process: after a
+    # crash its message is safely released to be sent again; with it, the outcome is unknown and never resent.
+    requested_at: datetime | None = Field(default=None, sa_column=instant_column(nullable=True))
 
 
 class OptOut(SQLModel, table=True):

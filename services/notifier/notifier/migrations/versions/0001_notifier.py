@@ -80,6 +80,7 @@ def upgrade() -> None:
         sa.Column("segments", sa.Integer(), nullable=False, server_default="0"),
         _instant("created_at"),
         _instant("updated_at"),
+        _instant("requested_at", nullable=True),
         sa.CheckConstraint(
             "status IN ('queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed')", name="delivery_status"),
     )
