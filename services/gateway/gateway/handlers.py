@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session
 
 from gateway.tables import BookingRequest
@@ -17,12 +17,16 @@ def _row(session: Session, booking_id: object) -> BookingRequest | None:
     return session.get(BookingRequest, str(booking_id))
 
 
+_PENDING = BookingRequest.__table__  # type: ignore[attr-defined]
+# Built once (the columns to set come with the parameters): every decision the gateway follows runs it.
+_DECIDE = update(_PENDING).where(_PENDING.c.booking_id == bindparam("decided_booking_id"),
+                                 _PENDING.c.status == "pending")
+
+
 def _decide(session: Session, booking_id: object, **values: object) -> None:
     """One UPDATE … WHERE status = 'pending' (no look-up first): a booking cancelled by the client meanwhile, or
     unknown here, is left alone; the scheduler's cancellation follows."""
-    table = BookingRequest.__table__  # type: ignore[attr-defined]
-    session.connection().execute(
-        update(table).where(table.c.booking_id == str(booking_id), table.c.status == "pending").values(**values))
+    session.connection().execute(_DECIDE, {"decided_booking_id": str(booking_id), **values})
 
 
 def apply_confirmed(envelope: Envelope, session: Session, clock: Callable[[], datetime]) -> None:
