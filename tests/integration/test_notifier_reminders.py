@@ -562,3 +562,45 @@ def test_sends_are_paced_to_the_rate_in_order_of_due_time(notifier: Notifier, se
     assert [d["To"] for d in twilio.sent[sent_before:]] == [c.phone for c in reversed(clients)]  # by due time
     gaps = [round(b - a, 6) for a, b in zip(timeline.sends, timeline.sends[1:], strict=False)]
     assert gaps == [0.25] * 8  # 4 per second, evenly
+
+
+@pytest.mark.infra
+def test_a_number_that_said_stop_before_booking_gets_nothing_until_start_and_staff_see_why(
+        notifier: Notifier, settings: Settings, clock: Clock, twilio: ScriptedTwilio) -> None:
+    notifier.consumer.handle(keyword(settings, "stop", "SM" + "5" * 32, "en"))
+    send_due(notifier)
+    assert len(twilio.sent) == 1  # the answer to STOP
+    start = datetime(2026, 3, 5, 14, 0, tzinfo=BERLIN)
+    client = Client(notifier, settings).book(start)
+    send_due(notifier)
+    assert len(twilio.sent) == 1  # no confirmation to a number that said STOP
+    with Session(notifier.engine) as session:
+        told = [json.loads(m.body) for m in session.exec(select(OutboxMessage))]
+    assert [(m["type"], m["payload"]["booking_id"], m["payload"]["reason"]) for m in told] == [
+        ("contact.unreachable", str(client.booking_id), "opted_out")]
+
+    notifier.consumer.handle(keyword(settings, "start", "SM" + "6" * 32))
+    clock.set_local(start - timedelta(hours=24))
+    send_due(notifier)
+    assert len(twilio.sent) == 3  # the answer to START, then the reminder still to come
+    assert "14:00" in twilio.bodies[2]
+
+
+@pytest.mark.infra
+def test_after_retention_no_number_is_left_not_even_masked(
+        notifier: Notifier, settings: Settings, clock: Clock, twilio: ScriptedTwilio) -> None:
+    start = datetime(2026, 3, 5, 14, 0, tzinfo=BERLIN)
+    Client(notifier, settings).book(start)
+    notifier.consumer.handle(keyword(settings, "stop", "SM" + "7" * 32, "en"))
+    send_due(notifier)
+    with Session(notifier.engine) as session:
+        assert {d.to_masked for d in session.exec(select(Delivery))} != {""}
+
+    clock.set_local(start + timedelta(days=settings.contact_retention_days, hours=1))
+    notifier.dispatcher.purge_expired()
+
+    with Session(notifier.engine) as session:
+        assert session.exec(select(Contact)).all() == []
+        assert {d.to_masked for d in session.exec(select(Delivery))} == {""}
+        assert {(r.phone_ciphertext, r.phone_context) for r in session.exec(select(Reminder))} == {(None, None)}
+        assert len(session.exec(select(Delivery)).all()) == 2  # the history of what was sent stays for admins

@@ -412,6 +412,15 @@ class Dispatcher:
                                         reminders.c.not_after < now - timedelta(days=1),
                                         reminders.c.status != "sending")
                 .values(phone_ciphertext=None, phone_context=None))
+            # Even the masked number on a delivery goes with its contact; the delivery's history stays for admins.
+            deliveries_t, contacts = Delivery.__table__, Contact.__table__  # type: ignore[attr-defined]
+            session.connection().execute(
+                update(deliveries_t).where(
+                    deliveries_t.c.to_masked != "",
+                    (deliveries_t.c.booking_id.is_not(None) & deliveries_t.c.booking_id.not_in(
+                        select(contacts.c.booking_id))) |
+                    (deliveries_t.c.booking_id.is_(None) & (deliveries_t.c.created_at < now - timedelta(days=1))))
+                .values(to_masked=""))
             session.commit()
             count = int(result.rowcount or 0)
         if count:

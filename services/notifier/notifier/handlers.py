@@ -76,6 +76,16 @@ def register_contact(envelope: Envelope, session: Session, deps: NotifierDeps) -
         )
     )
     session.flush()
+    opt_out = session.get(OptOut, deps.cipher.lookup_hash(phone))
+    if opt_out is not None and opt_out.opted_out:
+        # This number said STOP before: it gets no text (not even this confirmation) until START, and staff
+        # see why. Its messages are still planned, so that START brings back those still to come.
+        added = session.get(Contact, booking_id)
+        assert added is not None
+        added.unreachable = "opted_out"
+        session.add(added)
+        add_to_outbox(session, wrap(ContactUnreachable(booking_id=contact.booking_id, reason="opted_out"),
+                                    booking_id))
     if plan_booking(session, booking_id, now, deps.policy):
         deps.may_be_due()  # the confirmation came first and waited for this contact
 
@@ -222,10 +232,12 @@ def answer_keyword(envelope: Envelope, session: Session, deps: NotifierDeps) -> 
     if opted_out:
         _tell_staff_about_opt_out(session, phone_hash, now)
     else:
-        for contact in session.exec(select(Contact).where(Contact.phone_hash == phone_hash,
-                                                          Contact.unreachable == "opted_out")):
-            contact.unreachable = None
-            session.add(contact)
+        for contact in session.exec(select(Contact).where(Contact.phone_hash == phone_hash)):
+            if contact.unreachable == "opted_out":
+                contact.unreachable = None
+                session.add(contact)
+            session.flush()
+            plan_booking(session, contact.booking_id, now, deps.policy)  # reminders still to come come back
     deps.may_be_due()
 
 

@@ -109,7 +109,8 @@ def _upsert(session: Session, booking_id: str, language: str, wanted: dict[str, 
         if row is None:
             session.add(Reminder(key=key, booking_id=booking_id, kind=planned.kind, language=language,
                                  due_at=planned.due_at, not_after=planned.not_after))
-        elif key not in keep_existing and row.status in _REPLANNABLE:
+        elif key not in keep_existing and (row.status in _REPLANNABLE or
+                                           (row.status == "skipped" and row.outcome == "opted_out")):
             row.status, row.outcome = "pending", None
             row.due_at, row.not_after, row.language = planned.due_at, planned.not_after, language
             session.add(row)
