@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -237,7 +238,15 @@ class Dispatcher:
                 self._wait_for_turn()
                 outcomes.append(self._send(job))
         else:
-            outcomes = list(self._pool.map(self._send, jobs))
+            outcomes = []
+            # As many as there are send threads at a time, each marked requested (one statement for all) just
+            # before the threads take them: every marked message is then really on its way to the provider.
+            width = self.config.send_threads
+            for chunk in (jobs[i:i + width] for i in range(0, len(jobs), width)):
+                marked = self._mark_requested_all([job.delivery_id for job in chunk])
+                outcomes += [_Outcome(job, unknown=True) for job in chunk if job.delivery_id not in marked]
+                outcomes += self._pool.map(partial(self._send, marked=True),
+                                           [job for job in chunk if job.delivery_id in marked])
         self._record(outcomes)
         return sum(1 for o in outcomes if o.result is not None)
 
@@ -259,7 +268,7 @@ class Dispatcher:
         return texts.render(job.kind, job.language, starts_at=job.starts_at, place=job.place_alias, link=link,
                             zone=self.zone, signature=self.config.signature)
 
-    def _send(self, job: _Job) -> _Outcome:
+    def _send(self, job: _Job, marked: bool = False) -> _Outcome:
         token = correlation_id.set(job.booking_id or job.ref)
         try:
             phone = self.cipher.decrypt(job.phone_ciphertext, job.phone_context)
@@ -270,7 +279,7 @@ class Dispatcher:
                               job.kind, job.language)
                 return _Outcome(job, render_failed=True)
             masked = mask_phone(phone)
-            if not self._mark_requested(job.delivery_id):
+            if not marked and not self._mark_requested_all([job.delivery_id]):
                 # Released by reconciliation (this process looked dead): whoever claims it again sends it.
                 log.warning("%s message was released before it was requested: not sent here", job.kind)
                 return _Outcome(job, unknown=True)
@@ -291,15 +300,15 @@ class Dispatcher:
         finally:
             correlation_id.reset(token)
 
-    def _mark_requested(self, delivery_id: int) -> bool:
-        """Committed before the provider call: from here on the outcome is unknown until the provider answers.
-        Conditional, so that it and a release by reconciliation cannot both win."""
+    def _mark_requested_all(self, delivery_ids: list[int]) -> set[int]:
+        """Committed before the provider calls: from here on each outcome is unknown until the provider answers.
+        Conditional, so that it and a release by reconciliation cannot both win; returns the ids this call won."""
         table = Delivery.__table__  # type: ignore[attr-defined]
         with self.engine.begin() as connection:
-            marked = connection.execute(update(table).where(
-                table.c.id == delivery_id, table.c.status == "queued", table.c.requested_at.is_(None),
-            ).values(requested_at=self.clock()))
-        return marked.rowcount == 1
+            won = connection.execute(update(table).where(
+                table.c.id.in_(delivery_ids), table.c.status == "queued", table.c.requested_at.is_(None),
+            ).values(requested_at=self.clock()).returning(table.c.id))
+            return {int(row[0]) for row in won}
 
     def _record(self, outcomes: list[_Outcome]) -> None:
         now = self.clock()
