@@ -386,6 +386,8 @@ class Phase:
     load_before: float
     rate: float | None = None  # offered rate (paced phase)
     outages: int = 0  # broker connection losses the recorder saw during the phase (figures then mean little)
+    cpu_drained: dict[str, float] | None = None  # CPU from the first POST until every queue was empty
+    drain_seconds: float = 0.0
 
 
 def wait_for_empty_queues(seconds: float) -> float:
@@ -451,11 +453,24 @@ def report_phase(phase: Phase, arrivals: dict[str, tuple[str, float]], floor_p99
     for name, seconds in sorted(phase.cpu.items(), key=lambda kv: -kv[1]):
         print(f"    {name:<14} {seconds:7.2f} s  {seconds * 1000 / len(accepted):6.2f} ms")
     print(f"    {'total':<14} {total:7.2f} s  {total * 1000 / len(accepted):6.2f} ms")
+    if phase.cpu_drained is not None:
+        drained_total = sum(phase.cpu_drained.values())
+        print(f"  CPU until every queue was empty ({phase.drain_seconds:.1f} s after the last decision; "
+              "the work of the phase's bookings, notifier included):")
+        for name, seconds in sorted(phase.cpu_drained.items(), key=lambda kv: -kv[1]):
+            print(f"    {name:<14} {seconds:7.2f} s  {seconds * 1000 / len(accepted):6.2f} ms")
+        print(f"    {'total':<14} {drained_total:7.2f} s  {drained_total * 1000 / len(accepted):6.2f} ms")
+        result["cpu_ms_per_booking"] = drained_total * 1000 / len(accepted)
     return result
 
 
-def cpu_seconds(system: System) -> dict[str, float]:
-    """CPU time (user + system) used so far by each role, this bench (with its children), PostgreSQL, RabbitMQ."""
+CpuSnapshot = dict[str, dict[int, float]]
+
+
+def cpu_seconds(system: System) -> CpuSnapshot:
+    """CPU time (user + system) used so far by each process of each role, this bench (with its children),
+    PostgreSQL (its background processes and the backends of the bench's databases only: other work on this
+    machine has backends too) and RabbitMQ, per process id."""
     import psutil
 
     def used(process: psutil.Process) -> float:
@@ -465,18 +480,31 @@ def cpu_seconds(system: System) -> dict[str, float]:
         except psutil.Error:
             return 0.0
 
-    totals = {role: used(psutil.Process(p.pid)) for role, p in system.processes.items() if p.poll() is None}
+    snapshot: CpuSnapshot = {role: {p.pid: used(psutil.Process(p.pid))}
+                             for role, p in system.processes.items() if p.poll() is None}
     me = psutil.Process()
-    totals["bench"] = used(me) + sum(used(child) for child in me.children(recursive=False)
-                                     if child.pid not in {p.pid for p in system.processes.values()})
-    totals["postgresql"] = totals["rabbitmq"] = 0.0
+    roles = {p.pid for p in system.processes.values()}
+    snapshot["bench"] = {process.pid: used(process) for process in (me, *me.children(recursive=False))
+                         if process.pid not in roles}
+    with _admin() as connection:
+        ours = {int(pid) for (pid,) in connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s) OR backend_type <> 'client backend'",
+            (list(DB_NAMES.values()),))}
+    snapshot["postgresql"], snapshot["rabbitmq"] = {}, {}
     for process in psutil.process_iter(["name"]):
         name = process.info["name"] or ""
-        if name.startswith("postgres"):
-            totals["postgresql"] += used(process)
+        if name.startswith("postgres") and process.pid in ours:
+            snapshot["postgresql"][process.pid] = used(process)
         elif name.startswith("beam"):
-            totals["rabbitmq"] += used(process)
-    return totals
+            snapshot["rabbitmq"][process.pid] = used(process)
+    return snapshot
+
+
+def cpu_between(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
+    """CPU seconds per role between two snapshots, summed per process: a process that ended in between is not
+    counted (before, PostgreSQL backends of other work that ended made the figure negative)."""
+    return {name: sum(max(0.0, seconds - before.get(name, {}).get(pid, 0.0)) for pid, seconds in pids.items())
+            for name, pids in after.items()}
 
 
 def gateway_confirmed_count() -> int:
@@ -567,9 +595,15 @@ def main() -> int:
         log(f"{n_accepted} accepted in {run.finished - run.started:.2f} s; waiting for decisions")
         wait_for_decisions(seen, n_accepted, 60 + args.n / 20)
         wall = time.monotonic() - wall_start
-        cpu_used = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds(system).items()}
+        cpu_used = cpu_between(cpu_before, cpu_seconds(system))
+        # The notifier (and the gateway's listener) may still work through the phase's messages after the last
+        # decision: CPU per booking counts that too, until every queue of the vhost is empty.
+        drained = wait_for_empty_queues(120)
+        log(f"queues drained {drained:.1f} s after the last decision")
+        cpu_drained = cpu_between(cpu_before, cpu_seconds(system))
         phases = [Phase(f"saturating phase: {args.n} bookings, {args.concurrency} in flight (throughput)", run,
-                        cpu_used, wall, load_before, outages=outages.value - outages_before)]
+                        cpu_used, wall, load_before, outages=outages.value - outages_before,
+                        cpu_drained=cpu_drained, drain_seconds=drained)]
         decided = seen.value
 
         # Phase 2, paced: the path's latency without a backlog.
@@ -581,11 +615,7 @@ def main() -> int:
                 paced_slots = fetch_slots(client, count)
             if set(paced_slots) & set(slots):
                 raise RuntimeError("slot search offered a slot booked in the saturating phase")
-            # The notifier (and the gateway's listener) may still work through the first phase's messages after
-            # the last decision: that work would land in the paced phase's CPU and latency. Wait until every
-            # queue of the vhost is empty.
-            drained = wait_for_empty_queues(120)
-            log(f"queues drained after the saturating phase in {drained:.1f} s")
+            # The first phase's queues were drained above: none of its work lands in this phase.
             log(f"paced phase: {count} bookings offered at {rate:.1f}/s")
             cpu_before = cpu_seconds(system)
             load_before = os.getloadavg()[0]
@@ -595,7 +625,7 @@ def main() -> int:
             n_paced = sum(1 for b in paced.bookings if b.status == 202)
             wait_for_decisions(seen, decided + n_paced, 60 + count / 20)
             wall = time.monotonic() - wall_start
-            cpu_used = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds(system).items()}
+            cpu_used = cpu_between(cpu_before, cpu_seconds(system))
             phases.append(Phase(f"paced phase: {count} bookings at {rate:.1f}/s (path latency)", paced, cpu_used,
                                 wall, load_before, rate=rate, outages=outages.value - outages_before))
 
