@@ -30,6 +30,7 @@ def main() -> None:
         notifier.celery.start(["beat", f"--schedule={schedule}", f"--loglevel={settings.log_level}"])
         return
     notifier.relay.start()
+    notifier.dispatcher.start_background()
     run_worker(notifier.celery, "notifier", queues_for("notifier", settings), settings.worker_concurrency,
                settings.log_level)
 

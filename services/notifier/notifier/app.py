@@ -75,7 +75,7 @@ def build(settings: Settings, clock: Clock = system_clock, sender: SmsSender | N
         # finds nothing); the beat timer still runs it every DISPATCH_EVERY_SECONDS for everything else.
         if getattr(due, "flag", False):
             due.flag = False
-            dispatcher.dispatch_due()
+            dispatcher.wake()
 
     consumer = Consumer(
         "notifier",

@@ -48,6 +48,8 @@ _LOCK_KEY = 0x4C6F747367  # one sending loop per notifier database on PostgreSQL
 _WINDOW_KINDS = ("reminder", "rescheduled", "cancelled")  # what the client's safe window and quiet hours govern
 _UNSETTLED_AFTER = timedelta(minutes=2)  # a send that has not reported back after this is asked about
 _GIVE_UP_ASKING_AFTER = timedelta(minutes=15)
+_GATHER_SECONDS = 0.05  # a woken dispatch waits this long, so that messages made due together share one claim
+_WOKEN_LOOP_SECONDS = 1.0
 _CATCH_UP_SECONDS = 0.5  # pacing: a pause up to this long is made up by sending at once
 
 
@@ -102,6 +104,33 @@ class Dispatcher:
         self._loop = threading.Lock()
         self._next_send = 0.0  # monotonic time the next paced send may start
         self._pool = ThreadPoolExecutor(max_workers=config.send_threads, thread_name_prefix="sms-send")
+        self._woken: threading.Event | None = None
+
+    # --- after a handler made something due ----------------------------------------------------------------------
+
+    def start_background(self) -> None:
+        """In the worker: a thread of its own sends what handlers made due, so that a consumer never waits for the
+        provider or the rate limit, and messages made due together go out in one claim (under load, one claim
+        serves many bookings instead of one each)."""
+        self._woken = threading.Event()
+        threading.Thread(target=self._send_when_woken, name="dispatch-woken", daemon=True).start()
+
+    def wake(self) -> None:
+        if self._woken is None:
+            self.dispatch_due()  # no thread (tests, tools): at once, in the caller's thread
+        else:
+            self._woken.set()
+
+    def _send_when_woken(self) -> None:
+        assert self._woken is not None
+        while True:
+            self._woken.wait()
+            time.sleep(_GATHER_SECONDS)
+            self._woken.clear()
+            try:
+                self.dispatch_due(max_seconds=_WOKEN_LOOP_SECONDS)
+            except Exception:  # the beat's next tick sends what this missed
+                log.exception("dispatch after a wake failed")
 
     @property
     def zone(self) -> ZoneInfo:
@@ -135,7 +164,8 @@ class Dispatcher:
             yield False
             return
         try:
-            if not is_postgres(self.engine):
+            if not is_postgres(self.engine) or self.config.rate_per_second <= 0:
+                # Without a rate there is nothing to share between processes: their claims never overlap.
                 yield True
                 return
             with self.engine.connect() as connection:

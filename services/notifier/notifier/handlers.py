@@ -86,7 +86,7 @@ def register_contact(envelope: Envelope, session: Session, deps: NotifierDeps) -
         session.add(added)
         add_to_outbox(session, wrap(ContactUnreachable(booking_id=contact.booking_id, reason="opted_out"),
                                     booking_id))
-    if plan_booking(session, booking_id, now, deps.policy):
+    if facts is not None and plan_booking(session, booking_id, now, deps.policy):
         deps.may_be_due()  # the confirmation came first and waited for this contact
 
 

@@ -64,15 +64,16 @@ def plan_booking(session: Session, booking_id: str, now: datetime, policy: Polic
     rules = rules_for(contact, policy)
     confirmation = plan_confirmation(now, facts.starts_at)
     offsets = [int(m) for m in json.loads(facts.reminder_offsets)]
+    rows = _rows_of(session, booking_id)
     # A reminder within the hour after the confirmation says nothing new (booked 2 h 5 min ahead: no 2 h reminder).
-    existing = session.exec(select(Reminder).where(Reminder.key == confirmation_key(booking_id))).first()
+    existing = rows.get(confirmation_key(booking_id))
     confirmed_at = existing.due_at if existing is not None else confirmation.due_at
     reminders = [p for p in plan_reminders(facts.starts_at, offsets, now, rules)
                  if p.due_at > confirmed_at + _QUIET_AFTER_CONFIRMATION]
     wanted = {confirmation_key(booking_id): confirmation}
     wanted |= {_generation_key(facts, p.key): p for p in reminders}
     # The confirmation is planned once: a later re-plan (texts turned off, say) never sends or cancels it again.
-    _upsert(session, booking_id, contact.language, wanted, keep_existing={confirmation_key(booking_id)},
+    _upsert(session, rows, booking_id, contact.language, wanted, keep_existing={confirmation_key(booking_id)},
             cancel_kinds=("reminder",), generation_prefix=f"{booking_id}:g{facts.generation}:")
     return any(p.due_at <= now for p in wanted.values())
 
@@ -87,8 +88,8 @@ def plan_change_notice(session: Session, facts: BookingFacts, kind: str, now: da
     if planned is None:
         return False
     key = f"{facts.booking_id}:cancelled" if kind == "cancelled" else _generation_key(facts, kind)
-    _upsert(session, facts.booking_id, contact.language, {key: planned}, keep_existing=set(), cancel_kinds=(),
-            generation_prefix=None)
+    _upsert(session, _rows_of(session, facts.booking_id), facts.booking_id, contact.language, {key: planned},
+            keep_existing=set(), cancel_kinds=(), generation_prefix=None)
     return planned.due_at <= now
 
 
@@ -101,9 +102,13 @@ def cancel_pending(session: Session, booking_id: str, outcome: str, kinds: Itera
         session.add(row)
 
 
-def _upsert(session: Session, booking_id: str, language: str, wanted: dict[str, Planned], keep_existing: set[str],
-            cancel_kinds: tuple[str, ...], generation_prefix: str | None) -> None:
-    existing = {row.key: row for row in session.exec(select(Reminder).where(Reminder.booking_id == booking_id))}
+def _rows_of(session: Session, booking_id: str) -> dict[str, Reminder]:
+    return {row.key: row for row in session.exec(select(Reminder).where(Reminder.booking_id == booking_id))}
+
+
+def _upsert(session: Session, existing: dict[str, Reminder], booking_id: str, language: str,
+            wanted: dict[str, Planned], keep_existing: set[str], cancel_kinds: tuple[str, ...],
+            generation_prefix: str | None) -> None:
     for key, planned in wanted.items():
         row = existing.get(key)
         if row is None:
