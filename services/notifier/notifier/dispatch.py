@@ -27,7 +27,7 @@ from functools import partial
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, text, update
+from sqlalchemy import Engine, bindparam, text, update
 from sqlmodel import Session, col, delete, select
 
 from notifier import deliveries
@@ -342,9 +342,13 @@ class Dispatcher:
 
     def _record(self, outcomes: list[_Outcome]) -> None:
         now = self.clock()
-        settled = [o for o in outcomes if not o.unknown]
+        accepted = [o for o in outcomes if o.result is not None]
+        settled = [o for o in outcomes if not o.unknown and o.result is None]
+        if accepted:
+            self._record_accepted(accepted, now)
         if not settled:
             return
+        # Refusals and render failures (rare): through the domain rules for retries and unreachable numbers.
         with Session(self.engine, expire_on_commit=False) as session:
             reminders = {r.id: r for r in session.exec(
                 select(Reminder).where(col(Reminder.id).in_([o.job.reminder_id for o in settled])))}
@@ -370,6 +374,30 @@ class Dispatcher:
                 session.add(delivery)
                 session.add(reminder)
             session.commit()
+
+    def _record_accepted(self, accepted: list[_Outcome], now: datetime) -> None:
+        """The common case in a few statements for the whole batch (no rows loaded): the delivery gets its SID and
+        moves forward only from a lower status (a status callback applied meanwhile wins), the message is sent."""
+        table, reminders = Delivery.__table__, Reminder.__table__  # type: ignore[attr-defined]
+        by_status: dict[str, list[int]] = {}
+        for outcome in accepted:
+            assert outcome.result is not None
+            status = deliveries.PROVIDER_STATUS.get(outcome.result.status, "sending")
+            by_status.setdefault(status, []).append(outcome.job.delivery_id)
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(table).where(table.c.id == bindparam("d_id"))
+                .values(provider_sid=bindparam("sid"), to_masked=bindparam("masked"),
+                        segments=bindparam("segs"), updated_at=now),
+                [{"d_id": o.job.delivery_id, "sid": o.result.provider_sid, "masked": o.to_masked,
+                  "segs": o.segments} for o in accepted if o.result is not None])
+            for status, ids in by_status.items():
+                lower = [s for s, rank in deliveries.RANK.items() if rank < deliveries.RANK[status]]
+                connection.execute(update(table).where(table.c.id.in_(ids), table.c.status.in_(lower))
+                                   .values(status=status))
+            connection.execute(update(reminders).where(reminders.c.id == bindparam("r_id"))
+                               .values(status="sent", outcome=None),
+                               [{"r_id": o.job.reminder_id} for o in accepted])
 
     # --- housekeeping (beat) -------------------------------------------------------------------------------------
 
