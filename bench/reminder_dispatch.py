@@ -334,14 +334,14 @@ class Bench:
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         })
 
-    def start_notifier(self, rate: float) -> System:
-        """Worker and beat; returns once a message due now has reached the recorder (the path is warm)."""
+    def start_notifier(self, rate: float, workers: int = 1) -> System:
+        """Worker(s) and beat; returns once a message due now has reached the recorder (the path is warm)."""
         self.warmups += 1
         warm = self.seeder.bookings(1, datetime.now(UTC) + timedelta(days=1))
         now = datetime.now(UTC)
         self.seeder.one_reminder_each(f"warm{self.warmups}", warm.booking_ids, now, now + timedelta(hours=2))
         system = System(self.env(rate), self.var_dir)
-        system.start("notifier", "notifier-beat")
+        system.start("notifier", *[f"notifier#{i}" for i in range(2, workers + 1)], "notifier-beat")
         deadline = time.monotonic() + 120
         while self.recorder.count() < 1:
             for role, process in system.processes.items():
@@ -356,6 +356,10 @@ class Bench:
 
     def worker_pid(self, system: System) -> int:
         return system.processes["notifier"].pid
+
+    def worker_pids(self, system: System) -> list[int]:
+        return [process.pid for role, process in system.processes.items() if role.startswith("notifier") and
+                role != "notifier-beat"]
 
 
 def broker_outages(system: System) -> int:
@@ -413,17 +417,18 @@ def burst(bench: Bench) -> None:
     later = datetime.now(UTC) + timedelta(days=10)
     bench.seeder.one_reminder_each("a", seeded.booking_ids, later, later + timedelta(hours=22))
     log(f"(a) seeded in {time.monotonic() - started:.1f} s; starting the notifier (rate limit off)")
-    system = bench.start_notifier(rate=0)
+    system = bench.start_notifier(rate=0, workers=bench.args.workers)
     outages_before = broker_outages(system)  # the log file is shared by every phase
     try:
         pid = bench.worker_pid(system)
+        pids = bench.worker_pids(system)
         rss = PeakRss(pid)
         load_before = load()
-        cpu_before, pg_before, server_before = cpu_of(pid), postgres_cpu(), bench.recorder.cpu_seconds()
+        cpu_before, pg_before, server_before = sum(map(cpu_of, pids)), postgres_cpu(), bench.recorder.cpu_seconds()
         due = make_due("a")
         log(f"(a) {n} reminders due at once; waiting for the sends")
         wait_for_sends(bench, n, 60, "a")
-        cpu = cpu_of(pid) - cpu_before
+        cpu = sum(map(cpu_of, pids)) - cpu_before
         pg_cpu = postgres_cpu() - pg_before
         server_cpu = bench.recorder.cpu_seconds() - server_before
         peak = rss.stop()
@@ -440,7 +445,7 @@ def burst(bench: Bench) -> None:
     lags = [(at - due) * 1000 for at in times]
     span = times[-1] - times[0] if len(times) > 1 else 0.0
     bench.results["a"] = {
-        "n": n, "requests": len(records), "span": span,
+        "n": n, "workers": bench.args.workers, "requests": len(records), "span": span,
         "rate": (len(times) - 1) / span if span > 0 else 0.0,
         "lag_p50": percentile(lags, 50) if lags else float("nan"),
         "lag_p99": percentile(lags, 99) if lags else float("nan"),
@@ -633,7 +638,8 @@ def report(bench: Bench, capacity: tuple[float, float], load_start: str) -> bool
     print(f"  recording server                   {rate:7.1f} requests/s through the twilio SDK, 8 threads "
           f"(server CPU {server_ms:.2f} ms/request: ~{1000 / max(server_ms, 1e-9):.0f}/s per core)")
     if a := bench.results.get("a"):
-        print(f"  (a) {a['n']} reminders due at once, rate limit off (load {a['load'][0]} before, "
+        print(f"  (a) {a['n']} reminders due at once, rate limit off, {a['workers']} notifier worker(s) "
+              f"(load {a['load'][0]} before, "
               f"{a['load'][1]} after)")
         met = a["rate"] >= TARGET_SENDS_PER_SECOND
         clean = (a["duplicate_refs"] == 0 and a["duplicate_texts"] == 0 and a["wrong_recipient"] == 0
@@ -697,6 +703,9 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=30.0, help="(b) seconds measured (default 30)")
     parser.add_argument("--future", type=int, default=1_000_000, help="(c) future reminders (default 1000000)")
     parser.add_argument("--eta-tasks", type=int, default=50_000, help="(c) Celery ETA tasks (default 50000)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="(a) notifier worker processes (default 2, as docker-compose.yml runs them; without a "
+                             "rate limit they send side by side)")
     parser.add_argument("--quick", action="store_true", help="sanity run: 2000 / 10 s / 100000 / 5000")
     parser.add_argument("--only", choices=["a", "b", "c"], action="append", help="run only these parts")
     parser.add_argument("--keep", action="store_true", help="keep the var dir with the roles' logs")

@@ -46,7 +46,8 @@ INFRA_IMAGE_VARIABLES = {
     "rabbitmq": {"RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS"},
 }
 # Variables only the compose file reads (documented in its header), never passed to a service as such.
-COMPOSE_ONLY_VARIABLES = {"POSTGRES_PASSWORD", "RABBITMQ_PASSWORD", "LOTSE_DEMO", "LOTSE_HTTP_BIND", "LOTSE_IMAGE_TAG"}
+COMPOSE_ONLY_VARIABLES = {"POSTGRES_PASSWORD", "RABBITMQ_PASSWORD", "LOTSE_DEMO", "LOTSE_HTTP_BIND", "LOTSE_IMAGE_TAG",
+                          "NOTIFIER_REPLICAS"}
 SECRET_VARIABLES = {"DATA_KEY", "POSTGRES_PASSWORD", "RABBITMQ_PASSWORD"}
 SETTINGS_VARIABLES = {name.upper() for name in Settings.model_fields}
 
@@ -247,6 +248,17 @@ def test_each_role_runs_its_own_command(app_services: dict[str, Any]) -> None:
     assert app_services["scheduler"]["command"] == ["python", "-m", "scheduler", "worker"]
     assert app_services["notifier"]["command"] == ["python", "-m", "notifier", "worker"]
     assert app_services["notifier-beat"]["command"] == ["python", "-m", "notifier", "beat"]
+
+
+def test_two_notifier_workers_send_side_by_side_by_default_and_beat_runs_once(app_services: dict[str, Any]) -> None:
+    # One worker process tops out below the 300 sends/s of a burst on this kind of machine (bench/README.md).
+    replicas = app_services["notifier"]["deploy"]["replicas"]
+    assert int(interpolate(str(replicas), OPERATOR_ENV)) == 2
+    assert int(interpolate(str(replicas), {**OPERATOR_ENV, "NOTIFIER_REPLICAS": "3"})) == 3
+    # Two beats would tick twice; every other role runs one container unless the operator scales it.
+    for name, service in app_services.items():
+        if name != "notifier":
+            assert service.get("deploy", {}).get("replicas", 1) == 1, name
 
 
 def test_every_role_has_a_healthcheck_of_its_own_role(app_services: dict[str, Any]) -> None:
