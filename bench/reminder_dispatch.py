@@ -481,7 +481,7 @@ def paced(bench: Bench) -> None:
     later = datetime.now(UTC) + timedelta(days=10)
     bench.seeder.one_reminder_each("b", seeded.booking_ids, later, later + timedelta(hours=22))
     log(f"(b) starting the notifier with SMS_RATE_PER_SECOND={rate:g}")
-    system = bench.start_notifier(rate=rate)
+    system = bench.start_notifier(rate=rate, workers=bench.args.workers)
     outages_before = broker_outages(system)
     try:
         load_before = load()
@@ -508,7 +508,8 @@ def paced(bench: Bench) -> None:
     pauses = [later - earlier for earlier, later in pairwise(in_window)
               if later - earlier > 1.5 * interval]
     bench.results["b"] = {
-        "rate": rate, "window": window, "n": n, "requests": len(records), "achieved": achieved,
+        "rate": rate, "workers": bench.args.workers, "window": window, "n": n, "requests": len(records),
+        "achieved": achieved,
         "min": min(seconds) if seconds else 0, "max": max(seconds) if seconds else 0,
         "pauses": len(pauses), "lost": sum(p - interval for p in pauses),
         "longest_pause": max(pauses, default=0.0),
@@ -665,7 +666,8 @@ def report(bench: Bench, capacity: tuple[float, float], load_start: str) -> bool
         met = low <= b["achieved"] <= high
         clean = b["duplicate_refs"] == 0 and b["duplicate_texts"] == 0 and b["wrong_recipient"] == 0
         ok = ok and met and clean
-        print(f"  (b) SMS_RATE_PER_SECOND={b['rate']:g}, {b['n']} due at once (load {b['load'][0]} before, "
+        print(f"  (b) SMS_RATE_PER_SECOND={b['rate']:g}, {b['n']} due at once, {b['workers']} notifier worker(s) "
+              f"(load {b['load'][0]} before, "
               f"{b['load'][1]} after)")
         print(f"    achieved over {b['window']:.0f} s              {b['achieved']:7.1f}/s   per second min {b['min']} "
               f"max {b['max']}   target {low:.0f}-{high:.0f}/s: {verdict(met)}")
@@ -704,8 +706,8 @@ def main() -> int:
     parser.add_argument("--future", type=int, default=1_000_000, help="(c) future reminders (default 1000000)")
     parser.add_argument("--eta-tasks", type=int, default=50_000, help="(c) Celery ETA tasks (default 50000)")
     parser.add_argument("--workers", type=int, default=2,
-                        help="(a) notifier worker processes (default 2, as docker-compose.yml runs them; without a "
-                             "rate limit they send side by side)")
+                        help="(a), (b) notifier worker processes (default 2, as docker-compose.yml runs them; "
+                             "without a rate limit they send side by side, with it the limit holds for all)")
     parser.add_argument("--quick", action="store_true", help="sanity run: 2000 / 10 s / 100000 / 5000")
     parser.add_argument("--only", choices=["a", "b", "c"], action="append", help="run only these parts")
     parser.add_argument("--keep", action="store_true", help="keep the var dir with the roles' logs")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time as time_module
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
@@ -562,6 +563,43 @@ def test_sends_are_paced_to_the_rate_in_order_of_due_time(notifier: Notifier, se
     assert [d["To"] for d in twilio.sent[sent_before:]] == [c.phone for c in reversed(clients)]  # by due time
     gaps = [round(b - a, 6) for a, b in zip(timeline.sends, timeline.sends[1:], strict=False)]
     assert gaps == [0.25] * 8  # 4 per second, evenly
+
+
+@pytest.mark.infra
+def test_a_workers_tick_returns_at_once_and_its_dispatch_thread_sends_the_whole_backlog_paced_while_a_second_waits(
+        notifier: Notifier, settings: Settings, clock: Clock, twilio: ScriptedTwilio) -> None:
+    clients = [Client(notifier, settings, phone=f"+491511234{i:04d}") for i in range(9)]
+    for i, client in enumerate(clients):
+        client.book(datetime(2026, 3, 5, 18, 0, tzinfo=BERLIN) - timedelta(hours=i), offsets=(1440,))
+    timeline = Timeline()
+
+    def worker() -> Dispatcher:  # as in another notifier process: its own pacing, the sender's lock shared
+        return Dispatcher(notifier.engine, load_cipher(settings), TwilioSender(settings, http_client=twilio),
+                          notifier.dispatcher.policy, replace(notifier.dispatcher.config, rate_per_second=4.0),
+                          clock, sleep=timeline.sleep, monotonic=lambda: timeline.now)
+
+    first, second = worker(), worker()
+    first.start_background()
+    sent_before = len(twilio.sent)
+    clock.set_local(datetime(2026, 3, 4, 18, 0, tzinfo=BERLIN))  # all nine are due now
+    second_sent: list[int] = []
+
+    def on_send() -> None:
+        timeline.sends.append(timeline.now)
+        if len(timeline.sends) == 3:  # mid-backlog, the beat's next tick reaches the other worker
+            second_sent.append(second.tick(max_seconds=10))
+
+    twilio.on_send = on_send
+
+    assert first.tick(max_seconds=10) == 0  # handed to the dispatch thread: the consumer thread is free at once
+    deadline = time_module.monotonic() + 10
+    while len(twilio.sent) - sent_before < 9 and time_module.monotonic() < deadline:
+        time_module.sleep(0.02)
+
+    assert [d["To"] for d in twilio.sent[sent_before:]] == [c.phone for c in reversed(clients)]  # by due time
+    gaps = [round(b - a, 6) for a, b in zip(timeline.sends, timeline.sends[1:], strict=False)]
+    assert gaps == [0.25] * 8  # one loop at 4/s from the first to the last, no restart in between
+    assert second_sent == [0]  # the sender's limit holds across workers: the second found the lock held
 
 
 @pytest.mark.infra

@@ -27,8 +27,8 @@ from shared.settings import Settings
 from shared.worker import register_message_task
 
 DISPATCH_EVERY_SECONDS = 2.0
-# A beat-started dispatch keeps sending for up to this long while messages are due (a backlog drains without
-# waiting for ticks); it yields to consuming after that, and the next tick goes on.
+# A tick wakes the worker's dispatch thread, which sends until nothing is due. Without that thread (tests, tools)
+# a tick sends for up to this long while messages are due.
 DISPATCH_LOOP_SECONDS = 5.0
 RECONCILE_EVERY_SECONDS = 60.0
 PURGE_EVERY_SECONDS = 3600.0
@@ -107,7 +107,7 @@ def _register_timers(celery: Celery, dispatcher: Dispatcher) -> None:
 
     @celery.task(name="notifier.dispatch_due", ignore_result=True)
     def dispatch_due() -> int:
-        return dispatcher.dispatch_due(max_seconds=DISPATCH_LOOP_SECONDS)
+        return dispatcher.tick(max_seconds=DISPATCH_LOOP_SECONDS)
 
     @celery.task(name="notifier.reconcile", ignore_result=True)
     def reconcile() -> int:
