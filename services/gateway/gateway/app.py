@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from uuid import uuid4
 
 from celery import Celery
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from kombu import Connection, Queue
 from sqlalchemy import Engine
 
@@ -25,10 +23,11 @@ from gateway.api import sms_preview as sms_preview_api
 from gateway.api import staff as staff_api
 from gateway.api import twilio as twilio_api
 from gateway.api.limits import BodySizeLimit
+from gateway.api.observe import Observe
 from gateway.bookings import BookingService
 from gateway.feeds import FEED_TABLES, FeedTokens
 from gateway.listener import Listener
-from gateway.metrics import EVENTS_APPLIED, HTTP_LATENCY, HTTP_REQUESTS
+from gateway.metrics import EVENTS_APPLIED
 from gateway.slots import ReplyWaiter, SlotClient
 from gateway.sms_preview import SmsPreviewClient
 from gateway.staff.accounts import StaffAccounts
@@ -164,22 +163,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.include_router(sms_preview_api.router)
     app.include_router(health.router)
     app.include_router(pages.router)
-    app.middleware("http")(partial(_observe))
+    app.add_middleware(Observe)
     app.add_middleware(BodySizeLimit)
     return app
 
-
-async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Metrics, a log line without the path (it may hold a manage token), and privacy headers."""
-    started = time.perf_counter()
-    response = await call_next(request)
-    route = getattr(request.scope.get("route"), "path", "unmatched")
-    HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-    HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
-    log.info("%s %s -> %d", request.method, route, response.status_code)
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Content-Security-Policy",
-                                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
-    return response
