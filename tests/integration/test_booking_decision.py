@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
+from scheduler import repository
 from scheduler.app import Scheduler
 from scheduler.app import build as build_scheduler
 from scheduler.demo import seed
@@ -19,7 +20,7 @@ from scheduler.domain.availability import make_slot_id
 from scheduler.tables import Appointment
 from sqlmodel import Session, col, select
 
-from shared.contracts import BookingRequested, wrap
+from shared.contracts import BookingConfirmed, BookingRequested, Mode, PublicLocation, Slot, wrap
 from shared.outbox import OutboxMessage
 from shared.settings import load_settings
 
@@ -92,3 +93,33 @@ def test_a_slot_held_by_another_booking_is_refused_as_taken(scheduler: Scheduler
     with Session(scheduler.engine) as session:
         rejection = session.exec(select(OutboxMessage).where(OutboxMessage.routing_key == "booking.rejected")).one()
     assert '"reason":"slot_taken"' in rejection.body.replace(" ", "")
+
+
+def test_an_appointment_the_database_refuses_is_announced_by_no_message(scheduler: Scheduler) -> None:
+    # The race the calendar check cannot see: two decisions both found the slot free; the database keeps one.
+    start = _next_monday_at(11)
+
+    def held(booking_id: UUID) -> Appointment:
+        now = datetime.now(UTC)
+        return Appointment(booking_id=str(booking_id), status="confirmed", topic="career", language="de",
+                           channel="web", created_at=now, updated_at=now, counsellor_id=1, location_id=1,
+                           type_id=1, starts_at=start, ends_at=start + timedelta(minutes=50), blocked_from=start,
+                           blocked_until=start + timedelta(minutes=50))
+
+    first, second = uuid4(), uuid4()
+    with Session(scheduler.engine) as session:
+        assert repository.insert_held(session, held(first), announce=wrap(_message(first), first))
+        assert not repository.insert_held(session, held(second), announce=wrap(_message(second), second))
+        assert not repository.insert_held(session, held(first), announce=wrap(_message(first), first))
+        session.commit()
+
+    assert _appointments(scheduler) == [(str(first), "confirmed")]
+    assert _announced(scheduler) == [("booking.confirmed", str(first))]
+
+
+def _message(booking_id: UUID) -> BookingConfirmed:
+    start = _next_monday_at(11)
+    slot = Slot(slot_id=make_slot_id(1, 1, 1, start), start=start, end=start + timedelta(minutes=50),
+                location=PublicLocation(location_id=1, town="Rostock", kind=Mode.office, alias="Rostock 1"),
+                mode=Mode.office, counsellor="Anna")
+    return BookingConfirmed(booking_id=booking_id, slot=slot, language="de")

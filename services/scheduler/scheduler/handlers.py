@@ -38,7 +38,7 @@ from shared.contracts import (
     wrap,
 )
 from shared.contracts.bookings import ChangeRefusal, RejectionReason
-from shared.outbox import add_to_outbox, insert_outbox
+from shared.outbox import add_to_outbox
 
 log = logging.getLogger(__name__)
 
@@ -110,15 +110,14 @@ def decide_booking(envelope: Envelope, session: Session, deps: SchedulerDeps) ->
                               starts_at=slot.start, ends_at=slot.end, blocked_from=slot.start,
                               blocked_until=slot.end)
     _hold(appointment, stored, slot)
-    if not repository.insert_held(session, appointment):
+    confirmed = BookingConfirmed(booking_id=request.booking_id, slot=describe_slot(stored, slot, calendar.zone),
+                                 language=request.language,
+                                 reminder_offsets_minutes=stored.reminder_offsets(slot.type_id))
+    if not repository.insert_held(session, appointment, announce=wrap(confirmed, envelope.correlation_id, now)):
         if repository.appointment_for_booking(session, booking_id) is None:
             _reject(session, envelope, stored,
                     Verdict("slot_taken", "the database refused a double booking", slot), now, deps)
         return
-    confirmed = BookingConfirmed(booking_id=request.booking_id, slot=describe_slot(stored, slot, calendar.zone),
-                                 language=request.language,
-                                 reminder_offsets_minutes=stored.reminder_offsets(slot.type_id))
-    insert_outbox(session.connection(), [wrap(confirmed, envelope.correlation_id, now)])
     log.info("booking confirmed")
 
 
