@@ -284,3 +284,23 @@ def test_week_counts_match_the_engine_counting_rows(database: Database) -> None:
     assert counts == {(ANNA, year, week - 1): 1, (ANNA, year, week): 2}
     from_rows = Occupancy(rows, stored.setup, zone)
     assert all(from_rows.count_in_week(cid, y, w) == n for (cid, y, w), n in counts.items())
+
+
+def test_a_decision_reads_the_calendar_version_with_the_counsellors_lock_and_reloads_after_a_change(
+        database: Database) -> None:
+    calendar = Calendar(SearchSettings())
+    with Session(database.first) as session:
+        locked = repository.lock_counsellor(session, ANNA)
+        # SQLite has no row locks (its transactions are serial): the version is read on its own there.
+        assert locked == (None if database.backend == "sqlite" else repository.calendar_version(session))
+        calendar.load(session, NOW, version=locked)
+        assert repository.lock_counsellor(session, 999) is None  # no such counsellor: nothing read, nothing locked
+    run(database.second, f"UPDATE counsellors SET active = false WHERE id = {ANNA}")
+    with Session(database.first) as session:
+        relocked = repository.lock_counsellor(session, ANNA)
+        if database.backend == "postgresql":
+            assert relocked is not None and relocked != locked
+        calendar.load(session, NOW, version=relocked)
+    assert calendar.cache.loads == 2  # the change was seen
+    assert not any(cid == ANNA for cid, _, _ in slots(database.first, calendar))
+    assert calendar.cache.loads == 2

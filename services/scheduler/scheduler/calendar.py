@@ -45,9 +45,10 @@ class Calendar:
     def today(self, now: datetime) -> date:
         return now.astimezone(self.zone).date()
 
-    def load(self, session: Session, now: datetime) -> StoredCalendar:
-        """The setup as of the session's view of the calendar version: cached, reloaded when the version moved."""
-        return self.cache.get(session, self.today(now) - timedelta(days=1))
+    def load(self, session: Session, now: datetime, version: int | None = None) -> StoredCalendar:
+        """The setup as of the session's view of the calendar version: cached, reloaded when the version moved.
+        `version`: the version already read in this transaction (with the counsellor's lock), if any."""
+        return self.cache.get(session, self.today(now) - timedelta(days=1), version)
 
     def occupancy(self, session: Session, stored: StoredCalendar, first_day: date, last_day: date,
                   exclude_booking: str | None = None, *, counsellor_id: int | None = None,

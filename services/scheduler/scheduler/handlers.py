@@ -79,11 +79,12 @@ def _saved(session: Session, appointment: Appointment) -> bool:
     return True
 
 
-def _lock_for(session: Session, slot_id: str) -> None:
+def _lock_for(session: Session, slot_id: str) -> int | None:
+    """Locks the slot's counsellor; returns the calendar version read with the lock, if it was."""
     try:
-        repository.lock_counsellor(session, parse_slot_id(slot_id).counsellor_id)
+        return repository.lock_counsellor(session, parse_slot_id(slot_id).counsellor_id)
     except InvalidSlotId:
-        pass  # refused by the check that follows
+        return None  # refused by the check that follows
 
 
 def decide_booking(envelope: Envelope, session: Session, deps: SchedulerDeps) -> None:
@@ -92,8 +93,7 @@ def decide_booking(envelope: Envelope, session: Session, deps: SchedulerDeps) ->
     booking_id = str(request.booking_id)
     now = deps.clock()
     calendar = deps.calendar
-    _lock_for(session, request.slot_id)
-    stored = calendar.load(session, now)
+    stored = calendar.load(session, now, version=_lock_for(session, request.slot_id))
     topic = request.topic.value if request.topic else None
     verdict = calendar.check(session, stored, request.slot_id, now, language=request.language, topic=topic)
     # A booking already given its slot (a second request for it) is found only when this one is refused (its
@@ -177,8 +177,7 @@ def reschedule_booking(envelope: Envelope, session: Session, deps: SchedulerDeps
     if appointment.status != "confirmed":
         _refuse_change(session, envelope, request.booking_id, "reschedule", "not_confirmed", now)
         return
-    _lock_for(session, request.slot_id)
-    stored = calendar.load(session, now)
+    stored = calendar.load(session, now, version=_lock_for(session, request.slot_id))
     # The booking's own time does not stand in the way of its new one (moving it by half an hour is fine).
     verdict = calendar.check(session, stored, request.slot_id, now, language=appointment.language,
                              topic=appointment.topic, exclude_booking=booking_id)

@@ -184,8 +184,12 @@ class SetupCache:
         self._entry: tuple[tuple[str, int, date | None], StoredCalendar] | None = None
         self._lock = threading.Lock()
 
-    def get(self, session: Session, today: date | None) -> StoredCalendar:
-        key = (_database_of(session), calendar_version(session), today) if self.enabled else None
+    def get(self, session: Session, today: date | None, version: int | None = None) -> StoredCalendar:
+        """`version`: the calendar version the caller already read in this transaction (saves the query)."""
+        if not self.enabled:
+            key = None
+        else:
+            key = (_database_of(session), calendar_version(session) if version is None else version, today)
         entry = self._entry
         if key is not None and entry is not None and entry[0] == key:
             return entry[1]
@@ -299,15 +303,23 @@ def counsellor_by_alias(session: Session, alias: str) -> Counsellor | None:
     return session.exec(select(Counsellor).where(Counsellor.alias == alias)).first()
 
 
-# A Core statement built once (not an ORM select per call): it runs on every booking decision.
-_LOCK_COUNSELLOR = text("SELECT id FROM counsellors WHERE id = :id FOR UPDATE")
+# A Core statement built once (not an ORM select per call): it runs on every booking decision. It also reads the
+# calendar version, which the decision needs next (one round trip instead of two).
+_LOCK_COUNSELLOR = text("SELECT v.version FROM counsellors c, calendar_version v WHERE c.id = :id AND v.id = 1 "
+                        "FOR UPDATE OF c")
 
 
-def lock_counsellor(session: Session, counsellor_id: int) -> None:
-    """Serialise decisions per counsellor on PostgreSQL (SQLite transactions are already BEGIN IMMEDIATE)."""
+def lock_counsellor(session: Session, counsellor_id: int) -> int | None:
+    """Serialise decisions per counsellor on PostgreSQL (SQLite transactions are already BEGIN IMMEDIATE).
+
+    Returns the calendar version read with the lock (PostgreSQL, a known counsellor), else None. If the lock had
+    to wait, the version may be the one from before a calendar change committed meanwhile: the decision then
+    goes by the calendar as it was a moment earlier, as if it had come first; appointments are read afresh."""
     bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.connection().execute(_LOCK_COUNSELLOR, {"id": counsellor_id})
+    if bind.dialect.name != "postgresql":
+        return None
+    version = session.connection().execute(_LOCK_COUNSELLOR, {"id": counsellor_id}).scalar()
+    return None if version is None else int(version)
 
 
 _APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
