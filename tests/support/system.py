@@ -46,8 +46,9 @@ def base_env(var_dir: Path, port: int, extra: Mapping[str, str] | None = None) -
 class System:
     """The four roles as child processes, their logs in var_dir/logs/<role>.log."""
 
-    def __init__(self, env: dict[str, str], var_dir: Path) -> None:
+    def __init__(self, env: dict[str, str], var_dir: Path, role_env: dict[str, dict[str, str]] | None = None) -> None:
         self.env = env
+        self.role_env = role_env or {}  # per role (all its processes), over env: e.g. the scheduler's concurrency
         self.var_dir = var_dir
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.url = env["PUBLIC_BASE_URL"]
@@ -64,7 +65,9 @@ class System:
         for role in roles or tuple(ROLES):
             handle = (logs / f"{role}.log").open("ab")
             # "scheduler#2" starts a second scheduler process beside the first.
-            self.processes[role] = subprocess.Popen([sys.executable, *ROLES[role.split("#")[0]]], env=self.env,
+            name = role.split("#")[0]
+            self.processes[role] = subprocess.Popen([sys.executable, *ROLES[name]],
+                                                    env={**self.env, **self.role_env.get(name, {})},
                                                     cwd=REPO,
                                                     stdout=handle, stderr=subprocess.STDOUT,
                                                     start_new_session=True)

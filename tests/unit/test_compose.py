@@ -47,7 +47,7 @@ INFRA_IMAGE_VARIABLES = {
 }
 # Variables only the compose file reads (documented in its header), never passed to a service as such.
 COMPOSE_ONLY_VARIABLES = {"POSTGRES_PASSWORD", "RABBITMQ_PASSWORD", "LOTSE_DEMO", "LOTSE_HTTP_BIND", "LOTSE_IMAGE_TAG",
-                          "NOTIFIER_REPLICAS"}
+                          "NOTIFIER_REPLICAS", "SCHEDULER_CONCURRENCY"}
 SECRET_VARIABLES = {"DATA_KEY", "POSTGRES_PASSWORD", "RABBITMQ_PASSWORD"}
 SETTINGS_VARIABLES = {name.upper() for name in Settings.model_fields}
 
