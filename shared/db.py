@@ -29,6 +29,9 @@ _CHECKED_IN = "lotse_checked_in_at"
 
 
 def make_engine(url: str, pool_size: int = 5, ping_after_idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> Engine:
+    """`pool_size`: as many connections as the process uses at once (its threads that touch the database). Beyond
+    it, each checkout opens a connection and its return closes it: a new server process per statement batch, and
+    no prepared statements (seen in the gateway: 5.4 % of its CPU under 16 requests in flight)."""
     url = sqlalchemy_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url)

@@ -3,9 +3,12 @@ anyone uses it; one used moments ago is not pinged (a round trip per checkout on
 
 from __future__ import annotations
 
+import threading
+
 import psycopg
 import pytest
-from sqlalchemy import Engine, text
+from gateway import app as gateway_app
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import OperationalError
 
 from shared.db import make_engine
@@ -44,5 +47,31 @@ def test_a_connection_returned_moments_ago_is_handed_out_without_a_ping(database
         with pytest.raises(OperationalError):
             _backend_pid(engine)
         assert _backend_pid(engine) != first
+    finally:
+        engine.dispose()
+
+
+def test_the_gateways_pool_keeps_the_connections_of_sixteen_requests_in_flight(databases: infra.Databases) -> None:
+    # Past its pool size a pool closes each returned connection, and the next burst opens them again: a server
+    # process started per request (the load of bench/booking_flow.py keeps 16 bookings in flight).
+    engine = make_engine(databases.gateway, pool_size=gateway_app.POOL_SIZE)
+    opened: list[int] = []
+    event.listen(engine, "connect", lambda *_: opened.append(1))
+    in_flight = 16
+    together = threading.Barrier(in_flight)
+
+    def request() -> None:
+        with engine.connect() as connection:
+            together.wait(timeout=10)  # all sixteen hold a connection at once
+            connection.execute(text("SELECT 1"))
+
+    try:
+        for _ in range(3):
+            threads = [threading.Thread(target=request) for _ in range(in_flight)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert len(opened) == in_flight  # opened by the first burst, reused by the next two
     finally:
         engine.dispose()

@@ -45,6 +45,9 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_EVERY_SECONDS = 3600.0
+# Requests run in the server's thread pool, each with a connection while it works; the relay, the listener and
+# housekeeping hold one each. 20 covers a few dozen requests in flight without opening connections per request.
+POOL_SIZE = 20
 
 
 @dataclass
@@ -100,7 +103,7 @@ class Gateway:
 
 
 def build(settings: Settings, clock: Clock = system_clock) -> Gateway:
-    engine = make_engine(settings.gateway_database_url)
+    engine = make_engine(settings.gateway_database_url, pool_size=POOL_SIZE)
     create_tables(engine, [*TABLES, *FEED_TABLES])
     cipher = load_cipher(settings)
     celery = make_celery("gateway", settings)

@@ -45,7 +45,8 @@ class Notifier:
 
 
 def build(settings: Settings, clock: Clock = system_clock, sender: SmsSender | None = None) -> Notifier:
-    engine = make_engine(settings.notifier_database_url)
+    # The worker's threads, the relay, the dispatch thread and its lock's connection and a spare.
+    engine = make_engine(settings.notifier_database_url, pool_size=settings.worker_concurrency + 5)
     migrations.upgrade(engine)
     cipher = load_cipher(settings)
     celery = make_celery("notifier", settings)

@@ -33,7 +33,8 @@ class Scheduler:
 
 
 def build(settings: Settings, clock: Clock = system_clock) -> Scheduler:
-    engine = make_engine(settings.scheduler_database_url)
+    # The worker's threads, the relay and a spare.
+    engine = make_engine(settings.scheduler_database_url, pool_size=settings.worker_concurrency + 3)
     migrations.upgrade(engine)
     celery = make_celery("scheduler", settings)
     publisher = Publisher(celery, settings)
