@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, delete, select
 
 from notifier import deliveries
@@ -51,42 +53,54 @@ class NotifierDeps:
     may_be_due: Callable[[], None] = lambda: None
 
 
+_CONTACTS = Contact.__table__  # type: ignore[attr-defined]
+_FACTS = BookingFacts.__table__  # type: ignore[attr-defined]
+# Built once, Core rather than ORM look-ups and flushes: these run for every booking (its contact and its
+# confirmation), and the ORM's identity map and unit of work were about half of the notifier's CPU under load.
+_CONTACT_KNOWN = select_columns(_CONTACTS.c.booking_id).where(_CONTACTS.c.booking_id == bindparam("booking_id"))
+_FACTS_OF = select_columns(_FACTS).where(_FACTS.c.booking_id == bindparam("booking_id"))
+_FACTS_KNOWN = select_columns(_FACTS.c.booking_id).where(_FACTS.c.booking_id == bindparam("booking_id"))
+_INSERT_CONTACT = insert(_CONTACTS)
+_INSERT_FACTS = insert(_FACTS)
+_MOVE_PURGE = (update(_CONTACTS).where(_CONTACTS.c.booking_id == bindparam("contact_booking_id"))
+               .values(purge_after=bindparam("new_purge_after")).returning(*_CONTACTS.c))
+
+
 def register_contact(envelope: Envelope, session: Session, deps: NotifierDeps) -> None:
     contact = envelope.payload
     assert isinstance(contact, ContactRegistered)
     booking_id = str(contact.booking_id)
-    if session.get(Contact, booking_id) is not None:
+    connection = session.connection()
+    if connection.execute(_CONTACT_KNOWN, {"booking_id": booking_id}).first() is not None:
         return
     # Decrypting here proves the ciphertext is whole and gives the keyed hash used for opt-outs later.
     phone = deps.cipher.decrypt(contact.phone, phone_context(contact.booking_id))
-    facts = session.get(BookingFacts, booking_id)
+    phone_hash = deps.cipher.lookup_hash(phone)
+    facts_row = connection.execute(_FACTS_OF, {"booking_id": booking_id}).mappings().first()
+    facts = BookingFacts(**facts_row) if facts_row is not None else None
     now = deps.clock()
     window = contact.preferences.safe_window
-    session.add(
-        Contact(
-            booking_id=booking_id,
-            phone_ciphertext=contact.phone,
-            phone_hash=deps.cipher.lookup_hash(phone),
-            manage_token_ciphertext=contact.manage_token,
-            language=contact.language,
-            reminders=contact.preferences.reminders,
-            safe_window=window.model_dump_json() if window else None,
-            created_at=now,
-            purge_after=(facts.starts_at if facts else now) + deps.retention,
-        )
+    opt_out = session.get(OptOut, phone_hash)
+    # This number said STOP before: it gets no text (not even this confirmation) until START, and staff see why.
+    # Its messages are still planned, so that START brings back those still to come.
+    opted_out = opt_out is not None and opt_out.opted_out
+    added = Contact(
+        booking_id=booking_id,
+        phone_ciphertext=contact.phone,
+        phone_hash=phone_hash,
+        manage_token_ciphertext=contact.manage_token,
+        language=contact.language,
+        reminders=contact.preferences.reminders,
+        safe_window=window.model_dump_json() if window else None,
+        unreachable="opted_out" if opted_out else None,
+        created_at=now,
+        purge_after=(facts.starts_at if facts else now) + deps.retention,
     )
-    session.flush()
-    opt_out = session.get(OptOut, deps.cipher.lookup_hash(phone))
-    if opt_out is not None and opt_out.opted_out:
-        # This number said STOP before: it gets no text (not even this confirmation) until START, and staff
-        # see why. Its messages are still planned, so that START brings back those still to come.
-        added = session.get(Contact, booking_id)
-        assert added is not None
-        added.unreachable = "opted_out"
-        session.add(added)
+    connection.execute(_INSERT_CONTACT, added.model_dump())
+    if opted_out:
         add_to_outbox(session, wrap(ContactUnreachable(booking_id=contact.booking_id, reason="opted_out"),
                                     booking_id))
-    if facts is not None and plan_booking(session, booking_id, now, deps.policy):
+    if facts is not None and plan_booking(session, booking_id, now, deps.policy, facts=facts, contact=added):
         deps.may_be_due()  # the confirmation came first and waited for this contact
 
 
@@ -115,17 +129,18 @@ def schedule_confirmation(envelope: Envelope, session: Session, deps: NotifierDe
     assert isinstance(confirmed, BookingConfirmed)
     booking_id = str(confirmed.booking_id)
     starts_at = confirmed.slot.start
-    if session.get(BookingFacts, booking_id) is not None:
+    connection = session.connection()
+    if connection.execute(_FACTS_KNOWN, {"booking_id": booking_id}).first() is not None:
         return  # the same booking confirmed again (a replayed message): everything is planned already
-    session.add(BookingFacts(booking_id=booking_id, starts_at=starts_at, place_alias=confirmed.slot.location.alias,
-                             language=confirmed.language, status="confirmed",
-                             reminder_offsets=json.dumps(sorted(confirmed.reminder_offsets_minutes, reverse=True))))
-    contact = session.get(Contact, booking_id)
-    if contact is not None:
-        contact.purge_after = starts_at + deps.retention
-        session.add(contact)
-    session.flush()
-    if plan_booking(session, booking_id, deps.clock(), deps.policy):
+    facts = BookingFacts(booking_id=booking_id, starts_at=starts_at, place_alias=confirmed.slot.location.alias,
+                         language=confirmed.language, status="confirmed",
+                         reminder_offsets=json.dumps(sorted(confirmed.reminder_offsets_minutes, reverse=True)))
+    connection.execute(_INSERT_FACTS, facts.model_dump())
+    # The contact's data is kept until the appointment is over (plus retention), not from when it was registered.
+    contact_row = connection.execute(_MOVE_PURGE, {"contact_booking_id": booking_id,
+                                                   "new_purge_after": starts_at + deps.retention}).mappings().first()
+    if contact_row is not None and plan_booking(session, booking_id, deps.clock(), deps.policy, facts=facts,
+                                                contact=Contact(**contact_row)):
         deps.may_be_due()
 
 

@@ -53,12 +53,14 @@ def _generation_key(facts: BookingFacts, key: str) -> str:
     return f"{facts.booking_id}:g{facts.generation}:{key}"
 
 
-def plan_booking(session: Session, booking_id: str, now: datetime, policy: Policy) -> bool:
+def plan_booking(session: Session, booking_id: str, now: datetime, policy: Policy,
+                 facts: BookingFacts | None = None, contact: Contact | None = None) -> bool:
     """(Re)plan the confirmation and reminders of a confirmed booking whose contact is known.
 
+    `facts`, `contact`: as the caller just read or wrote them in this transaction (saves the look-ups).
     Returns True when a message may be due at once (the dispatcher is then worth running)."""
-    facts = session.get(BookingFacts, booking_id)
-    contact = session.get(Contact, booking_id)
+    facts = facts if facts is not None else session.get(BookingFacts, booking_id)
+    contact = contact if contact is not None else session.get(Contact, booking_id)
     if facts is None or contact is None or facts.status != "confirmed":
         return False
     rules = rules_for(contact, policy)
