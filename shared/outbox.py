@@ -79,7 +79,7 @@ def insert_outbox(connection: Connection, envelopes: list[Envelope]) -> None:
     connection.execute(_multi_row_insert(len(envelopes)), values)
 
 
-_OUTBOX_COLUMNS = ("message_id", "routing_key", "correlation_id", "body", "created_at")
+OUTBOX_COLUMNS = ("message_id", "routing_key", "correlation_id", "body", "created_at")
 
 
 @cache
@@ -88,9 +88,9 @@ def _multi_row_insert(rows: int) -> TextClause:
     executemany, which psycopg runs as a pipeline, and SQLAlchemy does not cache a multi-row insert() (it compiles
     it on every call); a text statement is compiled once."""
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
-    groups = ", ".join("(" + ", ".join(f":{column}_{i}" for column in _OUTBOX_COLUMNS) + ")" for i in range(rows))
+    groups = ", ".join("(" + ", ".join(f":{column}_{i}" for column in OUTBOX_COLUMNS) + ")" for i in range(rows))
     # Names come from this module, values only as parameters.
-    statement = text(f"INSERT INTO {table.name} ({', '.join(_OUTBOX_COLUMNS)}) VALUES {groups}")  # noqa: S608
+    statement = text(f"INSERT INTO {table.name} ({', '.join(OUTBOX_COLUMNS)}) VALUES {groups}")  # noqa: S608
     # The instants go through the column's type (UTC; naive on SQLite), as with insert().
     return statement.bindparams(*(bindparam(f"created_at_{i}", type_=table.c.created_at.type) for i in range(rows)))
 

@@ -587,11 +587,11 @@ def test_a_workers_tick_returns_at_once_and_its_dispatch_thread_sends_the_whole_
     def on_send() -> None:
         timeline.sends.append(timeline.now)
         if len(timeline.sends) == 3:  # mid-backlog, the beat's next tick reaches the other worker
-            second_sent.append(second.tick(max_seconds=10))
+            second_sent.append(second.wake(max_seconds=10))
 
     twilio.on_send = on_send
 
-    assert first.tick(max_seconds=10) == 0  # handed to the dispatch thread: the consumer thread is free at once
+    assert first.wake(max_seconds=10) == 0  # handed to the dispatch thread: the consumer thread is free at once
     deadline = time_module.monotonic() + 10
     while len(twilio.sent) - sent_before < 9 and time_module.monotonic() < deadline:
         time_module.sleep(0.02)

@@ -108,7 +108,7 @@ def _register_timers(celery: Celery, dispatcher: Dispatcher) -> None:
 
     @celery.task(name="notifier.dispatch_due", ignore_result=True)
     def dispatch_due() -> int:
-        return dispatcher.tick(max_seconds=DISPATCH_LOOP_SECONDS)
+        return dispatcher.wake(max_seconds=DISPATCH_LOOP_SECONDS)
 
     @celery.task(name="notifier.reconcile", ignore_result=True)
     def reconcile() -> int:

@@ -114,15 +114,10 @@ class Dispatcher:
         self._woken = threading.Event()
         threading.Thread(target=self._send_when_woken, name="dispatch-woken", daemon=True).start()
 
-    def wake(self) -> None:
-        if self._woken is None:
-            self.dispatch_due()  # no thread (tests, tools): at once, in the caller's thread
-        else:
-            self._woken.set()
-
-    def tick(self, max_seconds: float) -> int:
-        """The beat's periodic tick. In a worker it only wakes the dispatch thread, so the worker's consumer thread
-        is never held by a long send loop; elsewhere (tests, tools) it sends at once for up to max_seconds."""
+    def wake(self, max_seconds: float = 0.0) -> int:
+        """After a handler's commit, and the beat's periodic tick. In a worker it only wakes the dispatch thread, so
+        the caller (a consumer thread) is never held by a send loop; without that thread (tests, tools) it sends at
+        once in the caller's thread: one batch, or for up to max_seconds while messages are due."""
         if self._woken is None:
             return self.dispatch_due(max_seconds=max_seconds)
         self._woken.set()

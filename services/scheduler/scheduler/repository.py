@@ -34,7 +34,7 @@ from scheduler.tables import (
 )
 from shared.contracts import Envelope
 from shared.contracts.bookings import DEFAULT_REMINDER_OFFSETS
-from shared.outbox import OutboxMessage, insert_outbox, outbox_values
+from shared.outbox import OUTBOX_COLUMNS, OutboxMessage, insert_outbox, outbox_values
 
 KINDS_OF_EXCEPTION = ("absence", "extra_hours", "closure")
 
@@ -324,15 +324,13 @@ def lock_counsellor(session: Session, counsellor_id: int) -> int | None:
 
 _APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
 _HELD_COLUMNS = [column for column in _APPOINTMENTS.columns if column.key != "id"]
-# Built once: the values go as parameters, so SQLAlchemy's compiled-statement cache serves every decision.
-_INSERT_HELD_PG = postgresql_insert(_APPOINTMENTS).on_conflict_do_nothing().returning(_APPOINTMENTS.c.id)
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
-_OUTBOX_COLUMNS = ("message_id", "routing_key", "correlation_id", "body", "created_at")
+# Built once (the values go as parameters, so SQLAlchemy's compiled-statement cache serves every decision).
 # The appointment and the message announcing it in one round trip: a data-modifying CTE holds the slot, and the
 # outbox row is written only from the row it returns (none when the database refused the appointment).
 _HOLD_AND_ANNOUNCE_PG = insert(_OUTBOX).from_select(
-    _OUTBOX_COLUMNS,
-    select_columns(*[bindparam(f"outbox_{key}", type_=_OUTBOX.c[key].type) for key in _OUTBOX_COLUMNS]).select_from(
+    OUTBOX_COLUMNS,
+    select_columns(*[bindparam(f"outbox_{key}", type_=_OUTBOX.c[key].type) for key in OUTBOX_COLUMNS]).select_from(
         postgresql_insert(_APPOINTMENTS)
         .values({column.key: bindparam(column.key, type_=column.type) for column in _HELD_COLUMNS})
         .on_conflict_do_nothing()
@@ -341,7 +339,7 @@ _HOLD_AND_ANNOUNCE_PG = insert(_OUTBOX).from_select(
 ).returning(_OUTBOX.c.id)
 
 
-def insert_held(session: Session, appointment: Appointment, announce: Envelope | None = None) -> bool:
+def insert_held(session: Session, appointment: Appointment, announce: Envelope) -> bool:
     """Writes a new appointment at once, and the message `announce` with it; False (and no message) when the
     database refuses it: its time overlaps a confirmed one of the counsellor (a double booking), or this booking
     already has an appointment.
@@ -353,8 +351,6 @@ def insert_held(session: Session, appointment: Appointment, announce: Envelope |
     values = {column.key: getattr(appointment, column.key) for column in _HELD_COLUMNS}
     connection = session.connection()
     if session.get_bind().dialect.name == "postgresql":
-        if announce is None:
-            return connection.execute(_INSERT_HELD_PG, values).first() is not None
         values |= {f"outbox_{key}": value for key, value in outbox_values(announce).items()}
         return connection.execute(_HOLD_AND_ANNOUNCE_PG, values).first() is not None
     try:
@@ -362,8 +358,7 @@ def insert_held(session: Session, appointment: Appointment, announce: Envelope |
             connection.execute(_APPOINTMENTS.insert(), values)
     except IntegrityError:
         return False
-    if announce is not None:
-        insert_outbox(connection, [announce])
+    insert_outbox(connection, [announce])
     return True
 
 
