@@ -162,7 +162,7 @@ def seed_calendar(scheduler_url: str, days: int) -> None:
 # --- child processes: confirmation recorder and floor republisher --------------------------------------------
 
 
-def record_decisions(url: str, ready: Any, stop: Any, seen: Any, last: Any, outages: Any, out: Any) -> None:
+def record_decisions(url: str, ready: Any, stop: Any, seen: Any, outages: Any, out: Any) -> None:
     """Child process: arrival time (CLOCK_MONOTONIC) of booking.confirmed / booking.rejected per booking id.
 
     Its queue is durable and each delivery is acknowledged, so a broker restart during the run (other work on
@@ -184,7 +184,6 @@ def record_decisions(url: str, ready: Any, stop: Any, seen: Any, last: Any, outa
             arrivals[booking_id] = (str(envelope["type"]), arrived)
             with seen.get_lock():
                 seen.value += 1
-                last.value = arrived
         message.ack()
 
     while not stop.is_set():
@@ -596,8 +595,8 @@ def main() -> int:
 
         ctx = mp.get_context("spawn")
         ready, recorder_stop, seen, out = ctx.Event(), ctx.Event(), ctx.Value("i", 0), ctx.Queue()
-        last, outages = ctx.Value("d", 0.0), ctx.Value("i", 0)
-        recorder = ctx.Process(target=record_decisions, args=(url, ready, recorder_stop, seen, last, outages, out),
+        outages = ctx.Value("i", 0)
+        recorder = ctx.Process(target=record_decisions, args=(url, ready, recorder_stop, seen, outages, out),
                                name="bench-decisions")
         recorder.start()
         if not ready.wait(30):
