@@ -34,7 +34,7 @@ def cookie_is_secure(public_base_url: str) -> bool:
     return not (parts.scheme == "http" and parts.hostname in LOCAL_HOSTS)
 
 
-def _staff_accounts(request: Request) -> StaffAccounts:
+async def _staff_accounts(request: Request) -> StaffAccounts:
     # Built once by the composition root (gateway.app.create_app), with the gateway's engine and clock.
     accounts: StaffAccounts = request.app.state.staff_accounts
     return accounts
@@ -60,19 +60,19 @@ def _current_session(
 CurrentStaffSession = Annotated[CurrentSession, Depends(_current_session)]
 
 
-def _current_staff(current: CurrentStaffSession) -> Staff:
+async def _current_staff(current: CurrentStaffSession) -> Staff:
     return current.staff
 
 
 CurrentStaff = Annotated[Staff, Depends(_current_staff)]
 
 
-def require_admin(staff: CurrentStaff) -> Staff:
+async def require_admin(staff: CurrentStaff) -> Staff:
     ensure_admin(staff)
     return staff
 
 
-def require_counsellor_or_admin(counsellor_id: int, staff: CurrentStaff) -> Staff:
+async def require_counsellor_or_admin(counsellor_id: int, staff: CurrentStaff) -> Staff:
     """For routes with a `{counsellor_id}` path parameter: only that counsellor, or an admin."""
     ensure_calendar_access(staff, counsellor_id)
     return staff
