@@ -199,6 +199,37 @@ def test_confirmation_at_once_then_reminders_24_and_2_hours_before_each_exactly_
 
 
 @pytest.mark.infra
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+@pytest.mark.parametrize("contact_first", [True, False], ids=["contact-first", "confirmation-first"])
+def test_a_booking_heard_of_again_under_new_message_ids_is_planned_and_texted_once(
+        settings: Settings, clock: Clock, twilio: ScriptedTwilio, tmp_path: Path, database: str,
+        contact_first: bool) -> None:
+    # Not the inbox's case (same message id): the same facts sent again as new messages, in either order.
+    if database == "sqlite":
+        settings = settings.model_copy(update={"notifier_database_url": f"sqlite:///{tmp_path / 'n.sqlite'}"})
+    notifier = build_notifier(settings, clock=clock, sender=TwilioSender(settings, http_client=twilio))
+    try:
+        start = datetime(2026, 3, 5, 14, 0, tzinfo=BERLIN)
+        client = Client(notifier, settings)
+        halves = [client.register, lambda: client.confirm(start)]
+        first, second = halves if contact_first else halves[::-1]
+        first()
+        assert client.rows() == {}  # half a booking plans nothing
+        second()
+        planned = {key: (row.id, row.due_at) for key, row in client.rows().items()}
+        client.register()
+        client.confirm(start)
+        client.register()
+        send_due(notifier)
+
+        assert set(planned) == {"confirmation", "reminder-1440", "reminder-120"}
+        assert {key: (row.id, row.due_at) for key, row in client.rows().items()} == planned
+        assert len(twilio.sent) == 1 and "14:00" in twilio.bodies[0]
+    finally:
+        notifier.engine.dispose()
+
+
+@pytest.mark.infra
 def test_messages_carry_a_status_callback_with_the_delivery_ref(
         notifier: Notifier, settings: Settings, twilio: ScriptedTwilio) -> None:
     Client(notifier, settings).book(datetime(2026, 3, 5, 14, 0, tzinfo=BERLIN))

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, exists, insert, literal, update
 from sqlalchemy import select as select_columns
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, delete, select
 
 from notifier import deliveries
@@ -57,11 +58,22 @@ _CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 _FACTS = BookingFacts.__table__  # type: ignore[attr-defined]
 # Built once, Core rather than ORM look-ups and flushes: these run for every booking (its contact and its
 # confirmation), and the ORM's identity map and unit of work were about half of the notifier's CPU under load.
-_CONTACT_KNOWN = select_columns(_CONTACTS.c.booking_id).where(_CONTACTS.c.booking_id == bindparam("booking_id"))
-_FACTS_OF = select_columns(_FACTS).where(_FACTS.c.booking_id == bindparam("booking_id"))
-_FACTS_KNOWN = select_columns(_FACTS.c.booking_id).where(_FACTS.c.booking_id == bindparam("booking_id"))
+_OPT_OUTS = OptOut.__table__  # type: ignore[attr-defined]
+# What a new contact needs to know, in one round trip: whether it is known already, whether its number said STOP,
+# and the booking's facts if the confirmation came first (a row of NULLs if not).
+_CONTACT_CONTEXT = (
+    select_columns(
+        exists().where(_CONTACTS.c.booking_id == bindparam("booking_id")).label("contact_known"),
+        exists().where(_OPT_OUTS.c.phone_hash == bindparam("phone_hash"), _OPT_OUTS.c.opted_out)
+        .label("opted_out"),
+        *_FACTS.c)
+    .select_from(select_columns(literal(1).label("one")).subquery("one")
+                 .outerjoin(_FACTS, _FACTS.c.booking_id == bindparam("booking_id"))))
 _INSERT_CONTACT = insert(_CONTACTS)
-_INSERT_FACTS = insert(_FACTS)
+# A replayed confirmation finds its facts there and inserts nothing: one statement instead of a look-up first.
+_INSERT_FACTS = {dialect: module.insert(_FACTS).on_conflict_do_nothing(index_elements=[_FACTS.c.booking_id])
+                 .returning(_FACTS.c.booking_id) for dialect, module in (("postgresql", postgresql),
+                                                                         ("sqlite", sqlite))}
 _MOVE_PURGE = (update(_CONTACTS).where(_CONTACTS.c.booking_id == bindparam("contact_booking_id"))
                .values(purge_after=bindparam("new_purge_after")).returning(*_CONTACTS.c))
 
@@ -70,20 +82,20 @@ def register_contact(envelope: Envelope, session: Session, deps: NotifierDeps) -
     contact = envelope.payload
     assert isinstance(contact, ContactRegistered)
     booking_id = str(contact.booking_id)
-    connection = session.connection()
-    if connection.execute(_CONTACT_KNOWN, {"booking_id": booking_id}).first() is not None:
-        return
     # Decrypting here proves the ciphertext is whole and gives the keyed hash used for opt-outs later.
     phone = deps.cipher.decrypt(contact.phone, phone_context(contact.booking_id))
     phone_hash = deps.cipher.lookup_hash(phone)
-    facts_row = connection.execute(_FACTS_OF, {"booking_id": booking_id}).mappings().first()
-    facts = BookingFacts(**facts_row) if facts_row is not None else None
+    known = session.connection().execute(_CONTACT_CONTEXT, {"booking_id": booking_id, "phone_hash": phone_hash}
+                                         ).mappings().one()
+    if known["contact_known"]:
+        return
+    facts = (BookingFacts(**{c.name: known[c.name] for c in _FACTS.c}) if known["booking_id"] is not None
+             else None)
     now = deps.clock()
     window = contact.preferences.safe_window
-    opt_out = session.get(OptOut, phone_hash)
     # This number said STOP before: it gets no text (not even this confirmation) until START, and staff see why.
     # Its messages are still planned, so that START brings back those still to come.
-    opted_out = opt_out is not None and opt_out.opted_out
+    opted_out = bool(known["opted_out"])
     added = Contact(
         booking_id=booking_id,
         phone_ciphertext=contact.phone,
@@ -96,7 +108,7 @@ def register_contact(envelope: Envelope, session: Session, deps: NotifierDeps) -
         created_at=now,
         purge_after=(facts.starts_at if facts else now) + deps.retention,
     )
-    connection.execute(_INSERT_CONTACT, added.model_dump())
+    session.connection().execute(_INSERT_CONTACT, added.model_dump())
     if opted_out:
         add_to_outbox(session, wrap(ContactUnreachable(booking_id=contact.booking_id, reason="opted_out"),
                                     booking_id))
@@ -130,17 +142,16 @@ def schedule_confirmation(envelope: Envelope, session: Session, deps: NotifierDe
     booking_id = str(confirmed.booking_id)
     starts_at = confirmed.slot.start
     connection = session.connection()
-    if connection.execute(_FACTS_KNOWN, {"booking_id": booking_id}).first() is not None:
-        return  # the same booking confirmed again (a replayed message): everything is planned already
     facts = BookingFacts(booking_id=booking_id, starts_at=starts_at, place_alias=confirmed.slot.location.alias,
                          language=confirmed.language, status="confirmed",
                          reminder_offsets=json.dumps(sorted(confirmed.reminder_offsets_minutes, reverse=True)))
-    connection.execute(_INSERT_FACTS, facts.model_dump())
+    if connection.execute(_INSERT_FACTS[connection.dialect.name], facts.model_dump()).first() is None:
+        return  # the same booking confirmed again (a replayed message): everything is planned already
     # The contact's data is kept until the appointment is over (plus retention), not from when it was registered.
     contact_row = connection.execute(_MOVE_PURGE, {"contact_booking_id": booking_id,
                                                    "new_purge_after": starts_at + deps.retention}).mappings().first()
     if contact_row is not None and plan_booking(session, booking_id, deps.clock(), deps.policy, facts=facts,
-                                                contact=Contact(**contact_row)):
+                                                contact=Contact(**contact_row), first=True):
         deps.may_be_due()
 
 
