@@ -132,7 +132,7 @@ def build(settings: Settings, clock: Clock = system_clock) -> Gateway:
     replies = Queue(f"gateway.replies.{uuid4().hex[:12]}", durable=False, exclusive=True, auto_delete=True,
                     queue_arguments=None if settings.is_embedded_broker else {"x-expires": 60_000})
     listener = Listener(Connection(settings.broker_url), queues_for("gateway", settings)[0], replies,
-                        on_event=consumer.handle, on_reply=waiter.resolve)
+                        on_events=consumer.handle_batch, on_reply=waiter.resolve)
     slots = SlotClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
     bookings = BookingService(engine, cipher, relay.wake, clock)
     staff = StaffAccounts(engine, clock)

@@ -1,0 +1,139 @@
+"""The gateway follows the scheduler's decisions: events that arrive together are applied together, and a batch
+changes nothing about what happens to each of them (applied once, understood or dead-lettered, acknowledged)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from gateway.app import Gateway, build
+from gateway.bookings import NewBooking
+from kombu import Connection
+from scheduler.domain.availability import make_slot_id
+
+from shared.contracts import BookingConfirmed, BookingRejected, Mode, Payload, PublicLocation, Slot, wrap
+from shared.messaging import DEAD_LETTER_QUEUE, queues_for
+from shared.settings import Settings, load_settings
+
+START = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, real_env: dict[str, str]) -> Settings:
+    return load_settings(var_dir=tmp_path, gateway_database_url=real_env["GATEWAY_DATABASE_URL"],
+                         broker_url=real_env["BROKER_URL"], data_key=real_env["DATA_KEY"])
+
+
+@pytest.fixture
+def gateway(settings: Settings) -> Iterator[Gateway]:
+    built = build(settings)
+    yield built
+    built.listener.stop()
+    built.engine.dispose()
+
+
+def _book(gateway: Gateway, n: int) -> list[tuple[UUID, str]]:
+    """n pending bookings: (booking id, manage token)."""
+    booked = []
+    for i in range(n):
+        accepted = gateway.bookings.request(NewBooking(slot_id=make_slot_id(1, 1, 1, START + timedelta(hours=i)),
+                                                       phone="+4915112345678", language="de", channel="web"), None)
+        booked.append((UUID(str(accepted.booking_id)), accepted.manage_token))
+    return booked
+
+
+def _slot(i: int) -> Slot:
+    start = START + timedelta(hours=i)
+    return Slot(slot_id=make_slot_id(1, 1, 1, start), start=start, end=start + timedelta(minutes=50),
+                location=PublicLocation(location_id=1, town="Rostock", kind=Mode.office, alias="Rostock 1"),
+                mode=Mode.office, counsellor="Anna")
+
+
+def _publish(gateway: Gateway, payload: Payload) -> dict[str, Any]:
+    wire = wrap(payload, uuid4()).to_wire()
+    gateway.publisher.publish(wire, str(wire["type"]))
+    return wire
+
+
+def _record_batches(gateway: Gateway) -> list[int]:
+    sizes: list[int] = []
+    apply: Callable[[list[Any]], None] = gateway.listener.on_events
+
+    def recording(raws: list[Any]) -> None:
+        sizes.append(len(raws))
+        apply(raws)
+
+    gateway.listener.on_events = recording
+    return sizes
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _messages_left(settings: Settings) -> int:
+    """Ready and unacknowledged messages in the gateway's event queue (after its listener closed its channel)."""
+    with Connection(settings.broker_url) as connection:
+        queue = queues_for("gateway", settings)[0](connection.default_channel)
+        return int(queue.queue_declare(passive=True).message_count)
+
+
+@pytest.mark.infra
+def test_decisions_that_arrived_together_are_applied_in_batches_each_once_and_all_acknowledged(
+        gateway: Gateway, settings: Settings) -> None:
+    booked = _book(gateway, 60)
+    for i, (booking_id, _) in enumerate(booked):
+        _publish(gateway, BookingConfirmed(booking_id=booking_id, slot=_slot(i), language="de"))
+    sizes = _record_batches(gateway)
+
+    gateway.listener.start()
+    _wait_for(lambda: all(gateway.bookings.view(token).status == "confirmed" for _, token in booked))
+    gateway.listener.stop()
+
+    assert sum(sizes) == 60 and max(sizes) > 1, sizes  # queued before the listener started: taken together
+    assert max(sizes) <= 32  # never more than the prefetch
+    assert _messages_left(settings) == 0
+    assert gateway.bookings.view(booked[7][1]).slot == _slot(7).model_dump(mode="json")
+
+
+@pytest.mark.infra
+def test_a_batch_with_a_replayed_a_repeated_and_an_unknown_message_applies_each_understood_one_once(
+        gateway: Gateway, settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    booked = _book(gateway, 4)
+    first = _publish(gateway, BookingConfirmed(booking_id=booked[0][0], slot=_slot(0), language="de"))
+    gateway.listener.start()
+    _wait_for(lambda: gateway.bookings.view(booked[0][1]).status == "confirmed")
+    gateway.listener.stop()
+
+    sizes = _record_batches(gateway)
+    # The first decision again (a redelivery: same message id), a message of a version nobody knows, the
+    # rejection of booking 1 twice (same message id), the confirmation of booking 2.
+    gateway.publisher.publish(first, "booking.confirmed")
+    gateway.publisher.publish({**first, "message_id": str(uuid4()), "version": 99}, "booking.confirmed")
+    rejected = _publish(gateway, BookingRejected(booking_id=booked[1][0], reason="slot_taken"))
+    gateway.publisher.publish(rejected, "booking.rejected")
+    _publish(gateway, BookingConfirmed(booking_id=booked[2][0], slot=_slot(2), language="de"))
+    # booking 0 is cancelled by its client meanwhile: the replayed confirmation must not bring it back.
+    gateway.bookings.cancel(booked[0][1])
+
+    gateway.listener.start()
+    _wait_for(lambda: gateway.bookings.view(booked[2][1]).status == "confirmed")
+    gateway.listener.stop()
+
+    assert sum(sizes) == 5 and max(sizes) > 1, sizes
+    assert [gateway.bookings.view(token).status for _, token in booked] == [
+        "cancelled", "rejected", "confirmed", "pending"]
+    assert _messages_left(settings) == 0
+    with Connection(settings.broker_url) as connection:
+        queue = DEAD_LETTER_QUEUE(connection.default_channel)
+        dead = [json.loads(m.body) for m in iter(lambda: queue.get(no_ack=True), None)]
+    assert len(dead) == 1 and "99" in json.dumps(dead[0])
