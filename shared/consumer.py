@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from shared.contracts import Envelope, UnknownMessage, parse
-from shared.inbox import already_processed, processed_among, remember_all_processed, remember_processed
+from shared.inbox import already_processed, remember_new, remember_processed
 from shared.logging import correlation_id
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class Consumer:
 
     def handle_batch(self, raws: list[Any]) -> None:
         """Several messages at once, for a consumer that received them together: their commands in one transaction
-        (one inbox look-up, one inbox insert, one commit instead of one each per message).
+        (one inbox statement and one commit instead of one each per message).
 
         Anything unusual (a message not understood, a question, a handler or the database failing, a concurrent
         delivery of one of them) sends the messages through `handle` one by one instead, with its dead-lettering
@@ -92,13 +92,11 @@ class Consumer:
             return
         try:
             with Session(self.engine, expire_on_commit=False) as session:
-                done = processed_among(session, [str(e.message_id) for _, e in commands])
-                fresh: dict[str, Envelope] = {}
+                unique: dict[str, Envelope] = {}
                 for _, envelope in commands:
-                    fresh.setdefault(str(envelope.message_id), envelope)
-                todo = [e for key, e in fresh.items() if key not in done]
-                if todo:
-                    remember_all_processed(session, [(e.message_id, e.type) for e in todo])
+                    unique.setdefault(str(envelope.message_id), envelope)
+                new = remember_new(session, [(e.message_id, e.type) for e in unique.values()])
+                todo = [e for key, e in unique.items() if key in new]
                 for envelope in todo:
                     token = correlation_id.set(envelope.correlation_id)
                     try:

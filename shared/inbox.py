@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel
 
 from shared.db import instant_column
@@ -22,19 +23,16 @@ def already_processed(session: Session, message_id: UUID) -> bool:
     return session.get(ProcessedMessage, str(message_id)) is not None
 
 
-def processed_among(session: Session, message_ids: list[str]) -> set[str]:
-    """Which of these message ids were processed already (one look-up for a batch)."""
-    table = ProcessedMessage.__table__  # type: ignore[attr-defined]
-    found = session.connection().execute(select(table.c.message_id).where(table.c.message_id.in_(message_ids)))
-    return {row[0] for row in found}
-
-
-def remember_all_processed(session: Session, messages: list[tuple[UUID, str]]) -> None:
-    """A batch's ids in one statement, on the session's transaction (see remember_processed)."""
+def remember_new(session: Session, messages: list[tuple[UUID, str]]) -> set[str]:
+    """A batch's ids in one statement, on the session's transaction; returns those not processed before (the
+    others are left as they are). A concurrent transaction inserting one of them makes this wait for its outcome,
+    as remember_processed does."""
     now = datetime.now(UTC)
-    session.connection().execute(_INSERT, [
+    connection = session.connection()
+    inserted = connection.execute(_INSERT_NEW[connection.dialect.name], [
         {"message_id": str(message_id), "message_type": message_type, "processed_at": now}
         for message_id, message_type in messages])
+    return {row[0] for row in inserted}
 
 
 def remember_processed(session: Session, message_id: UUID, message_type: str) -> None:
@@ -44,4 +42,7 @@ def remember_processed(session: Session, message_id: UUID, message_type: str) ->
         "message_id": str(message_id), "message_type": message_type, "processed_at": datetime.now(UTC)})
 
 
-_INSERT = insert(ProcessedMessage.__table__)  # type: ignore[attr-defined]  # built once: every message runs it
+_TABLE = ProcessedMessage.__table__  # type: ignore[attr-defined]
+_INSERT = insert(_TABLE)  # built once: every message runs it
+_INSERT_NEW = {dialect: module.insert(_TABLE).on_conflict_do_nothing(index_elements=[_TABLE.c.message_id])
+               .returning(_TABLE.c.message_id) for dialect, module in (("postgresql", postgresql), ("sqlite", sqlite))}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -16,13 +17,18 @@ from shared.db import create_tables, make_engine
 from shared.inbox import ProcessedMessage
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    engine = make_engine(f"sqlite:///{tmp_path / 'batch.sqlite'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.infra)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'batch.sqlite'}"
+    else:
+        url = request.getfixturevalue("databases").gateway
+    engine = make_engine(url)
     create_tables(engine, [ProcessedMessage.__table__])  # type: ignore[list-item]
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE applied (booking_id TEXT NOT NULL)"))
-    return engine
+    yield engine
+    engine.dispose()
 
 
 class Recorder:
