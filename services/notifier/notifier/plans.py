@@ -29,7 +29,9 @@ from shared.contracts import ContactPreferences, SafeWindow
 # Rows the planner may move or revive; anything else (sending, sent, failed, unknown, skipped) is history.
 _REPLANNABLE = ("pending", "cancelled")
 _QUIET_AFTER_CONFIRMATION = timedelta(minutes=60)
-_INSERT_REMINDERS = insert(Reminder.__table__)  # type: ignore[attr-defined]
+# RETURNING makes SQLAlchemy send the rows as one multi-row INSERT (its "insertmanyvalues"); without it, a list
+# of rows is an executemany, one statement per row on the server.
+_INSERT_REMINDERS = insert(Reminder.__table__).returning(Reminder.__table__.c.id)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
