@@ -536,8 +536,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true",
                         help="sanity run: n=200, floor 200 round trips, paced phase 5 s")
     parser.add_argument("--floor-trips", type=int, default=2000, help="floor round trips (default 2000)")
-    parser.add_argument("--scheduler-concurrency", type=int, default=4,
-                        help="the scheduler's WORKER_CONCURRENCY (default 4, as docker-compose.yml)")
+    parser.add_argument("--scheduler-concurrency", type=int, default=8,
+                        help="the scheduler's WORKER_CONCURRENCY (default 8, as docker-compose.yml)")
     parser.add_argument("--notifiers", type=int, default=2,
                         help="notifier worker processes (default 2, as docker-compose.yml's NOTIFIER_REPLICAS)")
     parser.add_argument("--keep", action="store_true", help="keep the var dir with the roles' logs")
