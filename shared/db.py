@@ -9,7 +9,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Dialect, Engine, Table, TypeDecorator, create_engine, event, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    Table,
+    TypeDecorator,
+    create_engine,
+    event,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session
@@ -95,6 +107,21 @@ def create_tables(engine: Engine, tables: Sequence[Table]) -> None:
     from sqlmodel import SQLModel
 
     SQLModel.metadata.create_all(engine, tables=list(tables))
+
+
+class InsertIfAbsent:
+    """INSERT … ON CONFLICT (key) DO NOTHING RETURNING key, built once per dialect (PostgreSQL and SQLite, the
+    two Lotse runs on): one statement instead of a look-up first, and the keys it returns are the rows it added,
+    none for a key already there (a concurrent insert of the same key waits for that transaction's outcome)."""
+
+    def __init__(self, table: Table, key: Column[Any]) -> None:
+        self._statements = {
+            name: dialect.insert(table).on_conflict_do_nothing(index_elements=[key]).returning(key)
+            for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+
+    def __call__(self, connection: Connection, parameters: dict[str, Any] | list[dict[str, Any]]) -> set[Any]:
+        """The keys added; a list of rows goes as one multi-row statement."""
+        return {row[0] for row in connection.execute(self._statements[connection.dialect.name], parameters)}
 
 
 def is_postgres(engine: Engine) -> bool:

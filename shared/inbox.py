@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from sqlalchemy import insert
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel
 
-from shared.db import instant_column
+from shared.db import InsertIfAbsent, instant_column
 
 
 class ProcessedMessage(SQLModel, table=True):
@@ -28,11 +27,9 @@ def remember_new(session: Session, messages: list[tuple[UUID, str]]) -> set[str]
     others are left as they are). A concurrent transaction inserting one of them makes this wait for its outcome,
     as remember_processed does."""
     now = datetime.now(UTC)
-    connection = session.connection()
-    inserted = connection.execute(_INSERT_NEW[connection.dialect.name], [
+    return _INSERT_NEW(session.connection(), [
         {"message_id": str(message_id), "message_type": message_type, "processed_at": now}
         for message_id, message_type in messages])
-    return {row[0] for row in inserted}
 
 
 def remember_processed(session: Session, message_id: UUID, message_type: str) -> None:
@@ -44,5 +41,4 @@ def remember_processed(session: Session, message_id: UUID, message_type: str) ->
 
 _TABLE = ProcessedMessage.__table__  # type: ignore[attr-defined]
 _INSERT = insert(_TABLE)  # built once: every message runs it
-_INSERT_NEW = {dialect: module.insert(_TABLE).on_conflict_do_nothing(index_elements=[_TABLE.c.message_id])
-               .returning(_TABLE.c.message_id) for dialect, module in (("postgresql", postgresql), ("sqlite", sqlite))}
+_INSERT_NEW = InsertIfAbsent(_TABLE, _TABLE.c.message_id)

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, exists, insert, literal, update
 from sqlalchemy import select as select_columns
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, delete, select
 
 from notifier import deliveries
@@ -34,6 +33,7 @@ from shared.contracts import (
 from shared.contracts.contacts import phone_context
 from shared.contracts.deliveries import inbound_phone_context
 from shared.crypto import DataCipher
+from shared.db import InsertIfAbsent
 from shared.outbox import add_to_outbox
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,7 @@ _CONTACT_CONTEXT = (
                  .outerjoin(_FACTS, _FACTS.c.booking_id == bindparam("booking_id"))))
 _INSERT_CONTACT = insert(_CONTACTS)
 # A replayed confirmation finds its facts there and inserts nothing: one statement instead of a look-up first.
-_INSERT_FACTS = {dialect: module.insert(_FACTS).on_conflict_do_nothing(index_elements=[_FACTS.c.booking_id])
-                 .returning(_FACTS.c.booking_id) for dialect, module in (("postgresql", postgresql),
-                                                                         ("sqlite", sqlite))}
+_INSERT_FACTS = InsertIfAbsent(_FACTS, _FACTS.c.booking_id)
 _MOVE_PURGE = (update(_CONTACTS).where(_CONTACTS.c.booking_id == bindparam("contact_booking_id"))
                .values(purge_after=bindparam("new_purge_after")).returning(*_CONTACTS.c))
 
@@ -145,7 +143,7 @@ def schedule_confirmation(envelope: Envelope, session: Session, deps: NotifierDe
     facts = BookingFacts(booking_id=booking_id, starts_at=starts_at, place_alias=confirmed.slot.location.alias,
                          language=confirmed.language, status="confirmed",
                          reminder_offsets=json.dumps(sorted(confirmed.reminder_offsets_minutes, reverse=True)))
-    if connection.execute(_INSERT_FACTS[connection.dialect.name], facts.model_dump()).first() is None:
+    if not _INSERT_FACTS(connection, facts.model_dump()):
         return  # the same booking confirmed again (a replayed message): everything is planned already
     # The contact's data is kept until the appointment is over (plus retention), not from when it was registered.
     contact_row = connection.execute(_MOVE_PURGE, {"contact_booking_id": booking_id,
