@@ -80,16 +80,8 @@ def plan_booking(session: Session, booking_id: str, now: datetime, policy: Polic
                  if p.due_at > confirmed_at + _QUIET_AFTER_CONFIRMATION]
     wanted = {confirmation_key(booking_id): confirmation}
     wanted |= {_generation_key(facts, p.key): p for p in reminders}
-    if first:
-        # Core, one multi-row statement: every booking comes through here, and the ORM's unit of work for these
-        # rows cost more CPU than the insert itself.
-        session.connection().execute(_INSERT_REMINDERS, [
-            {"key": key, "booking_id": booking_id, "kind": p.kind, "language": contact.language, "due_at": p.due_at,
-             "not_after": p.not_after, "status": "pending", "attempts": 0, "created_at": now}
-            for key, p in wanted.items()])
-        return any(p.due_at <= now for p in wanted.values())
     # The confirmation is planned once: a later re-plan (texts turned off, say) never sends or cancels it again.
-    _upsert(session, rows, booking_id, contact.language, wanted, keep_existing={confirmation_key(booking_id)},
+    _upsert(session, rows, booking_id, contact.language, wanted, now, keep_existing={confirmation_key(booking_id)},
             cancel_kinds=("reminder",), generation_prefix=f"{booking_id}:g{facts.generation}:")
     return any(p.due_at <= now for p in wanted.values())
 
@@ -104,7 +96,7 @@ def plan_change_notice(session: Session, facts: BookingFacts, kind: str, now: da
     if planned is None:
         return False
     key = f"{facts.booking_id}:cancelled" if kind == "cancelled" else _generation_key(facts, kind)
-    _upsert(session, _rows_of(session, facts.booking_id), facts.booking_id, contact.language, {key: planned},
+    _upsert(session, _rows_of(session, facts.booking_id), facts.booking_id, contact.language, {key: planned}, now,
             keep_existing=set(), cancel_kinds=(), generation_prefix=None)
     return planned.due_at <= now
 
@@ -123,15 +115,21 @@ def _rows_of(session: Session, booking_id: str) -> dict[str, Reminder]:
 
 
 def _upsert(session: Session, existing: dict[str, Reminder], booking_id: str, language: str,
-            wanted: dict[str, Planned], keep_existing: set[str], cancel_kinds: tuple[str, ...],
+            wanted: dict[str, Planned], now: datetime, keep_existing: set[str], cancel_kinds: tuple[str, ...],
             generation_prefix: str | None) -> None:
+    added = [{"key": key, "booking_id": booking_id, "kind": planned.kind, "language": language,
+              "due_at": planned.due_at, "not_after": planned.not_after, "status": "pending", "attempts": 0,
+              "created_at": now} for key, planned in wanted.items() if key not in existing]
+    if added:
+        # Core, one multi-row statement: every booking's first plan comes through here, and the ORM's unit of work
+        # for these rows cost more CPU than the insert itself.
+        session.connection().execute(_INSERT_REMINDERS, added)
     for key, planned in wanted.items():
         row = existing.get(key)
         if row is None:
-            session.add(Reminder(key=key, booking_id=booking_id, kind=planned.kind, language=language,
-                                 due_at=planned.due_at, not_after=planned.not_after))
-        elif key not in keep_existing and (row.status in _REPLANNABLE or
-                                           (row.status == "skipped" and row.outcome == "opted_out")):
+            continue
+        if key not in keep_existing and (row.status in _REPLANNABLE or
+                                         (row.status == "skipped" and row.outcome == "opted_out")):
             row.status, row.outcome = "pending", None
             row.due_at, row.not_after, row.language = planned.due_at, planned.not_after, language
             session.add(row)
