@@ -77,6 +77,9 @@ class Consumer:
         Anything unusual (a message not understood, a question, a handler or the database failing, a concurrent
         delivery of one of them) sends the messages through `handle` one by one instead, with its dead-lettering
         and retries: a batch never changes what happens to a message, only what it costs."""
+        if len(raws) == 1:
+            self.handle(raws[0])
+            return
         commands: list[tuple[Any, Envelope]] = []
         for raw in raws:
             try:
@@ -84,7 +87,7 @@ class Consumer:
             except UnknownMessage:
                 self.handle(raw)
                 continue
-            if envelope.type in self.commands and len(raws) > 1:
+            if envelope.type in self.commands:
                 commands.append((raw, envelope))
             else:
                 self.handle(raw)
