@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,12 +19,15 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    false,
+    literal,
     text,
+    true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
-from sqlmodel import Session
+from sqlmodel import Field, Session
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -103,12 +106,6 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def create_tables(engine: Engine, tables: Sequence[Table]) -> None:
-    from sqlmodel import SQLModel
-
-    SQLModel.metadata.create_all(engine, tables=list(tables))
-
-
 class InsertIfAbsent:
     """INSERT … ON CONFLICT (key) DO NOTHING RETURNING key, built once per dialect (PostgreSQL and SQLite, the
     two Lotse runs on): one statement instead of a look-up first, and the keys it returns are the rows it added,
@@ -169,3 +166,11 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def instant_column(nullable: bool = False, index: bool = False) -> Column[datetime]:
     return Column(UtcDateTime(), nullable=nullable, index=index)
+
+
+def database_default(value: bool | int | str, **field: Any) -> Any:
+    """A field whose default the database has too (as the migrations made it): a row written by plain SQL (an
+    administrator, a migration, a test) gets what a row written through the class gets."""
+    # A literal, not a plain string: alembic compares a plain '' with SQLite's reflected "''" as a difference.
+    server: Any = (true() if value else false()) if isinstance(value, bool) else literal(value)
+    return Field(default=value, sa_column_kwargs={"server_default": server}, **field)

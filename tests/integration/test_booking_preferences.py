@@ -19,17 +19,16 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from gateway import handlers
+from gateway import handlers, migrations
 from gateway.api import bookings as bookings_api
 from gateway.api import errors
 from gateway.bookings import BookingService
-from gateway.tables import TABLES
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from shared.contracts import BookingRejected, ContactPreferences, wrap
 from shared.crypto import DataCipher, generate_data_key, parse_data_key
-from shared.db import create_tables, make_engine
+from shared.db import make_engine
 from shared.settings import Settings
 from tests.support import infra
 
@@ -54,7 +53,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         built = make_engine(request.getfixturevalue("postgres_url"))
     else:
         built = make_engine(f"sqlite:///{tmp_path / 'gateway.sqlite'}")
-    create_tables(built, TABLES)
+    migrations.upgrade(built)
     with built.begin() as connection:
         for table in ("booking_preferences", "booking_requests", "outbox"):
             connection.execute(text(f"DELETE FROM {table}"))

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from shared.consumer import Consumer
 from shared.contracts import BookingCancellationRequested, Envelope, wrap
-from shared.db import create_tables, make_engine
+from shared.db import make_engine
 from shared.inbox import ProcessedMessage
 
 
@@ -24,7 +24,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     else:
         url = request.getfixturevalue("databases").gateway
     engine = make_engine(url)
-    create_tables(engine, [ProcessedMessage.__table__])  # type: ignore[list-item]
+    ProcessedMessage.__table__.create(engine)  # type: ignore[attr-defined]
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE applied (booking_id TEXT NOT NULL)"))
     yield engine

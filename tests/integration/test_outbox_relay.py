@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from shared.contracts import BookingCancellationRequested, wrap
-from shared.db import create_tables, make_engine
+from shared.db import make_engine
 from shared.messaging import OutgoingMessage
 from shared.outbox import OutboxMessage, Relay, insert_outbox
 from tests.support import infra
@@ -27,7 +27,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         built = make_engine(databases.gateway)
     else:
         built = make_engine(f"sqlite:///{tmp_path / 'outbox.sqlite'}")
-    create_tables(built, [OutboxMessage.__table__])  # type: ignore[attr-defined]
+    OutboxMessage.__table__.create(built)  # type: ignore[attr-defined]
     yield built
     built.dispose()
     if request.param == "postgresql":

@@ -23,16 +23,16 @@ import pytest
 from argon2 import PasswordHasher, Type
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
+from gateway import migrations
 from gateway.api import errors, staff_auth
 from gateway.api.staff_deps import COOKIE_NAME, CSRF_HEADER, CalendarStaff, cookie_is_secure
 from gateway.staff.accounts import StaffAccounts
 from gateway.staff.errors import WRONG_CREDENTIALS, InvalidStaffAccount, UsernameTaken, WeakPassword
 from gateway.staff.tables import LoginFailure, StaffAccount, StaffSession
-from gateway.tables import TABLES
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
-from shared.db import create_tables, make_engine
+from shared.db import make_engine
 from shared.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,7 +108,7 @@ def make_app(engine: Engine, accounts: StaffAccounts, public_base_url: str = "ht
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[Desk]:
     engine = make_engine(f"sqlite:///{tmp_path / 'gateway.sqlite'}")
-    create_tables(engine, TABLES)
+    migrations.upgrade(engine)
     clock = Clock()
     accounts = StaffAccounts(engine, clock, PasswordHasher(**CHEAP))  # type: ignore[arg-type]
     accounts.create("admin", "Admin", "admin", PASSWORD)
@@ -173,7 +173,7 @@ def test_wrong_password_unknown_user_and_inactive_account_get_the_same_401(desk:
 
 def test_unknown_username_costs_a_password_verification_like_a_known_one(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'gateway.sqlite'}")
-    create_tables(engine, TABLES)
+    migrations.upgrade(engine)
     accounts = StaffAccounts(engine, Clock(), CountingHasher(**CHEAP))  # type: ignore[arg-type]
     accounts.create("anna", "Anna", "counsellor", PASSWORD, counsellor_id=3)
     for username in ("anna", "nobody"):
@@ -314,7 +314,7 @@ def test_session_token_csrf_token_and_password_are_not_stored_in_clear(desk: Des
 
 def test_production_password_hash_is_argon2id_with_rfc_9106_parameters(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'gateway.sqlite'}")
-    create_tables(engine, TABLES)
+    migrations.upgrade(engine)
     accounts = StaffAccounts(engine)
     accounts.create("admin", "Admin", "admin", PASSWORD)
     with Session(engine) as session:
@@ -440,7 +440,7 @@ def test_real_gateway_app_serves_the_staff_routes(tmp_path: Path) -> None:
     from gateway.app import create_app
 
     engine = make_engine(f"sqlite:///{tmp_path / 'gateway.sqlite'}")
-    create_tables(engine, TABLES)
+    migrations.upgrade(engine)
     staff = StaffAccounts(engine, hasher=PasswordHasher(**CHEAP))
     staff.create("admin", "Admin", "admin", PASSWORD)  # type: ignore[arg-type]
     gateway = SimpleNamespace(engine=engine, settings=Settings(public_base_url="http://127.0.0.1:8000"),

@@ -19,11 +19,11 @@ from uuid import UUID
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from gateway import handlers
+from gateway import handlers, migrations
 from gateway.api import errors
 from gateway.bookings import BookingService
 from gateway.errors import SchedulerUnavailable
-from gateway.tables import TABLES, BookingRequest
+from gateway.tables import BookingRequest
 from gateway.web import pages
 from gateway.web.texts import TEXTS, negotiate
 from sqlmodel import Session, col, select
@@ -40,7 +40,7 @@ from shared.contracts import (
     wrap,
 )
 from shared.crypto import DataCipher, generate_data_key, parse_data_key
-from shared.db import create_tables, make_engine
+from shared.db import make_engine
 from shared.outbox import OutboxMessage
 from shared.settings import Settings
 
@@ -123,7 +123,7 @@ class Site:
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
     engine = make_engine(f"sqlite:///{tmp_path / 'gateway.sqlite'}")
-    create_tables(engine, TABLES)
+    migrations.upgrade(engine)
     bookings = BookingService(engine, DataCipher(parse_data_key(generate_data_key())), lambda: None, lambda: NOW)
     calendar = FakeCalendar([slot(0, 10), slot(0, 11), slot(1, 9), slot(4, 10, PHONE_LINE), slot(8, 10)])
     settings = Settings(var_dir=tmp_path, timezone="Europe/Berlin", gateway_database_url="sqlite://")

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from kombu import Connection, Queue
 from sqlalchemy import Engine
 
-from gateway import handlers
+from gateway import handlers, migrations
 from gateway.api import bookings as bookings_api
 from gateway.api import errors, health, staff_auth
 from gateway.api import feeds as feeds_api
@@ -25,20 +25,19 @@ from gateway.api import twilio as twilio_api
 from gateway.api.limits import BodySizeLimit
 from gateway.api.observe import Observe
 from gateway.bookings import BookingService
-from gateway.feeds import FEED_TABLES, FeedTokens
+from gateway.feeds import FeedTokens
 from gateway.listener import Listener
 from gateway.metrics import EVENTS_APPLIED
 from gateway.slots import ReplyWaiter, SlotClient
 from gateway.sms_preview import SmsPreviewClient
 from gateway.staff.accounts import StaffAccounts
 from gateway.staff_client import StaffClient
-from gateway.tables import TABLES
 from gateway.twilio_webhooks import TwilioWebhooks
 from gateway.web import pages
 from shared.cipher import load_cipher
 from shared.clock import Clock, system_clock
 from shared.consumer import Consumer
-from shared.db import check_database, create_tables, make_engine
+from shared.db import check_database, make_engine
 from shared.messaging import Publisher, make_celery, queues_for
 from shared.outbox import Relay
 from shared.settings import Settings
@@ -104,7 +103,7 @@ class Gateway:
 
 def build(settings: Settings, clock: Clock = system_clock) -> Gateway:
     engine = make_engine(settings.gateway_database_url, pool_size=POOL_SIZE)
-    create_tables(engine, [*TABLES, *FEED_TABLES])
+    migrations.upgrade(engine)
     cipher = load_cipher(settings)
     celery = make_celery("gateway", settings)
     publisher = Publisher(celery, settings)

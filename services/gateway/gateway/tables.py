@@ -40,7 +40,8 @@ class BookingRequest(SQLModel, table=True):
 class BookingPreferences(SQLModel, table=True):
     """What the client decided is safe for one booking's texts (a ContactPreferences as JSON); it identifies no one.
     A booking without a row has the defaults (reminders on, any time), so the usual booking writes no row. A table
-    of its own, not columns on booking_requests: create_all adds missing tables, never missing columns."""
+    of its own, not columns on booking_requests: the gateway then made its tables with create_all, which adds
+    missing tables, never missing columns (its schema is now gateway/migrations)."""
 
     __tablename__ = "booking_preferences"
     booking_id: str = Field(primary_key=True, max_length=36, foreign_key="booking_requests.booking_id",

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Index, Table
 from sqlmodel import Field, SQLModel
 
-from shared.db import instant_column
+from shared.db import database_default, instant_column
 from shared.inbox import ProcessedMessage
 from shared.outbox import OutboxMessage
 
@@ -29,7 +29,7 @@ class Contact(SQLModel, table=True):
     phone_hash: str = Field(max_length=64, index=True)  # HMAC of the E.164 number, for opt-outs and look-ups
     manage_token_ciphertext: str
     language: str = Field(max_length=2)
-    reminders: bool = True
+    reminders: bool = database_default(True)
     safe_window: str | None = None  # shared.contracts.SafeWindow as JSON, or none
     unreachable: str | None = Field(default=None, max_length=24)  # invalid_number, unreachable, opted_out
     created_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
@@ -45,9 +45,9 @@ class BookingFacts(SQLModel, table=True):
     place_alias: str = Field(max_length=40)
     language: str = Field(max_length=2)
     status: str = Field(max_length=16)  # confirmed, cancelled, no_show, attended
-    reminder_offsets: str = Field(default="[]", max_length=64)  # the appointment type's policy, JSON minutes
+    reminder_offsets: str = database_default("[]", max_length=64)  # the appointment type's policy, JSON minutes
     # Bumped by each reschedule: the messages planned for the old time keep their keys, the new ones get new keys.
-    generation: int = 0
+    generation: int = database_default(0)
 
 
 class Reminder(SQLModel, table=True):
@@ -67,8 +67,8 @@ class Reminder(SQLModel, table=True):
     language: str = Field(max_length=2)
     due_at: datetime = Field(sa_column=instant_column())
     not_after: datetime = Field(sa_column=instant_column())
-    status: str = Field(default="pending", max_length=16)
-    attempts: int = 0
+    status: str = database_default("pending", max_length=16)
+    attempts: int = database_default(0)
     outcome: str | None = Field(default=None, max_length=32)  # why skipped/failed, for admins
     # Messages not tied to a booking (the answer to STOP/START) carry their own sealed number and its context.
     phone_ciphertext: str | None = None
@@ -88,15 +88,15 @@ class Delivery(SQLModel, table=True):
     __tablename__ = "deliveries"
     id: int | None = Field(default=None, primary_key=True)
     reminder_id: int = Field(foreign_key="reminders.id", index=True)
-    attempt: int = 1
+    attempt: int = database_default(1)
     booking_id: str | None = Field(default=None, max_length=36, index=True)
     ref: str = Field(max_length=32, unique=True)  # in the StatusCallback URL: matches a callback without a SID
     provider: str = Field(max_length=16)
     status: str = Field(max_length=16)
     provider_sid: str | None = Field(default=None, max_length=64, index=True)
     error_code: str | None = Field(default=None, max_length=16)
-    to_masked: str = Field(default="", max_length=24)
-    segments: int = 0
+    to_masked: str = database_default("", max_length=24)
+    segments: int = database_default(0)
     created_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
     updated_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
     # Committed just before the provider is called. A queued delivery without it never left this process: after a

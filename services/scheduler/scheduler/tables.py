@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import Column, Date, Index, Time
+from sqlalchemy import BigInteger, CheckConstraint, Column, Date, Index, Table, Time
 from sqlmodel import Field, SQLModel
 
 from shared.contracts.bookings import DEFAULT_REMINDER_OFFSETS
-from shared.db import instant_column
+from shared.db import database_default, instant_column
+from shared.inbox import ProcessedMessage
+from shared.outbox import OutboxMessage
 
 
 def _utcnow() -> datetime:
@@ -43,8 +45,8 @@ class Location(SQLModel, table=True):
     town: str = Field(max_length=80)
     kind: str = Field(max_length=16)  # office, outreach, phone, video
     alias: str = Field(max_length=40)  # what SMS and pages show
-    address: str = Field(default="", max_length=200)  # shown only to someone holding a booking
-    active: bool = True
+    address: str = database_default("", max_length=200)  # shown only to someone holding a booking
+    active: bool = database_default(True)
 
 
 class Counsellor(SQLModel, table=True):
@@ -54,7 +56,7 @@ class Counsellor(SQLModel, table=True):
     languages: str = Field(max_length=80)  # comma-separated codes
     topics: str = Field(max_length=200)  # comma-separated topic codes
     daily_cap: int | None = None  # most appointments in one local day; None for no limit
-    active: bool = True
+    active: bool = database_default(True)
 
     @property
     def language_set(self) -> frozenset[str]:
@@ -79,14 +81,14 @@ class AppointmentType(SQLModel, table=True):
     topic: str = Field(max_length=40)  # career, health, safety, psychosocial; editable by staff
     duration_minutes: int
     modes: str = Field(max_length=80)  # comma-separated location kinds
-    buffer_before_minutes: int = 0
-    buffer_after_minutes: int = 0
-    min_notice_minutes: int = 60
-    horizon_days: int = 90
-    active: bool = True
+    buffer_before_minutes: int = database_default(0)
+    buffer_after_minutes: int = database_default(0)
+    min_notice_minutes: int = database_default(60)
+    horizon_days: int = database_default(90)
+    active: bool = database_default(True)
     # Minutes before the start at which the client is reminded, comma-separated, largest first; "" for none.
     # Each booking is announced with the policy of its type at that moment (migration 0003).
-    reminder_offsets_minutes: str = Field(default=DEFAULT_REMINDER_POLICY, max_length=40)
+    reminder_offsets_minutes: str = database_default(DEFAULT_REMINDER_POLICY, max_length=40)
 
     @property
     def mode_set(self) -> frozenset[str]:
@@ -109,7 +111,7 @@ class AvailabilityRule(SQLModel, table=True):
     ends: time = Field(sa_column=Column(Time(), nullable=False))
     valid_from: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))
     valid_until: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))  # inclusive
-    on_holidays: bool = False  # True: stays open on public holidays of MV
+    on_holidays: bool = database_default(False)  # True: stays open on public holidays of MV
 
 
 class AvailabilityException(SQLModel, table=True):
@@ -126,7 +128,7 @@ class AvailabilityException(SQLModel, table=True):
     last_day: date = Field(sa_column=Column(Date(), nullable=False))
     starts: time | None = Field(default=None, sa_column=Column(Time(), nullable=True))
     ends: time | None = Field(default=None, sa_column=Column(Time(), nullable=True))
-    reason: str = Field(default="", max_length=200)
+    reason: str = database_default("", max_length=200)
     created_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
 
 
@@ -135,7 +137,12 @@ class Appointment(SQLModel, table=True):
     the database refuses two confirmed appointments of one counsellor whose blocked times overlap."""
 
     __tablename__ = "appointments"
-    __table_args__ = (Index("appointments_by_start", "starts_at"),)
+    __table_args__ = (
+        Index("appointments_by_start", "starts_at"),
+        # Searches read the confirmed appointments of a time range; decisions one counsellor's around a slot (0002).
+        Index("appointments_by_status_start", "status", "starts_at", "counsellor_id"),
+        Index("appointments_by_counsellor_start", "counsellor_id", "starts_at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     booking_id: str = Field(max_length=36, unique=True)
     counsellor_id: int = Field(foreign_key="counsellors.id")
@@ -147,7 +154,7 @@ class Appointment(SQLModel, table=True):
     blocked_until: datetime = Field(sa_column=instant_column())
     status: str = Field(max_length=16)  # confirmed, cancelled, no_show, attended
     status_reason: str | None = Field(default=None, max_length=200)
-    needs_attention: bool = False  # a leave was entered over it: staff must move it
+    needs_attention: bool = database_default(False)  # a leave was entered over it: staff must move it
     topic: str | None = Field(default=None, max_length=40)
     language: str = Field(max_length=2)
     channel: str = Field(max_length=8)
@@ -158,3 +165,20 @@ class Appointment(SQLModel, table=True):
     contact_problem: str | None = Field(default=None, max_length=16)
     contact_problem_code: str | None = Field(default=None, max_length=6)
     contact_problem_since: datetime | None = Field(default=None, sa_column=instant_column(nullable=True))
+
+
+class CalendarVersion(SQLModel, table=True):
+    """One row whose number changes with every change to the calendar's tables, in the same transaction: the
+    database's triggers write it (migration 0002), workers compare it to know their cached setup is current."""
+
+    __tablename__ = "calendar_version"
+    __table_args__ = (CheckConstraint("id = 1", name="calendar_version_one_row"),)
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    version: int = Field(sa_type=BigInteger)
+
+
+TABLES: list[Table] = [
+    t.__table__  # type: ignore[union-attr]
+    for t in (Location, Counsellor, CounsellorLocation, AppointmentType, AvailabilityRule, AvailabilityException,
+              Appointment, CalendarVersion, OutboxMessage, ProcessedMessage)
+]

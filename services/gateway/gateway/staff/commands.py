@@ -11,10 +11,10 @@ import getpass
 import sys
 from typing import TextIO
 
+from gateway import migrations
 from gateway.errors import GatewayError
 from gateway.staff.accounts import MIN_PASSWORD_LENGTH, StaffAccounts
-from gateway.tables import TABLES
-from shared.db import create_tables, make_engine
+from shared.db import make_engine
 from shared.settings import load_settings_or_exit
 
 
@@ -66,7 +66,7 @@ def run(argv: list[str], stdin: TextIO = sys.stdin) -> int:
     engine = make_engine(settings.gateway_database_url)
     try:
         password = read_password(args.password_stdin, stdin)
-        create_tables(engine, TABLES)  # a fresh installation may create its first admin before the first start
+        migrations.upgrade(engine)  # a fresh installation may create its first admin before the first start
         staff = StaffAccounts(engine).create(args.username, args.name, role, password, counsellor_id)
     except (CommandError, GatewayError) as exc:
         print(f"lotse: {exc}", file=sys.stderr)
