@@ -1,6 +1,9 @@
 # One image for every Lotse role; docker-compose.yml picks the role with `command:`. No secret is baked in:
 # DATA_KEY, passwords and Twilio credentials arrive as environment variables when a container starts.
-FROM python:3.11-slim
+# Python 3.11.16 on Debian trixie, pinned to the digest of the tag's multi-platform index (linux/amd64:
+# sha256:272efc3f…, linux/arm64: sha256:78451b3b…; docker-library/repo-info, build of 2026-08-25), so a rebuild gets
+# the same base. To move on: the new tag's index digest from repo-info or `docker buildx imagetools inspect`.
+FROM python:3.11.16-slim-trixie@sha256:be1575ed968de893bd54f4c56315ff7c4736ce522c1bca08fd521731aafc0d76
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -9,18 +12,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_ROOT_USER_ACTION=ignore
 
 WORKDIR /src
-# Dependencies first, from pyproject.toml alone, so that a code change does not reinstall them.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+# Dependencies first, from the runtime lock alone (exact versions, every file's hash checked, no dev tools), so that
+# a code change does not reinstall them.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock \
+    && rm requirements.lock
 
+COPY pyproject.toml ./
 COPY shared ./shared
 COPY lotse ./lotse
 COPY services ./services
-# A regular (not editable) install into site-packages; the build directory is not needed afterwards.
-RUN pip install --no-deps . \
+# A regular (not editable) install into site-packages, built with the locked setuptools (no build isolation, which
+# would fetch one unchecked); the build directory is not needed afterwards.
+RUN pip install --no-deps --no-build-isolation . \
     && pip check \
     && cd / && rm -rf /src
 

@@ -1,5 +1,13 @@
 #!/usr/bin/env bash
-# Create .venv and install Lotse with its dependencies; quick when nothing changed since the last install.
+# Create .venv and install Lotse with its dependencies at the versions in requirements-dev.lock (runtime + dev, every
+# file's hash checked); quick when nothing changed since the last install.
+#
+# To change a dependency, edit pyproject.toml, then lock again here with pip-tools (in a venv of its own: pip install
+# 'pip-tools>=7.4,<8'; its options are in pyproject.toml's [tool.pip-tools]; add --upgrade to both commands to move
+# every package to the newest release its range allows), the runtime lock first, as the dev lock follows it:
+#   pip-compile --build-deps-for=wheel -o requirements.lock pyproject.toml &&
+#   pip-compile --extra=dev --build-deps-for=editable -c requirements.lock -o requirements-dev.lock pyproject.toml
+# tests/unit/test_dependencies.py fails while a lock does not match pyproject.toml.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -13,10 +21,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON_BIN" -m venv .venv
 fi
 stamp=.venv/.lotse-installed
-want="$(cat pyproject.toml | sha256sum | cut -c1-16)"
+want="$(cat pyproject.toml requirements.lock requirements-dev.lock | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "lotse: installing dependencies into .venv (first time takes a minute)" >&2
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+  echo "lotse: installing the locked dependencies into .venv (first time takes a minute)" >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
+  # Without build isolation the build uses the setuptools just installed from the lock, instead of fetching one
+  # that no hash checks.
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
   echo "$want" > "$stamp"
 fi

@@ -354,9 +354,11 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
     return [(op, arg.strip()) for op, _, arg in (line.partition(" ") for line in lines if line and line[0] != "#")]
 
 
-def test_image_is_python_311_slim_and_runs_as_an_unprivileged_user() -> None:
+def test_image_is_python_311_slim_pinned_to_a_patch_and_digest_and_runs_as_an_unprivileged_user() -> None:
     instructions = dockerfile_instructions()
-    assert instructions[0] == ("FROM", "python:3.11-slim")
+    # A floating tag would give each rebuild whatever base was pushed last; the digest pins the exact image.
+    assert instructions[0][0] == "FROM"
+    assert re.fullmatch(r"python:3\.11\.\d+-slim(-[a-z]+)?@sha256:[0-9a-f]{64}", instructions[0][1])
     users = [arg for op, arg in instructions if op == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0")
 
@@ -381,7 +383,19 @@ def test_image_installs_every_package_setuptools_finds_and_nothing_else_enters_t
               if line.strip() and not line.startswith("#")]
     assert ignore[0] == "*", ".dockerignore is an allow-list"
     allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
-    assert allowed == {"pyproject.toml"} | {root.split("/")[0] for root in roots}
+    assert allowed == {"pyproject.toml", "requirements.lock"} | {root.split("/")[0] for root in roots}
+
+
+def test_image_installs_the_runtime_lock_with_hashes_then_the_project_without_dependencies() -> None:
+    runs = [arg for op, arg in dockerfile_instructions() if op == "RUN"]
+    copied = [arg.split()[0] for op, arg in dockerfile_instructions() if op == "COPY"]
+    lock = next(i for i, run in enumerate(runs) if "-r requirements.lock" in run)
+    assert "--require-hashes" in runs[lock]
+    # Nothing installs from another source: the project itself comes without dependencies, then pip checks.
+    project = next(i for i, run in enumerate(runs) if re.search(r"pip install .*--no-deps.* \.(\s|$)", run))
+    assert lock < project and "pip check" in runs[project]
+    assert all(re.findall(r"pip install [^&]*", run) == [] for i, run in enumerate(runs) if i not in (lock, project))
+    assert "requirements-dev.lock" not in copied, "the image holds no dev tools"
 
 
 # --- shared/healthcheck.py --------------------------------------------------------------------------------------
