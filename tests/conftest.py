@@ -12,7 +12,16 @@ import pytest
 
 from shared.crypto import generate_data_key
 from tests.support import infra
+from tests.support.rabbit import PrivateRabbit, RabbitNodeFailed
 from tests.support.system import free_port
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Tests run in random order (pytest-randomly); its seed is in the header, which `-q` (scripts/test.sh) hides:
+    say it at the end, where a failure is read, with how to repeat the order."""
+    if config.pluginmanager.hasplugin("randomly"):
+        seed = config.getoption("randomly_seed")
+        terminalreporter.write_line(f"Test order: --randomly-seed={seed} (pass it again to repeat this order)")
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +35,17 @@ def infrastructure() -> None:
 
 @pytest.fixture
 def databases(infrastructure: None) -> Iterator[infra.Databases]:
+    """An empty gateway, scheduler and notifier database of the test's own."""
     dbs = infra.create_databases()
+    yield dbs
+    infra.drop_databases(dbs)
+
+
+@pytest.fixture
+def migrated_databases(infrastructure: None) -> Iterator[infra.Databases]:
+    """As `databases`, with every service's tables already made (copied from templates built once per migration
+    state): a service started on them skips its migrations, which made up most of an integration test's time."""
+    dbs = infra.create_databases(migrated=True)
     yield dbs
     infra.drop_databases(dbs)
 
@@ -39,13 +58,42 @@ def vhost(infrastructure: None) -> Iterator[str]:
 
 
 @pytest.fixture
-def real_env(databases: infra.Databases, vhost: str) -> dict[str, str]:
+def real_env(migrated_databases: infra.Databases, vhost: str) -> dict[str, str]:
     """Environment variables that point every service at PostgreSQL and RabbitMQ."""
     return {
-        "GATEWAY_DATABASE_URL": databases.gateway,
-        "SCHEDULER_DATABASE_URL": databases.scheduler,
-        "NOTIFIER_DATABASE_URL": databases.notifier,
+        "GATEWAY_DATABASE_URL": migrated_databases.gateway,
+        "SCHEDULER_DATABASE_URL": migrated_databases.scheduler,
+        "NOTIFIER_DATABASE_URL": migrated_databases.notifier,
         "BROKER_URL": infra.amqp_url(vhost),
+        "DATA_KEY": generate_data_key(),
+    }
+
+
+@pytest.fixture
+def private_rabbit() -> Iterator[PrivateRabbit]:
+    """A RabbitMQ node of the test's own, running, for tests that stop or kill the broker (never the shared one).
+    Stopped and its folder removed afterwards, whatever the test's outcome."""
+    try:
+        node = PrivateRabbit()
+    except RabbitNodeFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        node.start()
+        yield node
+    except RabbitNodeFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
+    finally:
+        node.close()
+
+
+@pytest.fixture
+def private_broker_env(migrated_databases: infra.Databases, private_rabbit: PrivateRabbit) -> dict[str, str]:
+    """As real_env, with the broker a private node the test may stop or kill."""
+    return {
+        "GATEWAY_DATABASE_URL": migrated_databases.gateway,
+        "SCHEDULER_DATABASE_URL": migrated_databases.scheduler,
+        "NOTIFIER_DATABASE_URL": migrated_databases.notifier,
+        "BROKER_URL": private_rabbit.url,
         "DATA_KEY": generate_data_key(),
     }
 

@@ -5,7 +5,7 @@ and one announcement, and a slot another booking holds is refused with a reason.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -24,12 +24,15 @@ from shared.contracts import BookingConfirmed, BookingRequested, Mode, PublicLoc
 from shared.outbox import OutboxMessage
 from shared.settings import load_settings
 
+# The scheduler's clock is pinned, so no test depends on today's date (a Monday that happens to be a public holiday
+# in Mecklenburg-Vorpommern offers no slots): the Wednesday before an ordinary Monday.
+NOW = datetime(2026, 6, 3, 8, 0, tzinfo=UTC)
+MONDAY = date(2026, 6, 8)
 
-def _next_monday_at(hour: int) -> datetime:
+
+def _monday_at(hour: int) -> datetime:
     """Anna (counsellor 1) is in Rostock (location 1) on Mondays 09:00-16:00 Europe/Berlin in the demo data."""
-    today = datetime.now(UTC).date()
-    monday = today + timedelta(days=(7 - today.weekday()) or 7)
-    return datetime.combine(monday, time(hour), tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
+    return datetime.combine(MONDAY, time(hour), tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -40,14 +43,14 @@ def scheduler(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Schedu
                                  broker_url=env["BROKER_URL"], data_key=env["DATA_KEY"])
     else:
         settings = load_settings(var_dir=tmp_path)
-    built = build_scheduler(settings)
+    built = build_scheduler(settings, clock=lambda: NOW)
     seed(built.engine)
     yield built
     built.engine.dispose()
 
 
 def _request(booking_id: UUID, hour: int = 11) -> dict[str, Any]:
-    requested = BookingRequested(booking_id=booking_id, slot_id=make_slot_id(1, 1, 1, _next_monday_at(hour)),
+    requested = BookingRequested(booking_id=booking_id, slot_id=make_slot_id(1, 1, 1, _monday_at(hour)),
                                  language="de", channel="web")
     return wrap(requested, booking_id).to_wire()  # a new message id each time
 
@@ -79,7 +82,7 @@ def test_a_booking_announced_again_for_another_free_slot_keeps_its_first_slot(sc
 
     with Session(scheduler.engine) as session:
         held = session.exec(select(Appointment)).one()
-    assert held.starts_at == _next_monday_at(11)
+    assert held.starts_at == _monday_at(11)
     assert _announced(scheduler) == [("booking.confirmed", str(booking_id))]
 
 
@@ -97,10 +100,10 @@ def test_a_slot_held_by_another_booking_is_refused_as_taken(scheduler: Scheduler
 
 def test_an_appointment_the_database_refuses_is_announced_by_no_message(scheduler: Scheduler) -> None:
     # The race the calendar check cannot see: two decisions both found the slot free; the database keeps one.
-    start = _next_monday_at(11)
+    start = _monday_at(11)
 
     def held(booking_id: UUID) -> Appointment:
-        now = datetime.now(UTC)
+        now = NOW
         return Appointment(booking_id=str(booking_id), status="confirmed", topic="career", language="de",
                            channel="web", created_at=now, updated_at=now, counsellor_id=1, location_id=1,
                            type_id=1, starts_at=start, ends_at=start + timedelta(minutes=50), blocked_from=start,
@@ -118,7 +121,7 @@ def test_an_appointment_the_database_refuses_is_announced_by_no_message(schedule
 
 
 def _message(booking_id: UUID) -> BookingConfirmed:
-    start = _next_monday_at(11)
+    start = _monday_at(11)
     slot = Slot(slot_id=make_slot_id(1, 1, 1, start), start=start, end=start + timedelta(minutes=50),
                 location=PublicLocation(location_id=1, town="Rostock", kind=Mode.office, alias="Rostock 1"),
                 mode=Mode.office, counsellor="Anna")

@@ -47,7 +47,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         url, dbs = f"sqlite:///{tmp_path / 'scheduler.sqlite'}", None
     else:
         infra.ensure_postgres()
-        dbs = infra.create_databases("lotse_k")
+        dbs = infra.create_databases("lotse_k", migrated=True)
         url = dbs.scheduler
     first, second = make_engine(url), make_engine(url)
     migrations.upgrade(first)

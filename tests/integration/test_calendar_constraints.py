@@ -27,7 +27,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         dbs = None
     else:
         infra.ensure_postgres()
-        dbs = infra.create_databases("lotse_c")
+        dbs = infra.create_databases("lotse_c", migrated=True)
         built = make_engine(dbs.scheduler)
     migrations.upgrade(built)
     seed(built)

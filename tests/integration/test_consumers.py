@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -42,11 +42,14 @@ def _count(session: Session, model: type, *where: object) -> int:
     return int(session.exec(select(func.count()).select_from(model).where(*where)).one())  # type: ignore[arg-type]
 
 
-def _next_monday_at_eleven() -> datetime:
-    """Anna (counsellor 1) is in Rostock (location 1) on Mondays 09:00-16:00 Europe/Berlin in the demo data."""
-    today = datetime.now(UTC).date()
-    monday = today + timedelta(days=(7 - today.weekday()) or 7)
-    return datetime.combine(monday, time(11), tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
+# The services' clock is pinned, so no test depends on today's date (a Monday that happens to be a public holiday
+# in Mecklenburg-Vorpommern offers no slots): the Wednesday before an ordinary Monday.
+NOW = datetime(2026, 6, 3, 8, 0, tzinfo=UTC)
+MONDAY_AT_ELEVEN = datetime(2026, 6, 8, 11, 0, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
+
+
+def _clock() -> datetime:
+    return NOW
 
 
 @pytest.fixture
@@ -63,7 +66,7 @@ def real_settings(tmp_path: Path, real_env: dict[str, str]) -> Settings:
 
 @pytest.fixture
 def scheduler(real_settings: Settings) -> Iterator[Scheduler]:
-    built = build_scheduler(real_settings)
+    built = build_scheduler(real_settings, clock=_clock)
     seed(built.engine)
     yield built
     built.engine.dispose()
@@ -71,13 +74,13 @@ def scheduler(real_settings: Settings) -> Iterator[Scheduler]:
 
 @pytest.fixture
 def notifier(real_settings: Settings) -> Iterator[Notifier]:
-    built = build_notifier(real_settings)
+    built = build_notifier(real_settings, clock=_clock)
     yield built
     built.engine.dispose()
 
 
 def _booking_request() -> dict[str, object]:
-    envelope = wrap(BookingRequested(booking_id=uuid4(), slot_id=make_slot_id(1, 1, 1, _next_monday_at_eleven()),
+    envelope = wrap(BookingRequested(booking_id=uuid4(), slot_id=make_slot_id(1, 1, 1, MONDAY_AT_ELEVEN),
                                      language="de", channel="web"), uuid4())
     return envelope.to_wire()
 
@@ -114,7 +117,7 @@ def test_confirmation_redelivered_sends_no_second_sms(notifier: Notifier, real_s
         phone=cipher.encrypt("+4915112345678", phone_context(booking_id)),
         manage_token=cipher.encrypt("A" * 22, manage_token_context(booking_id)),
         language="en"), booking_id).to_wire()
-    start = datetime.now(UTC) + timedelta(days=2)
+    start = NOW + timedelta(days=2)
     confirmed = wrap(BookingConfirmed(
         booking_id=booking_id,
         slot=Slot(slot_id=make_slot_id(1, 1, 1, start), start=start, end=start + timedelta(minutes=50),
@@ -173,7 +176,7 @@ def test_message_nobody_understands_goes_to_the_dead_letter_queue(
 
 def test_dead_letter_queue_exists_on_the_embedded_broker_too(tmp_path: Path) -> None:
     settings = load_settings(var_dir=tmp_path)
-    built = build_scheduler(settings)
+    built = build_scheduler(settings, clock=_clock)
     built.consumer.handle({"type": "slots.requested", "version": 7, "payload": {}})
     letters = _dead_letters(settings.broker_url)
     assert [letter["message"] for letter in letters] == [{"type": "slots.requested", "version": 7, "payload": {}}]

@@ -10,7 +10,7 @@ import pytest
 
 from shared import healthcheck
 from shared.settings import load_settings
-from tests.support.system import System, base_env, free_port, poll
+from tests.support.system import System, assert_stays, base_env, free_port, poll
 
 CONTENDERS = 50
 
@@ -48,6 +48,7 @@ def test_fifty_concurrent_bookings_for_one_slot_confirm_exactly_one(
 
             states = poll(decided, seconds=60, interval=0.5)
             poll(lambda: len(system.sink()) >= 1, seconds=20)
+            assert_stays(lambda: len(system.sink()), 1)  # a late second message would show here
             sms = system.sink()
     finally:
         system.stop()

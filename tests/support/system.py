@@ -11,13 +11,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
+T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 ROLES: dict[str, list[str]] = {
     "scheduler": ["-m", "scheduler", "worker"],
@@ -138,6 +139,12 @@ def running_system_in_own_dir(prefix: str, extra: Mapping[str, str] | None = Non
         shutil.rmtree(var_dir, ignore_errors=True)
 
 
+# How long an "exactly one" check keeps watching after the first message showed: three ticks of the notifier's
+# dispatcher (notifier.app.DISPATCH_EVERY_SECONDS = 2 s), time for a message redelivered after a dropped connection
+# to be handled and sent again. A duplicate arriving in this window fails the check.
+LATE_DUPLICATE_SECONDS = 6.0
+
+
 def poll(predicate: Any, seconds: float = 30, interval: float = 0.1) -> Any:
     """Wait for a condition with a deadline (instead of a sleep); returns the truthy value or raises."""
     deadline = time.monotonic() + seconds
@@ -147,6 +154,18 @@ def poll(predicate: Any, seconds: float = 30, interval: float = 0.1) -> Any:
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {seconds} s")
+        time.sleep(interval)
+
+
+def assert_stays(value: Callable[[], T], expected: T, seconds: float = LATE_DUPLICATE_SECONDS,
+                 interval: float = 0.2) -> None:
+    """`value()` equals `expected` now and keeps doing so for `seconds` (a late duplicate fails at once)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        current = value()
+        assert current == expected, f"{current!r} instead of {expected!r}"
+        if time.monotonic() > deadline:
+            return
         time.sleep(interval)
 
 

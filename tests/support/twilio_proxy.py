@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
@@ -25,10 +25,12 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"
 
 @dataclass(frozen=True)
 class Post:
-    """One Messages.json POST as the sender made it."""
+    """One Messages.json POST as the sender made it, and the status "Twilio" answered it with (None while it was
+    not forwarded or not yet answered)."""
 
     form: dict[str, str]
     forwarded: bool
+    status: int | None = None
 
     @property
     def delivery_ref(self) -> str:
@@ -95,6 +97,8 @@ class TwilioProxy:
         answer = httpx.request(handler.command, self.upstream + handler.path, content=body, headers=headers,
                                timeout=10)
         if number:
+            with self._lock:
+                self._posts[number - 1] = replace(self._posts[number - 1], status=answer.status_code)
             self.on_answered(number)
         if verdict == "forward_then_drop":
             handler.close_connection = True  # Twilio took the message; its answer never reaches the sender
