@@ -16,7 +16,7 @@ from shared.contracts.bookings import (
 from shared.contracts.common import Mode, PublicLocation, Slot, Topic
 from shared.contracts.contacts import ContactPreferences, ContactPreferencesChanged, ContactRegistered, SafeWindow
 from shared.contracts.deliveries import ContactUnreachable, DeliveryStatusReported, SmsReceived
-from shared.contracts.envelope import Envelope, Payload, UnknownMessage, parse, wrap
+from shared.contracts.envelope import Envelope, Payload, UnknownMessage, WrongPayload, parse, wrap
 from shared.contracts.previews import SmsPreview, SmsPreviewed, SmsPreviewRequested
 from shared.contracts.slots import QueryError, SlotsOffered, SlotsRequested
 from shared.contracts.staff import FeedRequested, StaffAnswered, StaffRequested
@@ -56,6 +56,7 @@ __all__ = [
     "StaffRequested",
     "Topic",
     "UnknownMessage",
+    "WrongPayload",
     "parse",
     "wrap",
 ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -16,6 +17,9 @@ class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     message_type: ClassVar[str]
     message_version: ClassVar[int]
+
+
+P = TypeVar("P", bound=Payload)
 
 
 class Envelope(BaseModel):
@@ -30,12 +34,25 @@ class Envelope(BaseModel):
     correlation_id: str
     payload: Payload
 
+    def payload_as(self, kind: builtins.type[P]) -> P:  # builtins: `type` is a field here
+        """The payload as the model a handler was written for. A handler routed a message of another type is a
+        wiring mistake: it raises (and the message is dead-lettered) instead of running on the wrong model, also
+        under `python -O`, where an `assert isinstance` would be gone."""
+        if not isinstance(self.payload, kind):
+            raise WrongPayload(f"{self.type} v{self.version} carries {type(self.payload).__name__}, "
+                               f"not {kind.__name__}")
+        return self.payload
+
     def to_wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json") | {"payload": self.payload.model_dump(mode="json")}
 
 
 class UnknownMessage(Exception):
     """A message whose type or version this consumer does not know, or whose payload does not validate."""
+
+
+class WrongPayload(UnknownMessage):
+    """A handler was given a message whose payload is not the model it handles."""
 
 
 _REGISTRY: dict[tuple[str, int], type[Payload]] = {}

@@ -38,6 +38,7 @@ from shared.contracts import (
     StaffRequested,
     Topic,
     UnknownMessage,
+    WrongPayload,
     parse,
     wrap,
 )
@@ -195,6 +196,20 @@ def test_each_wrapped_message_gets_its_own_id() -> None:
     payload = EXAMPLES[BookingCancellationRequested]
 
     assert wrap(payload, "c").message_id != wrap(payload, "c").message_id
+
+
+def test_a_handler_gets_the_payload_as_the_model_it_was_written_for() -> None:
+    envelope = wrap(EXAMPLES[BookingCancellationRequested], "c")
+
+    assert envelope.payload_as(BookingCancellationRequested) is envelope.payload
+
+
+def test_a_payload_of_another_model_is_refused_by_name_and_not_handled() -> None:
+    envelope = wrap(EXAMPLES[BookingCancellationRequested], "c")
+
+    with pytest.raises(WrongPayload, match=r"booking\.cancellation_requested v1 carries "
+                                           r"BookingCancellationRequested, not BookingRequested"):
+        envelope.payload_as(BookingRequested)
 
 
 def test_registering_a_second_model_for_the_same_type_and_version_fails() -> None:
