@@ -21,7 +21,8 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from shared.clock import Clock, system_clock
 from shared.contracts.staff import FeedData
 from shared.crypto import token_hash
-from shared.db import instant_column, session_scope
+from shared.db import instant_column
+from shared.unit_of_work import transaction
 
 FEED_TOKEN_BYTES = 32
 PAST_DAYS = 30
@@ -49,7 +50,7 @@ class FeedTokens:
     def issue(self, counsellor_id: int, staff_id: int) -> str:
         """A new token for the counsellor's feed; an earlier one stops working. Returned once, stored as a hash."""
         token = secrets.token_urlsafe(FEED_TOKEN_BYTES)
-        with session_scope(self.engine) as session:
+        with transaction(self.engine) as session:
             row = session.get(CounsellorFeed, counsellor_id)
             if row is None:
                 row = CounsellorFeed(counsellor_id=counsellor_id, token_hash="", issued_by=staff_id,
@@ -60,7 +61,7 @@ class FeedTokens:
 
     def revoke(self, counsellor_id: int) -> bool:
         """False when the counsellor had no feed."""
-        with session_scope(self.engine) as session:
+        with transaction(self.engine) as session:
             row = session.get(CounsellorFeed, counsellor_id)
             if row is None:
                 return False

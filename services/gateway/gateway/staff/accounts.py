@@ -33,7 +33,7 @@ from gateway.staff.sessions import StaffSessions, csrf_token_for
 from gateway.staff.tables import StaffAccount
 from shared.clock import Clock, system_clock
 from shared.crypto import new_token
-from shared.db import session_scope
+from shared.unit_of_work import transaction
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ class StaffAccounts:
         row = StaffAccount(username=key, display_name=display_name, role=role, counsellor_id=counsellor_id,
                            password_hash=self.hasher.hash(password), created_at=now, updated_at=now)
         try:
-            with session_scope(self.engine) as session:
+            with transaction(self.engine) as session:
                 if session.exec(select(StaffAccount.id).where(col(StaffAccount.username) == key)).first():
                     raise UsernameTaken(f"The username {key!r} is already taken.")
                 session.add(row)
@@ -186,7 +186,7 @@ class StaffAccounts:
         if not self._verify(row.password_hash, current):
             self._refuse(row, user_subject, ip_subject, now, "wrong current password at password change")
         check_password_strength(new, row.username)
-        with session_scope(self.engine) as session:
+        with transaction(self.engine) as session:
             self.throttle.clear(session, user_subject)
         self._set_password(staff_id, self.hasher.hash(new))
         log.info("staff account %d changed its password; its sessions were ended", staff_id)
@@ -199,7 +199,7 @@ class StaffAccounts:
 
     def deactivate(self, staff_id: int) -> None:
         now = self.clock()
-        with session_scope(self.engine) as session:
+        with transaction(self.engine) as session:
             row = self._row(session, staff_id)
             row.active = False
             row.updated_at = now
@@ -208,7 +208,7 @@ class StaffAccounts:
         log.info("staff account %d deactivated; its sessions were ended", staff_id)
 
     def unlock(self, staff_id: int) -> None:
-        with session_scope(self.engine) as session:
+        with transaction(self.engine) as session:
             row = self._row(session, staff_id)
             self.throttle.clear(session, subject_hash(USERNAME, row.username))
             row.failed_logins, row.locked_until, row.updated_at = 0, None, self.clock()
@@ -234,7 +234,7 @@ class StaffAccounts:
                          "unknown username" if row is None else "inactive account" if not row.active
                          else "wrong password")
         assert row is not None and row.id is not None
-        with session_scope(self.engine) as session:
+        with transaction(self.engine) as session:
             fresh = session.get(StaffAccount, row.id)
             if fresh is None or not fresh.active or fresh.password_hash != stored:
                 # Deactivated or given a new password while this password was being checked.
@@ -254,7 +254,7 @@ class StaffAccounts:
     def current(self, token: str) -> CurrentSession | None:
         """The session a cookie names, if it is still open and its account still active."""
         now = self.clock()
-        with session_scope(self.engine) as session:
+        with transaction(self.engine) as session:
             found = self.sessions.find(session, token, now)
             if found is None:
                 return None
@@ -265,14 +265,14 @@ class StaffAccounts:
                                   csrf_token=csrf_token_for(token))
 
     def sign_out(self, current: CurrentSession) -> None:
-        with session_scope(self.engine) as session:
+        with transaction(self.engine) as session:
             self.sessions.revoke(session, current.key, self.clock())
         log.info("staff account %d signed out", current.staff.id)
 
     def housekeeping(self) -> tuple[int, int]:
         """Delete ended sessions and failures too old to matter; returns how many of each."""
         now = self.clock()
-        with session_scope(self.engine) as session:
+        with transaction(self.engine) as session:
             return self.sessions.purge(session, now), self.throttle.purge(session, now)
 
     # --- internals ---------------------------------------------------------------------------------------------
@@ -285,7 +285,7 @@ class StaffAccounts:
 
     def _refuse(self, row: StaffAccount | None, user_subject: str, ip_subject: str, now: datetime,
                 reason: str) -> NoReturn:
-        with session_scope(self.engine) as session:
+        with transaction(self.engine) as session:
             self.throttle.record_failure(session, user_subject, ip_subject, now)
             locked_until = self.throttle.locked_until(session, user_subject, now)
             if row is not None and row.id is not None:
@@ -302,7 +302,7 @@ class StaffAccounts:
 
     def _set_password(self, staff_id: int, new_hash: str) -> None:
         now = self.clock()
-        with session_scope(self.engine) as session:
+        with transaction(self.engine) as session:
             row = self._row(session, staff_id)
             row.password_hash, row.updated_at = new_hash, now
             session.add(row)
