@@ -52,8 +52,12 @@ INFRA_IMAGE_VARIABLES = {
 COMPOSE_ONLY_VARIABLES = {"POSTGRES_PASSWORD", "RABBITMQ_PASSWORD", "LOTSE_DEMO", "LOTSE_HTTP_BIND", "LOTSE_IMAGE_TAG",
                           "NOTIFIER_REPLICAS", "SCHEDULER_CONCURRENCY"}
 SECRET_VARIABLES = {"DATA_KEY", "POSTGRES_PASSWORD", "RABBITMQ_PASSWORD"}
-SERVICE_SETTINGS = (GatewaySettings, SchedulerSettings, NotifierSettings)
-SETTINGS_VARIABLES = {name.upper() for cls in SERVICE_SETTINGS for name in cls.model_fields}
+# The settings each Lotse module run with `python -m` reads when it starts.
+SETTINGS_OF_MODULE: dict[str, type[CommonSettings]] = {
+    "gateway": GatewaySettings, "gateway.init": GatewaySettings, "scheduler": SchedulerSettings,
+    "notifier": NotifierSettings,
+}
+SETTINGS_VARIABLES = {name.upper() for cls in SETTINGS_OF_MODULE.values() for name in cls.model_fields}
 
 # What an operator's .env holds at least (the passwords are letters and digits, as the header asks).
 OPERATOR_ENV = {"DATA_KEY": generate_data_key(), "POSTGRES_PASSWORD": "pg1secret", "RABBITMQ_PASSWORD": "mq1secret"}
@@ -117,6 +121,20 @@ def container_env(service: dict[str, Any], operator_env: Mapping[str, str] = OPE
     return {key: interpolate(str(value), operator_env) for key, value in service.get("environment", {}).items()}
 
 
+def settings_of(service: dict[str, Any]) -> list[type[CommonSettings]]:
+    """The settings classes of the modules a service's command runs (init runs all three services' init)."""
+    return [SETTINGS_OF_MODULE[module] for module, _args in python_invocations(service["command"])]
+
+
+def variables_read_by(service: dict[str, Any]) -> set[str]:
+    return {name.upper() for cls in settings_of(service) for name in cls.model_fields}
+
+
+def load_each(service: dict[str, Any], operator_env: Mapping[str, str] = OPERATOR_ENV) -> list[CommonSettings]:
+    env = {key.lower(): value for key, value in container_env(service, operator_env).items()}
+    return [load_settings(cls, **env) for cls in settings_of(service)]
+
+
 # --- the services and their environment ---------------------------------------------------------------------
 
 
@@ -131,10 +149,26 @@ def test_compose_runs_the_real_stack_each_role_in_its_own_container(services: di
     assert services["postgres"]["image"] in ("postgres:15", "postgres:16")
 
 
-def test_app_services_set_only_variables_the_settings_read(app_services: dict[str, Any]) -> None:
+def test_each_role_receives_only_variables_its_own_settings_read(app_services: dict[str, Any]) -> None:
     for name, service in app_services.items():
-        unknown = set(service["environment"]) - SETTINGS_VARIABLES
-        assert not unknown, f"{name} sets {unknown}, which no service's settings read"
+        unread = set(service["environment"]) - variables_read_by(service)
+        assert not unread, f"{name} receives {unread}, which {[c.__name__ for c in settings_of(service)]} never read"
+
+
+def test_each_role_receives_what_its_settings_need_in_production(app_services: dict[str, Any]) -> None:
+    # Without these a role would fall back to its embedded defaults (a SQLite file, the server-less broker, a
+    # loopback address for links) or refuse to start (no DATA_KEY in production).
+    for name, service in app_services.items():
+        read = variables_read_by(service)
+        needed = {"LOTSE_ENV", "BROKER_URL", "VAR_DIR"} | (read & {"DATA_KEY", "PUBLIC_BASE_URL"}) | {
+            variable for variable in read if variable.endswith("_DATABASE_URL")}
+        assert needed <= set(service["environment"]), f"{name} lacks {needed - set(service['environment'])}"
+
+
+def test_the_scheduler_gets_neither_the_data_key_nor_anything_of_twilio(app_services: dict[str, Any]) -> None:
+    env = set(app_services["scheduler"]["environment"])
+    assert not {variable for variable in env if variable.startswith(("DATA_KEY", "TWILIO_", "SMS_"))}
+    assert "PUBLIC_BASE_URL" not in env
 
 
 def test_infra_services_set_only_their_images_documented_variables(services: dict[str, Any]) -> None:
@@ -154,8 +188,10 @@ def test_every_interpolated_variable_is_a_setting_or_a_compose_variable_document
         assert not re.search(r"\$(?![{$])", INTERPOLATION.sub("", text)), f"unbraced or stray $ in {text!r}"
 
 
-def test_data_key_is_required_with_no_default_by_every_app_service(app_services: dict[str, Any]) -> None:
+def test_data_key_is_required_with_no_default_by_every_role_that_reads_it(app_services: dict[str, Any]) -> None:
     for name, service in app_services.items():
+        if "DATA_KEY" not in variables_read_by(service):
+            continue
         assert re.fullmatch(r"\$\{DATA_KEY:\?[^}]+\}", service["environment"]["DATA_KEY"]), name
         with pytest.raises(MissingVariable, match="DATA_KEY"):
             container_env(service, {k: v for k, v in OPERATOR_ENV.items() if k != "DATA_KEY"})
@@ -176,8 +212,7 @@ def test_app_services_run_in_production_mode(app_services: dict[str, Any]) -> No
 def test_the_settings_accept_what_each_container_receives(app_services: dict[str, Any]) -> None:
     for name, service in app_services.items():
         env = container_env(service)
-        for cls in SERVICE_SETTINGS:
-            settings = load_settings(cls, **{key.lower(): value for key, value in env.items()})
+        for settings in load_each(service):
             assert settings.broker_url.startswith("amqp://lotse:mq1secret@rabbitmq:5672/"), name
         for database in ("gateway", "scheduler", "notifier"):
             key = f"{database.upper()}_DATABASE_URL"
@@ -185,16 +220,24 @@ def test_the_settings_accept_what_each_container_receives(app_services: dict[str
                 assert env[key] == f"postgresql://lotse:pg1secret@postgres:5432/lotse_{database}", name
 
 
-def test_twilio_can_be_switched_on_from_the_env_file_and_its_credentials_reach_only_the_notifier(
+def test_twilio_can_be_switched_on_from_the_env_file_and_reaches_only_the_sender_and_the_webhook_checker(
         app_services: dict[str, Any]) -> None:
     twilio = {**OPERATOR_ENV, "SMS_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-              "TWILIO_AUTH_TOKEN": "token", "TWILIO_FROM": "+4915100000000"}
-    env = container_env(app_services["notifier"], twilio)
-    settings = load_settings(NotifierSettings, **{key.lower(): value for key, value in env.items()})
-    assert settings.sms_provider == "twilio" and settings.twilio_from == "+4915100000000"
+              "TWILIO_AUTH_TOKEN": "token", "TWILIO_FROM": "+4915100000000", "TWILIO_WEBHOOK_SHARED_KEY": "shared"}
+    [notifier] = load_each(app_services["notifier"], twilio)
+    assert isinstance(notifier, NotifierSettings)
+    assert notifier.sms_provider == "twilio" and notifier.twilio_from == "+4915100000000"
+    assert notifier.twilio_auth_token.get_secret_value() == "token"
     assert container_env(app_services["notifier"])["SMS_PROVIDER"] == "sink"
+    # The gateway checks the signature of Twilio's webhooks with the auth token or the webhook SharedKey.
+    [gateway] = load_each(app_services["gateway"], twilio)
+    assert isinstance(gateway, GatewaySettings)
+    assert gateway.twilio_auth_token.get_secret_value() == "token"
+    assert gateway.twilio_webhook_shared_key.get_secret_value() == "shared"
+    assert {key for key in app_services["gateway"]["environment"] if key.startswith(("TWILIO_", "SMS_"))} == {
+        "TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY"}
     for name, service in app_services.items():
-        if name != "notifier":
+        if name not in ("notifier", "gateway"):
             assert not {key for key in service["environment"] if key.startswith(("TWILIO_", "SMS_"))}, name
 
 
