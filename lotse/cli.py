@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from gateway.settings import GatewaySettings
+from notifier.settings import NotifierSettings
+
 from lotse import launcher
 from shared.settings import load_settings_or_exit
 
@@ -14,5 +17,5 @@ def main() -> None:
     run = sub.add_parser("run", help="start gateway, scheduler, notifier and beat; Ctrl-C stops them")
     run.add_argument("--no-demo", action="store_true", help="do not load the demo calendar into an empty one")
     args = parser.parse_args()
-    settings = load_settings_or_exit()
-    raise SystemExit(launcher.run(settings, demo=not args.no_demo))
+    gateway, notifier = load_settings_or_exit(GatewaySettings), load_settings_or_exit(NotifierSettings)
+    raise SystemExit(launcher.run(gateway, notifier, demo=not args.no_demo))

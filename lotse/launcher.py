@@ -16,8 +16,11 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gateway.settings import GatewaySettings
+from notifier.settings import NotifierSettings
+
 from shared.cipher import load_cipher
-from shared.settings import ConfigurationError, Settings
+from shared.settings import ConfigurationError, DataKeySettings
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ ROLES = (
 )
 
 
-def prepare(settings: Settings, demo: bool) -> None:
+def prepare(settings: DataKeySettings, demo: bool) -> None:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     load_cipher(settings)  # creates var/data.key once on the embedded default
     subprocess.run([sys.executable, "-m", "notifier", "init"], check=True)
@@ -55,9 +58,9 @@ def _wait_for_http(url: str, processes: Sequence[subprocess.Popen[bytes]], secon
     return False
 
 
-def run(settings: Settings, demo: bool = True) -> int:
+def run(gateway: GatewaySettings, notifier: NotifierSettings, demo: bool = True) -> int:
     try:
-        prepare(settings, demo)
+        prepare(gateway, demo)
     except ConfigurationError as exc:
         print(f"lotse: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -78,11 +81,11 @@ def run(settings: Settings, demo: bool = True) -> int:
         # Each child gets its own process group: Ctrl-C reaches the launcher only, which stops them in order.
         processes[role.name] = subprocess.Popen([sys.executable, "-m", *role.argv], start_new_session=True)
 
-    local = f"http://127.0.0.1:{settings.port}"
+    local = f"http://127.0.0.1:{gateway.port}"
     if _wait_for_http(f"{local}/healthz", list(processes.values()), 60):
         print(f"\nLotse is running: {local}   (admin figures: {local}/metrics; stop with Ctrl-C)\n", flush=True)
-        if settings.sms_provider == "sink":
-            print(f"SMS are not sent; they are recorded in {settings.var_dir / 'sms-sink.jsonl'}\n", flush=True)
+        if notifier.sms_provider == "sink":
+            print(f"SMS are not sent; they are recorded in {notifier.var_dir / 'sms-sink.jsonl'}\n", flush=True)
     exit_code = 0
     while not stopping:
         for name, process in processes.items():

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from shared.crypto import DataCipher, load_or_create_key_file, parse_data_key
-from shared.settings import ConfigurationError, Settings
+from shared.settings import ConfigurationError, DataKeySettings
 
 
-def load_cipher(settings: Settings) -> DataCipher:
+def load_cipher(settings: DataKeySettings) -> DataCipher:
     text = settings.data_key.get_secret_value()
     if not text:
         if settings.lotse_env == "production":

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from kombu.exceptions import OperationalError
 
 from shared.messaging import make_celery
-from shared.settings import ConfigurationError, Settings, load_settings
+from shared.settings import CommonSettings, ConfigurationError, PublicUrlSettings, load_settings
 from shared.worker import is_node_of
 
 PING_TIMEOUT_SECONDS = 3.0
@@ -40,7 +40,7 @@ class Unhealthy(Exception):
     """The role is not healthy; the message says why in one line."""
 
 
-def check_worker(service: str, settings: Settings) -> str:
+def check_worker(service: str, settings: CommonSettings) -> str:
     app = make_celery(service, settings)
     host = socket.gethostname()
     with app.connection_for_write() as connection:
@@ -61,7 +61,7 @@ def check_worker(service: str, settings: Settings) -> str:
     raise Unhealthy(f"no {service} worker on {host} answered a ping within {PING_TIMEOUT_SECONDS:g} s{hint}")
 
 
-def check_gateway(settings: Settings) -> str:
+def check_gateway(settings: PublicUrlSettings) -> str:
     # The gateway listens on HOST (0.0.0.0 in a container), so loopback reaches it from inside the container.
     url = f"http://127.0.0.1:{settings.port}/readyz"
     try:
@@ -78,7 +78,7 @@ def check_gateway(settings: Settings) -> str:
         raise Unhealthy(f"{url} not reachable ({reason})") from None
 
 
-def check_beat(settings: Settings, now: Callable[[], float] = time.time) -> str:
+def check_beat(settings: CommonSettings, now: Callable[[], float] = time.time) -> str:
     var_dir = settings.var_dir.resolve()
     files = [path for path in var_dir.glob(BEAT_SCHEDULE_NAME + "*") if path.is_file()]
     if not files:
@@ -90,11 +90,12 @@ def check_beat(settings: Settings, now: Callable[[], float] = time.time) -> str:
     return f"beat schedule written {max(age, 0):.0f} s ago"
 
 
-CHECKS: dict[str, Callable[[Settings], str]] = {
-    "gateway": check_gateway,
-    "scheduler": lambda settings: check_worker("scheduler", settings),
-    "notifier": lambda settings: check_worker("notifier", settings),
-    "notifier-beat": check_beat,
+# Each check reads only the settings it uses, so a role's health does not hang on another role's variables.
+CHECKS: dict[str, Callable[[], str]] = {
+    "gateway": lambda: check_gateway(load_settings(PublicUrlSettings)),
+    "scheduler": lambda: check_worker("scheduler", load_settings(CommonSettings)),
+    "notifier": lambda: check_worker("notifier", load_settings(CommonSettings)),
+    "notifier-beat": lambda: check_beat(load_settings(CommonSettings)),
 }
 
 
@@ -108,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("role", choices=sorted(CHECKS))
     role = parser.parse_args(argv).role
     try:
-        detail = CHECKS[role](load_settings())
+        detail = CHECKS[role]()
     except (ConfigurationError, Unhealthy) as exc:
         print(f"lotse healthcheck: {role}: unhealthy: {_one_line(exc)}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -21,7 +21,7 @@ from celery.utils.nodenames import anon_nodename
 from kombu import Connection, Exchange, Queue, binding
 
 from shared import embedded_broker
-from shared.settings import Settings
+from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ SUBSCRIPTIONS: dict[str, tuple[Subscription, ...]] = {
 }
 
 
-def _queue(subscription: Subscription, settings: Settings) -> Queue:
+def _queue(subscription: Subscription, settings: CommonSettings) -> Queue:
     arguments: dict[str, Any] | None = None
     if not settings.is_embedded_broker:
         arguments = {
@@ -90,18 +90,18 @@ def timer_queue(service: str) -> Queue:
 TIMER_SERVICES = ("notifier",)
 
 
-def queues_for(service: str, settings: Settings) -> list[Queue]:
+def queues_for(service: str, settings: CommonSettings) -> list[Queue]:
     queues = [_queue(s, settings) for s in SUBSCRIPTIONS[service]]
     if service in TIMER_SERVICES:
         queues.append(timer_queue(service))
     return queues
 
 
-def all_queues(settings: Settings) -> list[Queue]:
+def all_queues(settings: CommonSettings) -> list[Queue]:
     return [DEAD_LETTER_QUEUE, *(q for service in SUBSCRIPTIONS for q in queues_for(service, settings))]
 
 
-def declare_topology(connection: Connection, settings: Settings) -> None:
+def declare_topology(connection: Connection, settings: CommonSettings) -> None:
     """Idempotent; every publisher calls it so that no message is published into an exchange without queues."""
     channel = connection.default_channel
     for exchange in (EVENTS, DEAD_LETTERS, TIMERS):
@@ -110,7 +110,7 @@ def declare_topology(connection: Connection, settings: Settings) -> None:
         queue(channel).declare()
 
 
-def make_celery(service: str, settings: Settings) -> Celery:
+def make_celery(service: str, settings: CommonSettings) -> Celery:
     if settings.is_embedded_broker:
         embedded_broker.install()
     app = Celery(service, broker=settings.broker_url, set_as_current=False)
@@ -144,7 +144,7 @@ def make_celery(service: str, settings: Settings) -> Celery:
 class Publisher:
     """Publishes envelopes on the topic exchange, waiting for the broker's confirm (RabbitMQ)."""
 
-    def __init__(self, app: Celery, settings: Settings) -> None:
+    def __init__(self, app: Celery, settings: CommonSettings) -> None:
         self.app = app
         self.settings = settings
         # The embedded transport keeps exchanges and bindings per connection (kombu's BrokerState lives on each
@@ -255,7 +255,7 @@ class ConfirmedBatch:
     channel's publishes from 1). Not thread-safe: one caller (an outbox relay) at a time. After any error the
     connection is dropped and the next batch opens a new one."""
 
-    def __init__(self, app: Celery, settings: Settings, confirm_timeout: float = CONFIRM_TIMEOUT_SECONDS) -> None:
+    def __init__(self, app: Celery, settings: CommonSettings, confirm_timeout: float = CONFIRM_TIMEOUT_SECONDS) -> None:
         self.app = app
         self.settings = settings
         self.confirm_timeout = confirm_timeout

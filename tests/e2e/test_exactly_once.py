@@ -29,6 +29,7 @@ import httpx
 import psycopg
 import pytest
 from notifier.app import build
+from notifier.settings import NotifierSettings
 from twilio.request_validator import RequestValidator
 
 from shared.settings import load_settings
@@ -243,7 +244,7 @@ def _kill_on_first(system: System, proxy: TwilioProxy, stage: Verdict, at: int =
 def _reconcile_at(real_env: dict[str, str], proxy: TwilioProxy, public_url: str, later: timedelta) -> int:
     """Run the beat's reconciliation once, as the notifier would `later` from now (in this process)."""
     settings = load_settings(
-        notifier_database_url=real_env["NOTIFIER_DATABASE_URL"], broker_url=real_env["BROKER_URL"],
+        NotifierSettings, notifier_database_url=real_env["NOTIFIER_DATABASE_URL"], broker_url=real_env["BROKER_URL"],
         data_key=real_env["DATA_KEY"], sms_provider="twilio", twilio_account_sid=ACCOUNT_SID,
         twilio_auth_token=AUTH_TOKEN, twilio_from="+4915187654321", twilio_api_base_url=proxy.url,
         public_base_url=public_url, lotse_env="production")

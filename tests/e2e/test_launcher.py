@@ -52,12 +52,13 @@ def test_launcher_runs_the_system_prints_the_url_and_stops_cleanly_on_ctrl_c(tmp
 def test_demo_calendar_covers_the_towns_of_the_state_and_a_phone_option(tmp_path: Path) -> None:
     from scheduler.app import build
     from scheduler.demo import seed
+    from scheduler.settings import SchedulerSettings
     from scheduler.tables import Location
     from sqlmodel import Session, select
 
     from shared.settings import load_settings
 
-    scheduler = build(load_settings(var_dir=tmp_path))
+    scheduler = build(load_settings(SchedulerSettings, var_dir=tmp_path))
     assert seed(scheduler.engine) is True
     assert seed(scheduler.engine) is False, "a second start does not load the demo twice"
     with Session(scheduler.engine) as session:

@@ -14,12 +14,12 @@ from kombu import Connection, Message
 
 from shared.contracts import BookingCancellationRequested, wrap
 from shared.messaging import ConfirmedBatch, OutgoingMessage, Publisher, make_celery, queues_for
-from shared.settings import Settings, load_settings
+from shared.settings import CommonSettings, load_settings
 
 
 @pytest.fixture
-def settings(tmp_path: Path, real_env: dict[str, str]) -> Settings:
-    return load_settings(var_dir=tmp_path, broker_url=real_env["BROKER_URL"], data_key=real_env["DATA_KEY"])
+def settings(tmp_path: Path, real_env: dict[str, str]) -> CommonSettings:
+    return load_settings(CommonSettings, var_dir=tmp_path, broker_url=real_env["BROKER_URL"])
 
 
 def _cancellation() -> OutgoingMessage:
@@ -28,7 +28,7 @@ def _cancellation() -> OutgoingMessage:
     return OutgoingMessage(str(envelope.message_id), envelope.type, json.dumps(envelope.to_wire()))
 
 
-def _drain(settings: Settings) -> list[Message]:
+def _drain(settings: CommonSettings) -> list[Message]:
     queue = next(q for q in queues_for("scheduler", settings) if q.name == "scheduler.bookings")
     seen: list[Any] = []
     with Connection(settings.broker_url) as connection:
@@ -39,7 +39,7 @@ def _drain(settings: Settings) -> list[Message]:
 
 
 @pytest.mark.infra
-def test_a_batch_arrives_in_order_in_the_same_task_format_as_send_task(settings: Settings) -> None:
+def test_a_batch_arrives_in_order_in_the_same_task_format_as_send_task(settings: CommonSettings) -> None:
     publisher = Publisher(make_celery("gateway", settings), settings)
     single = _cancellation()
     publisher.publish(json.loads(single.body), single.routing_key)  # Celery's own send_task
@@ -64,7 +64,7 @@ def test_a_batch_arrives_in_order_in_the_same_task_format_as_send_task(settings:
 
 
 @pytest.mark.infra
-def test_batches_after_a_lost_connection_go_out_on_a_new_one(settings: Settings) -> None:
+def test_batches_after_a_lost_connection_go_out_on_a_new_one(settings: CommonSettings) -> None:
     batch = ConfirmedBatch(make_celery("gateway", settings), settings)
     first = [_cancellation() for _ in range(3)]
     batch.publish(first)

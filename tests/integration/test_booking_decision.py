@@ -17,6 +17,7 @@ from scheduler.app import Scheduler
 from scheduler.app import build as build_scheduler
 from scheduler.demo import seed
 from scheduler.domain.availability import make_slot_id
+from scheduler.settings import SchedulerSettings
 from scheduler.tables import Appointment
 from sqlmodel import Session, col, select
 
@@ -39,10 +40,10 @@ def _monday_at(hour: int) -> datetime:
 def scheduler(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Scheduler]:
     if request.param == "postgresql":
         env: dict[str, str] = request.getfixturevalue("real_env")
-        settings = load_settings(var_dir=tmp_path, scheduler_database_url=env["SCHEDULER_DATABASE_URL"],
-                                 broker_url=env["BROKER_URL"], data_key=env["DATA_KEY"])
+        settings = load_settings(SchedulerSettings, var_dir=tmp_path,
+                                 scheduler_database_url=env["SCHEDULER_DATABASE_URL"], broker_url=env["BROKER_URL"])
     else:
-        settings = load_settings(var_dir=tmp_path)
+        settings = load_settings(SchedulerSettings, var_dir=tmp_path)
     built = build_scheduler(settings, clock=lambda: NOW)
     seed(built.engine)
     yield built

@@ -23,13 +23,13 @@ from gateway import handlers, migrations
 from gateway.api import bookings as bookings_api
 from gateway.api import errors
 from gateway.bookings import BookingService
+from gateway.settings import GatewaySettings
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from shared.contracts import BookingRejected, ContactPreferences, wrap
 from shared.crypto import DataCipher, generate_data_key, parse_data_key
 from shared.db import make_engine
-from shared.settings import Settings
 from tests.support import infra
 
 NOW = datetime(2026, 3, 27, 9, 0, tzinfo=UTC)  # the Friday before the clocks go forward in Berlin
@@ -71,7 +71,7 @@ def client(service: BookingService, tmp_path: Path) -> Iterator[TestClient]:
     app = FastAPI()
     errors.install(app)
     app.include_router(bookings_api.router)
-    settings = Settings(var_dir=tmp_path, gateway_database_url="sqlite://", public_base_url="http://127.0.0.1:8000")
+    settings = GatewaySettings(var_dir=tmp_path, gateway_database_url="sqlite://", public_base_url="http://127.0.0.1:8000")
     app.state.gateway = SimpleNamespace(bookings=service, settings=settings)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client

@@ -18,6 +18,7 @@ from scheduler.calendar import enter_absence
 from scheduler.demo import seed
 from scheduler.domain.availability import make_slot_id
 from scheduler.domain.calendar_setup import Absence
+from scheduler.settings import SchedulerSettings
 from scheduler.tables import Appointment, AvailabilityRule
 from sqlmodel import Session, select
 
@@ -62,7 +63,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def scheduler(tmp_path: Path, clock: Clock) -> Iterator[Scheduler]:
-    built = build_scheduler(load_settings(var_dir=tmp_path), clock)
+    built = build_scheduler(load_settings(SchedulerSettings, var_dir=tmp_path), clock)
     seed(built.engine)
     yield built
     built.engine.dispose()
@@ -340,7 +341,8 @@ def test_attended_is_recorded_once_the_appointment_has_begun(scheduler: Schedule
 
 def test_the_slot_step_setting_decides_how_often_slots_start(tmp_path: Path, clock: Clock) -> None:
     def starts(step: int) -> set[int]:
-        built = build_scheduler(load_settings(var_dir=tmp_path / str(step), slot_step_minutes=step), clock)
+        settings = load_settings(SchedulerSettings, var_dir=tmp_path / str(step), slot_step_minutes=step)
+        built = build_scheduler(settings, clock)
         try:
             seed(built.engine)
             offered = search(built, MONDAY + timedelta(days=1), topic=Topic.career)

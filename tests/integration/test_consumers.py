@@ -14,11 +14,13 @@ import pytest
 from kombu import Connection
 from notifier.app import Notifier
 from notifier.app import build as build_notifier
+from notifier.settings import NotifierSettings
 from notifier.tables import Delivery, Reminder
 from scheduler.app import Scheduler
 from scheduler.app import build as build_scheduler
 from scheduler.demo import seed
 from scheduler.domain.availability import make_slot_id
+from scheduler.settings import SchedulerSettings
 from scheduler.tables import Appointment
 from sqlmodel import Session, func, select
 
@@ -35,7 +37,7 @@ from shared.contracts import (
 from shared.contracts.contacts import manage_token_context, phone_context
 from shared.messaging import DEAD_LETTER_QUEUE
 from shared.outbox import OutboxMessage
-from shared.settings import Settings, load_settings
+from shared.settings import load_settings
 
 
 def _count(session: Session, model: type, *where: object) -> int:
@@ -53,11 +55,10 @@ def _clock() -> datetime:
 
 
 @pytest.fixture
-def real_settings(tmp_path: Path, real_env: dict[str, str]) -> Settings:
+def real_settings(tmp_path: Path, real_env: dict[str, str]) -> NotifierSettings:
     return load_settings(
+        NotifierSettings,
         var_dir=tmp_path,
-        gateway_database_url=real_env["GATEWAY_DATABASE_URL"],
-        scheduler_database_url=real_env["SCHEDULER_DATABASE_URL"],
         notifier_database_url=real_env["NOTIFIER_DATABASE_URL"],
         broker_url=real_env["BROKER_URL"],
         data_key=real_env["DATA_KEY"],
@@ -65,15 +66,17 @@ def real_settings(tmp_path: Path, real_env: dict[str, str]) -> Settings:
 
 
 @pytest.fixture
-def scheduler(real_settings: Settings) -> Iterator[Scheduler]:
-    built = build_scheduler(real_settings, clock=_clock)
+def scheduler(tmp_path: Path, real_env: dict[str, str]) -> Iterator[Scheduler]:
+    settings = load_settings(SchedulerSettings, var_dir=tmp_path, broker_url=real_env["BROKER_URL"],
+                             scheduler_database_url=real_env["SCHEDULER_DATABASE_URL"])
+    built = build_scheduler(settings, clock=_clock)
     seed(built.engine)
     yield built
     built.engine.dispose()
 
 
 @pytest.fixture
-def notifier(real_settings: Settings) -> Iterator[Notifier]:
+def notifier(real_settings: NotifierSettings) -> Iterator[Notifier]:
     built = build_notifier(real_settings, clock=_clock)
     yield built
     built.engine.dispose()
@@ -109,7 +112,7 @@ def test_booking_requested_delivered_concurrently_is_decided_once(scheduler: Sch
 
 
 @pytest.mark.infra
-def test_confirmation_redelivered_sends_no_second_sms(notifier: Notifier, real_settings: Settings) -> None:
+def test_confirmation_redelivered_sends_no_second_sms(notifier: Notifier, real_settings: NotifierSettings) -> None:
     cipher = load_cipher(real_settings)
     booking_id = uuid4()
     contact = wrap(ContactRegistered(
@@ -160,7 +163,7 @@ def _dead_letters(broker_url: str) -> list[dict[str, object]]:
     ids=["unknown-version", "unknown-type", "invalid-payload", "not-json-object"],
 )
 def test_message_nobody_understands_goes_to_the_dead_letter_queue(
-    scheduler: Scheduler, real_settings: Settings, raw: object
+    scheduler: Scheduler, real_settings: NotifierSettings, raw: object
 ) -> None:
     scheduler.consumer.handle(raw)  # must not raise: a worker survives it
     letters = _dead_letters(real_settings.broker_url)
@@ -175,7 +178,7 @@ def test_message_nobody_understands_goes_to_the_dead_letter_queue(
 
 
 def test_dead_letter_queue_exists_on_the_embedded_broker_too(tmp_path: Path) -> None:
-    settings = load_settings(var_dir=tmp_path)
+    settings = load_settings(SchedulerSettings, var_dir=tmp_path)
     built = build_scheduler(settings, clock=_clock)
     built.consumer.handle({"type": "slots.requested", "version": 7, "payload": {}})
     letters = _dead_letters(settings.broker_url)

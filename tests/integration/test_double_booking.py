@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from shared import healthcheck
-from shared.settings import load_settings
+from shared.settings import CommonSettings, load_settings
 from tests.support.system import System, assert_stays, base_env, free_port, poll
 
 CONTENDERS = 50
@@ -27,7 +27,7 @@ def test_fifty_concurrent_bookings_for_one_slot_confirm_exactly_one(
     try:
         system.wait_ready()
         # Two workers of one role on one host both start (their remote-control queues are apart) and answer.
-        settings = load_settings(broker_url=env["BROKER_URL"])
+        settings = load_settings(CommonSettings, broker_url=env["BROKER_URL"])
         answer = poll(lambda: _healthy("scheduler", settings), seconds=30, interval=1)
         assert answer.startswith("scheduler-")
         with httpx.Client(base_url=system.url, timeout=15) as client:

@@ -14,24 +14,25 @@ from uuid import UUID, uuid4
 import pytest
 from gateway.app import Gateway, build
 from gateway.bookings import NewBooking
+from gateway.settings import GatewaySettings
 from kombu import Connection
 from scheduler.domain.availability import make_slot_id
 
 from shared.contracts import BookingConfirmed, BookingRejected, Mode, Payload, PublicLocation, Slot, wrap
 from shared.messaging import DEAD_LETTER_QUEUE, queues_for
-from shared.settings import Settings, load_settings
+from shared.settings import load_settings
 
 START = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
 
 
 @pytest.fixture
-def settings(tmp_path: Path, real_env: dict[str, str]) -> Settings:
-    return load_settings(var_dir=tmp_path, gateway_database_url=real_env["GATEWAY_DATABASE_URL"],
+def settings(tmp_path: Path, real_env: dict[str, str]) -> GatewaySettings:
+    return load_settings(GatewaySettings, var_dir=tmp_path, gateway_database_url=real_env["GATEWAY_DATABASE_URL"],
                          broker_url=real_env["BROKER_URL"], data_key=real_env["DATA_KEY"])
 
 
 @pytest.fixture
-def gateway(settings: Settings) -> Iterator[Gateway]:
+def gateway(settings: GatewaySettings) -> Iterator[Gateway]:
     built = build(settings)
     yield built
     built.listener.stop()
@@ -80,7 +81,7 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 20) -> None:
         time.sleep(0.05)
 
 
-def _messages_left(settings: Settings) -> int:
+def _messages_left(settings: GatewaySettings) -> int:
     """Ready and unacknowledged messages in the gateway's event queue (after its listener closed its channel)."""
     with Connection(settings.broker_url) as connection:
         queue = queues_for("gateway", settings)[0](connection.default_channel)
@@ -89,7 +90,7 @@ def _messages_left(settings: Settings) -> int:
 
 @pytest.mark.infra
 def test_decisions_that_arrived_together_are_applied_in_batches_each_once_and_all_acknowledged(
-        gateway: Gateway, settings: Settings) -> None:
+        gateway: Gateway, settings: GatewaySettings) -> None:
     booked = _book(gateway, 60)
     for i, (booking_id, _) in enumerate(booked):
         _publish(gateway, BookingConfirmed(booking_id=booking_id, slot=_slot(i), language="de"))
@@ -107,7 +108,7 @@ def test_decisions_that_arrived_together_are_applied_in_batches_each_once_and_al
 
 @pytest.mark.infra
 def test_a_batch_with_a_replayed_a_repeated_and_an_unknown_message_applies_each_understood_one_once(
-        gateway: Gateway, settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+        gateway: Gateway, settings: GatewaySettings, caplog: pytest.LogCaptureFixture) -> None:
     booked = _book(gateway, 4)
     first = _publish(gateway, BookingConfirmed(booking_id=booked[0][0], slot=_slot(0), language="de"))
     gateway.listener.start()

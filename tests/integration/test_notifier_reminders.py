@@ -24,6 +24,7 @@ import requests
 from notifier.app import Notifier
 from notifier.app import build as build_notifier
 from notifier.dispatch import Dispatcher
+from notifier.settings import NotifierSettings
 from notifier.sms import TwilioSender
 from notifier.tables import Contact, Delivery, OptOut, Reminder
 from scheduler.domain.availability import make_slot_id
@@ -51,7 +52,7 @@ from shared.contracts import (
 from shared.contracts.contacts import manage_token_context, phone_context
 from shared.contracts.deliveries import inbound_phone_context
 from shared.outbox import OutboxMessage
-from shared.settings import Settings, load_settings
+from shared.settings import load_settings
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PHONE = "+4915112345678"
@@ -101,8 +102,9 @@ class ScriptedTwilio(HttpClient):  # type: ignore[misc]
 
 
 @pytest.fixture
-def settings(tmp_path: Path, real_env: dict[str, str]) -> Settings:
+def settings(tmp_path: Path, real_env: dict[str, str]) -> NotifierSettings:
     return load_settings(
+        NotifierSettings,
         var_dir=tmp_path, notifier_database_url=real_env["NOTIFIER_DATABASE_URL"], broker_url=real_env["BROKER_URL"],
         data_key=real_env["DATA_KEY"], sms_provider="twilio", twilio_account_sid=ACCOUNT,
         twilio_auth_token="secret", twilio_from="+4915100000000", public_base_url="https://t.example.org",
@@ -121,7 +123,7 @@ def twilio() -> ScriptedTwilio:
 
 
 @pytest.fixture
-def notifier(settings: Settings, clock: Clock, twilio: ScriptedTwilio) -> Iterator[Notifier]:
+def notifier(settings: NotifierSettings, clock: Clock, twilio: ScriptedTwilio) -> Iterator[Notifier]:
     built = build_notifier(settings, clock=clock, sender=TwilioSender(settings, http_client=twilio))
     yield built
     built.engine.dispose()
@@ -137,7 +139,8 @@ def slot_at(start: datetime, alias: str = "Rostock 1") -> Slot:
 class Client:
     """One client's booking as the notifier hears of it."""
 
-    def __init__(self, notifier: Notifier, settings: Settings, language: str = "en", phone: str = PHONE) -> None:
+    def __init__(self, notifier: Notifier, settings: NotifierSettings, language: str = "en",
+                 phone: str = PHONE) -> None:
         self.notifier, self.cipher = notifier, load_cipher(settings)
         self.booking_id = uuid4()
         self.language, self.phone = language, phone
@@ -180,7 +183,7 @@ def local(row: Reminder) -> datetime:
 
 @pytest.mark.infra
 def test_confirmation_at_once_then_reminders_24_and_2_hours_before_each_exactly_once(
-        notifier: Notifier, settings: Settings, clock: Clock, twilio: ScriptedTwilio) -> None:
+        notifier: Notifier, settings: NotifierSettings, clock: Clock, twilio: ScriptedTwilio) -> None:
     start = datetime(2026, 3, 5, 14, 0, tzinfo=BERLIN)
     Client(notifier, settings).book(start)
     send_due(notifier)
@@ -202,7 +205,7 @@ def test_confirmation_at_once_then_reminders_24_and_2_hours_before_each_exactly_
 @pytest.mark.parametrize("database", ["postgresql", "sqlite"])
 @pytest.mark.parametrize("contact_first", [True, False], ids=["contact-first", "confirmation-first"])
 def test_a_booking_heard_of_again_under_new_message_ids_is_planned_and_texted_once(
-        settings: Settings, clock: Clock, twilio: ScriptedTwilio, tmp_path: Path, database: str,
+        settings: NotifierSettings, clock: Clock, twilio: ScriptedTwilio, tmp_path: Path, database: str,
         contact_first: bool) -> None:
     # Not the inbox's case (same message id): the same facts sent again as new messages, in either order.
     if database == "sqlite":
@@ -231,7 +234,7 @@ def test_a_booking_heard_of_again_under_new_message_ids_is_planned_and_texted_on
 
 @pytest.mark.infra
 def test_messages_carry_a_status_callback_with_the_delivery_ref(
-        notifier: Notifier, settings: Settings, twilio: ScriptedTwilio) -> None:
+        notifier: Notifier, settings: NotifierSettings, twilio: ScriptedTwilio) -> None:
     Client(notifier, settings).book(datetime(2026, 3, 5, 14, 0, tzinfo=BERLIN))
     send_due(notifier)
 
@@ -244,7 +247,7 @@ def test_messages_carry_a_status_callback_with_the_delivery_ref(
 
 @pytest.mark.infra
 def test_reminder_that_would_fall_at_night_goes_out_the_evening_before(
-        notifier: Notifier, settings: Settings) -> None:
+        notifier: Notifier, settings: NotifierSettings) -> None:
     client = Client(notifier, settings).book(datetime(2026, 3, 5, 9, 0, tzinfo=BERLIN))
 
     rows = client.rows()
@@ -254,7 +257,7 @@ def test_reminder_that_would_fall_at_night_goes_out_the_evening_before(
 
 @pytest.mark.infra
 def test_booking_that_arrives_after_a_reminder_was_due_does_not_get_it_late(
-        notifier: Notifier, settings: Settings, clock: Clock, twilio: ScriptedTwilio) -> None:
+        notifier: Notifier, settings: NotifierSettings, clock: Clock, twilio: ScriptedTwilio) -> None:
     start = datetime(2026, 3, 2, 13, 0, tzinfo=BERLIN)  # four hours from now
     client = Client(notifier, settings).book(start)
     send_due(notifier)
@@ -268,7 +271,7 @@ def test_booking_that_arrives_after_a_reminder_was_due_does_not_get_it_late(
 
 @pytest.mark.infra
 def test_dispatcher_that_ran_late_skips_a_reminder_whose_appointment_has_begun(
-        notifier: Notifier, settings: Settings, clock: Clock, twilio: ScriptedTwilio) -> None:
+        notifier: Notifier, settings: NotifierSettings, clock: Clock, twilio: ScriptedTwilio) -> None:
     start = datetime(2026, 3, 5, 14, 0, tzinfo=BERLIN)
     client = Client(notifier, settings).book(start)
     send_due(notifier)
@@ -285,7 +288,7 @@ def test_dispatcher_that_ran_late_skips_a_reminder_whose_appointment_has_begun(
 
 @pytest.mark.infra
 def test_reschedule_moves_the_reminders_and_sends_one_notice_with_the_new_time(
-        notifier: Notifier, settings: Settings, clock: Clock, twilio: ScriptedTwilio) -> None:
+        notifier: Notifier, settings: NotifierSettings, clock: Clock, twilio: ScriptedTwilio) -> None:
     old, new = datetime(2026, 3, 5, 14, 0, tzinfo=BERLIN), datetime(2026, 3, 9, 11, 30, tzinfo=BERLIN)
     client = Client(notifier, settings).book(old)
     send_due(notifier)
@@ -307,7 +310,7 @@ def test_reschedule_moves_the_reminders_and_sends_one_notice_with_the_new_time(
 
 @pytest.mark.infra
 def test_cancel_cancels_the_reminders_and_sends_one_neutral_cancellation(
-        notifier: Notifier, settings: Settings, clock: Clock, twilio: ScriptedTwilio) -> None:
+        notifier: Notifier, settings: NotifierSettings, clock: Clock, twilio: ScriptedTwilio) -> None:
     start = datetime(2026, 3, 5, 14, 0, tzinfo=BERLIN)
     client = Client(notifier, settings).book(start)
     send_due(notifier)
@@ -328,7 +331,7 @@ def test_cancel_cancels_the_reminders_and_sends_one_neutral_cancellation(
 
 @pytest.mark.infra
 def test_texts_turned_off_means_the_confirmation_and_nothing_else(
-        notifier: Notifier, settings: Settings, clock: Clock, twilio: ScriptedTwilio) -> None:
+        notifier: Notifier, settings: NotifierSettings, clock: Clock, twilio: ScriptedTwilio) -> None:
     start = datetime(2026, 3, 5, 14, 0, tzinfo=BERLIN)
     client = Client(notifier, settings).book(start, ContactPreferences(reminders=False))
     send_due(notifier)
@@ -342,7 +345,7 @@ def test_texts_turned_off_means_the_confirmation_and_nothing_else(
 
 
 @pytest.mark.infra
-def test_reminders_move_into_the_clients_safe_window(notifier: Notifier, settings: Settings) -> None:
+def test_reminders_move_into_the_clients_safe_window(notifier: Notifier, settings: NotifierSettings) -> None:
     weekdays = SafeWindow(days=("mon", "tue", "wed", "thu", "fri"), start=time(10, 0), end=time(18, 0))
     monday_nine = datetime(2026, 3, 9, 9, 0, tzinfo=BERLIN)
 
@@ -355,7 +358,7 @@ def test_reminders_move_into_the_clients_safe_window(notifier: Notifier, setting
 
 @pytest.mark.infra
 def test_changed_preferences_replan_what_is_still_to_come(
-        notifier: Notifier, settings: Settings, clock: Clock, twilio: ScriptedTwilio) -> None:
+        notifier: Notifier, settings: NotifierSettings, clock: Clock, twilio: ScriptedTwilio) -> None:
     start = datetime(2026, 3, 5, 14, 0, tzinfo=BERLIN)
     client = Client(notifier, settings).book(start)
     send_due(notifier)
@@ -385,7 +388,7 @@ def only_delivery(notifier: Notifier) -> Delivery:
 
 
 @pytest.mark.infra
-def test_status_callbacks_only_move_forward(notifier: Notifier, settings: Settings) -> None:
+def test_status_callbacks_only_move_forward(notifier: Notifier, settings: NotifierSettings) -> None:
     Client(notifier, settings).book(datetime(2026, 3, 5, 14, 0, tzinfo=BERLIN))
     send_due(notifier)
     sid = only_delivery(notifier).provider_sid
@@ -398,7 +401,7 @@ def test_status_callbacks_only_move_forward(notifier: Notifier, settings: Settin
 
 
 @pytest.mark.infra
-def test_callback_for_an_unknown_sid_changes_nothing(notifier: Notifier, settings: Settings,
+def test_callback_for_an_unknown_sid_changes_nothing(notifier: Notifier, settings: NotifierSettings,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     Client(notifier, settings).book(datetime(2026, 3, 5, 14, 0, tzinfo=BERLIN))
     send_due(notifier)
@@ -412,7 +415,7 @@ def test_callback_for_an_unknown_sid_changes_nothing(notifier: Notifier, setting
 
 @pytest.mark.infra
 def test_transient_refusals_are_retried_with_growing_waits_then_given_up(
-        notifier: Notifier, settings: Settings, clock: Clock, twilio: ScriptedTwilio) -> None:
+        notifier: Notifier, settings: NotifierSettings, clock: Clock, twilio: ScriptedTwilio) -> None:
     twilio.script = [(429, {"code": 20429, "message": "Too Many Requests", "status": 429})] * 10
     client = Client(notifier, settings).book(datetime(2026, 3, 9, 14, 0, tzinfo=BERLIN))
     waits = []
@@ -431,7 +434,7 @@ def test_transient_refusals_are_retried_with_growing_waits_then_given_up(
 
 @pytest.mark.infra
 def test_invalid_number_is_not_retried_and_staff_are_told(
-        notifier: Notifier, settings: Settings, clock: Clock, twilio: ScriptedTwilio) -> None:
+        notifier: Notifier, settings: NotifierSettings, clock: Clock, twilio: ScriptedTwilio) -> None:
     twilio.script = [(400, {"code": 21211, "message": "The 'To' number is not a valid phone number.", "status": 400})]
     start = datetime(2026, 3, 5, 14, 0, tzinfo=BERLIN)
     client = Client(notifier, settings).book(start)
@@ -451,7 +454,7 @@ def test_invalid_number_is_not_retried_and_staff_are_told(
 
 @pytest.mark.infra
 def test_undelivered_callback_with_a_permanent_code_stops_further_texts(
-        notifier: Notifier, settings: Settings, clock: Clock, twilio: ScriptedTwilio) -> None:
+        notifier: Notifier, settings: NotifierSettings, clock: Clock, twilio: ScriptedTwilio) -> None:
     start = datetime(2026, 3, 5, 14, 0, tzinfo=BERLIN)
     client = Client(notifier, settings).book(start)
     send_due(notifier)
@@ -467,7 +470,7 @@ def test_undelivered_callback_with_a_permanent_code_stops_further_texts(
 
 @pytest.mark.infra
 def test_a_send_whose_answer_never_came_is_not_sent_again(
-        notifier: Notifier, settings: Settings, clock: Clock, twilio: ScriptedTwilio) -> None:
+        notifier: Notifier, settings: NotifierSettings, clock: Clock, twilio: ScriptedTwilio) -> None:
     twilio.script = [requests.exceptions.ReadTimeout("read timed out")]
     client = Client(notifier, settings).book(datetime(2026, 3, 9, 14, 0, tzinfo=BERLIN))
     send_due(notifier)
@@ -486,7 +489,7 @@ def test_a_send_whose_answer_never_came_is_not_sent_again(
 
 @pytest.mark.infra
 def test_a_send_whose_answer_was_lost_is_settled_by_asking_the_provider(
-        notifier: Notifier, settings: Settings, clock: Clock, twilio: ScriptedTwilio) -> None:
+        notifier: Notifier, settings: NotifierSettings, clock: Clock, twilio: ScriptedTwilio) -> None:
     twilio.script = [requests.exceptions.ReadTimeout("read timed out")]
     client = Client(notifier, settings).book(datetime(2026, 3, 9, 14, 0, tzinfo=BERLIN))
     send_due(notifier)
@@ -503,7 +506,7 @@ def test_a_send_whose_answer_was_lost_is_settled_by_asking_the_provider(
 
 @pytest.mark.infra
 def test_a_callback_carrying_the_ref_settles_a_send_whose_answer_was_lost(
-        notifier: Notifier, settings: Settings, twilio: ScriptedTwilio) -> None:
+        notifier: Notifier, settings: NotifierSettings, twilio: ScriptedTwilio) -> None:
     twilio.script = [requests.exceptions.ReadTimeout("read timed out")]
     client = Client(notifier, settings).book(datetime(2026, 3, 9, 14, 0, tzinfo=BERLIN))
     send_due(notifier)
@@ -519,14 +522,15 @@ def test_a_callback_carrying_the_ref_settles_a_send_whose_answer_was_lost(
 # --- opt-out ------------------------------------------------------------------------------------------------------
 
 
-def keyword(settings: Settings, word: str, sid: str, language: str | None = None, phone: str = PHONE) -> dict[str, Any]:
+def keyword(settings: NotifierSettings, word: str, sid: str, language: str | None = None,
+            phone: str = PHONE) -> dict[str, Any]:
     sealed = load_cipher(settings).encrypt(phone, inbound_phone_context(sid))
     return wrap(SmsReceived(message_sid=sid, phone=sealed, keyword=word, language=language), sid).to_wire()
 
 
 @pytest.mark.infra
 def test_stop_blocks_every_further_text_and_is_confirmed_once_start_undoes_it(
-        notifier: Notifier, settings: Settings, clock: Clock, twilio: ScriptedTwilio) -> None:
+        notifier: Notifier, settings: NotifierSettings, clock: Clock, twilio: ScriptedTwilio) -> None:
     start = datetime(2026, 3, 5, 14, 0, tzinfo=BERLIN)
     Client(notifier, settings, language="de").book(start)
     send_due(notifier)
@@ -552,7 +556,7 @@ def test_stop_blocks_every_further_text_and_is_confirmed_once_start_undoes_it(
 
 
 @pytest.mark.infra
-def test_start_from_a_number_that_never_stopped_sends_nothing(notifier: Notifier, settings: Settings,
+def test_start_from_a_number_that_never_stopped_sends_nothing(notifier: Notifier, settings: NotifierSettings,
                                                              twilio: ScriptedTwilio) -> None:
     notifier.consumer.handle(keyword(settings, "start", "SM" + "4" * 32))
     send_due(notifier)
@@ -575,7 +579,7 @@ class Timeline:
 
 
 @pytest.mark.infra
-def test_sends_are_paced_to_the_rate_in_order_of_due_time(notifier: Notifier, settings: Settings, clock: Clock,
+def test_sends_are_paced_to_the_rate_in_order_of_due_time(notifier: Notifier, settings: NotifierSettings, clock: Clock,
                                                           twilio: ScriptedTwilio) -> None:
     clients = [Client(notifier, settings, phone=f"+491511234{i:04d}") for i in range(9)]
     for i, client in enumerate(clients):
@@ -598,7 +602,7 @@ def test_sends_are_paced_to_the_rate_in_order_of_due_time(notifier: Notifier, se
 
 @pytest.mark.infra
 def test_a_workers_tick_returns_at_once_and_its_dispatch_thread_sends_the_whole_backlog_paced_while_a_second_waits(
-        notifier: Notifier, settings: Settings, clock: Clock, twilio: ScriptedTwilio) -> None:
+        notifier: Notifier, settings: NotifierSettings, clock: Clock, twilio: ScriptedTwilio) -> None:
     clients = [Client(notifier, settings, phone=f"+491511234{i:04d}") for i in range(9)]
     for i, client in enumerate(clients):
         client.book(datetime(2026, 3, 5, 18, 0, tzinfo=BERLIN) - timedelta(hours=i), offsets=(1440,))
@@ -635,7 +639,7 @@ def test_a_workers_tick_returns_at_once_and_its_dispatch_thread_sends_the_whole_
 
 @pytest.mark.infra
 def test_a_number_that_said_stop_before_booking_gets_nothing_until_start_and_staff_see_why(
-        notifier: Notifier, settings: Settings, clock: Clock, twilio: ScriptedTwilio) -> None:
+        notifier: Notifier, settings: NotifierSettings, clock: Clock, twilio: ScriptedTwilio) -> None:
     notifier.consumer.handle(keyword(settings, "stop", "SM" + "5" * 32, "en"))
     send_due(notifier)
     assert len(twilio.sent) == 1  # the answer to STOP
@@ -657,7 +661,7 @@ def test_a_number_that_said_stop_before_booking_gets_nothing_until_start_and_sta
 
 @pytest.mark.infra
 def test_after_retention_no_number_is_left_not_even_masked(
-        notifier: Notifier, settings: Settings, clock: Clock, twilio: ScriptedTwilio) -> None:
+        notifier: Notifier, settings: NotifierSettings, clock: Clock, twilio: ScriptedTwilio) -> None:
     start = datetime(2026, 3, 5, 14, 0, tzinfo=BERLIN)
     Client(notifier, settings).book(start)
     notifier.consumer.handle(keyword(settings, "stop", "SM" + "7" * 32, "en"))

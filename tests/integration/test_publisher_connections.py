@@ -11,7 +11,7 @@ from kombu import Connection
 
 from shared.contracts import BookingCancellationRequested, wrap
 from shared.messaging import Publisher, make_celery, queues_for
-from shared.settings import load_settings
+from shared.settings import CommonSettings, load_settings
 
 
 def _drain(settings_url: str, queue_name: str, settings: object) -> list[str]:
@@ -32,7 +32,7 @@ def _publish(publisher: Publisher) -> str:
 
 
 def test_a_message_published_on_a_second_pooled_connection_arrives(tmp_path: Path) -> None:
-    settings = load_settings(var_dir=tmp_path)
+    settings = load_settings(CommonSettings, var_dir=tmp_path)
     app = make_celery("gateway", settings)
     publisher = Publisher(app, settings)
     sent = [_publish(publisher)]
@@ -45,7 +45,7 @@ def test_a_message_published_on_a_second_pooled_connection_arrives(tmp_path: Pat
 
 
 def test_messages_published_concurrently_from_several_threads_all_arrive(tmp_path: Path) -> None:
-    settings = load_settings(var_dir=tmp_path)
+    settings = load_settings(CommonSettings, var_dir=tmp_path)
     publisher = Publisher(make_celery("gateway", settings), settings)
     barrier = threading.Barrier(4)
     sent: list[str] = []

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from notifier.app import build
+from notifier.settings import NotifierSettings
 from notifier.sms import SendOutcomeUnknown, SendResult, SinkSender
 from notifier.tables import Delivery, Reminder
 from sqlmodel import Session, select
@@ -34,7 +35,7 @@ class AnswerLost(SinkSender):
 def test_a_lost_answer_is_settled_even_after_fifty_sends_were_given_up(tmp_path: Path) -> None:
     now = datetime.now(UTC)
     clock = [now]
-    settings = load_settings(notifier_database_url=f"sqlite:///{tmp_path / 'notifier.sqlite'}",
+    settings = load_settings(NotifierSettings, notifier_database_url=f"sqlite:///{tmp_path / 'notifier.sqlite'}",
                              broker_url="memory://", data_key=generate_data_key(), var_dir=tmp_path)
     notifier = build(settings, clock=lambda: clock[0], sender=AnswerLost(tmp_path / "sink.jsonl", "Termin"))
     cipher = notifier.dispatcher.cipher

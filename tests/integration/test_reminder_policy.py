@@ -22,6 +22,7 @@ from scheduler.app import Scheduler
 from scheduler.app import build as build_scheduler
 from scheduler.demo import seed
 from scheduler.domain.availability import make_slot_id
+from scheduler.settings import SchedulerSettings
 from scheduler.tables import Appointment, AppointmentType
 from sqlalchemy import Engine, func, text
 from sqlalchemy.exc import IntegrityError
@@ -62,7 +63,7 @@ def slot(type_id: int, hour: int, day: date = MONDAY) -> str:
 
 @pytest.fixture
 def scheduler(tmp_path: Path) -> Iterator[Scheduler]:
-    built = build_scheduler(load_settings(var_dir=tmp_path), lambda: NOW)
+    built = build_scheduler(load_settings(SchedulerSettings, var_dir=tmp_path), lambda: NOW)
     seed(built.engine)
     yield built
     built.engine.dispose()

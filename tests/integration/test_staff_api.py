@@ -237,9 +237,9 @@ def _report_unreachable(system: System, booking_id: str, wire: dict[str, Any] | 
     message once more), published on the system's broker."""
     from shared.contracts import ContactUnreachable, wrap
     from shared.messaging import Publisher, make_celery
-    from shared.settings import load_settings
+    from shared.settings import CommonSettings, load_settings
 
-    settings = load_settings(var_dir=system.var_dir)
+    settings = load_settings(CommonSettings, var_dir=system.var_dir)
     publisher = Publisher(make_celery("notifier", settings), settings)
     if wire is None:
         report = ContactUnreachable(booking_id=UUID(booking_id), reason="invalid_number", error_code="21211")

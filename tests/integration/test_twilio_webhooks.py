@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import pytest
 from fastapi.testclient import TestClient
 from gateway.app import Gateway, build, create_app
+from gateway.settings import GatewaySettings
 from sqlalchemy import text
 from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator
@@ -27,7 +28,6 @@ from twilio.request_validator import RequestValidator
 from shared.contracts import parse
 from shared.contracts.deliveries import inbound_phone_context
 from shared.crypto import DataCipher, generate_data_key
-from shared.settings import Settings
 from tests.support import infra
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -54,8 +54,8 @@ class Desk:
 def _desk(databases: infra.Databases, tmp_path: Path, **overrides: str) -> Iterator[Desk]:
     data_key = generate_data_key()
     secrets = {"twilio_auth_token": "", "twilio_webhook_shared_key": "", **overrides}
-    settings = Settings(gateway_database_url=databases.gateway, broker_url="memory://", var_dir=tmp_path,
-                        data_key=data_key, public_base_url=PUBLIC, **secrets)  # type: ignore[arg-type]
+    settings = GatewaySettings(gateway_database_url=databases.gateway, broker_url="memory://", var_dir=tmp_path,
+                               data_key=data_key, public_base_url=PUBLIC, **secrets)  # type: ignore[arg-type]
     gateway = build(settings, clock=lambda: NOW)
     # No `with`: the lifespan (outbox relay, broker listener) does not start, so written messages stay readable.
     yield Desk(TestClient(create_app(gateway), raise_server_exceptions=False), gateway,

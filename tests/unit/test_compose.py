@@ -25,10 +25,13 @@ from typing import Any
 
 import pytest
 import yaml
+from gateway.settings import GatewaySettings
+from notifier.settings import NotifierSettings
+from scheduler.settings import SchedulerSettings
 
 from shared import healthcheck
 from shared.crypto import generate_data_key
-from shared.settings import Settings, load_settings
+from shared.settings import CommonSettings, PublicUrlSettings, load_settings
 from tests.support import infra
 from tests.support.system import System, base_env, free_port, poll
 
@@ -49,7 +52,12 @@ INFRA_IMAGE_VARIABLES = {
 COMPOSE_ONLY_VARIABLES = {"POSTGRES_PASSWORD", "RABBITMQ_PASSWORD", "LOTSE_DEMO", "LOTSE_HTTP_BIND", "LOTSE_IMAGE_TAG",
                           "NOTIFIER_REPLICAS", "SCHEDULER_CONCURRENCY"}
 SECRET_VARIABLES = {"DATA_KEY", "POSTGRES_PASSWORD", "RABBITMQ_PASSWORD"}
-SETTINGS_VARIABLES = {name.upper() for name in Settings.model_fields}
+# The settings each Lotse module run with `python -m` reads when it starts.
+SETTINGS_OF_MODULE: dict[str, type[CommonSettings]] = {
+    "gateway": GatewaySettings, "gateway.init": GatewaySettings, "scheduler": SchedulerSettings,
+    "notifier": NotifierSettings,
+}
+SETTINGS_VARIABLES = {name.upper() for cls in SETTINGS_OF_MODULE.values() for name in cls.model_fields}
 
 # What an operator's .env holds at least (the passwords are letters and digits, as the header asks).
 OPERATOR_ENV = {"DATA_KEY": generate_data_key(), "POSTGRES_PASSWORD": "pg1secret", "RABBITMQ_PASSWORD": "mq1secret"}
@@ -113,6 +121,20 @@ def container_env(service: dict[str, Any], operator_env: Mapping[str, str] = OPE
     return {key: interpolate(str(value), operator_env) for key, value in service.get("environment", {}).items()}
 
 
+def settings_of(service: dict[str, Any]) -> list[type[CommonSettings]]:
+    """The settings classes of the modules a service's command runs (init runs all three services' init)."""
+    return [SETTINGS_OF_MODULE[module] for module, _args in python_invocations(service["command"])]
+
+
+def variables_read_by(service: dict[str, Any]) -> set[str]:
+    return {name.upper() for cls in settings_of(service) for name in cls.model_fields}
+
+
+def load_each(service: dict[str, Any], operator_env: Mapping[str, str] = OPERATOR_ENV) -> list[CommonSettings]:
+    env = {key.lower(): value for key, value in container_env(service, operator_env).items()}
+    return [load_settings(cls, **env) for cls in settings_of(service)]
+
+
 # --- the services and their environment ---------------------------------------------------------------------
 
 
@@ -127,10 +149,26 @@ def test_compose_runs_the_real_stack_each_role_in_its_own_container(services: di
     assert services["postgres"]["image"] in ("postgres:15", "postgres:16")
 
 
-def test_app_services_set_only_variables_the_settings_read(app_services: dict[str, Any]) -> None:
+def test_each_role_receives_only_variables_its_own_settings_read(app_services: dict[str, Any]) -> None:
     for name, service in app_services.items():
-        unknown = set(service["environment"]) - SETTINGS_VARIABLES
-        assert not unknown, f"{name} sets {unknown}, which are not fields of shared.settings.Settings"
+        unread = set(service["environment"]) - variables_read_by(service)
+        assert not unread, f"{name} receives {unread}, which {[c.__name__ for c in settings_of(service)]} never read"
+
+
+def test_each_role_receives_what_its_settings_need_in_production(app_services: dict[str, Any]) -> None:
+    # Without these a role would fall back to its embedded defaults (a SQLite file, the server-less broker, a
+    # loopback address for links) or refuse to start (no DATA_KEY in production).
+    for name, service in app_services.items():
+        read = variables_read_by(service)
+        needed = {"LOTSE_ENV", "BROKER_URL", "VAR_DIR"} | (read & {"DATA_KEY", "PUBLIC_BASE_URL"}) | {
+            variable for variable in read if variable.endswith("_DATABASE_URL")}
+        assert needed <= set(service["environment"]), f"{name} lacks {needed - set(service['environment'])}"
+
+
+def test_the_scheduler_gets_neither_the_data_key_nor_anything_of_twilio(app_services: dict[str, Any]) -> None:
+    env = set(app_services["scheduler"]["environment"])
+    assert not {variable for variable in env if variable.startswith(("DATA_KEY", "TWILIO_", "SMS_"))}
+    assert "PUBLIC_BASE_URL" not in env
 
 
 def test_infra_services_set_only_their_images_documented_variables(services: dict[str, Any]) -> None:
@@ -150,8 +188,10 @@ def test_every_interpolated_variable_is_a_setting_or_a_compose_variable_document
         assert not re.search(r"\$(?![{$])", INTERPOLATION.sub("", text)), f"unbraced or stray $ in {text!r}"
 
 
-def test_data_key_is_required_with_no_default_by_every_app_service(app_services: dict[str, Any]) -> None:
+def test_data_key_is_required_with_no_default_by_every_role_that_reads_it(app_services: dict[str, Any]) -> None:
     for name, service in app_services.items():
+        if "DATA_KEY" not in variables_read_by(service):
+            continue
         assert re.fullmatch(r"\$\{DATA_KEY:\?[^}]+\}", service["environment"]["DATA_KEY"]), name
         with pytest.raises(MissingVariable, match="DATA_KEY"):
             container_env(service, {k: v for k, v in OPERATOR_ENV.items() if k != "DATA_KEY"})
@@ -172,24 +212,32 @@ def test_app_services_run_in_production_mode(app_services: dict[str, Any]) -> No
 def test_the_settings_accept_what_each_container_receives(app_services: dict[str, Any]) -> None:
     for name, service in app_services.items():
         env = container_env(service)
-        settings = load_settings(**{key.lower(): value for key, value in env.items()})
-        assert settings.broker_url.startswith("amqp://lotse:mq1secret@rabbitmq:5672/"), name
+        for settings in load_each(service):
+            assert settings.broker_url.startswith("amqp://lotse:mq1secret@rabbitmq:5672/"), name
         for database in ("gateway", "scheduler", "notifier"):
             key = f"{database.upper()}_DATABASE_URL"
             if key in env:
                 assert env[key] == f"postgresql://lotse:pg1secret@postgres:5432/lotse_{database}", name
 
 
-def test_twilio_can_be_switched_on_from_the_env_file_and_its_credentials_reach_only_the_notifier(
+def test_twilio_can_be_switched_on_from_the_env_file_and_reaches_only_the_sender_and_the_webhook_checker(
         app_services: dict[str, Any]) -> None:
     twilio = {**OPERATOR_ENV, "SMS_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-              "TWILIO_AUTH_TOKEN": "token", "TWILIO_FROM": "+4915100000000"}
-    env = container_env(app_services["notifier"], twilio)
-    settings = load_settings(**{key.lower(): value for key, value in env.items()})
-    assert settings.sms_provider == "twilio" and settings.twilio_from == "+4915100000000"
+              "TWILIO_AUTH_TOKEN": "token", "TWILIO_FROM": "+4915100000000", "TWILIO_WEBHOOK_SHARED_KEY": "shared"}
+    [notifier] = load_each(app_services["notifier"], twilio)
+    assert isinstance(notifier, NotifierSettings)
+    assert notifier.sms_provider == "twilio" and notifier.twilio_from == "+4915100000000"
+    assert notifier.twilio_auth_token.get_secret_value() == "token"
     assert container_env(app_services["notifier"])["SMS_PROVIDER"] == "sink"
+    # The gateway checks the signature of Twilio's webhooks with the auth token or the webhook SharedKey.
+    [gateway] = load_each(app_services["gateway"], twilio)
+    assert isinstance(gateway, GatewaySettings)
+    assert gateway.twilio_auth_token.get_secret_value() == "token"
+    assert gateway.twilio_webhook_shared_key.get_secret_value() == "shared"
+    assert {key for key in app_services["gateway"]["environment"] if key.startswith(("TWILIO_", "SMS_"))} == {
+        "TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY"}
     for name, service in app_services.items():
-        if name != "notifier":
+        if name not in ("notifier", "gateway"):
             assert not {key for key in service["environment"] if key.startswith(("TWILIO_", "SMS_"))}, name
 
 
@@ -429,9 +477,9 @@ def test_worker_healthcheck_fails_quickly_when_the_broker_is_unreachable(tmp_pat
 
 def test_healthcheck_reports_a_configuration_error_with_exit_1_as_docker_expects(tmp_path: Path) -> None:
     # Docker reserves exit code 2 in health checks; the services' own entry points use 2 for configuration errors.
-    result = run_healthcheck("notifier-beat", base_env(tmp_path, free_port(), {"LOTSE_ENV": "production"}))
+    result = run_healthcheck("notifier-beat", base_env(tmp_path, free_port(), {"LOG_LEVEL": "CHATTY"}))
     assert result.returncode == 1
-    assert "DATA_KEY" in result.stderr
+    assert "LOG_LEVEL" in result.stderr
 
 
 class _Readiness(BaseHTTPRequestHandler):
@@ -450,7 +498,7 @@ class _Readiness(BaseHTTPRequestHandler):
 def test_gateway_healthcheck_follows_readyz(tmp_path: Path) -> None:
     server = HTTPServer(("127.0.0.1", 0), _Readiness)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    settings = load_settings(var_dir=tmp_path, port=server.server_address[1])
+    settings = load_settings(PublicUrlSettings, var_dir=tmp_path, port=server.server_address[1])
     try:
         assert "answered 200" in healthcheck.check_gateway(settings)
         _Readiness.status = 503
@@ -465,7 +513,7 @@ def test_gateway_healthcheck_follows_readyz(tmp_path: Path) -> None:
 
 
 def test_beat_healthcheck_passes_while_beat_runs_and_fails_once_its_schedule_goes_stale(tmp_path: Path) -> None:
-    settings = load_settings(var_dir=tmp_path)
+    settings = load_settings(CommonSettings, var_dir=tmp_path)
     with pytest.raises(healthcheck.Unhealthy, match="no beat schedule file"):
         healthcheck.check_beat(settings)
     env = base_env(tmp_path, free_port())

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from notifier.app import DISPATCH_EVERY_SECONDS, build
+from notifier.settings import NotifierSettings
 
 from shared.crypto import generate_data_key
 from shared.settings import load_settings
@@ -118,8 +119,8 @@ task.apply_async(args, countdown=None)
 
 
 def test_the_notifier_beat_only_ticks_periodic_housekeeping_over_all_due_rows(tmp_path: Path) -> None:
-    settings = load_settings(notifier_database_url=f"sqlite:///{tmp_path / 'notifier.sqlite'}", broker_url="memory://",
-                             data_key=generate_data_key(), var_dir=tmp_path)
+    settings = load_settings(NotifierSettings, notifier_database_url=f"sqlite:///{tmp_path / 'notifier.sqlite'}",
+                             broker_url="memory://", data_key=generate_data_key(), var_dir=tmp_path)
     notifier = build(settings)
     try:
         schedule = notifier.celery.conf.beat_schedule

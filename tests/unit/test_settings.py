@@ -1,76 +1,164 @@
-"""Settings from the environment: embedded defaults, and a wrong value stops the start with the variable's name."""
+"""Settings from the environment, per service: embedded defaults, each service validates only the variables it reads,
+and a wrong value stops the start with the variable's name."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from gateway.settings import GatewaySettings
+from notifier.settings import NotifierSettings
+from scheduler.settings import SchedulerSettings
 
 from shared.crypto import generate_data_key
-from shared.settings import ConfigurationError, Settings, load_settings, load_settings_or_exit
+from shared.settings import CommonSettings, ConfigurationError, load_settings, load_settings_or_exit
 
+REPO = Path(__file__).resolve().parents[2]
+SERVICES: list[type[CommonSettings]] = [GatewaySettings, SchedulerSettings, NotifierSettings]
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
-DATABASE_VARIABLES = ["GATEWAY_DATABASE_URL", "SCHEDULER_DATABASE_URL", "NOTIFIER_DATABASE_URL"]
+DATABASE_VARIABLES = {GatewaySettings: "GATEWAY_DATABASE_URL", SchedulerSettings: "SCHEDULER_DATABASE_URL",
+                      NotifierSettings: "NOTIFIER_DATABASE_URL"}
+# A wrong value for each variable only one or two services read.
+BROKEN = {
+    "DATA_KEY": "k1:tooshort",
+    "PORT": "0",
+    "PUBLIC_BASE_URL": "termine.example.org",
+    "TWILIO_API_BASE_URL": "ftp://files.example.org",
+    "SMS_PROVIDER": "twillio",
+    "SMS_SENDER_ID": "Beratungsstelle Nord",
+    "QUIET_HOURS_START": "25:00",
+    "CONTACT_RETENTION_DAYS": "0",
+    "WORKER_CONCURRENCY": "0",
+    "SLOT_STEP_MINUTES": "4",
+    "TRAVEL_BUFFER_MINUTES": "-1",
+    "GATEWAY_DATABASE_URL": "mysql://x",
+    "SCHEDULER_DATABASE_URL": "mysql://x",
+    "NOTIFIER_DATABASE_URL": "mysql://x",
+}
 
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No setting of this machine or of another test leaks in; the working directory is a fresh one."""
-    for name in Settings.model_fields:
-        monkeypatch.delenv(name.upper(), raising=False)
-        monkeypatch.delenv(name, raising=False)
+    for settings_class in SERVICES:
+        for name in settings_class.model_fields:
+            monkeypatch.delenv(name.upper(), raising=False)
+            monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
-def configuration_error(monkeypatch: pytest.MonkeyPatch, **env: str) -> str:
+def configuration_error(monkeypatch: pytest.MonkeyPatch, settings_class: type[CommonSettings], **env: str) -> str:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(ConfigurationError) as caught:
-        load_settings()
+        load_settings(settings_class)
     return str(caught.value)
+
+
+def variables(settings_class: type[CommonSettings]) -> set[str]:
+    return {name.upper() for name in settings_class.model_fields}
+
+
+# --- which service reads what ----------------------------------------------------------------------------------
+
+
+def test_each_service_reads_the_common_variables_and_its_own() -> None:
+    common = {"LOTSE_ENV", "VAR_DIR", "BROKER_URL", "TIMEZONE", "SLOTS_TIMEOUT_SECONDS", "LOG_LEVEL"}
+
+    assert variables(GatewaySettings) == common | {"GATEWAY_DATABASE_URL", "HOST", "PORT", "PUBLIC_BASE_URL",
+                                                   "DATA_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY"}
+    assert variables(SchedulerSettings) == common | {"SCHEDULER_DATABASE_URL", "WORKER_CONCURRENCY",
+                                                     "SLOT_STEP_MINUTES", "TRAVEL_BUFFER_MINUTES"}
+    assert variables(NotifierSettings) == common | {
+        "NOTIFIER_DATABASE_URL", "WORKER_CONCURRENCY", "PORT", "PUBLIC_BASE_URL", "DATA_KEY", "SMS_PROVIDER",
+        "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "TWILIO_MESSAGING_SERVICE_SID",
+        "TWILIO_API_BASE_URL", "CONTACT_RETENTION_DAYS", "QUIET_HOURS_START", "QUIET_HOURS_END", "SMS_SENDER_ID",
+        "SMS_SIGNATURE", "SMS_RATE_PER_SECOND", "SMS_MAX_ATTEMPTS"}
+
+
+@pytest.mark.parametrize("settings_class", SERVICES, ids=lambda c: c.__name__)
+def test_a_service_starts_whatever_the_variables_it_does_not_read_hold(
+        monkeypatch: pytest.MonkeyPatch, settings_class: type[CommonSettings]) -> None:
+    unread = {name: value for name, value in BROKEN.items() if name not in variables(settings_class)}
+    for name, value in unread.items():
+        monkeypatch.setenv(name, value)
+
+    assert unread
+    load_settings(settings_class)
+
+
+@pytest.mark.parametrize("settings_class", SERVICES, ids=lambda c: c.__name__)
+def test_a_service_refuses_a_wrong_value_of_each_variable_it_reads_naming_it(
+        monkeypatch: pytest.MonkeyPatch, settings_class: type[CommonSettings]) -> None:
+    for name, value in BROKEN.items():
+        if name in variables(settings_class):
+            with monkeypatch.context() as scoped:
+                assert name in configuration_error(scoped, settings_class, **{name: value})
+
+
+def test_the_scheduler_starts_in_production_without_a_data_key_and_with_broken_twilio_values(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"LOTSE_ENV": "production", "SMS_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC123",
+                        "TWILIO_AUTH_TOKEN": "", "TWILIO_API_BASE_URL": "not a url"}.items():
+        monkeypatch.setenv(name, value)
+
+    assert load_settings(SchedulerSettings).lotse_env == "production"
+
+
+def test_the_scheduler_process_starts_without_data_key_or_twilio_while_the_notifier_refuses_a_bad_key(
+        tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "VAR_DIR": str(tmp_path), "LOTSE_ENV": "production", "SMS_PROVIDER": "twilio",
+           "TWILIO_ACCOUNT_SID": "AC123"}
+
+    scheduler = subprocess.run([sys.executable, "-m", "scheduler", "init"], env=env, cwd=REPO, capture_output=True,
+                               text=True, timeout=120)
+    notifier = subprocess.run([sys.executable, "-m", "notifier", "init"], env={**env, "DATA_KEY": "k1:tooshort"},
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+
+    assert scheduler.returncode == 0, scheduler.stderr
+    assert notifier.returncode == 2
+    assert notifier.stderr.startswith("lotse: configuration error: DATA_KEY: key 'k1'")
+    assert "tooshort" not in notifier.stderr
 
 
 # --- embedded defaults -----------------------------------------------------------------------------------------
 
 
-def test_defaults_are_embedded_sqlite_files_under_var_in_the_working_directory(clean_environment: Path) -> None:
-    settings = load_settings()
+@pytest.mark.parametrize("settings_class", SERVICES, ids=lambda c: c.__name__)
+def test_defaults_are_embedded_sqlite_files_under_var_in_the_working_directory(
+        clean_environment: Path, settings_class: type[CommonSettings]) -> None:
+    settings = load_settings(settings_class)
     var = clean_environment.resolve() / "var"
+    service = DATABASE_VARIABLES[settings_class].split("_")[0].lower()
 
     assert settings.lotse_env == "embedded"
-    assert settings.gateway_database_url == f"sqlite:///{var / 'gateway.sqlite'}"
-    assert settings.scheduler_database_url == f"sqlite:///{var / 'scheduler.sqlite'}"
-    assert settings.notifier_database_url == f"sqlite:///{var / 'notifier.sqlite'}"
+    assert getattr(settings, f"{service}_database_url") == f"sqlite:///{var / (service + '.sqlite')}"
     assert settings.broker_url == f"sqla+sqlite:///{var / 'broker.sqlite'}"
     assert settings.is_embedded_broker
 
 
-def test_each_service_has_its_own_database_file() -> None:
-    settings = load_settings()
-
-    urls = {settings.gateway_database_url, settings.scheduler_database_url, settings.notifier_database_url}
-    assert len(urls) == 3
-
-
 def test_other_defaults_are_safe_for_a_first_start() -> None:
-    settings = load_settings()
+    gateway, notifier = load_settings(GatewaySettings), load_settings(NotifierSettings)
 
-    assert settings.sms_provider == "sink"
-    assert settings.timezone == "Europe/Berlin"
-    assert settings.host == "127.0.0.1"
-    assert settings.port == 8000
-    assert settings.data_key.get_secret_value() == ""
+    assert notifier.sms_provider == "sink"
+    assert gateway.timezone == notifier.timezone == load_settings(SchedulerSettings).timezone == "Europe/Berlin"
+    assert gateway.host == "127.0.0.1"
+    assert gateway.port == 8000
+    assert gateway.data_key.get_secret_value() == notifier.data_key.get_secret_value() == ""
 
 
 def test_var_dir_moves_every_embedded_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     elsewhere = tmp_path / "data"
     monkeypatch.setenv("VAR_DIR", str(elsewhere))
 
-    settings = load_settings()
+    urls = [load_settings(GatewaySettings).gateway_database_url, load_settings(GatewaySettings).broker_url,
+            load_settings(SchedulerSettings).scheduler_database_url,
+            load_settings(NotifierSettings).notifier_database_url]
 
-    for url in (settings.gateway_database_url, settings.scheduler_database_url, settings.notifier_database_url,
-                settings.broker_url):
+    for url in urls:
         assert url.endswith(".sqlite")
         assert str(elsewhere.resolve()) in url
 
@@ -79,30 +167,33 @@ def test_explicit_urls_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GATEWAY_DATABASE_URL", "postgresql+psycopg://lotse@db/gateway")
     monkeypatch.setenv("BROKER_URL", "amqp://lotse@rabbit:5672/lotse")
 
-    settings = load_settings()
+    settings = load_settings(GatewaySettings)
 
     assert settings.gateway_database_url == "postgresql+psycopg://lotse@db/gateway"
     assert settings.broker_url == "amqp://lotse@rabbit:5672/lotse"
     assert not settings.is_embedded_broker
-    assert settings.scheduler_database_url.startswith("sqlite:///")
+    assert load_settings(SchedulerSettings).scheduler_database_url.startswith("sqlite:///")
 
 
-def test_public_base_url_defaults_to_loopback_on_the_configured_port(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("settings_class", [GatewaySettings, NotifierSettings], ids=lambda c: c.__name__)
+def test_public_base_url_defaults_to_loopback_on_the_configured_port(
+        monkeypatch: pytest.MonkeyPatch, settings_class: type[GatewaySettings | NotifierSettings]) -> None:
     monkeypatch.setenv("PORT", "8123")
 
-    assert load_settings().public_base_url == "http://127.0.0.1:8123"
+    assert load_settings(settings_class).public_base_url == "http://127.0.0.1:8123"
 
 
 def test_public_base_url_is_kept_without_its_trailing_slash(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://termine.example.org/")
 
-    assert load_settings().public_base_url == "https://termine.example.org"
+    assert load_settings(GatewaySettings).public_base_url == "https://termine.example.org"
+    assert load_settings(NotifierSettings).public_base_url == "https://termine.example.org"
 
 
 def test_overrides_by_field_name_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORT", "8123")
 
-    settings = load_settings(port=9000)
+    settings = load_settings(GatewaySettings, port=9000)
 
     assert settings.port == 9000
     assert settings.public_base_url == "http://127.0.0.1:9000"
@@ -111,36 +202,36 @@ def test_overrides_by_field_name_win_over_the_environment(monkeypatch: pytest.Mo
 def test_environment_variable_names_are_not_case_sensitive(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("port", "8124")
 
-    assert load_settings().port == 8124
+    assert load_settings(GatewaySettings).port == 8124
 
 
-# --- Twilio ----------------------------------------------------------------------------------------------------
+# --- Twilio (the notifier sends, the gateway checks webhooks) --------------------------------------------------
 
 
 def test_twilio_without_account_sid_names_twilio_account_sid(monkeypatch: pytest.MonkeyPatch) -> None:
-    message = configuration_error(monkeypatch, SMS_PROVIDER="twilio", TWILIO_AUTH_TOKEN="t", TWILIO_FROM="+4930")
+    message = configuration_error(monkeypatch, NotifierSettings, SMS_PROVIDER="twilio", TWILIO_AUTH_TOKEN="t",
+                                  TWILIO_FROM="+4930")
 
     assert "TWILIO_ACCOUNT_SID" in message
 
 
 def test_twilio_with_a_malformed_account_sid_names_twilio_account_sid(monkeypatch: pytest.MonkeyPatch) -> None:
-    message = configuration_error(
-        monkeypatch, SMS_PROVIDER="twilio", TWILIO_ACCOUNT_SID="AC123", TWILIO_AUTH_TOKEN="t", TWILIO_FROM="+4930"
-    )
+    message = configuration_error(monkeypatch, NotifierSettings, SMS_PROVIDER="twilio", TWILIO_ACCOUNT_SID="AC123",
+                                  TWILIO_AUTH_TOKEN="t", TWILIO_FROM="+4930")
 
     assert "TWILIO_ACCOUNT_SID" in message
 
 
 def test_twilio_without_auth_token_names_twilio_auth_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    message = configuration_error(monkeypatch, SMS_PROVIDER="twilio", TWILIO_ACCOUNT_SID=TWILIO_SID,
-                                  TWILIO_FROM="+4930")
+    message = configuration_error(monkeypatch, NotifierSettings, SMS_PROVIDER="twilio",
+                                  TWILIO_ACCOUNT_SID=TWILIO_SID, TWILIO_FROM="+4930")
 
     assert "TWILIO_AUTH_TOKEN" in message
 
 
 def test_twilio_without_a_sender_names_both_ways_to_give_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    message = configuration_error(monkeypatch, SMS_PROVIDER="twilio", TWILIO_ACCOUNT_SID=TWILIO_SID,
-                                  TWILIO_AUTH_TOKEN="t")
+    message = configuration_error(monkeypatch, NotifierSettings, SMS_PROVIDER="twilio",
+                                  TWILIO_ACCOUNT_SID=TWILIO_SID, TWILIO_AUTH_TOKEN="t")
 
     assert "TWILIO_FROM" in message
     assert "TWILIO_MESSAGING_SERVICE_SID" in message
@@ -152,63 +243,89 @@ def test_complete_twilio_settings_load(monkeypatch: pytest.MonkeyPatch, sender: 
                         **sender}.items():
         monkeypatch.setenv(name, value)
 
-    settings = load_settings()
+    settings = load_settings(NotifierSettings)
 
     assert settings.sms_provider == "twilio"
     assert settings.twilio_auth_token.get_secret_value() == "t"
 
 
-def test_twilio_auth_token_is_not_shown_when_settings_are_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_gateway_reads_the_secrets_that_check_twilio_webhooks_and_no_sending_setting(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token")
+    monkeypatch.setenv("TWILIO_WEBHOOK_SHARED_KEY", "shared")
+    monkeypatch.setenv("SMS_PROVIDER", "twilio")  # with no account or sender: only the notifier would refuse it
+
+    settings = load_settings(GatewaySettings)
+
+    assert settings.twilio_auth_token.get_secret_value() == "token"
+    assert settings.twilio_webhook_shared_key.get_secret_value() == "shared"
+
+
+@pytest.mark.parametrize("settings_class", [GatewaySettings, NotifierSettings], ids=lambda c: c.__name__)
+def test_twilio_auth_token_is_not_shown_when_settings_are_printed(
+        monkeypatch: pytest.MonkeyPatch, settings_class: type[GatewaySettings | NotifierSettings]) -> None:
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "very-secret-token")
 
-    settings = load_settings()
+    settings = load_settings(settings_class)
 
     assert "very-secret-token" not in repr(settings)
     assert "very-secret-token" not in str(settings)
 
 
-def test_unknown_sms_provider_names_sms_provider(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert "SMS_PROVIDER" in configuration_error(monkeypatch, SMS_PROVIDER="twillio")
+# --- production and the data key ---------------------------------------------------------------------------------
 
 
-# --- production ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("settings_class", [GatewaySettings, NotifierSettings], ids=lambda c: c.__name__)
+def test_production_without_data_key_names_data_key(
+        monkeypatch: pytest.MonkeyPatch, settings_class: type[CommonSettings]) -> None:
+    assert "DATA_KEY" in configuration_error(monkeypatch, settings_class, LOTSE_ENV="production")
 
 
-def test_production_without_data_key_names_data_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert "DATA_KEY" in configuration_error(monkeypatch, LOTSE_ENV="production")
+@pytest.mark.parametrize("settings_class", [GatewaySettings, NotifierSettings], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("key", ["k1:tooshort", "no-colon", "k1:" + "A" * 43 + ",k1:" + "B" * 43])
+def test_a_malformed_data_key_is_refused_naming_data_key_without_repeating_it(
+        monkeypatch: pytest.MonkeyPatch, settings_class: type[CommonSettings], key: str) -> None:
+    message = configuration_error(monkeypatch, settings_class, DATA_KEY=key)
+
+    assert message.startswith("DATA_KEY: ")
+    assert "tooshort" not in message and "AAAA" not in message
 
 
-def test_production_with_data_key_loads_and_keeps_the_key_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("settings_class", [GatewaySettings, NotifierSettings], ids=lambda c: c.__name__)
+def test_production_with_data_key_loads_and_keeps_the_key_secret(
+        monkeypatch: pytest.MonkeyPatch, settings_class: type[GatewaySettings | NotifierSettings]) -> None:
     key = generate_data_key()
     monkeypatch.setenv("LOTSE_ENV", "production")
     monkeypatch.setenv("DATA_KEY", key)
 
-    settings = load_settings()
+    settings = load_settings(settings_class)
 
     assert settings.data_key.get_secret_value() == key
     assert key not in repr(settings)
 
 
-def test_unknown_lotse_env_names_lotse_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert "LOTSE_ENV" in configuration_error(monkeypatch, LOTSE_ENV="staging")
+@pytest.mark.parametrize("settings_class", SERVICES, ids=lambda c: c.__name__)
+def test_unknown_lotse_env_names_lotse_env(monkeypatch: pytest.MonkeyPatch,
+                                           settings_class: type[CommonSettings]) -> None:
+    assert "LOTSE_ENV" in configuration_error(monkeypatch, settings_class, LOTSE_ENV="staging")
 
 
 # --- URLs ------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("variable", DATABASE_VARIABLES)
+@pytest.mark.parametrize("settings_class", SERVICES, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("url", ["mysql://lotse:s3cret-pw@db/lotse", "db.example.org:5432/lotse", "not a url"])
-def test_bad_database_url_names_its_variable(monkeypatch: pytest.MonkeyPatch, variable: str, url: str) -> None:
-    message = configuration_error(monkeypatch, **{variable: url})
+def test_bad_database_url_names_its_variable_and_only_its_service_reads_it(
+        monkeypatch: pytest.MonkeyPatch, settings_class: type[CommonSettings], url: str) -> None:
+    variable = DATABASE_VARIABLES[settings_class]
 
-    assert variable in message
-    assert all(other not in message for other in DATABASE_VARIABLES if other != variable)
+    message = configuration_error(monkeypatch, settings_class, **{variable: url})
 
-
-def test_bad_database_url_error_does_not_repeat_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
-    message = configuration_error(monkeypatch, GATEWAY_DATABASE_URL="mysql://lotse:s3cret-pw@db/lotse")
-
+    assert message.startswith(f"{variable}: ")
     assert "s3cret-pw" not in message
+    for other in SERVICES:
+        if other is not settings_class:
+            load_settings(other)
 
 
 @pytest.mark.parametrize(
@@ -218,66 +335,81 @@ def test_bad_database_url_error_does_not_repeat_the_password(monkeypatch: pytest
 def test_supported_database_urls_are_accepted(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("GATEWAY_DATABASE_URL", url)
 
-    assert load_settings().gateway_database_url == url
+    assert load_settings(GatewaySettings).gateway_database_url == url
 
 
+@pytest.mark.parametrize("settings_class", SERVICES, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("url", ["redis://localhost:6379/0", "rabbit:5672"])
-def test_bad_broker_url_names_broker_url(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
-    assert "BROKER_URL" in configuration_error(monkeypatch, BROKER_URL=url)
+def test_bad_broker_url_names_broker_url(monkeypatch: pytest.MonkeyPatch, settings_class: type[CommonSettings],
+                                         url: str) -> None:
+    assert "BROKER_URL" in configuration_error(monkeypatch, settings_class, BROKER_URL=url)
 
 
-@pytest.mark.parametrize("variable", ["PUBLIC_BASE_URL", "TWILIO_API_BASE_URL"])
+@pytest.mark.parametrize(
+    ("settings_class", "variable"),
+    [(GatewaySettings, "PUBLIC_BASE_URL"), (NotifierSettings, "PUBLIC_BASE_URL"),
+     (NotifierSettings, "TWILIO_API_BASE_URL")],
+)
 @pytest.mark.parametrize("url", ["ftp://files.example.org", "termine.example.org", "javascript:alert(1)"])
-def test_non_http_url_names_its_variable(monkeypatch: pytest.MonkeyPatch, variable: str, url: str) -> None:
-    assert variable in configuration_error(monkeypatch, **{variable: url})
+def test_non_http_url_names_its_variable(monkeypatch: pytest.MonkeyPatch, settings_class: type[CommonSettings],
+                                         variable: str, url: str) -> None:
+    assert variable in configuration_error(monkeypatch, settings_class, **{variable: url})
 
 
 # --- time zone and numbers -------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("settings_class", SERVICES, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "Europe/Berlinn", "CEST+2", "../../etc/passwd", " "])
-def test_unknown_time_zone_names_timezone(monkeypatch: pytest.MonkeyPatch, zone: str) -> None:
-    assert "TIMEZONE" in configuration_error(monkeypatch, TIMEZONE=zone)
+def test_unknown_time_zone_names_timezone(monkeypatch: pytest.MonkeyPatch, settings_class: type[CommonSettings],
+                                          zone: str) -> None:
+    assert "TIMEZONE" in configuration_error(monkeypatch, settings_class, TIMEZONE=zone)
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Vienna"])
 def test_known_time_zone_is_accepted(monkeypatch: pytest.MonkeyPatch, zone: str) -> None:
     monkeypatch.setenv("TIMEZONE", zone)
 
-    assert load_settings().timezone == zone
+    assert all(load_settings(settings_class).timezone == zone for settings_class in SERVICES)
 
 
 @pytest.mark.parametrize("port", ["0", "65536", "-1", "http", "80.5"])
 def test_port_outside_1_to_65535_or_not_a_number_names_port(monkeypatch: pytest.MonkeyPatch, port: str) -> None:
-    assert "PORT" in configuration_error(monkeypatch, PORT=port)
+    assert "PORT" in configuration_error(monkeypatch, GatewaySettings, PORT=port)
 
 
 @pytest.mark.parametrize("port", ["1", "65535"])
 def test_port_at_the_ends_of_the_range_is_accepted(monkeypatch: pytest.MonkeyPatch, port: str) -> None:
     monkeypatch.setenv("PORT", port)
 
-    assert load_settings().port == int(port)
+    assert load_settings(GatewaySettings).port == int(port)
 
 
 @pytest.mark.parametrize(
-    ("variable", "value"),
+    ("settings_class", "variable", "value"),
     [
-        ("SLOTS_TIMEOUT_SECONDS", "0"),
-        ("SLOTS_TIMEOUT_SECONDS", "31"),
-        ("SLOT_STEP_MINUTES", "4"),
-        ("TRAVEL_BUFFER_MINUTES", "-1"),
-        ("CONTACT_RETENTION_DAYS", "0"),
-        ("CONTACT_RETENTION_DAYS", "366"),
-        ("WORKER_CONCURRENCY", "0"),
-        ("LOG_LEVEL", "CHATTY"),
+        (GatewaySettings, "SLOTS_TIMEOUT_SECONDS", "0"),
+        (SchedulerSettings, "SLOTS_TIMEOUT_SECONDS", "31"),
+        (NotifierSettings, "SLOTS_TIMEOUT_SECONDS", "31"),
+        (SchedulerSettings, "SLOT_STEP_MINUTES", "4"),
+        (SchedulerSettings, "TRAVEL_BUFFER_MINUTES", "-1"),
+        (NotifierSettings, "CONTACT_RETENTION_DAYS", "0"),
+        (NotifierSettings, "CONTACT_RETENTION_DAYS", "366"),
+        (SchedulerSettings, "WORKER_CONCURRENCY", "0"),
+        (NotifierSettings, "WORKER_CONCURRENCY", "65"),
+        (GatewaySettings, "LOG_LEVEL", "CHATTY"),
+        (SchedulerSettings, "LOG_LEVEL", "CHATTY"),
+        (NotifierSettings, "LOG_LEVEL", "CHATTY"),
     ],
 )
-def test_out_of_range_value_names_its_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
-    assert variable in configuration_error(monkeypatch, **{variable: value})
+def test_out_of_range_value_names_its_variable(monkeypatch: pytest.MonkeyPatch, settings_class: type[CommonSettings],
+                                               variable: str, value: str) -> None:
+    assert variable in configuration_error(monkeypatch, settings_class, **{variable: value})
 
 
 def test_every_wrong_variable_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    message = configuration_error(monkeypatch, PORT="0", TIMEZONE="Nowhere/Town", BROKER_URL="redis://x")
+    message = configuration_error(monkeypatch, GatewaySettings, PORT="0", TIMEZONE="Nowhere/Town",
+                                  BROKER_URL="redis://x")
 
     assert "PORT" in message
     assert "TIMEZONE" in message
@@ -285,7 +417,7 @@ def test_every_wrong_variable_is_named_at_once(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_configuration_error_is_one_line_without_pydantic_noise(monkeypatch: pytest.MonkeyPatch) -> None:
-    message = configuration_error(monkeypatch, PORT="0")
+    message = configuration_error(monkeypatch, GatewaySettings, PORT="0")
 
     assert "\n" not in message
     assert "Value error" not in message
@@ -301,11 +433,11 @@ def test_configuration_error_at_the_command_line_exits_2_naming_the_variable(
     monkeypatch.setenv("TIMEZONE", "Nowhere/Town")
 
     with pytest.raises(SystemExit) as caught:
-        load_settings_or_exit()
+        load_settings_or_exit(SchedulerSettings)
 
     assert caught.value.code == 2
     assert "TIMEZONE" in capsys.readouterr().err
 
 
 def test_good_configuration_at_the_command_line_returns_settings() -> None:
-    assert load_settings_or_exit().port == 8000
+    assert load_settings_or_exit(GatewaySettings).port == 8000

@@ -26,6 +26,7 @@ from fastapi.testclient import TestClient
 from gateway import migrations
 from gateway.api import errors, staff_auth
 from gateway.api.staff_deps import COOKIE_NAME, CSRF_HEADER, CalendarStaff, cookie_is_secure
+from gateway.settings import GatewaySettings
 from gateway.staff.accounts import StaffAccounts
 from gateway.staff.errors import WRONG_CREDENTIALS, InvalidStaffAccount, UsernameTaken, WeakPassword
 from gateway.staff.tables import LoginFailure, StaffAccount, StaffSession
@@ -33,7 +34,6 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
 from shared.db import make_engine
-from shared.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 START = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
@@ -100,7 +100,7 @@ def make_app(engine: Engine, accounts: StaffAccounts, public_base_url: str = "ht
     errors.install(app)
     app.include_router(staff_auth.router)
     app.include_router(calendars)
-    app.state.gateway = SimpleNamespace(engine=engine, settings=Settings(public_base_url=public_base_url))
+    app.state.gateway = SimpleNamespace(engine=engine, settings=GatewaySettings(public_base_url=public_base_url))
     app.state.staff_accounts = accounts
     return app
 
@@ -443,7 +443,7 @@ def test_real_gateway_app_serves_the_staff_routes(tmp_path: Path) -> None:
     migrations.upgrade(engine)
     staff = StaffAccounts(engine, hasher=PasswordHasher(**CHEAP))
     staff.create("admin", "Admin", "admin", PASSWORD)  # type: ignore[arg-type]
-    gateway = SimpleNamespace(engine=engine, settings=Settings(public_base_url="http://127.0.0.1:8000"),
+    gateway = SimpleNamespace(engine=engine, settings=GatewaySettings(public_base_url="http://127.0.0.1:8000"),
                               staff=staff, start=lambda: None, stop=lambda: None)
     with TestClient(create_app(gateway)) as client:  # type: ignore[arg-type]
         assert client.get("/v1/staff/me").status_code == 401

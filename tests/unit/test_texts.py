@@ -31,11 +31,12 @@ from notifier.domain.texts import (
     render,
     shipped_catalogues,
 )
+from notifier.settings import MAX_SMS_BASE_URL_AND_SIGNATURE, NotifierSettings
 from notifier.tables import BookingFacts
 
 from shared.contracts.common import LanguageCode, Topic
 from shared.crypto import new_token
-from shared.settings import MAX_SMS_BASE_URL_AND_SIGNATURE, ConfigurationError, Settings, load_settings
+from shared.settings import ConfigurationError, load_settings
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PLACE = "Rostock 1"
@@ -282,8 +283,8 @@ def test_no_text_contains_a_revealing_word_in_any_month_or_weekday(kind: str, la
 
 
 def test_sender_id_and_signature_are_neutral_by_default() -> None:
-    sender = Settings.model_fields["sms_sender_id"].default
-    signature = Settings.model_fields["sms_signature"].default
+    sender = NotifierSettings.model_fields["sms_sender_id"].default
+    signature = NotifierSettings.model_fields["sms_signature"].default
 
     assert sender and revealing_words_in(sender) == set()
     assert revealing_words_in(signature) == set()
@@ -327,7 +328,8 @@ def test_worst_case_alias_is_as_long_as_the_scheduler_allows() -> None:
 def test_every_text_fits_two_sms_with_the_longest_alias_and_link_settings_allow(
     kind: str, language: str, base_url: str, signature: str
 ) -> None:
-    assert load_settings(public_base_url=base_url, sms_signature=signature).public_base_url == base_url
+    settings = load_settings(NotifierSettings, public_base_url=base_url, sms_signature=signature)
+    assert settings.public_base_url == base_url
 
     assert worst_segments(kind, language, base_url, signature) <= 2
 
@@ -345,7 +347,7 @@ def test_the_settings_limit_on_link_and_signature_is_no_stricter_than_the_texts_
 )
 def test_settings_refuse_a_link_and_signature_too_long_for_two_sms(base_url: str, signature: str) -> None:
     with pytest.raises(ConfigurationError, match=r"PUBLIC_BASE_URL .* SMS_SIGNATURE .* two SMS segments"):
-        load_settings(public_base_url=base_url, sms_signature=signature)
+        load_settings(NotifierSettings, public_base_url=base_url, sms_signature=signature)
 
 
 @pytest.mark.parametrize(("kind", "language"), [(k, lang) for k in KINDS for lang in GSM7_LANGUAGES])

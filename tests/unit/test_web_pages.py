@@ -23,6 +23,7 @@ from gateway import handlers, migrations
 from gateway.api import errors
 from gateway.bookings import BookingService
 from gateway.errors import SchedulerUnavailable
+from gateway.settings import GatewaySettings
 from gateway.tables import BookingRequest
 from gateway.web import pages
 from gateway.web.texts import TEXTS, negotiate
@@ -42,7 +43,6 @@ from shared.contracts import (
 from shared.crypto import DataCipher, generate_data_key, parse_data_key
 from shared.db import make_engine
 from shared.outbox import OutboxMessage
-from shared.settings import Settings
 from tests.support.pages import visible_text, without_random_tokens
 
 NOW = datetime(2025, 3, 3, 7, 0, tzinfo=UTC)  # Monday 08:00 in Berlin
@@ -156,7 +156,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
     migrations.upgrade(engine)
     bookings = BookingService(engine, DataCipher(parse_data_key(generate_data_key())), lambda: None, lambda: NOW)
     calendar = FakeCalendar([slot(0, 10), slot(0, 11), slot(1, 9), slot(4, 10, PHONE_LINE), slot(8, 10)])
-    settings = Settings(var_dir=tmp_path, timezone="Europe/Berlin", gateway_database_url="sqlite://")
+    settings = GatewaySettings(var_dir=tmp_path, timezone="Europe/Berlin", gateway_database_url="sqlite://")
     app = FastAPI()
     errors.install(app)
     app.include_router(pages.router)

@@ -10,6 +10,7 @@ import sys
 import uvicorn
 
 from gateway.app import build, create_app
+from gateway.settings import GatewaySettings
 from shared.logging import configure_logging
 from shared.settings import ConfigurationError, load_settings_or_exit
 
@@ -19,7 +20,7 @@ def main() -> None:
         from gateway.staff.commands import run
 
         raise SystemExit(run(sys.argv[1:]))
-    settings = load_settings_or_exit()
+    settings = load_settings_or_exit(GatewaySettings)
     configure_logging("gateway", settings.log_level)
     try:
         gateway = build(settings)

@@ -28,6 +28,7 @@ from gateway.bookings import BookingService
 from gateway.feeds import FeedTokens
 from gateway.listener import Listener
 from gateway.metrics import EVENTS_APPLIED
+from gateway.settings import GatewaySettings
 from gateway.slots import ReplyWaiter, SlotClient
 from gateway.sms_preview import SmsPreviewClient
 from gateway.staff.accounts import StaffAccounts
@@ -40,7 +41,6 @@ from shared.consumer import Consumer
 from shared.db import check_database, make_engine
 from shared.messaging import Publisher, make_celery, queues_for
 from shared.outbox import Relay
-from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_EVERY_SECONDS = 3600.0
@@ -51,7 +51,7 @@ POOL_SIZE = 20
 
 @dataclass
 class Gateway:
-    settings: Settings
+    settings: GatewaySettings
     engine: Engine
     celery: Celery
     publisher: Publisher
@@ -101,7 +101,7 @@ class Gateway:
         return checks
 
 
-def build(settings: Settings, clock: Clock = system_clock) -> Gateway:
+def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
     engine = make_engine(settings.gateway_database_url, pool_size=POOL_SIZE)
     migrations.upgrade(engine)
     cipher = load_cipher(settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from notifier.app import build
+from notifier.settings import NotifierSettings
 from shared.healthcheck import BEAT_SCHEDULE_NAME
 from shared.logging import configure_logging
 from shared.messaging import queues_for
@@ -16,7 +17,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="notifier")
     parser.add_argument("command", choices=["worker", "beat", "init"])
     args = parser.parse_args()
-    settings = load_settings_or_exit()
+    settings = load_settings_or_exit(NotifierSettings)
     configure_logging(f"notifier-{args.command}", settings.log_level)
     try:
         notifier = build(settings)

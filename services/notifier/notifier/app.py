@@ -15,6 +15,7 @@ from notifier import handlers, migrations, previews
 from notifier.dispatch import DispatchConfig, Dispatcher
 from notifier.domain.planning import QuietHours
 from notifier.plans import Policy
+from notifier.settings import NotifierSettings
 from notifier.sms import SmsSender, make_sender
 from shared.cipher import load_cipher
 from shared.clock import Clock, system_clock
@@ -23,7 +24,6 @@ from shared.contracts import Envelope
 from shared.db import make_engine
 from shared.messaging import TIMERS, Publisher, make_celery, timer_queue
 from shared.outbox import Relay
-from shared.settings import Settings
 from shared.worker import register_message_task
 
 DISPATCH_EVERY_SECONDS = 2.0
@@ -36,7 +36,7 @@ PURGE_EVERY_SECONDS = 3600.0
 
 @dataclass
 class Notifier:
-    settings: Settings
+    settings: NotifierSettings
     engine: Engine
     celery: Celery
     relay: Relay
@@ -44,7 +44,7 @@ class Notifier:
     dispatcher: Dispatcher
 
 
-def build(settings: Settings, clock: Clock = system_clock, sender: SmsSender | None = None) -> Notifier:
+def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSender | None = None) -> Notifier:
     # The worker's threads, the relay, the dispatch thread and its lock's connection and a spare.
     engine = make_engine(settings.notifier_database_url, pool_size=settings.worker_concurrency + 5)
     migrations.upgrade(engine)

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from notifier.domain.texts import preview_all
+from notifier.settings import NotifierSettings
 from shared.contracts import Envelope, SmsPreview, SmsPreviewed, SmsPreviewRequested, wrap
-from shared.settings import Settings
 
 
-def answer_preview(envelope: Envelope, session: Session, settings: Settings,
+def answer_preview(envelope: Envelope, session: Session, settings: NotifierSettings,
                    reply: Callable[[str, Envelope], None]) -> None:
     asked = envelope.payload
     assert isinstance(asked, SmsPreviewRequested)

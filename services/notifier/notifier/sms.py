@@ -21,8 +21,8 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from notifier.settings import NotifierSettings
 from shared.phones import mask_phone
-from shared.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]
 class TwilioSender:
     name = "twilio"
 
-    def __init__(self, settings: Settings, http_client: TwilioHttpClient | None = None) -> None:
+    def __init__(self, settings: NotifierSettings, http_client: TwilioHttpClient | None = None) -> None:
         if http_client is None and settings.twilio_api_base_url:
             http_client = BaseUrlHttpClient(settings.twilio_api_base_url, timeout=10)
         elif http_client is None:
@@ -155,7 +155,7 @@ def _never_connected(exc: requests.ConnectionError) -> bool:
     return "NewConnectionError" in text or "Failed to establish a new connection" in text
 
 
-def make_sender(settings: Settings) -> SmsSender:
+def make_sender(settings: NotifierSettings) -> SmsSender:
     if settings.sms_provider == "twilio":
         return TwilioSender(settings)
     return SinkSender(settings.var_dir.resolve() / "sms-sink.jsonl", sender_id=settings.sms_sender_id)

@@ -6,6 +6,7 @@ import argparse
 
 from scheduler import demo
 from scheduler.app import build
+from scheduler.settings import SchedulerSettings
 from shared.logging import configure_logging
 from shared.messaging import queues_for
 from shared.settings import load_settings_or_exit
@@ -16,7 +17,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="scheduler")
     parser.add_argument("command", choices=["worker", "seed-demo", "init"])
     args = parser.parse_args()
-    settings = load_settings_or_exit()
+    settings = load_settings_or_exit(SchedulerSettings)
     configure_logging("scheduler", settings.log_level)
     scheduler = build(settings)
     if args.command == "seed-demo":

@@ -11,19 +11,19 @@ from sqlalchemy import Engine
 from scheduler import feeds, handlers, migrations, staff
 from scheduler.calendar import Calendar
 from scheduler.domain.availability import SearchSettings
+from scheduler.settings import SchedulerSettings
 from shared.clock import Clock, system_clock
 from shared.consumer import Consumer
 from shared.contracts import Envelope
 from shared.db import make_engine
 from shared.messaging import Publisher, make_celery
 from shared.outbox import Relay
-from shared.settings import Settings
 from shared.worker import register_message_task
 
 
 @dataclass
 class Scheduler:
-    settings: Settings
+    settings: SchedulerSettings
     engine: Engine
     celery: Celery
     publisher: Publisher
@@ -32,7 +32,7 @@ class Scheduler:
     deps: handlers.SchedulerDeps
 
 
-def build(settings: Settings, clock: Clock = system_clock) -> Scheduler:
+def build(settings: SchedulerSettings, clock: Clock = system_clock) -> Scheduler:
     # The worker's threads, the relay and a spare.
     engine = make_engine(settings.scheduler_database_url, pool_size=settings.worker_concurrency + 3)
     migrations.upgrade(engine)

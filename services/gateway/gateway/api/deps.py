@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 
 from gateway.bookings import BookingService
+from gateway.settings import GatewaySettings
 from gateway.slots import SlotClient
-from shared.settings import Settings
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -29,10 +29,10 @@ async def _slots(request: Request) -> SlotClient:
     return gateway(request).slots
 
 
-async def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> GatewaySettings:
     return gateway(request).settings
 
 
 BookingsDep = Annotated[BookingService, Depends(_bookings)]
 SlotsDep = Annotated[SlotClient, Depends(_slots)]
-SettingsDep = Annotated[Settings, Depends(_settings)]
+SettingsDep = Annotated[GatewaySettings, Depends(_settings)]

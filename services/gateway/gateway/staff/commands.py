@@ -13,6 +13,7 @@ from typing import TextIO
 
 from gateway import migrations
 from gateway.errors import GatewayError
+from gateway.settings import GatewaySettings
 from gateway.staff.accounts import MIN_PASSWORD_LENGTH, StaffAccounts
 from shared.db import make_engine
 from shared.settings import load_settings_or_exit
@@ -62,7 +63,7 @@ def run(argv: list[str], stdin: TextIO = sys.stdin) -> int:
     args = _parser().parse_args(argv)
     role = "admin" if args.command == "create-admin" else args.role
     counsellor_id = getattr(args, "counsellor_id", None)
-    settings = load_settings_or_exit()
+    settings = load_settings_or_exit(GatewaySettings)
     engine = make_engine(settings.gateway_database_url)
     try:
         password = read_password(args.password_stdin, stdin)

@@ -35,11 +35,11 @@ from gateway.errors import (
     SchedulerUnavailable,
 )
 from gateway.metrics import BOOKINGS_ACCEPTED
+from gateway.settings import GatewaySettings
 from gateway.slots import SlotClient
 from gateway.web.texts import TEXTS, negotiate
 from shared.contracts import ContactPreferences, Mode, PublicLocation, SafeWindow, Slot, Topic
 from shared.contracts.contacts import WEEKDAYS
-from shared.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 
@@ -146,7 +146,7 @@ def _week(value: str) -> int:
     return min(int(value), LAST_WEEK) if value.isdigit() and len(value) < 4 else 0
 
 
-def _today(bookings: BookingService, settings: Settings) -> date:
+def _today(bookings: BookingService, settings: GatewaySettings) -> date:
     return bookings.clock().astimezone(ZoneInfo(settings.timezone)).date()
 
 
@@ -229,7 +229,7 @@ class Search:
                 "place": str(self.place or ""), "week": str(self.week)}
 
 
-def _results(search: Search, slots: SlotClient, bookings: BookingService, settings: Settings,
+def _results(search: Search, slots: SlotClient, bookings: BookingService, settings: GatewaySettings,
              errors: list[str] | None = None, chosen: str = "", status: int = 200,
              choices: TextChoices | None = None) -> HTMLResponse:
     zone = ZoneInfo(settings.timezone)
@@ -331,7 +331,7 @@ def _slot(raw: dict[str, Any] | None) -> Slot | None:
         return None
 
 
-def _manage(token: str, view: BookingView, lang: str, bookings: BookingService, settings: Settings,
+def _manage(token: str, view: BookingView, lang: str, bookings: BookingService, settings: GatewaySettings,
             errors: list[str] | None = None, status: int = 200, choices: TextChoices | None = None,
             saved: bool = False) -> HTMLResponse:
     zone = ZoneInfo(settings.timezone)

@@ -1,0 +1,70 @@
+"""The notifier's settings: the common ones, the data key, its worker, the SMS provider and what goes into a text."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+
+from shared.settings import DatabaseUrl, DataKeySettings, HttpUrl, PublicUrlSettings, WorkerSettings
+
+# Every SMS carries PUBLIC_BASE_URL + "/m/" + a 22-character token and ends with SMS_SIGNATURE. In Russian, Ukrainian,
+# Bulgarian and Thai (UCS-2: 67 characters per segment) a text with a 40-letter place alias fits two segments only
+# if both together stay within this many characters (tests/unit/test_texts.py finds it tight).
+MAX_SMS_BASE_URL_AND_SIGNATURE = 29
+
+
+class NotifierSettings(DataKeySettings, PublicUrlSettings, WorkerSettings):
+    """Read once by `python -m notifier` (worker, beat, init), passed to `notifier.app.build`."""
+
+    notifier_database_url: DatabaseUrl = ""
+
+    sms_provider: Literal["sink", "twilio"] = "sink"
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr("")
+    twilio_from: str = ""
+    twilio_messaging_service_sid: str = ""
+    twilio_api_base_url: HttpUrl = ""
+
+    contact_retention_days: int = Field(default=14, ge=1, le=365)
+    # Reminders never arrive at night: a reminder that would fall between QUIET_HOURS_START and QUIET_HOURS_END
+    # (local time, HH:MM) is moved earlier.
+    quiet_hours_start: str = Field(default="21:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    quiet_hours_end: str = Field(default="08:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    # What the client's phone shows as sender (the sink and an alphanumeric Twilio sender) and the words at the end
+    # of every SMS; both neutral by default, and checked against the same discretion rules as the texts.
+    sms_sender_id: str = Field(default="Termin", pattern=r"^[A-Za-z0-9 ]{1,11}$")
+    sms_signature: str = Field(default="", max_length=20)
+    # Messages per second handed to the provider per sender; 0 switches the limit off.
+    sms_rate_per_second: float = Field(default=10.0, ge=0, le=1000)
+    # A transient provider error is retried this many times (exponential backoff with jitter), then failed.
+    sms_max_attempts: int = Field(default=5, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _embedded_notifier_database(self) -> Self:
+        self.notifier_database_url = self.notifier_database_url or self.embedded_database_url("notifier")
+        return self
+
+    @model_validator(mode="after")
+    def _sms_link_fits(self) -> Self:
+        signature = self.sms_signature.strip()
+        used = len(self.public_base_url) + (len(signature) + 1 if signature else 0)
+        if used > MAX_SMS_BASE_URL_AND_SIGNATURE:
+            raise ValueError(
+                f"PUBLIC_BASE_URL ({len(self.public_base_url)} characters) and SMS_SIGNATURE ({len(signature)}) "
+                f"together may have at most {MAX_SMS_BASE_URL_AND_SIGNATURE} characters: every SMS carries the "
+                "manage link and the signature, and a Russian, Ukrainian, Bulgarian or Thai text must still fit "
+                "two SMS segments (use a shorter domain or signature)")
+        return self
+
+    @model_validator(mode="after")
+    def _twilio_complete(self) -> Self:
+        if self.sms_provider != "twilio":
+            return self
+        if not self.twilio_account_sid.startswith("AC") or len(self.twilio_account_sid) != 34:
+            raise ValueError("TWILIO_ACCOUNT_SID must be set (AC followed by 32 hex digits) when SMS_PROVIDER=twilio")
+        if not self.twilio_auth_token.get_secret_value():
+            raise ValueError("TWILIO_AUTH_TOKEN must be set when SMS_PROVIDER=twilio")
+        if not (self.twilio_from or self.twilio_messaging_service_sid):
+            raise ValueError("TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID must be set when SMS_PROVIDER=twilio")
+        return self
