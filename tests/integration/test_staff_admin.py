@@ -274,20 +274,29 @@ def test_a_served_location_no_rule_uses_can_be_added_and_removed(system: System,
 def test_the_scheduler_checks_the_role_again_and_applies_an_admin_write_once(tmp_path: Path) -> None:
     """Straight to the scheduler, past the gateway: a counsellor actor is refused, a redelivered admin write is
     applied once, a refused one leaves nothing (not even its request id in the inbox)."""
-    from scheduler import demo, handlers, migrations, staff
+    from scheduler import demo, migrations, staff
+    from scheduler.bookings import SchedulerDeps
     from scheduler.calendar import Calendar
     from scheduler.domain.availability import SearchSettings
     from sqlmodel import Session
 
     from shared.contracts import StaffRequested, wrap
-    from shared.contracts.staff import Actor, CreateTypeAction, UpdateCounsellorAction, UpdateLocationAction
+    from shared.contracts.staff import (
+        Actor,
+        AlreadyDone,
+        AppointmentTypeAnswer,
+        CreateTypeAction,
+        RefusalKind,
+        UpdateCounsellorAction,
+        UpdateLocationAction,
+    )
     from shared.db import make_engine
 
     engine = make_engine(f"sqlite:///{tmp_path / 'scheduler.sqlite'}")
     migrations.upgrade(engine)
     demo.seed(engine)
-    deps = staff.StaffDeps(handlers.SchedulerDeps(calendar=Calendar(SearchSettings()),
-                                                  clock=lambda: datetime.now(UTC), reply=lambda *_: None))
+    deps = staff.StaffDeps(SchedulerDeps(calendar=Calendar(SearchSettings()), clock=lambda: datetime.now(UTC),
+                                         reply=lambda *_: None), engine)
     admin_actor = Actor(staff_id=1, role="admin")
     anna_actor = Actor(staff_id=2, role="counsellor", counsellor_id=ANNA)
 
@@ -305,7 +314,7 @@ def test_the_scheduler_checks_the_role_again_and_applies_an_admin_write_once(tmp
     for action in (new_type, UpdateCounsellorAction(counsellor_id=ANNA, active=False),
                    UpdateLocationAction(location_id=VIDEO, active=False)):
         refused = decide(anna_actor, action)
-        assert (refused.status, refused.code) == (403, "forbidden"), refused
+        assert (refused.refusal.kind, refused.refusal.code) == (RefusalKind.FORBIDDEN, "forbidden"), refused
         assert "admin" in refused.message
     assert count("SELECT count(*) FROM appointment_types") == 4
     assert count("SELECT count(*) FROM counsellors WHERE active") == 4
@@ -314,12 +323,12 @@ def test_the_scheduler_checks_the_role_again_and_applies_an_admin_write_once(tmp
     request_id = uuid4()
     first = decide(admin_actor, new_type, request_id)
     again = decide(admin_actor, new_type, request_id)
-    assert (first.status, again.status, again.code) == (201, 200, "already_done")
+    assert isinstance(first.answer, AppointmentTypeAnswer) and isinstance(again.answer, AlreadyDone)
     assert count("SELECT count(*) FROM appointment_types") == 5
 
     inbox_before = count("SELECT count(*) FROM processed_messages")
     refused = decide(admin_actor, UpdateCounsellorAction(counsellor_id=ANNA, location_ids=[TELEFON]))
-    assert (refused.status, refused.code) == (422, "location_not_served"), refused
+    assert (refused.refusal.kind, refused.refusal.code) == (RefusalKind.INVALID, "location_not_served"), refused
     assert "weekly rules" in refused.message and refused.message[0].isupper()
     assert count("SELECT count(*) FROM counsellor_locations WHERE counsellor_id = 1") == 2
     assert count("SELECT count(*) FROM processed_messages") == inbox_before
