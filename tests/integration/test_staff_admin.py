@@ -10,6 +10,8 @@ module; demo counsellors: 1 Anna, 2 Bogdan, 3 Csilla, 4 Dana; locations 1 Rostoc
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,8 +21,8 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from tests.integration.test_staff_api import assert_problem, create_staff, rows, sign_in, today
-from tests.support.system import System, running_system_in_own_dir
+from tests.integration.test_staff_api import PASSWORD, assert_problem, create_staff, rows, sign_in, today
+from tests.support.system import REPO, System, running_system_in_own_dir
 
 ANNA, BOGDAN, DANA = 1, 2, 4
 STRALSUND, TELEFON, VIDEO = 5, 6, 7
@@ -269,6 +271,17 @@ def test_a_served_location_no_rule_uses_can_be_added_and_removed(system: System,
     assert back.status_code == 200, back.text
     assert rows(system, "SELECT location_id FROM counsellor_locations WHERE counsellor_id = ? ORDER BY 1",
                 ANNA) == [(1,), (TELEFON,)]
+
+
+def test_create_staff_refuses_a_counsellor_id_the_calendar_does_not_know(system: System) -> None:
+    result = subprocess.run([sys.executable, "-m", "gateway", "create-staff", "--username", "nobody", "--role",
+                             "counsellor", "--counsellor-id", "99", "--password-stdin"], input=PASSWORD + "\n",
+                            env=system.env, cwd=REPO, capture_output=True, text=True, check=False, timeout=120)
+
+    assert result.returncode == 1, result
+    assert "no counsellor with id 99" in result.stderr and "nothing was created" in result.stderr, result.stderr
+    with sqlite3.connect(f"file:{system.var_dir / 'gateway.sqlite'}?mode=ro", uri=True, timeout=30) as db:
+        assert db.execute("SELECT count(*) FROM staff_accounts WHERE username = 'nobody'").fetchone() == (0,)
 
 
 def test_the_scheduler_checks_the_role_again_and_applies_an_admin_write_once(tmp_path: Path) -> None:
