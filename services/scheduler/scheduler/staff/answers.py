@@ -5,6 +5,7 @@ only after that transaction committed. A refused write is rolled back whole: not
 from __future__ import annotations
 
 import logging
+from uuid import UUID
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -71,10 +72,9 @@ def answer_counsellor_request(envelope: Envelope, session: Session, deps: StaffD
     deps.booking.reply(request.reply_to, wrap(answer, envelope.correlation_id), deps.booking.reply_ttl_seconds)
 
 
-def _refusal(request_id: object, refused: Refused) -> StaffAnswered:
-    return StaffAnswered.model_validate({
-        "request_id": request_id, "message": refused.message,
-        "refusal": StaffRefusal(kind=refused.kind, code=refused.code, alternatives=list(refused.alternatives))})
+def _refusal(request_id: UUID, refused: Refused) -> StaffAnswered:
+    return StaffAnswered(request_id=request_id, message=refused.message, refusal=StaffRefusal(
+        kind=refused.kind, code=refused.code, alternatives=list(refused.alternatives)))
 
 
 def decide(envelope: Envelope, session: Session, deps: StaffDeps) -> StaffAnswered:
