@@ -45,9 +45,9 @@ class Subscription:
 SUBSCRIPTIONS: dict[str, tuple[Subscription, ...]] = {
     "scheduler": (
         Subscription("scheduler.bookings", ("booking.requested", "booking.cancellation_requested",
-                                            "booking.reschedule_requested", "booking.outcome_reported",
                                             "contact.unreachable")),
-        Subscription("scheduler.queries", ("slots.requested", "staff.requested", "feed.requested")),
+        Subscription("scheduler.queries", ("slots.requested", "staff.requested", "feed.requested",
+                                           "counsellor.requested")),
     ),
     "notifier": (
         Subscription(
@@ -58,7 +58,6 @@ SUBSCRIPTIONS: dict[str, tuple[Subscription, ...]] = {
         ),
         Subscription("notifier.queries", ("sms.preview_requested",)),
     ),
-    # booking.change_rejected has no consumer yet: the staff pages (Lotse 3/6) will show it.
     "gateway": (Subscription("gateway.events", ("booking.confirmed", "booking.rejected", "booking.cancelled",
                                                 "booking.rescheduled")),),
 }

@@ -4,14 +4,11 @@ from shared.contracts.bookings import (
     BookingAttended,
     BookingCancellationRequested,
     BookingCancelled,
-    BookingChangeRejected,
     BookingConfirmed,
     BookingNoShow,
-    BookingOutcomeReported,
     BookingRejected,
     BookingRequested,
     BookingRescheduled,
-    BookingRescheduleRequested,
 )
 from shared.contracts.common import Mode, PublicLocation, Slot, Topic
 from shared.contracts.contacts import ContactPreferences, ContactPreferencesChanged, ContactRegistered, SafeWindow
@@ -19,24 +16,22 @@ from shared.contracts.deliveries import ContactUnreachable, DeliveryStatusReport
 from shared.contracts.envelope import Envelope, Payload, UnknownMessage, WrongPayload, parse, wrap
 from shared.contracts.previews import SmsPreview, SmsPreviewed, SmsPreviewRequested
 from shared.contracts.slots import QueryError, SlotsOffered, SlotsRequested
-from shared.contracts.staff import FeedRequested, StaffAnswered, StaffRequested
+from shared.contracts.staff import CounsellorRequested, FeedRequested, StaffAnswered, StaffRequested
 
 __all__ = [
     "BookingAttended",
     "BookingCancellationRequested",
     "BookingCancelled",
-    "BookingChangeRejected",
     "BookingConfirmed",
     "BookingNoShow",
-    "BookingOutcomeReported",
     "BookingRejected",
     "BookingRequested",
-    "BookingRescheduleRequested",
     "BookingRescheduled",
     "ContactPreferences",
     "ContactPreferencesChanged",
     "ContactRegistered",
     "ContactUnreachable",
+    "CounsellorRequested",
     "DeliveryStatusReported",
     "Envelope",
     "FeedRequested",

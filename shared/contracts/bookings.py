@@ -13,19 +13,12 @@ from shared.contracts.envelope import Payload, register, register_upgrade
 RejectionReason = Literal[
     "slot_taken", "unknown_slot", "slot_in_past", "language_not_offered", "topic_not_offered", "counsellor_absent"
 ]
-# Why a change to an existing booking (reschedule, no-show, attended) was refused: a slot reason for the new time,
-# or one about the booking itself.
-ChangeRefusal = Literal[
-    "slot_taken", "unknown_slot", "slot_in_past", "language_not_offered", "topic_not_offered", "counsellor_absent",
-    "unknown_booking", "not_confirmed", "not_started",
-]
 CancelledBy = Literal["client", "staff"]
 # When reminders go out, in minutes before the start: the appointment type's policy, set by admins in the scheduler.
 ReminderOffsets = Annotated[
     tuple[Annotated[int, Field(ge=15, le=20160)], ...], Field(max_length=5)
 ]
 DEFAULT_REMINDER_OFFSETS: tuple[int, ...] = (1440, 120)
-
 
 
 @register
@@ -92,18 +85,6 @@ class BookingCancelled(Payload):
 
 
 @register
-class BookingRescheduleRequested(Payload):
-    """staff (through the gateway) → scheduler: move a confirmed booking to another slot."""
-
-    message_type = "booking.reschedule_requested"
-    message_version = 1
-    booking_id: UUID
-    slot_id: SlotId
-    by: CancelledBy = "staff"
-    reason: FreeText | None = None
-
-
-@register
 class BookingRescheduled(Payload):
     """scheduler → all: the booking now holds `slot` instead of `previous` (in one transaction)."""
 
@@ -120,17 +101,6 @@ class BookingRescheduled(Payload):
 
 
 register_upgrade("booking.rescheduled", 1)
-
-
-@register
-class BookingOutcomeReported(Payload):
-    """staff (through the gateway) → scheduler: the client came, or did not come, to a booking that has begun."""
-
-    message_type = "booking.outcome_reported"
-    message_version = 1
-    booking_id: UUID
-    outcome: Literal["attended", "no_show"]
-    reason: FreeText | None = None
 
 
 @register
@@ -152,16 +122,3 @@ class BookingAttended(Payload):
     message_version = 1
     booking_id: UUID
     starts_at: AwareDatetime
-
-
-@register
-class BookingChangeRejected(Payload):
-    """scheduler → staff: a reschedule or outcome was refused; nothing changed. For a reschedule to a taken slot,
-    up to three nearest alternatives."""
-
-    message_type = "booking.change_rejected"
-    message_version = 1
-    booking_id: UUID
-    change: Literal["reschedule", "attended", "no_show"]
-    reason: ChangeRefusal
-    alternatives: list[Slot] = Field(default_factory=list)

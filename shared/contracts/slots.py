@@ -9,11 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.contracts.common import FreeText, LanguageCode, Mode, Slot, Topic
 from shared.contracts.envelope import Payload, register
 
-MAX_SEARCH_DAYS = 90
-
 
 class QueryError(BaseModel):
-    """A query the calendar refuses (a range over 90 days or past the booking horizon, an unknown counsellor)."""
+    """A query the calendar refuses (a range over MAX_RANGE_DAYS or past the booking horizon, an unknown counsellor)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     code: str = Field(max_length=40)

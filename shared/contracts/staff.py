@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Annotated, Any, Literal
+from enum import StrEnum
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -25,6 +26,7 @@ from pydantic import (
 from shared.contracts.bookings import DEFAULT_REMINDER_OFFSETS, ReminderOffsets
 from shared.contracts.common import FreeText, LanguageCode, Slot, SlotId
 from shared.contracts.envelope import Payload, register
+from shared.contracts.limits import HORIZON_DAYS
 
 # Local wall-clock hours and minutes in the business time zone, "09:30".
 WallTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
@@ -40,9 +42,6 @@ ModeName = Literal["office", "outreach", "phone", "video"]
 _ALIAS_CHARS = "A-Za-zÄÖÜäöüßÀ-ÖØ-öø-ÿ "
 LocationAlias = Annotated[str, StringConstraints(
     min_length=2, max_length=40, pattern=rf"^[{_ALIAS_CHARS}]*([0-9][{_ALIAS_CHARS}]*){{0,4}}$")]
-# The longest range a staff question may cover, as for a slot search.
-MAX_STAFF_RANGE_DAYS = 90
-
 # A reminder policy's limits, as `shared.contracts.bookings.ReminderOffsets` (which booking messages carry).
 REMINDER_OFFSET_MIN, REMINDER_OFFSET_MAX, MAX_REMINDERS = 15, 20160, 5
 
@@ -177,7 +176,7 @@ class TypesAction(_Model):
 Duration = Annotated[int, Field(ge=10, le=240)]
 Buffer = Annotated[int, Field(ge=0, le=120)]
 Notice = Annotated[int, Field(ge=0, le=10080)]
-Horizon = Annotated[int, Field(ge=1, le=366)]
+Horizon = Annotated[int, Field(ge=1, le=HORIZON_DAYS)]
 Modes = Annotated[list[ModeName], Field(min_length=1, max_length=4)]
 
 
@@ -270,21 +269,18 @@ class FeedRequested(Payload):
 
 
 @register
-class StaffAnswered(Payload):
-    """scheduler → gateway: the answer to `staff.requested` or `feed.requested`. `status` is HTTP-like (200, 201,
-    403, 404, 409, 422); `data` is one of the models below as a JSON object."""
+class CounsellorRequested(Payload):
+    """gateway → scheduler: is there a counsellor with this id (`python -m gateway create-staff` asks before it
+    links an account to a calendar)? Answered with a `CounsellorAnswer` or refused as unknown."""
 
-    message_type = "staff.answered"
+    message_type = "counsellor.requested"
     message_version = 1
     request_id: UUID
-    ok: bool
-    status: int = Field(ge=200, le=599)
-    code: str = Field(max_length=40)
-    message: str = Field(max_length=500)
-    data: dict[str, Any] = Field(default_factory=dict)
+    counsellor_id: CounsellorId
+    reply_to: ReplyQueue
 
 
-# --- what `data` holds -------------------------------------------------------------------------------------------
+# --- what an answer holds ------------------------------------------------------------------------------------------
 
 
 class StaffLocation(_Model):
@@ -419,3 +415,109 @@ class LocationData(_Model):
     kind: str
     alias: str
     active: bool
+
+
+# --- the answer: one model per operation, or a refusal ------------------------------------------------------------
+
+
+class WeekAnswer(_Model):
+    operation: Literal["week"] = "week"
+    data: WeekData
+
+
+class BookingsAnswer(_Model):
+    operation: Literal["bookings"] = "bookings"
+    data: BookingsData
+
+
+class RulesAnswer(_Model):
+    operation: Literal["set_rules"] = "set_rules"
+    data: RulesData
+
+
+class ExceptionAnswer(_Model):
+    operation: Literal["add_exception", "remove_exception"]
+    data: ExceptionData
+
+
+class BookingChangeAnswer(_Model):
+    operation: Literal["cancel", "no_show", "attended", "move"]
+    data: BookingChangeData
+
+
+class TypesAnswer(_Model):
+    operation: Literal["types"] = "types"
+    data: TypesData
+
+
+class AppointmentTypeAnswer(_Model):
+    operation: Literal["create_type", "update_type"]
+    data: AppointmentTypeData
+
+
+class CounsellorAnswer(_Model):
+    operation: Literal["update_counsellor", "counsellor"]
+    data: CounsellorData
+
+
+class LocationAnswer(_Model):
+    operation: Literal["update_location"] = "update_location"
+    data: LocationData
+
+
+class FeedAnswer(_Model):
+    operation: Literal["feed"] = "feed"
+    data: FeedData
+
+
+class AlreadyDone(_Model):
+    """A write whose request id was carried out before (a redelivered request): nothing changed this time."""
+
+    operation: Literal["already_done"] = "already_done"
+
+
+StaffResult = Annotated[
+    WeekAnswer | BookingsAnswer | RulesAnswer | ExceptionAnswer | BookingChangeAnswer | TypesAnswer
+    | AppointmentTypeAnswer | CounsellorAnswer | LocationAnswer | FeedAnswer | AlreadyDone,
+    Field(discriminator="operation"),
+]
+
+
+class RefusalKind(StrEnum):
+    """Why the scheduler refused, in kinds the asker can act on (the gateway maps each to an HTTP status)."""
+
+    FORBIDDEN = "forbidden"  # not this staff member's calendar, or an admin's change
+    UNKNOWN = "unknown"  # no such counsellor, booking, exception, appointment type or location
+    CONFLICT = "conflict"  # the booking's state or the calendar stands against it now (taken, begun, not confirmed)
+    INVALID = "invalid"  # the request would make a calendar the engine cannot honour, or breaks a rule of input
+    FAILED = "failed"  # something broke in the scheduler; nothing was changed
+
+
+class StaffRefusal(_Model):
+    kind: RefusalKind
+    code: str = Field(max_length=40)  # what exactly, for programs: "slot_taken", "overlapping_rules", ...
+    # A move to a taken slot: up to three nearest free ones.
+    alternatives: list[Slot] = Field(default_factory=list)
+
+
+@register
+class StaffAnswered(Payload):
+    """scheduler → gateway: the answer to `staff.requested`, `feed.requested` or `counsellor.requested`: what was
+    asked for or done (`answer`), or why not (`refusal`), and a sentence for a person.
+
+    v2 replaced v1's HTTP-like status and untyped `data`. No upgrade from v1: an answer lives only on its asker's
+    own reply queue, which goes with the asker's process, and only as long as the asker waits (seconds); a v1
+    answer met during a deploy is unreadable to the asker, who says so (503) as for a late one."""
+
+    message_type = "staff.answered"
+    message_version = 2
+    request_id: UUID
+    message: str = Field(max_length=500)
+    answer: StaffResult | None = None
+    refusal: StaffRefusal | None = None
+
+    @model_validator(mode="after")
+    def _answer_or_refusal(self) -> StaffAnswered:
+        if (self.answer is None) == (self.refusal is None):
+            raise ValueError("a staff answer holds either an answer or a refusal")
+        return self

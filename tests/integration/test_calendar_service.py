@@ -1,5 +1,6 @@
 """The scheduler over its own database (embedded SQLite): search, booking refusals, reschedule, outcomes, leave,
-DST and holidays, each through the real handlers, repository and engine."""
+DST and holidays, each through the real handlers (staff changes through the staff requests), repository and
+engine."""
 
 from __future__ import annotations
 
@@ -24,16 +25,17 @@ from sqlmodel import Session, select
 
 from shared.contracts import (
     BookingCancellationRequested,
-    BookingOutcomeReported,
     BookingRequested,
-    BookingRescheduleRequested,
     Envelope,
     Payload,
     SlotsOffered,
     SlotsRequested,
+    StaffAnswered,
+    StaffRequested,
     Topic,
     wrap,
 )
+from shared.contracts.staff import Actor, MoveAction, OutcomeAction, RefusalKind, StaffAction
 from shared.outbox import OutboxMessage
 from shared.settings import load_settings
 
@@ -89,6 +91,20 @@ def search(scheduler: Scheduler, first: date, last: date | None = None, **criter
     offered = answers[0].payload
     assert isinstance(offered, SlotsOffered)
     return offered
+
+
+def ask_as_admin(scheduler: Scheduler, action: StaffAction) -> StaffAnswered:
+    answers: list[Envelope] = []
+    scheduler.deps.reply = lambda to, envelope, ttl: answers.append(envelope)
+    send(scheduler, StaffRequested(request_id=uuid4(), actor=Actor(staff_id=1, role="admin"), action=action,
+                                   reply_to="gateway.replies.0123456789ab"))
+    [answer] = answers
+    return answer.payload_as(StaffAnswered)
+
+
+def refusal_code(answer: StaffAnswered) -> str:
+    assert answer.refusal is not None, answer
+    return answer.refusal.code
 
 
 def book(scheduler: Scheduler, slot_id: str, language: str = "de", topic: Topic | None = None) -> UUID:
@@ -270,7 +286,7 @@ def test_leave_over_bookings_lists_them_for_staff_instead_of_dropping_them(sched
 def test_reschedule_moves_the_booking_in_one_step_and_frees_the_old_time(scheduler: Scheduler) -> None:
     booking_id = book(scheduler, ELEVEN)
     half_past = make_slot_id(ANNA, ROSTOCK, CAREER, berlin(MONDAY, 11, 30))  # overlaps its own old time
-    send(scheduler, BookingRescheduleRequested(booking_id=booking_id, slot_id=half_past, reason="Raum belegt"))
+    ask_as_admin(scheduler, MoveAction(booking_id=booking_id, slot_id=half_past, reason="Raum belegt"))
     [moved] = announced(scheduler, "booking.rescheduled")
     assert (moved["previous"]["slot_id"], moved["slot"]["slot_id"], moved["reason"]) == (
         ELEVEN, half_past, "Raum belegt")
@@ -286,10 +302,9 @@ def test_reschedule_onto_a_taken_time_is_refused_and_changes_nothing(scheduler: 
     booking_id = book(scheduler, ELEVEN)
     two = make_slot_id(ANNA, ROSTOCK, CAREER, berlin(MONDAY, 14))
     book(scheduler, two)
-    send(scheduler, BookingRescheduleRequested(booking_id=booking_id, slot_id=two))
-    [refused] = announced(scheduler, "booking.change_rejected")
-    assert (refused["change"], refused["reason"]) == ("reschedule", "slot_taken")
-    assert 1 <= len(refused["alternatives"]) <= 3
+    refused = ask_as_admin(scheduler, MoveAction(booking_id=booking_id, slot_id=two)).refusal
+    assert refused is not None and (refused.kind, refused.code) == (RefusalKind.CONFLICT, "slot_taken")
+    assert 1 <= len(refused.alternatives) <= 3
     assert appointment(scheduler, booking_id).starts_at == berlin(MONDAY, 11)
     assert announced(scheduler, "booking.rescheduled") == []
 
@@ -298,10 +313,9 @@ def test_reschedule_of_a_cancelled_or_unknown_booking_is_refused(scheduler: Sche
     booking_id = book(scheduler, ELEVEN)
     send(scheduler, BookingCancellationRequested(booking_id=booking_id, by="client"))
     two = make_slot_id(ANNA, ROSTOCK, CAREER, berlin(MONDAY, 14))
-    send(scheduler, BookingRescheduleRequested(booking_id=booking_id, slot_id=two))
-    send(scheduler, BookingRescheduleRequested(booking_id=uuid4(), slot_id=two))
-    assert [r["reason"] for r in announced(scheduler, "booking.change_rejected")] == ["not_confirmed",
-                                                                                       "unknown_booking"]
+    assert [refusal_code(ask_as_admin(scheduler, MoveAction(booking_id=booking, slot_id=two)))
+            for booking in (booking_id, uuid4())] == ["not_confirmed", "unknown_booking"]
+    assert announced(scheduler, "booking.rescheduled") == []
 
 
 def test_staff_cancel_keeps_the_reason_and_frees_the_slot(scheduler: Scheduler) -> None:
@@ -317,13 +331,14 @@ def test_staff_cancel_keeps_the_reason_and_frees_the_slot(scheduler: Scheduler) 
 def test_no_show_and_attended_only_for_a_confirmed_booking_that_has_begun(scheduler: Scheduler,
                                                                           clock: Clock) -> None:
     booking_id = book(scheduler, ELEVEN)
-    send(scheduler, BookingOutcomeReported(booking_id=booking_id, outcome="no_show"))
-    send(scheduler, BookingOutcomeReported(booking_id=uuid4(), outcome="attended"))
+    early = ask_as_admin(scheduler, OutcomeAction(action="no_show", booking_id=booking_id))
+    unknown = ask_as_admin(scheduler, OutcomeAction(action="attended", booking_id=uuid4()))
     clock.now = berlin(MONDAY, 11, 5)
-    send(scheduler, BookingOutcomeReported(booking_id=booking_id, outcome="no_show", reason="nicht erschienen"))
-    send(scheduler, BookingOutcomeReported(booking_id=booking_id, outcome="attended"))
-    assert [(r["change"], r["reason"]) for r in announced(scheduler, "booking.change_rejected")] == [
-        ("no_show", "not_started"), ("attended", "unknown_booking"), ("attended", "not_confirmed")]
+    recorded = ask_as_admin(scheduler, OutcomeAction(action="no_show", booking_id=booking_id,
+                                                     reason="nicht erschienen"))
+    late = ask_as_admin(scheduler, OutcomeAction(action="attended", booking_id=booking_id))
+    assert [refusal_code(a) for a in (early, unknown, late)] == ["not_started", "unknown_booking", "not_confirmed"]
+    assert recorded.refusal is None and recorded.message == "The client did not come."
     [no_show] = announced(scheduler, "booking.no_show")
     assert (no_show["booking_id"], no_show["reason"]) == (str(booking_id), "nicht erschienen")
     assert appointment(scheduler, booking_id).status == "no_show"
@@ -333,8 +348,9 @@ def test_no_show_and_attended_only_for_a_confirmed_booking_that_has_begun(schedu
 def test_attended_is_recorded_once_the_appointment_has_begun(scheduler: Scheduler, clock: Clock) -> None:
     booking_id = book(scheduler, ELEVEN)
     clock.now = berlin(MONDAY, 12)
-    send(scheduler, BookingOutcomeReported(booking_id=booking_id, outcome="attended"))
-    send(scheduler, BookingOutcomeReported(booking_id=booking_id, outcome="attended"))
+    first = ask_as_admin(scheduler, OutcomeAction(action="attended", booking_id=booking_id))
+    again = ask_as_admin(scheduler, OutcomeAction(action="attended", booking_id=booking_id))
+    assert (first.message, again.message) == ("The client came.", "This was already recorded.")
     assert len(announced(scheduler, "booking.attended")) == 1
     assert appointment(scheduler, booking_id).status == "attended"
 

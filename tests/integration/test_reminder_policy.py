@@ -30,7 +30,6 @@ from sqlmodel import Session, select
 
 from shared.contracts import (
     BookingRequested,
-    BookingRescheduleRequested,
     ContactUnreachable,
     Envelope,
     Payload,
@@ -38,7 +37,17 @@ from shared.contracts import (
     StaffRequested,
     wrap,
 )
-from shared.contracts.staff import Actor, BookingsAction, CreateTypeAction, UpdateTypeAction, WeekAction
+from shared.contracts.staff import (
+    Actor,
+    AppointmentTypeAnswer,
+    BookingsAction,
+    BookingsAnswer,
+    CreateTypeAction,
+    MoveAction,
+    UpdateTypeAction,
+    WeekAction,
+    WeekAnswer,
+)
 from shared.db import make_engine
 from shared.outbox import OutboxMessage
 from shared.settings import load_settings
@@ -96,15 +105,15 @@ def confirmed_offsets(scheduler: Scheduler, booking_id: UUID) -> list[int]:
 def decide(scheduler: Scheduler, actor: Actor, action: Any) -> StaffAnswered:
     request = StaffRequested(request_id=uuid4(), actor=actor, action=action, reply_to="gateway.replies.0123456789ab")
     with Session(scheduler.engine) as session:
-        return staff.decide(wrap(request, "test"), session, staff.StaffDeps(scheduler.deps))
+        return staff.decide(wrap(request, "test"), session, staff.StaffDeps(scheduler.deps, scheduler.engine))
 
 
 def staff_view(scheduler: Scheduler, booking_id: UUID, timezone: str = "Europe/Berlin") -> dict[str, Any]:
     answer = decide(scheduler, ANNA_ACTOR, BookingsAction(counsellor_id=ANNA, date_from=MONDAY, date_to=MONDAY,
                                                           timezone=timezone))
-    assert answer.ok, answer
-    [booking] = [b for b in answer.data["bookings"] if b["booking_id"] == str(booking_id)]
-    return dict(booking)
+    assert isinstance(answer.answer, BookingsAnswer), answer
+    [booking] = [b for b in answer.answer.data.bookings if b.booking_id == booking_id]
+    return booking.model_dump(mode="json")
 
 
 def policy_in_table(scheduler: Scheduler, type_id: int) -> str:
@@ -128,7 +137,8 @@ def test_a_confirmed_booking_carries_its_types_reminders_largest_first(scheduler
 
 def test_a_type_without_reminders_confirms_with_none(scheduler: Scheduler) -> None:
     answer = decide(scheduler, ADMIN, UpdateTypeAction(type_id=HEALTH, reminder_offsets_minutes=()))
-    assert answer.ok and answer.data["reminder_offsets_minutes"] == [], answer
+    assert isinstance(answer.answer, AppointmentTypeAnswer), answer
+    assert answer.answer.data.reminder_offsets_minutes == []
 
     booking = book(scheduler, slot(HEALTH, 10))
 
@@ -139,9 +149,10 @@ def test_a_type_without_reminders_confirms_with_none(scheduler: Scheduler) -> No
 def test_a_changed_policy_reaches_reschedules_but_not_what_was_announced_before(scheduler: Scheduler) -> None:
     booking = book(scheduler, slot(CAREER, 9))
     changed = decide(scheduler, ADMIN, UpdateTypeAction(type_id=CAREER, reminder_offsets_minutes=(30, 2880)))
-    assert changed.ok, changed
+    assert changed.refusal is None, changed
 
-    send(scheduler, BookingRescheduleRequested(booking_id=booking, slot_id=slot(CAREER, 13), reason=None))
+    moved_answer = decide(scheduler, ADMIN, MoveAction(booking_id=booking, slot_id=slot(CAREER, 13)))
+    assert moved_answer.refusal is None, moved_answer
 
     # The confirmation (and the reminders the notifier planned from it) stays as it was announced.
     assert confirmed_offsets(scheduler, booking) == [10080, 1440, 120]
@@ -154,16 +165,17 @@ def test_an_admin_creates_a_type_with_a_policy_and_one_without_gets_the_default(
                                                             modes=["outreach"], reminder_offsets_minutes=(60, 20160)))
     plain = decide(scheduler, ADMIN, CreateTypeAction(topic="legal", duration_minutes=40, modes=["video"]))
 
-    assert (with_policy.status, plain.status) == (201, 201), (with_policy, plain)
-    assert with_policy.data["reminder_offsets_minutes"] == [20160, 60]
-    assert plain.data["reminder_offsets_minutes"] == [1440, 120]
-    assert policy_in_table(scheduler, with_policy.data["type_id"]) == "20160,60"
+    assert isinstance(with_policy.answer, AppointmentTypeAnswer), with_policy
+    assert isinstance(plain.answer, AppointmentTypeAnswer), plain
+    assert with_policy.answer.data.reminder_offsets_minutes == [20160, 60]
+    assert plain.answer.data.reminder_offsets_minutes == [1440, 120]
+    assert policy_in_table(scheduler, with_policy.answer.data.type_id) == "20160,60"
 
 
 def test_a_counsellor_cannot_change_a_policy_and_nothing_changes(scheduler: Scheduler) -> None:
     refused = decide(scheduler, ANNA_ACTOR, UpdateTypeAction(type_id=CAREER, reminder_offsets_minutes=()))
 
-    assert (refused.status, refused.code) == (403, "forbidden") and "admin" in refused.message
+    assert refused.refusal is not None and refused.refusal.code == "forbidden" and "admin" in refused.message
     assert policy_in_table(scheduler, CAREER) == "10080,1440,120"
 
 
@@ -181,8 +193,9 @@ def test_an_unreachable_client_is_shown_on_the_booking_for_staff(scheduler: Sche
     assert problem == {"reason": "invalid_number", "error_code": "21211", "since": "2026-06-03T11:15:00+02:00"}
     assert staff_view(scheduler, booking, "UTC")["contact_problem"]["since"] == "2026-06-03T09:15:00Z"
     week = decide(scheduler, ANNA_ACTOR, WeekAction(counsellor_id=ANNA, week_start=MONDAY))
-    [shown] = [b for b in week.data["bookings"] if b["booking_id"] == str(booking)]
-    assert shown["contact_problem"]["reason"] == "invalid_number"
+    assert isinstance(week.answer, WeekAnswer), week
+    [shown] = [b for b in week.answer.data.bookings if b.booking_id == booking]
+    assert shown.contact_problem is not None and shown.contact_problem.reason == "invalid_number"
     # The report announces nothing: it is for staff, the booking itself stands.
     assert announced(scheduler, "booking.cancelled") == [] and staff_view(scheduler, booking)["status"] == "confirmed"
 

@@ -10,6 +10,8 @@ module; demo counsellors: 1 Anna, 2 Bogdan, 3 Csilla, 4 Dana; locations 1 Rostoc
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,8 +21,8 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from tests.integration.test_staff_api import assert_problem, create_staff, rows, sign_in, today
-from tests.support.system import System, running_system_in_own_dir
+from tests.integration.test_staff_api import PASSWORD, assert_problem, create_staff, rows, sign_in, today
+from tests.support.system import REPO, System, running_system_in_own_dir
 
 ANNA, BOGDAN, DANA = 1, 2, 4
 STRALSUND, TELEFON, VIDEO = 5, 6, 7
@@ -271,23 +273,43 @@ def test_a_served_location_no_rule_uses_can_be_added_and_removed(system: System,
                 ANNA) == [(1,), (TELEFON,)]
 
 
+def test_create_staff_refuses_a_counsellor_id_the_calendar_does_not_know(system: System) -> None:
+    result = subprocess.run([sys.executable, "-m", "gateway", "create-staff", "--username", "nobody", "--role",
+                             "counsellor", "--counsellor-id", "99", "--password-stdin"], input=PASSWORD + "\n",
+                            env=system.env, cwd=REPO, capture_output=True, text=True, check=False, timeout=120)
+
+    assert result.returncode == 1, result
+    assert "no counsellor with id 99" in result.stderr and "nothing was created" in result.stderr, result.stderr
+    with sqlite3.connect(f"file:{system.var_dir / 'gateway.sqlite'}?mode=ro", uri=True, timeout=30) as db:
+        assert db.execute("SELECT count(*) FROM staff_accounts WHERE username = 'nobody'").fetchone() == (0,)
+
+
 def test_the_scheduler_checks_the_role_again_and_applies_an_admin_write_once(tmp_path: Path) -> None:
     """Straight to the scheduler, past the gateway: a counsellor actor is refused, a redelivered admin write is
     applied once, a refused one leaves nothing (not even its request id in the inbox)."""
-    from scheduler import demo, handlers, migrations, staff
+    from scheduler import demo, migrations, staff
+    from scheduler.bookings import SchedulerDeps
     from scheduler.calendar import Calendar
     from scheduler.domain.availability import SearchSettings
     from sqlmodel import Session
 
     from shared.contracts import StaffRequested, wrap
-    from shared.contracts.staff import Actor, CreateTypeAction, UpdateCounsellorAction, UpdateLocationAction
+    from shared.contracts.staff import (
+        Actor,
+        AlreadyDone,
+        AppointmentTypeAnswer,
+        CreateTypeAction,
+        RefusalKind,
+        UpdateCounsellorAction,
+        UpdateLocationAction,
+    )
     from shared.db import make_engine
 
     engine = make_engine(f"sqlite:///{tmp_path / 'scheduler.sqlite'}")
     migrations.upgrade(engine)
     demo.seed(engine)
-    deps = staff.StaffDeps(handlers.SchedulerDeps(calendar=Calendar(SearchSettings()),
-                                                  clock=lambda: datetime.now(UTC), reply=lambda *_: None))
+    deps = staff.StaffDeps(SchedulerDeps(calendar=Calendar(SearchSettings()), clock=lambda: datetime.now(UTC),
+                                         reply=lambda *_: None), engine)
     admin_actor = Actor(staff_id=1, role="admin")
     anna_actor = Actor(staff_id=2, role="counsellor", counsellor_id=ANNA)
 
@@ -305,7 +327,7 @@ def test_the_scheduler_checks_the_role_again_and_applies_an_admin_write_once(tmp
     for action in (new_type, UpdateCounsellorAction(counsellor_id=ANNA, active=False),
                    UpdateLocationAction(location_id=VIDEO, active=False)):
         refused = decide(anna_actor, action)
-        assert (refused.status, refused.code) == (403, "forbidden"), refused
+        assert (refused.refusal.kind, refused.refusal.code) == (RefusalKind.FORBIDDEN, "forbidden"), refused
         assert "admin" in refused.message
     assert count("SELECT count(*) FROM appointment_types") == 4
     assert count("SELECT count(*) FROM counsellors WHERE active") == 4
@@ -314,12 +336,12 @@ def test_the_scheduler_checks_the_role_again_and_applies_an_admin_write_once(tmp
     request_id = uuid4()
     first = decide(admin_actor, new_type, request_id)
     again = decide(admin_actor, new_type, request_id)
-    assert (first.status, again.status, again.code) == (201, 200, "already_done")
+    assert isinstance(first.answer, AppointmentTypeAnswer) and isinstance(again.answer, AlreadyDone)
     assert count("SELECT count(*) FROM appointment_types") == 5
 
     inbox_before = count("SELECT count(*) FROM processed_messages")
     refused = decide(admin_actor, UpdateCounsellorAction(counsellor_id=ANNA, location_ids=[TELEFON]))
-    assert (refused.status, refused.code) == (422, "location_not_served"), refused
+    assert (refused.refusal.kind, refused.refusal.code) == (RefusalKind.INVALID, "location_not_served"), refused
     assert "weekly rules" in refused.message and refused.message[0].isupper()
     assert count("SELECT count(*) FROM counsellor_locations WHERE counsellor_id = 1") == 2
     assert count("SELECT count(*) FROM processed_messages") == inbox_before

@@ -540,20 +540,21 @@ def test_a_revoked_feed_is_404_and_a_reissued_one_replaces_it(public: httpx.Clie
 # --- once per request, all or nothing (the scheduler's handler on its own database) ----------------------------------
 
 def test_a_redelivered_staff_write_is_applied_once_and_a_refused_one_leaves_nothing(tmp_path: Path) -> None:
-    from scheduler import demo, handlers, migrations, staff
+    from scheduler import demo, migrations, staff
+    from scheduler.bookings import SchedulerDeps
     from scheduler.calendar import Calendar
     from scheduler.domain.availability import SearchSettings
     from sqlmodel import Session
 
     from shared.contracts import StaffRequested, wrap
-    from shared.contracts.staff import Actor, AddExceptionAction, RuleIn, SetRulesAction
+    from shared.contracts.staff import Actor, AddExceptionAction, AlreadyDone, RefusalKind, RuleIn, SetRulesAction
     from shared.db import make_engine
 
     engine = make_engine(f"sqlite:///{tmp_path / 'scheduler.sqlite'}")
     migrations.upgrade(engine)
     demo.seed(engine)
-    deps = staff.StaffDeps(handlers.SchedulerDeps(calendar=Calendar(SearchSettings()),
-                                                  clock=lambda: datetime.now(UTC), reply=lambda *_: None))
+    deps = staff.StaffDeps(SchedulerDeps(calendar=Calendar(SearchSettings()), clock=lambda: datetime.now(UTC),
+                                         reply=lambda *_: None), engine)
     anna_actor = Actor(staff_id=2, role="counsellor", counsellor_id=ANNA)
 
     def decide(action: Any, request_id: Any = None) -> Any:
@@ -573,7 +574,8 @@ def test_a_redelivered_staff_write_is_applied_once_and_a_refused_one_leaves_noth
     first, _ = decide(absence, request_id)
     again, _ = decide(absence, request_id)
 
-    assert (first.status, again.status, again.code) == (201, 200, "already_done")
+    assert first.refusal is None and not isinstance(first.answer, AlreadyDone)
+    assert isinstance(again.answer, AlreadyDone)
     assert count("SELECT count(*) FROM availability_exceptions WHERE kind = 'absence'") == 1
 
     rules_before = count("SELECT count(*) FROM availability_rules WHERE counsellor_id = 1")
@@ -582,9 +584,9 @@ def test_a_redelivered_staff_write_is_applied_once_and_a_refused_one_leaves_noth
         RuleIn(location_id=1, weekday=0, start="09:00", end="12:00"),
         RuleIn(location_id=1, weekday=0, start="11:00", end="13:00")]))
 
-    assert (refused.status, refused.code) == (422, "overlapping_rules")
+    assert (refused.refusal.kind, refused.refusal.code) == (RefusalKind.INVALID, "overlapping_rules")
     assert count("SELECT count(*) FROM availability_rules WHERE counsellor_id = 1") == rules_before
     assert count("SELECT count(*) FROM processed_messages") == inbox_before
     other, _ = decide(SetRulesAction(counsellor_id=BOGDAN, rules=[]))
-    assert (other.status, other.code) == (403, "forbidden")
+    assert (other.refusal.kind, other.refusal.code) == (RefusalKind.FORBIDDEN, "forbidden")
     assert count("SELECT count(*) FROM availability_rules WHERE counsellor_id = 2") > 0

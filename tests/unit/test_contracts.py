@@ -17,15 +17,13 @@ from shared.contracts import (
     BookingAttended,
     BookingCancellationRequested,
     BookingCancelled,
-    BookingChangeRejected,
     BookingConfirmed,
     BookingNoShow,
-    BookingOutcomeReported,
     BookingRejected,
     BookingRequested,
     BookingRescheduled,
-    BookingRescheduleRequested,
     ContactRegistered,
+    CounsellorRequested,
     FeedRequested,
     Mode,
     Payload,
@@ -52,7 +50,7 @@ from shared.contracts.contacts import (
 from shared.contracts.deliveries import ContactUnreachable, DeliveryStatusReported, SmsReceived, inbound_phone_context
 from shared.contracts.envelope import _REGISTRY, register
 from shared.contracts.previews import SmsPreview, SmsPreviewed, SmsPreviewRequested
-from shared.contracts.staff import Actor, MoveAction
+from shared.contracts.staff import Actor, MoveAction, RefusalKind, StaffRefusal
 from shared.crypto import DataCipher, generate_data_key, new_token
 from shared.messaging import SUBSCRIPTIONS
 
@@ -84,14 +82,10 @@ def examples() -> list[Payload]:
         BookingCancellationRequested(booking_id=BOOKING, by="staff", reason="Beraterin krank"),
         BookingCancelled(booking_id=BOOKING, by="staff", starts_at=datetime(2026, 6, 1, 9, 0, tzinfo=UTC),
                          reason="Beraterin krank"),
-        BookingRescheduleRequested(booking_id=BOOKING, slot_id=a_slot(10).slot_id, by="staff", reason="Raum 2"),
         BookingRescheduled(booking_id=BOOKING, previous=a_slot(9), slot=a_slot(10), language="en", by="staff",
                            reason="moved", reminder_offsets_minutes=(1440,)),
-        BookingOutcomeReported(booking_id=BOOKING, outcome="no_show", reason="did not come"),
         BookingNoShow(booking_id=BOOKING, starts_at=datetime(2026, 6, 1, 9, 0, tzinfo=UTC), reason="no answer"),
         BookingAttended(booking_id=BOOKING, starts_at=datetime(2026, 6, 1, 9, 0, tzinfo=UTC)),
-        BookingChangeRejected(booking_id=BOOKING, change="reschedule", reason="slot_taken",
-                              alternatives=[a_slot(11)]),
         ContactRegistered(
             booking_id=BOOKING,
             phone=CIPHER.encrypt(PHONE, phone_context(BOOKING)),
@@ -120,8 +114,9 @@ def examples() -> list[Payload]:
                        reply_to="gateway.replies.0123456789ab"),
         FeedRequested(request_id=BOOKING, counsellor_id=3, date_from=date(2026, 5, 1), date_to=date(2026, 11, 1),
                       reply_to="gateway.replies.0123456789ab"),
-        StaffAnswered(request_id=BOOKING, ok=False, status=403, code="forbidden",
-                      message="You can only see and change your own calendar.", data={"alternatives": []}),
+        CounsellorRequested(request_id=BOOKING, counsellor_id=99, reply_to="gateway.replies.0123456789ab"),
+        StaffAnswered(request_id=BOOKING, message="That time is no longer free; choose another slot.",
+                      refusal=StaffRefusal(kind=RefusalKind.CONFLICT, code="slot_taken", alternatives=[a_slot(11)])),
     ]
 
 

@@ -476,10 +476,12 @@ def test_create_admin_command_reads_the_password_from_stdin(tmp_path: Path) -> N
                                     password=PASSWORD + "\n")
     assert duplicate.returncode == 1 and "already taken" in duplicate.stderr
 
+    # A counsellor's id is checked with the scheduler (tests/integration/test_staff_admin.py); none runs here.
     counsellor = run_gateway_command(tmp_path, "create-staff", "--username", "anna", "--role", "counsellor",
                                      "--counsellor-id", "3", "--name", "Anna K.", "--password-stdin",
                                      password=PASSWORD + "\n")
-    assert counsellor.returncode == 0 and "counsellor account 'anna'" in counsellor.stdout
+    assert counsellor.returncode == 1 and "Counsellor id 3 could not be checked" in counsellor.stderr
+    assert "nothing was created" in counsellor.stderr and "Traceback" not in counsellor.stderr
 
 
 def test_create_admin_command_refuses_a_weak_password_and_a_missing_counsellor_id(tmp_path: Path) -> None:

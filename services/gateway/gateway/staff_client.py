@@ -1,29 +1,51 @@
 """Asking the scheduler about and for changes to staff calendars: request/reply over the broker, with a deadline.
 
 The same mechanism as the slot search (`slots.ReplyWaiter` on this process's reply queue). The scheduler decides
-and answers with an HTTP-like status; a refusal becomes `CalendarRefused` with the scheduler's sentence.
+and answers with one typed answer per operation, or a refusal of a kind (`RefusalKind`), a code and a sentence,
+which becomes `CalendarRefused`; the staff API maps the kind to an HTTP status (`api/staff/answers.py`).
 """
 
 from __future__ import annotations
 
 from datetime import date
+from typing import TypeVar
 from uuid import UUID, uuid4
+
+from pydantic import BaseModel
 
 from gateway.errors import GatewayError, SchedulerUnavailable
 from gateway.slots import ReplyWaiter, ask_scheduler
 from gateway.staff.accounts import Staff
-from shared.contracts import FeedRequested, StaffAnswered, StaffRequested
+from shared.contracts import CounsellorRequested, FeedRequested, StaffAnswered, StaffRequested
 from shared.contracts.envelope import Payload
-from shared.contracts.staff import WRITES, Actor, StaffAction
+from shared.contracts.staff import (
+    WRITES,
+    Actor,
+    AlreadyDone,
+    CounsellorAnswer,
+    CounsellorData,
+    FeedAnswer,
+    FeedData,
+    RefusalKind,
+    StaffAction,
+)
 from shared.messaging import Publisher
+
+Answer = TypeVar("Answer", bound=BaseModel)
 
 
 class CalendarRefused(GatewayError):
-    """The scheduler refused (403, 404, 409, 422, ...): its status, code and sentence go to the asker."""
+    """The scheduler refused: the kind of refusal, its code and its sentence go to the asker."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, kind: RefusalKind, code: str, message: str) -> None:
         super().__init__(message)
-        self.status, self.code = status, code
+        self.kind, self.code = kind, code
+
+
+class AlreadyCarriedOut(GatewayError):
+    """The scheduler had carried out this very request before (it was delivered twice) and changed nothing now."""
+
+    code, status = "already_done", 409
 
 
 def actor_of(staff: Staff) -> Actor:
@@ -37,26 +59,37 @@ class StaffClient:
         self.reply_to = reply_to
         self.timeout = timeout
 
-    def ask(self, staff: Staff, action: StaffAction) -> StaffAnswered:
-        """The scheduler's answer; CalendarRefused when it refused, SchedulerUnavailable without an answer."""
+    def ask(self, staff: Staff, action: StaffAction, expected: type[Answer]) -> Answer:
+        """The scheduler's answer to the action, as the answer model of its operation; CalendarRefused when it
+        refused, SchedulerUnavailable without an answer (or with one we cannot read)."""
         request_id = uuid4()
         request = StaffRequested(request_id=request_id, actor=actor_of(staff), action=action, reply_to=self.reply_to)
-        return self._exchange(request_id, request, write=action.action in WRITES)
+        return self._exchange(request_id, request, expected, write=action.action in WRITES)
 
-    def feed(self, counsellor_id: int, date_from: date, date_to: date) -> StaffAnswered:
+    def feed(self, counsellor_id: int, date_from: date, date_to: date) -> FeedData:
         request_id = uuid4()
         request = FeedRequested(request_id=request_id, counsellor_id=counsellor_id, date_from=date_from,
                                 date_to=date_to, reply_to=self.reply_to)
-        return self._exchange(request_id, request, write=False)
+        return self._exchange(request_id, request, FeedAnswer, write=False).data
 
-    def _exchange(self, request_id: UUID, request: Payload, write: bool) -> StaffAnswered:
+    def counsellor(self, counsellor_id: int) -> CounsellorData:
+        """The scheduler's counsellor with this id; CalendarRefused (UNKNOWN) when there is none."""
+        request_id = uuid4()
+        request = CounsellorRequested(request_id=request_id, counsellor_id=counsellor_id, reply_to=self.reply_to)
+        return self._exchange(request_id, request, CounsellorAnswer, write=False).data
+
+    def _exchange(self, request_id: UUID, request: Payload, expected: type[Answer], write: bool) -> Answer:
         key = str(request_id)
         # A write whose answer is late may still be carried out (the message expires only if nobody took it).
         late = (" The change may still have been made: look at the calendar before trying again." if write
                 else " Please try again in a minute.")
-        answer = ask_scheduler(self.publisher, self.waiter, key, request, self.timeout, late)
-        if not isinstance(answer, StaffAnswered) or answer.request_id != request_id:
+        answered = ask_scheduler(self.publisher, self.waiter, key, request, self.timeout, late)
+        if not isinstance(answered, StaffAnswered) or answered.request_id != request_id:
             raise SchedulerUnavailable("The calendar gave an answer we cannot read." + late)
-        if not answer.ok:
-            raise CalendarRefused(answer.status, answer.code, answer.message)
-        return answer
+        if answered.refusal is not None:
+            raise CalendarRefused(answered.refusal.kind, answered.refusal.code, answered.message)
+        if isinstance(answered.answer, AlreadyDone):
+            raise AlreadyCarriedOut(answered.message + " Look at the calendar to see the change.")
+        if not isinstance(answered.answer, expected):
+            raise SchedulerUnavailable("The calendar gave an answer we cannot read." + late)
+        return answered.answer

@@ -9,6 +9,7 @@ from celery import Celery
 from sqlalchemy import Engine
 
 from scheduler import feeds, handlers, migrations, staff
+from scheduler.bookings import SchedulerDeps
 from scheduler.calendar import Calendar
 from scheduler.domain.availability import SearchSettings
 from scheduler.settings import SchedulerSettings
@@ -29,7 +30,7 @@ class Scheduler:
     publisher: Publisher
     relay: Relay
     consumer: Consumer
-    deps: handlers.SchedulerDeps
+    deps: SchedulerDeps
 
 
 def build(settings: SchedulerSettings, clock: Clock = system_clock) -> Scheduler:
@@ -43,29 +44,28 @@ def build(settings: SchedulerSettings, clock: Clock = system_clock) -> Scheduler
     def reply(to: str, envelope: Envelope, ttl: float) -> None:
         publisher.reply(to, envelope.to_wire(), envelope.correlation_id, ttl)
 
-    deps = handlers.SchedulerDeps(
+    deps = SchedulerDeps(
         calendar=Calendar(SearchSettings(timezone=settings.timezone, step_minutes=settings.slot_step_minutes,
                                          travel_minutes=settings.travel_buffer_minutes)),
         clock=clock,
         reply=reply,
         reply_ttl_seconds=settings.slots_timeout_seconds,
     )
-    staff_deps = staff.StaffDeps(booking=deps, after_commit=relay.wake)
+    staff_deps = staff.StaffDeps(booking=deps, engine=engine, after_commit=relay.wake)
     consumer = Consumer(
         "scheduler",
         engine,
         commands={
             "booking.requested": partial(handlers.decide_booking, deps=deps),
             "booking.cancellation_requested": partial(handlers.cancel_booking, deps=deps),
-            "booking.reschedule_requested": partial(handlers.reschedule_booking, deps=deps),
-            "booking.outcome_reported": partial(handlers.record_outcome, deps=deps),
             "contact.unreachable": partial(handlers.record_contact_problem, deps=deps),
         },
         queries={
             "slots.requested": partial(handlers.answer_slot_query, deps=deps),
-            # Staff writes are answered after their own commit, inbox row included (see scheduler/staff.py).
+            # Staff writes are answered after their own commit, inbox row included (see scheduler/staff/answers.py).
             "staff.requested": partial(staff.answer_staff_request, deps=staff_deps),
             "feed.requested": partial(feeds.answer_feed_request, deps=staff_deps),
+            "counsellor.requested": partial(staff.answer_counsellor_request, deps=staff_deps),
         },
         dead_letter=lambda raw, reason: publisher.publish_dead_letter(raw, "scheduler", reason),
         after_commit=relay.wake,

@@ -10,8 +10,8 @@ import logging
 from datetime import time
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
 
+from scheduler import repository
 from scheduler.tables import (
     AppointmentType,
     AvailabilityRule,
@@ -20,6 +20,7 @@ from scheduler.tables import (
     Location,
     format_offsets,
 )
+from shared.unit_of_work import transaction
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,8 @@ RULES: dict[str, list[tuple[str, tuple[int, ...], str, str]]] = {
 
 def seed(engine: Engine) -> bool:
     """Returns True when demo data was loaded, False when the calendar already had counsellors."""
-    with Session(engine) as session:
-        if session.exec(select(Counsellor)).first() is not None:
+    with transaction(engine) as session:
+        if repository.any_counsellor(session):
             return False
         places = {}
         for town, kind, alias, address in LOCATIONS:
@@ -96,7 +97,6 @@ def seed(engine: Engine) -> bool:
                 for weekday in weekdays:
                     session.add(AvailabilityRule(counsellor_id=person_id, location_id=place_id, weekday=weekday,
                                                  starts=_wall(opens), ends=_wall(closes)))
-        session.commit()
     log.info("demo calendar loaded")
     return True
 

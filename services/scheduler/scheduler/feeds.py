@@ -11,10 +11,10 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from scheduler import repository
-from scheduler.staff import StaffDeps, appointments_between
+from scheduler.staff import StaffDeps
 from scheduler.tables import Counsellor, Location
 from shared.contracts import Envelope, FeedRequested, StaffAnswered, wrap
-from shared.contracts.staff import FeedData, FeedEvent
+from shared.contracts.staff import FeedAnswer, FeedData, FeedEvent, RefusalKind, StaffRefusal
 
 SHOWN = ("confirmed", "attended", "no_show")  # a cancelled booking simply leaves the feed
 
@@ -25,7 +25,7 @@ def feed_data(session: Session, request: FeedRequested, deps: StaffDeps) -> Feed
     start, end = repository.day_bounds(request.date_from, request.date_to, deps.booking.calendar.zone)
     places: dict[int, Location | None] = {}
     events = []
-    for row in appointments_between(session, request.counsellor_id, start, end):
+    for row in repository.appointments_between(session, request.counsellor_id, start, end):
         if row.status not in SHOWN:
             continue
         if row.location_id not in places:
@@ -38,13 +38,11 @@ def feed_data(session: Session, request: FeedRequested, deps: StaffDeps) -> Feed
 
 
 def answer_feed_request(envelope: Envelope, session: Session, deps: StaffDeps) -> None:
-    request = envelope.payload
-    assert isinstance(request, FeedRequested)
+    request = envelope.payload_as(FeedRequested)
     data = feed_data(session, request, deps)
     if data is None:
-        answer = StaffAnswered(request_id=request.request_id, ok=False, status=404, code="unknown_counsellor",
-                               message="There is no such calendar.")
+        answer = StaffAnswered(request_id=request.request_id, message="There is no such calendar.",
+                               refusal=StaffRefusal(kind=RefusalKind.UNKNOWN, code="unknown_counsellor"))
     else:
-        answer = StaffAnswered(request_id=request.request_id, ok=True, status=200, code="ok", message="Feed.",
-                               data=data.model_dump(mode="json"))
+        answer = StaffAnswered(request_id=request.request_id, message="Feed.", answer=FeedAnswer(data=data))
     deps.booking.reply(request.reply_to, wrap(answer, envelope.correlation_id), deps.booking.reply_ttl_seconds)

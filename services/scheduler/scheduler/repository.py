@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Select, bindparam, case, func, insert, literal, text
+from sqlalchemy import Connection, Select, bindparam, case, delete, func, insert, literal, text
 from sqlalchemy import select as select_columns
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.exc import IntegrityError
@@ -202,15 +202,6 @@ class SetupCache:
                 self._entry = (key, stored)
         return stored
 
-    def clear(self) -> None:
-        self._entry = None
-
-
-def absence_of(row: AvailabilityException) -> engine.Absence:
-    assert row.counsellor_id is not None
-    return engine.Absence(counsellor_id=row.counsellor_id, first_day=row.first_day, last_day=row.last_day,
-                          start=row.starts, end=row.ends, reason=row.reason or "leave")
-
 
 def day_bounds(first_day: date, last_day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """UTC instants from local midnight of first_day to local midnight after last_day."""
@@ -299,10 +290,6 @@ def load_occupancy(
     return Occupancy(rows, setup, zone, week_counts=counts)
 
 
-def counsellor_by_alias(session: Session, alias: str) -> Counsellor | None:
-    return session.exec(select(Counsellor).where(Counsellor.alias == alias)).first()
-
-
 # A Core statement built once (not an ORM select per call): it runs on every booking decision. It also reads the
 # calendar version, which the decision needs next (one round trip instead of two).
 _LOCK_COUNSELLOR = text("SELECT v.version FROM counsellors c, calendar_version v WHERE c.id = :id AND v.id = 1 "
@@ -378,3 +365,78 @@ def needing_attention(session: Session) -> list[Appointment]:
     return list(session.exec(select(Appointment).where(
         col(Appointment.needs_attention), Appointment.status == "confirmed",
     ).order_by(col(Appointment.starts_at))))
+
+
+def saved(session: Session, appointment: Appointment) -> bool:
+    """Writes a changed appointment in a savepoint; False when the database refused it as a double booking."""
+    try:
+        with session.begin_nested():
+            session.add(appointment)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def appointments_between(session: Session, counsellor_id: int, start: datetime, end: datetime,
+                         status: str | None = None) -> list[Appointment]:
+    """The counsellor's appointments of any status (or one) that start in [start, end), by start."""
+    query = select(Appointment).where(Appointment.counsellor_id == counsellor_id,
+                                      col(Appointment.starts_at) >= start, col(Appointment.starts_at) < end)
+    if status is not None:
+        query = query.where(Appointment.status == status)
+    return list(session.exec(query.order_by(col(Appointment.starts_at))))
+
+
+# --- what staff see and change -----------------------------------------------------------------------------------
+
+
+def any_counsellor(session: Session) -> bool:
+    return session.exec(select(Counsellor.id).limit(1)).first() is not None
+
+
+def locations(session: Session) -> dict[int, Location]:
+    return {row.id: row for row in session.exec(select(Location)) if row.id is not None}
+
+
+def exceptions_overlapping(session: Session, counsellor_id: int, first_day: date, last_day: date
+                           ) -> list[AvailabilityException]:
+    """The counsellor's absences and extra hours that touch first_day..last_day, by first day."""
+    return list(session.exec(select(AvailabilityException).where(
+        AvailabilityException.counsellor_id == counsellor_id,
+        col(AvailabilityException.first_day) <= last_day,
+        col(AvailabilityException.last_day) >= first_day,
+    ).order_by(col(AvailabilityException.first_day))))
+
+
+def newest_absence(session: Session, counsellor_id: int) -> AvailabilityException | None:
+    return session.exec(select(AvailabilityException).where(
+        AvailabilityException.counsellor_id == counsellor_id, AvailabilityException.kind == "absence",
+    ).order_by(col(AvailabilityException.id).desc())).first()
+
+
+def replace_rules(session: Session, counsellor_id: int, rows: list[AvailabilityRule]) -> None:
+    """The counsellor's weekly rules become `rows` (flushed: they have their ids afterwards)."""
+    session.execute(delete(AvailabilityRule).where(col(AvailabilityRule.counsellor_id) == counsellor_id))
+    session.add_all(rows)
+    session.flush()
+
+
+def appointment_types(session: Session) -> list[AppointmentType]:
+    return list(session.exec(select(AppointmentType).order_by(col(AppointmentType.id))))
+
+
+def newest_type_id(session: Session) -> int:
+    """The highest appointment type id, 0 when there is none."""
+    return session.exec(select(AppointmentType.id).order_by(col(AppointmentType.id).desc())).first() or 0
+
+
+def served_locations(session: Session, counsellor_id: int) -> list[int]:
+    return sorted(session.exec(select(CounsellorLocation.location_id).where(
+        CounsellorLocation.counsellor_id == counsellor_id)))
+
+
+def replace_served_locations(session: Session, counsellor_id: int, location_ids: frozenset[int]) -> None:
+    session.execute(delete(CounsellorLocation).where(col(CounsellorLocation.counsellor_id) == counsellor_id))
+    session.add_all(CounsellorLocation(counsellor_id=counsellor_id, location_id=location_id)
+                    for location_id in sorted(location_ids))

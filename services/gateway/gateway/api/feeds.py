@@ -14,10 +14,11 @@ from fastapi import APIRouter, Request, Response
 
 from gateway.api.deps import SettingsDep, gateway
 from gateway.api.schemas import Problem
+from gateway.api.staff.answers import StaffRequestRefused
 from gateway.errors import GatewayError
 from gateway.feeds import FeedTokens, feed_window, render_feed
 from gateway.staff_client import CalendarRefused, StaffClient
-from shared.contracts.staff import FeedData
+from shared.contracts.staff import RefusalKind
 
 router = APIRouter(prefix="/v1/feeds", tags=["calendar feeds"])
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
@@ -43,12 +44,12 @@ def calendar_feed(token: str, request: Request, settings: SettingsDep) -> Respon
     first, last = feed_window(now.astimezone(zone).date())
     client: StaffClient = gateway(request).calendars
     try:
-        answer = client.feed(counsellor_id, first, last)
+        data = client.feed(counsellor_id, first, last)
     except CalendarRefused as refused:
-        if refused.status == 404:
+        if refused.kind is RefusalKind.UNKNOWN:
             raise FeedNotFound() from None
-        raise
-    body = render_feed(FeedData.model_validate(answer.data), zone, first, last, now)
+        raise StaffRequestRefused(refused) from None
+    body = render_feed(data, zone, first, last, now)
     return Response(body, media_type="text/calendar; charset=utf-8", headers={
         "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
         "Content-Disposition": 'inline; filename="termine.ics"'})

@@ -13,12 +13,10 @@ from gateway.api.schemas import Problem, SlotList
 from gateway.errors import InvalidSearch
 from shared.contracts import Mode, Topic
 from shared.contracts.common import LanguageCode
-from shared.contracts.slots import MAX_SEARCH_DAYS
+from shared.contracts.limits import HORIZON_DAYS, MAX_RANGE_DAYS
 
 router = APIRouter(prefix="/v1/slots", tags=["slots"])
 DEFAULT_DAYS = 14
-# Nobody books a counselling appointment years ahead; the bound also keeps date arithmetic far from date.max.
-HORIZON_DAYS = 366
 
 
 @router.get("", responses={422: {"model": Problem}, 503: {"model": Problem}})
@@ -41,8 +39,8 @@ def list_slots(
     last = date_to or first + timedelta(days=DEFAULT_DAYS - 1)
     if last < first:
         raise InvalidSearch("The date 'to' must not be before 'from'.")
-    if (last - first).days >= MAX_SEARCH_DAYS:
-        raise InvalidSearch(f"A search may cover at most {MAX_SEARCH_DAYS} days.")
+    if (last - first).days >= MAX_RANGE_DAYS:
+        raise InvalidSearch(f"A search may cover at most {MAX_RANGE_DAYS} days.")
     if last < today:
         return SlotList(slots=[])
     found = slots.search(first, last, topic=topic, language=language, location_id=location, mode=mode,

@@ -57,6 +57,7 @@ from scheduler.domain.wall_clock import (
     utc_minute,
     utc_minute_ceil,
 )
+from shared.contracts.limits import MAX_RANGE_DAYS
 
 Reason = Literal[
     "unknown_slot", "slot_in_past", "slot_taken", "language_not_offered", "topic_not_offered", "counsellor_absent"
@@ -74,7 +75,7 @@ class SearchSettings:
     timezone: str = "Europe/Berlin"
     step_minutes: int = 30
     travel_minutes: int = 60
-    max_range_days: int = 90
+    max_range_days: int = MAX_RANGE_DAYS
 
     def __post_init__(self) -> None:
         resolve_zone(self.timezone)

@@ -1,0 +1,68 @@
+"""The scheduler's answers as HTTP: an answer model per operation gives the body, a refusal's kind the status."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from fastapi import Request, Response
+
+from gateway.api.deps import gateway
+from gateway.api.schemas import Problem
+from gateway.errors import GatewayError
+from gateway.feeds import FeedTokens
+from gateway.staff.accounts import Staff
+from gateway.staff_client import CalendarRefused, StaffClient
+from shared.contracts.staff import (
+    AppointmentTypeAnswer,
+    BookingChangeAnswer,
+    BookingsAnswer,
+    CounsellorAnswer,
+    ExceptionAnswer,
+    LocationAnswer,
+    RefusalKind,
+    RulesAnswer,
+    StaffAction,
+    TypesAnswer,
+    WeekAnswer,
+)
+
+# What each kind of refusal is in HTTP.
+STATUS_OF: dict[RefusalKind, int] = {
+    RefusalKind.FORBIDDEN: 403,
+    RefusalKind.UNKNOWN: 404,
+    RefusalKind.CONFLICT: 409,
+    RefusalKind.INVALID: 422,
+    RefusalKind.FAILED: 500,
+}
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": Problem} for code in (401, 403, 404, 409, 422, 503)}
+
+Answer = TypeVar("Answer", WeekAnswer, BookingsAnswer, RulesAnswer, ExceptionAnswer, BookingChangeAnswer, TypesAnswer,
+                 AppointmentTypeAnswer, CounsellorAnswer, LocationAnswer)
+
+
+class StaffRequestRefused(GatewayError):
+    """The scheduler refused a staff request: its code and sentence, with the status of its kind."""
+
+    def __init__(self, refused: CalendarRefused) -> None:
+        super().__init__(refused.message)
+        self.code, self.status = refused.code, STATUS_OF[refused.kind]
+
+
+def client(request: Request) -> StaffClient:
+    return gateway(request).calendars
+
+
+def feeds(request: Request) -> FeedTokens:
+    return gateway(request).feeds
+
+
+def ask(request: Request, staff: Staff, action: StaffAction, expected: type[Answer]) -> Answer:
+    """The scheduler's answer to the action; its refusal as an HTTP problem."""
+    try:
+        return client(request).ask(staff, action, expected)
+    except CalendarRefused as refused:
+        raise StaffRequestRefused(refused) from None
+
+
+def no_store(response: Response) -> None:
+    response.headers["Cache-Control"] = "no-store"
