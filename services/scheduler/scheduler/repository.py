@@ -372,9 +372,3 @@ def confirmed_of_counsellor(session: Session, counsellor_id: int, start: datetim
         Appointment.counsellor_id == counsellor_id, Appointment.status == "confirmed",
         col(Appointment.starts_at) < end, col(Appointment.ends_at) > start,
     ).order_by(col(Appointment.starts_at))))
-
-
-def needing_attention(session: Session) -> list[Appointment]:
-    return list(session.exec(select(Appointment).where(
-        col(Appointment.needs_attention), Appointment.status == "confirmed",
-    ).order_by(col(Appointment.starts_at))))
