@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -10,16 +11,18 @@ from zoneinfo import ZoneInfo
 
 from celery import Celery
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from notifier import handlers, migrations, previews
 from notifier.dispatch import DispatchConfig, Dispatcher
 from notifier.domain.planning import QuietHours
 from notifier.plans import Policy
+from notifier.repository import NotifierRepository
 from notifier.settings import NotifierSettings
 from notifier.sms import SmsSender, make_sender
 from shared.cipher import load_cipher
 from shared.clock import Clock, system_clock
-from shared.consumer import Consumer
+from shared.consumer import CommandHandler, Consumer
 from shared.contracts import Envelope
 from shared.db import make_engine
 from shared.messaging import TIMERS, Publisher, make_celery, timer_queue
@@ -78,20 +81,26 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
             due.flag = False
             dispatcher.wake()
 
+    def command(handler: Callable[[Envelope, NotifierRepository, handlers.NotifierDeps], None]) -> CommandHandler:
+        # The consumer opens the transaction (with its inbox row); the handler works through the repository on it.
+        def run(envelope: Envelope, session: Session) -> None:
+            handler(envelope, NotifierRepository(session), deps)
+        return run
+
     consumer = Consumer(
         "notifier",
         engine,
         commands={
-            "contact.registered": partial(handlers.register_contact, deps=deps),
-            "contact.preferences_changed": partial(handlers.change_preferences, deps=deps),
-            "delivery.status_reported": partial(handlers.apply_status, deps=deps),
-            "sms.received": partial(handlers.answer_keyword, deps=deps),
-            "booking.confirmed": partial(handlers.schedule_confirmation, deps=deps),
-            "booking.rejected": partial(handlers.forget_rejected, deps=deps),
-            "booking.cancelled": partial(handlers.cancel_reminders, deps=deps),
-            "booking.rescheduled": partial(handlers.record_rescheduled, deps=deps),
-            "booking.no_show": partial(handlers.record_outcome, deps=deps),
-            "booking.attended": partial(handlers.record_outcome, deps=deps),
+            "contact.registered": command(handlers.register_contact),
+            "contact.preferences_changed": command(handlers.change_preferences),
+            "delivery.status_reported": command(handlers.apply_status),
+            "sms.received": command(handlers.answer_keyword),
+            "booking.confirmed": command(handlers.schedule_confirmation),
+            "booking.rejected": command(handlers.forget_rejected),
+            "booking.cancelled": command(handlers.cancel_reminders),
+            "booking.rescheduled": command(handlers.record_rescheduled),
+            "booking.no_show": command(handlers.record_no_show),
+            "booking.attended": command(handlers.record_attended),
         },
         dead_letter=lambda raw, reason: publisher.publish_dead_letter(raw, "notifier", reason),
         after_commit=after_commit,

@@ -12,9 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
-from sqlmodel import Session, col, select
-
 from notifier.domain.planning import (
     Planned,
     QuietHours,
@@ -23,15 +20,13 @@ from notifier.domain.planning import (
     plan_notice,
     plan_reminders,
 )
+from notifier.repository import NotifierRepository
 from notifier.tables import BookingFacts, Contact, Reminder
 from shared.contracts import ContactPreferences, SafeWindow
 
 # Rows the planner may move or revive; anything else (sending, sent, failed, unknown, skipped) is history.
 _REPLANNABLE = ("pending", "cancelled")
 _QUIET_AFTER_CONFIRMATION = timedelta(minutes=60)
-# RETURNING makes SQLAlchemy send the rows as one multi-row INSERT (its "insertmanyvalues"); without it, a list
-# of rows is an executemany, one statement per row on the server.
-_INSERT_REMINDERS = insert(Reminder.__table__).returning(Reminder.__table__.c.id)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -57,7 +52,7 @@ def _generation_key(facts: BookingFacts, key: str) -> str:
     return f"{facts.booking_id}:g{facts.generation}:{key}"
 
 
-def plan_booking(session: Session, booking_id: str, now: datetime, policy: Policy,
+def plan_booking(repo: NotifierRepository, booking_id: str, now: datetime, policy: Policy,
                  facts: BookingFacts | None = None, contact: Contact | None = None, first: bool = False) -> bool:
     """(Re)plan the confirmation and reminders of a confirmed booking whose contact is known.
 
@@ -65,14 +60,14 @@ def plan_booking(session: Session, booking_id: str, now: datetime, policy: Polic
     `first`: the caller has just written the booking's facts, so no message of it can exist yet (nothing plans
     without facts, and facts are never deleted): the rows are inserted without looking for earlier ones.
     Returns True when a message may be due at once (the dispatcher is then worth running)."""
-    facts = facts if facts is not None else session.get(BookingFacts, booking_id)
-    contact = contact if contact is not None else session.get(Contact, booking_id)
+    facts = facts if facts is not None else repo.facts(booking_id)
+    contact = contact if contact is not None else repo.contact(booking_id)
     if facts is None or contact is None or facts.status != "confirmed":
         return False
     rules = rules_for(contact, policy)
     confirmation = plan_confirmation(now, facts.starts_at)
     offsets = [int(m) for m in json.loads(facts.reminder_offsets)]
-    rows = {} if first else _rows_of(session, booking_id)
+    rows = {} if first else repo.reminders_of(booking_id)
     # A reminder within the hour after the confirmation says nothing new (booked 2 h 5 min ahead: no 2 h reminder).
     existing = rows.get(confirmation_key(booking_id))
     confirmed_at = existing.due_at if existing is not None else confirmation.due_at
@@ -81,49 +76,41 @@ def plan_booking(session: Session, booking_id: str, now: datetime, policy: Polic
     wanted = {confirmation_key(booking_id): confirmation}
     wanted |= {_generation_key(facts, p.key): p for p in reminders}
     # The confirmation is planned once: a later re-plan (texts turned off, say) never sends or cancels it again.
-    _upsert(session, rows, booking_id, contact.language, wanted, now, keep_existing={confirmation_key(booking_id)},
+    _upsert(repo, rows, booking_id, contact.language, wanted, now, keep_existing={confirmation_key(booking_id)},
             cancel_kinds=("reminder",), generation_prefix=f"{booking_id}:g{facts.generation}:")
     return any(p.due_at <= now for p in wanted.values())
 
 
-def plan_change_notice(session: Session, facts: BookingFacts, kind: str, now: datetime, not_after: datetime,
+def plan_change_notice(repo: NotifierRepository, facts: BookingFacts, kind: str, now: datetime, not_after: datetime,
                        policy: Policy) -> bool:
     """One neutral notice that the booking moved or was cancelled, at the earliest moment the client allows."""
-    contact = session.get(Contact, facts.booking_id)
+    contact = repo.contact(facts.booking_id)
     if contact is None:
         return False
     planned = plan_notice(kind, now, not_after, rules_for(contact, policy))
     if planned is None:
         return False
     key = f"{facts.booking_id}:cancelled" if kind == "cancelled" else _generation_key(facts, kind)
-    _upsert(session, _rows_of(session, facts.booking_id), facts.booking_id, contact.language, {key: planned}, now,
+    _upsert(repo, repo.reminders_of(facts.booking_id), facts.booking_id, contact.language, {key: planned}, now,
             keep_existing=set(), cancel_kinds=(), generation_prefix=None)
     return planned.due_at <= now
 
 
-def cancel_pending(session: Session, booking_id: str, outcome: str, kinds: Iterable[str] | None = None) -> None:
-    query = select(Reminder).where(Reminder.booking_id == booking_id, Reminder.status == "pending")
-    if kinds is not None:
-        query = query.where(col(Reminder.kind).in_(list(kinds)))
-    for row in session.exec(query):
+def cancel_pending(repo: NotifierRepository, booking_id: str, outcome: str,
+                   kinds: Iterable[str] | None = None) -> None:
+    for row in repo.pending_reminders_of(booking_id, kinds):
         row.status, row.outcome = "cancelled", outcome
-        session.add(row)
+        repo.save(row)
 
 
-def _rows_of(session: Session, booking_id: str) -> dict[str, Reminder]:
-    return {row.key: row for row in session.exec(select(Reminder).where(Reminder.booking_id == booking_id))}
-
-
-def _upsert(session: Session, existing: dict[str, Reminder], booking_id: str, language: str,
+def _upsert(repo: NotifierRepository, existing: dict[str, Reminder], booking_id: str, language: str,
             wanted: dict[str, Planned], now: datetime, keep_existing: set[str], cancel_kinds: tuple[str, ...],
             generation_prefix: str | None) -> None:
     added = [{"key": key, "booking_id": booking_id, "kind": planned.kind, "language": language,
               "due_at": planned.due_at, "not_after": planned.not_after, "status": "pending", "attempts": 0,
               "created_at": now} for key, planned in wanted.items() if key not in existing]
     if added:
-        # Core, one multi-row statement: every booking's first plan comes through here, and the ORM's unit of work
-        # for these rows cost more CPU than the insert itself.
-        session.connection().execute(_INSERT_REMINDERS, added)
+        repo.add_reminders(added)
     for key, planned in wanted.items():
         row = existing.get(key)
         if row is None:
@@ -132,9 +119,9 @@ def _upsert(session: Session, existing: dict[str, Reminder], booking_id: str, la
                                          (row.status == "skipped" and row.outcome == "opted_out")):
             row.status, row.outcome = "pending", None
             row.due_at, row.not_after, row.language = planned.due_at, planned.not_after, language
-            session.add(row)
+            repo.save(row)
     for key, row in existing.items():
         no_longer_planned = key not in wanted and row.kind in cancel_kinds and row.status == "pending"
         if no_longer_planned and (generation_prefix is None or key.startswith(generation_prefix)):
             row.status, row.outcome = "cancelled", "replanned"
-            session.add(row)
+            repo.save(row)

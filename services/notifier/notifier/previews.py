@@ -14,8 +14,7 @@ from shared.contracts import Envelope, SmsPreview, SmsPreviewed, SmsPreviewReque
 
 def answer_preview(envelope: Envelope, session: Session, settings: NotifierSettings,
                    reply: Callable[[str, Envelope], None]) -> None:
-    asked = envelope.payload
-    assert isinstance(asked, SmsPreviewRequested)
+    asked = envelope.payload_as(SmsPreviewRequested)
     previews = [
         SmsPreview(kind=kind, language=language, rendered_language=rendered.language,
                    body=rendered.body, encoding=rendered.encoding, segments=rendered.segments,

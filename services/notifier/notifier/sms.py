@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,8 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from twilio.base.exceptions import TwilioRestException
+import urllib3
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
@@ -128,20 +130,21 @@ class TwilioSender:
             # The ref in the callback URL lets a status callback find its delivery even if this answer is lost.
             message = self.client.messages.create(to=to, body=body, status_callback=f"{self.status_callback}?d={ref}",
                                                   **self.sender)
-        except TwilioRestException as exc:
-            raise SendFailed(str(exc.code) if exc.code is not None else None, exc.status) from None
-        except (requests.ConnectionError, requests.exceptions.ConnectTimeout) as exc:
-            if isinstance(exc, requests.exceptions.ConnectTimeout) or _never_connected(exc):
-                raise SendFailed(None, None) from None  # the request never left: safe to retry
-            raise SendOutcomeUnknown(type(exc).__name__) from None
-        except requests.RequestException as exc:
+        except (TwilioRestException, TwilioServiceException) as exc:
+            # Twilio answered: whether to try again is the status's and code's to say (provider_errors). Without a
+            # code in the answer the SDK gives the HTTP status as the code; that is no Twilio error code.
+            code = str(exc.code) if exc.code is not None and exc.code != exc.status else None
+            raise SendFailed(code, exc.status) from None
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            if never_left(exc):
+                raise SendFailed(None, None) from None  # transient: tried again later
             raise SendOutcomeUnknown(type(exc).__name__) from None
         return SendResult(str(message.sid), str(message.status))
 
     def find_sent(self, to: str, body: str, since: datetime) -> SendResult | None:
         try:
             messages = self.client.messages.list(to=to, date_sent_after=since - timedelta(minutes=1), limit=50)
-        except (TwilioRestException, requests.RequestException):
+        except (TwilioRestException, TwilioServiceException, requests.RequestException, urllib3.exceptions.HTTPError):
             return None
         for message in messages:
             if message.to == to and message.body == body:
@@ -149,10 +152,29 @@ class TwilioSender:
         return None
 
 
-def _never_connected(exc: requests.ConnectionError) -> bool:
-    # requests wraps urllib3's NewConnectionError (refused, no route) when no byte was sent.
-    text = repr(exc)
-    return "NewConnectionError" in text or "Failed to establish a new connection" in text
+# Connecting failed (refused, no route, name not found, timed out): not one byte of the request left, so sending it
+# again cannot make a second text. urllib3's NewConnectionError is a ConnectTimeoutError; requests wraps both.
+_NOT_CONNECTED = (urllib3.exceptions.ConnectTimeoutError, requests.exceptions.ConnectTimeout)
+
+
+def never_left(exc: BaseException) -> bool:
+    """Whether a failed request is known never to have reached the provider. Anything else (a read timeout, a
+    connection broken after the request was written: urllib3's ProtocolError) may have reached it, and the message
+    must not be sent again without asking the provider."""
+    return any(isinstance(cause, _NOT_CONNECTED) for cause in _causes(exc))
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and every exception it was raised from or while handling (requests wraps urllib3's)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo += [current.__cause__, current.__context__]
 
 
 def make_sender(settings: NotifierSettings) -> SmsSender:

@@ -361,12 +361,6 @@ def confirmed_of_counsellor(session: Session, counsellor_id: int, start: datetim
     ).order_by(col(Appointment.starts_at))))
 
 
-def needing_attention(session: Session) -> list[Appointment]:
-    return list(session.exec(select(Appointment).where(
-        col(Appointment.needs_attention), Appointment.status == "confirmed",
-    ).order_by(col(Appointment.starts_at))))
-
-
 def saved(session: Session, appointment: Appointment) -> bool:
     """Writes a changed appointment in a savepoint; False when the database refused it as a double booking."""
     try:

@@ -1,7 +1,8 @@
 """What a provider's answer means for a message: retry later, never retry, or find out first.
 
-Twilio error codes (https://www.twilio.com/docs/api/errors). A code we do not know is treated as transient: it
-is retried a limited number of times, which costs at most a few requests and never loses a reminder silently.
+Twilio error codes (https://www.twilio.com/docs/api/errors). Refused when asked (an HTTP status): 429, 408 and 5xx
+are tried again, any other 4xx is not. A code we do not know in a status callback is treated as transient: it is
+retried a limited number of times, which costs at most a few requests and never loses a reminder silently.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ def classify(code: str | None, http_status: int | None = None) -> Classified:
         return Classified("permanent", _NUMBER_PROBLEMS[code])
     if code in _CONFIG_PROBLEMS or http_status in (401, 403):
         return Classified("config")
-    if code is None and http_status is not None and 400 <= http_status < 500 and http_status not in (408, 429):
-        # A request the provider refuses as malformed will be refused again.
+    if http_status is not None and 400 <= http_status < 500 and http_status not in (408, 429):
+        # A request the provider refuses (whatever its code) will be refused again; 408 and 429 ask to come back.
         return Classified("config")
     return Classified("transient")
 
