@@ -13,6 +13,7 @@ from celery import Celery
 from fastapi import FastAPI
 from kombu import Connection, Queue
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from gateway import handlers, migrations
 from gateway.api import bookings as bookings_api
@@ -28,6 +29,7 @@ from gateway.bookings import BookingService
 from gateway.feeds import FeedTokens
 from gateway.listener import Listener
 from gateway.metrics import EVENTS_APPLIED
+from gateway.repository import GatewayRepository
 from gateway.slots import ReplyWaiter, SlotClient
 from gateway.sms_preview import SmsPreviewClient
 from gateway.staff.accounts import StaffAccounts
@@ -37,10 +39,12 @@ from gateway.web import pages
 from shared.cipher import load_cipher
 from shared.clock import Clock, system_clock
 from shared.consumer import Consumer
-from shared.db import check_database, make_engine
+from shared.contracts import Envelope
+from shared.db import make_engine
 from shared.messaging import Publisher, make_celery, queues_for
 from shared.outbox import Relay
 from shared.settings import Settings
+from shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_EVERY_SECONDS = 3600.0
@@ -91,7 +95,8 @@ class Gateway:
     def readiness(self) -> dict[str, str]:
         checks = {}
         try:
-            check_database(self.engine)
+            with UnitOfWork(self.engine, GatewayRepository)() as repository:
+                repository.ping()
             checks["database"] = "ok"
         except Exception as exc:  # noqa: BLE001 - readiness reports, it does not raise
             checks["database"] = f"unreachable ({type(exc).__name__})"
@@ -112,10 +117,11 @@ def build(settings: Settings, clock: Clock = system_clock) -> Gateway:
     publisher = Publisher(celery, settings)
     relay = Relay(engine, publisher.publish, "gateway", publish_batch=publisher.publish_batch)
 
-    def applied(handler: Callable[..., None]) -> Callable[..., None]:
-        def run(envelope: object, session: object) -> None:
-            handler(envelope, session, clock)
-            EVENTS_APPLIED.labels(getattr(envelope, "type", "?")).inc()
+    def applied(handler: Callable[[Envelope, GatewayRepository, Clock], None]) -> Callable[[Envelope, Session], None]:
+        """A handler on the repository of the consumer's transaction (the session it opened for the message)."""
+        def run(envelope: Envelope, session: Session) -> None:
+            handler(envelope, GatewayRepository(session), clock)
+            EVENTS_APPLIED.labels(envelope.type).inc()
         return run
 
     consumer = Consumer(

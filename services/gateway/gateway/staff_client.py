@@ -54,7 +54,7 @@ class StaffClient:
         # A write whose answer is late may still be carried out (the message expires only if nobody took it).
         late = (" The change may still have been made: look at the calendar before trying again." if write
                 else " Please try again in a minute.")
-        answer = ask_scheduler(self.publisher, self.waiter, key, request, self.timeout, late)
+        answer = ask_scheduler(self.publisher, self.waiter, key, request, self.timeout, late, expect=StaffAnswered)
         if not isinstance(answer, StaffAnswered) or answer.request_id != request_id:
             raise SchedulerUnavailable("The calendar gave an answer we cannot read." + late)
         if not answer.ok:

@@ -23,7 +23,8 @@ from pydantic import ValidationError
 
 from gateway.api.deps import BookingsDep, SettingsDep, SlotsDep
 from gateway.api.schemas import BookingIn
-from gateway.bookings import Accepted, BookingService, BookingView, NewBooking
+from gateway.booking_views import BookingView
+from gateway.bookings import Accepted, BookingService, NewBooking
 from gateway.errors import (
     BookingNotFound,
     IdempotencyConflict,
