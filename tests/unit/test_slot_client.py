@@ -49,7 +49,8 @@ def test_counsellor_and_mode_are_passed_to_the_scheduler() -> None:
 
 
 def test_an_answer_of_another_type_is_no_answer_and_says_so() -> None:
-    other = SlotsRequested(date_from=date(2026, 6, 1), date_to=date(2026, 6, 7), reply_to="gateway.replies.0123456789ab")
+    other = SlotsRequested(date_from=date(2026, 6, 1), date_to=date(2026, 6, 7),
+                           reply_to="gateway.replies.0123456789ab")
     client, _ = client_answering(other)
     with pytest.raises(SchedulerUnavailable) as raised:
         client.search(date(2026, 6, 1), date(2026, 6, 7))
