@@ -19,7 +19,6 @@ from sqlalchemy import (
     event,
     false,
     literal,
-    text,
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -121,11 +120,6 @@ class InsertIfAbsent:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
-
-
-def check_database(engine: Engine) -> None:
-    with engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -24,6 +24,15 @@ SUPPORTED_DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg", "pos
 SUPPORTED_BROKER_SCHEMES = ("sqla+sqlite", "amqp", "pyamqp", "memory")
 
 
+def default_var_dir() -> Path:
+    """The checkout's `var/` when Lotse runs from a checkout (an editable install), wherever the command is started;
+    else `var` in the working directory (an installed package: the image sets VAR_DIR)."""
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "services").is_dir():
+        return checkout / "var"
+    return Path("var")
+
+
 class ConfigurationError(Exception):
     """A setting is missing or wrong; the message names the environment variable."""
 
@@ -64,7 +73,7 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
 
     lotse_env: Literal["embedded", "production"] = "embedded"
-    var_dir: Path = Path("var")
+    var_dir: Path = Field(default_factory=default_var_dir)
     broker_url: Annotated[str, AfterValidator(_broker_url)] = ""
     timezone: Annotated[str, AfterValidator(_known_zone)] = "Europe/Berlin"
     # How long the gateway waits for a reply, and so how long a reply is worth sending.

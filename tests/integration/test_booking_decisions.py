@@ -16,6 +16,7 @@ from scheduler.app import build as build_scheduler
 from scheduler.demo import seed
 from scheduler.domain.availability import make_slot_id
 from scheduler.domain.decisions import Changed, Confirmed, Refused, Unchanged
+from scheduler.settings import SchedulerSettings
 from sqlmodel import Session, func, select
 
 from shared.contracts import BookingCancelled, BookingNoShow, BookingRequested, BookingRescheduled
@@ -39,7 +40,7 @@ def slot(hour: int, minute: int = 0) -> str:
 
 @pytest.fixture
 def scheduler(tmp_path: Path) -> Iterator[Scheduler]:
-    built = build_scheduler(load_settings(var_dir=tmp_path), lambda: NOW)
+    built = build_scheduler(load_settings(SchedulerSettings, var_dir=tmp_path), lambda: NOW)
     seed(built.engine)
     yield built
     built.engine.dispose()

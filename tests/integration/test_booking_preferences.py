@@ -23,13 +23,14 @@ from gateway import handlers, migrations
 from gateway.api import bookings as bookings_api
 from gateway.api import errors
 from gateway.bookings import BookingService
+from gateway.repository import GatewayRepository
 from gateway.settings import GatewaySettings
 from sqlalchemy import Engine, text
-from sqlmodel import Session
 
 from shared.contracts import BookingRejected, ContactPreferences, wrap
 from shared.crypto import DataCipher, generate_data_key, parse_data_key
 from shared.db import make_engine
+from shared.unit_of_work import UnitOfWork
 from tests.support import infra
 
 NOW = datetime(2026, 3, 27, 9, 0, tzinfo=UTC)  # the Friday before the clocks go forward in Berlin
@@ -296,9 +297,8 @@ def test_a_rejected_booking_takes_no_new_preferences(client: TestClient, service
                                                      engine: Engine) -> None:
     token = book(client).json()["manage_token"]
     rejected = BookingRejected(booking_id=service.view(token).booking_id, reason="slot_taken")
-    with Session(engine) as session:
-        handlers.apply_rejected(wrap(rejected, rejected.booking_id), session, lambda: NOW)
-        session.commit()
+    with UnitOfWork(engine, GatewayRepository)() as repository:
+        handlers.apply_rejected(wrap(rejected, rejected.booking_id), repository, lambda: NOW)
     assert service.view(token).status == "rejected"
     response = client.post(f"/v1/bookings/{token}/preferences", json={"reminders": False})
     assert_sentence(response, 409, "not_changeable", "not confirmed")

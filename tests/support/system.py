@@ -139,9 +139,9 @@ def running_system_in_own_dir(prefix: str, extra: Mapping[str, str] | None = Non
         shutil.rmtree(var_dir, ignore_errors=True)
 
 
-# How long an "exactly one" check keeps watching after the first message showed: three ticks of the notifier's
-# dispatcher (notifier.app.DISPATCH_EVERY_SECONDS = 2 s), time for a message redelivered after a dropped connection
-# to be handled and sent again. A duplicate arriving in this window fails the check.
+# How long an "exactly one" check keeps watching after the first message showed: time for a message redelivered
+# after a dropped connection to be handled and sent again (the notifier sends what a handled message made due right
+# after its commit, not at the beat's tick). A duplicate arriving in this window fails the check.
 LATE_DUPLICATE_SECONDS = 6.0
 
 

@@ -128,10 +128,10 @@ def test_the_scheduler_process_starts_without_data_key_or_twilio_while_the_notif
 
 
 @pytest.mark.parametrize("settings_class", SERVICES, ids=lambda c: c.__name__)
-def test_defaults_are_embedded_sqlite_files_under_var_in_the_working_directory(
+def test_defaults_are_embedded_sqlite_files_under_the_checkouts_var_wherever_it_runs(
         clean_environment: Path, settings_class: type[CommonSettings]) -> None:
     settings = load_settings(settings_class)
-    var = clean_environment.resolve() / "var"
+    var = Path(__file__).resolve().parents[2] / "var"  # not the working directory (clean_environment's)
     service = DATABASE_VARIABLES[settings_class].split("_")[0].lower()
 
     assert settings.lotse_env == "embedded"

@@ -23,10 +23,12 @@ from gateway import handlers, migrations
 from gateway.api import errors
 from gateway.bookings import BookingService
 from gateway.errors import SchedulerUnavailable
+from gateway.repository import GatewayRepository
 from gateway.settings import GatewaySettings
 from gateway.tables import BookingRequest
 from gateway.web import pages
 from gateway.web.texts import TEXTS, negotiate
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from shared.contracts import (
@@ -43,6 +45,7 @@ from shared.contracts import (
 from shared.crypto import DataCipher, generate_data_key, parse_data_key
 from shared.db import make_engine
 from shared.outbox import OutboxMessage
+from shared.unit_of_work import UnitOfWork
 from tests.support.pages import visible_text, without_random_tokens
 
 NOW = datetime(2025, 3, 3, 7, 0, tzinfo=UTC)  # Monday 08:00 in Berlin
@@ -115,6 +118,7 @@ class Site:
     client: TestClient
     calendar: FakeCalendar
     bookings: BookingService
+    engine: Engine
     pages: list[str] = field(default_factory=list)
 
     def get(self, url: str, **kwargs: Any) -> Any:
@@ -128,7 +132,7 @@ class Site:
         return response
 
     def rows(self) -> list[BookingRequest]:
-        with Session(self.bookings.engine) as session:
+        with Session(self.engine) as session:
             return list(session.exec(select(BookingRequest)).all())
 
     def book(self, slot_id: str, phone: str = PHONE, key: str = "", **extra: str) -> Any:
@@ -142,9 +146,8 @@ class Site:
 
     def decide(self, token: str, payload: BookingConfirmed | BookingRejected) -> None:
         apply = handlers.apply_confirmed if isinstance(payload, BookingConfirmed) else handlers.apply_rejected
-        with Session(self.bookings.engine) as session:
-            apply(wrap(payload, payload.booking_id), session, lambda: NOW)
-            session.commit()
+        with UnitOfWork(self.engine, GatewayRepository)() as repository:
+            apply(wrap(payload, payload.booking_id), repository, lambda: NOW)
 
     def booking_id(self, token: str) -> UUID:
         return self.bookings.view(token).booking_id
@@ -162,7 +165,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
     app.include_router(pages.router)
     app.state.gateway = SimpleNamespace(bookings=bookings, slots=calendar, settings=settings)
     with TestClient(app, raise_server_exceptions=False) as client:
-        yield Site(client, calendar, bookings)
+        yield Site(client, calendar, bookings, engine)
     engine.dispose()
 
 
@@ -476,7 +479,7 @@ def book_with(site: Site, slot_id: str, phone: str = PHONE, **fields: Any) -> An
 
 
 def announced(site: Site, message_type: str) -> list[dict[str, Any]]:
-    with Session(site.bookings.engine) as session:
+    with Session(site.engine) as session:
         rows = session.exec(select(OutboxMessage).where(OutboxMessage.routing_key == message_type)
                             .order_by(col(OutboxMessage.id))).all()
     return [json.loads(row.body)["payload"] for row in rows]

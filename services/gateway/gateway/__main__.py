@@ -1,6 +1,8 @@
 """`python -m gateway` serves the HTTP API and pages (uvicorn) with the gateway's broker listener inside.
 
-`python -m gateway create-admin --username NAME` (and `create-staff`, see `--help`) manage staff accounts instead.
+`python -m gateway create-admin --username NAME` (and `create-staff`, see `--help`) manage staff accounts instead,
+in the system's data wherever they are run from (VAR_DIR, by default the checkout's var/); without data there they
+refuse instead of starting an empty system.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import sys
 import uvicorn
 
 from gateway.app import build, create_app
+from gateway.init import missing_data
 from gateway.settings import GatewaySettings
 from shared.logging import configure_logging
 from shared.settings import ConfigurationError, load_settings_or_exit
@@ -19,6 +22,11 @@ def main() -> None:
     if len(sys.argv) > 1:
         from gateway.staff.commands import run
 
+        if not {"-h", "--help"} & set(sys.argv[1:]):
+            problem = missing_data(load_settings_or_exit(GatewaySettings))
+            if problem is not None:
+                print(f"lotse: {problem}", file=sys.stderr)
+                raise SystemExit(1)
         raise SystemExit(run(sys.argv[1:]))
     settings = load_settings_or_exit(GatewaySettings)
     configure_logging("gateway", settings.log_level)

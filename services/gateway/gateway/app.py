@@ -13,6 +13,7 @@ from celery import Celery
 from fastapi import FastAPI
 from kombu import Connection, Queue
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from gateway import handlers, migrations
 from gateway.api import bookings as bookings_api
@@ -28,6 +29,7 @@ from gateway.bookings import BookingService
 from gateway.feeds import FeedTokens
 from gateway.listener import Listener
 from gateway.metrics import EVENTS_APPLIED
+from gateway.repository import GatewayRepository
 from gateway.settings import GatewaySettings
 from gateway.slots import ReplyWaiter, SlotClient
 from gateway.sms_preview import SmsPreviewClient
@@ -38,12 +40,17 @@ from gateway.web import pages
 from shared.cipher import load_cipher
 from shared.clock import Clock, system_clock
 from shared.consumer import Consumer
-from shared.db import check_database, make_engine
+from shared.contracts import Envelope
+from shared.db import make_engine
 from shared.messaging import Publisher, make_celery, queues_for
 from shared.outbox import Relay
+from shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_EVERY_SECONDS = 3600.0
+# The relay is woken after every commit that writes to the outbox; its tick only catches what no wake announced (a
+# row left by a process that stopped before publishing it). Each tick is a query, also on an idle system.
+RELAY_EVERY_SECONDS = 10.0
 # Requests run in the server's thread pool, each with a connection while it works; the relay, the listener and
 # housekeeping hold one each. 20 covers a few dozen requests in flight without opening connections per request.
 POOL_SIZE = 20
@@ -68,7 +75,7 @@ class Gateway:
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
-        self.relay.start()
+        self.relay.start(RELAY_EVERY_SECONDS)
         self.listener.start()
         threading.Thread(target=self._housekeeping, name="gateway-housekeeping", daemon=True).start()
 
@@ -88,7 +95,8 @@ class Gateway:
     def readiness(self) -> dict[str, str]:
         checks = {}
         try:
-            check_database(self.engine)
+            with UnitOfWork(self.engine, GatewayRepository)() as repository:
+                repository.ping()
             checks["database"] = "ok"
         except Exception as exc:  # noqa: BLE001 - readiness reports, it does not raise
             checks["database"] = f"unreachable ({type(exc).__name__})"
@@ -109,10 +117,11 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
     publisher = Publisher(celery, settings)
     relay = Relay(engine, publisher.publish, "gateway", publish_batch=publisher.publish_batch)
 
-    def applied(handler: Callable[..., None]) -> Callable[..., None]:
-        def run(envelope: object, session: object) -> None:
-            handler(envelope, session, clock)
-            EVENTS_APPLIED.labels(getattr(envelope, "type", "?")).inc()
+    def applied(handler: Callable[[Envelope, GatewayRepository, Clock], None]) -> Callable[[Envelope, Session], None]:
+        """A handler on the repository of the consumer's transaction (the session it opened for the message)."""
+        def run(envelope: Envelope, session: Session) -> None:
+            handler(envelope, GatewayRepository(session), clock)
+            EVENTS_APPLIED.labels(envelope.type).inc()
         return run
 
     consumer = Consumer(

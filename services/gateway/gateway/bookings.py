@@ -12,13 +12,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID, uuid4
 
-from sqlalchemy import Engine, Table, insert
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select, update
 
+from gateway.booking_views import DEFAULT_PREFERENCES, BookingView, Status, view_of
 from gateway.errors import (
     BookingNotFound,
     IdempotencyConflict,
@@ -27,7 +27,8 @@ from gateway.errors import (
     NotCancellable,
     PreferencesNotChangeable,
 )
-from gateway.tables import BookingPreferences, BookingRequest
+from gateway.repository import GatewayRepository
+from gateway.tables import BookingRequest
 from shared.contracts import (
     BookingCancellationRequested,
     BookingRequested,
@@ -39,30 +40,14 @@ from shared.contracts import (
 )
 from shared.contracts.contacts import manage_token_context, phone_context
 from shared.crypto import DataCipher, DecryptionError, new_token, token_hash
-from shared.outbox import add_to_outbox, insert_outbox
 from shared.phones import InvalidPhoneNumber, normalise_phone
+from shared.unit_of_work import UnitOfWork
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # What people write in a phone number. `phonenumbers` would also read letters as keypad digits (0151-CALLME), which
 # turns a typo into someone else's number; a number for SMS has no letters.
 PHONE_CHARACTERS = re.compile(r"[\d\s+()./-]+")
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
-
-BOOKINGS: Table = BookingRequest.__table__  # type: ignore[attr-defined]
-_INSERT_BOOKING = insert(BOOKINGS)  # built once (its cache key too): every accepted booking runs it
-PREFERENCES: Table = BookingPreferences.__table__  # type: ignore[attr-defined]
-DEFAULT_PREFERENCES = ContactPreferences()
-
-Status = Literal["pending", "confirmed", "rejected", "cancelled"]
-
-REASON_MESSAGES = {
-    "slot_taken": "This time was just taken by someone else. Please choose another time.",
-    "unknown_slot": "This time is not offered. Please choose a time from the list.",
-    "slot_in_past": "This time has passed or is too soon. Please choose a later time.",
-    "language_not_offered": "This time is not available in the chosen language. Please choose another time.",
-    "topic_not_offered": "This time is not offered for the chosen topic. Please choose another time.",
-    "counsellor_absent": "Nobody is there at this time after all. Please choose another time.",
-}
 
 
 @dataclass(frozen=True)
@@ -83,18 +68,6 @@ class Accepted:
     replayed: bool
 
 
-@dataclass(frozen=True)
-class BookingView:
-    booking_id: UUID
-    status: Status
-    reason: str | None
-    message: str | None
-    slot: dict[str, Any] | None
-    alternatives: list[dict[str, Any]]
-    language: str
-    preferences: ContactPreferences = DEFAULT_PREFERENCES
-
-
 def check_idempotency_key(key: str | None) -> str | None:
     if key is None:
         return None
@@ -108,7 +81,7 @@ def check_idempotency_key(key: str | None) -> str | None:
 class BookingService:
     def __init__(self, engine: Engine, cipher: DataCipher, announce: Callable[[], None],
                  clock: Callable[[], datetime]) -> None:
-        self.engine = engine
+        self.uow = UnitOfWork(engine, GatewayRepository)
         self.cipher = cipher
         self.announce = announce  # wakes the outbox relay after a commit
         self.clock = clock
@@ -153,16 +126,11 @@ class BookingService:
         requested = BookingRequested(booking_id=booking_id, slot_id=booking.slot_id, topic=booking.topic,
                                      language=booking.language, channel=booking.channel)
         try:
-            # Core statements in one transaction (the accept path is hot): the row and its two outgoing messages
-            # commit together. The contact goes first so that it normally reaches the notifier before the
-            # confirmation.
-            with self.engine.begin() as connection:
-                connection.execute(_INSERT_BOOKING, row)
-                if booking.preferences != DEFAULT_PREFERENCES:
-                    connection.execute(insert(PREFERENCES), {
-                        "booking_id": str(booking_id), "updated_at": now,
-                        "preferences_json": booking.preferences.model_dump_json()})
-                insert_outbox(connection, [wrap(contact, booking_id, now), wrap(requested, booking_id, now)])
+            # The row and its two outgoing messages commit together. The contact goes first so that it normally
+            # reaches the notifier before the confirmation.
+            with self.uow() as repository:
+                repository.add_booking(row, None if booking.preferences == DEFAULT_PREFERENCES else booking.preferences,
+                                       [wrap(contact, booking_id, now), wrap(requested, booking_id, now)])
         except IntegrityError:
             # The same Idempotency-Key arrived twice at once and the other request committed first.
             replay = self._replay(key, fingerprint) if key else None
@@ -173,8 +141,8 @@ class BookingService:
         return Accepted(booking_id, "pending", token, replayed=False)
 
     def _replay(self, key: str, fingerprint: str) -> Accepted | None:
-        with Session(self.engine) as session:
-            row = session.exec(select(BookingRequest).where(BookingRequest.idempotency_key == key)).first()
+        with self.uow() as repository:
+            row = repository.booking_by_idempotency_key(key)
         if row is None:
             return None
         if row.request_fingerprint != fingerprint:
@@ -188,67 +156,53 @@ class BookingService:
         return Accepted(UUID(row.booking_id), row.status, token, replayed=True)  # type: ignore[arg-type]
 
     def view(self, token: str) -> BookingView:
-        with Session(self.engine) as session:
-            row = self._find(session, token)
-            return _view(row, _preferences(session, row.booking_id))
+        with self.uow() as repository:
+            row = _find(repository, token)
+            return view_of(row, repository.preferences(row.booking_id))
 
     def change_preferences(self, token: str, preferences: ContactPreferences) -> BookingView:
         """Store the client's new choices and announce them to the notifier, in one transaction."""
-        with Session(self.engine) as session:
-            row = self._find(session, token, lock=True)  # two changes at once: one after the other, none lost
+        with self.uow() as repository:
+            row = _find(repository, token, for_update=True)  # two changes at once: one after the other, none lost
             if row.status not in ("pending", "confirmed"):
                 raise PreferencesNotChangeable(
                     "This booking is cancelled or was not confirmed, so no texts will be sent for it.")
             now = self.clock()
-            stored = session.get(BookingPreferences, row.booking_id)
-            if stored is None:
-                stored = BookingPreferences(booking_id=row.booking_id, preferences_json="")
-            stored.preferences_json, stored.updated_at = preferences.model_dump_json(), now
-            session.add(stored)
+            repository.save_preferences(row.booking_id, preferences, now)
             changed = ContactPreferencesChanged(booking_id=UUID(row.booking_id), preferences=preferences)
-            add_to_outbox(session, wrap(changed, row.booking_id, now))
-            session.commit()
-            view = _view(row, preferences)
+            repository.add_message(wrap(changed, row.booking_id, now))
         self.announce()
-        return view
+        return view_of(row, preferences)
 
     def cancel(self, token: str) -> BookingView:
-        with Session(self.engine) as session:
-            row = self._find(session, token)
+        with self.uow() as repository:
+            row = _find(repository, token)
+            preferences = repository.preferences(row.booking_id)
             if row.status == "cancelled":
-                return _view(row, _preferences(session, row.booking_id))
+                return view_of(row, preferences)
             if row.status == "rejected":
                 raise NotCancellable("This booking was not confirmed, so there is nothing to cancel.")
             now = self.clock()
             row.status, row.reason, row.updated_at = "cancelled", None, now
-            session.add(row)
+            repository.save_booking(row)
             cancel = BookingCancellationRequested(booking_id=UUID(row.booking_id), by="client")
-            add_to_outbox(session, wrap(cancel, row.booking_id, now))
-            session.commit()
-            view = _view(row, _preferences(session, row.booking_id))
+            repository.add_message(wrap(cancel, row.booking_id, now))
         self.announce()
-        return view
-
-    def _find(self, session: Session, token: str, lock: bool = False) -> BookingRequest:
-        row = None
-        if 16 <= len(token) <= 64:
-            query = select(BookingRequest).where(BookingRequest.manage_token_hash == token_hash(token))
-            row = session.exec(query.with_for_update() if lock else query).first()
-        if row is None:
-            raise BookingNotFound("No booking was found for this link. It may have expired.")
-        return row
+        return view_of(row, preferences)
 
     def forget_replay_tokens(self) -> int:
         """After a day a retry gets a new booking; the sealed token is dropped."""
-        cutoff = self.clock() - IDEMPOTENCY_WINDOW
-        with Session(self.engine) as session:
-            result = session.exec(
-                update(BookingRequest)
-                .where(col(BookingRequest.created_at) < cutoff, col(BookingRequest.manage_token_ciphertext).isnot(None))
-                .values(manage_token_ciphertext=None)
-            )
-            session.commit()
-            return int(result.rowcount or 0)
+        with self.uow() as repository:
+            return repository.forget_replay_tokens(created_before=self.clock() - IDEMPOTENCY_WINDOW)
+
+
+def _find(repository: GatewayRepository, token: str, for_update: bool = False) -> BookingRequest:
+    row = None
+    if 16 <= len(token) <= 64:
+        row = repository.booking_by_token_hash(token_hash(token), for_update=for_update)
+    if row is None:
+        raise BookingNotFound("No booking was found for this link. It may have expired.")
+    return row
 
 
 def _fingerprinted(booking: NewBooking, phone: str) -> list[object]:
@@ -258,23 +212,3 @@ def _fingerprinted(booking: NewBooking, phone: str) -> list[object]:
     if booking.preferences != DEFAULT_PREFERENCES:
         fields.append(booking.preferences.model_dump(mode="json"))
     return fields
-
-
-def _preferences(session: Session, booking_id: str) -> ContactPreferences:
-    stored = session.get(BookingPreferences, booking_id)
-    if stored is None:
-        return DEFAULT_PREFERENCES
-    return ContactPreferences.model_validate_json(stored.preferences_json)
-
-
-def _view(row: BookingRequest, preferences: ContactPreferences) -> BookingView:
-    return BookingView(
-        booking_id=UUID(row.booking_id),
-        status=row.status,  # type: ignore[arg-type]
-        reason=row.reason,
-        message=REASON_MESSAGES.get(row.reason or ""),
-        slot=json.loads(row.slot_json) if row.slot_json else None,
-        alternatives=json.loads(row.alternatives_json) if row.alternatives_json else [],
-        language=row.language,
-        preferences=preferences,
-    )

@@ -15,14 +15,14 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone
-from sqlalchemy import Engine, Table
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlalchemy import Engine
 
+from gateway.repository import GatewayRepository
+from gateway.tables import CounsellorFeed
 from shared.clock import Clock, system_clock
 from shared.contracts.staff import FeedData
 from shared.crypto import token_hash
-from shared.db import instant_column
-from shared.unit_of_work import transaction
+from shared.unit_of_work import UnitOfWork
 
 FEED_TOKEN_BYTES = 32
 PAST_DAYS = 30
@@ -31,48 +31,33 @@ EVENT_SUMMARY = "Termin"
 PRODUCT_ID = "-//Lotse//Kalender//DE"
 
 
-class CounsellorFeed(SQLModel, table=True):
-    __tablename__ = "counsellor_feeds"
-    counsellor_id: int = Field(primary_key=True)  # the scheduler's counsellor id; one feed each
-    token_hash: str = Field(max_length=64, unique=True)  # SHA-256 of the token; never the token
-    issued_by: int  # staff account id
-    issued_at: datetime = Field(sa_column=instant_column())
-
-
-FEED_TABLES: list[Table] = [CounsellorFeed.__table__]  # type: ignore[attr-defined]
-
-
 class FeedTokens:
     def __init__(self, engine: Engine, clock: Clock = system_clock) -> None:
-        self.engine = engine
+        self.uow = UnitOfWork(engine, GatewayRepository)
         self.clock = clock
 
     def issue(self, counsellor_id: int, staff_id: int) -> str:
         """A new token for the counsellor's feed; an earlier one stops working. Returned once, stored as a hash."""
         token = secrets.token_urlsafe(FEED_TOKEN_BYTES)
-        with transaction(self.engine) as session:
-            row = session.get(CounsellorFeed, counsellor_id)
-            if row is None:
-                row = CounsellorFeed(counsellor_id=counsellor_id, token_hash="", issued_by=staff_id,
-                                     issued_at=self.clock())
-            row.token_hash, row.issued_by, row.issued_at = token_hash(token), staff_id, self.clock()
-            session.add(row)
+        with self.uow() as repository:
+            feed = repository.feed(counsellor_id) or CounsellorFeed(counsellor_id=counsellor_id, token_hash="",
+                                                                    issued_by=staff_id, issued_at=self.clock())
+            feed.token_hash, feed.issued_by, feed.issued_at = token_hash(token), staff_id, self.clock()
+            repository.save_feed(feed)
         return token
 
     def revoke(self, counsellor_id: int) -> bool:
         """False when the counsellor had no feed."""
-        with transaction(self.engine) as session:
-            row = session.get(CounsellorFeed, counsellor_id)
-            if row is None:
+        with self.uow() as repository:
+            feed = repository.feed(counsellor_id)
+            if feed is None:
                 return False
-            session.delete(row)
+            repository.delete_feed(feed)
             return True
 
     def counsellor_for(self, token: str) -> int | None:
-        with Session(self.engine) as session:
-            found = session.exec(select(CounsellorFeed.counsellor_id)
-                                 .where(col(CounsellorFeed.token_hash) == token_hash(token))).first()
-            return found
+        with self.uow() as repository:
+            return repository.counsellor_for_feed(token_hash(token))
 
 
 def feed_window(today: date) -> tuple[date, date]:

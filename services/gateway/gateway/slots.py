@@ -15,7 +15,7 @@ from uuid import uuid4
 
 from gateway.errors import InvalidSearch, SchedulerUnavailable
 from shared.contracts import Mode, Slot, SlotsOffered, SlotsRequested, Topic, UnknownMessage, parse, wrap
-from shared.contracts.envelope import Payload
+from shared.contracts.envelope import P, Payload
 from shared.messaging import Publisher
 
 
@@ -44,11 +44,11 @@ class ReplyWaiter:
 
 
 def ask_scheduler(publisher: Publisher, waiter: ReplyWaiter, key: str, request: Payload, timeout: float,
-                  late: str, unreadable: str | None = None, who: str = "The calendar") -> Payload:
+                  late: str, unreadable: str | None = None, who: str = "The calendar", *, expect: type[P]) -> P:
     """Publish a question and wait for the answer (the scheduler's, or `who`'s) on this process's reply queue.
 
     SchedulerUnavailable (503) when the broker refuses, no answer arrives within `timeout`, or the answer cannot be
-    read; `late` (and `unreadable`, default `late`) finish those sentences for the asker.
+    read or is not an `expect`; `late` (and `unreadable`, default `late`) finish those sentences for the asker.
     """
     future = waiter.expect(key)
     try:
@@ -61,8 +61,8 @@ def ask_scheduler(publisher: Publisher, waiter: ReplyWaiter, key: str, request: 
     finally:
         waiter.forget(key)
     try:
-        return parse(raw).payload
-    except UnknownMessage:
+        return parse(raw).payload_as(expect)
+    except UnknownMessage:  # WrongPayload too: an answer to another question
         raise SchedulerUnavailable(
             f"{who} gave an answer we cannot read." + (late if unreadable is None else unreadable)
         ) from None
@@ -92,8 +92,8 @@ class SlotClient:
         query = SlotsRequested(topic=topic, language=language, location_id=location_id, mode=mode,
                                counsellor=counsellor, date_from=date_from, date_to=date_to, reply_to=self.reply_to)
         offered = ask_scheduler(self.publisher, self.waiter, request_id, query, self.timeout,
-                                late=" Please try again in a minute.", unreadable=" Please try again later.")
-        assert isinstance(offered, SlotsOffered)
+                                late=" Please try again in a minute.", unreadable=" Please try again later.",
+                                expect=SlotsOffered)
         if offered.error is not None:
             raise InvalidSearch(offered.error.message)
         return offered.slots

@@ -16,7 +16,5 @@ class SmsPreviewClient:
 
     def preview(self, kind: SmsKind | None, language: str | None) -> SmsPreviewed:
         asked = SmsPreviewRequested(kind=kind, language=language, reply_to=self.reply_to)
-        answer = ask_scheduler(self.publisher, self.waiter, uuid4().hex, asked, self.timeout,
-                               " Please try again in a moment.", who="The text service")
-        assert isinstance(answer, SmsPreviewed)
-        return answer
+        return ask_scheduler(self.publisher, self.waiter, uuid4().hex, asked, self.timeout,
+                             " Please try again in a moment.", who="The text service", expect=SmsPreviewed)

@@ -83,8 +83,9 @@ class StaffClient:
         # A write whose answer is late may still be carried out (the message expires only if nobody took it).
         late = (" The change may still have been made: look at the calendar before trying again." if write
                 else " Please try again in a minute.")
-        answered = ask_scheduler(self.publisher, self.waiter, key, request, self.timeout, late)
-        if not isinstance(answered, StaffAnswered) or answered.request_id != request_id:
+        answered = ask_scheduler(self.publisher, self.waiter, key, request, self.timeout, late,
+                                 expect=StaffAnswered)
+        if answered.request_id != request_id:
             raise SchedulerUnavailable("The calendar gave an answer we cannot read." + late)
         if answered.refusal is not None:
             raise CalendarRefused(answered.refusal.kind, answered.refusal.code, answered.message)

@@ -1,5 +1,5 @@
-"""The gateway's own tables: booking requests with hashed manage tokens and the client's choices about texts.
-No phone number is kept here."""
+"""The gateway's own tables: booking requests with hashed manage tokens, the client's choices about texts and
+counsellors' feed tokens (hashed). No phone number is kept here."""
 
 from __future__ import annotations
 
@@ -50,7 +50,17 @@ class BookingPreferences(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
 
 
+class CounsellorFeed(SQLModel, table=True):
+    """A counsellor's private calendar feed (gateway.feeds): the token only as its SHA-256 hash."""
+
+    __tablename__ = "counsellor_feeds"
+    counsellor_id: int = Field(primary_key=True)  # the scheduler's counsellor id; one feed each
+    token_hash: str = Field(max_length=64, unique=True)  # SHA-256 of the token; never the token
+    issued_by: int  # staff account id
+    issued_at: datetime = Field(sa_column=instant_column())
+
+
 TABLES: list[Table] = [
     t.__table__  # type: ignore[union-attr]
-    for t in (BookingRequest, BookingPreferences, OutboxMessage, ProcessedMessage, *STAFF_TABLES)
+    for t in (BookingRequest, BookingPreferences, CounsellorFeed, OutboxMessage, ProcessedMessage, *STAFF_TABLES)
 ]

@@ -20,14 +20,15 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import GatewayError
+from gateway.repository import GatewayRepository
 from gateway.sms_keywords import classify
 from shared.contracts import wrap
 from shared.contracts.deliveries import DeliveryStatusReported, ProviderStatus, SmsReceived, inbound_phone_context
 from shared.contracts.envelope import Envelope, Payload
 from shared.crypto import DataCipher
 from shared.logging import correlation_id
-from shared.outbox import insert_outbox
 from shared.phones import InvalidPhoneNumber, normalise_phone
+from shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class UnsupportedWebhookBody(GatewayError):
 class TwilioWebhooks:
     def __init__(self, engine: Engine, cipher: DataCipher, announce: Callable[[], None],
                  clock: Callable[[], datetime]) -> None:
-        self.engine = engine
+        self.uow = UnitOfWork(engine, GatewayRepository)
         self.cipher = cipher
         self.announce = announce  # wakes the outbox relay after a commit
         self.clock = clock
@@ -109,8 +110,8 @@ class TwilioWebhooks:
     def _publish(self, payload: Payload, sid: str, fact: str) -> None:
         envelope = _envelope(payload, sid, self.clock(), fact)
         try:
-            with self.engine.begin() as connection:
-                insert_outbox(connection, [envelope])
+            with self.uow() as repository:
+                repository.add_messages([envelope])
         except IntegrityError:
             # Twilio retried before the relay sent the first: that message is still waiting, nothing to add.
             log.info("twilio webhook repeated; the first is still in the outbox")

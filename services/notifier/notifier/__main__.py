@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from notifier.app import build
+from notifier.app import RELAY_EVERY_SECONDS, build
 from notifier.settings import NotifierSettings
 from shared.healthcheck import BEAT_SCHEDULE_NAME
 from shared.logging import configure_logging
@@ -30,7 +30,7 @@ def main() -> None:
         schedule.parent.mkdir(parents=True, exist_ok=True)
         notifier.celery.start(["beat", f"--schedule={schedule}", f"--loglevel={settings.log_level}"])
         return
-    notifier.relay.start()
+    notifier.relay.start(RELAY_EVERY_SECONDS)
     notifier.dispatcher.start_background()
     run_worker(notifier.celery, "notifier", queues_for("notifier", settings), settings.worker_concurrency,
                settings.log_level)

@@ -29,11 +29,17 @@ from shared.messaging import TIMERS, Publisher, make_celery, timer_queue
 from shared.outbox import Relay
 from shared.worker import register_message_task
 
-DISPATCH_EVERY_SECONDS = 2.0
+# The beat's tick runs the dispatcher for what falls due later (reminders, retries after a backoff of 15 s or more);
+# what a handled message makes due at once is sent after its commit, not at a tick. Every tick costs the idle system
+# a message through the broker and a claim.
+DISPATCH_EVERY_SECONDS = 10.0
 # A tick wakes the worker's dispatch thread, which sends until nothing is due. Without that thread (tests, tools)
 # a tick sends for up to this long while messages are due.
 DISPATCH_LOOP_SECONDS = 5.0
 RECONCILE_EVERY_SECONDS = 60.0
+# The relay is not woken after a notifier commit (few handlers write to the outbox): contact.unreachable waits for
+# this tick; staff read it on the booking later.
+RELAY_EVERY_SECONDS = 10.0
 PURGE_EVERY_SECONDS = 3600.0
 
 

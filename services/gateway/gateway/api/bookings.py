@@ -8,7 +8,8 @@ from fastapi import APIRouter, Header, Response
 
 from gateway.api.deps import BookingsDep, SettingsDep
 from gateway.api.schemas import BookingAccepted, BookingIn, BookingStatus, Problem
-from gateway.bookings import BookingView, NewBooking
+from gateway.booking_views import BookingView
+from gateway.bookings import NewBooking
 from gateway.metrics import BOOKINGS_ACCEPTED
 from shared.contracts import ContactPreferences
 

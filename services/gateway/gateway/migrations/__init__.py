@@ -10,7 +10,6 @@ from pathlib import Path
 from alembic.config import Config
 from sqlalchemy import Engine, MetaData
 
-from gateway.feeds import FEED_TABLES
 from gateway.tables import TABLES
 from shared import migrations
 from shared.migrations import UnversionedDatabase
@@ -28,7 +27,7 @@ def alembic_config() -> Config:
 
 def target_metadata() -> MetaData:
     """The gateway's tables as its code declares them: the migrations must end where these are."""
-    return migrations.metadata_of([*TABLES, *FEED_TABLES])
+    return migrations.metadata_of(TABLES)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

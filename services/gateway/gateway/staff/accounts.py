@@ -18,7 +18,6 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
 
 from gateway.staff.errors import (
     AccessDenied,
@@ -29,11 +28,12 @@ from gateway.staff.errors import (
     WeakPassword,
 )
 from gateway.staff.limits import IP, USERNAME, LoginThrottle, subject_hash
+from gateway.staff.repository import StaffRepository
 from gateway.staff.sessions import StaffSessions, csrf_token_for
 from gateway.staff.tables import StaffAccount
 from shared.clock import Clock, system_clock
 from shared.crypto import new_token
-from shared.unit_of_work import transaction
+from shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def _staff(row: StaffAccount) -> Staff:
 class StaffAccounts:
     def __init__(self, engine: Engine, clock: Clock = system_clock, hasher: PasswordHasher | None = None,
                  throttle: LoginThrottle | None = None, sessions: StaffSessions | None = None) -> None:
-        self.engine = engine
+        self.uow = UnitOfWork(engine, StaffRepository)
         self.clock = clock
         self.hasher = hasher or PasswordHasher()
         self.throttle = throttle or LoginThrottle()
@@ -152,67 +152,59 @@ class StaffAccounts:
         row = StaffAccount(username=key, display_name=display_name, role=role, counsellor_id=counsellor_id,
                            password_hash=self.hasher.hash(password), created_at=now, updated_at=now)
         try:
-            with transaction(self.engine) as session:
-                if session.exec(select(StaffAccount.id).where(col(StaffAccount.username) == key)).first():
+            with self.uow() as repository:
+                if repository.account_by_username(key) is not None:
                     raise UsernameTaken(f"The username {key!r} is already taken.")
-                session.add(row)
-                session.flush()
-                staff = _staff(row)
+                staff = _staff(repository.add_account(row))
         except IntegrityError:
             raise UsernameTaken(f"The username {key!r} is already taken.") from None
         log.info("staff account %d created (role %s)", staff.id, role)
         return staff
 
     def get(self, staff_id: int) -> Staff:
-        with Session(self.engine) as session:
-            row = session.get(StaffAccount, staff_id)
+        with self.uow() as repository:
+            row = repository.account(staff_id)
             if row is None:
                 raise StaffAccountNotFound("There is no staff account with this id.")
             return _staff(row)
 
     def list_accounts(self) -> list[AccountSummary]:
-        with Session(self.engine) as session:
-            rows = session.exec(select(StaffAccount).order_by(col(StaffAccount.username))).all()
+        with self.uow() as repository:
+            rows = repository.accounts()
             return [AccountSummary(staff=_staff(row), active=row.active, failed_logins=row.failed_logins,
                                    locked_until=row.locked_until, created_at=row.created_at) for row in rows]
 
     def change_password(self, staff_id: int, current: str, new: str, client_address: str) -> None:
         """Needs the current password, throttled like a sign-in; every session of the account ends."""
         now = self.clock()
-        with Session(self.engine) as session:
-            row = self._row(session, staff_id)
+        with self.uow() as repository:
+            row = self._row(repository, staff_id)
             user_subject, ip_subject = subject_hash(USERNAME, row.username), subject_hash(IP, client_address)
-            self.throttle.check(session, user_subject, ip_subject, now)
+            self.throttle.check(repository, user_subject, ip_subject, now)
         if not self._verify(row.password_hash, current):
             self._refuse(row, user_subject, ip_subject, now, "wrong current password at password change")
         check_password_strength(new, row.username)
-        with transaction(self.engine) as session:
-            self.throttle.clear(session, user_subject)
+        with self.uow() as repository:
+            self.throttle.clear(repository, user_subject)
         self._set_password(staff_id, self.hasher.hash(new))
         log.info("staff account %d changed its password; its sessions were ended", staff_id)
 
-    def reset_password(self, staff_id: int, new: str) -> None:
-        """An admin's (or the command line's) reset: no current password; every session ends."""
-        check_password_strength(new, self.get(staff_id).username)
-        self._set_password(staff_id, self.hasher.hash(new))
-        log.info("staff account %d had its password reset; its sessions were ended", staff_id)
-
     def deactivate(self, staff_id: int) -> None:
         now = self.clock()
-        with transaction(self.engine) as session:
-            row = self._row(session, staff_id)
+        with self.uow() as repository:
+            row = self._row(repository, staff_id)
             row.active = False
             row.updated_at = now
-            session.add(row)
-            self.sessions.revoke_all(session, staff_id, now)
+            repository.save_account(row)
+            self.sessions.revoke_all(repository, staff_id, now)
         log.info("staff account %d deactivated; its sessions were ended", staff_id)
 
     def unlock(self, staff_id: int) -> None:
-        with transaction(self.engine) as session:
-            row = self._row(session, staff_id)
-            self.throttle.clear(session, subject_hash(USERNAME, row.username))
+        with self.uow() as repository:
+            row = self._row(repository, staff_id)
+            self.throttle.clear(repository, subject_hash(USERNAME, row.username))
             row.failed_logins, row.locked_until, row.updated_at = 0, None, self.clock()
-            session.add(row)
+            repository.save_account(row)
         log.info("staff account %d unlocked", staff_id)
 
     # --- signing in and out ----------------------------------------------------------------------------------
@@ -222,9 +214,9 @@ class StaffAccounts:
         now = self.clock()
         key = normalise_username(username)
         user_subject, ip_subject = subject_hash(USERNAME, key), subject_hash(IP, client_address)
-        with Session(self.engine) as session:
-            self.throttle.check(session, user_subject, ip_subject, now)
-            row = session.exec(select(StaffAccount).where(col(StaffAccount.username) == key)).first()
+        with self.uow() as repository:
+            self.throttle.check(repository, user_subject, ip_subject, now)
+            row = repository.account_by_username(key)
         # The hash is verified outside any transaction: it takes tens of milliseconds and SQLite's BEGIN IMMEDIATE
         # would hold the database's write lock all that time.
         stored = row.password_hash if row is not None else self._dummy_hash
@@ -234,19 +226,19 @@ class StaffAccounts:
                          "unknown username" if row is None else "inactive account" if not row.active
                          else "wrong password")
         assert row is not None and row.id is not None
-        with transaction(self.engine) as session:
-            fresh = session.get(StaffAccount, row.id)
+        with self.uow() as repository:
+            fresh = repository.account(row.id)
             if fresh is None or not fresh.active or fresh.password_hash != stored:
                 # Deactivated or given a new password while this password was being checked.
                 raise InvalidCredentials()
-            self.throttle.clear(session, user_subject)
+            self.throttle.clear(repository, user_subject)
             fresh.failed_logins, fresh.locked_until = 0, None
             if self.hasher.check_needs_rehash(fresh.password_hash):
                 fresh.password_hash = self.hasher.hash(password)
                 fresh.updated_at = now
                 log.info("staff account %d: password re-hashed with the current parameters", row.id)
-            session.add(fresh)
-            issued = self.sessions.issue(session, row.id, now)
+            repository.save_account(fresh)
+            issued = self.sessions.issue(repository, row.id, now)
             staff = _staff(fresh)
         log.info("staff account %d signed in", staff.id)
         return SignedIn(staff=staff, token=issued.token, csrf_token=issued.csrf_token, expires_at=issued.expires_at)
@@ -254,26 +246,26 @@ class StaffAccounts:
     def current(self, token: str) -> CurrentSession | None:
         """The session a cookie names, if it is still open and its account still active."""
         now = self.clock()
-        with transaction(self.engine) as session:
-            found = self.sessions.find(session, token, now)
+        with self.uow() as repository:
+            found = self.sessions.find(repository, token, now)
             if found is None:
                 return None
-            row = session.get(StaffAccount, found.staff_id)
+            row = repository.account(found.staff_id)
             if row is None or not row.active:
                 return None
             return CurrentSession(staff=_staff(row), key=found.token_hash, token=token,
                                   csrf_token=csrf_token_for(token))
 
     def sign_out(self, current: CurrentSession) -> None:
-        with transaction(self.engine) as session:
-            self.sessions.revoke(session, current.key, self.clock())
+        with self.uow() as repository:
+            self.sessions.revoke(repository, current.key, self.clock())
         log.info("staff account %d signed out", current.staff.id)
 
     def housekeeping(self) -> tuple[int, int]:
         """Delete ended sessions and failures too old to matter; returns how many of each."""
         now = self.clock()
-        with transaction(self.engine) as session:
-            return self.sessions.purge(session, now), self.throttle.purge(session, now)
+        with self.uow() as repository:
+            return self.sessions.purge(repository, now), self.throttle.purge(repository, now)
 
     # --- internals ---------------------------------------------------------------------------------------------
 
@@ -285,15 +277,15 @@ class StaffAccounts:
 
     def _refuse(self, row: StaffAccount | None, user_subject: str, ip_subject: str, now: datetime,
                 reason: str) -> NoReturn:
-        with transaction(self.engine) as session:
-            self.throttle.record_failure(session, user_subject, ip_subject, now)
-            locked_until = self.throttle.locked_until(session, user_subject, now)
+        with self.uow() as repository:
+            self.throttle.record_failure(repository, user_subject, ip_subject, now)
+            locked_until = self.throttle.locked_until(repository, user_subject, now)
             if row is not None and row.id is not None:
-                account = session.get(StaffAccount, row.id)
+                account = repository.account(row.id)
                 if account is not None:
-                    account.failed_logins = self.throttle.failures_in_window(session, user_subject, now)
+                    account.failed_logins = self.throttle.failures_in_window(repository, user_subject, now)
                     account.locked_until = locked_until
-                    session.add(account)
+                    repository.save_account(account)
         who = f"account {row.id}" if row is not None else f"username {user_subject[:12]}"
         log.info("staff sign-in refused for %s: %s", who, reason)
         if locked_until is not None:
@@ -302,15 +294,15 @@ class StaffAccounts:
 
     def _set_password(self, staff_id: int, new_hash: str) -> None:
         now = self.clock()
-        with transaction(self.engine) as session:
-            row = self._row(session, staff_id)
+        with self.uow() as repository:
+            row = self._row(repository, staff_id)
             row.password_hash, row.updated_at = new_hash, now
-            session.add(row)
-            self.sessions.revoke_all(session, staff_id, now)
+            repository.save_account(row)
+            self.sessions.revoke_all(repository, staff_id, now)
 
     @staticmethod
-    def _row(session: Session, staff_id: int) -> StaffAccount:
-        row = session.get(StaffAccount, staff_id)
+    def _row(repository: StaffRepository, staff_id: int) -> StaffAccount:
+        row = repository.account(staff_id)
         if row is None:
             raise StaffAccountNotFound("There is no staff account with this id.")
         return row

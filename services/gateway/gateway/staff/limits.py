@@ -12,9 +12,8 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, delete, select
-
 from gateway.staff.errors import AccountLocked, TooManyAttempts
+from gateway.staff.repository import StaffRepository
 from gateway.staff.tables import LoginFailure
 from shared.crypto import token_hash
 
@@ -42,27 +41,27 @@ class LoginThrottle:
     def __init__(self, policy: ThrottlePolicy = ThrottlePolicy()) -> None:
         self.policy = policy
 
-    def check(self, session: Session, username_subject: str, ip_subject: str, now: datetime) -> None:
+    def check(self, staff: StaffRepository, username_subject: str, ip_subject: str, now: datetime) -> None:
         """Raise TooManyAttempts or AccountLocked if this attempt must not even be checked."""
-        ip_free_at = self.ip_free_at(session, ip_subject, now)
+        ip_free_at = self.ip_free_at(staff, ip_subject, now)
         if ip_free_at is not None:
             raise TooManyAttempts("Too many failed sign-ins from this network. Please wait and try again.",
                                   _seconds_until(ip_free_at, now))
-        locked_until = self.locked_until(session, username_subject, now)
+        locked_until = self.locked_until(staff, username_subject, now)
         if locked_until is not None:
             raise AccountLocked("This account is locked for a while after too many failed sign-ins. "
                                 "Please wait and try again.", _seconds_until(locked_until, now))
 
-    def ip_free_at(self, session: Session, ip_subject: str, now: datetime) -> datetime | None:
-        times = self._failures(session, IP, ip_subject, now - self.policy.window)
+    def ip_free_at(self, staff: StaffRepository, ip_subject: str, now: datetime) -> datetime | None:
+        times = staff.failure_times(IP, ip_subject, now - self.policy.window)
         excess = len(times) - self.policy.ip_failures
         if excess < 0:
             return None
         return times[excess] + self.policy.window
 
-    def locked_until(self, session: Session, username_subject: str, now: datetime) -> datetime | None:
+    def locked_until(self, staff: StaffRepository, username_subject: str, now: datetime) -> datetime | None:
         policy = self.policy
-        times = self._failures(session, USERNAME, username_subject, now - policy.window - policy.lockout)
+        times = staff.failure_times(USERNAME, username_subject, now - policy.window - policy.lockout)
         until: datetime | None = None
         for last in range(policy.username_failures - 1, len(times)):
             first = last - policy.username_failures + 1
@@ -70,32 +69,17 @@ class LoginThrottle:
                 until = times[last] + policy.lockout
         return until
 
-    def failures_in_window(self, session: Session, username_subject: str, now: datetime) -> int:
-        return len(self._failures(session, USERNAME, username_subject, now - self.policy.window))
+    def failures_in_window(self, staff: StaffRepository, username_subject: str, now: datetime) -> int:
+        return len(staff.failure_times(USERNAME, username_subject, now - self.policy.window))
 
-    def record_failure(self, session: Session, username_subject: str, ip_subject: str, now: datetime) -> None:
-        session.add(LoginFailure(scope=USERNAME, subject=username_subject, failed_at=now))
-        session.add(LoginFailure(scope=IP, subject=ip_subject, failed_at=now))
-        session.flush()
+    def record_failure(self, staff: StaffRepository, username_subject: str, ip_subject: str, now: datetime) -> None:
+        staff.add_failures([LoginFailure(scope=USERNAME, subject=username_subject, failed_at=now),
+                            LoginFailure(scope=IP, subject=ip_subject, failed_at=now)])
 
-    def clear(self, session: Session, username_subject: str) -> None:
+    def clear(self, staff: StaffRepository, username_subject: str) -> None:
         """A successful sign-in (or an admin's unlock) forgets the username's failures; the address keeps its."""
-        session.exec(delete(LoginFailure).where(
-            col(LoginFailure.scope) == USERNAME, col(LoginFailure.subject) == username_subject))
+        staff.clear_failures(USERNAME, username_subject)
 
-    def purge(self, session: Session, now: datetime) -> int:
+    def purge(self, staff: StaffRepository, now: datetime) -> int:
         """Housekeeping: failures older than the window and the lockout decide nothing any more."""
-        horizon = now - self.policy.window - self.policy.lockout
-        result = session.exec(delete(LoginFailure).where(
-            col(LoginFailure.failed_at) <= horizon))
-        return int(result.rowcount or 0)
-
-    @staticmethod
-    def _failures(session: Session, scope: str, subject: str, since: datetime) -> list[datetime]:
-        rows = session.exec(
-            select(LoginFailure.failed_at)
-            .where(col(LoginFailure.scope) == scope, col(LoginFailure.subject) == subject,
-                   col(LoginFailure.failed_at) > since)
-            .order_by(col(LoginFailure.failed_at))
-        ).all()
-        return list(rows)
+        return staff.delete_failures_until(now - self.policy.window - self.policy.lockout)

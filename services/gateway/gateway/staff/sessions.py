@@ -13,8 +13,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, delete, or_, update
-
+from gateway.staff.repository import StaffRepository
 from gateway.staff.tables import StaffSession
 from shared.crypto import new_token, token_hash
 
@@ -49,43 +48,33 @@ class StaffSessions:
     def __init__(self, policy: SessionPolicy = SessionPolicy()) -> None:
         self.policy = policy
 
-    def issue(self, session: Session, staff_id: int, now: datetime) -> IssuedSession:
+    def issue(self, staff: StaffRepository, staff_id: int, now: datetime) -> IssuedSession:
         token = new_token()
         expires_at = now + self.policy.absolute
-        session.add(StaffSession(token_hash=token_hash(token), staff_id=staff_id, created_at=now, last_seen_at=now,
-                                 expires_at=expires_at))
-        session.flush()
+        staff.add_session(StaffSession(token_hash=token_hash(token), staff_id=staff_id, created_at=now,
+                                       last_seen_at=now, expires_at=expires_at))
         return IssuedSession(token=token, csrf_token=csrf_token_for(token), expires_at=expires_at)
 
-    def find(self, session: Session, token: str, now: datetime) -> StaffSession | None:
+    def find(self, staff: StaffRepository, token: str, now: datetime) -> StaffSession | None:
         """The live session for this token, its idle clock restarted; None if it is unknown or has ended."""
         if not 16 <= len(token) <= 64:
             return None
-        row = session.get(StaffSession, token_hash(token))
+        row = staff.session_by_hash(token_hash(token))
         if row is None or row.revoked_at is not None or now >= row.expires_at:
             return None
         if now >= row.last_seen_at + self.policy.idle:
             return None
         if now - row.last_seen_at >= self.policy.touch_every:
             row.last_seen_at = now
-            session.add(row)
+            staff.save_session(row)
         return row
 
-    def revoke(self, session: Session, key: str, now: datetime) -> None:
-        session.exec(update(StaffSession)
-                     .where(col(StaffSession.token_hash) == key, col(StaffSession.revoked_at).is_(None))
-                     .values(revoked_at=now))
+    def revoke(self, staff: StaffRepository, key: str, now: datetime) -> None:
+        staff.revoke_session(key, now)
 
-    def revoke_all(self, session: Session, staff_id: int, now: datetime) -> int:
-        result = session.exec(update(StaffSession)
-                              .where(col(StaffSession.staff_id) == staff_id, col(StaffSession.revoked_at).is_(None))
-                              .values(revoked_at=now))
-        return int(result.rowcount or 0)
+    def revoke_all(self, staff: StaffRepository, staff_id: int, now: datetime) -> int:
+        return staff.revoke_sessions_of(staff_id, now)
 
-    def purge(self, session: Session, now: datetime) -> int:
+    def purge(self, staff: StaffRepository, now: datetime) -> int:
         """Housekeeping: sessions that have ended for any reason are deleted."""
-        result = session.exec(delete(StaffSession).where(
-            or_(col(StaffSession.expires_at) <= now,
-                col(StaffSession.last_seen_at) <= now - self.policy.idle,
-                col(StaffSession.revoked_at).is_not(None))))
-        return int(result.rowcount or 0)
+        return staff.delete_ended_sessions(now, idle_since=now - self.policy.idle)

@@ -1,0 +1,114 @@
+"""Queries over the gateway's tables (booking requests, the client's choices, feed tokens, the outbox); the only
+module here, besides the staff accounts' own, that builds SQL.
+
+A repository lives inside one transaction: `UnitOfWork(engine, GatewayRepository)` opens it, and the consumer's
+handlers get one on the session of the message they handle. The same statements serve PostgreSQL and SQLite: a row
+read `for_update` is locked FOR UPDATE on PostgreSQL, and on SQLite every transaction holds the database's write
+lock from its first statement (BEGIN IMMEDIATE, shared.db), which SQLAlchemy's SQLite dialect leaves FOR UPDATE to.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, text, update
+from sqlmodel import Session, col, select
+
+from gateway.tables import BookingPreferences, BookingRequest, CounsellorFeed
+from shared.contracts import ContactPreferences, Envelope
+from shared.outbox import add_to_outbox, insert_outbox
+
+BOOKINGS: Table = BookingRequest.__table__  # type: ignore[attr-defined]
+PREFERENCES: Table = BookingPreferences.__table__  # type: ignore[attr-defined]
+# Built once (their cache keys too): every accepted booking runs the first, every decision the gateway follows the
+# second (the columns to set come with the parameters).
+_INSERT_BOOKING = insert(BOOKINGS)
+_DECIDE = update(BOOKINGS).where(BOOKINGS.c.booking_id == bindparam("decided_booking_id"),
+                                 BOOKINGS.c.status == "pending")
+
+
+class GatewayRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- booking requests --------------------------------------------------------------------------------------
+
+    def add_booking(self, row: dict[str, Any], preferences: ContactPreferences | None,
+                    messages: list[Envelope]) -> None:
+        """A new booking request, its choices (None: the defaults, no row) and its outgoing messages, as Core
+        statements: the accept path is hot. IntegrityError when its Idempotency-Key is already taken."""
+        connection = self.session.connection()
+        connection.execute(_INSERT_BOOKING, row)
+        if preferences is not None:
+            connection.execute(insert(PREFERENCES), {"booking_id": row["booking_id"], "updated_at": row["created_at"],
+                                                     "preferences_json": preferences.model_dump_json()})
+        insert_outbox(connection, messages)
+
+    def booking(self, booking_id: object) -> BookingRequest | None:
+        return self.session.get(BookingRequest, str(booking_id))
+
+    def booking_by_idempotency_key(self, key: str) -> BookingRequest | None:
+        return self.session.exec(select(BookingRequest).where(BookingRequest.idempotency_key == key)).first()
+
+    def booking_by_token_hash(self, manage_token_hash: str, for_update: bool = False) -> BookingRequest | None:
+        query = select(BookingRequest).where(BookingRequest.manage_token_hash == manage_token_hash)
+        return self.session.exec(query.with_for_update() if for_update else query).first()
+
+    def save_booking(self, row: BookingRequest) -> None:
+        self.session.add(row)
+
+    def decide_pending(self, booking_id: object, **values: object) -> None:
+        """One UPDATE … WHERE status = 'pending' (no look-up first): a booking cancelled by the client meanwhile,
+        or unknown here, is left alone."""
+        self.session.connection().execute(_DECIDE, {"decided_booking_id": str(booking_id), **values})
+
+    def forget_replay_tokens(self, created_before: datetime) -> int:
+        result = self.session.exec(
+            update(BookingRequest)
+            .where(col(BookingRequest.created_at) < created_before,
+                   col(BookingRequest.manage_token_ciphertext).isnot(None))
+            .values(manage_token_ciphertext=None)
+        )
+        return int(result.rowcount or 0)
+
+    # --- the client's choices about texts ----------------------------------------------------------------------
+
+    def preferences(self, booking_id: str) -> ContactPreferences | None:
+        """The stored choices; None when the booking has the defaults (no row)."""
+        stored = self.session.get(BookingPreferences, booking_id)
+        return None if stored is None else ContactPreferences.model_validate_json(stored.preferences_json)
+
+    def save_preferences(self, booking_id: str, preferences: ContactPreferences, now: datetime) -> None:
+        stored = self.session.get(BookingPreferences, booking_id)
+        if stored is None:
+            stored = BookingPreferences(booking_id=booking_id, preferences_json="")
+        stored.preferences_json, stored.updated_at = preferences.model_dump_json(), now
+        self.session.add(stored)
+
+    # --- counsellors' calendar feeds ---------------------------------------------------------------------------
+
+    def feed(self, counsellor_id: int) -> CounsellorFeed | None:
+        return self.session.get(CounsellorFeed, counsellor_id)
+
+    def save_feed(self, feed: CounsellorFeed) -> None:
+        self.session.add(feed)
+
+    def delete_feed(self, feed: CounsellorFeed) -> None:
+        self.session.delete(feed)
+
+    def counsellor_for_feed(self, token_hash: str) -> int | None:
+        return self.session.exec(select(CounsellorFeed.counsellor_id)
+                                 .where(col(CounsellorFeed.token_hash) == token_hash)).first()
+
+    # --- messages out, and the database itself -----------------------------------------------------------------
+
+    def add_message(self, envelope: Envelope) -> None:
+        add_to_outbox(self.session, envelope)
+
+    def add_messages(self, envelopes: list[Envelope]) -> None:
+        """Core INSERTs; IntegrityError when a message id is already waiting in the outbox."""
+        insert_outbox(self.session.connection(), envelopes)
+
+    def ping(self) -> None:
+        self.session.connection().execute(text("SELECT 1"))

@@ -1,0 +1,168 @@
+"""The booking page `/`: choose a topic and place, a week's free slots, book one with a phone number."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
+from fastapi import APIRouter, Form, Header
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from gateway.api.deps import BookingsDep, SettingsDep, SlotsDep
+from gateway.api.schemas import BookingIn
+from gateway.bookings import Accepted, BookingService, NewBooking
+from gateway.errors import (
+    IdempotencyConflict,
+    InvalidIdempotencyKey,
+    InvalidPhone,
+    InvalidSearch,
+    SchedulerUnavailable,
+)
+from gateway.metrics import BOOKINGS_ACCEPTED
+from gateway.settings import GatewaySettings
+from gateway.slots import SlotClient
+from gateway.web.rendering import redirect, render
+from gateway.web.slot_rows import days_of, place_label, places_of
+from gateway.web.text_choices import TextChoices, read_choices
+from gateway.web.texts import TEXTS, negotiate
+from shared.contracts import ContactPreferences, Topic
+from shared.contracts.contacts import WEEKDAYS
+
+router = APIRouter(include_in_schema=False)
+
+PLACES_LOOKAHEAD_DAYS = 14
+LAST_WEEK = 12  # the search window must end within the API's 90 days
+
+Text = Annotated[str, Form()]
+Lang = Annotated[str | None, Form()]
+Ticked = Annotated[list[str], Form()]
+
+
+def topic_of(value: str) -> Topic | None:
+    return Topic(value) if value in Topic.__members__ else None
+
+
+def place_id_of(value: str) -> int | None:
+    return int(value) if value.isdigit() and 0 < int(value) < 2**31 else None
+
+
+def week_of(value: str) -> int:
+    return min(int(value), LAST_WEEK) if value.isdigit() and len(value) < 4 else 0
+
+
+def today(bookings: BookingService, settings: GatewaySettings) -> date:
+    return bookings.clock().astimezone(ZoneInfo(settings.timezone)).date()
+
+
+def new_key() -> str:
+    # A fresh key with every rendered form: pressing the button twice gives one booking, not two.
+    return secrets.token_urlsafe(18)
+
+
+@dataclass(frozen=True)
+class Search:
+    lang: str
+    topic: Topic | None
+    place: int | None
+    week: int
+
+    def fields(self) -> dict[str, str]:
+        return {"lang": self.lang, "topic": self.topic.value if self.topic else "",
+                "place": str(self.place or ""), "week": str(self.week)}
+
+
+def results(search: Search, slots: SlotClient, bookings: BookingService, settings: GatewaySettings,
+            errors: list[str] | None = None, chosen: str = "", status: int = 200,
+            choices: TextChoices | None = None) -> HTMLResponse:
+    zone = ZoneInfo(settings.timezone)
+    first = today(bookings, settings) + timedelta(days=7 * search.week)
+    context: dict[str, Any] = {
+        "search": search.fields(), "week": search.week, "last_week": LAST_WEEK, "chosen": chosen,
+        "key": new_key(), "place_label": "", "choices": choices or TextChoices(), "weekdays": WEEKDAYS,
+        "week_label": TEXTS[search.lang]["week_label"].format(
+            day=format_date(first, TEXTS[search.lang]["date_pattern"], locale=search.lang)),
+    }
+    try:
+        found = slots.search(first, first + timedelta(days=6), topic=search.topic, language=search.lang,
+                             location_id=search.place)
+    except SchedulerUnavailable:
+        return render("results.html", search.lang, 503, errors=["unavailable"], days=None, **context)
+    except InvalidSearch:
+        found = []  # a week past the booking horizon: nothing to offer there
+
+    if search.place is not None and found:
+        context["place_label"] = place_label(found[0].location, found[0].location.kind, search.lang)
+    return render("results.html", search.lang, status, errors=errors or [], days=days_of(found, search.lang, zone),
+                  **context)
+
+
+def request_booking(bookings: BookingService, slot_id: str, phone: str, language: str, topic: Topic | None,
+                    key: str, preferences: ContactPreferences | list[str]) -> Accepted | list[str]:
+    """The booking, or the text keys of what is wrong with the form (the preferences may already be wrong)."""
+    wrong = preferences if isinstance(preferences, list) else []
+    try:
+        body = BookingIn(slot_id=slot_id, phone=phone, language=language, topic=topic)
+    except ValidationError as exc:
+        fields = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+        return [message for field, message in (("slot_id", "choose_slot"), ("phone", "invalid_phone"))
+                if field in fields] + wrong or ["choose_slot"]
+    if isinstance(preferences, list):
+        return wrong
+    try:
+        accepted = bookings.request(
+            NewBooking(slot_id=body.slot_id, phone=body.phone, language=body.language, channel="web",
+                       topic=body.topic, preferences=preferences),
+            key or None,
+        )
+    except InvalidPhone:
+        return ["invalid_phone"]
+    except (IdempotencyConflict, InvalidIdempotencyKey):
+        return ["resubmitted"]
+    if not accepted.replayed:
+        BOOKINGS_ACCEPTED.inc()
+    return accepted
+
+
+# --- the page ----------------------------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep, lang: str | None = None,
+          accept_language: Annotated[str | None, Header()] = None) -> HTMLResponse:
+    language = negotiate(lang, accept_language)
+    first = today(bookings, settings)
+    errors: list[str] = []
+    try:
+        offered = slots.search(first, first + timedelta(days=PLACES_LOOKAHEAD_DAYS - 1), language=language)
+    except SchedulerUnavailable:
+        offered, errors = [], ["unavailable"]
+    return render("index.html", language, errors=errors, topics=[topic.value for topic in Topic],
+                  places=places_of(offered, language))
+
+
+@router.post("/", response_class=HTMLResponse)
+def search(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep,
+           accept_language: Annotated[str | None, Header()] = None, lang: Lang = None, topic: Text = "",
+           place: Text = "", week: Text = "0") -> HTMLResponse:
+    found = Search(negotiate(lang, accept_language), topic_of(topic), place_id_of(place), week_of(week))
+    return results(found, slots, bookings, settings)
+
+
+@router.post("/book", response_model=None)
+def book(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep,
+         accept_language: Annotated[str | None, Header()] = None, lang: Lang = None, topic: Text = "",
+         place: Text = "", week: Text = "0", slot_id: Text = "", phone: Text = "",
+         key: Text = "", reminders: Text = "", days: Ticked = [], start: Text = "",  # noqa: B006 - FastAPI copies it
+         end: Text = "") -> Response:
+    chosen = Search(negotiate(lang, accept_language), topic_of(topic), place_id_of(place), week_of(week))
+    choices, preferences = read_choices(reminders, days, start, end)
+    outcome = request_booking(bookings, slot_id, phone, chosen.lang, chosen.topic, key, preferences)
+    if isinstance(outcome, Accepted):
+        return redirect(f"/m/{outcome.manage_token}")
+    return results(chosen, slots, bookings, settings, errors=outcome, chosen=slot_id, status=422,
+                   choices=choices)

@@ -1,0 +1,135 @@
+"""The manage page `/m/{token}`: the booking's state, another time after a refusal, the choices about texts,
+cancelling. The token is the only key; a wrong one shows the same page as an expired one."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Header
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from gateway.api.deps import BookingsDep, SettingsDep
+from gateway.booking_views import BookingView
+from gateway.bookings import Accepted, BookingService
+from gateway.errors import BookingNotFound, NotCancellable, PreferencesNotChangeable
+from gateway.settings import GatewaySettings
+from gateway.web.booking_page import Lang, Text, Ticked, new_key, request_booking
+from gateway.web.rendering import redirect, render
+from gateway.web.slot_rows import days_of, slot_row
+from gateway.web.text_choices import TextChoices, read_choices
+from gateway.web.texts import TEXTS, negotiate
+from shared.contracts import Slot
+from shared.contracts.contacts import WEEKDAYS
+
+router = APIRouter(include_in_schema=False)
+
+PENDING_REFRESH_SECONDS = 2
+
+
+def _slot(raw: dict[str, Any] | None) -> Slot | None:
+    try:
+        return Slot.model_validate(raw) if raw else None
+    except ValidationError:
+        return None
+
+
+def _manage(token: str, view: BookingView, lang: str, bookings: BookingService, settings: GatewaySettings,
+            errors: list[str] | None = None, status: int = 200, choices: TextChoices | None = None,
+            saved: bool = False) -> HTMLResponse:
+    zone = ZoneInfo(settings.timezone)
+    slot = _slot(view.slot)
+    now = bookings.clock()
+    alternatives = [s for s in (_slot(raw) for raw in view.alternatives) if s is not None and s.start > now]
+    texts = TEXTS[lang]
+    reason = texts.get(f"reason.{view.reason}", texts["reason.other"]) if view.status == "rejected" else ""
+    return render(
+        "manage.html", lang, status, errors=errors or [], here=f"/m/{token}", token=token, state=view.status,
+        refresh=PENDING_REFRESH_SECONDS if view.status == "pending" else None,
+        slot=slot_row(slot, lang, zone) if slot else None, reason=reason,
+        days=days_of(alternatives, lang, zone), chosen="", key=new_key(), saved=saved,
+        current=TextChoices.of(view.preferences).summary(lang), choices=choices or TextChoices.of(view.preferences),
+        weekdays=WEEKDAYS,
+    )
+
+
+def _not_found(lang: str) -> HTMLResponse:
+    return render("not_found.html", lang, 404)
+
+
+@router.get("/m/{token}", response_class=HTMLResponse)
+def manage(token: str, bookings: BookingsDep, settings: SettingsDep, lang: str | None = None,
+           saved: str | None = None, accept_language: Annotated[str | None, Header()] = None) -> HTMLResponse:
+    try:
+        view = bookings.view(token)
+    except BookingNotFound:
+        return _not_found(negotiate(lang, accept_language))
+    return _manage(token, view, negotiate(lang, accept_language, view.language), bookings, settings,
+                   saved=saved == "1")
+
+
+@router.post("/m/{token}/preferences", response_model=None)
+def change_preferences(token: str, bookings: BookingsDep, settings: SettingsDep,
+                       accept_language: Annotated[str | None, Header()] = None, lang: Lang = None,
+                       reminders: Text = "", days: Ticked = [], start: Text = "",  # noqa: B006 - FastAPI copies it
+                       end: Text = "") -> Response:
+    try:
+        view = bookings.view(token)
+    except BookingNotFound:
+        return _not_found(negotiate(lang, accept_language))
+    language = negotiate(lang, accept_language, view.language)
+    choices, preferences = read_choices(reminders, days, start, end)
+    if isinstance(preferences, list):
+        return _manage(token, view, language, bookings, settings, errors=preferences, status=422, choices=choices)
+    try:
+        bookings.change_preferences(token, preferences)
+    except PreferencesNotChangeable:
+        return _manage(token, view, language, bookings, settings, errors=["prefs_not_changeable"], status=409)
+    # Only a flag in the address: the choices themselves stay in the POST body and the database.
+    return redirect(f"/m/{token}?saved=1" + (f"&lang={lang}" if lang and lang in TEXTS else ""))
+
+
+@router.post("/m/{token}/book", response_model=None)
+def book_alternative(token: str, bookings: BookingsDep, settings: SettingsDep,
+                     accept_language: Annotated[str | None, Header()] = None, lang: Lang = None,
+                     slot_id: Text = "", phone: Text = "", key: Text = "", reminders: Text = "",
+                     days: Ticked = [], start: Text = "", end: Text = "") -> Response:  # noqa: B006 - FastAPI copies
+    try:
+        view = bookings.view(token)
+    except BookingNotFound:
+        return _not_found(negotiate(lang, accept_language))
+    # The alternatives were found for the first booking's language, so the new booking keeps it.
+    choices, preferences = read_choices(reminders, days, start, end)
+    outcome = request_booking(bookings, slot_id, phone, view.language, None, key, preferences)
+    if isinstance(outcome, Accepted):
+        return redirect(f"/m/{outcome.manage_token}")
+    return _manage(token, view, negotiate(lang, accept_language, view.language), bookings, settings,
+                   errors=outcome, status=422, choices=choices)
+
+
+@router.get("/m/{token}/cancel", response_model=None)
+def confirm_cancel(token: str, bookings: BookingsDep, lang: str | None = None,
+                   accept_language: Annotated[str | None, Header()] = None) -> Response:
+    try:
+        view = bookings.view(token)
+    except BookingNotFound:
+        return _not_found(negotiate(lang, accept_language))
+    if view.status not in ("pending", "confirmed"):
+        return redirect(f"/m/{token}")
+    return render("cancel.html", negotiate(lang, accept_language, view.language), here=f"/m/{token}/cancel",
+                  token=token)
+
+
+@router.post("/m/{token}/cancel", response_model=None)
+def cancel(token: str, bookings: BookingsDep, settings: SettingsDep,
+           accept_language: Annotated[str | None, Header()] = None, lang: Lang = None) -> Response:
+    try:
+        bookings.cancel(token)
+    except BookingNotFound:
+        return _not_found(negotiate(lang, accept_language))
+    except NotCancellable:
+        view = bookings.view(token)
+        return _manage(token, view, negotiate(lang, accept_language, view.language), bookings, settings,
+                       errors=["not_cancellable"], status=409)
+    return redirect(f"/m/{token}")
