@@ -39,8 +39,9 @@ from shared.contracts import (
 )
 from shared.contracts.contacts import manage_token_context, phone_context
 from shared.crypto import DataCipher, DecryptionError, new_token, token_hash
-from shared.outbox import add_to_outbox, insert_outbox
+from shared.outbox import add_to_outbox
 from shared.phones import InvalidPhoneNumber, normalise_phone
+from shared.unit_of_work import transaction
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # What people write in a phone number. `phonenumbers` would also read letters as keypad digits (0151-CALLME), which
@@ -156,13 +157,14 @@ class BookingService:
             # Core statements in one transaction (the accept path is hot): the row and its two outgoing messages
             # commit together. The contact goes first so that it normally reaches the notifier before the
             # confirmation.
-            with self.engine.begin() as connection:
+            with transaction(self.engine) as session:
+                connection = session.connection()
                 connection.execute(_INSERT_BOOKING, row)
                 if booking.preferences != DEFAULT_PREFERENCES:
                     connection.execute(insert(PREFERENCES), {
                         "booking_id": str(booking_id), "updated_at": now,
                         "preferences_json": booking.preferences.model_dump_json()})
-                insert_outbox(connection, [wrap(contact, booking_id, now), wrap(requested, booking_id, now)])
+                add_to_outbox(session, wrap(contact, booking_id, now), wrap(requested, booking_id, now))
         except IntegrityError:
             # The same Idempotency-Key arrived twice at once and the other request committed first.
             replay = self._replay(key, fingerprint) if key else None

@@ -26,8 +26,9 @@ from shared.contracts.deliveries import DeliveryStatusReported, ProviderStatus, 
 from shared.contracts.envelope import Envelope, Payload
 from shared.crypto import DataCipher
 from shared.logging import correlation_id
-from shared.outbox import insert_outbox
+from shared.outbox import add_to_outbox
 from shared.phones import InvalidPhoneNumber, normalise_phone
+from shared.unit_of_work import transaction
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +110,8 @@ class TwilioWebhooks:
     def _publish(self, payload: Payload, sid: str, fact: str) -> None:
         envelope = _envelope(payload, sid, self.clock(), fact)
         try:
-            with self.engine.begin() as connection:
-                insert_outbox(connection, [envelope])
+            with transaction(self.engine) as session:
+                add_to_outbox(session, envelope)
         except IntegrityError:
             # Twilio retried before the relay sent the first: that message is still waiting, nothing to add.
             log.info("twilio webhook repeated; the first is still in the outbox")
