@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 
 from celery import Celery
 from celery.utils.nodenames import anon_nodename
-from kombu import Connection, Exchange, Queue, binding
+from kombu import Connection, Exchange, Producer, Queue, binding
 
 from shared import embedded_broker
 from shared.settings import Settings
@@ -140,9 +141,6 @@ def make_celery(service: str, settings: Settings) -> Celery:
         worker_detect_quorum_queues=True,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=4,
-        # Every publish on RabbitMQ waits for the broker's confirm (py-amqp's confirm mode; the embedded
-        # transport's publish is a committed insert).
-        broker_transport_options={} if settings.is_embedded_broker else {"confirm_publish": True},
         timezone="UTC",
         enable_utc=True,
     )
@@ -169,12 +167,65 @@ class _Message:
 
 
 CONFIRM_TIMEOUT_SECONDS = 10.0
-_RECONNECT_ONCE = {"max_retries": 1, "interval_start": 0, "interval_step": 1, "interval_max": 1}
+# Threads of one process publishing at once (request threads, worker threads, the relay); more wait for one.
+PUBLISHING_CONNECTIONS = 10
+
+
+class NotConfirmed(Exception):
+    """The broker nacked a message (e.g. a queue over its limit) or did not answer in time: it does not count as
+    sent (not an OSError, so it is not taken for a dropped connection)."""
+
+
+class _Confirms:
+    """Publisher confirms on one RabbitMQ channel, through py-amqp's public API: `confirm_select()` puts the channel
+    in confirm mode, and the broker's answers reach the `basic_ack` / `basic_nack` callbacks of `channel.events`.
+    Delivery tags number the channel's publishes from 1, so each publish is the next tag."""
+
+    def __init__(self, channel: Any) -> None:
+        self.channel = channel
+        self.published = 0
+        self.unconfirmed: set[int] = set()
+        self.refused: set[int] = set()
+        channel.events["basic_ack"].add(self._ack)
+        channel.events["basic_nack"].add(self._nack)
+        channel.confirm_select()
+
+    def sent(self) -> int:
+        self.published += 1
+        self.unconfirmed.add(self.published)
+        return self.published
+
+    def _ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(delivery_tag, multiple)
+
+    def _nack(self, delivery_tag: int, multiple: bool) -> None:
+        self.refused |= self._settle(delivery_tag, multiple)
+
+    def _settle(self, delivery_tag: int, multiple: bool) -> set[int]:
+        settled = {tag for tag in self.unconfirmed if tag <= delivery_tag} if multiple else {delivery_tag}
+        self.unconfirmed -= settled
+        return settled
+
+    def wait(self, connection: Connection, tags: range, timeout: float) -> None:
+        """Returns once the broker confirmed every one of `tags`; raises if it refused one or took too long."""
+        deadline = time.monotonic() + timeout
+        while not self.unconfirmed.isdisjoint(tags):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise NotConfirmed("the broker did not confirm a publish in time")
+            try:
+                connection.drain_events(timeout=remaining)
+            except TimeoutError:
+                continue  # the deadline decides
+        if not self.refused.isdisjoint(tags):
+            raise NotConfirmed("the broker refused (nacked) a message")
 
 
 class Publisher:
-    """Everything a service sends goes through `_send`: kombu's `Producer.publish` on a pooled connection, which on
-    RabbitMQ returns once the broker confirmed the message (raises if it refused it or did not answer in time).
+    """Everything a service sends goes through `_send`: kombu's `Producer.publish` on a pooled connection of its
+    own. On RabbitMQ the call returns once the broker confirmed every message it sent (raises if it refused one or
+    did not answer in time); the messages go out first and their confirms are awaited together, so a batch of
+    outbox rows waits for the broker once. The embedded transport's publish is a committed insert.
 
     Envelopes travel as the one Celery task (`MESSAGE_TASK`), its message built by Celery's `as_task_v2`."""
 
@@ -186,7 +237,12 @@ class Publisher:
         # Transport instance): a message published on a pooled connection that never declared them is routed
         # nowhere and silently lost. So every connection declares the topology once before its first publish.
         self._declared: weakref.WeakSet[Connection] = weakref.WeakSet()
+        self._confirms: weakref.WeakKeyDictionary[Connection, _Confirms] = weakref.WeakKeyDictionary()
+        # Connections of the publisher's own (not Celery's pool, which Celery may publish on too): the delivery tags
+        # of a channel number every publish on it, so only this publisher may publish on these channels.
+        self.connections = broker_connection(settings).Pool(limit=PUBLISHING_CONNECTIONS)
         self._lock = threading.Lock()
+        self._connection_errors = tuple(broker_connection(settings).connection_errors)
 
     def publish(self, wire: dict[str, Any], routing_key: str, expires: float | None = None) -> None:
         """One envelope, now (a question whose answer is awaited; `expires`: worthless after so many seconds)."""
@@ -215,22 +271,42 @@ class Publisher:
         return _Message(task.body, EVENTS, routing_key, headers=task.headers, properties=task.properties)
 
     def _send(self, messages: Sequence[_Message]) -> None:
-        with self.app.producer_or_acquire() as producer:
-            connection = producer.connection
+        try:
+            self._send_on_a_pooled_connection(messages)
+        except self._connection_errors:
+            # A pooled connection the broker dropped meanwhile (a restart) fails on first use: once more on a
+            # fresh one. Messages that did arrive go twice, which consumers tolerate (at-least-once).
+            self._send_on_a_pooled_connection(messages)
+
+    def _send_on_a_pooled_connection(self, messages: Sequence[_Message]) -> None:
+        with self.connections.acquire(block=True) as connection:
             try:
+                producer = Producer(connection)
                 self._ensure_topology(connection)
+                confirms = None if self.settings.is_embedded_broker else self._confirms_on(connection, producer)
+                first = confirms.published + 1 if confirms else 0
                 for message in messages:
                     producer.publish(
                         message.body, exchange=message.exchange, routing_key=message.routing_key,
                         headers=message.headers, serializer="json", delivery_mode=message.delivery_mode,
-                        expiration=message.expiration, confirm_timeout=CONFIRM_TIMEOUT_SECONDS,
-                        # A pooled connection the broker dropped meanwhile (a restart) is reopened once.
-                        retry=True, retry_policy=_RECONNECT_ONCE, **message.properties)
+                        expiration=message.expiration, retry=False, **message.properties)
+                    if confirms:
+                        confirms.sent()
+                if confirms:
+                    confirms.wait(connection, range(first, confirms.published + 1), CONFIRM_TIMEOUT_SECONDS)
             except BaseException:
-                # A connection that failed mid-publish may still owe a confirm: the pool gets a fresh one.
+                # A connection that failed mid-publish may still owe confirms (or was dropped by the broker): the
+                # pool gets a fresh one, which declares the topology and enters confirm mode again.
                 self._declared.discard(connection)
+                self._confirms.pop(connection, None)
                 connection.collect()
                 raise
+
+    def _confirms_on(self, connection: Connection, producer: Producer) -> _Confirms:
+        confirms = self._confirms.get(connection)
+        if confirms is None or confirms.channel is not producer.channel:
+            confirms = self._confirms[connection] = _Confirms(producer.channel)
+        return confirms
 
     def _ensure_topology(self, connection: Connection) -> None:
         if connection in self._declared:

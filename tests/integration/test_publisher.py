@@ -1,5 +1,6 @@
 """What the publisher puts on the wire is the one Celery task the workers run, as Celery's own `send_task` writes
-it; the outbox's rows arrive in order, each confirmed; a pooled connection the broker dropped is replaced."""
+it; the outbox's rows arrive in order; a message the broker refuses raises; a pooled connection the broker
+dropped is replaced."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from kombu import Message
+from kombu import Message, Queue
 
 from shared.contracts import BookingCancellationRequested, wrap
 from shared.messaging import (
     EVENTS,
     MESSAGE_TASK,
+    NotConfirmed,
     OutgoingMessage,
     Publisher,
     broker_connection,
@@ -80,11 +82,30 @@ def test_rows_after_a_dropped_pooled_connection_go_out_on_a_new_one(settings: Se
     publisher = Publisher(app, settings)
     first = [_cancellation() for _ in range(3)]
     publisher.publish_outbox(first)
-    with app.producer_pool.acquire(block=True) as producer:
-        producer.connection.collect()  # the socket is gone, as after a broker restart
+    with publisher.connections.acquire(block=True) as connection:
+        connection.collect()  # the socket is gone, as after a broker restart
 
     second = [_cancellation() for _ in range(3)]
     publisher.publish_outbox(second)
 
     arrived = [m.headers["id"] for m in _drain(settings)]
     assert arrived == [row.message_id for row in first + second]
+
+
+@pytest.mark.infra
+def test_a_message_the_broker_refuses_is_not_taken_for_sent(settings: Settings) -> None:
+    publisher = Publisher(make_celery("gateway", settings), settings)
+    full = Queue(f"test.full.{uuid4().hex[:8]}", auto_delete=True,
+                 queue_arguments={"x-max-length": 1, "x-overflow": "reject-publish"})
+    with broker_connection(settings) as connection:
+        full(connection.default_channel).declare()
+        publisher.reply(full.name, {"n": 1}, "first", ttl_seconds=60)
+
+        with pytest.raises(NotConfirmed):
+            publisher.reply(full.name, {"n": 2}, "second", ttl_seconds=60)  # the queue holds one: nacked
+
+        assert full(connection.default_channel).queue_declare(passive=True).message_count == 1
+
+    # The publisher goes on: the next message is sent and confirmed.
+    publisher.reply("scheduler.bookings", {"n": 3}, "third", ttl_seconds=60)
+    assert [m.properties["correlation_id"] for m in _drain(settings)] == ["third"]
