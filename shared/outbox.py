@@ -15,9 +15,10 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, TextClause, bindparam, delete, select, text
 from sqlmodel import Field, Session, SQLModel
 
 from shared.contracts import Envelope
@@ -41,11 +42,28 @@ class OutboxMessage(SQLModel, table=True):
 
 
 def add_to_outbox(session: Session, *envelopes: Envelope) -> None:
-    """Rows for `envelopes`, in order, in the session's transaction (they go out only if it commits)."""
-    session.add_all([
-        OutboxMessage(message_id=str(envelope.message_id), routing_key=envelope.type,
-                      correlation_id=envelope.correlation_id, body=json.dumps(envelope.to_wire()))
-        for envelope in envelopes])
+    """Rows for `envelopes`, in order, written at once on the session's connection: they commit or roll back with
+    its transaction. One cached statement per number of rows (no ORM unit of work: every booking writes three)."""
+    now = datetime.now(UTC)
+    values = {f"{key}_{i}": value for i, envelope in enumerate(envelopes) for key, value in (
+        ("message_id", str(envelope.message_id)), ("routing_key", envelope.type),
+        ("correlation_id", envelope.correlation_id), ("body", json.dumps(envelope.to_wire())), ("created_at", now))}
+    session.connection().execute(_multi_row_insert(len(envelopes)), values)
+
+
+_COLUMNS = ("message_id", "routing_key", "correlation_id", "body", "created_at")
+
+
+@cache
+def _multi_row_insert(rows: int) -> TextClause:
+    """INSERT ... VALUES (...), (...) built once per number of rows: a list of parameter sets would be an
+    executemany (a psycopg pipeline), and SQLAlchemy compiles a multi-row insert() on every call."""
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    groups = ", ".join("(" + ", ".join(f":{column}_{i}" for column in _COLUMNS) + ")" for i in range(rows))
+    # Names come from this module, values only as parameters.
+    statement = text(f"INSERT INTO {table.name} ({', '.join(_COLUMNS)}) VALUES {groups}")  # noqa: S608
+    # The instants go through the column's type (UTC; naive on SQLite), as with insert().
+    return statement.bindparams(*(bindparam(f"created_at_{i}", type_=table.c.created_at.type) for i in range(rows)))
 
 
 _TABLE = OutboxMessage.__table__  # type: ignore[attr-defined]

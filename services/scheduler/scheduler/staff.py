@@ -20,7 +20,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import delete, event
+from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -477,21 +477,15 @@ def remove_exception(session: Session, actor: Actor, action: RemoveExceptionActi
 
 
 @contextmanager
-def _announcements(session: Session) -> Iterator[list[dict[str, Any]]]:
-    """Collects the outbox messages a booking handler adds inside the block (how it announced its decision)."""
-    added: list[OutboxMessage] = []
+def _announcements(session: Session, booking_id: UUID) -> Iterator[list[dict[str, Any]]]:
+    """Collects the outbox messages a booking handler writes for `booking_id` inside the block (how it announced its
+    decision): the rows of this booking written after the newest one before the block."""
+    before = session.exec(select(func.coalesce(func.max(OutboxMessage.id), 0))).one()
     announced: list[dict[str, Any]] = []
-
-    def on_add(_session: Session, instance: object) -> None:
-        if isinstance(instance, OutboxMessage):
-            added.append(instance)
-
-    event.listen(session, "transient_to_pending", on_add)
-    try:
-        yield announced
-    finally:
-        event.remove(session, "transient_to_pending", on_add)
-        announced.extend(json.loads(row.body) for row in added)
+    yield announced
+    written = select(OutboxMessage.body).where(col(OutboxMessage.id) > before,
+                                               OutboxMessage.correlation_id == str(booking_id))
+    announced.extend(json.loads(body) for body in session.exec(written.order_by(col(OutboxMessage.id))))
 
 
 def _refuse_change(announced: list[dict[str, Any]]) -> None:
@@ -527,7 +521,7 @@ def record_outcome(session: Session, actor: Actor, action: OutcomeAction, deps: 
                    ) -> tuple[BookingChangeData, str]:
     row = _appointment(session, actor, action.booking_id)
     request = BookingOutcomeReported(booking_id=action.booking_id, outcome=action.action, reason=action.reason)
-    with _announcements(session) as announced:
+    with _announcements(session, action.booking_id) as announced:
         handlers.record_outcome(wrap(request, str(action.booking_id), deps.booking.clock()), session, deps.booking)
     _refuse_change(announced)
     message = ("The client came." if action.action == "attended" else "The client did not come.") if announced \
@@ -541,7 +535,7 @@ def move(session: Session, actor: Actor, action: MoveAction, deps: StaffDeps) ->
     ensure_calendar(actor, target.counsellor_id)
     request = BookingRescheduleRequested(booking_id=action.booking_id, slot_id=action.slot_id, by="staff",
                                          reason=action.reason)
-    with _announcements(session) as announced:
+    with _announcements(session, action.booking_id) as announced:
         handlers.reschedule_booking(wrap(request, str(action.booking_id), deps.booking.clock()), session,
                                     deps.booking)
     _refuse_change(announced)
