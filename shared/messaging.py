@@ -190,10 +190,9 @@ class _Confirms:
         channel.events["basic_nack"].add(self._nack)
         channel.confirm_select()
 
-    def sent(self) -> int:
+    def sent(self) -> None:
         self.published += 1
         self.unconfirmed.add(self.published)
-        return self.published
 
     def _ack(self, delivery_tag: int, multiple: bool) -> None:
         self._settle(delivery_tag, multiple)
@@ -258,6 +257,7 @@ class Publisher:
 
     def reply(self, reply_to: str, wire: dict[str, Any], correlation_id: str, ttl_seconds: float) -> None:
         """Answer a request on the asker's own queue (default exchange), expiring with the asker's patience."""
+        # Transient: the asker's queue does not outlive the asker.
         self._send([_Message(wire, "", reply_to, properties={"correlation_id": correlation_id},
                              delivery_mode=1, expiration=ttl_seconds)])
 
