@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from shared.contracts import Envelope, UnknownMessage, parse
-from shared.inbox import already_processed, remember_new, remember_processed
+from shared.inbox import already_processed, remember_processed
 from shared.logging import correlation_id
 
 log = logging.getLogger(__name__)
@@ -69,57 +69,6 @@ class Consumer:
                 self.dead_letter(raw, f"{self.service} has no handler for {envelope.type}")
         finally:
             correlation_id.reset(token)
-
-    def handle_batch(self, raws: list[Any]) -> None:
-        """Several messages at once, for a consumer that received them together: their commands in one transaction
-        (one inbox statement and one commit instead of one each per message).
-
-        Anything unusual (a message not understood, a question, a handler or the database failing, a concurrent
-        delivery of one of them) sends the messages through `handle` one by one instead, with its dead-lettering
-        and retries: a batch never changes what happens to a message, only what it costs."""
-        if len(raws) == 1:
-            self.handle(raws[0])
-            return
-        commands: list[tuple[Any, Envelope]] = []
-        for raw in raws:
-            try:
-                envelope = parse(raw)
-            except UnknownMessage:
-                self.handle(raw)
-                continue
-            if envelope.type in self.commands:
-                commands.append((raw, envelope))
-            else:
-                self.handle(raw)
-        if not commands:
-            return
-        try:
-            with Session(self.engine, expire_on_commit=False) as session:
-                unique: dict[str, Envelope] = {}
-                for _, envelope in commands:
-                    unique.setdefault(str(envelope.message_id), envelope)
-                new = remember_new(session, [(e.message_id, e.type) for e in unique.values()])
-                todo = [e for key, e in unique.items() if key in new]
-                for envelope in todo:
-                    token = correlation_id.set(envelope.correlation_id)
-                    try:
-                        self.commands[envelope.type](envelope, session)
-                    finally:
-                        correlation_id.reset(token)
-                session.commit()
-        except Exception as exc:  # noqa: BLE001  (each message then meets the error, or not, on its own)
-            log.warning("%s: a batch of %d messages failed together (%s); handling them one by one", self.service,
-                        len(commands), type(exc).__name__)
-            for raw, _ in commands:
-                self.handle(raw)
-            return
-        for envelope in todo:
-            token = correlation_id.set(envelope.correlation_id)
-            try:
-                log.info("%s: handled %s", self.service, envelope.type)
-            finally:
-                correlation_id.reset(token)
-        self.after_commit()
 
     def _run_command(self, envelope: Envelope) -> None:
         handler = self.commands[envelope.type]

@@ -1,62 +1,118 @@
-"""The server-less broker of the embedded default: kombu's SQLAlchemy transport on a SQLite file, tuned.
+"""The server-less broker of the embedded default: a kombu virtual transport of our own on one SQLite file.
 
-Two changes to the stock transport: it polls every 50 ms instead of every second (a booking passes three hops),
-and it deletes a message when it hands it out instead of keeping it forever as an invisible row, so the broker
-file does not grow and keeps no payload longer than needed. Like the stock transport this is at-most-once
-under a crash; RabbitMQ is the production broker.
+It implements kombu's virtual-transport hooks (`_new_queue`, `_put`, `_get`, `_size`, `_purge`) on a table of
+messages; kombu routes exchanges and bindings in memory per connection. A message is deleted when it is handed
+out (one `DELETE … RETURNING`), so the file keeps no payload longer than needed; like kombu's own SQL transport it
+is at-most-once under a crash. RabbitMQ is the production broker.
+
+`BROKER_URL=sqla+sqlite:///path` (the form Lotse has always documented) selects it: the file is the path, the
+transport is this module's, passed to kombu and Celery by name (`transport=`, `broker_transport`).
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
-from kombu.transport import TRANSPORT_ALIASES
-from kombu.transport import sqlalchemy as kombu_sqla
+from kombu.transport import virtual
 from kombu.transport.virtual import Empty
-from kombu.utils.encoding import bytes_to_str
-from kombu.utils.json import loads
-from sqlalchemy import event, text
+from kombu.utils.json import dumps, loads
+
+TRANSPORT = "shared.embedded_broker:Transport"
+URL_PREFIX = "sqla+sqlite://"
+
+# Poll fast while messages flow, slowly once the queues have been empty for a while: a worker polls each of its
+# queues at every interval, and that is all an idle system does (the idle CPU figure). After a quiet spell a
+# message waits up to SLOW_POLL_SECONDS per hop it has to be polled for.
+FAST_POLL_SECONDS = 0.05
+SLOW_POLL_SECONDS = 0.25
+QUIET_AFTER_SECONDS = 2.0
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS lotse_broker_messages ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, payload TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS lotse_broker_messages_queue ON lotse_broker_messages (queue, id)",
+)
+_TAKE = ("DELETE FROM lotse_broker_messages WHERE id = "
+         "(SELECT id FROM lotse_broker_messages WHERE queue = ? ORDER BY id LIMIT 1) RETURNING payload")
 
 
-class Channel(kombu_sqla.Channel):
-    def _engine_from_config(self) -> Any:
-        engine = super()._engine_from_config()
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        return engine
-
-    def _get(self, queue: str) -> Any:
-        obj = self._get_or_create(queue)
-        self.session.execute(text("BEGIN IMMEDIATE TRANSACTION"))
-        try:
-            msg = (
-                self.session.query(self.message_cls)
-                .filter(self.message_cls.queue_id == obj.id)
-                .filter(self.message_cls.visible != False)  # noqa: E712 (SQL expression)
-                .order_by(self.message_cls.sent_at, self.message_cls.id)
-                .limit(1)
-                .first()
-            )
-            if msg is None:
-                raise Empty()
-            payload = loads(bytes_to_str(msg.payload))
-            self.session.delete(msg)
-            return payload
-        finally:
-            self.session.commit()
+def connection_args(broker_url: str) -> tuple[str, str | None]:
+    """The URL and transport to hand kombu for BROKER_URL: this transport for the embedded form, kombu's own for
+    anything else (amqp://, memory://)."""
+    if broker_url.startswith(URL_PREFIX):
+        return broker_url.removeprefix("sqla+"), TRANSPORT
+    return broker_url, None
 
 
-class Transport(kombu_sqla.Transport):
+def _database(url: str) -> str:
+    return url.removeprefix("sqlite:///")
+
+
+class Channel(virtual.Channel):
+    def __init__(self, connection: Any, **kwargs: Any) -> None:
+        super().__init__(connection, **kwargs)
+        path = _database(self.connection.client.hostname)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit: each statement is its own transaction (a message taken is gone at once).
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        for statement in _SCHEMA:
+            self.db.execute(statement)
+        self.lock = threading.Lock()
+
+    def _new_queue(self, queue: str, **kwargs: Any) -> None:
+        """Queues need no row of their own: a queue is the messages that name it."""
+
+    def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
+        with self.lock:
+            self.db.execute("INSERT INTO lotse_broker_messages (queue, payload) VALUES (?, ?)",
+                            (queue, dumps(message)))
+
+    def _get(self, queue: str, timeout: float | None = None) -> Any:
+        with self.lock:
+            rows = self.db.execute(_TAKE, (queue,)).fetchall()
+        if not rows:
+            raise Empty()
+        self.connection.saw_traffic()
+        return loads(rows[0][0])
+
+    def _size(self, queue: str) -> int:
+        with self.lock:
+            return int(self.db.execute("SELECT count(*) FROM lotse_broker_messages WHERE queue = ?",
+                                       (queue,)).fetchone()[0])
+
+    def _purge(self, queue: str) -> int:
+        with self.lock:
+            return self.db.execute("DELETE FROM lotse_broker_messages WHERE queue = ?", (queue,)).rowcount
+
+    def close(self) -> None:
+        super().close()
+        with self.lock:
+            self.db.close()
+
+
+class Transport(virtual.Transport):
     Channel = Channel
-    polling_interval = 0.05
+    can_parse_url = True  # the URL names the file; kombu hands it to us as the hostname
+    driver_type = driver_name = "sqlite"
 
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        self.last_traffic = time.monotonic()
+        super().__init__(client, **kwargs)
 
-def install() -> None:
-    """Make `sqla+sqlite://` URLs use this transport, in this process."""
-    TRANSPORT_ALIASES["sqla"] = "shared.embedded_broker:Transport"
+    def saw_traffic(self) -> None:
+        self.last_traffic = time.monotonic()
+
+    @property
+    def polling_interval(self) -> float:
+        """kombu's documented sleep between empty polls, read at every `drain_events`: short while traffic is
+        recent, longer when the system is quiet."""
+        quiet = time.monotonic() - self.last_traffic > QUIET_AFTER_SECONDS
+        return SLOW_POLL_SECONDS if quiet else FAST_POLL_SECONDS
+
+    def driver_version(self) -> str:
+        return sqlite3.sqlite_version

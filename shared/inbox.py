@@ -8,7 +8,7 @@ from uuid import UUID
 from sqlalchemy import insert
 from sqlmodel import Field, Session, SQLModel
 
-from shared.db import InsertIfAbsent, instant_column
+from shared.db import instant_column
 
 
 class ProcessedMessage(SQLModel, table=True):
@@ -22,16 +22,6 @@ def already_processed(session: Session, message_id: UUID) -> bool:
     return session.get(ProcessedMessage, str(message_id)) is not None
 
 
-def remember_new(session: Session, messages: list[tuple[UUID, str]]) -> set[str]:
-    """A batch's ids in one statement, on the session's transaction; returns those not processed before (the
-    others are left as they are). A concurrent transaction inserting one of them makes this wait for its outcome,
-    as remember_processed does."""
-    now = datetime.now(UTC)
-    return _INSERT_NEW(session.connection(), [
-        {"message_id": str(message_id), "message_type": message_type, "processed_at": now}
-        for message_id, message_type in messages])
-
-
 def remember_processed(session: Session, message_id: UUID, message_type: str) -> None:
     """Written at once (a Core insert on the session's transaction, no unit of work): a concurrent duplicate then
     fails on the primary key, and its transaction rolls back."""
@@ -41,4 +31,3 @@ def remember_processed(session: Session, message_id: UUID, message_type: str) ->
 
 _TABLE = ProcessedMessage.__table__  # type: ignore[attr-defined]
 _INSERT = insert(_TABLE)  # built once: every message runs it
-_INSERT_NEW = InsertIfAbsent(_TABLE, _TABLE.c.message_id)

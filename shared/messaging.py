@@ -13,12 +13,12 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Celery
 from celery.utils.nodenames import anon_nodename
-from kombu import Connection, Exchange, Queue, binding
+from kombu import Connection, Exchange, Producer, Queue, binding
 
 from shared import embedded_broker
 from shared.settings import CommonSettings
@@ -109,11 +109,18 @@ def declare_topology(connection: Connection, settings: CommonSettings) -> None:
         queue(channel).declare()
 
 
+def broker_connection(settings: CommonSettings, **options: Any) -> Connection:
+    """A kombu connection to the configured broker (the embedded one through our own transport)."""
+    url, transport = embedded_broker.connection_args(settings.broker_url)
+    return Connection(url, transport=transport, **options)
+
+
 def make_celery(service: str, settings: CommonSettings) -> Celery:
-    if settings.is_embedded_broker:
-        embedded_broker.install()
-    app = Celery(service, broker=settings.broker_url, set_as_current=False)
+    url, transport = embedded_broker.connection_args(settings.broker_url)
+    app = Celery(service, broker=url, set_as_current=False)
     app.conf.update(
+        broker_transport=transport,
+        worker_consumer="shared.worker:WorkerConsumer",
         task_queues=queues_for(service, settings),
         task_default_queue=SUBSCRIPTIONS[service][0].queue,
         task_create_missing_queues=False,
@@ -133,25 +140,172 @@ def make_celery(service: str, settings: CommonSettings) -> Celery:
         worker_detect_quorum_queues=True,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=4,
-        broker_transport_options={} if settings.is_embedded_broker else {"confirm_publish": True},
         timezone="UTC",
         enable_utc=True,
     )
     return app
 
 
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """An outbox row on its way to the broker."""
+    message_id: str
+    routing_key: str
+    body: str  # the envelope as JSON (Envelope.to_wire)
+
+
+@dataclass(frozen=True)
+class _Message:
+    body: Any
+    exchange: Exchange | str
+    routing_key: str
+    headers: dict[str, Any] = field(default_factory=dict)
+    properties: dict[str, Any] = field(default_factory=dict)
+    delivery_mode: int = 2
+    expiration: float | None = None
+
+
+CONFIRM_TIMEOUT_SECONDS = 10.0
+# Threads of one process publishing at once (request threads, worker threads, the relay); more wait for one.
+PUBLISHING_CONNECTIONS = 10
+
+
+class NotConfirmed(Exception):
+    """The broker nacked a message (e.g. a queue over its limit) or did not answer in time: it does not count as
+    sent (not an OSError, so it is not taken for a dropped connection)."""
+
+
+class _Confirms:
+    """Publisher confirms on one RabbitMQ channel, through py-amqp's public API: `confirm_select()` puts the channel
+    in confirm mode, and the broker's answers reach the `basic_ack` / `basic_nack` callbacks of `channel.events`.
+    Delivery tags number the channel's publishes from 1, so each publish is the next tag."""
+
+    def __init__(self, channel: Any) -> None:
+        self.channel = channel
+        self.published = 0
+        self.unconfirmed: set[int] = set()
+        self.refused: set[int] = set()
+        channel.events["basic_ack"].add(self._ack)
+        channel.events["basic_nack"].add(self._nack)
+        channel.confirm_select()
+
+    def sent(self) -> None:
+        self.published += 1
+        self.unconfirmed.add(self.published)
+
+    def _ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(delivery_tag, multiple)
+
+    def _nack(self, delivery_tag: int, multiple: bool) -> None:
+        self.refused |= self._settle(delivery_tag, multiple)
+
+    def _settle(self, delivery_tag: int, multiple: bool) -> set[int]:
+        settled = {tag for tag in self.unconfirmed if tag <= delivery_tag} if multiple else {delivery_tag}
+        self.unconfirmed -= settled
+        return settled
+
+    def wait(self, connection: Connection, tags: range, timeout: float) -> None:
+        """Returns once the broker confirmed every one of `tags`; raises if it refused one or took too long."""
+        deadline = time.monotonic() + timeout
+        while not self.unconfirmed.isdisjoint(tags):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise NotConfirmed("the broker did not confirm a publish in time")
+            try:
+                connection.drain_events(timeout=remaining)
+            except TimeoutError:
+                continue  # the deadline decides
+        if not self.refused.isdisjoint(tags):
+            raise NotConfirmed("the broker refused (nacked) a message")
+
+
 class Publisher:
-    """Publishes envelopes on the topic exchange, waiting for the broker's confirm (RabbitMQ)."""
+    """Everything a service sends goes through `_send`: kombu's `Producer.publish` on a pooled connection of its
+    own. On RabbitMQ the call returns once the broker confirmed every message it sent (raises if it refused one or
+    did not answer in time); the messages go out first and their confirms are awaited together, so a batch of
+    outbox rows waits for the broker once. The embedded transport's publish is a committed insert.
+
+    Envelopes travel as the one Celery task (`MESSAGE_TASK`), its message built by Celery's `as_task_v2`."""
 
     def __init__(self, app: Celery, settings: CommonSettings) -> None:
         self.app = app
         self.settings = settings
+        self.origin = anon_nodename()
         # The embedded transport keeps exchanges and bindings per connection (kombu's BrokerState lives on each
         # Transport instance): a message published on a pooled connection that never declared them is routed
         # nowhere and silently lost. So every connection declares the topology once before its first publish.
         self._declared: weakref.WeakSet[Connection] = weakref.WeakSet()
+        self._confirms: weakref.WeakKeyDictionary[Connection, _Confirms] = weakref.WeakKeyDictionary()
+        # Connections of the publisher's own (not Celery's pool, which Celery may publish on too): the delivery tags
+        # of a channel number every publish on it, so only this publisher may publish on these channels.
+        self.connections = broker_connection(settings).Pool(limit=PUBLISHING_CONNECTIONS)
         self._lock = threading.Lock()
-        self._batch: ConfirmedBatch | None = None
+        self._connection_errors = tuple(broker_connection(settings).connection_errors)
+
+    def publish(self, wire: dict[str, Any], routing_key: str, expires: float | None = None) -> None:
+        """One envelope, now (a question whose answer is awaited; `expires`: worthless after so many seconds)."""
+        self._send([self._task(wire, routing_key, expires)])
+
+    def publish_outbox(self, messages: Sequence[OutgoingMessage]) -> None:
+        """The outbox's rows, in order; returns once the broker confirmed every one (some may have arrived when it
+        raises: at-least-once)."""
+        self._send([self._task(json.loads(m.body), m.routing_key) for m in messages])
+
+    def publish_dead_letter(self, raw: Any, from_queue: str, reason: str) -> None:
+        self._send([_Message({"message": raw, "reason": reason, "queue": from_queue}, DEAD_LETTERS, from_queue)])
+
+    def reply(self, reply_to: str, wire: dict[str, Any], correlation_id: str, ttl_seconds: float) -> None:
+        """Answer a request on the asker's own queue (default exchange), expiring with the asker's patience."""
+        # Transient: the asker's queue does not outlive the asker.
+        self._send([_Message(wire, "", reply_to, properties={"correlation_id": correlation_id},
+                             delivery_mode=1, expiration=ttl_seconds)])
+
+    def _task(self, wire: dict[str, Any], routing_key: str, expires: float | None = None) -> _Message:
+        message_id = str(wire["message_id"])
+        # The argument's repr in the headers would repeat the envelope (up to 1 KB every queue stores and nobody
+        # reads): the message type says what it is.
+        task = self.app.amqp.as_task_v2(message_id, MESSAGE_TASK, args=(wire,), expires=expires,
+                                        origin=self.origin, argsrepr=f"({routing_key!r},)", kwargsrepr="{}",
+                                        ignore_result=True)
+        return _Message(task.body, EVENTS, routing_key, headers=task.headers, properties=task.properties)
+
+    def _send(self, messages: Sequence[_Message]) -> None:
+        try:
+            self._send_on_a_pooled_connection(messages)
+        except self._connection_errors:
+            # A pooled connection the broker dropped meanwhile (a restart) fails on first use: once more on a
+            # fresh one. Messages that did arrive go twice, which consumers tolerate (at-least-once).
+            self._send_on_a_pooled_connection(messages)
+
+    def _send_on_a_pooled_connection(self, messages: Sequence[_Message]) -> None:
+        with self.connections.acquire(block=True) as connection:
+            try:
+                producer = Producer(connection)
+                self._ensure_topology(connection)
+                confirms = None if self.settings.is_embedded_broker else self._confirms_on(connection, producer)
+                first = confirms.published + 1 if confirms else 0
+                for message in messages:
+                    producer.publish(
+                        message.body, exchange=message.exchange, routing_key=message.routing_key,
+                        headers=message.headers, serializer="json", delivery_mode=message.delivery_mode,
+                        expiration=message.expiration, retry=False, **message.properties)
+                    if confirms:
+                        confirms.sent()
+                if confirms:
+                    confirms.wait(connection, range(first, confirms.published + 1), CONFIRM_TIMEOUT_SECONDS)
+            except BaseException:
+                # A connection that failed mid-publish may still owe confirms (or was dropped by the broker): the
+                # pool gets a fresh one, which declares the topology and enters confirm mode again.
+                self._declared.discard(connection)
+                self._confirms.pop(connection, None)
+                connection.collect()
+                raise
+
+    def _confirms_on(self, connection: Connection, producer: Producer) -> _Confirms:
+        confirms = self._confirms.get(connection)
+        if confirms is None or confirms.channel is not producer.channel:
+            confirms = self._confirms[connection] = _Confirms(producer.channel)
+        return confirms
 
     def _ensure_topology(self, connection: Connection) -> None:
         if connection in self._declared:
@@ -160,180 +314,3 @@ class Publisher:
             if connection not in self._declared:
                 declare_topology(connection, self.settings)
                 self._declared.add(connection)
-
-    def publish(self, wire: dict[str, Any], routing_key: str, expires: float | None = None) -> None:
-        with self.app.producer_or_acquire() as producer:
-            self._ensure_topology(producer.connection)
-            self.app.send_task(
-                MESSAGE_TASK,
-                args=[wire],
-                task_id=str(wire["message_id"]),
-                exchange=EVENTS,
-                routing_key=routing_key,
-                producer=producer,
-                retry=False,
-                expires=expires,
-                declare=[],  # the topology is declared once above, with its RabbitMQ arguments
-            )
-
-    def publish_batch(self, messages: Sequence[OutgoingMessage]) -> None:
-        """Publishes envelopes already serialised (the outbox's rows) and returns once the broker confirmed every
-        one; raises if it did not (some may have arrived: at-least-once). On RabbitMQ the batch goes out at once
-        and its confirms are awaited together, on a connection of the caller's own (`ConfirmedBatch`)."""
-        if self.settings.is_embedded_broker:
-            for message in messages:
-                self.publish(json.loads(message.body), message.routing_key)
-            return
-        with self._lock:
-            if self._batch is None:
-                self._batch = ConfirmedBatch(self.app, self.settings)
-            batch = self._batch
-        batch.publish(messages)
-
-    def close(self) -> None:
-        if self._batch is not None:
-            self._batch.close()
-
-    def publish_dead_letter(self, raw: Any, from_queue: str, reason: str) -> None:
-        with self.app.producer_or_acquire() as producer:
-            self._ensure_topology(producer.connection)
-            producer.publish(
-                {"message": raw, "reason": reason, "queue": from_queue},
-                exchange=DEAD_LETTERS,
-                routing_key=from_queue,
-                serializer="json",
-                delivery_mode=2,
-                retry=True,
-                retry_policy={"max_retries": 3},
-            )
-
-    def reply(self, reply_to: str, wire: dict[str, Any], correlation_id: str, ttl_seconds: float) -> None:
-        """Answer a request on the asker's own queue (default exchange), expiring with the asker's patience."""
-        with self.app.producer_or_acquire() as producer:
-            self._ensure_topology(producer.connection)
-            producer.publish(
-                wire,
-                exchange="",
-                routing_key=reply_to,
-                correlation_id=correlation_id,
-                serializer="json",
-                expiration=ttl_seconds,
-                retry=False,
-            )
-
-
-@dataclass(frozen=True)
-class OutgoingMessage:
-    message_id: str
-    routing_key: str
-    body: str  # the envelope as JSON (Envelope.to_wire)
-
-
-# Celery's task protocol 2, as `send_task` writes it for MESSAGE_TASK: the body is [args, kwargs, embed].
-_EMBED = '{"callbacks": null, "errbacks": null, "chain": null, "chord": null}'
-CONFIRM_TIMEOUT_SECONDS = 10.0
-
-
-def task_headers(message_id: str, routing_key: str, origin: str) -> dict[str, Any]:
-    """The headers `send_task` writes, except the argument's repr: the message type instead of a repr of the whole
-    envelope (up to 1 KB that every queue would store and every consumer decode, and that nobody reads)."""
-    return {
-        "lang": "py", "task": MESSAGE_TASK, "id": message_id, "shadow": None, "eta": None, "expires": None,
-        "group": None, "group_index": None, "retries": 0, "timelimit": [None, None], "root_id": message_id,
-        "parent_id": None, "argsrepr": f"({routing_key!r},)", "kwargsrepr": "{}", "origin": origin,
-        "ignore_result": None, "replaced_task_nesting": 0, "stamped_headers": None, "stamps": {},
-    }
-
-
-class ConfirmedBatch:
-    """Publishes batches of envelopes as the one Celery task on RabbitMQ with publisher confirms pipelined: every
-    message of a batch is written, then the confirms are awaited together (one wait instead of one per message),
-    and the body is built from the stored JSON without decoding and encoding it again.
-
-    It owns its connection and channel, so it can count the delivery tags the broker confirms (tags number the
-    channel's publishes from 1). Not thread-safe: one caller (an outbox relay) at a time. After any error the
-    connection is dropped and the next batch opens a new one."""
-
-    def __init__(self, app: Celery, settings: CommonSettings, confirm_timeout: float = CONFIRM_TIMEOUT_SECONDS) -> None:
-        self.app = app
-        self.settings = settings
-        self.confirm_timeout = confirm_timeout
-        self._origin = anon_nodename()
-        self._connection: Connection | None = None
-        self._channel: Any = None
-        self._published = 0  # delivery tag of the last message written on this channel
-        self._unconfirmed: set[int] = set()  # tags of this batch the broker has not confirmed yet
-        self._refused = False
-
-    def publish(self, messages: Sequence[OutgoingMessage]) -> None:
-        if not messages:
-            return
-        try:
-            channel = self._open()
-            for message in messages:
-                payload = f"[[{message.body}], {{}}, {_EMBED}]".encode()
-                amqp_message = channel.prepare_message(
-                    payload, 0, "application/json", "utf-8",
-                    task_headers(message.message_id, message.routing_key, self._origin),
-                    {"correlation_id": message.message_id, "reply_to": "", "delivery_mode": 2},
-                )
-                channel._basic_publish(amqp_message, exchange=EVENTS.name, routing_key=message.routing_key)
-                self._published += 1
-                self._unconfirmed.add(self._published)
-            self._wait_for_confirms()
-        except BaseException:
-            self.close()
-            raise
-
-    def _open(self) -> Any:
-        if self._channel is not None:
-            return self._channel
-        connection = self.app.connection_for_write()
-        try:
-            connection.connect()
-            declare_topology(connection, self.settings)
-            channel = connection.default_channel
-            channel.events["basic_ack"].add(self._on_ack)
-            channel.events["basic_nack"].add(self._on_nack)
-            channel.confirm_select()
-            channel._confirm_selected = True
-        except BaseException:
-            connection.release()
-            raise
-        self._connection, self._channel = connection, channel
-        self._published = 0
-        self._unconfirmed = set()
-        self._refused = False
-        return channel
-
-    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
-        if multiple:
-            self._unconfirmed = {tag for tag in self._unconfirmed if tag > delivery_tag}
-        else:
-            self._unconfirmed.discard(delivery_tag)
-
-    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
-        self._refused = True
-
-    def _wait_for_confirms(self) -> None:
-        assert self._connection is not None
-        deadline = time.monotonic() + self.confirm_timeout
-        while self._unconfirmed and not self._refused:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("the broker did not confirm a batch in time")
-            self._connection.drain_events(timeout=remaining)
-        if self._refused:
-            raise MessageRefused("the broker refused (nacked) a message of the batch")
-
-    def close(self) -> None:
-        connection, self._connection, self._channel = self._connection, None, None
-        if connection is not None:
-            try:
-                connection.release()
-            except Exception:  # a broken connection may fail to close; it is dropped either way
-                log.debug("closing a broken publishing connection failed", exc_info=True)
-
-
-class MessageRefused(Exception):
-    """The broker nacked a message (e.g. a queue over its limit): nothing of the batch counts as sent."""

@@ -1,7 +1,10 @@
 """Transactional outbox: a message is written in the same transaction as the state it announces, then relayed.
 
-The relay claims unsent rows (SKIP LOCKED on PostgreSQL, so several relays never publish the same row at once),
-publishes each with a broker confirm, and deletes it. A crash between publish and delete sends a row twice;
+`add_to_outbox` is the one way to write a row: it joins the caller's session, so the row commits with the state.
+The relay claims the oldest rows and deletes them in one statement, publishes them, and commits the delete only
+once the broker confirmed every one; a failure rolls the claim back and the rows wait for the next attempt. On
+PostgreSQL the claim skips rows another relay holds (SKIP LOCKED), so two relays never publish the same row at
+once; SQLite transactions are serialised already. A crash between publish and commit sends a row twice;
 consumers are idempotent by message id, so that is safe. While the broker is down rows simply wait.
 """
 
@@ -15,28 +18,17 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, TextClause, bindparam, delete, func, select, text
+from sqlalchemy import Engine, TextClause, bindparam, delete, select, text
 from sqlmodel import Field, Session, SQLModel
 
 from shared.contracts import Envelope
-from shared.db import instant_column, is_postgres
+from shared.db import instant_column
 from shared.messaging import OutgoingMessage
 
 log = logging.getLogger(__name__)
 
-PublishFn = Callable[[dict[str, Any], str], None]
-# Publishes serialised envelopes and returns once the broker confirmed all of them (raises otherwise).
-PublishBatchFn = Callable[[Sequence[OutgoingMessage]], None]
-
-# Claims the oldest unsent rows (SKIP LOCKED: a row another relay holds is left to it) and deletes them in one
-# statement. set_config(..., true) is SET LOCAL: deleting sent rows need not wait for the disk, as a delete lost
-# in a crash only sends those rows again, which consumers already tolerate (at-least-once, idempotent by message
-# id); it sits in the WHERE clause to save a round trip.
-_CLAIM_BATCH = text(
-    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)"
-    " AND set_config('synchronous_commit', 'off', true) = 'off'"
-    " RETURNING id, message_id, routing_key, body"
-)
+# Publishes the rows in order and returns once the broker confirmed all of them (raises otherwise).
+PublishFn = Callable[[Sequence[OutgoingMessage]], None]
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -49,67 +41,50 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC), sa_column=instant_column())
 
 
-def add_to_outbox(session: Session, envelope: Envelope) -> None:
-    session.add(
-        OutboxMessage(
-            message_id=str(envelope.message_id),
-            routing_key=envelope.type,
-            correlation_id=envelope.correlation_id,
-            body=json.dumps(envelope.to_wire()),
-        )
-    )
+def add_to_outbox(session: Session, *envelopes: Envelope) -> None:
+    """Rows for `envelopes`, in order, written at once on the session's connection: they commit or roll back with
+    its transaction. One cached statement per number of rows (no ORM unit of work: every booking writes three)."""
+    now = datetime.now(UTC)
+    values = {f"{key}_{i}": value for i, envelope in enumerate(envelopes) for key, value in (
+        ("message_id", str(envelope.message_id)), ("routing_key", envelope.type),
+        ("correlation_id", envelope.correlation_id), ("body", json.dumps(envelope.to_wire())), ("created_at", now))}
+    session.connection().execute(_multi_row_insert(len(envelopes)), values)
 
 
-def outbox_values(envelope: Envelope) -> dict[str, Any]:
-    """One outbox row as plain values, for a Core insert in the caller's transaction."""
-    return {
-        "message_id": str(envelope.message_id),
-        "routing_key": envelope.type,
-        "correlation_id": envelope.correlation_id,
-        "body": json.dumps(envelope.to_wire()),
-        "created_at": datetime.now(UTC),
-    }
-
-
-def insert_outbox(connection: Connection, envelopes: list[Envelope]) -> None:
-    """Writes outbox rows with one Core statement on the caller's connection (and so in its transaction): no ORM
-    unit of work, for hot paths that write their state with Core too. The rows keep their order (ids ascend)."""
-    values = {f"{key}_{i}": value for i, envelope in enumerate(envelopes)
-              for key, value in outbox_values(envelope).items()}
-    connection.execute(_multi_row_insert(len(envelopes)), values)
-
-
-OUTBOX_COLUMNS = ("message_id", "routing_key", "correlation_id", "body", "created_at")
+_COLUMNS = ("message_id", "routing_key", "correlation_id", "body", "created_at")
 
 
 @cache
 def _multi_row_insert(rows: int) -> TextClause:
-    """One INSERT ... VALUES (...), (...) per number of rows, built once: a list of parameter sets would be an
-    executemany, which psycopg runs as a pipeline, and SQLAlchemy does not cache a multi-row insert() (it compiles
-    it on every call); a text statement is compiled once."""
+    """INSERT ... VALUES (...), (...) built once per number of rows: a list of parameter sets would be an
+    executemany (a psycopg pipeline), and SQLAlchemy compiles a multi-row insert() on every call."""
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
-    groups = ", ".join("(" + ", ".join(f":{column}_{i}" for column in OUTBOX_COLUMNS) + ")" for i in range(rows))
+    groups = ", ".join("(" + ", ".join(f":{column}_{i}" for column in _COLUMNS) + ")" for i in range(rows))
     # Names come from this module, values only as parameters.
-    statement = text(f"INSERT INTO {table.name} ({', '.join(OUTBOX_COLUMNS)}) VALUES {groups}")  # noqa: S608
+    statement = text(f"INSERT INTO {table.name} ({', '.join(_COLUMNS)}) VALUES {groups}")  # noqa: S608
     # The instants go through the column's type (UTC; naive on SQLite), as with insert().
     return statement.bindparams(*(bindparam(f"created_at_{i}", type_=table.c.created_at.type) for i in range(rows)))
 
 
-def pending_count(session: Session) -> int:
-    return int(session.exec(select(func.count()).select_from(OutboxMessage)).one()[0])  # type: ignore[call-overload]
+_TABLE = OutboxMessage.__table__  # type: ignore[attr-defined]
+
+
+def _claim(limit: int) -> Any:
+    """The oldest `limit` rows, deleted and returned by one statement (SQLite renders no FOR UPDATE)."""
+    oldest = select(_TABLE.c.id).order_by(_TABLE.c.id).limit(limit).with_for_update(skip_locked=True)
+    return (delete(_TABLE).where(_TABLE.c.id.in_(oldest))
+            .returning(_TABLE.c.id, _TABLE.c.message_id, _TABLE.c.routing_key, _TABLE.c.body))
 
 
 class Relay:
     """Moves outbox rows to the broker. `wake()` after a commit makes it run at once instead of at the next tick."""
 
-    def __init__(self, engine: Engine, publish: PublishFn, name: str, batch_size: int = 100,
-                 publish_batch: PublishBatchFn | None = None) -> None:
+    def __init__(self, engine: Engine, publish: PublishFn, name: str, batch_size: int = 100) -> None:
         self.engine = engine
         self.publish = publish
-        # On PostgreSQL a batch goes to `publish_batch` when given (its confirms awaited together), else row by row.
-        self.publish_batch = publish_batch
         self.name = name
         self.batch_size = batch_size
+        self._claim = _claim(batch_size)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -127,61 +102,19 @@ class Relay:
                     return sent
 
     def _publish_batch(self) -> int:
-        if is_postgres(self.engine):
-            return self._publish_claimed_batch()
-        table = OutboxMessage.__table__  # type: ignore[attr-defined]
-        # Core statements, not ORM objects: the relay runs after every commit, so its overhead counts.
         with self.engine.connect() as connection:
-            query = select(table.c.id, table.c.routing_key, table.c.body).order_by(table.c.id).limit(self.batch_size)
-            rows = connection.execute(query).all()
+            rows = sorted(connection.execute(self._claim).all())
             if not rows:
                 connection.rollback()
                 return 0
-            sent: list[int] = []
             try:
-                for row_id, routing_key, body in rows:
-                    self.publish(json.loads(body), routing_key)
-                    sent.append(row_id)
-            finally:
-                # Rows published before a failure are deleted too: they reached the broker.
-                if sent:
-                    connection.execute(delete(table).where(table.c.id.in_(sent)))
-                connection.commit()
-            return len(sent)
-
-    def _publish_claimed_batch(self) -> int:
-        """PostgreSQL: one statement claims and deletes a batch (three round trips with BEGIN and COMMIT instead
-        of five); the delete commits only after every row of the batch was published and confirmed."""
-        table = OutboxMessage.__table__  # type: ignore[attr-defined]
-        with self.engine.connect() as connection:
-            rows = sorted(connection.execute(_CLAIM_BATCH, {"limit": self.batch_size}).all())
-            if not rows:
-                connection.rollback()
-                return 0
-            if self.publish_batch is not None:
-                try:
-                    self.publish_batch([OutgoingMessage(message_id, routing_key, body)
-                                        for _, message_id, routing_key, body in rows])
-                except BaseException:
-                    connection.rollback()  # the whole batch stays; what did arrive is sent again (at-least-once)
-                    raise
-                connection.commit()
-                return len(rows)
-            sent: list[int] = []
-            try:
-                for row_id, _, routing_key, body in rows:
-                    self.publish(json.loads(body), routing_key)
-                    sent.append(row_id)
+                self.publish([OutgoingMessage(message_id, routing_key, body)
+                              for _, message_id, routing_key, body in rows])
             except BaseException:
-                # The claim is undone, so the rows not published stay; those published reached the broker and
-                # go now (if this fails too, they are sent again later, which consumers tolerate).
-                connection.rollback()
-                if sent:
-                    connection.execute(delete(table).where(table.c.id.in_(sent)))
-                    connection.commit()
+                connection.rollback()  # the whole batch stays; what did arrive is sent again (at-least-once)
                 raise
             connection.commit()
-            return len(sent)
+            return len(rows)
 
     def wake(self) -> None:
         self._wake.set()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 from celery import Celery
+from celery.worker.consumer import Consumer as CeleryConsumer
 from kombu import Queue
 
 from shared.consumer import Consumer
@@ -20,15 +21,15 @@ def register_message_task(app: Celery, consumer: Consumer) -> None:
         consumer.handle(raw)
 
 
-def _without_native_delayed_delivery() -> None:
-    """We never publish ETA/countdown tasks (long waits are database rows), so Celery's delayed-delivery
-    exchanges and 28 quorum queues that it declares on RabbitMQ are not wanted."""
-    from celery.worker.consumer.consumer import Consumer as CeleryConsumer
+class WorkerConsumer(CeleryConsumer):
+    """Celery's consumer without native delayed delivery: we never publish ETA/countdown tasks (long waits are
+    database rows), so its exchanges and the 28 quorum queues it declares on RabbitMQ are not wanted. Chosen by
+    the `worker_consumer` setting (`make_celery`)."""
 
-    step = "celery.worker.consumer.delayed_delivery:DelayedDelivery"
-    steps = CeleryConsumer.Blueprint.default_steps
-    if step in steps:
-        CeleryConsumer.Blueprint.default_steps = [s for s in steps if s != step]
+    class Blueprint(CeleryConsumer.Blueprint):
+        default_steps: ClassVar[list[str]] = [
+            step for step in CeleryConsumer.Blueprint.default_steps
+            if step != "celery.worker.consumer.delayed_delivery:DelayedDelivery"]
 
 
 def node_name(service: str, pid: int | None = None) -> str:
@@ -43,7 +44,6 @@ def is_node_of(service: str, node: str, host: str) -> bool:
 
 
 def run_worker(app: Celery, service: str, queues: list[Queue], concurrency: int, log_level: str) -> None:
-    _without_native_delayed_delivery()
     # A thread pool keeps one process per worker: one engine, one relay thread, one composition root.
     app.worker_main(
         [

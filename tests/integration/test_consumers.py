@@ -11,7 +11,6 @@ from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
-from kombu import Connection
 from notifier.app import Notifier
 from notifier.app import build as build_notifier
 from notifier.settings import NotifierSettings
@@ -35,9 +34,9 @@ from shared.contracts import (
     wrap,
 )
 from shared.contracts.contacts import manage_token_context, phone_context
-from shared.messaging import DEAD_LETTER_QUEUE
+from shared.messaging import DEAD_LETTER_QUEUE, broker_connection
 from shared.outbox import OutboxMessage
-from shared.settings import load_settings
+from shared.settings import CommonSettings, load_settings
 
 
 def _count(session: Session, model: type, *where: object) -> int:
@@ -140,8 +139,8 @@ def test_confirmation_redelivered_sends_no_second_sms(notifier: Notifier, real_s
         assert _count(session, Delivery) == 1
 
 
-def _dead_letters(broker_url: str) -> list[dict[str, object]]:
-    with Connection(broker_url) as connection:
+def _dead_letters(settings: CommonSettings) -> list[dict[str, object]]:
+    with broker_connection(settings) as connection:
         queue = DEAD_LETTER_QUEUE(connection.default_channel)
         queue.declare()
         found = []
@@ -166,7 +165,7 @@ def test_message_nobody_understands_goes_to_the_dead_letter_queue(
     scheduler: Scheduler, real_settings: NotifierSettings, raw: object
 ) -> None:
     scheduler.consumer.handle(raw)  # must not raise: a worker survives it
-    letters = _dead_letters(real_settings.broker_url)
+    letters = _dead_letters(real_settings)
     assert len(letters) == 1
     assert letters[0]["message"] == raw
     assert letters[0]["queue"] == "scheduler"
@@ -181,5 +180,5 @@ def test_dead_letter_queue_exists_on_the_embedded_broker_too(tmp_path: Path) -> 
     settings = load_settings(SchedulerSettings, var_dir=tmp_path)
     built = build_scheduler(settings, clock=_clock)
     built.consumer.handle({"type": "slots.requested", "version": 7, "payload": {}})
-    letters = _dead_letters(settings.broker_url)
+    letters = _dead_letters(settings)
     assert [letter["message"] for letter in letters] == [{"type": "slots.requested", "version": 7, "payload": {}}]

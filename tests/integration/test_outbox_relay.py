@@ -1,11 +1,12 @@
-"""The outbox relay publishes rows in the order they were written, deletes what reached the broker, and leaves
-what did not for the next attempt, on PostgreSQL (claim-and-delete in one statement) and SQLite."""
+"""The outbox relay publishes rows in the order they were written, deletes what the broker confirmed, and leaves a
+batch it did not confirm whole for the next attempt, on PostgreSQL and SQLite (the same claim-and-delete
+statement on both); two relays never publish the same row."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -15,7 +16,7 @@ from sqlmodel import Session, col, select
 from shared.contracts import BookingCancellationRequested, wrap
 from shared.db import make_engine
 from shared.messaging import OutgoingMessage
-from shared.outbox import OutboxMessage, Relay, insert_outbox
+from shared.outbox import OutboxMessage, Relay, add_to_outbox
 from tests.support import infra
 
 
@@ -39,8 +40,9 @@ def _write(engine: Engine, count: int) -> list[str]:
     for _ in range(count):
         booking_id = uuid4()
         envelopes.append(wrap(BookingCancellationRequested(booking_id=booking_id, by="client"), booking_id))
-    with engine.begin() as connection:
-        insert_outbox(connection, envelopes)
+    with Session(engine) as session:
+        add_to_outbox(session, *envelopes)
+        session.commit()
     return [str(envelope.message_id) for envelope in envelopes]
 
 
@@ -53,53 +55,60 @@ class BrokerGoesAway(Exception):
     pass
 
 
+class Recorder:
+    """A broker that confirms everything (or refuses while `refusing`)."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.refusing = False
+
+    def __call__(self, messages: Sequence[OutgoingMessage]) -> None:
+        if self.refusing:
+            raise BrokerGoesAway()
+        self.batches.append([m.message_id for m in messages])
+
+    @property
+    def published(self) -> list[str]:
+        return [message_id for batch in self.batches for message_id in batch]
+
+
 def test_rows_are_published_in_the_order_written_and_then_deleted(engine: Engine) -> None:
     written = _write(engine, 7)
-    published: list[str] = []
-    relay = Relay(engine, lambda wire, _key: published.append(wire["message_id"]), "test", batch_size=3)
+    broker = Recorder()
+    relay = Relay(engine, broker, "test", batch_size=3)
 
     assert relay.publish_pending() == 7
 
-    assert published == written
+    assert broker.published == written
+    assert [len(batch) for batch in broker.batches] == [3, 3, 1]
     assert _waiting(engine) == []
-
-
-def test_a_broker_failure_mid_batch_keeps_the_rows_not_yet_published(engine: Engine) -> None:
-    written = _write(engine, 5)
-    published: list[str] = []
-
-    def publish(wire: dict[str, Any], _key: str) -> None:
-        if len(published) == 2:
-            raise BrokerGoesAway()
-        published.append(wire["message_id"])
-
-    relay = Relay(engine, publish, "test", batch_size=10)
-    with pytest.raises(BrokerGoesAway):
-        relay.publish_pending()
-
-    assert published == written[:2]
-    assert _waiting(engine) == written[2:]
-    # The next attempt (broker back) sends the rest, once each.
-    relay.publish = lambda wire, _key: published.append(wire["message_id"])
-    assert relay.publish_pending() == 3
-    assert published == written
 
 
 def test_a_batch_the_broker_did_not_confirm_stays_whole_for_the_next_attempt(engine: Engine) -> None:
     written = _write(engine, 4)
-    batches: list[list[str]] = []
+    broker = Recorder()
+    broker.refusing = True
+    relay = Relay(engine, broker, "test")
 
-    def refuse(messages: Sequence[OutgoingMessage]) -> None:
-        raise BrokerGoesAway()
+    with pytest.raises(BrokerGoesAway):
+        relay.publish_pending()
+    assert _waiting(engine) == written
 
-    relay = Relay(engine, lambda wire, _key: batches.append([wire["message_id"]]), "test", publish_batch=refuse)
-    if engine.dialect.name == "postgresql":
-        with pytest.raises(BrokerGoesAway):
-            relay.publish_pending()
-        assert _waiting(engine) == written
-
-    relay.publish_batch = lambda messages: batches.append([m.message_id for m in messages])
+    broker.refusing = False
     assert relay.publish_pending() == 4
-    # PostgreSQL hands the batch over at once; SQLite (the embedded set-up) publishes row by row.
-    assert [m for batch in batches for m in batch] == written
+    assert broker.published == written
+    assert _waiting(engine) == []
+
+
+def test_two_relays_at_once_publish_every_row_once(engine: Engine) -> None:
+    written = _write(engine, 60)
+    broker = Recorder()
+    relays = [Relay(engine, broker, f"test-{i}", batch_size=5) for i in range(2)]
+    threads = [threading.Thread(target=relay.publish_pending) for relay in relays]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(broker.published) == sorted(written)
     assert _waiting(engine) == []

@@ -50,7 +50,7 @@ def broker_timers(source: str, path: str = "<source>") -> list[BrokerTimer]:
         found.append(BrokerTimer(path, getattr(node, "lineno", 0), what))
 
     def no_timer(value: ast.expr | None) -> bool:
-        # `eta: None` is how a hand-built task message says "no timer" (shared.messaging.task_headers).
+        # `eta=None` spelled out asks for no timer.
         return isinstance(value, ast.Constant) and value.value is None
 
     for node in ast.walk(ast.parse(source, path)):

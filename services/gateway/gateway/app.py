@@ -11,7 +11,7 @@ from uuid import uuid4
 
 from celery import Celery
 from fastapi import FastAPI
-from kombu import Connection, Queue
+from kombu import Queue
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -42,7 +42,7 @@ from shared.clock import Clock, system_clock
 from shared.consumer import Consumer
 from shared.contracts import Envelope
 from shared.db import make_engine
-from shared.messaging import Publisher, make_celery, queues_for
+from shared.messaging import Publisher, broker_connection, make_celery, queues_for
 from shared.outbox import Relay
 from shared.unit_of_work import UnitOfWork
 
@@ -101,7 +101,7 @@ class Gateway:
         except Exception as exc:  # noqa: BLE001 - readiness reports, it does not raise
             checks["database"] = f"unreachable ({type(exc).__name__})"
         try:
-            with Connection(self.settings.broker_url, connect_timeout=2) as connection:
+            with broker_connection(self.settings, connect_timeout=2) as connection:
                 connection.ensure_connection(max_retries=1, timeout=2)
             checks["broker"] = "ok"
         except Exception as exc:  # noqa: BLE001
@@ -115,7 +115,7 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
     cipher = load_cipher(settings)
     celery = make_celery("gateway", settings)
     publisher = Publisher(celery, settings)
-    relay = Relay(engine, publisher.publish, "gateway", publish_batch=publisher.publish_batch)
+    relay = Relay(engine, publisher.publish_outbox, "gateway")
 
     def applied(handler: Callable[[Envelope, GatewayRepository, Clock], None]) -> Callable[[Envelope, Session], None]:
         """A handler on the repository of the consumer's transaction (the session it opened for the message)."""
@@ -139,8 +139,8 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
     # One reply queue per gateway process; on RabbitMQ it disappears with the process.
     replies = Queue(f"gateway.replies.{uuid4().hex[:12]}", durable=False, exclusive=True, auto_delete=True,
                     queue_arguments=None if settings.is_embedded_broker else {"x-expires": 60_000})
-    listener = Listener(Connection(settings.broker_url), queues_for("gateway", settings)[0], replies,
-                        on_events=consumer.handle_batch, on_reply=waiter.resolve)
+    listener = Listener(broker_connection(settings), queues_for("gateway", settings)[0], replies,
+                        on_event=consumer.handle, on_reply=waiter.resolve)
     slots = SlotClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
     bookings = BookingService(engine, cipher, relay.wake, clock)
     staff = StaffAccounts(engine, clock)

@@ -170,7 +170,7 @@ class BookingService:
             now = self.clock()
             repository.save_preferences(row.booking_id, preferences, now)
             changed = ContactPreferencesChanged(booking_id=UUID(row.booking_id), preferences=preferences)
-            repository.add_message(wrap(changed, row.booking_id, now))
+            repository.add_messages(wrap(changed, row.booking_id, now))
         self.announce()
         return view_of(row, preferences)
 
@@ -186,7 +186,7 @@ class BookingService:
             row.status, row.reason, row.updated_at = "cancelled", None, now
             repository.save_booking(row)
             cancel = BookingCancellationRequested(booking_id=UUID(row.booking_id), by="client")
-            repository.add_message(wrap(cancel, row.booking_id, now))
+            repository.add_messages(wrap(cancel, row.booking_id, now))
         self.announce()
         return view_of(row, preferences)
 

@@ -1,12 +1,8 @@
 """The gateway's one broker consumer, in a thread of the web process: its event queue and its reply queue.
 
-Events (booking decisions) go through the shared idempotent consumer; replies resolve waiting slot searches.
-kombu's ConsumerMixin reconnects after a broker outage and declares the queues again.
-
-Events are taken in batches: up to EVENT_BATCH are delivered unacknowledged, and whatever has arrived when the
-socket holds no more is applied in one transaction, then acknowledged. Under load that is one commit for many
-decisions; alone, an event is applied as soon as it arrives. A crash before the acknowledgement redelivers the
-batch, and the inbox makes the second application a no-op.
+Events (booking decisions) go through the shared idempotent consumer, one at a time, and are acknowledged once it
+committed; replies resolve waiting slot searches. kombu's ConsumerMixin reconnects after a broker outage and
+declares the queues again.
 """
 
 from __future__ import annotations
@@ -21,8 +17,9 @@ from kombu.mixins import ConsumerMixin
 
 log = logging.getLogger(__name__)
 
-# Enough to make a commit per batch cheap under load, few enough that a redelivered batch is small.
-EVENT_BATCH = 32
+# Decisions the broker may hand over before the previous ones are acknowledged: the next one is already here when
+# the listener is done with one.
+EVENT_PREFETCH = 8
 
 
 class Listener(ConsumerMixin):  # type: ignore[misc]
@@ -31,48 +28,22 @@ class Listener(ConsumerMixin):  # type: ignore[misc]
         connection: Connection,
         events: Queue,
         replies: Queue,
-        on_events: Callable[[list[Any]], None],
+        on_event: Callable[[Any], None],
         on_reply: Callable[[str, Any], None],
     ) -> None:
         self.connection = connection
         self.events = events
         self.replies = replies
-        self.on_events = on_events
+        self.on_event = on_event
         self.on_reply = on_reply
         self.ready = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pending: list[tuple[Any, Message]] = []
 
     def get_consumers(self, consumer_cls: Any, channel: Any) -> list[Any]:
         return [
-            consumer_cls(queues=[self.events], callbacks=[self._event], accept=["json"], prefetch_count=EVENT_BATCH),
+            consumer_cls(queues=[self.events], callbacks=[self._event], accept=["json"], prefetch_count=EVENT_PREFETCH),
             consumer_cls(queues=[self.replies], callbacks=[self._reply], accept=["json"], no_ack=True),
         ]
-
-    def consume(self, limit: int | None = None, timeout: float | None = None, safety_interval: float = 1,
-                **kwargs: Any) -> Any:
-        """kombu's loop, except that while events are pending it only reads what the socket already holds, and
-        applies them once it holds no more (or EVENT_BATCH are pending)."""
-        with self.consumer_context(**kwargs) as (conn, _channel, _consumers):
-            try:
-                while not self.should_stop:
-                    try:
-                        conn.drain_events(timeout=0 if self._pending else safety_interval)
-                    except TimeoutError:
-                        if self._pending:
-                            self._apply_pending()
-                        else:
-                            conn.heartbeat_check()
-                    except OSError:
-                        if not self.should_stop:
-                            raise
-                    else:
-                        if len(self._pending) >= EVENT_BATCH:
-                            self._apply_pending()
-                        yield
-            finally:
-                # Unacknowledged on a channel that is gone: the broker delivers them again.
-                self._pending.clear()
 
     def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kwargs: Any) -> None:
         self.ready.set()
@@ -87,13 +58,8 @@ class Listener(ConsumerMixin):  # type: ignore[misc]
             envelope = body[0][0]
         except (TypeError, IndexError, KeyError):
             envelope = body
-        self._pending.append((envelope, message))
-
-    def _apply_pending(self) -> None:
-        batch, self._pending = self._pending, []
-        self.on_events([envelope for envelope, _ in batch])
-        for _, message in batch:
-            message.ack()
+        self.on_event(envelope)
+        message.ack()
 
     def _reply(self, body: Any, message: Message) -> None:
         correlation_id = message.properties.get("correlation_id")

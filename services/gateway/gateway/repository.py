@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from gateway.tables import BookingPreferences, BookingRequest, CounsellorFeed
 from shared.contracts import ContactPreferences, Envelope
-from shared.outbox import add_to_outbox, insert_outbox
+from shared.outbox import add_to_outbox
 
 BOOKINGS: Table = BookingRequest.__table__  # type: ignore[attr-defined]
 PREFERENCES: Table = BookingPreferences.__table__  # type: ignore[attr-defined]
@@ -43,7 +43,7 @@ class GatewayRepository:
         if preferences is not None:
             connection.execute(insert(PREFERENCES), {"booking_id": row["booking_id"], "updated_at": row["created_at"],
                                                      "preferences_json": preferences.model_dump_json()})
-        insert_outbox(connection, messages)
+        add_to_outbox(self.session, *messages)
 
     def booking(self, booking_id: object) -> BookingRequest | None:
         return self.session.get(BookingRequest, str(booking_id))
@@ -103,12 +103,9 @@ class GatewayRepository:
 
     # --- messages out, and the database itself -----------------------------------------------------------------
 
-    def add_message(self, envelope: Envelope) -> None:
-        add_to_outbox(self.session, envelope)
-
-    def add_messages(self, envelopes: list[Envelope]) -> None:
-        """Core INSERTs; IntegrityError when a message id is already waiting in the outbox."""
-        insert_outbox(self.session.connection(), envelopes)
+    def add_messages(self, *envelopes: Envelope) -> None:
+        """One INSERT; IntegrityError when a message id is already waiting in the outbox."""
+        add_to_outbox(self.session, *envelopes)
 
     def ping(self) -> None:
         self.session.connection().execute(text("SELECT 1"))

@@ -111,7 +111,7 @@ class TwilioWebhooks:
         envelope = _envelope(payload, sid, self.clock(), fact)
         try:
             with self.uow() as repository:
-                repository.add_messages([envelope])
+                repository.add_messages(envelope)
         except IntegrityError:
             # Twilio retried before the relay sent the first: that message is still waiting, nothing to add.
             log.info("twilio webhook repeated; the first is still in the outbox")

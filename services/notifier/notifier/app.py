@@ -60,7 +60,7 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
     cipher = load_cipher(settings)
     celery = make_celery("notifier", settings)
     publisher = Publisher(celery, settings)
-    relay = Relay(engine, publisher.publish, "notifier")
+    relay = Relay(engine, publisher.publish_outbox, "notifier")
     policy = Policy(zone=ZoneInfo(settings.timezone),
                     quiet=QuietHours.parse(settings.quiet_hours_start, settings.quiet_hours_end))
     config = DispatchConfig(rate_per_second=settings.sms_rate_per_second, max_attempts=settings.sms_max_attempts,

@@ -43,7 +43,7 @@ def build(settings: SchedulerSettings, clock: Clock = system_clock) -> Scheduler
     migrations.upgrade(engine)
     celery = make_celery("scheduler", settings)
     publisher = Publisher(celery, settings)
-    relay = Relay(engine, publisher.publish, "scheduler", publish_batch=publisher.publish_batch)
+    relay = Relay(engine, publisher.publish_outbox, "scheduler")
 
     def reply(to: str, envelope: Envelope, ttl: float) -> None:
         publisher.reply(to, envelope.to_wire(), envelope.correlation_id, ttl)

@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Select, bindparam, case, delete, func, insert, literal, text
+from sqlalchemy import Connection, Select, bindparam, case, delete, func, literal, text
 from sqlalchemy import select as select_columns
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.exc import IntegrityError
@@ -34,7 +34,7 @@ from scheduler.tables import (
 )
 from shared.contracts import Envelope
 from shared.contracts.bookings import DEFAULT_REMINDER_OFFSETS
-from shared.outbox import OUTBOX_COLUMNS, OutboxMessage, insert_outbox, outbox_values
+from shared.outbox import add_to_outbox
 
 KINDS_OF_EXCEPTION = ("absence", "extra_hours", "closure")
 
@@ -311,19 +311,11 @@ def lock_counsellor(session: Session, counsellor_id: int) -> int | None:
 
 _APPOINTMENTS = Appointment.__table__  # type: ignore[attr-defined]
 _HELD_COLUMNS = [column for column in _APPOINTMENTS.columns if column.key != "id"]
-_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 # Built once (the values go as parameters, so SQLAlchemy's compiled-statement cache serves every decision).
-# The appointment and the message announcing it in one round trip: a data-modifying CTE holds the slot, and the
-# outbox row is written only from the row it returns (none when the database refused the appointment).
-_HOLD_AND_ANNOUNCE_PG = insert(_OUTBOX).from_select(
-    OUTBOX_COLUMNS,
-    select_columns(*[bindparam(f"outbox_{key}", type_=_OUTBOX.c[key].type) for key in OUTBOX_COLUMNS]).select_from(
-        postgresql_insert(_APPOINTMENTS)
-        .values({column.key: bindparam(column.key, type_=column.type) for column in _HELD_COLUMNS})
-        .on_conflict_do_nothing()
-        .returning(_APPOINTMENTS.c.id)
-        .cte("held")),
-).returning(_OUTBOX.c.id)
+_HOLD_PG = (postgresql_insert(_APPOINTMENTS)
+            .values({column.key: bindparam(column.key, type_=column.type) for column in _HELD_COLUMNS})
+            .on_conflict_do_nothing()
+            .returning(_APPOINTMENTS.c.id))
 
 
 def insert_held(session: Session, appointment: Appointment, announce: Envelope) -> bool:
@@ -331,21 +323,21 @@ def insert_held(session: Session, appointment: Appointment, announce: Envelope) 
     database refuses it: its time overlaps a confirmed one of the counsellor (a double booking), or this booking
     already has an appointment.
 
-    PostgreSQL: one statement (INSERT ... ON CONFLICT DO NOTHING covers the exclusion constraint and the unique
-    booking id; the outbox row follows in the same statement) instead of a savepoint, the insert, its release and
-    the outbox insert. SQLite refuses an overlap with a trigger that aborts, which ON CONFLICT does not cover: a
-    savepoint there."""
+    PostgreSQL: INSERT ... ON CONFLICT DO NOTHING covers the exclusion constraint and the unique booking id
+    (instead of a savepoint, the insert and its release). SQLite refuses an overlap with a trigger that aborts,
+    which ON CONFLICT does not cover: a savepoint there."""
     values = {column.key: getattr(appointment, column.key) for column in _HELD_COLUMNS}
     connection = session.connection()
     if session.get_bind().dialect.name == "postgresql":
-        values |= {f"outbox_{key}": value for key, value in outbox_values(announce).items()}
-        return connection.execute(_HOLD_AND_ANNOUNCE_PG, values).first() is not None
-    try:
-        with session.begin_nested():
-            connection.execute(_APPOINTMENTS.insert(), values)
-    except IntegrityError:
-        return False
-    insert_outbox(connection, [announce])
+        if connection.execute(_HOLD_PG, values).first() is None:
+            return False
+    else:
+        try:
+            with session.begin_nested():
+                connection.execute(_APPOINTMENTS.insert(), values)
+        except IntegrityError:
+            return False
+    add_to_outbox(session, announce)
     return True
 
 

@@ -26,7 +26,7 @@ from gateway.slots import ReplyWaiter
 from gateway.staff.accounts import MIN_PASSWORD_LENGTH, StaffAccounts
 from gateway.staff_client import CalendarRefused, StaffClient
 from shared.db import make_engine
-from shared.messaging import Publisher, make_celery
+from shared.messaging import Publisher, broker_connection, make_celery
 from shared.settings import load_settings_or_exit
 
 
@@ -90,7 +90,7 @@ def _calendar(settings: GatewaySettings) -> Iterator[StaffClient]:
                 continue
 
     try:
-        with Connection(settings.broker_url) as connection:
+        with broker_connection(settings) as connection:
             try:  # declares the reply queue: the first contact with the broker
                 consumer = connection.Consumer([replies], callbacks=[on_reply], accept=["json"], no_ack=True)
             except (KombuOperationalError, *connection.connection_errors):
