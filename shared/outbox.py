@@ -76,6 +76,12 @@ def _claim(limit: int) -> Any:
             .returning(_TABLE.c.id, _TABLE.c.message_id, _TABLE.c.routing_key, _TABLE.c.body))
 
 
+# The relay is woken after every commit that writes to the outbox (where the service wires `wake`); its tick only
+# catches what no wake announced (a row left by a process that stopped before publishing it, or a commit that does
+# not wake it). Each tick is a query, also on an idle system.
+SAFETY_TICK_SECONDS = 10.0
+
+
 class Relay:
     """Moves outbox rows to the broker. `wake()` after a commit makes it run at once instead of at the next tick."""
 
@@ -119,7 +125,7 @@ class Relay:
     def wake(self) -> None:
         self._wake.set()
 
-    def start(self, interval: float = 1.0) -> None:
+    def start(self, interval: float = SAFETY_TICK_SECONDS) -> None:
         if self._thread is not None:
             return
         self._thread = threading.Thread(target=self._run, args=(interval,), name=f"relay-{self.name}", daemon=True)

@@ -48,9 +48,6 @@ from shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_EVERY_SECONDS = 3600.0
-# The relay is woken after every commit that writes to the outbox; its tick only catches what no wake announced (a
-# row left by a process that stopped before publishing it). Each tick is a query, also on an idle system.
-RELAY_EVERY_SECONDS = 10.0
 # Requests run in the server's thread pool, each with a connection while it works; the relay, the listener and
 # housekeeping hold one each. 20 covers a few dozen requests in flight without opening connections per request.
 POOL_SIZE = 20
@@ -75,7 +72,7 @@ class Gateway:
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
-        self.relay.start(RELAY_EVERY_SECONDS)
+        self.relay.start()
         self.listener.start()
         threading.Thread(target=self._housekeeping, name="gateway-housekeeping", daemon=True).start()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from notifier.app import RELAY_EVERY_SECONDS, build
+from notifier.app import build
 from notifier.settings import NotifierSettings
 from shared.healthcheck import BEAT_SCHEDULE_NAME
 from shared.logging import configure_logging
@@ -30,7 +30,9 @@ def main() -> None:
         schedule.parent.mkdir(parents=True, exist_ok=True)
         notifier.celery.start(["beat", f"--schedule={schedule}", f"--loglevel={settings.log_level}"])
         return
-    notifier.relay.start(RELAY_EVERY_SECONDS)
+    # Not woken after a notifier commit (few handlers write to the outbox): contact.unreachable waits for its
+    # safety tick; staff read it on the booking later.
+    notifier.relay.start()
     notifier.dispatcher.start_background()
     run_worker(notifier.celery, "notifier", queues_for("notifier", settings), settings.worker_concurrency,
                settings.log_level)

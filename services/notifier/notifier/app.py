@@ -37,9 +37,6 @@ DISPATCH_EVERY_SECONDS = 10.0
 # a tick sends for up to this long while messages are due.
 DISPATCH_LOOP_SECONDS = 5.0
 RECONCILE_EVERY_SECONDS = 60.0
-# The relay is not woken after a notifier commit (few handlers write to the outbox): contact.unreachable waits for
-# this tick; staff read it on the booking later.
-RELAY_EVERY_SECONDS = 10.0
 PURGE_EVERY_SECONDS = 3600.0
 
 

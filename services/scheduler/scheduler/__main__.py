@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from scheduler import demo
-from scheduler.app import RELAY_EVERY_SECONDS, build
+from scheduler.app import build
 from scheduler.settings import SchedulerSettings
 from shared.logging import configure_logging
 from shared.messaging import queues_for
@@ -25,7 +25,7 @@ def main() -> None:
         return
     if args.command == "init":
         return
-    scheduler.relay.start(RELAY_EVERY_SECONDS)
+    scheduler.relay.start()
     run_worker(scheduler.celery, "scheduler", queues_for("scheduler", settings), settings.worker_concurrency,
                settings.log_level)
 

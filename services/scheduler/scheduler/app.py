@@ -21,10 +21,6 @@ from shared.messaging import Publisher, make_celery
 from shared.outbox import Relay
 from shared.worker import register_message_task
 
-# The relay is woken after every commit that writes to the outbox; its tick only catches what no wake announced (a
-# row left by a process that stopped before publishing it). Each tick is a query, also on an idle system.
-RELAY_EVERY_SECONDS = 10.0
-
 
 @dataclass
 class Scheduler:
