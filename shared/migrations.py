@@ -87,6 +87,21 @@ def describe(difference: Any) -> str:
     return f"{what} {name}{where} is {'missing' if kind.startswith('add_') else 'not expected'}"
 
 
+def run_env(service: str, target_metadata: MetaData) -> None:
+    """The whole of every service's `migrations/env.py`: the connection comes from that service's
+    `migrations.upgrade(engine)` (never an ini file), and autogenerate compares against the service's own tables
+    with the options the drift test uses."""
+    from alembic import context  # alembic fills this module in only while it runs an env.py
+
+    connection = context.config.attributes.get("connection")
+    if not isinstance(connection, Connection):
+        raise RuntimeError(f"run the {service}'s migrations through {service}.migrations.upgrade(engine)")
+    context.configure(connection=connection, target_metadata=target_metadata,
+                      render_as_batch=connection.dialect.name == "sqlite", **COMPARE_OPTIONS)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
 def alembic_config(script_dir: Path) -> Config:
     config = Config()
     config.set_main_option("script_location", str(script_dir))

@@ -60,11 +60,15 @@ def vhost(infrastructure: None) -> Iterator[str]:
 @pytest.fixture
 def real_env(migrated_databases: infra.Databases, vhost: str) -> dict[str, str]:
     """Environment variables that point every service at PostgreSQL and RabbitMQ."""
+    return _service_env(migrated_databases, infra.amqp_url(vhost))
+
+
+def _service_env(databases: infra.Databases, broker_url: str) -> dict[str, str]:
     return {
-        "GATEWAY_DATABASE_URL": migrated_databases.gateway,
-        "SCHEDULER_DATABASE_URL": migrated_databases.scheduler,
-        "NOTIFIER_DATABASE_URL": migrated_databases.notifier,
-        "BROKER_URL": infra.amqp_url(vhost),
+        "GATEWAY_DATABASE_URL": databases.gateway,
+        "SCHEDULER_DATABASE_URL": databases.scheduler,
+        "NOTIFIER_DATABASE_URL": databases.notifier,
+        "BROKER_URL": broker_url,
         "DATA_KEY": generate_data_key(),
     }
 
@@ -89,13 +93,7 @@ def private_rabbit() -> Iterator[PrivateRabbit]:
 @pytest.fixture
 def private_broker_env(migrated_databases: infra.Databases, private_rabbit: PrivateRabbit) -> dict[str, str]:
     """As real_env, with the broker a private node the test may stop or kill."""
-    return {
-        "GATEWAY_DATABASE_URL": migrated_databases.gateway,
-        "SCHEDULER_DATABASE_URL": migrated_databases.scheduler,
-        "NOTIFIER_DATABASE_URL": migrated_databases.notifier,
-        "BROKER_URL": private_rabbit.url,
-        "DATA_KEY": generate_data_key(),
-    }
+    return _service_env(migrated_databases, private_rabbit.url)
 
 
 @pytest.fixture(scope="session")

@@ -1,19 +1,9 @@
-"""Alembic environment: the connection comes from `scheduler.migrations.upgrade`, which reads our Settings; the
-target metadata is the scheduler's own tables, compared as the drift test compares them."""
+"""Alembic environment of the scheduler: run through `scheduler.migrations.upgrade(engine)`, compared against the
+scheduler's own tables (shared.migrations.run_env)."""
 
 from __future__ import annotations
 
-from alembic import context
-from sqlalchemy.engine import Connection
-
 from scheduler.migrations import target_metadata
-from shared.migrations import COMPARE_OPTIONS
+from shared.migrations import run_env
 
-connection = context.config.attributes.get("connection")
-if not isinstance(connection, Connection):
-    raise RuntimeError("run the scheduler's migrations through scheduler.migrations.upgrade(engine)")
-
-context.configure(connection=connection, target_metadata=target_metadata(),
-                  render_as_batch=connection.dialect.name == "sqlite", **COMPARE_OPTIONS)
-with context.begin_transaction():
-    context.run_migrations()
+run_env("scheduler", target_metadata())
