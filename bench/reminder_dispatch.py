@@ -51,6 +51,7 @@ for _path in (REPO, REPO / "bench", REPO / "services/notifier"):
 import httpx  # noqa: E402
 import psutil  # noqa: E402
 import psycopg  # noqa: E402
+from notifier.app import DISPATCH_EVERY_SECONDS  # noqa: E402
 
 from bench.booking_flow import log, percentile, rabbitmqctl  # noqa: E402
 from shared.crypto import DataCipher, generate_data_key, new_token  # noqa: E402
@@ -650,7 +651,8 @@ def report(bench: Bench, capacity: tuple[float, float], load_start: str) -> bool
         print(f"    sends/s (first to last request)  {a['rate']:7.1f}   {a['requests']} requests in {a['span']:.1f} s"
               f"   target >= {TARGET_SENDS_PER_SECOND:.0f}: {verdict(met)}")
         print(f"    lag due -> request p50 / p99     {a['lag_p50']:7.0f} / {a['lag_p99']:.0f} ms   "
-              f"(first request {a['first_lag']:.0f} ms after due; the beat ticks every 2 s)")
+              f"(first request {a['first_lag']:.0f} ms after due; the beat ticks every "
+              f"{DISPATCH_EVERY_SECONDS:g} s)")
         print(f"    duplicates: same ref / To+Body   {a['duplicate_refs']} / {a['duplicate_texts']}   "
               f"link to another booking's phone: {a['wrong_recipient']}   must be 0: "
               f"{verdict(a['duplicate_refs'] == 0 and a['duplicate_texts'] == 0 and a['wrong_recipient'] == 0)}")
