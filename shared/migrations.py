@@ -106,6 +106,7 @@ def alembic_config(script_dir: Path) -> Config:
     config = Config()
     config.set_main_option("script_location", str(script_dir))
     config.set_main_option("version_locations", str(script_dir / "versions"))
+    config.set_main_option("path_separator", "os")  # one path: no splitting on spaces in a folder name
     return config
 
 

@@ -16,7 +16,9 @@ from shared.messaging import MESSAGE_TASK
 def register_message_task(app: Celery, consumer: Consumer) -> None:
     """A thin task: the consumer decodes the envelope, checks the inbox and calls the handler."""
 
-    @app.task(name=MESSAGE_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+    # shared=False: the task is this app's only. Celery's default adds every decorated task to each app finalized
+    # later in the process, so a second app (tests build several) would get this closure and its consumer.
+    @app.task(name=MESSAGE_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True, shared=False)
     def message(raw: Any) -> None:
         consumer.handle(raw)
 

@@ -118,15 +118,15 @@ def _register_timers(celery: Celery, dispatcher: Dispatcher) -> None:
     queue = timer_queue("notifier")
     route = {"exchange": TIMERS.name, "routing_key": queue.name}
 
-    @celery.task(name="notifier.dispatch_due", ignore_result=True)
+    @celery.task(name="notifier.dispatch_due", ignore_result=True, shared=False)  # this app only (shared/worker.py)
     def dispatch_due() -> int:
         return dispatcher.wake(max_seconds=DISPATCH_LOOP_SECONDS)
 
-    @celery.task(name="notifier.reconcile", ignore_result=True)
+    @celery.task(name="notifier.reconcile", ignore_result=True, shared=False)  # this app only (shared/worker.py)
     def reconcile() -> int:
         return dispatcher.reconcile()
 
-    @celery.task(name="notifier.purge_expired", ignore_result=True)
+    @celery.task(name="notifier.purge_expired", ignore_result=True, shared=False)  # this app only (shared/worker.py)
     def purge_expired() -> int:
         return dispatcher.purge_expired()
 
