@@ -28,7 +28,6 @@ from gateway.settings import GatewaySettings
 from notifier.settings import NotifierSettings
 
 from shared.cipher import load_cipher
-from shared.messaging import make_celery
 from shared.settings import ConfigurationError, DataKeySettings
 
 LOG_FILE_BYTES = 10 * 1024 * 1024
@@ -121,10 +120,6 @@ def _start(role: Role, logs: Path) -> tuple[subprocess.Popen[bytes], RoleLog]:
 def prepare(settings: DataKeySettings, demo: bool, logs: Path) -> None:
     """Data key, databases and (with `demo`) the demo calendar, one step after the other."""
     load_cipher(settings)  # creates var/data.key once on the embedded default
-    if settings.is_embedded_broker:
-        # The server-less broker creates its tables on first use; four roles starting at once would race to.
-        with make_celery("gateway", settings).connection_for_write() as connection:
-            connection.default_channel  # noqa: B018 - opening the channel is the point
     for argv in (*PREPARE, ("scheduler", "seed-demo" if demo else "init")):
         step = Role("prepare", argv)
         process, log = _start(step, logs)
