@@ -35,6 +35,9 @@ from shared.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 _GATHER_SECONDS = 0.05  # a woken dispatch waits this long, so that messages made due together share one claim
+# A woken dispatch that finds another process sending tries again after this long: what made it wake may have
+# committed after the other loop's last claim, and would otherwise wait for the beat's next tick.
+_LOCK_RETRY_SECONDS = 0.25
 _RECONCILE_BATCH = 50
 
 
@@ -93,7 +96,9 @@ class Dispatcher:
                 # Until nothing is due: a loop that stopped at a deadline would leave a gap until the next tick,
                 # and with the rate limit on, that tick may go to a worker that finds the sender's lock still held
                 # and returns (two workers, 50/s: 41.9/s achieved, pauses up to 1 s).
-                self.dispatch_due(max_seconds=math.inf)
+                if self._dispatch(math.inf) is None:
+                    time.sleep(_LOCK_RETRY_SECONDS)
+                    self._woken.set()
             except Exception:  # the beat's next tick sends what this missed
                 log.exception("dispatch after a wake failed")
 
@@ -103,10 +108,15 @@ class Dispatcher:
         """Send what is due now. With max_seconds, keep going while more falls due or waits for the rate limit;
         otherwise one batch (after a handler's commit, so a confirmation leaves at once). Returns how many the
         provider accepted."""
+        return self._dispatch(max_seconds) or 0
+
+    def _dispatch(self, max_seconds: float) -> int | None:
+        """dispatch_due; None when another loop holds the sender (it sends in order of due time, but may have made
+        its last claim before what woke us committed)."""
         sent = 0
         with self._exclusive() as mine:
             if not mine:
-                return 0  # another loop is sending; it will pick these up in order of due time
+                return None
             deadline = time.monotonic() + max_seconds
             while True:
                 with self.uow() as repo:
