@@ -24,6 +24,7 @@ import requests
 from notifier.app import Notifier
 from notifier.app import build as build_notifier
 from notifier.dispatch import Dispatcher
+from notifier.repository import sender_lock
 from notifier.settings import NotifierSettings
 from notifier.sms import TwilioSender
 from notifier.tables import Contact, Delivery, OptOut, Reminder
@@ -635,6 +636,29 @@ def test_a_workers_tick_returns_at_once_and_its_dispatch_thread_sends_the_whole_
     gaps = [round(b - a, 6) for a, b in zip(timeline.sends, timeline.sends[1:], strict=False)]
     assert gaps == [0.25] * 8  # one loop at 4/s from the first to the last, no restart in between
     assert second_sent == [0]  # the sender's limit holds across workers: the second found the lock held
+
+
+@pytest.mark.infra
+def test_a_text_made_due_while_another_worker_holds_the_sender_is_sent_when_it_lets_go_not_at_the_next_tick(
+        notifier: Notifier, settings: NotifierSettings, clock: Clock, twilio: ScriptedTwilio) -> None:
+    assert notifier.engine.dialect.name == "postgresql"  # where the sender's lock spans processes
+    client = Client(notifier, settings)
+    client.book(datetime(2026, 3, 5, 18, 0, tzinfo=BERLIN), offsets=(1440,))
+    woken = Dispatcher(notifier.engine, load_cipher(settings), TwilioSender(settings, http_client=twilio),
+                       notifier.dispatcher.policy, replace(notifier.dispatcher.config, rate_per_second=4.0), clock)
+    woken.start_background()
+    sent_before = len(twilio.sent)
+    clock.set_local(datetime(2026, 3, 4, 18, 0, tzinfo=BERLIN))  # the reminder is due now
+    with sender_lock(notifier.engine) as held:  # as another worker's loop, just past its last (empty) claim
+        assert held
+        woken.wake()
+        time_module.sleep(0.6)
+        assert len(twilio.sent) == sent_before  # the limit per sender holds while the other loop runs
+    deadline = time_module.monotonic() + 3  # the beat's next tick would be up to DISPATCH_EVERY_SECONDS away
+    while len(twilio.sent) == sent_before and time_module.monotonic() < deadline:
+        time_module.sleep(0.02)
+
+    assert [d["To"] for d in twilio.sent[sent_before:]] == [client.phone]
 
 
 @pytest.mark.infra
