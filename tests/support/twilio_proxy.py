@@ -9,6 +9,7 @@ answered but before the answer goes back (Twilio has the message, the sender nev
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -18,8 +19,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-# What the proxy does with one Messages POST: pass it on, pass it on and drop Twilio's answer, or drop it unsent.
-Verdict = Literal["forward", "forward_then_drop", "drop"]
+# What the proxy does with one Messages POST: pass it on, pass it on and drop Twilio's answer, or drop it unsent;
+# or answer it itself as a failing Twilio would: a server error, "too many requests", or no answer until the
+# sender gives up (it never reaches Twilio in these three).
+Verdict = Literal["forward", "forward_then_drop", "drop", "answer_500", "answer_429", "stall"]
+# Twilio's error body (https://www.twilio.com/docs/usage/twilios-response#response-formats-exceptions).
+_ERRORS = {
+    "answer_500": (500, b'{"code": 20500, "message": "Internal Server Error", "more_info": '
+                        b'"https://www.twilio.com/docs/errors/20500", "status": 500}'),
+    "answer_429": (429, b'{"code": 20429, "message": "Too Many Requests", "more_info": '
+                        b'"https://www.twilio.com/docs/errors/20429", "status": 429}'),
+}
+STALL_SECONDS = 15.0  # longer than the notifier's request timeout (10 s)
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host"}
 
 
@@ -84,7 +95,7 @@ class TwilioProxy:
                 with proxy._lock:
                     number = len(proxy._posts) + 1
                     verdict = proxy.on_post(number)
-                    proxy._posts.append(Post(form, forwarded=verdict != "drop"))
+                    proxy._posts.append(Post(form, forwarded=verdict in ("forward", "forward_then_drop")))
                 proxy._relay(self, body, verdict, number)
 
         return Handler
@@ -92,6 +103,18 @@ class TwilioProxy:
     def _relay(self, handler: BaseHTTPRequestHandler, body: bytes, verdict: Verdict | None, number: int) -> None:
         if verdict == "drop":
             handler.close_connection = True
+            return
+        if verdict == "stall":
+            time.sleep(STALL_SECONDS)
+            handler.close_connection = True
+            return
+        if verdict in _ERRORS:
+            status, content = _ERRORS[verdict]
+            handler.send_response(status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(content)))
+            handler.end_headers()
+            handler.wfile.write(content)
             return
         headers = {k: v for k, v in handler.headers.items() if k.lower() not in _HOP_BY_HOP}
         answer = httpx.request(handler.command, self.upstream + handler.path, content=body, headers=headers,
@@ -103,13 +126,16 @@ class TwilioProxy:
         if verdict == "forward_then_drop":
             handler.close_connection = True  # Twilio took the message; its answer never reaches the sender
             return
-        handler.send_response(answer.status_code)
-        for key, value in answer.headers.items():
-            if key.lower() not in _HOP_BY_HOP:
-                handler.send_header(key, value)
-        handler.send_header("Content-Length", str(len(answer.content)))
-        handler.end_headers()
-        handler.wfile.write(answer.content)
+        try:
+            handler.send_response(answer.status_code)
+            for key, value in answer.headers.items():
+                if key.lower() not in _HOP_BY_HOP:
+                    handler.send_header(key, value)
+            handler.send_header("Content-Length", str(len(answer.content)))
+            handler.end_headers()
+            handler.wfile.write(answer.content)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the sender was killed while Twilio answered: Twilio has the message, the sender never learns
 
 
 @contextmanager
