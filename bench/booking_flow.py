@@ -95,20 +95,21 @@ def _admin() -> psycopg.Connection[tuple[Any, ...]]:
                            autocommit=True)
 
 
-def db_url(role: str) -> str:
-    return f"postgresql://{infra.PG_USER}@{infra.PG_HOST}:{infra.PG_PORT}/{DB_NAMES[role]}"
+def db_url(role: str, names: dict[str, str] = DB_NAMES) -> str:
+    return f"postgresql://{infra.PG_USER}@{infra.PG_HOST}:{infra.PG_PORT}/{names[role]}"
 
 
-def create_databases() -> None:
+def create_databases(names: dict[str, str] = DB_NAMES) -> None:
+    """Drops and recreates one database per role (another bench passes names of its own, so both may run)."""
     with _admin() as connection:
-        for name in DB_NAMES.values():
+        for name in names.values():
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             connection.execute(f'CREATE DATABASE "{name}"')
 
 
-def drop_databases() -> None:
+def drop_databases(names: dict[str, str] = DB_NAMES) -> None:
     with _admin() as connection:
-        for name in DB_NAMES.values():
+        for name in names.values():
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -116,11 +117,11 @@ def rabbitmqctl(*args: str, check: bool = True) -> None:
     subprocess.run(["rabbitmqctl", *args], check=check, capture_output=True, timeout=60)
 
 
-def create_vhost() -> str:
-    rabbitmqctl("delete_vhost", VHOST, check=False)
-    rabbitmqctl("add_vhost", VHOST)
-    rabbitmqctl("set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*")
-    return infra.amqp_url(VHOST)
+def create_vhost(vhost: str = VHOST) -> str:
+    rabbitmqctl("delete_vhost", vhost, check=False)
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    return infra.amqp_url(vhost)
 
 
 def seed_calendar(scheduler_url: str, days: int) -> None:
@@ -341,11 +342,14 @@ async def post_one(client: aiohttp.ClientSession, run: Run, item: Booking) -> No
         run.errors.append(f"HTTP {response.status}")
 
 
-def http_session(base_url: str, connections: int) -> aiohttp.ClientSession:
+def http_session(base_url: str, connections: int, local_address: str | None = None) -> aiohttp.ClientSession:
+    """`local_address`: the loopback address the connections come from (127.0.0.0/8 all reaches the gateway), so a
+    client of bench/load.py shows the gateway an address of its own."""
     # aiohttp rather than httpx for the load: the bench shares the machine's two cores with what it measures, and
     # httpx's async client took ~3.6 ms of CPU per booking.
-    return aiohttp.ClientSession(base_url=base_url, connector=aiohttp.TCPConnector(limit=connections),
-                                 timeout=aiohttp.ClientTimeout(total=30))
+    connector = aiohttp.TCPConnector(limit=connections,
+                                     local_addr=(local_address, 0) if local_address is not None else None)
+    return aiohttp.ClientSession(base_url=base_url, connector=connector, timeout=aiohttp.ClientTimeout(total=30))
 
 
 async def post_bookings(base_url: str, slots: list[str], concurrency: int) -> Run:
@@ -478,7 +482,7 @@ def report_phase(phase: Phase, arrivals: dict[str, tuple[str, float]], floor_p99
 CpuSnapshot = dict[str, dict[int, float]]
 
 
-def cpu_seconds(system: System) -> CpuSnapshot:
+def cpu_seconds(system: System, names: dict[str, str] = DB_NAMES) -> CpuSnapshot:
     """CPU time (user + system) used so far by each process of each role, this bench (with its children),
     PostgreSQL (its background processes and the backends of the bench's databases only: other work on this
     machine has backends too) and RabbitMQ, per process id."""
@@ -500,7 +504,7 @@ def cpu_seconds(system: System) -> CpuSnapshot:
     with _admin() as connection:
         ours = {int(pid) for (pid,) in connection.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s) OR backend_type <> 'client backend'",
-            (list(DB_NAMES.values()),))}
+            (list(names.values()),))}
     snapshot["postgresql"], snapshot["rabbitmq"] = {}, {}
     for process in psutil.process_iter(["name"]):
         name = process.info["name"] or ""
