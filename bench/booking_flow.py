@@ -160,6 +160,43 @@ def seed_calendar(scheduler_url: str, days: int) -> None:
         f"(~{SLOTS_PER_DAY * days} slots in the next {days} days)")
 
 
+def start_roles(var_dir: Path, scheduler_concurrency: int, notifiers: int, days: int, *,
+                names: dict[str, str] = DB_NAMES, vhost: str = VHOST, env: dict[str, str] | None = None) -> System:
+    """Fresh databases and vhost, the bench calendar for `days`, and the roles as processes as `docker-compose.yml`
+    runs them: the scheduler with `scheduler_concurrency` threads, `notifiers` notifier workers, beat and gateway,
+    with a fresh DATA_KEY and SMS_PROVIDER=sink unless `env` (added to the roles' variables) says otherwise;
+    returns once the gateway is ready (the broker URL is `system.env["BROKER_URL"]`). The roles are stopped again
+    if they do not come up."""
+    from shared.crypto import generate_data_key
+
+    create_databases(names)
+    url = create_vhost(vhost)
+    variables = base_env(var_dir, free_port(), {
+        "GATEWAY_DATABASE_URL": db_url("gateway", names),
+        "SCHEDULER_DATABASE_URL": db_url("scheduler", names),
+        "NOTIFIER_DATABASE_URL": db_url("notifier", names),
+        "BROKER_URL": url,
+        "DATA_KEY": generate_data_key(),
+        "SMS_PROVIDER": "sink",
+        "SLOT_STEP_MINUTES": "60",
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        **(env or {}),
+    })
+    # As docker-compose.yml runs them: the scheduler with SCHEDULER_CONCURRENCY threads, NOTIFIER_REPLICAS
+    # notifier workers.
+    system = System(variables, var_dir, role_env={"scheduler": {"WORKER_CONCURRENCY": str(scheduler_concurrency)}})
+    try:
+        system.prepare(demo=False)
+        seed_calendar(db_url("scheduler", names), days)
+        system.start("scheduler", "notifier", *[f"notifier#{i}" for i in range(2, notifiers + 1)],
+                     "notifier-beat", "gateway")
+        system.wait_ready()
+    except BaseException:
+        system.stop()
+        raise
+    return system
+
+
 # --- child processes: confirmation recorder and floor republisher --------------------------------------------
 
 
@@ -565,29 +602,8 @@ def main() -> int:
     recorder_stop: Any = None
     ok = False
     try:
-        create_databases()
-        url = create_vhost()
-        port = free_port()
-        from shared.crypto import generate_data_key
-
-        env = base_env(var_dir, port, {
-            "GATEWAY_DATABASE_URL": db_url("gateway"),
-            "SCHEDULER_DATABASE_URL": db_url("scheduler"),
-            "NOTIFIER_DATABASE_URL": db_url("notifier"),
-            "BROKER_URL": url,
-            "DATA_KEY": generate_data_key(),
-            "SMS_PROVIDER": "sink",
-            "SLOT_STEP_MINUTES": "60",
-            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
-        })
-        # As docker-compose.yml runs them: the scheduler with SCHEDULER_CONCURRENCY threads, NOTIFIER_REPLICAS
-        # notifier workers.
-        system = System(env, var_dir, role_env={"scheduler": {"WORKER_CONCURRENCY": str(args.scheduler_concurrency)}})
-        system.prepare(demo=False)
-        seed_calendar(db_url("scheduler"), days)
-        system.start("scheduler", "notifier", *[f"notifier#{i}" for i in range(2, args.notifiers + 1)],
-                     "notifier-beat", "gateway")
-        system.wait_ready()
+        system = start_roles(var_dir, args.scheduler_concurrency, args.notifiers, days)
+        url = system.env["BROKER_URL"]
         log(f"roles up: {', '.join(system.processes)}; gateway {system.url}; logs in {var_dir / 'logs'}")
 
         log(f"floor: {args.floor_trips} sequential two-hop round trips")

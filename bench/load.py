@@ -60,8 +60,6 @@ from bench.booking_flow import (  # noqa: E402
     ZONE,
     cpu_between,
     cpu_seconds,
-    create_databases,
-    create_vhost,
     db_url,
     drop_databases,
     http_session,
@@ -69,11 +67,12 @@ from bench.booking_flow import (  # noqa: E402
     percentile,
     phone,
     rabbitmqctl,
-    seed_calendar,
+    start_roles,
 )
 from bench.reminder_dispatch import ACCOUNT_SID, Recorder, Seeder  # noqa: E402
+from shared.crypto import DataCipher  # noqa: E402
 from tests.support import infra  # noqa: E402
-from tests.support.system import System, base_env, free_port  # noqa: E402
+from tests.support.system import System  # noqa: E402
 
 DB_NAMES = {role: f"lotse_load_{role}" for role in ("gateway", "scheduler", "notifier")}
 VHOST = "lotse-load"
@@ -152,6 +151,7 @@ class Load:
     seed: int
     tally: Tally = field(default_factory=Tally)
     owners: list[Owner] = field(default_factory=list)
+    abuser_bookings: set[str] = field(default_factory=set)  # booking ids: which texts went to the abuser's number
     started: float = 0.0
     end: float = 0.0
 
@@ -273,7 +273,9 @@ class Load:
             status, body = await call(tally, client, ABUSER, BOOK, "POST", "/v1/bookings", json={
                 "slot_id": slot, "phone": ABUSER_PHONE, "language": "de", "channel": "web"})
             if status == 202:
-                booked.append((str(json.loads(body)["manage_token"]), slot, 0))
+                accepted = json.loads(body)
+                booked.append((str(accepted["manage_token"]), slot, 0))
+                self.abuser_bookings.add(str(accepted["booking_id"]))
 
         async def tab(client: aiohttp.ClientSession, k: int) -> None:
             rng = random.Random(f"{self.seed}:abuser:{k}")
@@ -371,19 +373,21 @@ def spread_due(tag: str, first: float, per_second: float) -> None:
 
 
 def deliveries() -> dict[str, tuple[str, float]]:
-    """ref → (kind of message, when it fell due as epoch s) for every delivery the notifier made."""
+    """ref → (kind of message, when it fell due as epoch s) for every delivery the notifier made. A confirmation's
+    due time is the minute it was planned in (floored), so it counts from when it was planned (created_at)."""
     with notifier_db() as connection:
-        rows = connection.execute("SELECT d.ref, r.kind, extract(epoch FROM r.due_at) FROM deliveries d "
-                                  "JOIN reminders r ON r.id = d.reminder_id").fetchall()
+        rows = connection.execute("SELECT d.ref, r.kind, extract(epoch FROM greatest(r.due_at, r.created_at)) "
+                                  "FROM deliveries d JOIN reminders r ON r.id = d.reminder_id").fetchall()
     return {str(ref): (str(kind), float(due)) for ref, kind, due in rows}
 
 
-def due_unsent(at: float) -> Counter[str]:
-    """Messages due by `at` (epoch s) that no provider request has left for yet, per kind."""
+def due_unsent(at: float, abuser_bookings: set[str]) -> Counter[str]:
+    """Messages due by `at` (epoch s) that no provider request has left for yet, per kind and recipient."""
     with notifier_db() as connection:
-        rows = connection.execute("SELECT kind, count(*) FROM reminders WHERE status IN ('pending', 'sending') "
-                                  "AND due_at <= %s GROUP BY kind", (datetime.fromtimestamp(at, UTC),)).fetchall()
-    return Counter({str(kind): int(count) for kind, count in rows})
+        rows = connection.execute("SELECT kind, booking_id FROM reminders WHERE status IN ('pending', 'sending') "
+                                  "AND due_at <= %s", (datetime.fromtimestamp(at, UTC),)).fetchall()
+    return Counter(f"{kind} {'to the abuser' if booking in abuser_bookings else 'to the others'}"
+                   for kind, booking in rows)
 
 
 # --- report ----------------------------------------------------------------------------------------------------
@@ -516,18 +520,8 @@ def main() -> int:
     recorder: Recorder | None = None
     ok = False
     try:
-        create_databases(DB_NAMES)
-        broker_url = create_vhost(VHOST)
         recorder = Recorder()
-        from shared.crypto import DataCipher, generate_data_key
-
-        data_key = generate_data_key()
-        extra = {
-            "GATEWAY_DATABASE_URL": db_url("gateway", DB_NAMES),
-            "SCHEDULER_DATABASE_URL": db_url("scheduler", DB_NAMES),
-            "NOTIFIER_DATABASE_URL": db_url("notifier", DB_NAMES),
-            "BROKER_URL": broker_url,
-            "DATA_KEY": data_key,
+        env = {
             "SMS_PROVIDER": "twilio",
             "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
             "TWILIO_AUTH_TOKEN": "bench-token",
@@ -535,23 +529,16 @@ def main() -> int:
             "TWILIO_API_BASE_URL": recorder.url,
             "QUIET_HOURS_START": "00:00",  # equal start and end: no quiet hours, whatever the hour of the run
             "QUIET_HOURS_END": "00:00",
-            "SLOT_STEP_MINUTES": "60",
-            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         }
         if args.sms_rate is not None:
-            extra["SMS_RATE_PER_SECOND"] = f"{args.sms_rate:g}"
-        env = base_env(var_dir, free_port(), extra)
-        system = System(env, var_dir, role_env={"scheduler": {"WORKER_CONCURRENCY": str(args.scheduler_concurrency)}})
-        system.prepare(demo=False)
-        seed_calendar(db_url("scheduler", DB_NAMES), SEARCH_DAYS)
-        system.start("scheduler", "notifier", *[f"notifier#{i}" for i in range(2, args.notifiers + 1)],
-                     "notifier-beat", "gateway")
-        system.wait_ready()
+            env["SMS_RATE_PER_SECOND"] = f"{args.sms_rate:g}"
+        system = start_roles(var_dir, args.scheduler_concurrency, args.notifiers, SEARCH_DAYS, names=DB_NAMES,
+                             vhost=VHOST, env=env)
         log(f"roles up: {', '.join(system.processes)}; gateway {system.url}; logs in {var_dir / 'logs'}")
 
         due_count = round(args.reminders_per_second * args.seconds)
         if due_count:
-            seeder = Seeder(DataCipher.from_text(data_key), db_url("notifier", DB_NAMES),
+            seeder = Seeder(DataCipher.from_text(system.env["DATA_KEY"]), db_url("notifier", DB_NAMES),
                             first_phone=SEEDED_PHONES_FROM)
             seeded = seeder.bookings(due_count, datetime.now(UTC) + timedelta(days=1))
             far = datetime.now(UTC) + timedelta(days=10)
@@ -570,7 +557,7 @@ def main() -> int:
         window_end = window_start + args.seconds
         memory.stop()
         cpu = cpu_between(cpu_before, cpu_seconds(system, DB_NAMES))
-        unsent = due_unsent(min(time.time(), window_end))
+        unsent = due_unsent(min(time.time(), window_end), load.abuser_bookings)
         sms = recorder.records()
         refs = deliveries()
         ok = report(args, load, memory, cpu, sms, refs, unsent, load_before, (window_start, window_end))
