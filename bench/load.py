@@ -453,6 +453,12 @@ def report(args: argparse.Namespace, load: Load, memory: Memory, cpu: dict[str, 
     print(f"  well-behaved bookings    {sum(decided.values())} accepted: confirmed {decided['confirmed']}, "
           f"rejected {decided['rejected']} (slot gone), still pending after {STATUS_POLLS} s or at the end "
           f"{decided['pending']}")
+    well = by_class[WELL]
+    posted = sum(1 for s in well if s[1] == BOOK)
+    if posted:
+        browsing = sum(1 for s in well if s[1] in (PAGE, SEARCH, MANAGE))
+        print(f"    per booking posted     {len(well) / posted:.1f} requests, {browsing / posted:.1f} of them "
+              "searches and page views")
 
     # SMS: what left for the Twilio recorder during the run, and how long after falling due.
     first, last = window
