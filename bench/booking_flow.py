@@ -95,20 +95,21 @@ def _admin() -> psycopg.Connection[tuple[Any, ...]]:
                            autocommit=True)
 
 
-def db_url(role: str) -> str:
-    return f"postgresql://{infra.PG_USER}@{infra.PG_HOST}:{infra.PG_PORT}/{DB_NAMES[role]}"
+def db_url(role: str, names: dict[str, str] = DB_NAMES) -> str:
+    return f"postgresql://{infra.PG_USER}@{infra.PG_HOST}:{infra.PG_PORT}/{names[role]}"
 
 
-def create_databases() -> None:
+def create_databases(names: dict[str, str] = DB_NAMES) -> None:
+    """Drops and recreates one database per role (another bench passes names of its own, so both may run)."""
     with _admin() as connection:
-        for name in DB_NAMES.values():
+        for name in names.values():
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             connection.execute(f'CREATE DATABASE "{name}"')
 
 
-def drop_databases() -> None:
+def drop_databases(names: dict[str, str] = DB_NAMES) -> None:
     with _admin() as connection:
-        for name in DB_NAMES.values():
+        for name in names.values():
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -116,11 +117,11 @@ def rabbitmqctl(*args: str, check: bool = True) -> None:
     subprocess.run(["rabbitmqctl", *args], check=check, capture_output=True, timeout=60)
 
 
-def create_vhost() -> str:
-    rabbitmqctl("delete_vhost", VHOST, check=False)
-    rabbitmqctl("add_vhost", VHOST)
-    rabbitmqctl("set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*")
-    return infra.amqp_url(VHOST)
+def create_vhost(vhost: str = VHOST) -> str:
+    rabbitmqctl("delete_vhost", vhost, check=False)
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    return infra.amqp_url(vhost)
 
 
 def seed_calendar(scheduler_url: str, days: int) -> None:
@@ -157,6 +158,43 @@ def seed_calendar(scheduler_url: str, days: int) -> None:
     engine.dispose()
     log(f"seeded {COUNSELLORS} counsellors x {CLOSES - OPENS} hourly slots x 7 days/week "
         f"(~{SLOTS_PER_DAY * days} slots in the next {days} days)")
+
+
+def start_roles(var_dir: Path, scheduler_concurrency: int, notifiers: int, days: int, *,
+                names: dict[str, str] = DB_NAMES, vhost: str = VHOST, env: dict[str, str] | None = None) -> System:
+    """Fresh databases and vhost, the bench calendar for `days`, and the roles as processes as `docker-compose.yml`
+    runs them: the scheduler with `scheduler_concurrency` threads, `notifiers` notifier workers, beat and gateway,
+    with a fresh DATA_KEY and SMS_PROVIDER=sink unless `env` (added to the roles' variables) says otherwise;
+    returns once the gateway is ready (the broker URL is `system.env["BROKER_URL"]`). The roles are stopped again
+    if they do not come up."""
+    from shared.crypto import generate_data_key
+
+    create_databases(names)
+    url = create_vhost(vhost)
+    variables = base_env(var_dir, free_port(), {
+        "GATEWAY_DATABASE_URL": db_url("gateway", names),
+        "SCHEDULER_DATABASE_URL": db_url("scheduler", names),
+        "NOTIFIER_DATABASE_URL": db_url("notifier", names),
+        "BROKER_URL": url,
+        "DATA_KEY": generate_data_key(),
+        "SMS_PROVIDER": "sink",
+        "SLOT_STEP_MINUTES": "60",
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        **(env or {}),
+    })
+    # As docker-compose.yml runs them: the scheduler with SCHEDULER_CONCURRENCY threads, NOTIFIER_REPLICAS
+    # notifier workers.
+    system = System(variables, var_dir, role_env={"scheduler": {"WORKER_CONCURRENCY": str(scheduler_concurrency)}})
+    try:
+        system.prepare(demo=False)
+        seed_calendar(db_url("scheduler", names), days)
+        system.start("scheduler", "notifier", *[f"notifier#{i}" for i in range(2, notifiers + 1)],
+                     "notifier-beat", "gateway")
+        system.wait_ready()
+    except BaseException:
+        system.stop()
+        raise
+    return system
 
 
 # --- child processes: confirmation recorder and floor republisher --------------------------------------------
@@ -341,11 +379,14 @@ async def post_one(client: aiohttp.ClientSession, run: Run, item: Booking) -> No
         run.errors.append(f"HTTP {response.status}")
 
 
-def http_session(base_url: str, connections: int) -> aiohttp.ClientSession:
+def http_session(base_url: str, connections: int, local_address: str | None = None) -> aiohttp.ClientSession:
+    """`local_address`: the loopback address the connections come from (127.0.0.0/8 all reaches the gateway), so a
+    client of bench/load.py shows the gateway an address of its own."""
     # aiohttp rather than httpx for the load: the bench shares the machine's two cores with what it measures, and
     # httpx's async client took ~3.6 ms of CPU per booking.
-    return aiohttp.ClientSession(base_url=base_url, connector=aiohttp.TCPConnector(limit=connections),
-                                 timeout=aiohttp.ClientTimeout(total=30))
+    connector = aiohttp.TCPConnector(limit=connections,
+                                     local_addr=(local_address, 0) if local_address is not None else None)
+    return aiohttp.ClientSession(base_url=base_url, connector=connector, timeout=aiohttp.ClientTimeout(total=30))
 
 
 async def post_bookings(base_url: str, slots: list[str], concurrency: int) -> Run:
@@ -478,7 +519,7 @@ def report_phase(phase: Phase, arrivals: dict[str, tuple[str, float]], floor_p99
 CpuSnapshot = dict[str, dict[int, float]]
 
 
-def cpu_seconds(system: System) -> CpuSnapshot:
+def cpu_seconds(system: System, names: dict[str, str] = DB_NAMES) -> CpuSnapshot:
     """CPU time (user + system) used so far by each process of each role, this bench (with its children),
     PostgreSQL (its background processes and the backends of the bench's databases only: other work on this
     machine has backends too) and RabbitMQ, per process id."""
@@ -500,7 +541,7 @@ def cpu_seconds(system: System) -> CpuSnapshot:
     with _admin() as connection:
         ours = {int(pid) for (pid,) in connection.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s) OR backend_type <> 'client backend'",
-            (list(DB_NAMES.values()),))}
+            (list(names.values()),))}
     snapshot["postgresql"], snapshot["rabbitmq"] = {}, {}
     for process in psutil.process_iter(["name"]):
         name = process.info["name"] or ""
@@ -561,29 +602,8 @@ def main() -> int:
     recorder_stop: Any = None
     ok = False
     try:
-        create_databases()
-        url = create_vhost()
-        port = free_port()
-        from shared.crypto import generate_data_key
-
-        env = base_env(var_dir, port, {
-            "GATEWAY_DATABASE_URL": db_url("gateway"),
-            "SCHEDULER_DATABASE_URL": db_url("scheduler"),
-            "NOTIFIER_DATABASE_URL": db_url("notifier"),
-            "BROKER_URL": url,
-            "DATA_KEY": generate_data_key(),
-            "SMS_PROVIDER": "sink",
-            "SLOT_STEP_MINUTES": "60",
-            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
-        })
-        # As docker-compose.yml runs them: the scheduler with SCHEDULER_CONCURRENCY threads, NOTIFIER_REPLICAS
-        # notifier workers.
-        system = System(env, var_dir, role_env={"scheduler": {"WORKER_CONCURRENCY": str(args.scheduler_concurrency)}})
-        system.prepare(demo=False)
-        seed_calendar(db_url("scheduler"), days)
-        system.start("scheduler", "notifier", *[f"notifier#{i}" for i in range(2, args.notifiers + 1)],
-                     "notifier-beat", "gateway")
-        system.wait_ready()
+        system = start_roles(var_dir, args.scheduler_concurrency, args.notifiers, days)
+        url = system.env["BROKER_URL"]
         log(f"roles up: {', '.join(system.processes)}; gateway {system.url}; logs in {var_dir / 'logs'}")
 
         log(f"floor: {args.floor_trips} sequential two-hop round trips")

@@ -74,8 +74,8 @@ def db_url() -> str:
     return f"postgresql://{infra.PG_USER}@{infra.PG_HOST}:{infra.PG_PORT}/{DB_NAME}"
 
 
-def connect() -> psycopg.Connection[tuple[Any, ...]]:
-    return psycopg.connect(db_url(), autocommit=True)
+def connect(url: str | None = None) -> psycopg.Connection[tuple[Any, ...]]:
+    return psycopg.connect(url or db_url(), autocommit=True)
 
 
 def admin() -> psycopg.Connection[tuple[Any, ...]]:
@@ -211,11 +211,13 @@ class Seeded:
 
 
 class Seeder:
-    """Writes the notifier's rows directly, in bulk, the way its handlers would have left them."""
+    """Writes the notifier's rows directly, in bulk, the way its handlers would have left them, into this bench's
+    notifier database or the one at `url` (bench/load.py seeds its own)."""
 
-    def __init__(self, cipher: DataCipher) -> None:
+    def __init__(self, cipher: DataCipher, url: str | None = None, first_phone: int = 0) -> None:
         self.cipher = cipher
-        self.next_phone = 0
+        self.url = url or db_url()
+        self.next_phone = first_phone
 
     def bookings(self, n: int, starts_at: datetime) -> Seeded:
         from shared.contracts.contacts import manage_token_context, phone_context
@@ -236,7 +238,7 @@ class Seeder:
                              self.cipher.lookup_hash(phone), self.cipher.encrypt(token, manage_token_context(booking)),
                              language, True, now, starts_at + timedelta(days=14)))
             facts.append((str(booking), starts_at, f"Beratung {i % 40 + 1}", language, "confirmed", "[1440, 120]", 0))
-        with connect() as connection, connection.cursor() as cursor:
+        with connect(self.url) as connection, connection.cursor() as cursor:
             with cursor.copy("COPY contacts (booking_id, phone_ciphertext, phone_hash, manage_token_ciphertext, "
                              "language, reminders, created_at, purge_after) FROM STDIN") as copy:
                 for row in contacts:
@@ -247,11 +249,10 @@ class Seeder:
                     copy.write_row(row)
         return Seeded(ids, phones)
 
-    @staticmethod
-    def one_reminder_each(tag: str, booking_ids: Iterable[str], due_at: datetime, not_after: datetime) -> None:
+    def one_reminder_each(self, tag: str, booking_ids: Iterable[str], due_at: datetime, not_after: datetime) -> None:
         """One pending 'reminder' row per booking, in the booking's language (from its facts)."""
         now = datetime.now(UTC)
-        with connect() as connection, connection.cursor() as cursor:
+        with connect(self.url) as connection, connection.cursor() as cursor:
             languages = dict(cursor.execute("SELECT booking_id, language FROM booking_facts").fetchall())
             with cursor.copy("COPY reminders (key, booking_id, kind, language, due_at, not_after, status, attempts, "
                              "created_at) FROM STDIN") as copy:
@@ -260,10 +261,9 @@ class Seeder:
                                     not_after, "pending", 0, now))
             cursor.execute("ANALYZE reminders")
 
-    @staticmethod
-    def future(tag: str, booking_ids: list[str], n: int, first_due: datetime) -> None:
+    def future(self, tag: str, booking_ids: list[str], n: int, first_due: datetime) -> None:
         """n pending reminders spread over the 60 days after first_due, sharing the given bookings."""
-        with connect() as connection:
+        with connect(self.url) as connection:
             connection.execute(
                 """
                 INSERT INTO reminders (key, booking_id, kind, language, due_at, not_after, status, attempts,
@@ -543,12 +543,12 @@ def memory(bench: Bench) -> None:
         connection.execute("TRUNCATE deliveries, reminders, contacts, booking_facts")
     first_due = datetime.now(UTC) + timedelta(days=2)
     shared = bench.seeder.bookings(max(1, future // REMINDERS_PER_CONTACT), first_due + timedelta(days=61))
-    Seeder.future("c", shared.booking_ids[:1], small, first_due)
+    bench.seeder.future("c", shared.booking_ids[:1], small, first_due)
     log(f"(c) {small} future reminders stored; notifier worker with the beat ticking for {IDLE_SECONDS:.0f} s")
     small_peak = idle_peak(bench, f"{small} future reminders")
     started = time.monotonic()
     log(f"(c) storing {future - small} more future reminders ({len(shared.booking_ids)} contacts)")
-    Seeder.future("c2", shared.booking_ids, future - small, first_due)
+    bench.seeder.future("c2", shared.booking_ids, future - small, first_due)
     seeded_in = time.monotonic() - started
     with connect() as connection:
         row = connection.execute("SELECT count(*) FROM reminders WHERE status = 'pending'").fetchone()
