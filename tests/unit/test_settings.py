@@ -304,6 +304,24 @@ def test_production_with_data_key_loads_and_keeps_the_key_secret(
     assert key not in repr(settings)
 
 
+def test_production_never_falls_back_to_the_sink(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without SMS_PROVIDER, production would send no text at all and gather manage links in a file."""
+    for name, value in {"DATA_KEY": generate_data_key(), "LOTSE_ENV": "production"}.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings(NotifierSettings).sender_problem() == (
+        "SMS_PROVIDER must be set when LOTSE_ENV=production: 'twilio' to send texts, or 'sink' to send none and "
+        "only record them in VAR_DIR/sms-sink.jsonl")
+    monkeypatch.setenv("LOTSE_ENV", "embedded")
+    assert load_settings(NotifierSettings).sender_problem() is None, "the embedded default records texts"
+
+
+def test_production_may_choose_the_sink_explicitly(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"DATA_KEY": generate_data_key(), "LOTSE_ENV": "production", "SMS_PROVIDER": "sink"}.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(NotifierSettings)
+    assert settings.sms_provider == "sink" and settings.sender_problem() is None
+
+
 @pytest.mark.parametrize("settings_class", SERVICES, ids=lambda c: c.__name__)
 def test_unknown_lotse_env_names_lotse_env(monkeypatch: pytest.MonkeyPatch,
                                            settings_class: type[CommonSettings]) -> None:

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from notifier.app import build
 from notifier.settings import NotifierSettings
 from shared.healthcheck import BEAT_SCHEDULE_NAME
 from shared.logging import configure_logging
 from shared.messaging import queues_for
+from shared.private_files import owner_only_from_now
 from shared.settings import ConfigurationError, load_settings_or_exit
 from shared.worker import run_worker
 
 
 def main() -> None:
+    owner_only_from_now()  # databases, logs and schedules this process creates are its owner's alone
     parser = argparse.ArgumentParser(prog="notifier")
     parser.add_argument("command", choices=["worker", "beat", "init"])
     args = parser.parse_args()
     settings = load_settings_or_exit(NotifierSettings)
+    problem = settings.sender_problem() if args.command == "worker" else None
+    if problem is not None:
+        print(f"lotse: configuration error: {problem}", file=sys.stderr)
+        raise SystemExit(2)
     configure_logging(f"notifier-{args.command}", settings.log_level)
     try:
         notifier = build(settings)

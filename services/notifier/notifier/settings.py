@@ -57,6 +57,18 @@ class NotifierSettings(DataKeySettings, PublicUrlSettings, WorkerSettings):
                 "two SMS segments (use a shorter domain or signature)")
         return self
 
+    def sender_problem(self) -> str | None:
+        """Why a process that sends texts (the worker, the launcher) must not start with these settings, or None.
+
+        The sink sends nothing: in production a forgotten SMS_PROVIDER would leave every client without texts and
+        gather manage links in a file. It stays possible (a staging system), but only when asked for. Checked
+        where texts are sent, not here as a validator: the beat and `notifier init` read these settings too and
+        send nothing, so they need no provider."""
+        if self.lotse_env == "production" and "sms_provider" not in self.model_fields_set:
+            return ("SMS_PROVIDER must be set when LOTSE_ENV=production: 'twilio' to send texts, or 'sink' to "
+                    "send none and only record them in VAR_DIR/sms-sink.jsonl")
+        return None
+
     @model_validator(mode="after")
     def _twilio_complete(self) -> Self:
         if self.sms_provider != "twilio":
