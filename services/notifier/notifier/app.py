@@ -104,6 +104,7 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
             "booking.rescheduled": command(handlers.record_rescheduled),
             "booking.no_show": command(handlers.record_no_show),
             "booking.attended": command(handlers.record_attended),
+            "client.erasure_requested": command(handlers.erase_client),
         },
         dead_letter=lambda raw, reason: publisher.publish_dead_letter(raw, "notifier", reason),
         after_commit=after_commit,

@@ -20,6 +20,7 @@ from shared.contracts import (
     BookingNoShow,
     BookingRejected,
     BookingRescheduled,
+    ClientErasureRequested,
     ContactPreferencesChanged,
     ContactRegistered,
     ContactUnreachable,
@@ -123,6 +124,14 @@ def forget_rejected(envelope: Envelope, repo: NotifierRepository, deps: Notifier
     booking_id = str(envelope.payload_as(BookingRejected).booking_id)
     repo.delete_contact(booking_id)
     cancel_pending(repo, booking_id, "booking_rejected")
+
+
+def erase_client(envelope: Envelope, repo: NotifierRepository, deps: NotifierDeps) -> None:
+    """The client deleted their data from the manage page: nothing more is sent, and nothing is kept that could
+    reach or identify them (the opt-out list keeps its keyed hash: a STOP outlives an erasure)."""
+    booking_id = str(envelope.payload_as(ClientErasureRequested).booking_id)
+    erased = repo.erase_booking(booking_id)
+    log.info("client data erased (%d contact)", erased)
 
 
 def cancel_reminders(envelope: Envelope, repo: NotifierRepository, deps: NotifierDeps) -> None:

@@ -270,6 +270,25 @@ class NotifierRepository:
         ).values(status="failed", error_code="not_sent", updated_at=now))
         return bool(won.rowcount == 1)
 
+    def erase_booking(self, booking_id: str) -> int:
+        """The client asked for their data to go: the contact (sealed number and manage link) and the booking's
+        facts (time, place) are deleted, what was still to be sent is cancelled, and what was sent keeps only its
+        history for admins (status, times), not the masked number. Returns the number of contacts deleted (0 for
+        a booking already erased or never known)."""
+        deleted = self.session.exec(delete(Contact).where(col(Contact.booking_id) == booking_id))
+        self.session.exec(delete(BookingFacts).where(col(BookingFacts.booking_id) == booking_id))
+        connection = self.session.connection()
+        connection.execute(
+            update(_REMINDERS).where(_REMINDERS.c.booking_id == booking_id, _REMINDERS.c.status == "pending")
+            .values(status="cancelled", outcome="erased_by_client"))
+        connection.execute(
+            update(_REMINDERS).where(_REMINDERS.c.booking_id == booking_id, _REMINDERS.c.phone_ciphertext.is_not(None))
+            .values(phone_ciphertext=None, phone_context=None))
+        connection.execute(
+            update(_DELIVERIES).where(_DELIVERIES.c.booking_id == booking_id, _DELIVERIES.c.to_masked != "")
+            .values(to_masked=""))
+        return int(deleted.rowcount or 0)
+
     # --- retention -------------------------------------------------------------------------------------------------
 
     def purge_expired(self, now: datetime) -> int:
