@@ -84,10 +84,28 @@ class DataCipher:
         # The look-up key must not change when the encryption key rotates, or old hashes stop matching;
         # it is derived from the oldest key, which is kept for as long as any record made with it lives.
         self._hash_key = _derive(keys[-1][1], b"lookup-hmac")
+        self._lookup_kid = keys[-1][0]
 
     @classmethod
     def from_text(cls, text: str) -> DataCipher:
         return cls(parse_data_key(text))
+
+    @property
+    def current_key_id(self) -> str:
+        """The id of the key new ciphertexts are made with (the first in DATA_KEY)."""
+        return self._current_kid
+
+    @property
+    def lookup_key_id(self) -> str:
+        """The id of the key the look-up hashes are derived from (the last in DATA_KEY)."""
+        return self._lookup_kid
+
+    def reseal(self, token: str, context: str) -> str | None:
+        """`token` made again with the current key, or None if it already is (key rotation).
+        Raises DecryptionError if no listed key opens it."""
+        if key_id_of(token) == self._current_kid:
+            return None
+        return self.encrypt(self.decrypt(token, context), context)
 
     def encrypt(self, plaintext: str, context: str) -> str:
         """`context` is bound as associated data: a ciphertext cannot be moved to another field or record."""
@@ -110,6 +128,12 @@ class DataCipher:
 
     def lookup_hash(self, value: str) -> str:
         return hmac.new(self._hash_key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def key_id_of(token: str) -> str | None:
+    """The key id a ciphertext names (`v1.<kid>.…`), None for anything else."""
+    parts = token.split(".")
+    return parts[1] if len(parts) == 4 and parts[0] == "v1" else None
 
 
 def new_token() -> str:
