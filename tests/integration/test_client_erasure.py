@@ -168,9 +168,21 @@ def _erasure(booking_id: UUID) -> dict[str, Any]:
     return wrap(ClientErasureRequested(booking_id=booking_id), uuid4(), NOW).to_wire()
 
 
-@pytest.fixture
-def scheduler(tmp_path: Path) -> Iterator[Scheduler]:
-    built = build_scheduler(load_settings(SchedulerSettings, var_dir=tmp_path), clock=lambda: NOW)
+DATABASES = [pytest.param("embedded"), pytest.param("postgresql", marks=pytest.mark.infra)]
+
+
+def _database_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Nothing for the embedded default; PostgreSQL and RabbitMQ of the test's own for the real stack."""
+    if request.param == "embedded":
+        return {}
+    real: dict[str, str] = request.getfixturevalue("real_env")
+    return {key.lower(): value for key, value in real.items()}
+
+
+@pytest.fixture(params=DATABASES)
+def scheduler(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Scheduler]:
+    env = {k: v for k, v in _database_env(request).items() if k in ("scheduler_database_url", "broker_url")}
+    built = build_scheduler(load_settings(SchedulerSettings, var_dir=tmp_path, **env), clock=lambda: NOW)
     seed(built.engine)
     yield built
     built.engine.dispose()
@@ -204,8 +216,7 @@ def test_a_past_appointment_keeps_its_outcome_but_loses_the_client_link(schedule
     booking_id = uuid4()
     scheduler.consumer.handle(wrap(BookingRequested(booking_id=booking_id, slot_id=make_slot_id(1, 1, 1,
                                    MONDAY_AT_ELEVEN), language="de", channel="web"), uuid4()).to_wire())
-    later = build_scheduler(load_settings(SchedulerSettings, var_dir=scheduler.settings.var_dir),
-                            clock=lambda: MONDAY_AT_ELEVEN + timedelta(days=1))
+    later = build_scheduler(scheduler.settings, clock=lambda: MONDAY_AT_ELEVEN + timedelta(days=1))
     try:
         later.consumer.handle(_erasure(booking_id))
     finally:
@@ -216,9 +227,11 @@ def test_a_past_appointment_keeps_its_outcome_but_loses_the_client_link(schedule
     assert after.booking_id != str(booking_id) and after.contact_problem == "erased_by_client"
 
 
-@pytest.fixture
-def notifier(tmp_path: Path) -> Iterator[Notifier]:
-    built = build_notifier(load_settings(NotifierSettings, var_dir=tmp_path), clock=lambda: NOW)
+@pytest.fixture(params=DATABASES)
+def notifier(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Notifier]:
+    env = {k: v for k, v in _database_env(request).items()
+           if k in ("notifier_database_url", "broker_url", "data_key")}
+    built = build_notifier(load_settings(NotifierSettings, var_dir=tmp_path, **env), clock=lambda: NOW)
     yield built
     built.engine.dispose()
 
