@@ -53,8 +53,11 @@ def _no_phone_number(text: str) -> str:
 
 
 FreeText = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_no_phone_number)]
-# `v1.<kid>.<nonce>.<ciphertext>` from shared.crypto; a clear phone number can never match this.
-Ciphertext = Annotated[str, StringConstraints(pattern=r"^v1\.[A-Za-z0-9_-]{1,16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")]
+# `v1.<kid>.<nonce>.<ciphertext>` (DATA_KEY) or `x1.<kid>.<ephemeral key>.<nonce>.<ciphertext>` (sealed with the
+# notifier's public key) from shared.crypto; a clear phone number can never match this.
+_KID, _B64 = r"[A-Za-z0-9_-]{1,16}", r"[A-Za-z0-9_-]+"
+Ciphertext = Annotated[str, StringConstraints(
+    pattern=rf"^(v1\.{_KID}\.{_B64}\.{_B64}|x1\.{_KID}\.{_B64}\.{_B64}\.{_B64})$")]
 
 
 class PublicLocation(BaseModel):

@@ -119,8 +119,8 @@ class BookingService:
         }
         contact = ContactRegistered(
             booking_id=booking_id,
-            phone=self.cipher.encrypt(phone, phone_context(booking_id)),
-            manage_token=self.cipher.encrypt(token, manage_token_context(booking_id)),
+            phone=self.cipher.seal_for_notifier(phone, phone_context(booking_id)),
+            manage_token=self.cipher.seal_for_notifier(token, manage_token_context(booking_id)),
             language=booking.language,
             preferences=booking.preferences,
         )

@@ -10,6 +10,7 @@ from notifier.app import build
 from notifier.rotation import DEFAULT_BATCH_SIZE, rotate
 from notifier.settings import NotifierSettings
 from shared.cipher import load_cipher
+from shared.crypto import generate_box_key
 from shared.db import make_engine
 from shared.healthcheck import BEAT_SCHEDULE_NAME
 from shared.logging import configure_logging
@@ -46,10 +47,15 @@ def rotate_key(settings: NotifierSettings, batch_size: int) -> int:
 def main() -> None:
     owner_only_from_now()  # databases, logs and schedules this process creates are its owner's alone
     parser = argparse.ArgumentParser(prog="notifier")
-    parser.add_argument("command", choices=["worker", "beat", "init", "rotate-key"])
+    parser.add_argument("command", choices=["worker", "beat", "init", "rotate-key", "generate-box-key"])
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
                         help="rotate-key: values per transaction (default %(default)s)")
     args = parser.parse_args()
+    if args.command == "generate-box-key":
+        private, public = generate_box_key()
+        print(f"NOTIFIER_PRIVATE_KEY={private}   # the notifier only; keep it secret")
+        print(f"NOTIFIER_PUBLIC_KEY={public}   # the gateway")
+        return
     settings = load_settings_or_exit(NotifierSettings)
     if args.command == "rotate-key":
         raise SystemExit(rotate_key(settings, max(1, args.batch_size)))

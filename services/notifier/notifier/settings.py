@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
+from shared.crypto import parse_box_key
 from shared.settings import DatabaseUrl, DataKeySettings, HttpUrl, PublicUrlSettings, WorkerSettings
 
 # Every SMS carries PUBLIC_BASE_URL + "/m/" + a 22-character token and ends with SMS_SIGNATURE. In Russian, Ukrainian,
@@ -18,6 +19,9 @@ class NotifierSettings(DataKeySettings, PublicUrlSettings, WorkerSettings):
     """Read once by `python -m notifier` (worker, beat, init), passed to `notifier.app.build`."""
 
     notifier_database_url: DatabaseUrl = ""
+
+    # Opens what the gateway sealed with the matching NOTIFIER_PUBLIC_KEY (`python -m notifier generate-box-key`).
+    notifier_private_key: SecretStr = SecretStr("")
 
     sms_provider: Literal["sink", "twilio"] = "sink"
     twilio_account_sid: str = ""
@@ -39,6 +43,13 @@ class NotifierSettings(DataKeySettings, PublicUrlSettings, WorkerSettings):
     sms_rate_per_second: float = Field(default=10.0, ge=0, le=1000)
     # A transient provider error is retried this many times (exponential backoff with jitter), then failed.
     sms_max_attempts: int = Field(default=5, ge=1, le=20)
+
+    @field_validator("notifier_private_key")
+    @classmethod
+    def _well_formed_private_key(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value():
+            parse_box_key(value.get_secret_value())
+        return value
 
     @model_validator(mode="after")
     def _embedded_notifier_database(self) -> Self:
