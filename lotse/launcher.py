@@ -28,6 +28,7 @@ from gateway.settings import GatewaySettings
 from notifier.settings import NotifierSettings
 
 from shared.cipher import load_cipher
+from shared.private_files import private_directory, private_file
 from shared.settings import ConfigurationError, DataKeySettings
 
 LOG_FILE_BYTES = 10 * 1024 * 1024
@@ -66,6 +67,7 @@ class RoleLog:
         self._file.propagate = False
         self._file.setLevel(logging.INFO)
         if not self._file.handlers:
+            private_file(self.path)  # logs hold no number or text, but who booked when is personal enough
             handler = RotatingFileHandler(self.path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILES_KEPT,
                                           encoding="utf-8")
             handler.setFormatter(logging.Formatter("%(message)s"))
@@ -167,7 +169,7 @@ def welcome(gateway: GatewaySettings, notifier: NotifierSettings, logs: Path) ->
 def run(gateway: GatewaySettings, notifier: NotifierSettings, demo: bool = True) -> int:
     logs = gateway.var_dir.resolve() / "logs"
     try:
-        logs.mkdir(parents=True, exist_ok=True)
+        private_directory(logs)
         prepare(gateway, demo, logs)
     except ConfigurationError as exc:
         print(f"lotse: configuration error: {exc}", file=sys.stderr)

@@ -26,6 +26,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Field
 
+from shared.private_files import private_file
+
 
 def sqlalchemy_url(url: str) -> str:
     """Accept the usual `postgresql://user@host/db` form and use the psycopg 3 driver for it."""
@@ -81,7 +83,8 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
 def _sqlite_engine(url: str) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # Created (or tightened) owner-only before SQLite opens it: its -wal and -shm files take the same mode.
+        private_file(Path(database))
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     # pysqlite's own transaction handling defers BEGIN and upgrades read locks to write locks mid-transaction,

@@ -21,6 +21,8 @@ from kombu.transport import virtual
 from kombu.transport.virtual import Empty
 from kombu.utils.json import dumps, loads
 
+from shared.private_files import private_file
+
 TRANSPORT = "shared.embedded_broker:Transport"
 URL_PREFIX = "sqla+sqlite://"
 
@@ -56,7 +58,7 @@ class Channel(virtual.Channel):
     def __init__(self, connection: Any, **kwargs: Any) -> None:
         super().__init__(connection, **kwargs)
         path = _database(self.connection.client.hostname)
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(path))  # messages carry sealed numbers and tokens: owner-only, as the databases
         # Autocommit: each statement is its own transaction (a message taken is gone at once).
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")

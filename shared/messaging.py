@@ -45,7 +45,7 @@ class Subscription:
 SUBSCRIPTIONS: dict[str, tuple[Subscription, ...]] = {
     "scheduler": (
         Subscription("scheduler.bookings", ("booking.requested", "booking.cancellation_requested",
-                                            "contact.unreachable")),
+                                            "contact.unreachable", "client.erasure_requested")),
         Subscription("scheduler.queries", ("slots.requested", "staff.requested", "feed.requested",
                                            "counsellor.requested")),
     ),
@@ -54,7 +54,7 @@ SUBSCRIPTIONS: dict[str, tuple[Subscription, ...]] = {
             "notifier.events",
             ("contact.registered", "contact.preferences_changed", "booking.confirmed", "booking.rejected",
              "booking.cancelled", "booking.rescheduled", "booking.no_show", "booking.attended",
-             "delivery.status_reported", "sms.received"),
+             "delivery.status_reported", "sms.received", "client.erasure_requested"),
         ),
         Subscription("notifier.queries", ("sms.preview_requested",)),
     ),

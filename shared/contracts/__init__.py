@@ -14,6 +14,7 @@ from shared.contracts.common import Mode, PublicLocation, Slot, Topic
 from shared.contracts.contacts import ContactPreferences, ContactPreferencesChanged, ContactRegistered, SafeWindow
 from shared.contracts.deliveries import ContactUnreachable, DeliveryStatusReported, SmsReceived
 from shared.contracts.envelope import Envelope, Payload, UnknownMessage, WrongPayload, parse, wrap
+from shared.contracts.erasure import ClientErasureRequested
 from shared.contracts.previews import SmsPreview, SmsPreviewed, SmsPreviewRequested
 from shared.contracts.slots import QueryError, SlotsOffered, SlotsRequested
 from shared.contracts.staff import CounsellorRequested, FeedRequested, StaffAnswered, StaffRequested
@@ -27,6 +28,7 @@ __all__ = [
     "BookingRejected",
     "BookingRequested",
     "BookingRescheduled",
+    "ClientErasureRequested",
     "ContactPreferences",
     "ContactPreferencesChanged",
     "ContactRegistered",

@@ -292,7 +292,9 @@ class StaffLocation(_Model):
 class ContactProblem(_Model):
     """Texts to the client cannot arrive (the notifier's `contact.unreachable`): staff reach them another way."""
 
-    reason: Literal["invalid_number", "unreachable", "opted_out"]  # as contact.unreachable reports them
+    # As contact.unreachable reports them, or erased_by_client: the client deleted their data from the manage page
+    # (staff see that it happened, not what was there).
+    reason: Literal["invalid_number", "unreachable", "opted_out", "erased_by_client"]
     error_code: str | None = None  # Twilio's, such as "21211" (invalid 'To' number)
     since: AwareDatetime  # first reported, in the asked time zone
 

@@ -17,6 +17,7 @@ import httpx
 import psutil
 import pytest
 
+from shared.crypto import generate_data_key
 from tests.support.system import REPO, base_env, free_port, poll
 
 
@@ -41,6 +42,11 @@ def test_launcher_runs_the_system_prints_the_url_last_and_stops_cleanly_on_ctrl_
         slots = httpx.get(f"http://127.0.0.1:{port}/v1/slots", params={"language": "de"}, timeout=10).json()
         assert slots["slots"], "the demo calendar offers slots at once"
         assert (tmp_path / "data.key").exists(), "the embedded default generates its data key on first start"
+        assert {"gateway.sqlite", "scheduler.sqlite", "notifier.sqlite", "broker.sqlite"} <= {
+            path.name for path in tmp_path.iterdir()}
+        readable = {str(path.relative_to(tmp_path)): oct(path.stat().st_mode & 0o777) for path in tmp_path.rglob("*")
+                    if path.name != "launcher.out" and path.stat().st_mode & 0o077}
+        assert readable == {}, "databases, keys, schedules and logs are readable by their owner only"
 
         launcher.send_signal(signal.SIGINT)
         launcher.wait(timeout=30)
@@ -112,12 +118,18 @@ def test_demo_calendar_covers_the_towns_of_the_state_and_a_phone_option(tmp_path
     [
         (["-m", "notifier", "worker"], {"SMS_PROVIDER": "twilio"}, "TWILIO_ACCOUNT_SID"),
         (["-m", "gateway"], {"LOTSE_ENV": "production"}, "DATA_KEY"),
+        (["-m", "notifier", "worker"], {"LOTSE_ENV": "production", "DATA_KEY": generate_data_key()},
+         "SMS_PROVIDER must be set when LOTSE_ENV=production"),
+        (["-m", "lotse", "run"], {"LOTSE_ENV": "production", "DATA_KEY": generate_data_key()},
+         "SMS_PROVIDER must be set when LOTSE_ENV=production"),
         (["-m", "scheduler", "worker"], {"SCHEDULER_DATABASE_URL": "mysql://x"}, "SCHEDULER_DATABASE_URL"),
         (["-m", "gateway"], {"BROKER_URL": "redis://localhost"}, "BROKER_URL"),
         (["-m", "gateway"], {"DATA_KEY": "k1:tooshort"}, "DATA_KEY"),
         (["-m", "lotse", "run"], {"PORT": "99999"}, "PORT"),
     ],
-    ids=["twilio-without-sid", "production-without-key", "bad-database-url", "bad-broker", "bad-key", "bad-port"],
+    ids=["twilio-without-sid", "production-without-key", "production-without-sms-provider",
+         "launcher-in-production-without-sms-provider",
+         "bad-database-url", "bad-broker", "bad-key", "bad-port"],
 )
 def test_misconfigured_service_stops_at_start_naming_the_variable(
     tmp_path: Path, role: list[str], env: dict[str, str], variable: str

@@ -23,6 +23,7 @@ import httpx
 import icalendar
 import pytest
 
+from shared.contracts.common import digit_count
 from tests.support.system import (
     REPO,
     System,
@@ -284,17 +285,23 @@ def test_staff_see_that_a_client_cannot_be_texted_and_why(system: System, public
 
 
 def test_staff_cancel_frees_the_booking_and_the_client_sees_it(public: httpx.Client, anna: httpx.Client,
-                                                               bogdan: httpx.Client) -> None:
+                                                               bogdan: httpx.Client, system: System) -> None:
     booked = book(public, "Anna")
     path = f"/v1/staff/bookings/{booked['booking_id']}/cancel"
 
     assert_problem(bogdan.post(path, json={}), 403, "forbidden", "own calendar")
     assert_problem(anna.post(path, json={"reason": "ruf an +49 151 1234"}), 422, "invalid_reason")
+    # A number in fullwidth, Arabic-Indic or Devanagari digits, or a mix, is a number too.
+    for hidden in ("ruf an ０１５１ ２３４５６７８", "اتصل ٠١٥١-٢٣٤-٥٦٧٨", "कॉल ०१५१.२३४५", "0١५๑２"):
+        assert_problem(anna.post(path, json={"reason": hidden}), 422, "invalid_reason", "four digits")
     response = anna.post(path, json={"reason": "Beraterin krank"})
 
     assert response.status_code == 200, response.text
     assert response.json()["booking"]["status"] == "cancelled"
     wait_for_status(public, booked["manage_token"], "cancelled")
+    stored = [reason for (reason,) in rows(system, "SELECT status_reason FROM appointments") if reason]
+    assert "Beraterin krank" in stored
+    assert not [reason for reason in stored if digit_count(reason) > 4], "a number reached the scheduler's database"
     assert_problem(anna.post(path, json={}), 409, "not_confirmed", "confirmed")
     assert_problem(anna.post(f"/v1/staff/bookings/{uuid4()}/cancel", json={}), 404, "unknown_booking")
 

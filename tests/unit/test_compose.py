@@ -60,7 +60,8 @@ SETTINGS_OF_MODULE: dict[str, type[CommonSettings]] = {
 SETTINGS_VARIABLES = {name.upper() for cls in SETTINGS_OF_MODULE.values() for name in cls.model_fields}
 
 # What an operator's .env holds at least (the passwords are letters and digits, as the header asks).
-OPERATOR_ENV = {"DATA_KEY": generate_data_key(), "POSTGRES_PASSWORD": "pg1secret", "RABBITMQ_PASSWORD": "mq1secret"}
+OPERATOR_ENV = {"DATA_KEY": generate_data_key(), "POSTGRES_PASSWORD": "pg1secret", "RABBITMQ_PASSWORD": "mq1secret",
+                "SMS_PROVIDER": "sink"}
 
 INTERPOLATION = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 PYTHON_MODULE = re.compile(r"\bpython -m (?P<module>[\w.]+)(?P<args>(?: [\w-]+)*)")
@@ -229,6 +230,10 @@ def test_twilio_can_be_switched_on_from_the_env_file_and_reaches_only_the_sender
     assert notifier.sms_provider == "twilio" and notifier.twilio_from == "+4915100000000"
     assert notifier.twilio_auth_token.get_secret_value() == "token"
     assert container_env(app_services["notifier"])["SMS_PROVIDER"] == "sink"
+    # Production never falls back to the sink: the operator names the provider, or compose refuses to start.
+    without = {key: value for key, value in OPERATOR_ENV.items() if key != "SMS_PROVIDER"}
+    with pytest.raises(MissingVariable, match="SMS_PROVIDER"):
+        container_env(app_services["notifier"], without)
     # The gateway checks the signature of Twilio's webhooks with the auth token or the webhook SharedKey.
     [gateway] = load_each(app_services["gateway"], twilio)
     assert isinstance(gateway, GatewaySettings)

@@ -22,6 +22,7 @@ from shared.contracts import (
     BookingRejected,
     BookingRequested,
     BookingRescheduled,
+    ClientErasureRequested,
     ContactRegistered,
     CounsellorRequested,
     FeedRequested,
@@ -75,6 +76,7 @@ def a_slot(hour: int = 9) -> Slot:
 def examples() -> list[Payload]:
     """One payload per registered model, with every optional field filled in."""
     return [
+        ClientErasureRequested(booking_id=BOOKING),
         BookingRequested(booking_id=BOOKING, slot_id=a_slot().slot_id, topic=Topic.health, language="ro",
                          channel="sms"),
         BookingConfirmed(booking_id=BOOKING, slot=a_slot(), language="de", reminder_offsets_minutes=(2880, 60)),

@@ -23,6 +23,8 @@ DATABASE_VARIABLES = {GatewaySettings: "GATEWAY_DATABASE_URL", SchedulerSettings
 # A wrong value for each variable only one or two services read.
 BROKEN = {
     "DATA_KEY": "k1:tooshort",
+    "NOTIFIER_PUBLIC_KEY": "n1:tooshort",
+    "NOTIFIER_PRIVATE_KEY": "no-colon",
     "PORT": "0",
     "PUBLIC_BASE_URL": "termine.example.org",
     "TWILIO_API_BASE_URL": "ftp://files.example.org",
@@ -69,14 +71,15 @@ def test_each_service_reads_the_common_variables_and_its_own() -> None:
     common = {"LOTSE_ENV", "VAR_DIR", "BROKER_URL", "TIMEZONE", "SLOTS_TIMEOUT_SECONDS", "LOG_LEVEL"}
 
     assert variables(GatewaySettings) == common | {"GATEWAY_DATABASE_URL", "HOST", "PORT", "PUBLIC_BASE_URL",
-                                                   "DATA_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY"}
+                                                   "DATA_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY",
+                                                   "NOTIFIER_PUBLIC_KEY"}
     assert variables(SchedulerSettings) == common | {"SCHEDULER_DATABASE_URL", "WORKER_CONCURRENCY",
                                                      "SLOT_STEP_MINUTES", "TRAVEL_BUFFER_MINUTES"}
     assert variables(NotifierSettings) == common | {
         "NOTIFIER_DATABASE_URL", "WORKER_CONCURRENCY", "PORT", "PUBLIC_BASE_URL", "DATA_KEY", "SMS_PROVIDER",
         "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "TWILIO_MESSAGING_SERVICE_SID",
         "TWILIO_API_BASE_URL", "CONTACT_RETENTION_DAYS", "QUIET_HOURS_START", "QUIET_HOURS_END", "SMS_SENDER_ID",
-        "SMS_SIGNATURE", "SMS_RATE_PER_SECOND", "SMS_MAX_ATTEMPTS"}
+        "SMS_SIGNATURE", "SMS_RATE_PER_SECOND", "SMS_MAX_ATTEMPTS", "NOTIFIER_PRIVATE_KEY"}
 
 
 @pytest.mark.parametrize("settings_class", SERVICES, ids=lambda c: c.__name__)
@@ -302,6 +305,24 @@ def test_production_with_data_key_loads_and_keeps_the_key_secret(
 
     assert settings.data_key.get_secret_value() == key
     assert key not in repr(settings)
+
+
+def test_production_never_falls_back_to_the_sink(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without SMS_PROVIDER, production would send no text at all and gather manage links in a file."""
+    for name, value in {"DATA_KEY": generate_data_key(), "LOTSE_ENV": "production"}.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings(NotifierSettings).sender_problem() == (
+        "SMS_PROVIDER must be set when LOTSE_ENV=production: 'twilio' to send texts, or 'sink' to send none and "
+        "only record them in VAR_DIR/sms-sink.jsonl")
+    monkeypatch.setenv("LOTSE_ENV", "embedded")
+    assert load_settings(NotifierSettings).sender_problem() is None, "the embedded default records texts"
+
+
+def test_production_may_choose_the_sink_explicitly(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"DATA_KEY": generate_data_key(), "LOTSE_ENV": "production", "SMS_PROVIDER": "sink"}.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(NotifierSettings)
+    assert settings.sms_provider == "sink" and settings.sender_problem() is None
 
 
 @pytest.mark.parametrize("settings_class", SERVICES, ids=lambda c: c.__name__)

@@ -15,10 +15,12 @@ from gateway.app import build, create_app
 from gateway.init import missing_data
 from gateway.settings import GatewaySettings
 from shared.logging import configure_logging
+from shared.private_files import owner_only_from_now
 from shared.settings import ConfigurationError, load_settings_or_exit
 
 
 def main() -> None:
+    owner_only_from_now()  # databases, logs and keys this process creates are its owner's alone
     if len(sys.argv) > 1:
         from gateway.staff.commands import run
 

@@ -109,7 +109,7 @@ class Gateway:
 def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
     engine = make_engine(settings.gateway_database_url, pool_size=POOL_SIZE)
     migrations.upgrade(engine)
-    cipher = load_cipher(settings)
+    cipher = load_cipher(settings, public_key=settings.notifier_public_key)
     celery = make_celery("gateway", settings)
     publisher = Publisher(celery, settings)
     relay = Relay(engine, publisher.publish_outbox, "gateway")

@@ -25,6 +25,7 @@ from gateway.errors import (
     InvalidIdempotencyKey,
     InvalidPhone,
     NotCancellable,
+    NotErasableYet,
     PreferencesNotChangeable,
 )
 from gateway.repository import GatewayRepository
@@ -32,6 +33,7 @@ from gateway.tables import BookingRequest
 from shared.contracts import (
     BookingCancellationRequested,
     BookingRequested,
+    ClientErasureRequested,
     ContactPreferences,
     ContactPreferencesChanged,
     ContactRegistered,
@@ -117,8 +119,8 @@ class BookingService:
         }
         contact = ContactRegistered(
             booking_id=booking_id,
-            phone=self.cipher.encrypt(phone, phone_context(booking_id)),
-            manage_token=self.cipher.encrypt(token, manage_token_context(booking_id)),
+            phone=self.cipher.seal_for_notifier(phone, phone_context(booking_id)),
+            manage_token=self.cipher.seal_for_notifier(token, manage_token_context(booking_id)),
             language=booking.language,
             preferences=booking.preferences,
         )
@@ -189,6 +191,23 @@ class BookingService:
             repository.add_messages(wrap(cancel, row.booking_id, now))
         self.announce()
         return view_of(row, preferences)
+
+    def erase(self, token: str) -> None:
+        """The client deletes their data: the booking request (token hash, idempotency key and fingerprint, the
+        sealed replay token, slot, choices about texts) goes in the transaction that writes `client.erasure_requested`
+        for the scheduler (which cancels the appointment if it is still to come) and the notifier (which deletes the
+        number). From then on the link finds nothing. Not while the scheduler is still deciding: its decision
+        would then hold a slot for a client who is gone (the page refreshes itself until it is decided)."""
+        with self.uow() as repository:
+            row = _find(repository, token, for_update=True)
+            if row.status == "pending":
+                raise NotErasableYet("This booking is still being decided; please try again in a moment.")
+            now = self.clock()
+            repository.delete_booking(row)
+            erased = ClientErasureRequested(booking_id=UUID(row.booking_id))
+            # A fresh correlation id: the booking id must not live on in the messages' logs after an erasure.
+            repository.add_messages(wrap(erased, str(uuid4()), now))
+        self.announce()
 
     def forget_replay_tokens(self) -> int:
         """After a day a retry gets a new booking; the sealed token is dropped."""

@@ -28,6 +28,10 @@ class NotCancellable(GatewayError):
     code, status = "not_cancellable", 409
 
 
+class NotErasableYet(GatewayError):
+    code, status = "not_erasable_yet", 409
+
+
 class PreferencesNotChangeable(GatewayError):
     code, status = "not_changeable", 409
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from gateway import migrations
 from gateway.settings import GatewaySettings
 from shared.db import make_engine
+from shared.private_files import owner_only_from_now
 from shared.settings import load_settings_or_exit
 
 DATABASE_FILE = "gateway.sqlite"
@@ -34,4 +35,5 @@ def missing_data(settings: GatewaySettings) -> str | None:
 
 
 if __name__ == "__main__":
+    owner_only_from_now()
     migrations.upgrade(make_engine(load_settings_or_exit(GatewaySettings).gateway_database_url))

@@ -55,6 +55,14 @@ class GatewayRepository:
         query = select(BookingRequest).where(BookingRequest.manage_token_hash == manage_token_hash)
         return self.session.exec(query.with_for_update() if for_update else query).first()
 
+    def delete_booking(self, row: BookingRequest) -> None:
+        """The booking request and its choices about texts (booking_preferences goes with it, ON DELETE CASCADE;
+        deleted here too, for a database without foreign keys enforced)."""
+        preferences = self.session.get(BookingPreferences, row.booking_id)
+        if preferences is not None:
+            self.session.delete(preferences)
+        self.session.delete(row)
+
     def save_booking(self, row: BookingRequest) -> None:
         self.session.add(row)
 

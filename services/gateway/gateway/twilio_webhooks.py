@@ -101,8 +101,8 @@ class TwilioWebhooks:
             if phone is None:
                 log.info("inbound sms ignored: the sender is not a mobile number in E.164 (keyword=%s)", keyword)
                 return None
-            received = SmsReceived(message_sid=sid, phone=self.cipher.encrypt(phone, inbound_phone_context(sid)),
-                                   keyword=keyword, language=language)
+            sealed = self.cipher.seal_for_notifier(phone, inbound_phone_context(sid))
+            received = SmsReceived(message_sid=sid, phone=sealed, keyword=keyword, language=language)
             self._publish(received, sid, sid)
             log.info("inbound sms accepted: keyword=%s language=%s", keyword, language or "-")
         return received

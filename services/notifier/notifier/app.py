@@ -54,7 +54,7 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
     # The worker's threads, the relay, the dispatch thread and its lock's connection and a spare.
     engine = make_engine(settings.notifier_database_url, pool_size=settings.worker_concurrency + 5)
     migrations.upgrade(engine)
-    cipher = load_cipher(settings)
+    cipher = load_cipher(settings, private_key=settings.notifier_private_key.get_secret_value())
     celery = make_celery("notifier", settings)
     publisher = Publisher(celery, settings)
     relay = Relay(engine, publisher.publish_outbox, "notifier")
@@ -104,6 +104,7 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
             "booking.rescheduled": command(handlers.record_rescheduled),
             "booking.no_show": command(handlers.record_no_show),
             "booking.attended": command(handlers.record_attended),
+            "client.erasure_requested": command(handlers.erase_client),
         },
         dead_letter=lambda raw, reason: publisher.publish_dead_letter(raw, "notifier", reason),
         after_commit=after_commit,

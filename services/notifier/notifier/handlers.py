@@ -20,6 +20,7 @@ from shared.contracts import (
     BookingNoShow,
     BookingRejected,
     BookingRescheduled,
+    ClientErasureRequested,
     ContactPreferencesChanged,
     ContactRegistered,
     ContactUnreachable,
@@ -28,7 +29,7 @@ from shared.contracts import (
     SmsReceived,
     wrap,
 )
-from shared.contracts.contacts import phone_context
+from shared.contracts.contacts import manage_token_context, phone_context
 from shared.contracts.deliveries import inbound_phone_context
 from shared.crypto import DataCipher
 
@@ -66,9 +67,10 @@ def register_contact(envelope: Envelope, repo: NotifierRepository, deps: Notifie
     # Its messages are still planned, so that START brings back those still to come.
     added = Contact(
         booking_id=booking_id,
-        phone_ciphertext=contact.phone,
+        # Stored under DATA_KEY whatever it arrived sealed with (the dispatcher and the key rotation read that).
+        phone_ciphertext=deps.cipher.at_rest(contact.phone, phone_context(contact.booking_id)),
         phone_hash=phone_hash,
-        manage_token_ciphertext=contact.manage_token,
+        manage_token_ciphertext=deps.cipher.at_rest(contact.manage_token, manage_token_context(contact.booking_id)),
         language=contact.language,
         reminders=contact.preferences.reminders,
         safe_window=window.model_dump_json() if window else None,
@@ -123,6 +125,14 @@ def forget_rejected(envelope: Envelope, repo: NotifierRepository, deps: Notifier
     booking_id = str(envelope.payload_as(BookingRejected).booking_id)
     repo.delete_contact(booking_id)
     cancel_pending(repo, booking_id, "booking_rejected")
+
+
+def erase_client(envelope: Envelope, repo: NotifierRepository, deps: NotifierDeps) -> None:
+    """The client deleted their data from the manage page: nothing more is sent, and nothing is kept that could
+    reach or identify them (the opt-out list keeps its keyed hash: a STOP outlives an erasure)."""
+    booking_id = str(envelope.payload_as(ClientErasureRequested).booking_id)
+    erased = repo.erase_booking(booking_id)
+    log.info("client data erased (%d contact)", erased)
 
 
 def cancel_reminders(envelope: Envelope, repo: NotifierRepository, deps: NotifierDeps) -> None:
@@ -213,7 +223,8 @@ def answer_keyword(envelope: Envelope, repo: NotifierRepository, deps: NotifierD
     language = received.language or repo.latest_language(phone_hash) or "en"
     kind = "opted_out" if opted_out else "opted_in"
     repo.save(Reminder(key=f"sms:{received.message_sid}:{kind}", kind=kind, language=language, due_at=now,
-                       not_after=now + _OPT_ANSWER_VALID, phone_ciphertext=received.phone, phone_context=context))
+                       not_after=now + _OPT_ANSWER_VALID, phone_context=context,
+                       phone_ciphertext=deps.cipher.at_rest(received.phone, context)))
     if opted_out:
         _tell_staff_about_opt_out(repo, phone_hash, now)
     else:

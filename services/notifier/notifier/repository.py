@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, exists, insert, literal, text, update
+from sqlalchemy import Connection, Engine, bindparam, exists, func, insert, literal, text, update
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, delete, select
 
@@ -270,6 +270,25 @@ class NotifierRepository:
         ).values(status="failed", error_code="not_sent", updated_at=now))
         return bool(won.rowcount == 1)
 
+    def erase_booking(self, booking_id: str) -> int:
+        """The client asked for their data to go: the contact (sealed number and manage link) and the booking's
+        facts (time, place) are deleted, what was still to be sent is cancelled, and what was sent keeps only its
+        history for admins (status, times), not the masked number. Returns the number of contacts deleted (0 for
+        a booking already erased or never known)."""
+        deleted = self.session.exec(delete(Contact).where(col(Contact.booking_id) == booking_id))
+        self.session.exec(delete(BookingFacts).where(col(BookingFacts.booking_id) == booking_id))
+        connection = self.session.connection()
+        connection.execute(
+            update(_REMINDERS).where(_REMINDERS.c.booking_id == booking_id, _REMINDERS.c.status == "pending")
+            .values(status="cancelled", outcome="erased_by_client"))
+        connection.execute(
+            update(_REMINDERS).where(_REMINDERS.c.booking_id == booking_id, _REMINDERS.c.phone_ciphertext.is_not(None))
+            .values(phone_ciphertext=None, phone_context=None))
+        connection.execute(
+            update(_DELIVERIES).where(_DELIVERIES.c.booking_id == booking_id, _DELIVERIES.c.to_masked != "")
+            .values(to_masked=""))
+        return int(deleted.rowcount or 0)
+
     # --- retention -------------------------------------------------------------------------------------------------
 
     def purge_expired(self, now: datetime) -> int:
@@ -307,3 +326,65 @@ def sender_lock(engine: Engine) -> Iterator[bool]:
         finally:
             if got:
                 connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _SENDER_LOCK})
+
+
+# --- key rotation (notifier.rotation): every column that holds a sealed value ------------------------------------
+
+
+@dataclass(frozen=True)
+class SealedColumn:
+    table: Any
+    key: str  # the primary key column, walked in order
+    column: str
+    context: str  # "phone" or "manage_token" (bound to the booking id, the key), or "row" (the row's phone_context)
+
+
+@dataclass(frozen=True)
+class SealedValue:
+    key: Any
+    sealed: str
+    context: str | None = None
+
+
+SEALED_COLUMNS = (
+    SealedColumn(_CONTACTS, "booking_id", "phone_ciphertext", "phone"),
+    SealedColumn(_CONTACTS, "booking_id", "manage_token_ciphertext", "manage_token"),
+    SealedColumn(_REMINDERS, "id", "phone_ciphertext", "row"),
+)
+
+
+def sealed_not_under(connection: Connection, column: SealedColumn, key_id: str, after: Any, limit: int
+                     ) -> list[SealedValue]:
+    """The next `limit` values of the column (by primary key, after `after`) not sealed under `key_id`."""
+    table, prefix = column.table, f"v1.{key_id}."
+    sealed = table.c[column.column]
+    wanted = [table.c[column.key], sealed] + ([table.c.phone_context] if column.context == "row" else [])
+    query = (select_columns(*wanted)
+             .where(sealed.is_not(None), func.substr(sealed, 1, len(prefix)) != prefix)
+             .order_by(table.c[column.key]).limit(limit))
+    if after is not None:
+        query = query.where(table.c[column.key] > after)
+    return [SealedValue(*row) for row in connection.execute(query)]
+
+
+def replace_sealed(connection: Connection, column: SealedColumn, changes: list[tuple[SealedValue, str]]) -> int:
+    """Write each new value where the row still holds the value read (compare-and-set); the number written."""
+    table = column.table
+    statement = (update(table).where(table.c[column.key] == bindparam("k"),
+                                     table.c[column.column] == bindparam("old"))
+                 .values({column.column: bindparam("new")}))
+    written = 0
+    for value, new in changes:  # one by one: an executemany's rowcount is not reliable on every driver
+        written += connection.execute(statement, {"k": value.key, "old": value.sealed, "new": new}).rowcount or 0
+    return written
+
+
+def key_usage(connection: Connection) -> dict[str, int]:
+    """How many stored values are sealed under each key id, over every sealed column."""
+    usage: dict[str, int] = {}
+    for column in SEALED_COLUMNS:
+        sealed = column.table.c[column.column]
+        for (value,) in connection.execute(select_columns(sealed).where(sealed.is_not(None))):
+            kid = value.split(".")[1] if value.count(".") == 3 else "?"
+            usage[kid] = usage.get(kid, 0) + 1
+    return usage

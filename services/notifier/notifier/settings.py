@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
+from shared.crypto import parse_box_key
 from shared.settings import DatabaseUrl, DataKeySettings, HttpUrl, PublicUrlSettings, WorkerSettings
 
 # Every SMS carries PUBLIC_BASE_URL + "/m/" + a 22-character token and ends with SMS_SIGNATURE. In Russian, Ukrainian,
@@ -18,6 +19,9 @@ class NotifierSettings(DataKeySettings, PublicUrlSettings, WorkerSettings):
     """Read once by `python -m notifier` (worker, beat, init), passed to `notifier.app.build`."""
 
     notifier_database_url: DatabaseUrl = ""
+
+    # Opens what the gateway sealed with the matching NOTIFIER_PUBLIC_KEY (`python -m notifier generate-box-key`).
+    notifier_private_key: SecretStr = SecretStr("")
 
     sms_provider: Literal["sink", "twilio"] = "sink"
     twilio_account_sid: str = ""
@@ -40,6 +44,13 @@ class NotifierSettings(DataKeySettings, PublicUrlSettings, WorkerSettings):
     # A transient provider error is retried this many times (exponential backoff with jitter), then failed.
     sms_max_attempts: int = Field(default=5, ge=1, le=20)
 
+    @field_validator("notifier_private_key")
+    @classmethod
+    def _well_formed_private_key(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value():
+            parse_box_key(value.get_secret_value())
+        return value
+
     @model_validator(mode="after")
     def _embedded_notifier_database(self) -> Self:
         self.notifier_database_url = self.notifier_database_url or self.embedded_database_url("notifier")
@@ -56,6 +67,18 @@ class NotifierSettings(DataKeySettings, PublicUrlSettings, WorkerSettings):
                 "manage link and the signature, and a Russian, Ukrainian, Bulgarian or Thai text must still fit "
                 "two SMS segments (use a shorter domain or signature)")
         return self
+
+    def sender_problem(self) -> str | None:
+        """Why a process that sends texts (the worker, the launcher) must not start with these settings, or None.
+
+        The sink sends nothing: in production a forgotten SMS_PROVIDER would leave every client without texts and
+        gather manage links in a file. It stays possible (a staging system), but only when asked for. Checked
+        where texts are sent, not here as a validator: the beat and `notifier init` read these settings too and
+        send nothing, so they need no provider."""
+        if self.lotse_env == "production" and "sms_provider" not in self.model_fields_set:
+            return ("SMS_PROVIDER must be set when LOTSE_ENV=production: 'twilio' to send texts, or 'sink' to "
+                    "send none and only record them in VAR_DIR/sms-sink.jsonl")
+        return None
 
     @model_validator(mode="after")
     def _twilio_complete(self) -> Self:

@@ -8,6 +8,7 @@ request may have reached the provider, so the message must not be sent again wit
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import threading
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from twilio.rest import Client
 
 from notifier.settings import NotifierSettings
 from shared.phones import mask_phone
+from shared.private_files import FILE_MODE, private_directory, private_file
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,13 @@ class SmsSender(Protocol):
 
 
 class SinkSender:
-    """Appends each message to a JSON-lines file. The number is masked: the sink is for looking, not for calling."""
+    """Appends each message to a JSON-lines file instead of sending it; for development and tests, and in production
+    only when SMS_PROVIDER=sink is chosen explicitly (notifier.settings).
+
+    The number is masked: the sink is for looking, not for calling. The body is kept whole, manage link included:
+    the link is what a developer (and tests/integration) opens to see the manage page a client would see, and a
+    masked link could not be followed. So the file is readable by its owner only (0600, tightened if an older
+    version left it readable to others), like the databases that hold the same token's hash and ciphertext."""
 
     name = "sink"
 
@@ -65,6 +73,8 @@ class SinkSender:
         self.path = path
         self.sender_id = sender_id
         self._lock = threading.Lock()
+        if path.exists():
+            private_file(path)
 
     def send(self, to: str, body: str, ref: str) -> SendResult:
         sid = "SK" + secrets.token_hex(16)
@@ -76,9 +86,11 @@ class SinkSender:
             "to": mask_phone(to),
             "body": body,
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock, self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        private_directory(self.path.parent)
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+            with os.fdopen(fd, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
         return SendResult(sid, "delivered")
 
     def find_sent(self, to: str, body: str, since: datetime) -> SendResult | None:

@@ -9,11 +9,13 @@ from scheduler.app import build
 from scheduler.settings import SchedulerSettings
 from shared.logging import configure_logging
 from shared.messaging import queues_for
+from shared.private_files import owner_only_from_now
 from shared.settings import load_settings_or_exit
 from shared.worker import run_worker
 
 
 def main() -> None:
+    owner_only_from_now()  # databases, logs and schedules this process creates are its owner's alone
     parser = argparse.ArgumentParser(prog="scheduler")
     parser.add_argument("command", choices=["worker", "seed-demo", "init"])
     args = parser.parse_args()

@@ -59,6 +59,7 @@ def build(settings: SchedulerSettings, clock: Clock = system_clock) -> Scheduler
             "booking.requested": partial(handlers.decide_booking, deps=deps),
             "booking.cancellation_requested": partial(handlers.cancel_booking, deps=deps),
             "contact.unreachable": partial(handlers.record_contact_problem, deps=deps),
+            "client.erasure_requested": partial(handlers.erase_client, deps=deps),
         },
         queries={
             "slots.requested": partial(handlers.answer_slot_query, deps=deps),

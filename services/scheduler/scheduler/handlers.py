@@ -4,6 +4,7 @@ consumer's transaction and maps the decision it returns to the message announcin
 from __future__ import annotations
 
 import logging
+from uuid import uuid4
 
 from sqlmodel import Session
 
@@ -16,6 +17,7 @@ from shared.contracts import (
     BookingCancellationRequested,
     BookingRejected,
     BookingRequested,
+    ClientErasureRequested,
     ContactUnreachable,
     Envelope,
     QueryError,
@@ -46,6 +48,28 @@ def cancel_booking(envelope: Envelope, session: Session, deps: SchedulerDeps) ->
     decision = bookings.cancel(session, request.booking_id, request.by, request.reason, now)
     if isinstance(decision, Changed):
         add_to_outbox(session, wrap(decision.event, envelope.correlation_id, now))
+
+
+def erase_client(envelope: Envelope, session: Session, deps: SchedulerDeps) -> None:
+    """The client deleted their data: an appointment still to come is cancelled first (its time is free again),
+    then the appointment is cut loose from the booking id every other service and every log line knew it by (a new
+    random id), and staff see "erased_by_client" where a contact problem would show. Nothing is announced: the
+    gateway and the notifier erase on the same message, and no text may follow an erasure. An appointment this
+    calendar does not hold (a booking that was refused) changes nothing."""
+    request = envelope.payload_as(ClientErasureRequested)
+    appointment = repository.appointment_for_booking(session, str(request.booking_id))
+    if appointment is None:
+        log.info("erasure for a booking without an appointment: nothing to do")
+        return
+    now = deps.clock()
+    if appointment.starts_at > now:
+        bookings.cancel(session, request.booking_id, "client", None, now)  # no-op unless still confirmed
+    appointment.booking_id = str(uuid4())
+    appointment.contact_problem, appointment.contact_problem_code = "erased_by_client", None
+    appointment.contact_problem_since = now
+    appointment.updated_at = now
+    session.add(appointment)
+    log.info("client data erased from an appointment")
 
 
 def answer_slot_query(envelope: Envelope, session: Session, deps: SchedulerDeps) -> None:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from gateway.api.deps import BookingsDep, SettingsDep
 from gateway.booking_views import BookingView
 from gateway.bookings import Accepted, BookingService
-from gateway.errors import BookingNotFound, NotCancellable, PreferencesNotChangeable
+from gateway.errors import BookingNotFound, NotCancellable, NotErasableYet, PreferencesNotChangeable
 from gateway.settings import GatewaySettings
 from gateway.web.booking_page import Lang, Text, Ticked, new_key, request_booking
 from gateway.web.rendering import redirect, render
@@ -133,3 +133,32 @@ def cancel(token: str, bookings: BookingsDep, settings: SettingsDep,
         return _manage(token, view, negotiate(lang, accept_language, view.language), bookings, settings,
                        errors=["not_cancellable"], status=409)
     return redirect(f"/m/{token}")
+
+
+@router.get("/m/{token}/erase", response_model=None)
+def confirm_erase(token: str, bookings: BookingsDep, lang: str | None = None,
+                  accept_language: Annotated[str | None, Header()] = None) -> Response:
+    """The confirmation step before a client deletes their data."""
+    try:
+        view = bookings.view(token)
+    except BookingNotFound:
+        return _not_found(negotiate(lang, accept_language))
+    if view.status == "pending":
+        return redirect(f"/m/{token}")
+    return render("erase.html", negotiate(lang, accept_language, view.language), here=f"/m/{token}/erase",
+                  token=token)
+
+
+@router.post("/m/{token}/erase", response_model=None)
+def erase(token: str, bookings: BookingsDep, settings: SettingsDep,
+          accept_language: Annotated[str | None, Header()] = None, lang: Lang = None) -> Response:
+    """Delete the client's data; the answer says so once, and the link shows the not-found page from then on."""
+    try:
+        view = bookings.view(token)
+        language = negotiate(lang, accept_language, view.language)
+        bookings.erase(token)
+    except BookingNotFound:
+        return _not_found(negotiate(lang, accept_language))
+    except NotErasableYet:
+        return _manage(token, view, language, bookings, settings, errors=["not_erasable_yet"], status=409)
+    return render("erased.html", language)
