@@ -58,6 +58,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "cancel_confirm": "Ja, absagen",
         "cancel_keep": "Nein, Termin behalten",
         "not_cancellable": "Dieser Termin wurde nicht bestätigt, es gibt also nichts abzusagen.",
+        "outage_heading": "Gerade nicht erreichbar",
+        "outage": "Wir können Ihre Anfrage gerade nicht bearbeiten. Es wurde nichts gespeichert oder geändert. Bitte "
+                  "versuchen Sie es in einer Minute noch einmal.",
         "not_found_heading": "Nicht gefunden",
         "not_found": "Zu diesem Link gibt es keinen Termin. Vielleicht ist er abgelaufen. Sie können einen neuen "
                      "Termin ausmachen.",
@@ -142,6 +145,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "cancel_confirm": "Yes, cancel",
         "cancel_keep": "No, keep it",
         "not_cancellable": "This appointment was not confirmed, so there is nothing to cancel.",
+        "outage_heading": "Not available right now",
+        "outage": "We cannot handle your request right now. Nothing was saved or changed. Please try again in a "
+                  "minute.",
         "not_found_heading": "Not found",
         "not_found": "There is no appointment for this link. It may have expired. You can make a new appointment.",
         "new_booking": "Make a new appointment",
