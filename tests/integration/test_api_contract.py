@@ -74,27 +74,32 @@ def fuzz(system: System, schema: schemathesis.BaseSchema, username: str | None) 
     if username is not None:
         operations = [op for op in operations if (op.method.upper(), op.path) not in ENDS_SESSION]
     for operation in operations:
-        strategy = st.one_of(operation.as_strategy(generation_mode=mode)
-                             for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE))
-
-        @given(case=strategy)
-        @settings(max_examples=2 * EXAMPLES_PER_OPERATION, derandomize=True, database=None, deadline=None,
-                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-        def call(case: Any) -> None:
-            response = case.call(base_url=system.url, headers=headers, cookies=cookies, timeout=30)
-            run.calls += 1
-            run.statuses[response.status_code] = run.statuses.get(response.status_code, 0) + 1
-            try:
-                case.validate_response(response, checks=CHECKS)
-            except (AssertionError, BaseExceptionGroup) as failed:  # one schemathesis Failure, or a FailureGroup of several
-                for failure in getattr(failed, "exceptions", (failed,)):
-                    key = (operation.label, getattr(failure, "title", type(failure).__name__))
-                    run.failures.setdefault(key, f"{response.status_code}: {str(failure)[:600]}")
-
-        call()
+        fuzz_operation(system, operation, headers, cookies, run)
     print(f"schemathesis as {username or 'anonymous'}: {len(operations)} operations, {run.calls} calls, "
           f"statuses {dict(sorted(run.statuses.items()))}, {len(run.failures)} failures")
     return run
+
+
+def fuzz_operation(system: System, operation: schemathesis.APIOperation, headers: dict[str, str],
+                   cookies: dict[str, str], run: Run) -> None:
+    strategy = st.one_of(operation.as_strategy(generation_mode=mode)
+                         for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE))
+
+    @given(case=strategy)
+    @settings(max_examples=2 * EXAMPLES_PER_OPERATION, derandomize=True, database=None, deadline=None,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    def call(case: Any) -> None:
+        response = case.call(base_url=system.url, headers=headers, cookies=cookies, timeout=30)
+        run.calls += 1
+        run.statuses[response.status_code] = run.statuses.get(response.status_code, 0) + 1
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except (AssertionError, BaseExceptionGroup) as failed:  # a schemathesis Failure, or a group of them
+            for failure in getattr(failed, "exceptions", (failed,)):
+                key = (operation.label, getattr(failure, "title", type(failure).__name__))
+                run.failures.setdefault(key, f"{response.status_code}: {str(failure)[:600]}")
+
+    call()
 
 
 def report(run: Run) -> str:

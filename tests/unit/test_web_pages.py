@@ -237,7 +237,8 @@ def test_tampered_search_fields_fall_back_to_defaults(site: Site) -> None:
 def test_calendar_not_answering_asks_to_try_again_in_a_minute(site: Site) -> None:
     site.calendar.down = True
     start = site.get("/")
-    assert start.status_code == 200 and UNAVAILABLE in visible_text(start.text)
+    assert start.status_code == 503 and start.headers["retry-after"] == "60"
+    assert UNAVAILABLE in visible_text(start.text) and '<form method="post" action="/">' in start.text
     found = site.post("/", {"lang": "de", "topic": "safety", "week": "0"})
     assert found.status_code == 503 and found.headers["retry-after"] == "60"
     assert UNAVAILABLE in visible_text(found.text)
