@@ -1,6 +1,7 @@
 """The gateway while its database is away, over a real socket: 503 with Retry-After and a sentence (JSON for the API,
 a page in the page's language for the pages), one log line per request without a traceback or personal data,
-and normal answers again once the database is back.
+and normal answers again once the database is back; while the broker is away, searches and the booking page
+answer 503 with Retry-After and bookings are still accepted.
 
 Issue "Lotse 5/7": these answered 500 `internal_error` (the page as JSON), without Retry-After, logged twice with a
 traceback. The database is a PostgreSQL cluster of the test's own, stopped and started again by the test.
@@ -12,6 +13,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,6 +24,7 @@ from scheduler.domain.availability import make_slot_id
 from shared.crypto import generate_data_key
 from tests.support.pages import visible_text
 from tests.support.postgres import PostgresFailed, PrivatePostgres
+from tests.support.rabbit import PrivateRabbit
 from tests.support.server import serving
 
 PHONE = "+4915112345678"
@@ -147,3 +150,24 @@ def test_while_the_database_is_away_the_pages_answer_503_in_their_language_and_r
     # Back again.
     assert http.get(f"/m/{token}").status_code == 200
     assert http.post("/book", data={**form, "lang": "en"}).status_code == 303
+
+
+def test_while_the_broker_is_away_searches_and_the_booking_page_answer_503_and_bookings_are_kept(
+        private_rabbit: PrivateRabbit, tmp_path: Path) -> None:
+    settings = GatewaySettings(var_dir=tmp_path, broker_url=private_rabbit.url, data_key=generate_data_key(),
+                               slots_timeout_seconds=3)
+    gateway = build(settings)
+    try:
+        with serving(create_app(gateway)) as url, httpx.Client(base_url=url, timeout=30) as http:
+            private_rabbit.stop()
+            search = http.get("/v1/slots")
+            page = http.get("/?lang=en", headers={"Accept-Language": "de"})
+            accepted = book(http)
+    finally:
+        gateway.engine.dispose()
+
+    assert search.status_code == 503 and search.headers["retry-after"] == "5"
+    assert search.json()["code"] == "scheduler_unavailable" and "try again" in search.json()["detail"]
+    assert page.status_code == 503 and page.headers["retry-after"] == "60"
+    assert '<html lang="en">' in page.text and "The calendar is not answering right now." in visible_text(page.text)
+    assert accepted.status_code == 202, accepted.text  # kept in the outbox until the broker is back
