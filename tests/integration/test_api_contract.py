@@ -8,6 +8,7 @@ a few examples per operation and mode; every failure is collected and reported a
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -114,3 +115,56 @@ def test_every_answer_is_declared_and_matches_the_document(system: System, schem
     assert run.calls > 0
     assert not run.failures, report(run)
     assert not {status for status in run.statuses if status >= 500}, run.statuses  # everything is up here
+
+
+# --- what schemathesis and the issue found, pinned ------------------------------------------------------------------
+
+def signed_in(system: System, username: str) -> httpx.Client:
+    headers, cookies = credentials(system, username)
+    return httpx.Client(base_url=system.url, headers=headers, cookies=cookies, timeout=30)
+
+
+def assert_refused(response: httpx.Response, code: str, *words: str) -> None:
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert set(body) == {"detail", "code"} and body["code"] == code, body
+    assert body["detail"][0].isupper() and body["detail"].endswith("."), body
+    assert all(word in body["detail"] for word in words), body
+
+
+def test_a_counsellor_alias_with_more_than_four_digits_is_refused_not_a_server_error(system: System) -> None:
+    response = httpx.get(f"{system.url}/v1/slots", params={"counsellor": "12345"}, timeout=30)
+
+    assert_refused(response, "invalid_request", "counsellor", "at most four digits")
+
+
+@pytest.mark.parametrize("counsellor_id", ["0", "-1", "2000000001", "99999999999999999999"])
+def test_calendar_ids_outside_the_schedulers_range_are_refused(system: System, counsellor_id: str) -> None:
+    with signed_in(system, "admin") as admin:
+        for method, path in (("GET", "week"), ("GET", "bookings"), ("PUT", "rules"), ("POST", "feed"),
+                             ("DELETE", "exceptions/1")):
+            response = admin.request(method, f"/v1/staff/calendars/{counsellor_id}/{path}", json={"rules": []})
+            assert_refused(response, "invalid_request", "counsellor_id")
+
+
+def test_a_week_or_range_in_year_one_is_refused(system: System) -> None:
+    with signed_in(system, "anna") as anna:
+        assert_refused(anna.get("/v1/staff/me/week", params={"start": "0001-01-01"}), "date_out_of_range", "start")
+        assert_refused(anna.get("/v1/staff/calendars/1/bookings", params={"from": "0001-01-01", "to": "0001-01-02"}),
+                       "date_out_of_range", "first day")
+        assert_refused(anna.put("/v1/staff/calendars/1/rules", json={"rules": [
+            {"location_id": 1, "weekday": 0, "start": "09:00", "end": "10:00", "valid_until": "9999-12-31"}]}),
+            "date_out_of_range", "Rule 1: valid_until")
+
+
+def test_a_body_that_is_not_utf8_is_a_declared_400_on_staff_routes(system: System,
+                                                                   schema: schemathesis.BaseSchema) -> None:
+    with signed_in(system, "admin") as admin:
+        response = admin.post("/v1/staff/appointment-types", content=b'{"topic": "\xff"}',
+                              headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json()["code"] == "invalid_request"
+    declared = httpx.get(f"{system.url}/openapi.json", timeout=30).json()["paths"]
+    assert "400" in declared["/v1/staff/appointment-types"]["post"]["responses"]
+    problem = declared["/v1/staff/appointment-types"]["post"]["responses"]["422"]["content"]["application/json"]
+    assert problem["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert "HTTPValidationError" not in json.dumps(declared)
