@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from gateway.errors import GatewayError
 from gateway.preferences import describe_preference_error
-from gateway.web.outage import is_page, unavailable_page
+from gateway.web.outage import error_page, is_page, unavailable_page
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,8 @@ def install(app: FastAPI) -> None:
         app.add_exception_handler(kind, _outage)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
+        if is_page(request):
+            return error_page(request)
         return problem(500, "internal_error", "Something went wrong on our side. Your data was not changed.")

@@ -1,5 +1,6 @@
 """The page a person sees while the database or the broker is away: 503 in the page's own language, with
-Retry-After, saying that nothing was saved and to try again; never JSON on a page's address."""
+Retry-After, saying that nothing was saved and to try again; and the page for a bug of ours (500). Never JSON on a
+page's address."""
 
 from __future__ import annotations
 
@@ -39,6 +40,12 @@ def _again(request: Request) -> str:
         return path
     parts = path.split("/")
     return f"/m/{parts[2]}" if len(parts) > 2 and parts[1] == "m" else "/"
+
+
+def error_page(request: Request) -> HTMLResponse:
+    """A page's 500 (a bug of ours), in the language asked for in the address or by the browser."""
+    language = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
+    return render("error.html", language, 500, here=_again(request), again=_again(request))
 
 
 async def unavailable_page(request: Request, headers: dict[str, str]) -> HTMLResponse:

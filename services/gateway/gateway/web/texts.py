@@ -61,6 +61,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "outage_heading": "Gerade nicht erreichbar",
         "outage": "Wir können Ihre Anfrage gerade nicht bearbeiten. Es wurde nichts gespeichert oder geändert. Bitte "
                   "versuchen Sie es in einer Minute noch einmal.",
+        "error_heading": "Etwas ist schiefgegangen",
+        "error": "Bei uns ist etwas schiefgegangen. Bitte versuchen Sie es noch einmal.",
         "not_found_heading": "Nicht gefunden",
         "not_found": "Zu diesem Link gibt es keinen Termin. Vielleicht ist er abgelaufen. Sie können einen neuen "
                      "Termin ausmachen.",
@@ -148,6 +150,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "outage_heading": "Not available right now",
         "outage": "We cannot handle your request right now. Nothing was saved or changed. Please try again in a "
                   "minute.",
+        "error_heading": "Something went wrong",
+        "error": "Something went wrong on our side. Please try again.",
         "not_found_heading": "Not found",
         "not_found": "There is no appointment for this link. It may have expired. You can make a new appointment.",
         "new_booking": "Make a new appointment",
