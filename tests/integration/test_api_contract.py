@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,13 +21,20 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.support.system import REPO, System, running_system_in_own_dir
 
 PASSWORD = "correct horse battery staple"
-EXAMPLES_PER_OPERATION = 6  # per generation mode (valid and invalid input)
-CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
+EXAMPLES_PER_OPERATION = 8  # per generation mode (valid and invalid input)
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance,
+          response_headers_conformance]
 # A signed-in run leaves these out: they end the session (logout) or lock the account after a few wrong current
 # passwords, and everything after them would only see 401. The anonymous run covers them.
 ENDS_SESSION = {("POST", "/v1/staff/logout"), ("POST", "/v1/staff/password")}
@@ -71,13 +79,15 @@ def credentials(system: System, username: str | None) -> tuple[dict[str, str], d
 def fuzz(system: System, schema: schemathesis.BaseSchema, username: str | None) -> Run:
     headers, cookies = credentials(system, username)
     run = Run()
+    started = time.monotonic()
     operations = [result.ok() for result in schema.get_all_operations()]
     if username is not None:
         operations = [op for op in operations if (op.method.upper(), op.path) not in ENDS_SESSION]
     for operation in operations:
         fuzz_operation(system, operation, headers, cookies, run)
     print(f"schemathesis as {username or 'anonymous'}: {len(operations)} operations, {run.calls} calls, "
-          f"statuses {dict(sorted(run.statuses.items()))}, {len(run.failures)} failures")
+          f"statuses {dict(sorted(run.statuses.items()))}, {len(run.failures)} failures, "
+          f"{time.monotonic() - started:.0f} s")
     return run
 
 
