@@ -2,8 +2,9 @@
 every operation from the document (valid and invalid ones) and checks each answer.
 
 Issue "Lotse 5/7": no server error, no status the document does not declare for the operation, and every body
-matches its declared schema, as anonymous, as a counsellor and as an admin. Bounded: a fixed seed (derandomized),
-a few examples per operation and mode; every failure is collected and reported at once, not shrunk.
+matches its declared schema, as anonymous, as a counsellor and as an admin. Two runs per role: generated examples
+in process (a fixed seed, derandomized, 8 per operation and mode; every failure collected and reported at once, not
+shrunk), and schemathesis' deterministic coverage phase through its command line. About a minute each on two cores.
 """
 
 from __future__ import annotations
@@ -68,18 +69,26 @@ class Run:
     failures: dict[tuple[str, str], str] = field(default_factory=dict)  # (operation, check title) -> first example
 
 
-def credentials(system: System, username: str | None) -> tuple[dict[str, str], dict[str, str]]:
-    """Headers and cookies of a signed-in staff member (session cookie and CSRF header), or none."""
-    if username is None:
-        return {}, {}
+Credentials = tuple[dict[str, str], dict[str, str]]
+
+
+@pytest.fixture(scope="module")
+def sessions(system: System) -> dict[str | None, Credentials]:
+    """Each role's session, signed in before any anonymous run: those try wrong passwords, and 20 failures from
+    one address refuse every sign-in from it for a while (429)."""
+    return {None: ({}, {}), "anna": sign_in(system, "anna"), "admin": sign_in(system, "admin")}
+
+
+def sign_in(system: System, username: str) -> Credentials:
+    """Headers and cookies of a signed-in staff member (session cookie and CSRF header)."""
     response = httpx.post(f"{system.url}/v1/staff/login", json={"username": username, "password": PASSWORD},
                           timeout=30)
     assert response.status_code == 200, response.text
     return {"X-Lotse-CSRF": response.json()["csrf_token"]}, dict(response.cookies)
 
 
-def fuzz(system: System, schema: schemathesis.BaseSchema, username: str | None) -> Run:
-    headers, cookies = credentials(system, username)
+def fuzz(system: System, schema: schemathesis.BaseSchema, username: str | None, credentials: Credentials) -> Run:
+    headers, cookies = credentials
     run = Run()
     started = time.monotonic()
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -121,8 +130,9 @@ def report(run: Run) -> str:
 
 @pytest.mark.parametrize("username", [None, "anna", "admin"], ids=["anonymous", "counsellor", "admin"])
 def test_every_answer_is_declared_and_matches_the_document(system: System, schema: schemathesis.BaseSchema,
+                                                           sessions: dict[str | None, Credentials],
                                                            username: str | None) -> None:
-    run = fuzz(system, schema, username)
+    run = fuzz(system, schema, username, sessions[username])
 
     assert run.calls > 0
     assert not run.failures, report(run)
@@ -130,11 +140,13 @@ def test_every_answer_is_declared_and_matches_the_document(system: System, schem
 
 
 @pytest.mark.parametrize("username", [None, "anna", "admin"], ids=["anonymous", "counsellor", "admin"])
-def test_boundary_values_of_every_parameter_are_answered_as_declared(system: System, username: str | None) -> None:
+def test_boundary_values_of_every_parameter_are_answered_as_declared(system: System,
+                                                                     sessions: dict[str | None, Credentials],
+                                                                     username: str | None) -> None:
     """schemathesis' coverage phase (its command line): each parameter's boundaries and each way to break them,
     deterministically, about 1,400 requests per role. Before issue 5/7 it found 14 distinct failures as admin (6 of
     them server errors) and one each as anonymous and as a counsellor (/metrics' undeclared media type)."""
-    headers, cookies = credentials(system, username)
+    headers, cookies = sessions[username]
     options = [item for name, value in headers.items() for item in ("-H", f"{name}: {value}")]
     if cookies:
         options += ["-H", "Cookie: " + "; ".join(f"{name}={value}" for name, value in cookies.items())]
@@ -152,8 +164,8 @@ def test_boundary_values_of_every_parameter_are_answered_as_declared(system: Sys
 
 # --- what schemathesis and the issue found, pinned ------------------------------------------------------------------
 
-def signed_in(system: System, username: str) -> httpx.Client:
-    headers, cookies = credentials(system, username)
+def signed_in(system: System, sessions: dict[str | None, Credentials], username: str) -> httpx.Client:
+    headers, cookies = sessions[username]
     return httpx.Client(base_url=system.url, headers=headers, cookies=cookies, timeout=30)
 
 
@@ -172,16 +184,17 @@ def test_a_counsellor_alias_with_more_than_four_digits_is_refused_not_a_server_e
 
 
 @pytest.mark.parametrize("counsellor_id", ["0", "-1", "2000000001", "99999999999999999999"])
-def test_calendar_ids_outside_the_schedulers_range_are_refused(system: System, counsellor_id: str) -> None:
-    with signed_in(system, "admin") as admin:
+def test_calendar_ids_outside_the_schedulers_range_are_refused(system: System, sessions: dict[str | None, Credentials],
+                                                              counsellor_id: str) -> None:
+    with signed_in(system, sessions, "admin") as admin:
         for method, path in (("GET", "week"), ("GET", "bookings"), ("PUT", "rules"), ("POST", "feed"),
                              ("DELETE", "exceptions/1")):
             response = admin.request(method, f"/v1/staff/calendars/{counsellor_id}/{path}", json={"rules": []})
             assert_refused(response, "invalid_request", "counsellor_id")
 
 
-def test_a_week_or_range_in_year_one_is_refused(system: System) -> None:
-    with signed_in(system, "anna") as anna:
+def test_a_week_or_range_in_year_one_is_refused(system: System, sessions: dict[str | None, Credentials]) -> None:
+    with signed_in(system, sessions, "anna") as anna:
         assert_refused(anna.get("/v1/staff/me/week", params={"start": "0001-01-01"}), "date_out_of_range", "start")
         assert_refused(anna.get("/v1/staff/calendars/1/bookings", params={"from": "0001-01-01", "to": "0001-01-02"}),
                        "date_out_of_range", "first day")
@@ -191,8 +204,8 @@ def test_a_week_or_range_in_year_one_is_refused(system: System) -> None:
 
 
 def test_a_body_that_is_not_utf8_is_a_declared_400_on_staff_routes(system: System,
-                                                                   schema: schemathesis.BaseSchema) -> None:
-    with signed_in(system, "admin") as admin:
+                                                                   sessions: dict[str | None, Credentials]) -> None:
+    with signed_in(system, sessions, "admin") as admin:
         response = admin.post("/v1/staff/appointment-types", content=b'{"topic": "\xff"}',
                               headers={"Content-Type": "application/json"})
     assert response.status_code == 400 and response.json()["code"] == "invalid_request"
