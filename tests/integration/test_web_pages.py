@@ -268,7 +268,8 @@ def test_calendar_not_answering_asks_to_try_again_in_a_minute(system: System, br
         assert page.status_code == 503 and UNAVAILABLE_DE in visible_text(page.text)
         assert "Noch einmal versuchen" in visible_text(page.text)
         start = browser.get("/")
-        assert start.status_code == 200 and UNAVAILABLE_DE in visible_text(start.text)
+        assert start.status_code == 503 and UNAVAILABLE_DE in visible_text(start.text)
+        assert start.headers["retry-after"] == "60"
     finally:
         system.start("scheduler")  # the other tests of the module need it, whatever their order
     poll(lambda: browser.post("/", data={"lang": "de"}).status_code == 200, seconds=60, interval=0.5)

@@ -8,6 +8,9 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from gateway.api import errors
 from gateway.api.staff.answers import STATUS_OF, StaffRequestRefused
 from gateway.staff_client import CalendarRefused
 from pydantic import ValidationError
@@ -25,8 +28,26 @@ from shared.contracts.staff import (
 
 
 def test_every_kind_of_refusal_has_its_http_status() -> None:
+    # FAILED: the scheduler broke on the request (its database away, say) and changed nothing: a 503 to try again
+    # later, which the staff routes declare, not an undeclared 500.
     assert STATUS_OF == {RefusalKind.FORBIDDEN: 403, RefusalKind.UNKNOWN: 404, RefusalKind.CONFLICT: 409,
-                         RefusalKind.INVALID: 422, RefusalKind.FAILED: 500}
+                         RefusalKind.INVALID: 422, RefusalKind.FAILED: 503}
+
+
+def test_a_failed_request_is_503_with_retry_after_in_the_problem_body() -> None:
+    app = FastAPI()
+    errors.install(app)
+
+    @app.get("/failing")
+    def failing() -> None:
+        raise StaffRequestRefused(CalendarRefused(RefusalKind.FAILED, "internal_error",
+                                                  "Something went wrong in the calendar. Nothing was changed."))
+
+    response = TestClient(app).get("/failing")
+
+    assert (response.status_code, response.headers["retry-after"]) == (503, "5")
+    assert response.json() == {"code": "internal_error",
+                               "detail": "Something went wrong in the calendar. Nothing was changed."}
 
 
 @pytest.mark.parametrize(("kind", "code", "status"), [

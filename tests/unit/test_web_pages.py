@@ -101,12 +101,15 @@ class FakeCalendar:
 
     slots: list[Slot]
     down: bool = False
+    broken: bool = False  # a bug of ours behind the page
     questions: list[dict[str, Any]] = field(default_factory=list)
 
     def search(self, date_from: date, date_to: date, topic: Topic | None = None, language: str | None = None,
                location_id: int | None = None, mode: Mode | None = None) -> list[Slot]:
         self.questions.append({"from": date_from, "to": date_to, "topic": topic, "language": language,
                                "location_id": location_id})
+        if self.broken:
+            raise RuntimeError("a bug")
         if self.down:
             raise SchedulerUnavailable("The calendar did not answer in time. Please try again in a minute.")
         return [s for s in self.slots if date_from <= s.start.date() <= date_to
@@ -237,7 +240,8 @@ def test_tampered_search_fields_fall_back_to_defaults(site: Site) -> None:
 def test_calendar_not_answering_asks_to_try_again_in_a_minute(site: Site) -> None:
     site.calendar.down = True
     start = site.get("/")
-    assert start.status_code == 200 and UNAVAILABLE in visible_text(start.text)
+    assert start.status_code == 503 and start.headers["retry-after"] == "60"
+    assert UNAVAILABLE in visible_text(start.text) and '<form method="post" action="/">' in start.text
     found = site.post("/", {"lang": "de", "topic": "safety", "week": "0"})
     assert found.status_code == 503 and found.headers["retry-after"] == "60"
     assert UNAVAILABLE in visible_text(found.text)
@@ -296,6 +300,17 @@ def test_booking_without_choosing_a_time_asks_for_one(site: Site) -> None:
     assert PHONE not in response.text and site.rows() == []
     forged = site.book("../../etc", phone="x")
     assert CHOOSE_SLOT in visible_text(forged.text) and INVALID_PHONE in visible_text(forged.text)
+
+
+def test_a_bug_behind_a_page_is_a_page_in_its_language_not_json(site: Site) -> None:
+    site.calendar.broken = True
+
+    page = site.get("/?lang=en", headers={"Accept-Language": "de"})
+
+    assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+    assert '<html lang="en">' in page.text
+    assert "Something went wrong on our side. Please try again." in visible_text(page.text)
+    assert "internal_error" not in page.text and "Traceback" not in page.text
 
 
 def test_booking_while_the_calendar_is_down_still_says_what_is_wrong(site: Site) -> None:

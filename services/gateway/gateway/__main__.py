@@ -11,6 +11,7 @@ import sys
 
 import uvicorn
 
+from gateway.api.limits import server_options
 from gateway.app import build, create_app
 from gateway.init import missing_data
 from gateway.settings import GatewaySettings
@@ -36,7 +37,8 @@ def main() -> None:
         gateway = build(settings)
     except ConfigurationError as exc:
         raise SystemExit(f"lotse: configuration error: {exc}") from None
-    uvicorn.run(create_app(gateway), host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(create_app(gateway), host=settings.host, port=settings.port, log_config=None, access_log=False,
+                **server_options())
 
 
 if __name__ == "__main__":

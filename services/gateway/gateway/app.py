@@ -23,8 +23,9 @@ from gateway.api import slots as slots_api
 from gateway.api import sms_preview as sms_preview_api
 from gateway.api import staff as staff_api
 from gateway.api import twilio as twilio_api
-from gateway.api.limits import BodySizeLimit
+from gateway.api.limits import BodySizeLimit, HeaderLimit
 from gateway.api.observe import Observe
+from gateway.api.schemas import COMMON_PROBLEMS
 from gateway.bookings import BookingService
 from gateway.feeds import FeedTokens
 from gateway.listener import Listener
@@ -158,7 +159,10 @@ def create_app(gateway: Gateway) -> FastAPI:
         finally:
             gateway.stop()
 
-    app = FastAPI(title="Lotse gateway", version="1", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    # Every operation declares the problems any request may meet (its input refused, headers too large, a part of
+    # the system away) besides its own: the OpenAPI document names every status the gateway answers.
+    app = FastAPI(title="Lotse gateway", version="1", lifespan=lifespan, docs_url="/docs", redoc_url=None,
+                  responses=COMMON_PROBLEMS)
     app.state.gateway = gateway
     app.state.staff_accounts = gateway.staff
     errors.install(app)
@@ -173,5 +177,6 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.include_router(pages.router)
     app.add_middleware(Observe)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(HeaderLimit)  # the outermost: headers are refused before anything else runs
     return app
 

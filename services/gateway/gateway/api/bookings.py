@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from gateway.api.deps import BookingsDep, SettingsDep
-from gateway.api.schemas import BookingAccepted, BookingIn, BookingStatus, Problem
+from gateway.api.schemas import BookingAccepted, BookingIn, BookingStatus, problems
 from gateway.booking_views import BookingView
 from gateway.bookings import NewBooking
 from gateway.metrics import BOOKINGS_ACCEPTED
@@ -15,10 +15,7 @@ from shared.contracts import ContactPreferences
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    400: {"model": Problem}, 404: {"model": Problem}, 409: {"model": Problem}, 413: {"model": Problem},
-    422: {"model": Problem},
-}
+_ERRORS = problems(400, 404, 409, 413, 422, 503)
 
 
 def status_body(view: BookingView) -> BookingStatus:

@@ -11,12 +11,25 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from kombu.exceptions import OperationalError as BrokerUnreachable
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from gateway.errors import GatewayError
 from gateway.preferences import describe_preference_error
+from gateway.web.outage import error_page, is_page, unavailable_page
 
 log = logging.getLogger(__name__)
+
+# What a database or broker that is away raises: no connection (refused, reset, timed out), or none free in the
+# pool. Not a bug of ours, so an answer to try again later, without a traceback in the log.
+OUTAGES: dict[type[Exception], str] = {
+    OperationalError: "database", InterfaceError: "database", DisconnectionError: "database",
+    PoolTimeout: "database", BrokerUnreachable: "broker", ConnectionError: "broker",
+}
+OUTAGE_RETRY_AFTER_SECONDS = 60
 
 _FIELD_MESSAGES = {
     "slot_id": "slot_id is not a slot from the list",
@@ -24,6 +37,7 @@ _FIELD_MESSAGES = {
     "phone": "phone must be a phone number of 3 to 32 characters",
     "channel": "channel must be 'web'",
     "topic": "topic must be one of career, health, safety, psychosocial",
+    "counsellor": "counsellor must be a counsellor's alias: 1 to 40 characters, at most four digits, no '+'",
 }
 
 
@@ -72,7 +86,25 @@ def install(app: FastAPI) -> None:
             detail = "This address does not accept this kind of request."
         return problem(exc.status_code, "http_error", detail, getattr(exc, "headers", None))
 
+    async def _outage(request: Request, exc: Exception) -> Response:
+        part = next((name for kind, name in OUTAGES.items() if isinstance(exc, kind)), "database")
+        # One line, no traceback: the route's template (never the path, which may hold a manage token) and the
+        # kind of error (never its message, which may quote a statement's parameters).
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        log.warning("%s unavailable: %s during %s %s; answered 503", part, type(exc).__name__, request.method, route)
+        headers = {"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)}
+        if is_page(request):
+            return await unavailable_page(request, headers)
+        return problem(503, f"{part}_unavailable",
+                       "We cannot handle this request right now; nothing was saved or changed. Please try again in a "
+                       "minute.", headers)
+
+    for kind in OUTAGES:
+        app.add_exception_handler(kind, _outage)
+
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
+        if is_page(request):
+            return error_page(request)
         return problem(500, "internal_error", "Something went wrong on our side. Your data was not changed.")

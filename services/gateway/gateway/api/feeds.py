@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request, Response
 
 from gateway.api.deps import SettingsDep, gateway
-from gateway.api.schemas import Problem
+from gateway.api.schemas import problems
 from gateway.api.staff.answers import StaffRequestRefused
 from gateway.errors import GatewayError
 from gateway.feeds import FeedTokens, feed_window, render_feed
@@ -33,7 +33,7 @@ class FeedNotFound(GatewayError):
 
 @router.get("/{token}.ics", response_class=Response, responses={
     200: {"content": {"text/calendar": {}}, "description": "iCalendar feed"},
-    404: {"model": Problem}, 503: {"model": Problem}})
+    **problems(404, 503)})
 def calendar_feed(token: str, request: Request, settings: SettingsDep) -> Response:
     feeds: FeedTokens = gateway(request).feeds
     counsellor_id = feeds.counsellor_for(token) if _TOKEN.match(token) else None

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.contracts import ContactPreferences, Slot, Topic
 from shared.contracts.common import SLOT_ID_PATTERN, LanguageCode
 
+# The scheduler's ids (counsellors, locations, types, exceptions) are 1 to this; checked at the edge so that another
+# number is a 422 naming the rule, not a message the scheduler's contract refuses.
+MAX_ID = 2_000_000_000
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description=f"1 to {MAX_ID}")]
+# A counsellor's alias as a search may name it: the contract's free text (no "+", at most four digits), 1 to 40.
+COUNSELLOR_ALIAS_PATTERN = r"^[^0-9+]*([0-9][^0-9+]*){0,4}$"
 LANGUAGES = ("de", "en", "ro", "bg", "hu", "pl", "ru", "uk", "es", "th")
 # A slot id ends in its start as minutes since 1970; one past year 9998 is no slot and no date the scheduler can read.
 LAST_SLOT_MINUTE = int(datetime(9999, 1, 1, tzinfo=UTC).timestamp()) // 60
@@ -56,5 +63,35 @@ class SlotList(BaseModel):
 
 
 class Problem(BaseModel):
-    detail: str
-    code: str
+    """Every error the API answers, whatever its status: a sentence for a person and a code for a program."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {"detail": "There is nothing at this address.",
+                                                            "code": "not_found"}})
+    detail: str = Field(description="what went wrong and what to do, as a sentence")
+    code: str = Field(description="what went wrong, for a program")
+
+
+_MEANING = {
+    400: "the body cannot be read (not UTF-8), or a header is malformed",
+    401: "not signed in",
+    403: "not allowed (another counsellor's calendar, an admin's task, or a missing CSRF header)",
+    404: "nothing at this address",
+    409: "refused in the current state",
+    413: "the request body is too large",
+    415: "the body is not of the expected media type",
+    422: "the request does not pass the checks; the sentence names the field",
+    423: "locked after too many failures; see Retry-After",
+    429: "too many attempts; see Retry-After",
+    431: "too many request headers, or too large ones",
+    503: "a part of the system (database, broker or calendar) is away for now; see Retry-After",
+}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for these statuses, each a Problem."""
+    return {status: {"model": Problem, "description": _MEANING[status]} for status in statuses}
+
+
+# What any route may answer whatever it does: its input refused, headers refused before routing, or a database,
+# broker or scheduler away.
+COMMON_PROBLEMS = problems(422, 431, 503)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query
 
 from gateway.api.deps import SettingsDep, SlotsDep
-from gateway.api.schemas import Problem, SlotList
+from gateway.api.schemas import COUNSELLOR_ALIAS_PATTERN, MAX_ID, SlotList, problems
 from gateway.errors import InvalidSearch
 from shared.contracts import Mode, Topic
 from shared.contracts.common import LanguageCode
@@ -19,15 +19,16 @@ router = APIRouter(prefix="/v1/slots", tags=["slots"])
 DEFAULT_DAYS = 14
 
 
-@router.get("", responses={422: {"model": Problem}, 503: {"model": Problem}})
+@router.get("", responses=problems(422, 503))
 def list_slots(
     slots: SlotsDep,
     settings: SettingsDep,
     topic: Topic | None = None,
     language: LanguageCode | None = None,
-    location: Annotated[int | None, Query(ge=1)] = None,
+    location: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     mode: Mode | None = None,
-    counsellor: Annotated[str | None, Query(min_length=1, max_length=40, description="a counsellor's alias")] = None,
+    counsellor: Annotated[str | None, Query(min_length=1, max_length=40, pattern=COUNSELLOR_ALIAS_PATTERN,
+                                            description="a counsellor's alias (at most four digits, no '+')")] = None,
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
 ) -> SlotList:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from gateway.api.deps import gateway
+from gateway.api.schemas import problems
 from gateway.api.staff_deps import AdminStaff
 from shared.contracts import SmsPreviewed
 from shared.contracts.common import LanguageCode
@@ -16,8 +17,7 @@ router = APIRouter(prefix="/v1/staff", tags=["staff calendars"])
 
 
 @router.get("/sms-texts", response_model=SmsPreviewed,
-            responses={401: {"description": "not signed in"}, 403: {"description": "not an admin"},
-                       503: {"description": "the notifier did not answer in time"}})
+            responses=problems(401, 403, 422, 503))
 def preview_sms_texts(staff: AdminStaff, request: Request, response: Response,
                       kind: Annotated[SmsKind | None, Query(description="one kind of text")] = None,
                       language: Annotated[LanguageCode | None, Query(description="one language")] = None,

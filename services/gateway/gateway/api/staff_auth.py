@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.deps import SettingsDep
 from gateway.api.errors import problem
-from gateway.api.schemas import Problem
+from gateway.api.schemas import problems
 from gateway.api.staff_deps import (
     COOKIE_NAME,
     AdminStaff,
@@ -30,9 +30,7 @@ from gateway.staff.errors import Throttled
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"])
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    401: {"model": Problem}, 403: {"model": Problem}, 422: {"model": Problem},
-}
+_ERRORS = problems(400, 401, 403, 413, 422, 503)
 
 
 class LoginIn(BaseModel):
@@ -83,8 +81,7 @@ def _forget_cookie(response: Response, secure: bool) -> None:
 
 
 @router.post("/login", response_model=StaffSessionOut, responses={
-    **_ERRORS, 423: {"model": Problem, "description": "locked after too many failures; see Retry-After"},
-    429: {"model": Problem, "description": "too many failures from this address; see Retry-After"}})
+    **_ERRORS, **problems(423, 429)})
 def login(body: LoginIn, request: Request, response: Response, accounts: StaffAccountsDep,
           settings: SettingsDep) -> StaffSessionOut | JSONResponse:
     try:
@@ -113,7 +110,7 @@ def me(current: CurrentStaffSession, response: Response) -> StaffSessionOut:
     return StaffSessionOut(staff=StaffOut.of(current.staff), csrf_token=current.csrf_token)
 
 
-@router.post("/password", status_code=204, responses={**_ERRORS, 423: {"model": Problem}, 429: {"model": Problem}})
+@router.post("/password", status_code=204, responses={**_ERRORS, **problems(423, 429)})
 def change_password(body: PasswordChangeIn, request: Request, current: CurrentStaffSession,
                     accounts: StaffAccountsDep, settings: SettingsDep) -> Response:
     """Every session of the account ends, this one included: sign in again with the new password."""

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Cookie, Depends, Header, Request
 
+from gateway.api.schemas import IdPath
 from gateway.staff.accounts import CurrentSession, Staff, StaffAccounts, ensure_admin, ensure_calendar_access
 from gateway.staff.errors import CsrfRejected, NotSignedIn
 from gateway.staff.sessions import csrf_matches
@@ -72,7 +73,7 @@ async def require_admin(staff: CurrentStaff) -> Staff:
     return staff
 
 
-async def require_counsellor_or_admin(counsellor_id: int, staff: CurrentStaff) -> Staff:
+async def require_counsellor_or_admin(counsellor_id: IdPath, staff: CurrentStaff) -> Staff:
     """For routes with a `{counsellor_id}` path parameter: only that counsellor, or an admin."""
     ensure_calendar_access(staff, counsellor_id)
     return staff

@@ -8,7 +8,6 @@ opt-out confirmation is sent by the notifier through the API, so that it is trac
 from __future__ import annotations
 
 import logging
-from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
@@ -16,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import ImmutableMultiDict
 
 from gateway.api.deps import gateway
-from gateway.api.schemas import Problem
+from gateway.api.schemas import problems
 from gateway.twilio_signature import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, is_signed_by_twilio, public_url
 from gateway.twilio_webhooks import (
     Fields,
@@ -33,7 +32,7 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 FORM = "application/x-www-form-urlencoded"
 # Twilio's webhooks have a few dozen parameters; far more is not Twilio.
 MAX_FIELDS = 200
-REFUSALS: dict[int | str, dict[str, Any]] = {status: {"model": Problem} for status in (400, 403, 413, 415)}
+REFUSALS = problems(400, 403, 413, 415)
 
 
 @router.post("/status", status_code=204, response_class=Response, responses=REFUSALS)

@@ -137,11 +137,13 @@ def index(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep, lang: s
     language = negotiate(lang, accept_language)
     first = today(bookings, settings)
     errors: list[str] = []
+    status = 200
     try:
         offered = slots.search(first, first + timedelta(days=PLACES_LOOKAHEAD_DAYS - 1), language=language)
     except SchedulerUnavailable:
-        offered, errors = [], ["unavailable"]
-    return render("index.html", language, errors=errors, topics=[topic.value for topic in Topic],
+        # The form still shows (a search may work a moment later), but the status and Retry-After say it is not.
+        offered, errors, status = [], ["unavailable"], 503
+    return render("index.html", language, status, errors=errors, topics=[topic.value for topic in Topic],
                   places=places_of(offered, language))
 
 

@@ -67,6 +67,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "erase_keep": "Nein, zurück",
         "erased": "Ihre Daten werden gelöscht. Unter diesem Link ist nichts mehr gespeichert.",
         "not_erasable_yet": "Wir prüfen den Termin noch. Bitte versuchen Sie es in einem Moment noch einmal.",
+        "outage_heading": "Gerade nicht erreichbar",
+        "outage": "Wir können Ihre Anfrage gerade nicht bearbeiten. Es wurde nichts gespeichert oder geändert. Bitte "
+                  "versuchen Sie es in einer Minute noch einmal.",
+        "error_heading": "Etwas ist schiefgegangen",
+        "error": "Bei uns ist etwas schiefgegangen. Bitte versuchen Sie es noch einmal.",
         "not_found_heading": "Nicht gefunden",
         "not_found": "Zu diesem Link gibt es keinen Termin. Vielleicht ist er abgelaufen. Sie können einen neuen "
                      "Termin ausmachen.",
@@ -160,6 +165,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "erase_keep": "No, go back",
         "erased": "Your data is being deleted. Nothing is stored under this link any more.",
         "not_erasable_yet": "We are still checking the appointment. Please try again in a moment.",
+        "outage_heading": "Not available right now",
+        "outage": "We cannot handle your request right now. Nothing was saved or changed. Please try again in a "
+                  "minute.",
+        "error_heading": "Something went wrong",
+        "error": "Something went wrong on our side. Please try again.",
         "not_found_heading": "Not found",
         "not_found": "There is no appointment for this link. It may have expired. You can make a new appointment.",
         "new_booking": "Make a new appointment",

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from fastapi import Request, Response
 
 from gateway.api.deps import gateway
-from gateway.api.schemas import Problem
+from gateway.api.schemas import problems
 from gateway.errors import GatewayError
 from gateway.feeds import FeedTokens
 from gateway.staff.accounts import Staff
@@ -32,9 +32,10 @@ STATUS_OF: dict[RefusalKind, int] = {
     RefusalKind.UNKNOWN: 404,
     RefusalKind.CONFLICT: 409,
     RefusalKind.INVALID: 422,
-    RefusalKind.FAILED: 500,
+    # The scheduler broke on it and changed nothing (its database away, say): try again later.
+    RefusalKind.FAILED: 503,
 }
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": Problem} for code in (401, 403, 404, 409, 422, 503)}
+ERRORS = problems(400, 401, 403, 404, 409, 413, 422, 503)
 
 Answer = TypeVar("Answer", WeekAnswer, BookingsAnswer, RulesAnswer, ExceptionAnswer, BookingChangeAnswer, TypesAnswer,
                  AppointmentTypeAnswer, CounsellorAnswer, LocationAnswer)

@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from gateway.api.deps import SettingsDep
+from gateway.api.schemas import IdPath
 from gateway.api.staff.answers import ERRORS, ask, no_store
 from gateway.api.staff.inputs import (
     ExceptionBody,
     InvalidStaffInput,
     NoCalendar,
     RulesBody,
+    check_day,
     check_range,
     reason,
     today,
@@ -52,7 +54,7 @@ def _week(request: Request, staff: Staff, counsellor_id: int, start: date | None
           settings_zone: str) -> WeekData:
     shown = zone(timezone)
     first_allowed = today(settings_zone)
-    first = start or first_allowed
+    first = check_day(start, first_allowed, "The start") if start else first_allowed
     if first > first_allowed + timedelta(days=HORIZON_DAYS):
         raise InvalidStaffInput(f"A week may start at most {HORIZON_DAYS} days ahead.", "beyond_horizon")
     action = WeekAction(counsellor_id=counsellor_id, week_start=first, timezone=shown)
@@ -70,7 +72,7 @@ def my_week(staff: CurrentStaff, request: Request, response: Response, settings:
 
 
 @router.get("/calendars/{counsellor_id}/week", responses=ERRORS)
-def calendar_week(counsellor_id: int, staff: CalendarStaff, request: Request, response: Response,
+def calendar_week(counsellor_id: IdPath, staff: CalendarStaff, request: Request, response: Response,
                   settings: SettingsDep, start: Start = None, timezone: Timezone = "Europe/Berlin") -> WeekData:
     no_store(response)
     return _week(request, staff, counsellor_id, start, timezone, settings.timezone)
@@ -78,7 +80,7 @@ def calendar_week(counsellor_id: int, staff: CalendarStaff, request: Request, re
 
 @router.get("/calendars/{counsellor_id}/bookings", responses=ERRORS)
 def calendar_bookings(
-    counsellor_id: int, staff: CalendarStaff, request: Request, response: Response, settings: SettingsDep,
+    counsellor_id: IdPath, staff: CalendarStaff, request: Request, response: Response, settings: SettingsDep,
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
     status: AppointmentStatus | None = None,
@@ -97,11 +99,16 @@ def calendar_bookings(
 
 
 @router.put("/calendars/{counsellor_id}/rules", responses=ERRORS)
-def replace_rules(counsellor_id: int, body: RulesBody, staff: CalendarStaff, request: Request) -> RulesData:
+def replace_rules(counsellor_id: IdPath, body: RulesBody, staff: CalendarStaff, request: Request,
+                  settings: SettingsDep) -> RulesData:
     """Replace all weekly rules of the calendar at once; nothing is saved if any rule is refused."""
     rules = []
+    now = today(settings.timezone)
     for number, rule in enumerate(body.rules, start=1):
         what = f"Rule {number}"
+        for day, name in ((rule.valid_from, "valid_from"), (rule.valid_until, "valid_until")):
+            if day is not None:
+                check_day(day, now, f"{what}: {name}")
         if not 0 <= rule.weekday <= 6:
             raise InvalidStaffInput(f"{what}: weekday must be 0 (Monday) to 6 (Sunday).", "invalid_weekday")
         rules.append(RuleIn(location_id=rule.location_id, weekday=rule.weekday,
@@ -111,7 +118,7 @@ def replace_rules(counsellor_id: int, body: RulesBody, staff: CalendarStaff, req
 
 
 @router.post("/calendars/{counsellor_id}/exceptions", status_code=201, responses=ERRORS)
-def add_exception(counsellor_id: int, body: ExceptionBody, staff: CalendarStaff, request: Request,
+def add_exception(counsellor_id: IdPath, body: ExceptionBody, staff: CalendarStaff, request: Request,
                   settings: SettingsDep) -> ExceptionData:
     """An absence (whole days, or start..end on one day) or extra hours at a location on one day. An absence over
     booked appointments keeps them, flags them and lists them in `bookings_to_move`."""
@@ -124,7 +131,7 @@ def add_exception(counsellor_id: int, body: ExceptionBody, staff: CalendarStaff,
 
 
 @router.delete("/calendars/{counsellor_id}/exceptions/{exception_id}", responses=ERRORS)
-def remove_exception(counsellor_id: int, exception_id: Annotated[int, Path(ge=1, le=2_000_000_000)],
+def remove_exception(counsellor_id: IdPath, exception_id: IdPath,
                      staff: CalendarStaff, request: Request) -> ExceptionData:
     action = RemoveExceptionAction(counsellor_id=counsellor_id, exception_id=exception_id)
     return ask(request, staff, action, ExceptionAnswer).data

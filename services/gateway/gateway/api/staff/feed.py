@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from gateway.api.deps import SettingsDep
+from gateway.api.schemas import IdPath
 from gateway.api.staff.answers import ERRORS, ask, feeds, no_store
 from gateway.api.staff.inputs import NoCalendar, today
 from gateway.api.staff_deps import CalendarStaff
@@ -21,7 +22,7 @@ class FeedIssued(BaseModel):
 
 
 @router.post("/calendars/{counsellor_id}/feed", status_code=201, responses=ERRORS)
-def issue_feed(counsellor_id: int, staff: CalendarStaff, request: Request, response: Response,
+def issue_feed(counsellor_id: IdPath, staff: CalendarStaff, request: Request, response: Response,
                settings: SettingsDep) -> FeedIssued:
     """A new private feed URL for the calendar (shown only now); an earlier one stops working."""
     # The scheduler confirms the calendar exists (and, again, that this staff member may see it).
@@ -33,7 +34,7 @@ def issue_feed(counsellor_id: int, staff: CalendarStaff, request: Request, respo
 
 
 @router.delete("/calendars/{counsellor_id}/feed", status_code=204, responses=ERRORS)
-def revoke_feed(counsellor_id: int, staff: CalendarStaff, request: Request) -> Response:
+def revoke_feed(counsellor_id: IdPath, staff: CalendarStaff, request: Request) -> Response:
     """The feed URL stops working at once."""
     if not feeds(request).revoke(counsellor_id):
         raise NoCalendar("This calendar has no feed to revoke.")

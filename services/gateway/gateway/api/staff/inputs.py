@@ -10,12 +10,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from gateway.api.schemas import MAX_ID
 from gateway.errors import GatewayError
 from shared.contracts.common import FreeText
 from shared.contracts.limits import HORIZON_DAYS, MAX_RANGE_DAYS
 from shared.contracts.staff import ZoneName
 
 _WALL_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+# How far back (and, for rules, ahead) staff may name a day: about ten years.
+HISTORY_DAYS = 3660
 
 
 class InvalidStaffInput(GatewayError):
@@ -32,7 +35,7 @@ class NoCalendar(GatewayError):
 
 class RuleBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    location_id: int = Field(ge=1, le=2_000_000_000)
+    location_id: int = Field(ge=1, le=MAX_ID)
     weekday: int = Field(description="0 = Monday ... 6 = Sunday")
     start: str = Field(max_length=8, description="local wall time HH:MM")
     end: str = Field(max_length=8, description="local wall time HH:MM; before midnight (23:59 at the latest)")
@@ -53,7 +56,7 @@ class ExceptionBody(BaseModel):
     last_day: date | None = None  # default: first_day
     start: str | None = Field(default=None, max_length=8, description="HH:MM; an absence of part of one day")
     end: str | None = Field(default=None, max_length=8)
-    location_id: int | None = Field(default=None, ge=1, le=2_000_000_000, description="for extra hours")
+    location_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="for extra hours")
     reason: str | None = Field(default=None, max_length=200)
 
 
@@ -103,7 +106,17 @@ def today(zone_name: str) -> date:
     return datetime.now(ZoneInfo(zone_name)).date()
 
 
+def check_day(day: date, today: date, what: str) -> date:
+    """A day staff name, within the years a calendar is kept for: far dates are mistakes, and the arithmetic on
+    them (weeks, time zones, holidays) would leave what a date can hold."""
+    earliest, latest = today - timedelta(days=HISTORY_DAYS), today + timedelta(days=HISTORY_DAYS)
+    if not earliest <= day <= latest:
+        raise InvalidStaffInput(f"{what} must be a day from {earliest} to {latest}.", "date_out_of_range")
+    return day
+
+
 def check_range(first: date, last: date, today: date) -> None:
+    check_day(first, today, "The first day")
     if last < first:
         raise InvalidStaffInput(f"The range ends on {last}, before it starts on {first}.", "range_reversed")
     if (last - first).days >= MAX_RANGE_DAYS:

@@ -7,11 +7,12 @@ sentence naming it, and the scheduler checks them again with the calendar they w
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from gateway.api.schemas import MAX_ID, IdPath
 from gateway.api.staff.answers import ERRORS, ask, no_store
 from gateway.api.staff.inputs import InvalidStaffInput
 from gateway.api.staff_deps import AdminStaff, CurrentStaff
@@ -127,7 +128,7 @@ def create_appointment_type(body: TypeBody, staff: AdminStaff, request: Request)
 
 
 @router.patch("/appointment-types/{type_id}", responses=ERRORS)
-def update_appointment_type(type_id: Annotated[int, Path(ge=1, le=2_000_000_000)], body: TypeBody,
+def update_appointment_type(type_id: IdPath, body: TypeBody,
                             staff: AdminStaff, request: Request) -> AppointmentTypeData:
     """Change topic, duration, modes, buffers, minimum notice, horizon, active or the reminder policy (admin
     only). A new reminder policy applies to bookings confirmed or moved from now on."""
@@ -136,7 +137,7 @@ def update_appointment_type(type_id: Annotated[int, Path(ge=1, le=2_000_000_000)
 
 
 @router.patch("/counsellors/{counsellor_id}", responses=ERRORS)
-def update_counsellor(counsellor_id: Annotated[int, Path(ge=1, le=2_000_000_000)], body: CounsellorBody,
+def update_counsellor(counsellor_id: IdPath, body: CounsellorBody,
                       staff: AdminStaff, request: Request) -> CounsellorData:
     """Change languages, topics, served locations, active or the daily cap (admin only). A served location the
     counsellor's weekly rules still use cannot be removed."""
@@ -146,7 +147,7 @@ def update_counsellor(counsellor_id: Annotated[int, Path(ge=1, le=2_000_000_000)
     if body.topics is not None and any(not _TOPIC.match(topic) for topic in body.topics):
         raise InvalidStaffInput("Each topic must be a code of 2 to 40 lower-case letters a-z and '_'.",
                                 "invalid_topic")
-    if body.location_ids is not None and any(not 1 <= lid <= 2_000_000_000 for lid in body.location_ids):
+    if body.location_ids is not None and any(not 1 <= lid <= MAX_ID for lid in body.location_ids):
         raise InvalidStaffInput("Each location id must be a positive number.", "invalid_location")
     change_cap = "daily_cap" in body.model_fields_set
     if body.daily_cap is not None and not 1 <= body.daily_cap <= 20:
@@ -159,7 +160,7 @@ def update_counsellor(counsellor_id: Annotated[int, Path(ge=1, le=2_000_000_000)
 
 
 @router.patch("/locations/{location_id}", responses=ERRORS)
-def update_location(location_id: Annotated[int, Path(ge=1, le=2_000_000_000)], body: LocationBody,
+def update_location(location_id: IdPath, body: LocationBody,
                     staff: AdminStaff, request: Request) -> LocationData:
     """Change whether a location is offered, or its neutral alias (what an SMS shows) (admin only)."""
     alias = None
