@@ -15,10 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
 
+import httpx
 import psycopg
 import pytest
 from scheduler.app import build as build_scheduler
 from scheduler.calendar import SearchCriteria
+from scheduler.domain.availability import make_slot_id
 from scheduler.settings import SchedulerSettings
 from sqlmodel import Session
 
@@ -31,6 +33,10 @@ from tests.support.system import REPO, System, base_env, free_port, poll
 
 BOOKINGS = 300
 OUTAGE_SECONDS = 30
+
+
+def now_plus_a_day() -> datetime:
+    return (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
 
 
 @pytest.fixture
@@ -135,3 +141,61 @@ def test_bookings_waiting_through_a_30_s_database_outage_are_all_decided_none_de
     print(f"\n{BOOKINGS}/{BOOKINGS} bookings decided after a {OUTAGE_SECONDS} s database outage "
           f"({waiting} waited in the queue, {confirmed} confirmed, 0 dead letters); drained {drained:.1f} s after "
           "the database returned")
+
+
+@pytest.mark.infra
+def test_a_worker_started_while_its_database_is_down_waits_for_it_and_then_handles_bookings(
+        tmp_path: Path, private_postgres: PrivatePostgres, vhost: str) -> None:
+    database = private_postgres.create_database("scheduler")
+    env = base_env(tmp_path, free_port(), {"SCHEDULER_DATABASE_URL": database, "BROKER_URL": infra.amqp_url(vhost)})
+    subprocess.run([sys.executable, "-m", "scheduler", "init"], env=env, check=True, cwd=REPO)
+    private_postgres.stop()
+    system = System(env, tmp_path)
+    system.start("scheduler")
+    try:
+        poll(lambda: system.log("scheduler").count("waiting for it") >= 2, seconds=20)
+        assert system.processes["scheduler"].poll() is None, "it waits instead of exiting"
+        assert "postgres@127.0.0.1" in system.log("scheduler"), "the line names the server it waits for"
+
+        private_postgres.start()
+        poll(lambda: "database reachable after" in system.log("scheduler"), seconds=20)
+        settings = load_settings(SchedulerSettings, var_dir=tmp_path, scheduler_database_url=database,
+                                 broker_url=env["BROKER_URL"])
+        scheduler = build_scheduler(settings)
+        request = wrap(BookingRequested(booking_id=uuid4(), slot_id=make_slot_id(1, 1, 1, now_plus_a_day()),
+                                        language="de", channel="web"), uuid4())
+        scheduler.publisher.publish(request.to_wire(), request.type)
+        scheduler.engine.dispose()
+        poll(lambda: _count(database, "SELECT count(*) FROM processed_messages") == 1, seconds=30)
+    finally:
+        system.stop()
+
+
+@pytest.mark.infra
+def test_the_launcher_started_while_the_database_is_down_waits_and_runs_once_it_is_up(
+        tmp_path: Path, private_postgres: PrivatePostgres, vhost: str) -> None:
+    urls = {f"{role.upper()}_DATABASE_URL": private_postgres.create_database(role)
+            for role in ("gateway", "scheduler", "notifier")}
+    private_postgres.stop()
+    port = free_port()
+    env = base_env(tmp_path, port, {**urls, "BROKER_URL": infra.amqp_url(vhost)})
+    out = tmp_path / "launcher.out"
+    with out.open("wb") as handle:
+        launcher = subprocess.Popen([sys.executable, "-m", "lotse", "run", "--no-demo"], env=env, cwd=REPO,
+                                    stdout=handle, stderr=subprocess.STDOUT)
+    try:
+        poll(lambda: "waiting for it" in out.read_text(), seconds=30, interval=0.3)
+        time.sleep(6)
+        assert launcher.poll() is None, f"the launcher waits:\n{out.read_text()}"
+        waiting = out.read_text()
+        assert "unreachable" in waiting and "stopping the rest" not in waiting
+
+        private_postgres.start()
+        poll(lambda: "Lotse is running" in out.read_text(), seconds=90, interval=0.3)
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
+        launcher.send_signal(signal.SIGINT)
+        assert launcher.wait(timeout=30) == 0
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait()
