@@ -19,6 +19,7 @@ from kombu import Connection, Message, Queue
 from kombu.mixins import ConsumerMixin
 
 from shared.consumer import Stopping
+from shared.messaging import MESSAGE_TASK
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +101,11 @@ class Listener:
                              on_decode_error=self._undecodable_reply)]
 
     def _event(self, body: Any, message: Message) -> None:
-        if not isinstance(message.headers, dict) or "task" not in message.headers:
+        if not isinstance(message.headers, dict) or "task" not in message.headers or "id" not in message.headers:
             self._reject(message, "no Celery task headers (task, id)")
+            return
+        if message.headers["task"] != MESSAGE_TASK:
+            self._reject(message, f"unknown task {str(message.headers['task'])[:80]!r}")
             return
         envelope, problem = _envelope(body)
         if problem is not None:
