@@ -6,6 +6,7 @@ while the roles run as real processes; the broker is a vhost of the machine's Ra
 
 from __future__ import annotations
 
+import logging
 import signal
 import subprocess
 import sys
@@ -18,15 +19,19 @@ from uuid import uuid4
 import httpx
 import psycopg
 import pytest
+from gateway.app import build as build_gateway
+from gateway.bookings import NewBooking
+from gateway.settings import GatewaySettings
 from scheduler.app import build as build_scheduler
 from scheduler.calendar import SearchCriteria
 from scheduler.domain.availability import make_slot_id
 from scheduler.settings import SchedulerSettings
 from sqlmodel import Session
 
-from shared.contracts import BookingRequested, wrap
-from shared.messaging import DEAD_LETTER_QUEUE, broker_connection, queues_for
-from shared.settings import load_settings
+from shared.contracts import BookingConfirmed, BookingRequested, Mode, PublicLocation, Slot, wrap
+from shared.crypto import generate_data_key
+from shared.messaging import DEAD_LETTER_QUEUE, Publisher, broker_connection, make_celery, queues_for
+from shared.settings import CommonSettings, load_settings
 from tests.support import infra
 from tests.support.postgres import PostgresFailed, PrivatePostgres
 from tests.support.system import REPO, System, base_env, free_port, poll
@@ -72,7 +77,7 @@ def _announced(settings: SchedulerSettings, seen: set[str]) -> set[str]:
     return seen
 
 
-def _queue_depth(settings: SchedulerSettings, name: str) -> int:
+def _queue_depth(settings: CommonSettings, name: str) -> int:
     with broker_connection(settings) as connection:
         queue = next(q for q in [DEAD_LETTER_QUEUE, *(q for s in ("gateway", "notifier", "scheduler")
                                                       for q in queues_for(s, settings))] if q.name == name)
@@ -199,3 +204,72 @@ def test_the_launcher_started_while_the_database_is_down_waits_and_runs_once_it_
         if launcher.poll() is None:
             launcher.kill()
             launcher.wait()
+
+
+@pytest.mark.infra
+def test_a_worker_stopped_while_a_booking_waits_for_the_database_leaves_it_queued_not_dead_lettered(
+        tmp_path: Path, private_postgres: PrivatePostgres, vhost: str) -> None:
+    database = private_postgres.create_database("scheduler")
+    env = base_env(tmp_path, free_port(), {"SCHEDULER_DATABASE_URL": database, "BROKER_URL": infra.amqp_url(vhost)})
+    settings = load_settings(SchedulerSettings, var_dir=tmp_path, scheduler_database_url=database,
+                             broker_url=env["BROKER_URL"])
+    subprocess.run([sys.executable, "-m", "scheduler", "init"], env=env, check=True, cwd=REPO)
+    system = System(env, tmp_path)
+    system.start("scheduler")
+    try:
+        poll(lambda: "ready" in system.log("scheduler"), seconds=30)
+        private_postgres.stop()
+        publisher = _publisher_without_database(settings)
+        request = wrap(BookingRequested(booking_id=uuid4(), slot_id=make_slot_id(1, 1, 1, now_plus_a_day()),
+                                        language="de", channel="web"), uuid4())
+        publisher.publish(request.to_wire(), request.type)
+        poll(lambda: "booking.requested" in system.log("scheduler") and "waits, attempt 2" in system.log("scheduler"),
+             seconds=30)
+        started = time.monotonic()
+        system.stop("scheduler")  # SIGTERM, as the launcher, compose or an operator stop it
+        assert system.processes["scheduler"].returncode == 0 and time.monotonic() - started < 15, \
+            "a warm shutdown does not hang on the waiting message"
+        assert _queue_depth(settings, "scheduler.bookings") == 1, "the message went back to its queue"
+        assert _queue_depth(settings, "lotse.dead-letter") == 0
+
+        private_postgres.start()
+        system.start("scheduler")
+        poll(lambda: _count(database, "SELECT count(*) FROM processed_messages") == 1, seconds=30)
+    finally:
+        system.stop()
+
+
+def _publisher_without_database(settings: SchedulerSettings) -> Publisher:
+    """A publisher as the gateway's relay would use (the scheduler's own build waits for its database)."""
+    return Publisher(make_celery("gateway", settings), settings)
+
+
+@pytest.mark.infra
+def test_the_gateway_listener_holds_a_decision_through_a_database_outage_and_applies_it_after(
+        tmp_path: Path, private_postgres: PrivatePostgres, vhost: str, caplog: pytest.LogCaptureFixture) -> None:
+    settings = load_settings(GatewaySettings, var_dir=tmp_path, broker_url=infra.amqp_url(vhost),
+                             gateway_database_url=private_postgres.create_database("gateway"),
+                             data_key=generate_data_key())
+    gateway = build_gateway(settings)
+    try:
+        slot_start = now_plus_a_day()
+        slot_id = make_slot_id(1, 1, 1, slot_start)
+        accepted = gateway.bookings.request(NewBooking(slot_id=slot_id, phone="+4915112345678", language="de",
+                                                       channel="web"), None)
+        gateway.listener.start()
+        private_postgres.stop()
+        slot = Slot(slot_id=slot_id, start=slot_start, end=slot_start + timedelta(minutes=50),
+                    location=PublicLocation(location_id=1, town="Rostock", kind=Mode.office, alias="Rostock 1"),
+                    mode=Mode.office, counsellor="Anna")
+        decision = wrap(BookingConfirmed(booking_id=accepted.booking_id, slot=slot, language="de"), uuid4())
+        with caplog.at_level(logging.WARNING):
+            gateway.publisher.publish(decision.to_wire(), decision.type)
+            poll(lambda: "waits, attempt 3" in caplog.text, seconds=30)
+        assert _queue_depth(settings, "lotse.dead-letter") == 0
+
+        private_postgres.start()
+        poll(lambda: gateway.bookings.view(accepted.manage_token).status == "confirmed", seconds=30)
+        assert "+4915112345678" not in caplog.text
+    finally:
+        gateway.listener.stop()
+        gateway.engine.dispose()
