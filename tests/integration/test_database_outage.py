@@ -28,7 +28,7 @@ from scheduler.domain.availability import make_slot_id
 from scheduler.settings import SchedulerSettings
 from sqlmodel import Session
 
-from shared.contracts import BookingConfirmed, BookingRequested, Mode, PublicLocation, Slot, wrap
+from shared.contracts import BookingConfirmed, BookingRequested, Mode, PublicLocation, Slot, SlotsRequested, wrap
 from shared.crypto import generate_data_key
 from shared.messaging import DEAD_LETTER_QUEUE, Publisher, broker_connection, make_celery, queues_for
 from shared.settings import CommonSettings, load_settings
@@ -81,7 +81,9 @@ def _queue_depth(settings: CommonSettings, name: str) -> int:
     with broker_connection(settings) as connection:
         queue = next(q for q in [DEAD_LETTER_QUEUE, *(q for s in ("gateway", "notifier", "scheduler")
                                                       for q in queues_for(s, settings))] if q.name == name)
-        return int(queue(connection.default_channel).queue_declare(passive=True).message_count)
+        bound = queue(connection.default_channel)
+        bound.declare()  # as every role does at start
+        return int(bound.queue_declare(passive=True).message_count)
 
 
 @pytest.mark.infra
@@ -273,3 +275,22 @@ def test_the_gateway_listener_holds_a_decision_through_a_database_outage_and_app
     finally:
         gateway.listener.stop()
         gateway.engine.dispose()
+
+
+@pytest.mark.infra
+def test_a_slot_search_asked_while_the_database_is_down_goes_unanswered_and_is_not_dead_lettered(
+        tmp_path: Path, private_postgres: PrivatePostgres, vhost: str, caplog: pytest.LogCaptureFixture) -> None:
+    settings = load_settings(SchedulerSettings, var_dir=tmp_path, broker_url=infra.amqp_url(vhost),
+                             scheduler_database_url=private_postgres.create_database("scheduler"))
+    scheduler = build_scheduler(settings)
+    private_postgres.stop()
+    today = datetime.now(UTC).date()
+    question = wrap(SlotsRequested(date_from=today, date_to=today + timedelta(days=7),
+                                   reply_to="gateway.replies.0123456789ab"), uuid4())
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING):
+        scheduler.consumer.handle(question.to_wire())  # the asker answers "try again" after its timeout
+    assert time.monotonic() - started < 5, "a question is not kept waiting through the outage"
+    assert "slots.requested" in caplog.text and "not answered" in caplog.text
+    assert _queue_depth(settings, "lotse.dead-letter") == 0
+    scheduler.engine.dispose()

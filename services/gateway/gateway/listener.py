@@ -116,6 +116,12 @@ class Listener:
         except Stopping:
             message.requeue()  # the gateway stops while the event waits for the database: it stays queued
             return
+        except Exception:
+            # What the consumer could not even dead-letter (the broker went away meanwhile): back to the queue,
+            # and this thread lives on (an exception out of a callback would end it).
+            log.exception("gateway: an event could not be handled or dead-lettered; it goes back to its queue")
+            message.requeue()
+            return
         message.ack()
 
     def _undecodable(self, message: Message, exc: Exception) -> None:
