@@ -30,7 +30,7 @@ from sqlmodel import Session
 
 from shared.contracts import BookingConfirmed, BookingRequested, Mode, PublicLocation, Slot, SlotsRequested, wrap
 from shared.crypto import generate_data_key
-from shared.messaging import DEAD_LETTER_QUEUE, Publisher, broker_connection, make_celery, queues_for
+from shared.messaging import DEAD_LETTER_QUEUE, DEAD_LETTERS, Publisher, broker_connection, make_celery, queues_for
 from shared.settings import CommonSettings, load_settings
 from tests.support import infra
 from tests.support.postgres import PostgresFailed, PrivatePostgres
@@ -75,6 +75,16 @@ def _announced(settings: SchedulerSettings, seen: set[str]) -> set[str]:
         while (message := queue.get(no_ack=True)) is not None:
             seen.add(str(message.headers["id"]))
     return seen
+
+
+def _declared(settings: CommonSettings) -> bool:
+    with broker_connection(settings) as connection:
+        try:
+            connection.default_channel.exchange_declare(DEAD_LETTERS.name, DEAD_LETTERS.type, passive=True)
+            connection.default_channel.queue_declare(DEAD_LETTER_QUEUE.name, passive=True)
+        except connection.channel_errors:
+            return False
+    return True
 
 
 def _queue_depth(settings: CommonSettings, name: str) -> int:
@@ -168,6 +178,9 @@ def test_a_worker_started_while_its_database_is_down_waits_for_it_and_then_handl
         poll(lambda: "database reachable after" in system.log("scheduler"), seconds=20)
         settings = load_settings(SchedulerSettings, var_dir=tmp_path, scheduler_database_url=database,
                                  broker_url=env["BROKER_URL"])
+        # Before anything was published, the role declared the dead-letter exchange and queue: a message the
+        # broker dead-letters on this fresh vhost has somewhere to go.
+        poll(lambda: _declared(settings), seconds=20)
         scheduler = build_scheduler(settings)
         request = wrap(BookingRequested(booking_id=uuid4(), slot_id=make_slot_id(1, 1, 1, now_plus_a_day()),
                                         language="de", channel="web"), uuid4())
