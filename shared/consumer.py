@@ -1,4 +1,5 @@
-"""Consuming envelopes: validate, dead-letter what we do not know, run the handler once per message id.
+"""Consuming envelopes: validate, dead-letter what we do not know, run the handler once per message id, and wait
+out a database outage with the message in hand (it is never dead-lettered for that).
 
 A handler gets the envelope and an open session; it writes its state and any outbox messages there. The message
 id is recorded in the same transaction, so a redelivered message changes nothing and announces nothing twice.
@@ -7,15 +8,16 @@ id is recorded in the same transaction, so a redelivered message changes nothing
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from shared.contracts import Envelope, UnknownMessage, parse
+from shared.db import is_outage
 from shared.inbox import already_processed, remember_processed
 from shared.logging import correlation_id
 
@@ -25,7 +27,16 @@ CommandHandler = Callable[[Envelope, Session], None]
 QueryHandler = Callable[[Envelope, Session], None]
 DeadLetterFn = Callable[[Any, str], None]
 
-_TRANSIENT_RETRIES = (0.2, 1.0, 3.0)
+# A message whose handler cannot reach the database waits in place (not acknowledged, not handed back): the broker
+# keeps it, its quorum queue's delivery limit is not spent, and the worker's prefetch stops further deliveries.
+# It is tried again after 0.2 s, 0.4 s, ... at most every OUTAGE_MAX_PAUSE_SECONDS until the database answers.
+OUTAGE_FIRST_PAUSE_SECONDS = 0.2
+OUTAGE_MAX_PAUSE_SECONDS = 5.0
+
+
+class Stopping(Exception):
+    """The process stops while a message waits for its database: the caller hands the message back to the broker
+    (unacknowledged), so it is neither lost nor dead-lettered."""
 
 
 class Consumer:
@@ -44,8 +55,18 @@ class Consumer:
         self.queries = queries or {}
         self.dead_letter = dead_letter
         self.after_commit = after_commit
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Messages waiting for the database give up waiting (`Stopping`); called when the process shuts down."""
+        self._stopping.set()
+
+    def resume(self) -> None:
+        """Undo `stop` (a gateway started again in the same process)."""
+        self._stopping.clear()
 
     def handle(self, raw: Any) -> None:
+        """Raises `Stopping` only; anything a message or its handler gets wrong ends on the dead-letter queue."""
         try:
             envelope = parse(raw)
         except UnknownMessage as exc:
@@ -55,12 +76,12 @@ class Consumer:
         token = correlation_id.set(envelope.correlation_id)
         try:
             if envelope.type in self.queries:
-                # A question changes no state: no inbox row, and a lost answer is asked again by the client.
-                with Session(self.engine) as session:
-                    self.queries[envelope.type](envelope, session)
+                self._answer(envelope)
             elif envelope.type in self.commands:
                 try:
                     self._run_command(envelope)
+                except Stopping:
+                    raise
                 except Exception as exc:
                     log.exception("%s: handler for %s failed; dead-lettered", self.service, envelope.type)
                     self.dead_letter(raw, f"handler failed: {type(exc).__name__}")
@@ -70,39 +91,65 @@ class Consumer:
         finally:
             correlation_id.reset(token)
 
-    def _run_command(self, envelope: Envelope) -> None:
-        handler = self.commands[envelope.type]
-        for attempt, pause in enumerate((*_TRANSIENT_RETRIES, None)):
-            try:
-                with Session(self.engine, expire_on_commit=False) as session:
-                    # The inbox row goes in first (one round trip instead of a look-up and an insert): for a
-                    # message already processed it fails on the primary key at once, before the handler runs;
-                    # a concurrent delivery of the same message waits here until the first one commits or
-                    # rolls back.
-                    try:
-                        remember_processed(session, envelope.message_id, envelope.type)
-                    except IntegrityError:
-                        session.rollback()
-                        if already_processed(session, envelope.message_id):
-                            log.info("%s: %s %s already processed", self.service, envelope.type,
-                                     envelope.message_id)
-                            return
-                        raise
-                    handler(envelope, session)
-                    session.commit()
-                break
-            except IntegrityError:
-                # A concurrent delivery of the same message committed first; handlers map their own
-                # integrity errors (e.g. a taken slot) to decisions before they reach here.
-                with Session(self.engine) as session:
-                    if already_processed(session, envelope.message_id):
-                        return
+    def _answer(self, envelope: Envelope) -> None:
+        # A question changes no state: no inbox row, and a lost answer is asked again by the client (who answers
+        # its user "try again" after its timeout). So a question is not kept waiting through an outage.
+        try:
+            with Session(self.engine) as session:
+                self.queries[envelope.type](envelope, session)
+        except Exception as exc:
+            if not is_outage(exc):
                 raise
-            except OperationalError:
-                if pause is None:
+            log.warning("%s: database unreachable (%s); %s %s not answered", self.service, type(exc).__name__,
+                        envelope.type, envelope.message_id)
+
+    def _run_command(self, envelope: Envelope) -> None:
+        attempt = 0
+        pause = OUTAGE_FIRST_PAUSE_SECONDS
+        while True:
+            try:
+                handled = self._attempt(envelope)
+                break
+            except Exception as exc:
+                if not is_outage(exc):
                     raise
-                log.warning("%s: database busy or unreachable, retry %d for %s", self.service, attempt + 1,
-                            envelope.type)
-                time.sleep(pause)
-        log.info("%s: handled %s", self.service, envelope.type)
-        self.after_commit()
+                attempt += 1
+                # Type, id and error class only: never the payload (it may hold a sealed phone number).
+                log.warning("%s: database unreachable (%s); %s %s waits, attempt %d, next in %.1f s",
+                            self.service, type(exc).__name__, envelope.type, envelope.message_id, attempt, pause)
+                if self._stopping.wait(pause):
+                    raise Stopping(f"{envelope.type} {envelope.message_id} not handled: stopping") from None
+                pause = min(pause * 2, OUTAGE_MAX_PAUSE_SECONDS)
+        if attempt:
+            log.warning("%s: database reachable again; %s %s handled after %d attempts", self.service,
+                        envelope.type, envelope.message_id, attempt + 1)
+        if handled:
+            log.info("%s: handled %s", self.service, envelope.type)
+            self.after_commit()
+
+    def _attempt(self, envelope: Envelope) -> bool:
+        """One transaction: the inbox row and the handler's work. False for a message already processed."""
+        handler = self.commands[envelope.type]
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                # The inbox row goes in first (one round trip instead of a look-up and an insert): for a message
+                # already processed it fails on the primary key at once, before the handler runs; a concurrent
+                # delivery of the same message waits here until the first one commits or rolls back.
+                try:
+                    remember_processed(session, envelope.message_id, envelope.type)
+                except IntegrityError:
+                    session.rollback()
+                    if already_processed(session, envelope.message_id):
+                        log.info("%s: %s %s already processed", self.service, envelope.type, envelope.message_id)
+                        return False
+                    raise
+                handler(envelope, session)
+                session.commit()
+                return True
+        except IntegrityError:
+            # A concurrent delivery of the same message committed first; handlers map their own integrity errors
+            # (e.g. a taken slot) to decisions before they reach here.
+            with Session(self.engine) as session:
+                if already_processed(session, envelope.message_id):
+                    return False
+            raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Field
 
 from shared.private_files import private_file
@@ -157,3 +159,43 @@ def database_default(value: bool | int | str, **field: Any) -> Any:
     # A literal, not a plain string: alembic compares a plain '' with SQLite's reflected "''" as a difference.
     server: Any = (true() if value else false()) if isinstance(value, bool) else literal(value)
     return Field(default=value, sa_column_kwargs={"server_default": server}, **field)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached or went away (refused, dropped, shut down, busy, a pool
+    with no free connection), as opposed to a message or a handler that is wrong. Such an error passes: the same
+    work succeeds once the database is back."""
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+# While the database is unreachable at start, a line every so often says what the process waits for.
+WAIT_LOG_EVERY_SECONDS = 5.0
+_WAIT_PAUSE_SECONDS = 1.0
+
+
+def wait_for_database(engine: Engine, role: str) -> None:
+    """Returns once the database answers. A role started before its database (a host reboot, compose starting
+    everything at once) waits here instead of exiting, with a line every few seconds naming the role and the
+    server (never the password)."""
+    log = logging.getLogger(__name__)
+    started = time.monotonic()
+    last_said = 0.0
+    where = engine.url.render_as_string(hide_password=True)
+    while True:
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+            if last_said:
+                log.warning("%s: database reachable after %.0f s; starting", role, time.monotonic() - started)
+            return
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            now = time.monotonic()
+            if not last_said or now - last_said >= WAIT_LOG_EVERY_SECONDS:
+                log.warning("%s: database %s unreachable (%s); waiting for it (%.0f s so far)", role, where,
+                            type(exc).__name__, now - started)
+                last_said = now
+        time.sleep(_WAIT_PAUSE_SECONDS)

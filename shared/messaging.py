@@ -14,7 +14,9 @@ import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 from celery import Celery
 from celery.utils.nodenames import anon_nodename
@@ -34,6 +36,12 @@ MESSAGE_TASK = "lotse.message"
 # Periodic work (the notifier's dispatcher) is sent by beat to a queue of its own on this direct exchange.
 TIMERS = Exchange("lotse.timers", type="direct", durable=True)
 DELIVERY_LIMIT = 5
+# What a dead letter carries besides the message as it arrived (body, content type and headers unchanged, so it can
+# be put back): why, from which queue, when, and an id of its own (`python -m lotse dead-letters`).
+REASON_HEADER = "x-lotse-reason"
+QUEUE_HEADER = "x-lotse-queue"
+DEAD_AT_HEADER = "x-lotse-dead-at"
+LETTER_ID_HEADER = "x-lotse-id"
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,26 @@ def queues_for(service: str, settings: CommonSettings) -> list[Queue]:
     return queues
 
 
+def origin_queue(service: str, routing_key: str | None) -> str:
+    """The queue of `service` a message with this routing key came from: a message published straight to a queue
+    (the default exchange) carries the queue's name, one published on the events exchange its type. A key the
+    service does not know (a type nobody handles) counts as its first queue's."""
+    names: list[str] = [s.queue for s in SUBSCRIPTIONS[service]]
+    if service in TIMER_SERVICES:
+        names.append(f"{service}.timers")
+    if routing_key in names:
+        return str(routing_key)
+    for subscription in SUBSCRIPTIONS[service]:
+        if routing_key in subscription.message_types:
+            return subscription.queue
+    return names[0]
+
+
+def dead_letter_headers(queue: str, reason: str) -> dict[str, str]:
+    return {REASON_HEADER: reason[:500], QUEUE_HEADER: queue, DEAD_AT_HEADER: datetime.now(UTC).isoformat(),
+            LETTER_ID_HEADER: uuid4().hex[:12]}
+
+
 def all_queues(settings: CommonSettings) -> list[Queue]:
     return [DEAD_LETTER_QUEUE, *(q for service in SUBSCRIPTIONS for q in queues_for(service, settings))]
 
@@ -107,6 +135,41 @@ def declare_topology(connection: Connection, settings: CommonSettings) -> None:
         exchange(channel).declare()
     for queue in all_queues(settings):
         queue(channel).declare()
+
+
+# While the broker is unreachable at start, a line every so often says so.
+BROKER_WAIT_LOG_EVERY_SECONDS = 5.0
+
+
+def declare_topology_when_reachable(settings: CommonSettings, role: str) -> threading.Thread:
+    """Every role declares the whole topology (exchanges, queues, the dead-letter exchange and queue) as soon as
+    the broker answers, in a thread of its own (a role does not wait for it to start). Before this, the dead-letter
+    exchange existed only once something had been published, and a message RabbitMQ dead-lettered on a fresh
+    broker (a delivery limit reached, a reject) was dropped."""
+
+    def declare() -> None:
+        started = time.monotonic()
+        last_said = 0.0
+        while True:
+            try:
+                with broker_connection(settings, connect_timeout=4) as connection:
+                    connection.ensure_connection(max_retries=1, timeout=4)
+                    declare_topology(connection, settings)
+                if last_said:
+                    log.warning("%s: broker reachable after %.0f s; topology declared", role,
+                                time.monotonic() - started)
+                return
+            except Exception as exc:  # noqa: BLE001 - retried until the broker answers
+                now = time.monotonic()
+                if not last_said or now - last_said >= BROKER_WAIT_LOG_EVERY_SECONDS:
+                    log.warning("%s: broker unreachable (%s); waiting for it (%.0f s so far)", role,
+                                type(exc).__name__, now - started)
+                    last_said = now
+            time.sleep(1.0)
+
+    thread = threading.Thread(target=declare, name=f"{role}-topology", daemon=True)
+    thread.start()
+    return thread
 
 
 def broker_connection(settings: CommonSettings, **options: Any) -> Connection:
@@ -139,6 +202,8 @@ def make_celery(service: str, settings: CommonSettings) -> Celery:
         worker_enable_remote_control=not settings.is_embedded_broker,
         worker_detect_quorum_queues=True,
         broker_connection_retry_on_startup=True,
+        # A worker started before its broker (or whose broker is down for long) waits for it, never gives up.
+        broker_connection_max_retries=None,
         broker_connection_timeout=4,
         timezone="UTC",
         enable_utc=True,
@@ -163,6 +228,8 @@ class _Message:
     properties: dict[str, Any] = field(default_factory=dict)
     delivery_mode: int = 2
     expiration: float | None = None
+    content_type: str | None = None  # set: the body is bytes already, sent as they are
+    content_encoding: str | None = None
 
 
 CONFIRM_TIMEOUT_SECONDS = 10.0
@@ -244,15 +311,32 @@ class Publisher:
 
     def publish(self, wire: dict[str, Any], routing_key: str, expires: float | None = None) -> None:
         """One envelope, now (a question whose answer is awaited; `expires`: worthless after so many seconds)."""
-        self._send([self._task(wire, routing_key, expires)])
+        self._send([self._event(wire, routing_key, expires)])
 
     def publish_outbox(self, messages: Sequence[OutgoingMessage]) -> None:
         """The outbox's rows, in order; returns once the broker confirmed every one (some may have arrived when it
         raises: at-least-once)."""
-        self._send([self._task(json.loads(m.body), m.routing_key) for m in messages])
+        self._send([self._event(json.loads(m.body), m.routing_key) for m in messages])
 
-    def publish_dead_letter(self, raw: Any, from_queue: str, reason: str) -> None:
-        self._send([_Message({"message": raw, "reason": reason, "queue": from_queue}, DEAD_LETTERS, from_queue)])
+    def publish_dead_letter(self, raw: Any, service: str, reason: str) -> None:
+        """An envelope (or whatever stood in its place) the service's consumer cannot handle, as the task message
+        it came in, onto the dead-letter queue with `reason`; requeued, it goes back to the queue it came from."""
+        message_type = raw.get("type") if isinstance(raw, dict) else None
+        message_id = raw.get("message_id") if isinstance(raw, dict) else None
+        queue = origin_queue(service, message_type if isinstance(message_type, str) else None)
+        task = self._task(raw, str(message_id or uuid4()), queue)
+        self._send([_Message(task.body, DEAD_LETTERS, queue, headers={**task.headers,
+                                                                     **dead_letter_headers(queue, reason)},
+                             properties=task.properties)])
+
+    def publish_dead_letter_message(self, body: bytes, content_type: str | None, content_encoding: str | None,
+                                    headers: dict[str, Any] | None, queue: str, reason: str) -> None:
+        """A message as it arrived (its bytes, content type and headers), onto the dead-letter queue with
+        `reason`: what a worker cannot even decode."""
+        self._send([_Message(body, DEAD_LETTERS, queue, headers={**(headers or {}),
+                                                                 **dead_letter_headers(queue, reason)},
+                             content_type=content_type or "application/data",
+                             content_encoding=content_encoding or "binary")])
 
     def reply(self, reply_to: str, wire: dict[str, Any], correlation_id: str, ttl_seconds: float) -> None:
         """Answer a request on the asker's own queue (default exchange), expiring with the asker's patience."""
@@ -260,13 +344,15 @@ class Publisher:
         self._send([_Message(wire, "", reply_to, properties={"correlation_id": correlation_id},
                              delivery_mode=1, expiration=ttl_seconds)])
 
-    def _task(self, wire: dict[str, Any], routing_key: str, expires: float | None = None) -> _Message:
-        message_id = str(wire["message_id"])
+    def _task(self, wire: Any, message_id: str, routing_key: str, expires: float | None = None) -> Any:
         # The argument's repr in the headers would repeat the envelope (up to 1 KB every queue stores and nobody
         # reads): the message type says what it is.
-        task = self.app.amqp.as_task_v2(message_id, MESSAGE_TASK, args=(wire,), expires=expires,
+        return self.app.amqp.as_task_v2(message_id, MESSAGE_TASK, args=(wire,), expires=expires,
                                         origin=self.origin, argsrepr=f"({routing_key!r},)", kwargsrepr="{}",
                                         ignore_result=True)
+
+    def _event(self, wire: dict[str, Any], routing_key: str, expires: float | None = None) -> _Message:
+        task = self._task(wire, str(wire["message_id"]), routing_key, expires)
         return _Message(task.body, EVENTS, routing_key, headers=task.headers, properties=task.properties)
 
     def _send(self, messages: Sequence[_Message]) -> None:
@@ -287,7 +373,8 @@ class Publisher:
                 for message in messages:
                     producer.publish(
                         message.body, exchange=message.exchange, routing_key=message.routing_key,
-                        headers=message.headers, serializer="json", delivery_mode=message.delivery_mode,
+                        headers=message.headers, serializer="json", content_type=message.content_type,
+                        content_encoding=message.content_encoding, delivery_mode=message.delivery_mode,
                         expiration=message.expiration, retry=False, **message.properties)
                     if confirms:
                         confirms.sent()

@@ -148,7 +148,7 @@ class Relay:
             try:
                 self.publish_pending()
                 if self.last_error:
-                    log.info("outbox relay %s: broker reachable again", self.name)
+                    log.info("outbox relay %s: publishing again", self.name)
                 self.last_error = None
                 backoff = interval
             except Exception as exc:  # noqa: BLE001 - the relay must outlive any broker or database outage

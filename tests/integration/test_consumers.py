@@ -34,9 +34,9 @@ from shared.contracts import (
     wrap,
 )
 from shared.contracts.contacts import manage_token_context, phone_context
-from shared.messaging import DEAD_LETTER_QUEUE, broker_connection
 from shared.outbox import OutboxMessage
 from shared.settings import CommonSettings, load_settings
+from tests.support.dead_letters import take_dead_letters
 
 
 def _count(session: Session, model: type, *where: object) -> int:
@@ -140,13 +140,7 @@ def test_confirmation_redelivered_sends_no_second_sms(notifier: Notifier, real_s
 
 
 def _dead_letters(settings: CommonSettings) -> list[dict[str, object]]:
-    with broker_connection(settings) as connection:
-        queue = DEAD_LETTER_QUEUE(connection.default_channel)
-        queue.declare()
-        found = []
-        while (message := queue.get(no_ack=True)) is not None:
-            found.append(json.loads(message.body))
-        return found
+    return take_dead_letters(settings)
 
 
 @pytest.mark.infra
@@ -168,7 +162,7 @@ def test_message_nobody_understands_goes_to_the_dead_letter_queue(
     letters = _dead_letters(real_settings)
     assert len(letters) == 1
     assert letters[0]["message"] == raw
-    assert letters[0]["queue"] == "scheduler"
+    assert letters[0]["queue"] == "scheduler.bookings"
     assert letters[0]["reason"]
     # The worker goes on: a valid message right after is decided.
     scheduler.consumer.handle(_booking_request())
@@ -182,3 +176,4 @@ def test_dead_letter_queue_exists_on_the_embedded_broker_too(tmp_path: Path) -> 
     built.consumer.handle({"type": "slots.requested", "version": 7, "payload": {}})
     letters = _dead_letters(settings)
     assert [letter["message"] for letter in letters] == [{"type": "slots.requested", "version": 7, "payload": {}}]
+    assert [letter["queue"] for letter in letters] == ["scheduler.queries"]

@@ -3,7 +3,6 @@ acknowledged, also when many wait in the queue or the same one arrives twice."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,8 +17,9 @@ from gateway.settings import GatewaySettings
 from scheduler.domain.availability import make_slot_id
 
 from shared.contracts import BookingConfirmed, BookingRejected, Mode, Payload, PublicLocation, Slot, wrap
-from shared.messaging import DEAD_LETTER_QUEUE, broker_connection, queues_for
+from shared.messaging import broker_connection, queues_for
 from shared.settings import load_settings
+from tests.support.dead_letters import take_dead_letters
 
 START = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
 
@@ -132,7 +132,6 @@ def test_a_replayed_a_repeated_and_an_unknown_message_leave_each_understood_deci
     assert [gateway.bookings.view(token).status for _, token in booked] == [
         "cancelled", "rejected", "confirmed", "pending"]
     assert _messages_left(settings) == 0
-    with broker_connection(settings) as connection:
-        queue = DEAD_LETTER_QUEUE(connection.default_channel)
-        dead = [json.loads(m.body) for m in iter(lambda: queue.get(no_ack=True), None)]
-    assert len(dead) == 1 and "99" in json.dumps(dead[0])
+    dead = take_dead_letters(settings)
+    assert len(dead) == 1 and dead[0]["message"]["version"] == 99
+    assert dead[0]["queue"] == "gateway.events" and "v99" in dead[0]["reason"]

@@ -48,7 +48,7 @@ def database() -> Iterator[PrivatePostgres]:
 
 @pytest.fixture(scope="module")
 def gateway_url(database: PrivatePostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = GatewaySettings(gateway_database_url=database.url, broker_url="memory://",
+    settings = GatewaySettings(gateway_database_url=database.url(), broker_url="memory://",
                                var_dir=tmp_path_factory.mktemp("gateway"), data_key=generate_data_key())
     gateway = build(settings)
     try:

@@ -1,67 +1,85 @@
-"""A PostgreSQL cluster of a test's own, for tests that stop the database (never the machine's shared one on 5432).
+"""A PostgreSQL cluster of a test's own, for tests that stop the database (never the machine's shared server).
 
-initdb and pg_ctl from the newest installed server, run as the `postgres` user (the server refuses root), with the
-data folder, socket and log under a temporary directory and a free port (/work/shared/recipes.md).
+Made with initdb under a temporary folder (owned by the postgres user: the server refuses to run as root) and
+started and stopped with pg_ctl on a free port, as /work/shared/recipes.md describes. `stop()` is a fast shutdown,
+as an operator or a failover would do it: clients see their connections closed (AdminShutdown) and then refused.
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from tests.support.system import free_port
+import psycopg
 
-PG_ROOT = Path("/usr/lib/postgresql")
+from tests.support.system import free_port
 
 
 class PostgresFailed(RuntimeError):
     pass
 
 
-def _bin(name: str) -> str:
-    versions = sorted((p.name for p in PG_ROOT.iterdir() if p.name.isdigit()), key=int) if PG_ROOT.exists() else []
+def _bin() -> Path:
+    base = Path("/usr/lib/postgresql")
+    versions = sorted((p for p in base.iterdir() if (p / "bin" / "initdb").exists()), key=lambda p: int(p.name)) \
+        if base.exists() else []
     if not versions:
-        raise PostgresFailed(f"no PostgreSQL server under {PG_ROOT}")
-    return str(PG_ROOT / versions[-1] / "bin" / name)
+        raise PostgresFailed("no PostgreSQL server binaries under /usr/lib/postgresql (install postgresql)")
+    return versions[-1] / "bin"
 
 
 class PrivatePostgres:
-    """`start()`, `stop()` (an outage: fast shutdown, connections cut), `start()` again, `close()` (stop and
-    remove). `url` names the database `postgres` on the private port."""
-
     def __init__(self) -> None:
+        self.bin = _bin()
         self.dir = Path(tempfile.mkdtemp(prefix="lotse-pg-"))
         self.port = free_port()
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        shutil.chown(self.dir, "postgres")
-        self._run(_bin("initdb"), "-D", str(self.dir / "data"), "-A", "trust", "-U", "postgres")
+        self.data = self.dir / "pg"
+        user = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
+        if user is not None:
+            os.chown(self.dir, user.pw_uid, user.pw_gid)
+        self._user = user
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
 
-    def _run(self, *args: str) -> None:
-        result = subprocess.run(["su", "postgres", "-c", " ".join(f"'{a}'" for a in args)], capture_output=True,
-                                text=True, timeout=120, check=False, env={**os.environ, "LC_ALL": "C.UTF-8"})
-        if result.returncode != 0:
-            raise PostgresFailed(f"{' '.join(args[:2])} failed: {(result.stderr or result.stdout)[-2000:]}")
+    def _run(self, tool: str, *args: str) -> None:
+        command = [str(self.bin / tool), *args]
+        if self._user is not None:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        answer = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        if answer.returncode != 0:
+            raise PostgresFailed(f"{tool} failed: {answer.stderr[-2000:]}{self.log_tail()}")
+
+    def log_tail(self) -> str:
+        path = self.dir / "pg.log"
+        return path.read_text(errors="replace")[-2000:] if path.exists() else ""
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> None:
-        self._run(_bin("pg_ctl"), "-D", str(self.dir / "data"), "-l", str(self.dir / "pg.log"), "-w", "-o",
-                  f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1", "start")
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.dir / "pg.log"), "-w", "start")
 
     def stop(self) -> None:
-        self._run(_bin("pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def create_database(self, name: str) -> str:
+        with psycopg.connect(self.url(), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
 
     def close(self) -> None:
         try:
-            if (self.dir / "data" / "postmaster.pid").exists():
-                self.stop()
+            if (self.data / "postmaster.pid").exists():
+                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> PrivatePostgres:
-        self.start()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,

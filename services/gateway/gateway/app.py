@@ -11,7 +11,7 @@ from uuid import uuid4
 
 from celery import Celery
 from fastapi import FastAPI
-from kombu import Queue
+from kombu import Message, Queue
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -42,8 +42,8 @@ from shared.cipher import load_cipher
 from shared.clock import Clock, system_clock
 from shared.consumer import Consumer
 from shared.contracts import Envelope
-from shared.db import make_engine
-from shared.messaging import Publisher, broker_connection, make_celery, queues_for
+from shared.db import make_engine, wait_for_database
+from shared.messaging import Publisher, broker_connection, declare_topology_when_reachable, make_celery, queues_for
 from shared.outbox import Relay
 from shared.unit_of_work import UnitOfWork
 
@@ -73,12 +73,15 @@ class Gateway:
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
+        declare_topology_when_reachable(self.settings, "gateway")
+        self.consumer.resume()
         self.relay.start()
         self.listener.start()
         threading.Thread(target=self._housekeeping, name="gateway-housekeeping", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
+        self.consumer.stop()  # an event waiting for the database goes back to the queue
         self.listener.stop()
         self.relay.stop()
 
@@ -109,6 +112,7 @@ class Gateway:
 
 def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
     engine = make_engine(settings.gateway_database_url, pool_size=POOL_SIZE)
+    wait_for_database(engine, "gateway")  # a role started before its database waits for it
     migrations.upgrade(engine)
     cipher = load_cipher(settings, public_key=settings.notifier_public_key)
     celery = make_celery("gateway", settings)
@@ -137,8 +141,14 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
     # One reply queue per gateway process; on RabbitMQ it disappears with the process.
     replies = Queue(f"gateway.replies.{uuid4().hex[:12]}", durable=False, exclusive=True, auto_delete=True,
                     queue_arguments=None if settings.is_embedded_broker else {"x-expires": 60_000})
-    listener = Listener(broker_connection(settings), queues_for("gateway", settings)[0], replies,
-                        on_event=consumer.handle, on_reply=waiter.resolve)
+    events = queues_for("gateway", settings)[0]
+
+    def dead_letter(message: Message, reason: str) -> None:
+        publisher.publish_dead_letter_message(message.body, message.content_type, message.content_encoding,
+                                              message.headers, events.name, reason)
+
+    listener = Listener(broker_connection(settings), events, replies, on_event=consumer.handle,
+                        on_reply=waiter.resolve, dead_letter=dead_letter)
     slots = SlotClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
     bookings = BookingService(engine, cipher, relay.wake, clock)
     staff = StaffAccounts(engine, clock)

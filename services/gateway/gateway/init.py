@@ -11,7 +11,8 @@ from sqlalchemy.engine import make_url
 
 from gateway import migrations
 from gateway.settings import GatewaySettings
-from shared.db import make_engine
+from shared.db import make_engine, wait_for_database
+from shared.logging import configure_logging
 from shared.private_files import owner_only_from_now
 from shared.settings import load_settings_or_exit
 
@@ -34,6 +35,14 @@ def missing_data(settings: GatewaySettings) -> str | None:
             "(or GATEWAY_DATABASE_URL to its database).")
 
 
-if __name__ == "__main__":
+def main() -> None:
     owner_only_from_now()
-    migrations.upgrade(make_engine(load_settings_or_exit(GatewaySettings).gateway_database_url))
+    settings = load_settings_or_exit(GatewaySettings)
+    configure_logging("gateway-init", settings.log_level)
+    engine = make_engine(settings.gateway_database_url)
+    wait_for_database(engine, "gateway-init")  # started before its database (a reboot), it waits for it
+    migrations.upgrade(engine)
+
+
+if __name__ == "__main__":
+    main()

@@ -14,7 +14,7 @@ from shared.crypto import generate_box_key
 from shared.db import make_engine
 from shared.healthcheck import BEAT_SCHEDULE_NAME
 from shared.logging import configure_logging
-from shared.messaging import queues_for
+from shared.messaging import declare_topology_when_reachable, queues_for
 from shared.private_files import owner_only_from_now
 from shared.settings import ConfigurationError, load_settings_or_exit
 from shared.worker import run_worker
@@ -70,6 +70,7 @@ def main() -> None:
         raise SystemExit(f"lotse: configuration error: {exc}") from None
     if args.command == "init":
         return
+    declare_topology_when_reachable(settings, f"notifier-{args.command}")
     if args.command == "beat":
         schedule = settings.var_dir.resolve() / BEAT_SCHEDULE_NAME
         schedule.parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ from shared.cipher import load_cipher
 from shared.clock import Clock, system_clock
 from shared.consumer import CommandHandler, Consumer
 from shared.contracts import Envelope
-from shared.db import make_engine
+from shared.db import make_engine, wait_for_database
 from shared.messaging import TIMERS, Publisher, make_celery, timer_queue
 from shared.outbox import Relay
 from shared.worker import register_message_task
@@ -53,6 +53,7 @@ class Notifier:
 def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSender | None = None) -> Notifier:
     # The worker's threads, the relay, the dispatch thread and its lock's connection and a spare.
     engine = make_engine(settings.notifier_database_url, pool_size=settings.worker_concurrency + 5)
+    wait_for_database(engine, "notifier")  # a role started before its database waits for it
     migrations.upgrade(engine)
     cipher = load_cipher(settings, private_key=settings.notifier_private_key.get_secret_value())
     celery = make_celery("notifier", settings)
@@ -110,7 +111,7 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
         after_commit=after_commit,
         queries={"sms.preview_requested": partial(previews.answer_preview, settings=settings, reply=reply)},
     )
-    register_message_task(celery, consumer)
+    register_message_task(celery, consumer, publisher)
     _register_timers(celery, dispatcher)
     return Notifier(settings, engine, celery, relay, consumer, dispatcher)
 

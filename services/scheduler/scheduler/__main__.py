@@ -8,7 +8,7 @@ from scheduler import demo
 from scheduler.app import build
 from scheduler.settings import SchedulerSettings
 from shared.logging import configure_logging
-from shared.messaging import queues_for
+from shared.messaging import declare_topology_when_reachable, queues_for
 from shared.private_files import owner_only_from_now
 from shared.settings import load_settings_or_exit
 from shared.worker import run_worker
@@ -27,6 +27,7 @@ def main() -> None:
         return
     if args.command == "init":
         return
+    declare_topology_when_reachable(settings, "scheduler")
     scheduler.relay.start()
     run_worker(scheduler.celery, "scheduler", queues_for("scheduler", settings), settings.worker_concurrency,
                settings.log_level)

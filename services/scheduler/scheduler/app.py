@@ -16,7 +16,7 @@ from scheduler.settings import SchedulerSettings
 from shared.clock import Clock, system_clock
 from shared.consumer import Consumer
 from shared.contracts import Envelope
-from shared.db import make_engine
+from shared.db import make_engine, wait_for_database
 from shared.messaging import Publisher, make_celery
 from shared.outbox import Relay
 from shared.worker import register_message_task
@@ -36,6 +36,7 @@ class Scheduler:
 def build(settings: SchedulerSettings, clock: Clock = system_clock) -> Scheduler:
     # The worker's threads, the relay and a spare.
     engine = make_engine(settings.scheduler_database_url, pool_size=settings.worker_concurrency + 3)
+    wait_for_database(engine, "scheduler")  # a role started before its database waits for it
     migrations.upgrade(engine)
     celery = make_celery("scheduler", settings)
     publisher = Publisher(celery, settings)
@@ -71,5 +72,5 @@ def build(settings: SchedulerSettings, clock: Clock = system_clock) -> Scheduler
         dead_letter=lambda raw, reason: publisher.publish_dead_letter(raw, "scheduler", reason),
         after_commit=relay.wake,
     )
-    register_message_task(celery, consumer)
+    register_message_task(celery, consumer, publisher)
     return Scheduler(settings, engine, celery, publisher, relay, consumer, deps)
