@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 from gateway.api.limits import server_options
@@ -16,7 +16,7 @@ from tests.support.system import free_port
 
 
 @contextmanager
-def serving(app: Any, lifespan: str = "off") -> Iterator[str]:
+def serving(app: Any, lifespan: Literal["auto", "on", "off"] = "off") -> Iterator[str]:
     """The base URL while the app is served; the server is shut down afterwards."""
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan=lifespan,
