@@ -12,6 +12,7 @@ import pytest
 
 from shared.crypto import generate_data_key
 from tests.support import infra
+from tests.support.postgres import PostgresFailed, PrivatePostgres
 from tests.support.rabbit import PrivateRabbit, RabbitNodeFailed
 from tests.support.system import free_port
 
@@ -88,6 +89,21 @@ def private_rabbit() -> Iterator[PrivateRabbit]:
         pytest.fail(str(exc), pytrace=False)
     finally:
         node.close()
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL cluster of the test's own, running, for tests that stop the database (never the shared one).
+    Stopped and its folder removed afterwards."""
+    try:
+        cluster = PrivatePostgres()
+    except PostgresFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.close()
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ Twilio SDK to Twilio's contract mock behind a recording proxy (tests/support/twi
 stream of bookings (tests/support/faults.py: a quarter of them ask for a slot already asked for) while it injects
 one fault, then checks what clients and admins would notice: every accepted booking decided and its page saying
 so, no slot given twice, each confirmed client texted exactly once, every due text sent or settled with a reason.
-A broker that is stopped is a private node of the test's own; the machine's shared servers are never touched.
+A broker or database that is stopped is a private server of the test's own (a RabbitMQ node, a PostgreSQL cluster);
+the machine's shared servers are never touched.
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
+from shared.crypto import generate_data_key
+from tests.support import infra
 from tests.support.faults import (
     Stream,
     assert_each_confirmed_client_texted_once,
@@ -27,6 +31,7 @@ from tests.support.faults import (
     decided,
     summary,
 )
+from tests.support.postgres import PrivatePostgres
 from tests.support.rabbit import PrivateRabbit
 from tests.support.system import System, base_env, free_port, poll, running_system
 from tests.support.twilio_proxy import TwilioProxy, Verdict, twilio_proxy
@@ -155,3 +160,57 @@ def test_two_schedulers_and_two_notifiers_on_the_same_queues_decide_and_text_eac
         assert_each_confirmed_client_texted_once(proxy, stream, statuses, system.env)
         with httpx.Client(base_url=system.url, timeout=10) as client:
             assert client.get("/readyz").status_code == 200
+
+
+def _databases_on(cluster: PrivatePostgres, prefix: str) -> dict[str, str]:
+    return {f"{service.upper()}_DATABASE_URL": cluster.create_database(f"{prefix}_{service}")
+            for service in ("gateway", "scheduler", "notifier")}
+
+
+@pytest.mark.infra
+def test_every_database_stopped_30_s_at_once_while_clients_book_loses_nothing_accepted(
+    tmp_path: Path, private_postgres: PrivatePostgres, vhost: str, twilio_mock_url: str
+) -> None:
+    env = {**_databases_on(private_postgres, "all"), "BROKER_URL": infra.amqp_url(vhost),
+           "DATA_KEY": generate_data_key()}
+    with _system(tmp_path, env, twilio_mock_url) as (system, proxy):
+        stream = Stream(system.url, count=40, interval=1.0).start()
+        time.sleep(4)
+        private_postgres.stop()
+        with httpx.Client(base_url=system.url, timeout=10) as client:
+            # A client looking at their booking while the gateway's database is away is told to come back.
+            token = next(iter(stream.accepted))
+            answer = poll(lambda: (r := client.get(f"/v1/bookings/{token}")).status_code == 503 and r, seconds=10)
+            assert int(answer.headers["Retry-After"]) > 0 and answer.json()["code"] == "database_unavailable"
+        time.sleep(30)
+        private_postgres.start()
+        stream.join()
+        assert stream.refused.get("503", 0) >= 10, summary(stream, {}, proxy)  # refused, not lost: never a 500
+        assert set(stream.refused) <= {"503"}, dict(stream.refused)
+        assert len(stream.accepted) >= 10
+        statuses = decided(system.url, stream, seconds=120)
+        assert_no_slot_twice(stream, statuses)
+        assert_each_confirmed_client_texted_once(proxy, stream, statuses, system.env)
+        for role, process in system.processes.items():  # every role waited for its database; none gave up
+            assert process.poll() is None, role
+
+
+@pytest.mark.infra
+def test_the_notifiers_database_stopped_30_s_while_clients_book_delays_texts_and_loses_none(
+    tmp_path: Path, real_env: dict[str, str], private_postgres: PrivatePostgres, twilio_mock_url: str
+) -> None:
+    notifier_db = private_postgres.create_database("notifier")
+    env = {**real_env, "NOTIFIER_DATABASE_URL": notifier_db}
+    with _system(tmp_path, env, twilio_mock_url) as (system, proxy):
+        stream = Stream(system.url, count=24, interval=1.0).start()
+        time.sleep(4)
+        private_postgres.stop()
+        time.sleep(30)
+        private_postgres.start()
+        stream.join()
+        assert len(stream.accepted) == stream.count, dict(stream.refused)  # the gateway's database never went
+        statuses = decided(system.url, stream, seconds=120)
+        assert_no_slot_twice(stream, statuses)
+        assert_each_confirmed_client_texted_once(proxy, stream, statuses, system.env)
+        with psycopg.connect(notifier_db) as db:  # nothing was turned into a failure by the outage
+            assert db.execute("SELECT count(*) FROM reminders WHERE status = 'failed'").fetchone() == (0,)

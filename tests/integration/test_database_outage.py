@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
@@ -33,7 +32,7 @@ from shared.crypto import generate_data_key
 from shared.messaging import DEAD_LETTER_QUEUE, DEAD_LETTERS, Publisher, broker_connection, make_celery, queues_for
 from shared.settings import CommonSettings, load_settings
 from tests.support import infra
-from tests.support.postgres import PostgresFailed, PrivatePostgres
+from tests.support.postgres import PrivatePostgres
 from tests.support.system import REPO, System, base_env, free_port, poll
 
 BOOKINGS = 300
@@ -42,19 +41,6 @@ OUTAGE_SECONDS = 30
 
 def now_plus_a_day() -> datetime:
     return (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
-
-
-@pytest.fixture
-def private_postgres() -> Iterator[PrivatePostgres]:
-    try:
-        cluster = PrivatePostgres()
-    except PostgresFailed as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.close()
 
 
 def _count(url: str, sql: str) -> int:
