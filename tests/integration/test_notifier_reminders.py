@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time as time_module
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -659,6 +660,28 @@ def test_a_text_made_due_while_another_worker_holds_the_sender_is_sent_when_it_l
         time_module.sleep(0.02)
 
     assert [d["To"] for d in twilio.sent[sent_before:]] == [client.phone]
+
+
+@pytest.mark.infra
+def test_a_contact_and_its_confirmation_handled_at_the_same_moment_by_two_workers_still_text_the_client(
+        notifier: Notifier, settings: NotifierSettings, clock: Clock, twilio: ScriptedTwilio) -> None:
+    client = Client(notifier, settings)
+    registered = wrap(ContactRegistered(
+        booking_id=client.booking_id, phone=client.cipher.encrypt(client.phone, phone_context(client.booking_id)),
+        manage_token=client.cipher.encrypt("T" * 22, manage_token_context(client.booking_id)),
+        language=client.language, preferences=ContactPreferences()), client.booking_id)
+    confirming = threading.Thread(target=client.confirm, args=(datetime(2026, 3, 5, 14, 0, tzinfo=BERLIN),))
+    with Session(notifier.engine) as first_worker:  # the contact's transaction, not yet committed ...
+        notifier.consumer.commands["contact.registered"](registered, first_worker)
+        confirming.start()  # ... while a second worker handles the confirmation
+        confirming.join(timeout=1.5)
+        first_worker.commit()
+    confirming.join(timeout=30)
+    assert not confirming.is_alive()
+
+    send_due(notifier)
+
+    assert [d["To"] for d in twilio.sent] == [client.phone]  # neither transaction saw the other's row: lost
 
 
 @pytest.mark.infra

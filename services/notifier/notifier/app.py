@@ -88,7 +88,11 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
     def command(handler: Callable[[Envelope, NotifierRepository, handlers.NotifierDeps], None]) -> CommandHandler:
         # The consumer opens the transaction (with its inbox row); the handler works through the repository on it.
         def run(envelope: Envelope, session: Session) -> None:
-            handler(envelope, NotifierRepository(session), deps)
+            repo = NotifierRepository(session)
+            booking_id = getattr(envelope.payload, "booking_id", None)
+            if booking_id is not None:
+                repo.serialize_booking(str(booking_id))  # one booking's messages, one at a time (see there)
+            handler(envelope, repo, deps)
         return run
 
     consumer = Consumer(

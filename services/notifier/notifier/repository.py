@@ -56,6 +56,7 @@ _REMINDER_SENT = (update(_REMINDERS).where(_REMINDERS.c.id == bindparam("r_id"))
                   .values(status="sent", outcome=None))
 
 _SENDER_LOCK = 0x4C6F747367  # one paced sending loop per notifier database
+_BOOKING_LOCKS = 0x4C6F7442  # the key space (int4) of the per-booking transaction locks
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,16 @@ class NotifierRepository:
     def announce(self, envelope: Envelope) -> None:
         """Published by the relay once this transaction commits (the outbox)."""
         add_to_outbox(self.session, envelope)
+
+    def serialize_booking(self, booking_id: str) -> None:
+        """Until this transaction ends, another transaction about the same booking waits here. The messages about
+        one booking come from two services (contact.registered from the gateway, booking.confirmed from the
+        scheduler) and two workers may handle them at once: each plans the texts only when it sees the other's row,
+        so in two concurrent transactions neither would see it and nothing would be planned. On SQLite every
+        transaction already holds the write lock from its start (BEGIN IMMEDIATE, shared/db.py)."""
+        if self.postgres:
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:ns, hashtext(:booking))"),
+                                 {"ns": _BOOKING_LOCKS, "booking": booking_id})
 
     # --- contacts, booking facts, opt-outs -------------------------------------------------------------------------
 
