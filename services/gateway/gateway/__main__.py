@@ -34,7 +34,9 @@ def main() -> None:
         gateway = build(settings)
     except ConfigurationError as exc:
         raise SystemExit(f"lotse: configuration error: {exc}") from None
-    uvicorn.run(create_app(gateway), host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(create_app(gateway), host=settings.host, port=settings.port, log_config=None, access_log=False,
+                # X-Forwarded-For is read by gateway.forwarding, from the proxies in FORWARDED_ALLOW_IPS only.
+                proxy_headers=False)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from gateway.api.limits import BodySizeLimit
 from gateway.api.observe import Observe
 from gateway.bookings import BookingService
 from gateway.feeds import FeedTokens
+from gateway.limits import ClientLimits
 from gateway.listener import Listener
 from gateway.metrics import EVENTS_APPLIED
 from gateway.repository import GatewayRepository
@@ -63,6 +64,7 @@ class Gateway:
     consumer: Consumer
     listener: Listener
     bookings: BookingService
+    limits: ClientLimits
     slots: SlotClient
     staff: StaffAccounts
     calendars: StaffClient
@@ -85,6 +87,7 @@ class Gateway:
         while not self._stop.wait(HOUSEKEEPING_EVERY_SECONDS):
             try:
                 self.bookings.forget_replay_tokens()
+                self.limits.purge()
                 self.staff.housekeeping()
             except Exception:  # noqa: BLE001 - housekeeping retries next hour
                 log.warning("housekeeping failed; will retry")
@@ -139,14 +142,15 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
     listener = Listener(broker_connection(settings), queues_for("gateway", settings)[0], replies,
                         on_event=consumer.handle, on_reply=waiter.resolve)
     slots = SlotClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
-    bookings = BookingService(engine, cipher, relay.wake, clock)
+    limits = ClientLimits(settings.client_limits, cipher.lookup_hash, engine, clock)
+    bookings = BookingService(engine, cipher, relay.wake, clock, limits, settings.allowed_countries)
     staff = StaffAccounts(engine, clock)
     calendars = StaffClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
     feeds = FeedTokens(engine, clock)
     twilio = TwilioWebhooks(engine, cipher, relay.wake, clock)
     sms_previews = SmsPreviewClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
-    return Gateway(settings, engine, celery, publisher, relay, consumer, listener, bookings, slots, staff, calendars,
-                   feeds, twilio, sms_previews)
+    return Gateway(settings, engine, celery, publisher, relay, consumer, listener, bookings, limits, slots, staff,
+                   calendars, feeds, twilio, sms_previews)
 
 
 def create_app(gateway: Gateway) -> FastAPI:

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, Throttled
 from gateway.preferences import describe_preference_error
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
     async def _gateway_error(_request: Request, exc: GatewayError) -> JSONResponse:
         headers = {"Retry-After": "5"} if exc.status == 503 else None
+        if isinstance(exc, Throttled):
+            headers = {"Retry-After": str(exc.retry_after), "Cache-Control": "no-store"}
         return problem(exc.status, exc.code, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)
