@@ -112,7 +112,11 @@ def results(search: Search, searcher: Searcher, bookings: BookingService, settin
         return render("results.html", search.lang, 429, errors=[*(errors or []), "too_many"], days=None,
                       retry_after=max(refusal.retry_after, retry_after or 0), **context)
     except SchedulerUnavailable:
-        return render("results.html", search.lang, 503, errors=["unavailable"], days=None, **context)
+        # A refusal for a limit stays the answer (429 and its wait); the calendar's silence is said as well.
+        refused = status == 429
+        return render("results.html", search.lang, 429 if refused else 503,
+                      errors=[*(errors or []), "unavailable"] if refused else ["unavailable"], days=None,
+                      retry_after=retry_after, **context)
     except InvalidSearch:
         found = []  # a week past the booking horizon: nothing to offer there
 
