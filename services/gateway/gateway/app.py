@@ -117,11 +117,19 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
     publisher = Publisher(celery, settings)
     relay = Relay(engine, publisher.publish_outbox, "gateway")
 
+    waiter = ReplyWaiter()
+    # One reply queue per gateway process; on RabbitMQ it disappears with the process.
+    replies = Queue(f"gateway.replies.{uuid4().hex[:12]}", durable=False, exclusive=True, auto_delete=True,
+                    queue_arguments=None if settings.is_embedded_broker else {"x-expires": 60_000})
+    slots = SlotClient(publisher, waiter, replies.name, settings.slots_timeout_seconds,
+                       settings.slots_cache_seconds)
+
     def applied(handler: Callable[[Envelope, GatewayRepository, Clock], None]) -> Callable[[Envelope, Session], None]:
         """A handler on the repository of the consumer's transaction (the session it opened for the message)."""
         def run(envelope: Envelope, session: Session) -> None:
             handler(envelope, GatewayRepository(session), clock)
             EVENTS_APPLIED.labels(envelope.type).inc()
+            slots.forget()  # a slot was taken, freed or moved: answers given so far are out of date
         return run
 
     consumer = Consumer(
@@ -135,17 +143,12 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
         },
         dead_letter=lambda raw, reason: publisher.publish_dead_letter(raw, "gateway", reason),
     )
-    waiter = ReplyWaiter()
-    # One reply queue per gateway process; on RabbitMQ it disappears with the process.
-    replies = Queue(f"gateway.replies.{uuid4().hex[:12]}", durable=False, exclusive=True, auto_delete=True,
-                    queue_arguments=None if settings.is_embedded_broker else {"x-expires": 60_000})
     listener = Listener(broker_connection(settings), queues_for("gateway", settings)[0], replies,
                         on_event=consumer.handle, on_reply=waiter.resolve)
-    slots = SlotClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
     limits = ClientLimits(settings.client_limits, cipher.lookup_hash, engine, clock)
     bookings = BookingService(engine, cipher, relay.wake, clock, limits, settings.allowed_countries)
     staff = StaffAccounts(engine, clock)
-    calendars = StaffClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
+    calendars = StaffClient(publisher, waiter, replies.name, settings.slots_timeout_seconds, on_write=slots.forget)
     feeds = FeedTokens(engine, clock)
     twilio = TwilioWebhooks(engine, cipher, relay.wake, clock)
     sms_previews = SmsPreviewClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
