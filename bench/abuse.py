@@ -5,9 +5,9 @@
 1. "search": `--clients` clients search at once for `--seconds` (GET /v1/slots, each client its own address
    through the trusted proxy 127.0.0.1, 14 days from one of the next 4 weeks in one of 10 languages), while one more
    client loads the booking page (GET /, which searches too) every 0.5 s. Printed per variant: searches answered,
-   % answered 503, p50/p95 of a search and of the booking page. Variants, measured one after the other in this run, each on a fresh
-   system: the baseline (`SLOTS_CACHE_SECONDS=0`: every search asks the scheduler), then the gateway's answer
-   cache with in-flight coalescing (`SLOTS_CACHE_SECONDS=5`, the default).
+   % answered 503, p50/p95 of a search and of the booking page. Variants, measured one after the other in this
+   run, each on a fresh system: the baseline (`SLOTS_CACHE_SECONDS=0`: every search asks the scheduler), then
+   the gateway's answer cache with in-flight coalescing (`SLOTS_CACHE_SECONDS=5`, the default).
 2. "grab": one client takes every free slot it finds in the next 90 days as fast as it can (16 in flight), from one
    address, a new phone number for each booking and a new X-Forwarded-For on each request (no proxy trusted: the
    default). Printed per variant: bookings accepted, refused 429, and how many slots it held when it stopped (after
@@ -23,7 +23,6 @@ import argparse
 import itertools
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import threading

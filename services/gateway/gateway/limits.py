@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from gateway.errors import TooManyAppointments, TooManyRequests
+from gateway.metrics import LIMITED
 from gateway.repository import GatewayRepository
 from shared.unit_of_work import UnitOfWork
 
@@ -66,6 +67,7 @@ class ClientLimitPolicy:
 class Counted:
     """What a request counts against: the limits of its address and of its number (if it has one)."""
 
+    name: str  # the label of the metric lotse_gateway_limited_total
     by_address: tuple[WindowLimit, ...]
     by_phone: tuple[WindowLimit, ...] = ()
 
@@ -84,13 +86,14 @@ class ClientLimits:
         self.clock = clock
         p = policy
         self.booking = Counted(
+            "bookings",
             (WindowLimit("book-ip-h", p.bookings_per_address_hour, HOUR),
              WindowLimit("book-ip-d", p.bookings_per_address_day, DAY)),
             (WindowLimit("book-tel-h", p.bookings_per_phone_hour, HOUR),
              WindowLimit("book-tel-d", p.bookings_per_phone_day, DAY)))
-        self.cancel = Counted((WindowLimit("cancel-ip-h", p.cancels_per_address_hour, HOUR),),
+        self.cancel = Counted("cancellations", (WindowLimit("cancel-ip-h", p.cancels_per_address_hour, HOUR),),
                               (WindowLimit("cancel-tel-d", p.cancels_per_phone_day, DAY),))
-        self.search = Counted((WindowLimit("search-ip-m", p.searches_per_address_minute, MINUTE),))
+        self.search = Counted("searches", (WindowLimit("search-ip-m", p.searches_per_address_minute, MINUTE),))
 
     def address_subject(self, address: str) -> str:
         return self._hash(f"lotse-client-address:{address}")
@@ -110,6 +113,7 @@ class ClientLimits:
         waits = [free for limit, subject in subjects
                  if (free := limit.free_at(repository.rate_event_times(limit.scope, subject, now - limit.window)))]
         if waits:
+            LIMITED.labels(counted.name).inc()
             raise TooManyRequests(words, seconds_until(max(waits), now))
         repository.add_rate_events([(limit.scope, subject) for limit, subject in subjects], now)
 
@@ -125,6 +129,7 @@ class ClientLimits:
         if len(starts) < self.policy.future_appointments_per_phone:
             return
         first = starts[0]
+        LIMITED.labels("appointments").inc()
         raise TooManyAppointments(
             f"This phone number already has {len(starts)} appointments that have not taken place yet. Please "
             "cancel one with the link in its text message before you book another.",

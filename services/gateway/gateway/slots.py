@@ -23,6 +23,7 @@ from typing import Any
 from uuid import uuid4
 
 from gateway.errors import InvalidSearch, SchedulerUnavailable
+from gateway.metrics import SLOT_SEARCHES
 from shared.contracts import Mode, Slot, SlotsOffered, SlotsRequested, Topic, UnknownMessage, parse, wrap
 from shared.contracts.envelope import P, Payload
 from shared.messaging import Publisher
@@ -121,6 +122,7 @@ class SlotClient:
         with self._lock:
             kept = self._answers.get(question)
             if kept is not None and kept[0] > self.monotonic():
+                SLOT_SEARCHES.labels("remembered").inc()
                 return kept[1]
             asking = self._asking.get(question)
             mine = asking is None
@@ -129,6 +131,7 @@ class SlotClient:
             generation = self._generation
         if not mine:
             # The same question is on its way: its answer, or its SchedulerUnavailable / InvalidSearch, is ours.
+            SLOT_SEARCHES.labels("shared").inc()
             return asking.result(timeout=self.timeout + 1)
         try:
             slots = self._ask(*question)
@@ -151,6 +154,7 @@ class SlotClient:
 
     def _ask(self, date_from: date, date_to: date, topic: Topic | None, language: str | None,
              location_id: int | None, mode: Mode | None, counsellor: str | None) -> list[Slot]:
+        SLOT_SEARCHES.labels("asked").inc()
         request_id = str(uuid4())
         query = SlotsRequested(topic=topic, language=language, location_id=location_id, mode=mode,
                                counsellor=counsellor, date_from=date_from, date_to=date_to, reply_to=self.reply_to)
