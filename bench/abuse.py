@@ -126,6 +126,18 @@ def free_slot_ids(http: httpx.Client) -> list[str]:
     return found
 
 
+def settled_free_slots(http: httpx.Client, seconds: float = 120) -> list[str]:
+    """The free slots once the scheduler has decided what was accepted (the count unchanged for 3 s)."""
+    deadline = time.monotonic() + seconds
+    counts: list[int] = []
+    while True:
+        time.sleep(1)
+        found = free_slot_ids(http)
+        counts.append(len(found))
+        if (len(counts) >= 4 and len(set(counts[-4:])) == 1) or time.monotonic() > deadline:
+            return found
+
+
 def grab(url: str, seconds: float, label: str) -> None:
     numbers = (f"+49151{n:08d}" for n in itertools.count(20_000_000))
     forwarded = (f"192.0.{n // 250 % 250}.{n % 250}" for n in itertools.count())
@@ -149,8 +161,7 @@ def grab(url: str, seconds: float, label: str) -> None:
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(book, before))
         took = time.monotonic() - began
-        time.sleep(3)  # the scheduler decides what was accepted
-        after = free_slot_ids(http)
+        after = settled_free_slots(http)
     print(f"{label:<34} {statuses[202]:>8} {statuses[429]:>8} {took:>7.1f} s {len(before):>8} {len(after):>8}   "
           f"{dict(statuses)}", flush=True)
 
@@ -170,7 +181,9 @@ def main() -> None:
     if args.part in ("grab", "both"):
         print(f"\none client taking every free slot of the next 90 days (at most {args.seconds:.0f} s)")
         print(f"{'variant':<34} {'accepted':>8} {'429':>8} {'took':>9} {'free before':>8} {'free after':>8}")
-        for label, limits in (("no limits (as before)", ROOMY_LIMITS), ("default limits", DEFAULT_LIMITS)):
+        # The bench's own counting of free slots searches many times from this address: searches stay roomy here.
+        defaults = {**DEFAULT_LIMITS, "SEARCHES_PER_ADDRESS_MINUTE": ROOMY_LIMITS["SEARCHES_PER_ADDRESS_MINUTE"]}
+        for label, limits in (("no limits (as before)", ROOMY_LIMITS), ("default limits", defaults)):
             with_system(dict(limits), lambda url, label=label: grab(url, args.seconds, label))
 
 
