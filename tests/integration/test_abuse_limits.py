@@ -237,3 +237,15 @@ def test_a_country_in_sms_allowed_countries_is_accepted(sites: list[Site], tmp_p
     here = site(sites, tmp_path, clock, sms_allowed_countries="AT,PL,RO")
     assert book(here.client(), "+43664123456").status_code == 202
     assert book(here.client(), "+447911123456").status_code == 422
+
+
+def test_housekeeping_forgets_counted_requests_older_than_a_day(sites: list[Site], tmp_path: Path,
+                                                                 clock: Clock) -> None:
+    here = site(sites, tmp_path, clock, bookings_per_address_hour=2)
+    client = here.client()
+    assert [book(client).status_code for _ in range(3)] == [202, 202, 429]
+    clock.now = NOW + timedelta(days=1, seconds=1)
+    assert here.gateway.limits.purge() == 8  # two bookings, each counted per address and number, hour and day
+    with here.gateway.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM rate_events")).scalar_one() == 0
+    assert book(client).status_code == 202
