@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,9 +48,9 @@ class Site:
 
 
 def make_site(tmp_path: Path, clock: Clock, **overrides: Any) -> Site:
-    settings = GatewaySettings(gateway_database_url=f"sqlite:///{tmp_path / 'gateway.sqlite'}",
-                               broker_url="memory://", var_dir=tmp_path, data_key=DATA_KEY,
-                               slots_timeout_seconds=0.05, **overrides)
+    settings = GatewaySettings(**{"gateway_database_url": f"sqlite:///{tmp_path / 'gateway.sqlite'}",
+                                  "broker_url": "memory://", "var_dir": tmp_path, "data_key": DATA_KEY,
+                                  "slots_timeout_seconds": 0.05, **overrides})
     return Site(build(settings, clock=clock), clock)
 
 
@@ -249,3 +250,20 @@ def test_housekeeping_forgets_counted_requests_older_than_a_day(sites: list[Site
     with here.gateway.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM rate_events")).scalar_one() == 0
     assert book(client).status_code == 202
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.infra)])
+def test_a_burst_split_across_two_gateways_gets_exactly_the_limit_on_either_database(
+        request: pytest.FixtureRequest, sites: list[Site], tmp_path: Path, clock: Clock, backend: str) -> None:
+    url = (request.getfixturevalue("databases").gateway if backend == "postgresql"
+           else f"sqlite:///{tmp_path / 'gateway.sqlite'}")
+    one = site(sites, tmp_path, clock, gateway_database_url=url, bookings_per_address_hour=3,
+               bookings_per_phone_hour=100, bookings_per_phone_day=100, future_appointments_per_phone=100)
+    two = site(sites, tmp_path, clock, gateway_database_url=url, bookings_per_address_hour=3,
+               bookings_per_phone_hour=100, bookings_per_phone_day=100, future_appointments_per_phone=100)
+    clients = [one.client(), two.client()]
+    phone = next(numbers)  # one number too: its limits are checked in the same transactions
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda n: book(clients[n % 2], phone).status_code, range(24)))
+    assert sorted(answers) == [202] * 3 + [429] * 21
+    assert bookings_stored(one) == 3
