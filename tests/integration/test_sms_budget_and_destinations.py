@@ -6,7 +6,9 @@ fixed clock and Twilio's SDK answered by a script."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,11 +29,11 @@ DATA_KEY = generate_data_key()  # one key for the module: two notifiers of a tes
 
 
 def make_notifier(tmp_path: Path, clock: Clock, twilio: ScriptedTwilio, **overrides: object) -> Iterator[Notifier]:
-    settings = load_settings(
-        NotifierSettings, var_dir=tmp_path, notifier_database_url=f"sqlite:///{tmp_path / 'notifier.sqlite'}",
-        broker_url="memory://", data_key=DATA_KEY, sms_provider="twilio", twilio_account_sid=ACCOUNT,
-        twilio_auth_token="secret", twilio_from="+4915100000000", public_base_url="https://t.example.org",
-        sms_rate_per_second=0, **overrides)
+    settings = load_settings(NotifierSettings, **{
+        "var_dir": tmp_path, "notifier_database_url": f"sqlite:///{tmp_path / 'notifier.sqlite'}",
+        "broker_url": "memory://", "data_key": DATA_KEY, "sms_provider": "twilio", "twilio_account_sid": ACCOUNT,
+        "twilio_auth_token": "secret", "twilio_from": "+4915100000000", "public_base_url": "https://t.example.org",
+        "sms_rate_per_second": 0, **overrides})
     built = build_notifier(settings, clock=clock, sender=TwilioSender(settings, http_client=twilio))
     built.settings_for_test = settings  # type: ignore[attr-defined]
     yield built
@@ -121,6 +123,30 @@ def test_the_budget_is_shared_by_two_notifiers_on_one_database(tmp_path: Path, t
     send_due(two)
     send_due(one)
     assert len(twilio.sent) == 3 and pending(two) == 3
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.infra)])
+def test_notifiers_claiming_at_the_same_moment_stop_together_at_the_budget(
+        request: pytest.FixtureRequest, tmp_path: Path, twilio: ScriptedTwilio, backend: str) -> None:
+    url = (request.getfixturevalue("migrated_databases").notifier if backend == "postgresql"
+           else f"sqlite:///{tmp_path / 'notifier.sqlite'}")
+    clock = Clock(datetime(2026, 6, 10, 12, 0, tzinfo=BERLIN).astimezone(UTC))
+    notifiers = [next(make_notifier(tmp_path, clock, twilio, sms_daily_budget=4, notifier_database_url=url))
+                 for _ in range(6)]
+    for n in range(40):
+        book(notifiers[0], datetime(2026, 6, 15, 8, 0, tzinfo=BERLIN) + timedelta(minutes=30 * n))
+    assert len(twilio.sent) == 4  # sent as each was handled, until the day's budget was spent
+    clock.now = datetime(2026, 6, 11, 0, 1, tzinfo=BERLIN).astimezone(UTC)  # a new day, a new budget
+    assert all(pending(notifier) == 36 for notifier in notifiers)  # each has its connection open: no one is late
+    start = threading.Barrier(len(notifiers))
+
+    def at_once(notifier: Notifier) -> None:
+        start.wait()
+        notifier.dispatcher.dispatch_due()  # one claim each, all at the same moment
+
+    with ThreadPoolExecutor(len(notifiers)) as pool:
+        list(pool.map(at_once, notifiers))
+    assert len(twilio.sent) == 8 and pending(notifiers[0]) == 32
 
 
 # --- numbers texts may not go to -------------------------------------------------------------------------------
