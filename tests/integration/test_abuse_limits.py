@@ -22,6 +22,7 @@ from gateway.settings import GatewaySettings
 from sqlalchemy import text
 
 from shared.crypto import generate_data_key
+from tests.support.system import running_system_in_own_dir
 
 NOW = datetime(2026, 6, 10, 10, 0, tzinfo=UTC)
 SLOT = "s2-1-1-1-29580000"
@@ -267,3 +268,26 @@ def test_a_burst_split_across_two_gateways_gets_exactly_the_limit_on_either_data
         answers = list(pool.map(lambda n: book(clients[n % 2], phone).status_code, range(24)))
     assert sorted(answers) == [202] * 3 + [429] * 21
     assert bookings_stored(one) == 3
+
+
+# --- the real server: uvicorn must not take X-Forwarded-For from a local peer on its own ---------------------------
+
+def test_the_running_gateway_ignores_x_forwarded_for_from_a_local_peer_unless_it_is_a_named_proxy() -> None:
+    limits = {"BOOKINGS_PER_ADDRESS_HOUR": "2", "BOOKINGS_PER_PHONE_HOUR": "100"}
+    with running_system_in_own_dir("lotse-forwarded-", limits) as system, \
+            httpx.Client(base_url=system.url, timeout=20) as http:
+        answers = [http.post("/v1/bookings", json={"slot_id": SLOT, "phone": next(numbers), "language": "de"},
+                             headers={"X-Forwarded-For": f"192.0.2.{n}"}).status_code for n in range(4)]
+        assert answers == [202, 202, 429, 429]
+        # The sign-in case: 40 failures with a new X-Forwarded-For each got no 429.
+        failures = [http.post("/v1/staff/login", json={"username": f"x{n}", "password": "not the password"},
+                              headers={"X-Forwarded-For": f"198.51.100.{n}"}).status_code for n in range(21)]
+        assert failures == [401] * 20 + [429]
+
+        system.stop("gateway")
+        system.env["FORWARDED_ALLOW_IPS"] = "127.0.0.1"
+        system.start("gateway")
+        system.wait_ready()
+        answers = [http.post("/v1/bookings", json={"slot_id": SLOT, "phone": next(numbers), "language": "de"},
+                             headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code for n in range(3)]
+        assert answers == [202, 202, 202]  # three clients behind the named proxy
