@@ -10,6 +10,7 @@ Retry-After given is the truth.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from gateway.metrics import LIMITED
 from gateway.repository import GatewayRepository
 from shared.unit_of_work import UnitOfWork
 
+log = logging.getLogger(__name__)
 HOUR, DAY, MINUTE = timedelta(hours=1), timedelta(days=1), timedelta(minutes=1)
 # Answered when the appointments a number holds are all still pending (their start is not known yet).
 PENDING_RETRY_SECONDS = 60
@@ -110,11 +112,13 @@ class ClientLimits:
         if phone_subject is not None:
             subjects += [(limit, phone_subject) for limit in counted.by_phone]
         repository.lock_subjects([subject for _limit, subject in subjects])
-        waits = [free for limit, subject in subjects
-                 if (free := limit.free_at(repository.rate_event_times(limit.scope, subject, now - limit.window)))]
+        waits = {limit.scope: free for limit, subject in subjects
+                 if (free := limit.free_at(repository.rate_event_times(limit.scope, subject, now - limit.window)))}
         if waits:
             LIMITED.labels(counted.name).inc()
-            raise TooManyRequests(words, seconds_until(max(waits), now))
+            # Which limits, never whose: no address, number or hash in the line.
+            log.info("%s refused: limit reached (%s)", counted.name, ", ".join(waits))
+            raise TooManyRequests(words, seconds_until(max(waits.values()), now))
         repository.add_rate_events([(limit.scope, subject) for limit, subject in subjects], now)
 
     def take_search(self, address: str) -> None:
