@@ -1,10 +1,13 @@
 """Abuse and load on the public booking path (issue "Lotse 5/7"), on the embedded default with the demo calendar.
 
-    python bench/abuse.py [--clients 32] [--seconds 20] [--part search|grab|both]
+    python bench/abuse.py [--clients 32] [--seconds 20] [--part search|grab|both] [--stack embedded|real]
+
+`--stack real`: the search part on RabbitMQ + PostgreSQL (databases and a vhost of the bench's own, dropped after)
+with the scheduler deciding on 8 threads, as docker-compose.yml runs it.
 
 1. "search": `--clients` clients search at once for `--seconds` (GET /v1/slots, each client its own address
-   through the trusted proxy 127.0.0.1, 14 days from one of the next 4 weeks in one of 10 languages), while one more
-   client loads the booking page (GET /, which searches too) every 0.5 s. Printed per variant: searches answered,
+   through the trusted proxy 127.0.0.1, `--days` days from one of the next 4 weeks in one of 10 languages), while one
+   more client loads the booking page (GET /, which searches too) every 0.5 s. Printed per variant: searches answered,
    % answered 503, p50/p95 of a search and of the booking page. Variants, measured one after the other in this
    run, each on a fresh system: the baseline (`SLOTS_CACHE_SECONDS=0`: every search asks the scheduler), then
    the gateway's answer cache with in-flight coalescing (`SLOTS_CACHE_SECONDS=5`, the default).
@@ -38,7 +41,9 @@ sys.path[:0] = [str(REPO)]
 
 import httpx  # noqa: E402
 
-from tests.support.system import ROOMY_LIMITS, base_env, free_port, running_system  # noqa: E402
+from shared.crypto import generate_data_key  # noqa: E402
+from tests.support import infra  # noqa: E402
+from tests.support.system import ROOMY_LIMITS, System, base_env, free_port  # noqa: E402
 
 LANGUAGES = ("de", "en", "ro", "bg", "hu", "pl", "ru", "uk", "es", "th")
 DEFAULT_LIMITS = {name: "" for name in ROOMY_LIMITS if name != "SMS_DAILY_BUDGET"}  # "": the service's default
@@ -51,22 +56,40 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def with_system(extra: dict[str, str], work: Callable[[str], None]) -> None:
+def with_system(extra: dict[str, str], work: Callable[[str], None], stack: str = "embedded") -> None:
     var_dir = Path(tempfile.mkdtemp(prefix="lotse-bench-abuse-"))
+    databases, vhost = None, None
     try:
+        if stack == "real":
+            infra.ensure_infrastructure()
+            databases, vhost = infra.create_databases("lotse_bench_abuse"), infra.create_vhost()
+            extra = {**extra, "GATEWAY_DATABASE_URL": databases.gateway, "NOTIFIER_DATABASE_URL": databases.notifier,
+                     "SCHEDULER_DATABASE_URL": databases.scheduler, "BROKER_URL": infra.amqp_url(vhost),
+                     "DATA_KEY": generate_data_key()}
         env = base_env(var_dir, free_port(), extra)
         for name, value in extra.items():
             if value == "":
                 env.pop(name, None)
-        with running_system(env, var_dir) as system:
+        role_env = {"scheduler": {"WORKER_CONCURRENCY": "8"}} if stack == "real" else None
+        system = System(env, var_dir, role_env)
+        system.prepare(demo=True)
+        system.start()
+        try:
+            system.wait_ready()
             work(system.url)
+        finally:
+            system.stop()
     finally:
+        if databases is not None:
+            infra.drop_databases(databases)
+        if vhost is not None:
+            infra.delete_vhost(vhost)
         shutil.rmtree(var_dir, ignore_errors=True)
 
 
 # --- 1. searches at once -------------------------------------------------------------------------------------------
 
-def search_load(url: str, clients: int, seconds: float, label: str) -> None:
+def search_load(url: str, clients: int, seconds: float, label: str, days: int = 14) -> None:
     today = date.today()
     statuses: Counter[int] = Counter()
     search_ms: list[float] = []
@@ -81,7 +104,7 @@ def search_load(url: str, clients: int, seconds: float, label: str) -> None:
             while time.monotonic() < stop:
                 first = today + timedelta(days=7 * rng.randrange(4))
                 params = {"language": rng.choice(LANGUAGES), "from": first.isoformat(),
-                          "to": (first + timedelta(days=13)).isoformat()}  # the API's default range
+                          "to": (first + timedelta(days=days - 1)).isoformat()}
                 began = time.perf_counter()
                 status = http.get("/v1/slots", params=params).status_code
                 took = (time.perf_counter() - began) * 1000
@@ -171,13 +194,18 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--part", choices=("search", "grab", "both"), default="both")
+    parser.add_argument("--stack", choices=("embedded", "real"), default="embedded")
+    parser.add_argument("--days", type=int, default=14,
+                        help="days one search covers (14: the API's default; 90 at most)")
     args = parser.parse_args()
     if args.part in ("search", "both"):
-        print(f"\n{args.clients} clients searching at once for {args.seconds:.0f} s (ms)")
+        print(f"\n{args.clients} clients searching {args.days} days at once for {args.seconds:.0f} s on the "
+              f"{args.stack} stack (ms)")
         print(f"{'variant':<34} {'answers':>7} {'503':>9} {'p50':>8} {'p95':>8} {'page p50':>8} {'page p95':>8}")
         for label, cache in (("baseline: every search asked", "0"), ("answer cache 5 s + coalescing", "5")):
             with_system({"FORWARDED_ALLOW_IPS": "127.0.0.1", "SLOTS_CACHE_SECONDS": cache},
-                        lambda url, label=label: search_load(url, args.clients, args.seconds, label))
+                        lambda url, label=label: search_load(url, args.clients, args.seconds, label, args.days),
+                        args.stack)
     if args.part in ("grab", "both"):
         print(f"\none client taking every free slot of the next 90 days (at most {args.seconds:.0f} s)")
         print(f"{'variant':<34} {'accepted':>8} {'429':>8} {'took':>9} {'free before':>8} {'free after':>8}")
