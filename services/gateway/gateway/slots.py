@@ -132,7 +132,11 @@ class SlotClient:
         if not mine:
             # The same question is on its way: its answer, or its SchedulerUnavailable / InvalidSearch, is ours.
             SLOT_SEARCHES.labels("shared").inc()
-            return asking.result(timeout=self.timeout + 1)
+            try:
+                return asking.result(timeout=self.timeout + 1)
+            except FutureTimeout:  # the asker is held up past its own deadline (a broker that does not answer)
+                raise SchedulerUnavailable("The calendar did not answer in time. Please try again in a minute.") \
+                    from None
         try:
             slots = self._ask(*question)
         except BaseException as exc:
