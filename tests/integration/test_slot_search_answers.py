@@ -41,7 +41,8 @@ def searches(client: httpx.Client) -> dict[str, float]:
 
 def question(weeks_ahead: int, language: str = "de") -> dict[str, str]:
     first = date.today() + timedelta(days=7 * weeks_ahead)
-    return {"language": language, "from": first.isoformat(), "to": (first + timedelta(days=6)).isoformat()}
+    # Two weeks: some slots even in a week of holidays.
+    return {"language": language, "from": first.isoformat(), "to": (first + timedelta(days=13)).isoformat()}
 
 
 def slot_ids(client: httpx.Client, params: dict[str, str]) -> list[str]:
