@@ -133,6 +133,25 @@ class DataKeySettings(CommonSettings):
         return self
 
 
+def _country_list(value: str) -> str:
+    from shared.phones import parse_country_list  # here, not at the top: the scheduler never loads phonenumbers
+
+    return ",".join(parse_country_list(value))
+
+
+class SmsDestinationSettings(CommonSettings):
+    """For the services that accept or text a phone number (gateway, notifier): where texts may go.
+
+    `SMS_ALLOWED_COUNTRIES` lists two-letter country codes besides Germany, which is always allowed; the gateway
+    refuses other numbers and the notifier fails a text to one without sending it."""
+
+    sms_allowed_countries: Annotated[str, AfterValidator(_country_list)] = "DE"
+
+    @property
+    def allowed_countries(self) -> tuple[str, ...]:
+        return tuple(self.sms_allowed_countries.split(","))
+
+
 AnySettings = TypeVar("AnySettings", bound=CommonSettings)
 
 

@@ -23,6 +23,7 @@ from gateway import handlers, migrations
 from gateway.api import bookings as bookings_api
 from gateway.api import errors
 from gateway.bookings import BookingService
+from gateway.limits import ClientLimitPolicy, ClientLimits
 from gateway.repository import GatewayRepository
 from gateway.settings import GatewaySettings
 from sqlalchemy import Engine, text
@@ -56,7 +57,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         built = make_engine(f"sqlite:///{tmp_path / 'gateway.sqlite'}")
     migrations.upgrade(built)
     with built.begin() as connection:
-        for table in ("booking_preferences", "booking_requests", "outbox"):
+        for table in ("booking_preferences", "booking_requests", "outbox", "rate_events"):
             connection.execute(text(f"DELETE FROM {table}"))
     yield built
     built.dispose()
@@ -64,7 +65,11 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 
 @pytest.fixture
 def service(engine: Engine) -> BookingService:
-    return BookingService(engine, DataCipher(parse_data_key(generate_data_key())), lambda: None, lambda: NOW)
+    cipher = DataCipher(parse_data_key(generate_data_key()))
+    # Limits out of reach: these tests book one number many times (test_abuse_limits.py checks the limits).
+    roomy = ClientLimitPolicy(**dict.fromkeys(ClientLimitPolicy.__dataclass_fields__, 10_000))
+    return BookingService(engine, cipher, lambda: None, lambda: NOW, ClientLimits(roomy, cipher.lookup_hash, engine,
+                                                                                  lambda: NOW))
 
 
 @pytest.fixture
@@ -73,7 +78,7 @@ def client(service: BookingService, tmp_path: Path) -> Iterator[TestClient]:
     errors.install(app)
     app.include_router(bookings_api.router)
     settings = GatewaySettings(var_dir=tmp_path, gateway_database_url="sqlite://", public_base_url="http://127.0.0.1:8000")
-    app.state.gateway = SimpleNamespace(bookings=service, settings=settings)
+    app.state.gateway = SimpleNamespace(bookings=service, settings=settings, limits=service.limits)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 

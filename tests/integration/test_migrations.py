@@ -267,8 +267,17 @@ GATEWAY_ROWS: dict[str, list[dict[str, Any]]] = {
 
 
 def _made_by_create_all(engine: Engine, classes: list[type[SQLModel]]) -> None:
-    """What the gateway did on every start before it had migrations (shared.db.create_tables)."""
-    SQLModel.metadata.create_all(engine, tables=[cls.__table__ for cls in classes])  # type: ignore[attr-defined]
+    """What the gateway did on every start before it had migrations (shared.db.create_tables): the tables of
+    `classes` as they were then, which migration 0001's `metadata` keeps (the classes have moved on since)."""
+    first = ScriptDirectory.from_config(gateway.migrations.alembic_config()).get_revision(
+        gateway.migrations.FIRST_REVISION)
+    assert first is not None
+    then = first.module.metadata
+    names = {cls.__tablename__ for cls in classes}
+    then.create_all(engine, tables=[table for table in then.sorted_tables if table.name in names])
+
+
+GATEWAY_HEAD = "0002_abuse_limits"
 
 
 def _version(engine: Engine) -> list[str]:
@@ -279,14 +288,15 @@ def _version(engine: Engine) -> list[str]:
 def test_gateway_database_made_by_create_all_is_stamped_and_its_rows_stay_usable(
         engines: dict[str, Engine], caplog: pytest.LogCaptureFixture) -> None:
     engine = engines["gateway"]
-    assert _revision_before_head(gateway.migrations) == gateway.migrations.FIRST_REVISION
+    assert _revision_before_head(gateway.migrations) == gateway.migrations.FIRST_REVISION, \
+        "a new gateway migration: write GATEWAY_ROWS as the revision before it holds them"
     _made_by_create_all(engine, GATEWAY_CLASSES)
     _write(engine, GATEWAY_ROWS)
 
     with caplog.at_level(logging.INFO, logger="shared.migrations"):
         gateway.migrations.upgrade(engine)
 
-    assert _version(engine) == ["0001_gateway"]
+    assert _version(engine) == [GATEWAY_HEAD]
     assert "made without migrations and matches migration 0001_gateway; stamped at it" in caplog.text
     _read_back(engine, GATEWAY_CLASSES, GATEWAY_ROWS)
     tokens = feeds.FeedTokens(engine)
@@ -297,8 +307,12 @@ def test_gateway_database_made_by_create_all_is_stamped_and_its_rows_stay_usable
         session.commit()
         # The foreign key create_all made still cascades.
         assert session.exec(select(gateway_tables.BookingPreferences)).all() == []
+        # 0002: the limits' table and columns are there; the booking carried over counted for no number.
+        session.add(gateway_tables.RateEvent(scope="book-ip-h", subject="a" * 64, at=T0))
+        session.commit()
+        assert len(session.exec(select(gateway_tables.RateEvent)).all()) == 1
     gateway.migrations.upgrade(engine)  # the next start: nothing more to do
-    assert _version(engine) == ["0001_gateway"]
+    assert _version(engine) == [GATEWAY_HEAD]
 
 
 def test_gateway_database_made_before_the_feeds_table_gets_it_and_is_stamped(engines: dict[str, Engine]) -> None:
@@ -308,7 +322,7 @@ def test_gateway_database_made_before_the_feeds_table_gets_it_and_is_stamped(eng
 
     gateway.migrations.upgrade(engine)
 
-    assert _version(engine) == ["0001_gateway"]
+    assert _version(engine) == [GATEWAY_HEAD]
     assert "counsellor_feeds" in inspect(engine).get_table_names()
     assert _drift(engine, gateway.migrations.target_metadata()) == []
 

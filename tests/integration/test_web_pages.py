@@ -37,7 +37,9 @@ INVALID_PHONE_DE = ("Diese Handynummer können wir nicht verwenden. Bitte prüfe
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     var_dir = tmp_path_factory.mktemp("web")
-    with running_system(base_env(var_dir, free_port()), var_dir) as running:
+    # Every search asks the scheduler (no answers remembered, SLOTS_CACHE_SECONDS=0): the pages' answer to a calendar
+    # that does not answer is checked right after it stops (test_slot_search_answers.py checks the remembering).
+    with running_system(base_env(var_dir, free_port(), {"SLOTS_CACHE_SECONDS": "0"}), var_dir) as running:
         yield running
 
 

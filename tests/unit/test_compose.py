@@ -240,7 +240,7 @@ def test_twilio_can_be_switched_on_from_the_env_file_and_reaches_only_the_sender
     assert gateway.twilio_auth_token.get_secret_value() == "token"
     assert gateway.twilio_webhook_shared_key.get_secret_value() == "shared"
     assert {key for key in app_services["gateway"]["environment"] if key.startswith(("TWILIO_", "SMS_"))} == {
-        "TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY"}
+        "TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY", "SMS_ALLOWED_COUNTRIES"}  # it refuses numbers at booking
     for name, service in app_services.items():
         if name not in ("notifier", "gateway"):
             assert not {key for key in service["environment"] if key.startswith(("TWILIO_", "SMS_"))}, name
@@ -346,6 +346,32 @@ def test_the_gateway_listens_on_all_interfaces_and_publishes_its_port(app_servic
     published = [interpolate(str(p), {}) for p in gateway["ports"]]
     assert published == [f"127.0.0.1:{env['PORT']}:{env['PORT']}"], "published on loopback unless told otherwise"
     assert interpolate(str(gateway["ports"][0]), {"LOTSE_HTTP_BIND": "8080"}) == f"8080:{env['PORT']}"
+
+
+def test_the_gateway_believes_x_forwarded_for_only_from_the_compose_networks_gateway(
+        compose: dict[str, Any], app_services: dict[str, Any]) -> None:
+    # A TLS proxy on the host reaches the published port from the network's gateway; nothing else is a proxy.
+    network = compose["networks"]["default"]["ipam"]["config"][0]
+    settings = load_each(app_services["gateway"])[0]
+    assert isinstance(settings, GatewaySettings)
+    proxies = settings.trusted_proxies
+    assert proxies.trusts(network["gateway"]) and settings.forwarded_allow_ips == network["gateway"]
+    others = [f"{network['subnet'].rsplit('.', 1)[0]}.{n}" for n in (2, 3, 254)]  # the other containers
+    assert not any(proxies.trusts(address) for address in [*others, "127.0.0.1", "192.0.2.1"])
+    assert proxies.client_address(network["gateway"], "192.0.2.1") == "192.0.2.1"
+    assert proxies.client_address(others[0], "192.0.2.1") == others[0]
+
+
+def test_sms_limits_reach_the_gateway_and_the_notifier_with_safe_defaults(app_services: dict[str, Any]) -> None:
+    gateway = load_each(app_services["gateway"])[0]
+    notifier = load_each(app_services["notifier"])[0]
+    assert isinstance(gateway, GatewaySettings) and isinstance(notifier, NotifierSettings)
+    assert gateway.allowed_countries == notifier.allowed_countries == ("DE",)
+    assert notifier.sms_daily_budget == 500
+    raised = {**OPERATOR_ENV, "SMS_ALLOWED_COUNTRIES": "AT,PL", "SMS_DAILY_BUDGET": "80"}
+    notifier = load_each(app_services["notifier"], raised)[0]
+    assert isinstance(notifier, NotifierSettings)
+    assert notifier.allowed_countries == ("DE", "AT", "PL") and notifier.sms_daily_budget == 80
 
 
 def run_init_script(app_services: dict[str, Any], tmp_path: Path, operator_env: Mapping[str, str]) -> list[str]:

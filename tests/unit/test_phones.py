@@ -7,7 +7,14 @@ import re
 import phonenumbers
 import pytest
 
-from shared.phones import InvalidPhoneNumber, mask_phone, normalise_phone
+from shared.phones import (
+    InvalidPhoneNumber,
+    RefusedDestination,
+    check_destination,
+    mask_phone,
+    normalise_phone,
+    parse_country_list,
+)
 
 GERMAN_MOBILE = "+4915112345678"
 
@@ -162,3 +169,33 @@ def test_mask_hides_part_of_every_number_normalise_phone_accepts() -> None:
     leaks = {number: mask_phone(number) for number in numbers if not is_proper_mask(number, mask_phone(number))}
 
     assert leaks == {}
+
+
+# --- where texts may go (issue "Lotse 5/7") ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("number", "words"), [
+    ("+881612345678", "satellite"),         # Iridium: "mobile" to phonenumbers, but belongs to no country
+    ("+882354123456", "satellite"),         # an international network
+    ("+447911123456", r"from \+49 \(DE\)"),  # a real mobile number, in a country not allowed
+    ("+4932212345678", "landline"),        # German VoIP ("national" numbers)
+    ("+499001234567", "premium-rate"),
+    ("+4918012345", "shared-cost"),
+])
+def test_numbers_texts_may_not_go_to_are_refused_saying_why(number: str, words: str) -> None:
+    with pytest.raises(RefusedDestination, match=words):
+        check_destination(number, ("DE",))
+
+
+def test_a_mobile_number_of_an_allowed_country_may_be_texted() -> None:
+    check_destination("+4915112345678", ("DE",))
+    check_destination("+43664123456", ("DE", "AT"))
+    with pytest.raises(RefusedDestination, match=r"\+43 \(AT\)"):
+        check_destination("+40712345678", ("DE", "AT"))
+
+
+def test_the_country_list_always_holds_germany_and_refuses_unknown_codes() -> None:
+    assert parse_country_list("") == ("DE",)
+    assert parse_country_list("at,PL, de ,ro") == ("DE", "AT", "PL", "RO")
+    with pytest.raises(ValueError, match="XX"):
+        parse_country_list("AT,XX")

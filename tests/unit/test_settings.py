@@ -38,6 +38,13 @@ BROKEN = {
     "GATEWAY_DATABASE_URL": "mysql://x",
     "SCHEDULER_DATABASE_URL": "mysql://x",
     "NOTIFIER_DATABASE_URL": "mysql://x",
+    "SMS_ALLOWED_COUNTRIES": "DE,XX",
+    "SMS_DAILY_BUDGET": "0",
+    "FORWARDED_ALLOW_IPS": "*",
+    "BOOKINGS_PER_ADDRESS_HOUR": "0",
+    "SEARCHES_PER_ADDRESS_MINUTE": "-1",
+    "FUTURE_APPOINTMENTS_PER_PHONE": "0",
+    "SLOTS_CACHE_SECONDS": "-1",
 }
 
 
@@ -67,19 +74,26 @@ def variables(settings_class: type[CommonSettings]) -> set[str]:
 # --- which service reads what ----------------------------------------------------------------------------------
 
 
+LIMITS = {"BOOKINGS_PER_ADDRESS_HOUR", "BOOKINGS_PER_ADDRESS_DAY", "BOOKINGS_PER_PHONE_HOUR", "BOOKINGS_PER_PHONE_DAY",
+          "CANCELS_PER_ADDRESS_HOUR", "CANCELS_PER_PHONE_DAY", "FUTURE_APPOINTMENTS_PER_PHONE",
+          "SEARCHES_PER_ADDRESS_MINUTE"}
+
+
 def test_each_service_reads_the_common_variables_and_its_own() -> None:
     common = {"LOTSE_ENV", "VAR_DIR", "BROKER_URL", "TIMEZONE", "SLOTS_TIMEOUT_SECONDS", "LOG_LEVEL"}
 
     assert variables(GatewaySettings) == common | {"GATEWAY_DATABASE_URL", "HOST", "PORT", "PUBLIC_BASE_URL",
                                                    "DATA_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY",
-                                                   "NOTIFIER_PUBLIC_KEY"}
+                                                   "NOTIFIER_PUBLIC_KEY", "SMS_ALLOWED_COUNTRIES",
+                                                   "FORWARDED_ALLOW_IPS", *LIMITS, "SLOTS_CACHE_SECONDS"}
     assert variables(SchedulerSettings) == common | {"SCHEDULER_DATABASE_URL", "WORKER_CONCURRENCY",
                                                      "SLOT_STEP_MINUTES", "TRAVEL_BUFFER_MINUTES"}
     assert variables(NotifierSettings) == common | {
         "NOTIFIER_DATABASE_URL", "WORKER_CONCURRENCY", "PORT", "PUBLIC_BASE_URL", "DATA_KEY", "SMS_PROVIDER",
         "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "TWILIO_MESSAGING_SERVICE_SID",
         "TWILIO_API_BASE_URL", "CONTACT_RETENTION_DAYS", "QUIET_HOURS_START", "QUIET_HOURS_END", "SMS_SENDER_ID",
-        "SMS_SIGNATURE", "SMS_RATE_PER_SECOND", "SMS_MAX_ATTEMPTS", "NOTIFIER_PRIVATE_KEY"}
+        "SMS_SIGNATURE", "SMS_RATE_PER_SECOND", "SMS_MAX_ATTEMPTS", "NOTIFIER_PRIVATE_KEY", "SMS_ALLOWED_COUNTRIES",
+        "SMS_DAILY_BUDGET"}
 
 
 @pytest.mark.parametrize("settings_class", SERVICES, ids=lambda c: c.__name__)
@@ -462,3 +476,28 @@ def test_configuration_error_at_the_command_line_exits_2_naming_the_variable(
 
 def test_good_configuration_at_the_command_line_returns_settings() -> None:
     assert load_settings_or_exit(GatewaySettings).port == 8000
+
+
+# --- limits against abuse (issue "Lotse 5/7") --------------------------------------------------------------------
+
+
+def test_abuse_limits_have_safe_defaults() -> None:
+    gateway, notifier = load_settings(GatewaySettings), load_settings(NotifierSettings)
+    assert gateway.forwarded_allow_ips == ""  # no proxy is trusted unless named
+    assert gateway.allowed_countries == notifier.allowed_countries == ("DE",)
+    assert gateway.future_appointments_per_phone == 3 and gateway.bookings_per_phone_hour == 3
+    assert notifier.sms_daily_budget == 500
+
+
+def test_germany_is_always_allowed_and_codes_are_read_in_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMS_ALLOWED_COUNTRIES", "at, pl,ro")
+    assert load_settings(GatewaySettings).allowed_countries == ("DE", "AT", "PL", "RO")
+
+
+def test_forwarded_allow_ips_takes_addresses_and_networks_and_names_a_wrong_entry(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "172.30.86.1, 10.0.0.0/8, ::1")
+    proxies = load_settings(GatewaySettings).trusted_proxies
+    assert proxies.trusts("10.2.3.4") and proxies.trusts("::1") and not proxies.trusts("192.0.2.1")
+    message = configuration_error(monkeypatch, GatewaySettings, FORWARDED_ALLOW_IPS="10.0.0.1,proxy.local")
+    assert "FORWARDED_ALLOW_IPS" in message and "'proxy.local'" in message

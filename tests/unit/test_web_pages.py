@@ -23,6 +23,7 @@ from gateway import handlers, migrations
 from gateway.api import errors
 from gateway.bookings import BookingService
 from gateway.errors import SchedulerUnavailable
+from gateway.limits import ClientLimitPolicy, ClientLimits
 from gateway.repository import GatewayRepository
 from gateway.settings import GatewaySettings
 from gateway.tables import BookingRequest
@@ -156,20 +157,31 @@ class Site:
         return self.bookings.view(token).booking_id
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
+# Pages as most tests here see them: limits far out of reach (tests/integration/test_abuse_limits.py and the tests
+# at the end of this file check them).
+ROOMY = ClientLimitPolicy(**dict.fromkeys(ClientLimitPolicy.__dataclass_fields__, 10_000))
+
+
+def make_site(tmp_path: Path, policy: ClientLimitPolicy = ROOMY) -> Iterator[Site]:
     engine = make_engine(f"sqlite:///{tmp_path / 'gateway.sqlite'}")
     migrations.upgrade(engine)
-    bookings = BookingService(engine, DataCipher(parse_data_key(generate_data_key())), lambda: None, lambda: NOW)
+    cipher = DataCipher(parse_data_key(generate_data_key()))
+    limits = ClientLimits(policy, cipher.lookup_hash, engine, lambda: NOW)
+    bookings = BookingService(engine, cipher, lambda: None, lambda: NOW, limits)
     calendar = FakeCalendar([slot(0, 10), slot(0, 11), slot(1, 9), slot(4, 10, PHONE_LINE), slot(8, 10)])
     settings = GatewaySettings(var_dir=tmp_path, timezone="Europe/Berlin", gateway_database_url="sqlite://")
     app = FastAPI()
     errors.install(app)
     app.include_router(pages.router)
-    app.state.gateway = SimpleNamespace(bookings=bookings, slots=calendar, settings=settings)
+    app.state.gateway = SimpleNamespace(bookings=bookings, slots=calendar, settings=settings, limits=limits)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Site(client, calendar, bookings, engine)
     engine.dispose()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    yield from make_site(tmp_path)
 
 
 def radios(html: str) -> list[str]:
@@ -694,3 +706,47 @@ def test_pages_with_the_text_choices_stay_discreet(site: Site) -> None:
     for html in site.pages:
         assert not FORBIDDEN.search(without_random_tokens(html)), FORBIDDEN.search(without_random_tokens(html))
         assert all(form not in html for form in PHONE_FORMS)
+
+
+# --- limits and refused numbers on the pages (issue "Lotse 5/7") -------------------------------------------------
+
+TOO_MANY_DE = TEXTS["de"]["too_many"]
+
+
+@pytest.fixture
+def strict_site(tmp_path: Path) -> Iterator[Site]:
+    yield from make_site(tmp_path, ClientLimitPolicy(bookings_per_address_hour=1, searches_per_address_minute=4,
+                                                     cancels_per_address_hour=1))
+
+
+def test_a_second_booking_from_one_address_is_refused_in_german_with_retry_after(strict_site: Site) -> None:
+    strict_site.token(slot(0, 10).slot_id)
+    refused = strict_site.book(slot(0, 11).slot_id, phone="0151 23456780")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) == 3600
+    assert TOO_MANY_DE in visible_text(refused.text)
+    assert len(strict_site.rows()) == 1
+
+
+def test_too_many_searches_from_one_address_are_refused_on_the_page(strict_site: Site) -> None:
+    answers = [strict_site.post("/", {"lang": "en", "week": "0"}).status_code for _ in range(5)]
+    assert answers == [200, 200, 200, 200, 429]
+    refused = strict_site.get("/?lang=en")
+    assert refused.status_code == 429 and TEXTS["en"]["too_many"] in visible_text(refused.text)
+    assert int(refused.headers["Retry-After"]) == 60
+
+
+def test_too_many_cancellations_are_refused_on_the_manage_page(tmp_path: Path) -> None:
+    for site in make_site(tmp_path, ClientLimitPolicy(bookings_per_address_hour=10, cancels_per_address_hour=1)):
+        first, second = site.token(slot(0, 10).slot_id), site.token(slot(0, 11).slot_id, phone="0151 23456780")
+        assert site.post(f"/m/{first}/cancel", {"lang": "de"}).status_code == 303
+        refused = site.post(f"/m/{second}/cancel", {"lang": "de"})
+        assert refused.status_code == 429 and TOO_MANY_DE in visible_text(refused.text)
+        assert site.bookings.view(second).status == "pending"
+
+
+@pytest.mark.parametrize("phone", ["+881612345678", "+447911123456"], ids=["satellite", "uk"])
+def test_a_number_texts_may_not_go_to_is_refused_on_the_page_in_its_language(site: Site, phone: str) -> None:
+    refused = site.book(slot(0, 10).slot_id, phone=phone, lang="en")
+    assert refused.status_code == 422
+    assert TEXTS["en"]["phone_not_accepted"] in visible_text(refused.text)
+    assert phone not in refused.text and site.rows() == []

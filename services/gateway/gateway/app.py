@@ -28,6 +28,7 @@ from gateway.api.observe import Observe
 from gateway.api.schemas import COMMON_PROBLEMS
 from gateway.bookings import BookingService
 from gateway.feeds import FeedTokens
+from gateway.limits import ClientLimits
 from gateway.listener import Listener
 from gateway.metrics import EVENTS_APPLIED
 from gateway.repository import GatewayRepository
@@ -64,6 +65,7 @@ class Gateway:
     consumer: Consumer
     listener: Listener
     bookings: BookingService
+    limits: ClientLimits
     slots: SlotClient
     staff: StaffAccounts
     calendars: StaffClient
@@ -89,6 +91,7 @@ class Gateway:
         while not self._stop.wait(HOUSEKEEPING_EVERY_SECONDS):
             try:
                 self.bookings.forget_replay_tokens()
+                self.limits.purge()
                 self.staff.housekeeping()
             except Exception:  # noqa: BLE001 - housekeeping retries next hour
                 log.warning("housekeeping failed; will retry")
@@ -119,11 +122,19 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
     publisher = Publisher(celery, settings)
     relay = Relay(engine, publisher.publish_outbox, "gateway")
 
+    waiter = ReplyWaiter()
+    # One reply queue per gateway process; on RabbitMQ it disappears with the process.
+    replies = Queue(f"gateway.replies.{uuid4().hex[:12]}", durable=False, exclusive=True, auto_delete=True,
+                    queue_arguments=None if settings.is_embedded_broker else {"x-expires": 60_000})
+    slots = SlotClient(publisher, waiter, replies.name, settings.slots_timeout_seconds,
+                       settings.slots_cache_seconds)
+
     def applied(handler: Callable[[Envelope, GatewayRepository, Clock], None]) -> Callable[[Envelope, Session], None]:
         """A handler on the repository of the consumer's transaction (the session it opened for the message)."""
         def run(envelope: Envelope, session: Session) -> None:
             handler(envelope, GatewayRepository(session), clock)
             EVENTS_APPLIED.labels(envelope.type).inc()
+            slots.forget()  # a slot was taken, freed or moved: answers given so far are out of date
         return run
 
     consumer = Consumer(
@@ -137,10 +148,6 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
         },
         dead_letter=lambda raw, reason: publisher.publish_dead_letter(raw, "gateway", reason),
     )
-    waiter = ReplyWaiter()
-    # One reply queue per gateway process; on RabbitMQ it disappears with the process.
-    replies = Queue(f"gateway.replies.{uuid4().hex[:12]}", durable=False, exclusive=True, auto_delete=True,
-                    queue_arguments=None if settings.is_embedded_broker else {"x-expires": 60_000})
     events = queues_for("gateway", settings)[0]
 
     def dead_letter(message: Message, reason: str) -> None:
@@ -149,15 +156,15 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
 
     listener = Listener(broker_connection(settings), events, replies, on_event=consumer.handle,
                         on_reply=waiter.resolve, dead_letter=dead_letter)
-    slots = SlotClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
-    bookings = BookingService(engine, cipher, relay.wake, clock)
+    limits = ClientLimits(settings.client_limits, cipher.lookup_hash, engine, clock)
+    bookings = BookingService(engine, cipher, relay.wake, clock, limits, settings.allowed_countries)
     staff = StaffAccounts(engine, clock)
-    calendars = StaffClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
+    calendars = StaffClient(publisher, waiter, replies.name, settings.slots_timeout_seconds, on_write=slots.forget)
     feeds = FeedTokens(engine, clock)
     twilio = TwilioWebhooks(engine, cipher, relay.wake, clock)
     sms_previews = SmsPreviewClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
-    return Gateway(settings, engine, celery, publisher, relay, consumer, listener, bookings, slots, staff, calendars,
-                   feeds, twilio, sms_previews)
+    return Gateway(settings, engine, celery, publisher, relay, consumer, listener, bookings, limits, slots, staff,
+                   calendars, feeds, twilio, sms_previews)
 
 
 def create_app(gateway: Gateway) -> FastAPI:

@@ -27,7 +27,9 @@ from gateway.errors import (
     NotCancellable,
     NotErasableYet,
     PreferencesNotChangeable,
+    RefusedPhone,
 )
+from gateway.limits import BOOK_WORDS, CANCEL_WORDS, ClientLimits
 from gateway.repository import GatewayRepository
 from gateway.tables import BookingRequest
 from shared.contracts import (
@@ -42,7 +44,7 @@ from shared.contracts import (
 )
 from shared.contracts.contacts import manage_token_context, phone_context
 from shared.crypto import DataCipher, DecryptionError, new_token, token_hash
-from shared.phones import InvalidPhoneNumber, normalise_phone
+from shared.phones import InvalidPhoneNumber, RefusedDestination, check_destination, normalise_phone
 from shared.unit_of_work import UnitOfWork
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -82,18 +84,26 @@ def check_idempotency_key(key: str | None) -> str | None:
 
 class BookingService:
     def __init__(self, engine: Engine, cipher: DataCipher, announce: Callable[[], None],
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], limits: ClientLimits,
+                 allowed_countries: tuple[str, ...] = ("DE",)) -> None:
         self.uow = UnitOfWork(engine, GatewayRepository)
         self.cipher = cipher
         self.announce = announce  # wakes the outbox relay after a commit
         self.clock = clock
+        self.limits = limits
+        self.allowed_countries = allowed_countries
 
-    def request(self, booking: NewBooking, idempotency_key: str | None) -> Accepted:
+    def request(self, booking: NewBooking, idempotency_key: str | None, client: str = "unknown") -> Accepted:
+        """Accept a booking from `client` (its address, gateway.forwarding): RefusedPhone for a number we do not
+        text, TooManyRequests / TooManyAppointments past a limit (gateway.limits), nothing stored then."""
         key = check_idempotency_key(idempotency_key)
         if not PHONE_CHARACTERS.fullmatch(booking.phone):
             raise InvalidPhone("A phone number may only contain digits, spaces and + - ( ) / . characters.")
         try:
             phone = normalise_phone(booking.phone)
+            check_destination(phone, self.allowed_countries)
+        except RefusedDestination as exc:
+            raise RefusedPhone(str(exc)) from None
         except InvalidPhoneNumber as exc:
             raise InvalidPhone(str(exc)) from None
         fingerprint = self.cipher.lookup_hash(json.dumps(_fingerprinted(booking, phone), default=str))
@@ -105,6 +115,7 @@ class BookingService:
         booking_id = uuid4()
         token = new_token()
         now = self.clock()
+        phone_subject = self.limits.phone_subject(phone)
         row = {
             "booking_id": str(booking_id),
             "manage_token_hash": token_hash(token),
@@ -116,6 +127,8 @@ class BookingService:
             "channel": booking.channel,
             "created_at": now,
             "updated_at": now,
+            "phone_hash": phone_subject,
+            "starts_at": None,
         }
         contact = ContactRegistered(
             booking_id=booking_id,
@@ -131,6 +144,8 @@ class BookingService:
             # The row and its two outgoing messages commit together. The contact goes first so that it normally
             # reaches the notifier before the confirmation.
             with self.uow() as repository:
+                self.limits.take(repository, self.limits.booking, BOOK_WORDS, client, phone_subject, now)
+                self.limits.check_appointments(repository, phone_subject, now)
                 repository.add_booking(row, None if booking.preferences == DEFAULT_PREFERENCES else booking.preferences,
                                        [wrap(contact, booking_id, now), wrap(requested, booking_id, now)])
         except IntegrityError:
@@ -176,7 +191,7 @@ class BookingService:
         self.announce()
         return view_of(row, preferences)
 
-    def cancel(self, token: str) -> BookingView:
+    def cancel(self, token: str, client: str = "unknown") -> BookingView:
         with self.uow() as repository:
             row = _find(repository, token)
             preferences = repository.preferences(row.booking_id)
@@ -185,6 +200,8 @@ class BookingService:
             if row.status == "rejected":
                 raise NotCancellable("This booking was not confirmed, so there is nothing to cancel.")
             now = self.clock()
+            # Every cancellation texts the number a notice: counted per address and per number like bookings.
+            self.limits.take(repository, self.limits.cancel, CANCEL_WORDS, client, row.phone_hash, now)
             row.status, row.reason, row.updated_at = "cancelled", None, now
             repository.save_booking(row)
             cancel = BookingCancellationRequested(booking_id=UUID(row.booking_id), by="client")

@@ -46,3 +46,25 @@ class InvalidSearch(GatewayError):
 
 class SchedulerUnavailable(GatewayError):
     code, status = "scheduler_unavailable", 503
+
+
+class Throttled(GatewayError):
+    """Refused for now by a limit; `retry_after` is in whole seconds (the Retry-After header)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TooManyRequests(Throttled):
+    code, status = "too_many_requests", 429
+
+
+class TooManyAppointments(Throttled):
+    code, status = "too_many_appointments", 429
+
+
+class RefusedPhone(GatewayError):
+    """A valid mobile number we do not text (a country not allowed, satellite, premium-rate, VoIP)."""
+
+    code, status = "phone_not_accepted", 422

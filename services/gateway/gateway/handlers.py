@@ -15,7 +15,7 @@ def apply_confirmed(envelope: Envelope, bookings: GatewayRepository, clock: Call
     # A booking cancelled by the client meanwhile, or unknown here, stays as it is; the scheduler's cancellation
     # follows.
     bookings.decide_pending(confirmed.booking_id, status="confirmed", updated_at=clock(),
-                            slot_json=confirmed.slot.model_dump_json())
+                            slot_json=confirmed.slot.model_dump_json(), starts_at=confirmed.slot.start)
 
 
 def apply_rejected(envelope: Envelope, bookings: GatewayRepository, clock: Callable[[], datetime]) -> None:
@@ -39,5 +39,5 @@ def apply_rescheduled(envelope: Envelope, bookings: GatewayRepository, clock: Ca
     row = bookings.booking(rescheduled.booking_id)
     if row is None or row.status != "confirmed":
         return
-    row.slot_json, row.updated_at = rescheduled.slot.model_dump_json(), clock()
+    row.slot_json, row.starts_at, row.updated_at = rescheduled.slot.model_dump_json(), rescheduled.slot.start, clock()
     bookings.save_booking(row)

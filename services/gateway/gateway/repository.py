@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, text, update
+from sqlalchemy import Table, bindparam, delete, insert, or_, text, update
 from sqlmodel import Session, col, select
 
-from gateway.tables import BookingPreferences, BookingRequest, CounsellorFeed
+from gateway.tables import BookingPreferences, BookingRequest, CounsellorFeed, RateEvent
 from shared.contracts import ContactPreferences, Envelope
 from shared.outbox import add_to_outbox
 
@@ -93,6 +93,48 @@ class GatewayRepository:
             stored = BookingPreferences(booking_id=booking_id, preferences_json="")
         stored.preferences_json, stored.updated_at = preferences.model_dump_json(), now
         self.session.add(stored)
+
+    # --- limits on the public booking path (gateway.limits) ----------------------------------------------------
+
+    def lock_subjects(self, subjects: list[str]) -> None:
+        """Serialise the check-and-count of one subject across transactions (two replicas, one database), so a
+        burst cannot pass a limit by being checked in parallel. PostgreSQL: transaction-scoped advisory locks, in
+        a fixed order; SQLite: every transaction already holds the write lock from its first statement."""
+        connection = self.session.connection()
+        if connection.dialect.name != "postgresql":
+            return
+        for subject in sorted(set(subjects)):
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:subject, 7))"),
+                               {"subject": subject})
+
+    def add_rate_events(self, events: list[tuple[str, str]], at: datetime) -> None:
+        if events:
+            self.session.connection().execute(insert(RateEvent.__table__),  # type: ignore[attr-defined]
+                                              [{"scope": scope, "subject": subject, "at": at}
+                                               for scope, subject in events])
+
+    def rate_event_times(self, scope: str, subject: str, since: datetime) -> list[datetime]:
+        """When `subject` was counted in `scope` after `since`, oldest first."""
+        return list(self.session.exec(
+            select(RateEvent.at)
+            .where(col(RateEvent.scope) == scope, col(RateEvent.subject) == subject, col(RateEvent.at) > since)
+            .order_by(col(RateEvent.at))
+        ).all())
+
+    def delete_rate_events_until(self, moment: datetime) -> int:
+        result = self.session.exec(delete(RateEvent).where(col(RateEvent.at) <= moment))
+        return int(result.rowcount or 0)
+
+    def upcoming_starts(self, phone_hash: str, now: datetime) -> list[datetime | None]:
+        """The starts of this number's bookings that hold or may get a slot and have not begun (None: pending,
+        not decided yet), earliest first with the pending ones last."""
+        starts = self.session.exec(
+            select(BookingRequest.starts_at)
+            .where(col(BookingRequest.phone_hash) == phone_hash,
+                   or_(col(BookingRequest.status) == "pending",
+                       (col(BookingRequest.status) == "confirmed") & (col(BookingRequest.starts_at) > now)))
+        ).all()
+        return sorted(starts, key=lambda start: (start is None, start or now))
 
     # --- counsellors' calendar feeds ---------------------------------------------------------------------------
 

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
+from gateway.forwarding import TrustedProxies, parse_networks, trusted_proxies
+from gateway.limits import ClientLimitPolicy
 from shared.crypto import parse_box_key
-from shared.settings import DatabaseUrl, DataKeySettings, PublicUrlSettings
+from shared.settings import DatabaseUrl, DataKeySettings, PublicUrlSettings, SmsDestinationSettings
 
 
-class GatewaySettings(DataKeySettings, PublicUrlSettings):
+def _networks(value: str) -> str:
+    parse_networks(value)
+    return value
+
+
+Limit = Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class GatewaySettings(DataKeySettings, PublicUrlSettings, SmsDestinationSettings):
     """Read once by `python -m gateway` (and its commands), passed to `gateway.app.build`."""
 
     gateway_database_url: DatabaseUrl = ""
@@ -29,8 +39,36 @@ class GatewaySettings(DataKeySettings, PublicUrlSettings):
         if value:
             parse_box_key(value)
         return value
+    # The proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For names the client; empty:
+    # none, every request counts as coming from its connection's peer (gateway.forwarding).
+    forwarded_allow_ips: Annotated[str, AfterValidator(_networks)] = ""
+    # Limits on the public booking path, counted in the database across replicas (gateway.limits).
+    bookings_per_address_hour: Limit = 10
+    bookings_per_address_day: Limit = 30
+    bookings_per_phone_hour: Limit = 3
+    bookings_per_phone_day: Limit = 5
+    cancels_per_address_hour: Limit = 10
+    cancels_per_phone_day: Limit = 5
+    future_appointments_per_phone: Limit = 3
+    searches_per_address_minute: Limit = 60
+    # How long one answer of the scheduler to a slot search is reused for the same question (0: never).
+    slots_cache_seconds: float = Field(default=5.0, ge=0, le=60)
 
     @model_validator(mode="after")
     def _embedded_gateway_database(self) -> Self:
         self.gateway_database_url = self.gateway_database_url or self.embedded_database_url("gateway")
         return self
+
+    @property
+    def trusted_proxies(self) -> TrustedProxies:
+        return trusted_proxies(self.forwarded_allow_ips)
+
+    @property
+    def client_limits(self) -> ClientLimitPolicy:
+        return ClientLimitPolicy(
+            bookings_per_address_hour=self.bookings_per_address_hour,
+            bookings_per_address_day=self.bookings_per_address_day,
+            bookings_per_phone_hour=self.bookings_per_phone_hour, bookings_per_phone_day=self.bookings_per_phone_day,
+            cancels_per_address_hour=self.cancels_per_address_hour, cancels_per_phone_day=self.cancels_per_phone_day,
+            future_appointments_per_phone=self.future_appointments_per_phone,
+            searches_per_address_minute=self.searches_per_address_minute)

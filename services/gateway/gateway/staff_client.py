@@ -7,6 +7,7 @@ which becomes `CalendarRefused`; the staff API maps the kind to an HTTP status (
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import TypeVar
 from uuid import UUID, uuid4
@@ -53,11 +54,13 @@ def actor_of(staff: Staff) -> Actor:
 
 
 class StaffClient:
-    def __init__(self, publisher: Publisher, waiter: ReplyWaiter, reply_to: str, timeout: float) -> None:
+    def __init__(self, publisher: Publisher, waiter: ReplyWaiter, reply_to: str, timeout: float,
+                 on_write: Callable[[], None] = lambda: None) -> None:
         self.publisher = publisher
         self.waiter = waiter
         self.reply_to = reply_to
         self.timeout = timeout
+        self.on_write = on_write  # a write may have changed what is free (SlotClient.forget)
 
     def ask(self, staff: Staff, action: StaffAction, expected: type[Answer]) -> Answer:
         """The scheduler's answer to the action, as the answer model of its operation; CalendarRefused when it
@@ -83,8 +86,12 @@ class StaffClient:
         # A write whose answer is late may still be carried out (the message expires only if nobody took it).
         late = (" The change may still have been made: look at the calendar before trying again." if write
                 else " Please try again in a minute.")
-        answered = ask_scheduler(self.publisher, self.waiter, key, request, self.timeout, late,
-                                 expect=StaffAnswered)
+        try:
+            answered = ask_scheduler(self.publisher, self.waiter, key, request, self.timeout, late,
+                                     expect=StaffAnswered)
+        finally:
+            if write:  # carried out, refused or late: it may have changed the calendar
+                self.on_write()
         if answered.request_id != request_id:
             raise SchedulerUnavailable("The calendar gave an answer we cannot read." + late)
         if answered.refusal is not None:

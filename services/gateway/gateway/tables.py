@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Table
+from sqlalchemy import Index, Table
 from sqlmodel import Field, SQLModel
 
 from gateway.staff.tables import STAFF_TABLES
@@ -35,6 +35,24 @@ class BookingRequest(SQLModel, table=True):
     channel: str = Field(max_length=8)
     created_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column(index=True))
     updated_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
+    # Keyed hash (HMAC with the data key) of the phone number, never the number: how many appointments one number
+    # holds (gateway.limits). Null for bookings made before it was kept.
+    phone_hash: str | None = Field(default=None, max_length=64, index=True)
+    # The appointment's start once confirmed (from the slot): a number's appointments that have not begun yet.
+    starts_at: datetime | None = Field(default=None, sa_column=instant_column(nullable=True))
+
+
+class RateEvent(SQLModel, table=True):
+    """One counted request (a booking, a cancellation, a search) per client address or phone number, for the
+    sliding-window limits of gateway.limits. In the database so the limits hold across gateway replicas; the
+    subject is a keyed hash, never an address or a number."""
+
+    __tablename__ = "rate_events"
+    __table_args__ = (Index("ix_rate_events_subject", "scope", "subject", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=16)
+    subject: str = Field(max_length=64)
+    at: datetime = Field(sa_column=instant_column())
 
 
 class BookingPreferences(SQLModel, table=True):
@@ -62,5 +80,6 @@ class CounsellorFeed(SQLModel, table=True):
 
 TABLES: list[Table] = [
     t.__table__  # type: ignore[union-attr]
-    for t in (BookingRequest, BookingPreferences, CounsellorFeed, OutboxMessage, ProcessedMessage, *STAFF_TABLES)
+    for t in (BookingRequest, BookingPreferences, CounsellorFeed, RateEvent, OutboxMessage, ProcessedMessage,
+              *STAFF_TABLES)
 ]

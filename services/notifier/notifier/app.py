@@ -62,7 +62,8 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
     policy = Policy(zone=ZoneInfo(settings.timezone),
                     quiet=QuietHours.parse(settings.quiet_hours_start, settings.quiet_hours_end))
     config = DispatchConfig(rate_per_second=settings.sms_rate_per_second, max_attempts=settings.sms_max_attempts,
-                            signature=settings.sms_signature, public_base_url=settings.public_base_url)
+                            signature=settings.sms_signature, public_base_url=settings.public_base_url,
+                            daily_budget=settings.sms_daily_budget, allowed_countries=settings.allowed_countries)
     dispatcher = Dispatcher(engine, cipher, sender or make_sender(settings), policy, config, clock)
     def reply(to: str, envelope: Envelope) -> None:
         publisher.reply(to, envelope.to_wire(), envelope.correlation_id, settings.slots_timeout_seconds)

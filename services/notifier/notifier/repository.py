@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, exists, func, insert, literal, text, update
+from sqlalchemy import Connection, Engine, and_, bindparam, exists, func, insert, literal, not_, text, update
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, delete, select
 
-from notifier.tables import BookingFacts, Contact, Delivery, OptOut, Reminder
+from notifier.tables import BookingFacts, Contact, Delivery, OptOut, Reminder, SmsBudgetDay
 from shared.contracts import Envelope
 from shared.db import InsertIfAbsent
 from shared.outbox import add_to_outbox
@@ -57,6 +57,11 @@ _REMINDER_SENT = (update(_REMINDERS).where(_REMINDERS.c.id == bindparam("r_id"))
 
 _SENDER_LOCK = 0x4C6F747367  # one paced sending loop per notifier database
 _BOOKING_LOCKS = 0x4C6F7442  # the key space (int4) of the per-booking transaction locks
+_BUDGET_LOCK = 0x4C6F747368  # one claim at a time counts against the daily budget
+# Failures decided before the provider was asked (SEND_REFUSALS in notifier.dispatch.outcomes): no text left.
+NOT_SENT_CODES = ("destination", "render")
+_BUDGET_DAYS: Any = SmsBudgetDay.__table__  # type: ignore[attr-defined]
+_INSERT_BUDGET_DAY = InsertIfAbsent(_BUDGET_DAYS, _BUDGET_DAYS.c.day)
 
 
 @dataclass(frozen=True)
@@ -188,6 +193,26 @@ class NotifierRepository:
         if self.postgres:
             query = query.with_for_update(skip_locked=True)
         return list(self.session.exec(query))
+
+    # --- the daily text budget (notifier.dispatch.budget) ---------------------------------------------------------
+
+    def lock_budget(self) -> None:
+        """Claims that count against the budget, one transaction at a time across processes (PostgreSQL; SQLite's
+        write lock already does it), so two loops cannot both spend the last of it."""
+        if self.postgres:
+            self.session.connection().execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _BUDGET_LOCK})
+
+    def texts_handed_over(self, start: datetime, end: datetime) -> int:
+        """Deliveries made in [start, end), but for those failed before the provider was asked."""
+        return int(self.session.exec(
+            select(func.count()).select_from(Delivery)
+            .where(col(Delivery.created_at) >= start, col(Delivery.created_at) < end,
+                   not_(and_(col(Delivery.status) == "failed", col(Delivery.error_code).in_(NOT_SENT_CODES))))
+        ).one())
+
+    def record_budget_reached(self, day: str, budget: int, now: datetime) -> bool:
+        """True the first time for this day (in any process)."""
+        return bool(_INSERT_BUDGET_DAY(self.session.connection(), {"day": day, "budget": budget, "reached_at": now}))
 
     def reminders_by_id(self, ids: list[int]) -> dict[int, Reminder]:
         return {r.id or 0: r for r in self.session.exec(select(Reminder).where(col(Reminder.id).in_(ids)))}

@@ -7,7 +7,14 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from shared.crypto import parse_box_key
-from shared.settings import DatabaseUrl, DataKeySettings, HttpUrl, PublicUrlSettings, WorkerSettings
+from shared.settings import (
+    DatabaseUrl,
+    DataKeySettings,
+    HttpUrl,
+    PublicUrlSettings,
+    SmsDestinationSettings,
+    WorkerSettings,
+)
 
 # Every SMS carries PUBLIC_BASE_URL + "/m/" + a 22-character token and ends with SMS_SIGNATURE. In Russian, Ukrainian,
 # Bulgarian and Thai (UCS-2: 67 characters per segment) a text with a 40-letter place alias fits two segments only
@@ -15,7 +22,7 @@ from shared.settings import DatabaseUrl, DataKeySettings, HttpUrl, PublicUrlSett
 MAX_SMS_BASE_URL_AND_SIGNATURE = 29
 
 
-class NotifierSettings(DataKeySettings, PublicUrlSettings, WorkerSettings):
+class NotifierSettings(DataKeySettings, PublicUrlSettings, WorkerSettings, SmsDestinationSettings):
     """Read once by `python -m notifier` (worker, beat, init), passed to `notifier.app.build`."""
 
     notifier_database_url: DatabaseUrl = ""
@@ -43,6 +50,9 @@ class NotifierSettings(DataKeySettings, PublicUrlSettings, WorkerSettings):
     sms_rate_per_second: float = Field(default=10.0, ge=0, le=1000)
     # A transient provider error is retried this many times (exponential backoff with jitter), then failed.
     sms_max_attempts: int = Field(default=5, ge=1, le=20)
+    # Texts handed to the provider per business day (Europe/Berlin); past it they wait for the next day
+    # (notifier.dispatch.budget). A cost ceiling against abuse: a few hundred clients a day is a busy service.
+    sms_daily_budget: int = Field(default=500, ge=1, le=1_000_000)
 
     @field_validator("notifier_private_key")
     @classmethod

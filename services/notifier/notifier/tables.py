@@ -97,7 +97,8 @@ class Delivery(SQLModel, table=True):
     error_code: str | None = Field(default=None, max_length=16)
     to_masked: str = database_default("", max_length=24)
     segments: int = database_default(0)
-    created_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
+    # Indexed: the daily text budget counts the deliveries made since the business day began.
+    created_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column(index=True))
     updated_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
     # Committed just before the provider is called. A queued delivery without it never left this process: after a
     # crash its message is safely released to be sent again; with it, the outcome is unknown and never resent.
@@ -114,7 +115,17 @@ class OptOut(SQLModel, table=True):
     last_message_sid: str = Field(max_length=34)
 
 
+class SmsBudgetDay(SQLModel, table=True):
+    """A day (Europe/Berlin) on which SMS_DAILY_BUDGET was reached and sending stopped: for admins to see. The texts
+    it held back stay pending and go out the next day, or at once when the budget is raised."""
+
+    __tablename__ = "sms_budget_days"
+    day: str = Field(primary_key=True, max_length=10)  # the business day, YYYY-MM-DD
+    budget: int
+    reached_at: datetime = Field(sa_column=instant_column())
+
+
 TABLES: list[Table] = [
     t.__table__  # type: ignore[union-attr]
-    for t in (Contact, BookingFacts, Reminder, Delivery, OptOut, OutboxMessage, ProcessedMessage)
+    for t in (Contact, BookingFacts, Reminder, Delivery, OptOut, SmsBudgetDay, OutboxMessage, ProcessedMessage)
 ]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
-from gateway.api.deps import BookingsDep, SettingsDep
+from gateway.api.deps import BookingsDep, ClientAddress, SettingsDep
 from gateway.api.schemas import BookingAccepted, BookingIn, BookingStatus, problems
 from gateway.booking_views import BookingView
 from gateway.bookings import NewBooking
@@ -15,7 +15,7 @@ from shared.contracts import ContactPreferences
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 
-_ERRORS = problems(400, 404, 409, 413, 422, 503)
+_ERRORS = problems(400, 404, 409, 413, 422, 429, 503)
 
 
 def status_body(view: BookingView) -> BookingStatus:
@@ -29,12 +29,14 @@ def create_booking(
     bookings: BookingsDep,
     settings: SettingsDep,
     response: Response,
+    client: ClientAddress,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> BookingAccepted:
     accepted = bookings.request(
         NewBooking(slot_id=body.slot_id, phone=body.phone, language=body.language, channel=body.channel,
                    topic=body.topic, preferences=body.preferences),
         idempotency_key,
+        client,
     )
     if accepted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -53,9 +55,10 @@ def get_booking(manage_token: str, bookings: BookingsDep, response: Response) ->
 
 
 @router.post("/{manage_token}/cancel", status_code=202, responses=_ERRORS)
-def cancel_booking(manage_token: str, bookings: BookingsDep, response: Response) -> BookingStatus:
+def cancel_booking(manage_token: str, bookings: BookingsDep, response: Response,
+                   client: ClientAddress) -> BookingStatus:
     response.headers["Cache-Control"] = "no-store"
-    return status_body(bookings.cancel(manage_token))
+    return status_body(bookings.cancel(manage_token, client))
 
 
 @router.post("/{manage_token}/preferences", status_code=202, responses=_ERRORS)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 
 from gateway.bookings import BookingService
+from gateway.limits import ClientLimits
 from gateway.settings import GatewaySettings
 from gateway.slots import SlotClient
 
@@ -33,6 +34,23 @@ async def _settings(request: Request) -> GatewaySettings:
     return gateway(request).settings
 
 
+async def _limits(request: Request) -> ClientLimits:
+    return gateway(request).limits
+
+
+def client_address(request: Request) -> str:
+    """The client's address for limits: the peer, or what a trusted proxy says it is (gateway.forwarding)."""
+    settings: GatewaySettings = request.app.state.gateway.settings
+    return settings.trusted_proxies.client_address(request.client.host if request.client else None,
+                                                   request.headers.get("x-forwarded-for"))
+
+
+async def _client_address(request: Request) -> str:
+    return client_address(request)
+
+
 BookingsDep = Annotated[BookingService, Depends(_bookings)]
 SlotsDep = Annotated[SlotClient, Depends(_slots)]
 SettingsDep = Annotated[GatewaySettings, Depends(_settings)]
+LimitsDep = Annotated[ClientLimits, Depends(_limits)]
+ClientAddress = Annotated[str, Depends(_client_address)]

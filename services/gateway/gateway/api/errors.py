@@ -17,7 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, Throttled
 from gateway.preferences import describe_preference_error
 from gateway.web.outage import error_page, is_page, unavailable_page
 
@@ -67,6 +67,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
     async def _gateway_error(_request: Request, exc: GatewayError) -> JSONResponse:
         headers = {"Retry-After": "5"} if exc.status == 503 else None
+        if isinstance(exc, Throttled):
+            headers = {"Retry-After": str(exc.retry_after), "Cache-Control": "no-store"}
         return problem(exc.status, exc.code, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)

@@ -24,8 +24,9 @@ HEADER_BLOCK_BYTES = 32 * 1024
 
 
 def server_options() -> dict[str, Any]:
-    """uvicorn's options that bound what it reads of a request before the application sees it."""
-    return {"http": "h11", "h11_max_incomplete_event_size": HEADER_BLOCK_BYTES}
+    """uvicorn's options that bound what it reads of a request before the application sees it, and keep it from
+    believing X-Forwarded-For: gateway.forwarding reads that header, from the proxies in FORWARDED_ALLOW_IPS only."""
+    return {"http": "h11", "h11_max_incomplete_event_size": HEADER_BLOCK_BYTES, "proxy_headers": False}
 
 
 async def _refuse(send: Send, status: int, code: str, detail: str) -> None:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 
-from gateway.api.deps import SettingsDep, SlotsDep
+from gateway.api.deps import ClientAddress, LimitsDep, SettingsDep, SlotsDep
 from gateway.api.schemas import COUNSELLOR_ALIAS_PATTERN, MAX_ID, SlotList, problems
 from gateway.errors import InvalidSearch
 from shared.contracts import Mode, Topic
@@ -19,10 +19,12 @@ router = APIRouter(prefix="/v1/slots", tags=["slots"])
 DEFAULT_DAYS = 14
 
 
-@router.get("", responses=problems(422, 503))
+@router.get("", responses=problems(422, 429, 503))
 def list_slots(
     slots: SlotsDep,
     settings: SettingsDep,
+    limits: LimitsDep,
+    client: ClientAddress,
     topic: Topic | None = None,
     language: LanguageCode | None = None,
     location: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -44,6 +46,7 @@ def list_slots(
         raise InvalidSearch(f"A search may cover at most {MAX_RANGE_DAYS} days.")
     if last < today:
         return SlotList(slots=[])
+    limits.take_search(client)
     found = slots.search(first, last, topic=topic, language=language, location_id=location, mode=mode,
                          counsellor=counsellor)
     return SlotList(slots=found)

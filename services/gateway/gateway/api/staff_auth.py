@@ -25,8 +25,8 @@ from gateway.api.staff_deps import (
     client_address,
     cookie_is_secure,
 )
+from gateway.errors import Throttled
 from gateway.staff.accounts import Staff
-from gateway.staff.errors import Throttled
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"])
 

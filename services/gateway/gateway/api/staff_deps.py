@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Cookie, Depends, Header, Request
 
+from gateway.api.deps import client_address as public_client_address
 from gateway.api.schemas import IdPath
 from gateway.staff.accounts import CurrentSession, Staff, StaffAccounts, ensure_admin, ensure_calendar_access
 from gateway.staff.errors import CsrfRejected, NotSignedIn
@@ -84,5 +85,5 @@ CalendarStaff = Annotated[Staff, Depends(require_counsellor_or_admin)]
 
 
 def client_address(request: Request) -> str:
-    # Behind a proxy this is the address uvicorn took from X-Forwarded-For (it trusts 127.0.0.1 by default).
-    return request.client.host if request.client else "unknown"
+    """The peer, or the client a proxy named in FORWARDED_ALLOW_IPS says it forwards (gateway.forwarding)."""
+    return public_client_address(request)

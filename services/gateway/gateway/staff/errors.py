@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, Throttled
 
 # One sentence for an unknown username, a wrong password and an inactive account: the answer must not tell
 # which usernames exist.
@@ -32,14 +32,6 @@ class CsrfRejected(GatewayError):
 
     def __init__(self) -> None:
         super().__init__("This request needs the X-Lotse-CSRF header with the token given at sign-in.")
-
-
-class Throttled(GatewayError):
-    """Sign-in refused before the password is checked; `retry_after` is in whole seconds."""
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class AccountLocked(Throttled):

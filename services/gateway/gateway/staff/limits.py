@@ -8,10 +8,10 @@ which accounts exist. Attempts refused by the throttle are not counted: the lock
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from gateway.limits import WindowLimit, seconds_until
 from gateway.staff.errors import AccountLocked, TooManyAttempts
 from gateway.staff.repository import StaffRepository
 from gateway.staff.tables import LoginFailure
@@ -33,10 +33,6 @@ def subject_hash(scope: str, value: str) -> str:
     return token_hash(f"lotse-staff-{scope}:{value}")
 
 
-def _seconds_until(moment: datetime, now: datetime) -> int:
-    return max(1, math.ceil((moment - now).total_seconds()))
-
-
 class LoginThrottle:
     def __init__(self, policy: ThrottlePolicy = ThrottlePolicy()) -> None:
         self.policy = policy
@@ -46,18 +42,16 @@ class LoginThrottle:
         ip_free_at = self.ip_free_at(staff, ip_subject, now)
         if ip_free_at is not None:
             raise TooManyAttempts("Too many failed sign-ins from this network. Please wait and try again.",
-                                  _seconds_until(ip_free_at, now))
+                                  seconds_until(ip_free_at, now))
         locked_until = self.locked_until(staff, username_subject, now)
         if locked_until is not None:
             raise AccountLocked("This account is locked for a while after too many failed sign-ins. "
-                                "Please wait and try again.", _seconds_until(locked_until, now))
+                                "Please wait and try again.", seconds_until(locked_until, now))
 
     def ip_free_at(self, staff: StaffRepository, ip_subject: str, now: datetime) -> datetime | None:
-        times = staff.failure_times(IP, ip_subject, now - self.policy.window)
-        excess = len(times) - self.policy.ip_failures
-        if excess < 0:
-            return None
-        return times[excess] + self.policy.window
+        """The sliding window of the public booking path's limits (gateway.limits), over failed sign-ins."""
+        limit = WindowLimit(IP, self.policy.ip_failures, self.policy.window)
+        return limit.free_at(staff.failure_times(IP, ip_subject, now - limit.window))
 
     def locked_until(self, staff: StaffRepository, username_subject: str, now: datetime) -> datetime | None:
         policy = self.policy

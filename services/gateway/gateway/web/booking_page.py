@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Header
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from gateway.api.deps import BookingsDep, SettingsDep, SlotsDep
+from gateway.api.deps import BookingsDep, ClientAddress, LimitsDep, SettingsDep, SlotsDep
 from gateway.api.schemas import BookingIn
 from gateway.bookings import Accepted, BookingService, NewBooking
 from gateway.errors import (
@@ -21,8 +21,12 @@ from gateway.errors import (
     InvalidIdempotencyKey,
     InvalidPhone,
     InvalidSearch,
+    RefusedPhone,
     SchedulerUnavailable,
+    Throttled,
+    TooManyAppointments,
 )
+from gateway.limits import ClientLimits
 from gateway.metrics import BOOKINGS_ACCEPTED
 from gateway.settings import GatewaySettings
 from gateway.slots import SlotClient
@@ -76,9 +80,22 @@ class Search:
                 "place": str(self.place or ""), "week": str(self.week)}
 
 
-def results(search: Search, slots: SlotClient, bookings: BookingService, settings: GatewaySettings,
+@dataclass(frozen=True)
+class Searcher:
+    """What a page needs to search: the scheduler's slots, and the search limit of the client's address."""
+
+    slots: SlotClient
+    limits: ClientLimits
+    client: str
+
+
+def throttle_key(refusal: Throttled) -> str:
+    return "too_many_appointments" if isinstance(refusal, TooManyAppointments) else "too_many"
+
+
+def results(search: Search, searcher: Searcher, bookings: BookingService, settings: GatewaySettings,
             errors: list[str] | None = None, chosen: str = "", status: int = 200,
-            choices: TextChoices | None = None) -> HTMLResponse:
+            choices: TextChoices | None = None, retry_after: int | None = None) -> HTMLResponse:
     zone = ZoneInfo(settings.timezone)
     first = today(bookings, settings) + timedelta(days=7 * search.week)
     context: dict[str, Any] = {
@@ -88,22 +105,31 @@ def results(search: Search, slots: SlotClient, bookings: BookingService, setting
             day=format_date(first, TEXTS[search.lang]["date_pattern"], locale=search.lang)),
     }
     try:
-        found = slots.search(first, first + timedelta(days=6), topic=search.topic, language=search.lang,
-                             location_id=search.place)
+        searcher.limits.take_search(searcher.client)
+        found = searcher.slots.search(first, first + timedelta(days=6), topic=search.topic, language=search.lang,
+                                      location_id=search.place)
+    except Throttled as refusal:
+        return render("results.html", search.lang, 429, errors=[*(errors or []), "too_many"], days=None,
+                      retry_after=max(refusal.retry_after, retry_after or 0), **context)
     except SchedulerUnavailable:
-        return render("results.html", search.lang, 503, errors=["unavailable"], days=None, **context)
+        # A refusal for a limit stays the answer (429 and its wait); the calendar's silence is said as well.
+        refused = status == 429
+        return render("results.html", search.lang, 429 if refused else 503,
+                      errors=[*(errors or []), "unavailable"] if refused else ["unavailable"], days=None,
+                      retry_after=retry_after, **context)
     except InvalidSearch:
         found = []  # a week past the booking horizon: nothing to offer there
 
     if search.place is not None and found:
         context["place_label"] = place_label(found[0].location, found[0].location.kind, search.lang)
     return render("results.html", search.lang, status, errors=errors or [], days=days_of(found, search.lang, zone),
-                  **context)
+                  retry_after=retry_after, **context)
 
 
 def request_booking(bookings: BookingService, slot_id: str, phone: str, language: str, topic: Topic | None,
-                    key: str, preferences: ContactPreferences | list[str]) -> Accepted | list[str]:
-    """The booking, or the text keys of what is wrong with the form (the preferences may already be wrong)."""
+                    key: str, preferences: ContactPreferences | list[str], client: str) -> Accepted | list[str]:
+    """The booking, or the text keys of what is wrong with the form (the preferences may already be wrong).
+    Throttled (a limit of gateway.limits) is left to the page: it answers 429 with Retry-After."""
     wrong = preferences if isinstance(preferences, list) else []
     try:
         body = BookingIn(slot_id=slot_id, phone=phone, language=language, topic=topic)
@@ -118,7 +144,10 @@ def request_booking(bookings: BookingService, slot_id: str, phone: str, language
             NewBooking(slot_id=body.slot_id, phone=body.phone, language=body.language, channel="web",
                        topic=body.topic, preferences=preferences),
             key or None,
+            client,
         )
+    except RefusedPhone:
+        return ["phone_not_accepted"]
     except InvalidPhone:
         return ["invalid_phone"]
     except (IdempotencyConflict, InvalidIdempotencyKey):
@@ -132,39 +161,47 @@ def request_booking(bookings: BookingService, slot_id: str, phone: str, language
 
 
 @router.get("/", response_class=HTMLResponse)
-def index(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep, lang: str | None = None,
-          accept_language: Annotated[str | None, Header()] = None) -> HTMLResponse:
+def index(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep, limits: LimitsDep, client: ClientAddress,
+          lang: str | None = None, accept_language: Annotated[str | None, Header()] = None) -> HTMLResponse:
     language = negotiate(lang, accept_language)
     first = today(bookings, settings)
     errors: list[str] = []
-    status = 200
+    status, retry_after = 200, None
     try:
+        limits.take_search(client)
         offered = slots.search(first, first + timedelta(days=PLACES_LOOKAHEAD_DAYS - 1), language=language)
+    except Throttled as refusal:
+        offered, errors, status, retry_after = [], ["too_many"], 429, refusal.retry_after
     except SchedulerUnavailable:
         # The form still shows (a search may work a moment later), but the status and Retry-After say it is not.
         offered, errors, status = [], ["unavailable"], 503
     return render("index.html", language, status, errors=errors, topics=[topic.value for topic in Topic],
-                  places=places_of(offered, language))
+                  places=places_of(offered, language), retry_after=retry_after)
 
 
 @router.post("/", response_class=HTMLResponse)
-def search(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep,
+def search(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep, limits: LimitsDep, client: ClientAddress,
            accept_language: Annotated[str | None, Header()] = None, lang: Lang = None, topic: Text = "",
            place: Text = "", week: Text = "0") -> HTMLResponse:
     found = Search(negotiate(lang, accept_language), topic_of(topic), place_id_of(place), week_of(week))
-    return results(found, slots, bookings, settings)
+    return results(found, Searcher(slots, limits, client), bookings, settings)
 
 
 @router.post("/book", response_model=None)
-def book(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep,
+def book(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep, limits: LimitsDep, client: ClientAddress,
          accept_language: Annotated[str | None, Header()] = None, lang: Lang = None, topic: Text = "",
          place: Text = "", week: Text = "0", slot_id: Text = "", phone: Text = "",
          key: Text = "", reminders: Text = "", days: Ticked = [], start: Text = "",  # noqa: B006 - FastAPI copies it
          end: Text = "") -> Response:
     chosen = Search(negotiate(lang, accept_language), topic_of(topic), place_id_of(place), week_of(week))
     choices, preferences = read_choices(reminders, days, start, end)
-    outcome = request_booking(bookings, slot_id, phone, chosen.lang, chosen.topic, key, preferences)
+    searcher = Searcher(slots, limits, client)
+    try:
+        outcome = request_booking(bookings, slot_id, phone, chosen.lang, chosen.topic, key, preferences, client)
+    except Throttled as refusal:
+        return results(chosen, searcher, bookings, settings, errors=[throttle_key(refusal)], chosen=slot_id,
+                       status=429, choices=choices, retry_after=refusal.retry_after)
     if isinstance(outcome, Accepted):
         return redirect(f"/m/{outcome.manage_token}")
-    return results(chosen, slots, bookings, settings, errors=outcome, chosen=slot_id, status=422,
+    return results(chosen, searcher, bookings, settings, errors=outcome, chosen=slot_id, status=422,
                    choices=choices)

@@ -10,12 +10,12 @@ from fastapi import APIRouter, Header
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from gateway.api.deps import BookingsDep, SettingsDep
+from gateway.api.deps import BookingsDep, ClientAddress, SettingsDep
 from gateway.booking_views import BookingView
 from gateway.bookings import Accepted, BookingService
-from gateway.errors import BookingNotFound, NotCancellable, NotErasableYet, PreferencesNotChangeable
+from gateway.errors import BookingNotFound, NotCancellable, NotErasableYet, PreferencesNotChangeable, Throttled
 from gateway.settings import GatewaySettings
-from gateway.web.booking_page import Lang, Text, Ticked, new_key, request_booking
+from gateway.web.booking_page import Lang, Text, Ticked, new_key, request_booking, throttle_key
 from gateway.web.rendering import redirect, render
 from gateway.web.slot_rows import days_of, slot_row
 from gateway.web.text_choices import TextChoices, read_choices
@@ -37,7 +37,7 @@ def _slot(raw: dict[str, Any] | None) -> Slot | None:
 
 def _manage(token: str, view: BookingView, lang: str, bookings: BookingService, settings: GatewaySettings,
             errors: list[str] | None = None, status: int = 200, choices: TextChoices | None = None,
-            saved: bool = False) -> HTMLResponse:
+            saved: bool = False, retry_after: int | None = None) -> HTMLResponse:
     zone = ZoneInfo(settings.timezone)
     slot = _slot(view.slot)
     now = bookings.clock()
@@ -50,7 +50,7 @@ def _manage(token: str, view: BookingView, lang: str, bookings: BookingService, 
         slot=slot_row(slot, lang, zone) if slot else None, reason=reason,
         days=days_of(alternatives, lang, zone), chosen="", key=new_key(), saved=saved,
         current=TextChoices.of(view.preferences).summary(lang), choices=choices or TextChoices.of(view.preferences),
-        weekdays=WEEKDAYS,
+        weekdays=WEEKDAYS, retry_after=retry_after,
     )
 
 
@@ -91,7 +91,7 @@ def change_preferences(token: str, bookings: BookingsDep, settings: SettingsDep,
 
 
 @router.post("/m/{token}/book", response_model=None)
-def book_alternative(token: str, bookings: BookingsDep, settings: SettingsDep,
+def book_alternative(token: str, bookings: BookingsDep, settings: SettingsDep, client: ClientAddress,
                      accept_language: Annotated[str | None, Header()] = None, lang: Lang = None,
                      slot_id: Text = "", phone: Text = "", key: Text = "", reminders: Text = "",
                      days: Ticked = [], start: Text = "", end: Text = "") -> Response:  # noqa: B006 - FastAPI copies
@@ -101,7 +101,11 @@ def book_alternative(token: str, bookings: BookingsDep, settings: SettingsDep,
         return _not_found(negotiate(lang, accept_language))
     # The alternatives were found for the first booking's language, so the new booking keeps it.
     choices, preferences = read_choices(reminders, days, start, end)
-    outcome = request_booking(bookings, slot_id, phone, view.language, None, key, preferences)
+    try:
+        outcome = request_booking(bookings, slot_id, phone, view.language, None, key, preferences, client)
+    except Throttled as refusal:
+        return _manage(token, view, negotiate(lang, accept_language, view.language), bookings, settings,
+                       errors=[throttle_key(refusal)], status=429, choices=choices, retry_after=refusal.retry_after)
     if isinstance(outcome, Accepted):
         return redirect(f"/m/{outcome.manage_token}")
     return _manage(token, view, negotiate(lang, accept_language, view.language), bookings, settings,
@@ -122,10 +126,14 @@ def confirm_cancel(token: str, bookings: BookingsDep, lang: str | None = None,
 
 
 @router.post("/m/{token}/cancel", response_model=None)
-def cancel(token: str, bookings: BookingsDep, settings: SettingsDep,
+def cancel(token: str, bookings: BookingsDep, settings: SettingsDep, client: ClientAddress,
            accept_language: Annotated[str | None, Header()] = None, lang: Lang = None) -> Response:
     try:
-        bookings.cancel(token)
+        bookings.cancel(token, client)
+    except Throttled as refusal:
+        view = bookings.view(token)
+        return _manage(token, view, negotiate(lang, accept_language, view.language), bookings, settings,
+                       errors=["too_many"], status=429, retry_after=refusal.retry_after)
     except BookingNotFound:
         return _not_found(negotiate(lang, accept_language))
     except NotCancellable:

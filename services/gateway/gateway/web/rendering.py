@@ -32,6 +32,8 @@ def templates() -> Environment:
 
 
 def render(template: str, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """The page; `retry_after` (seconds) in the context becomes the Retry-After header of a refusal."""
+    retry_after = context.pop("retry_after", None)
     html = templates().get_template(template).render(
         lang=lang, t=TEXTS[lang], languages=[(code, texts["language_name"]) for code, texts in TEXTS.items()],
         here=context.pop("here", "/"), errors=context.pop("errors", []), refresh=context.pop("refresh", None),
@@ -40,6 +42,8 @@ def render(template: str, lang: str, status: int = 200, **context: Any) -> HTMLR
     headers = dict(PAGE_HEADERS)
     if status == 503:
         headers["Retry-After"] = "60"
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return HTMLResponse(html, status_code=status, headers=headers)
 
 

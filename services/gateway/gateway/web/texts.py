@@ -35,6 +35,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "resubmitted": "Dieses Formular wurde schon einmal gesendet. Bitte prüfen Sie Ihre Auswahl und senden Sie "
                        "erneut.",
         "unavailable": "Der Kalender antwortet gerade nicht. Bitte versuchen Sie es in einer Minute noch einmal.",
+        "too_many": "Es kamen zu viele Anfragen von Ihrer Verbindung oder für diese Nummer. Bitte versuchen Sie es "
+                    "später noch einmal.",
+        "too_many_appointments": "Für diese Nummer gibt es schon mehrere Termine, die noch nicht stattgefunden haben. "
+                                 "Bitte sagen Sie zuerst einen über den Link in seiner SMS ab.",
+        "phone_not_accepted": "An diese Nummer können wir keine SMS schicken (nur an Handynummern aus bestimmten "
+                              "Ländern, nicht an Satelliten-, Sonder- oder Internetnummern). Bitte geben Sie eine "
+                              "andere Handynummer an.",
         "status_heading": "Ihr Termin",
         "status_pending": "Wir prüfen, ob die Uhrzeit noch frei ist. Diese Seite aktualisiert sich von selbst.",
         "status_confirmed": "Ihr Termin ist bestätigt.",
@@ -134,6 +141,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "invalid_phone": "We cannot use this mobile number. Please check it and enter it again.",
         "resubmitted": "This form was already sent once. Please check your choice and send it again.",
         "unavailable": "The calendar is not answering right now. Please try again in a minute.",
+        "too_many": "Too many requests came from your connection or for this number. Please try again later.",
+        "too_many_appointments": "This number already has several appointments that have not taken place yet. Please "
+                                 "first cancel one with the link in its text message.",
+        "phone_not_accepted": "We cannot send text messages to this number (only to mobile numbers from certain "
+                              "countries, not to satellite, premium-rate or internet numbers). Please give another "
+                              "mobile number.",
         "status_heading": "Your appointment",
         "status_pending": "We are checking that the time is still free. This page updates itself.",
         "status_confirmed": "Your appointment is confirmed.",

@@ -20,6 +20,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from notifier.dispatch.budget import DailyBudget
 from notifier.dispatch.claims import claim_due
 from notifier.dispatch.jobs import Composer
 from notifier.dispatch.outcomes import record_outcomes
@@ -49,6 +50,8 @@ class DispatchConfig:
     public_base_url: str
     batch: int = 100
     send_threads: int = 8  # provider calls in flight when the rate is not limited (they wait on the network)
+    daily_budget: int = 0  # texts per business day (notifier.dispatch.budget); 0: no budget
+    allowed_countries: tuple[str, ...] = ("DE",)  # where texts may go (shared.phones.check_destination)
 
 
 class Dispatcher:
@@ -64,7 +67,9 @@ class Dispatcher:
         self.clock = clock
         self.composer = Composer(cipher, policy.zone, config.signature, config.public_base_url)
         pacer = Pacer(config.rate_per_second, sleep, monotonic) if config.rate_per_second > 0 else None
-        self.sending = Sending(self.uow, sender, self.composer, pacer, config.send_threads, clock)
+        self.sending = Sending(self.uow, sender, self.composer, pacer, config.send_threads, clock,
+                               config.allowed_countries)
+        self.budget = DailyBudget(config.daily_budget, policy.zone) if config.daily_budget > 0 else None
         self._loop = threading.Lock()
         self._woken: threading.Event | None = None
 
@@ -120,7 +125,10 @@ class Dispatcher:
             deadline = time.monotonic() + max_seconds
             while True:
                 with self.uow() as repo:
-                    jobs = claim_due(repo, self.clock(), self._batch_size(), self.policy, self.sender.name)
+                    now = self.clock()
+                    room = self._batch_size() if self.budget is None else min(self._batch_size(),
+                                                                               self.budget.room(repo, now))
+                    jobs = claim_due(repo, now, room, self.policy, self.sender.name) if room > 0 else []
                 if jobs:
                     outcomes = self.sending.send_all(jobs)
                     with self.uow() as repo:

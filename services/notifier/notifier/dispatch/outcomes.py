@@ -26,7 +26,11 @@ def record_outcomes(repo: NotifierRepository, outcomes: list[Outcome], now: date
     for outcome in settled:
         reminder, delivery = reminders[outcome.job.reminder_id], found[outcome.job.delivery_id]
         delivery.to_masked, delivery.segments, delivery.updated_at = outcome.to_masked, outcome.segments, now
-        if outcome.refused is None:
+        if outcome.destination_refused:
+            # Never sent, never retried: the number is not one texts may go to (SMS_ALLOWED_COUNTRIES, kind).
+            delivery.status, delivery.error_code = "failed", "destination"
+            reminder.status, reminder.outcome = "failed", "destination_refused"
+        elif outcome.refused is None:
             delivery.status, delivery.error_code = "failed", "render"
             reminder.status, reminder.outcome = "failed", "render_failed"
         else:

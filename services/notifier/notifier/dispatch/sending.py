@@ -14,7 +14,7 @@ from notifier.dispatch.pacing import Pacer
 from notifier.repository import NotifierRepository
 from notifier.sms import SendFailed, SendOutcomeUnknown, SendResult, SmsSender
 from shared.logging import correlation_id
-from shared.phones import mask_phone
+from shared.phones import RefusedDestination, check_destination, mask_phone
 from shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ class Outcome:
     to_masked: str = ""
     segments: int = 0
     render_failed: bool = False
+    destination_refused: bool = False
 
 
 class Sending:
@@ -38,8 +39,10 @@ class Sending:
     at its turn."""
 
     def __init__(self, uow: UnitOfWork[NotifierRepository], sender: SmsSender, composer: Composer,
-                 pacer: Pacer | None, threads: int, clock: Callable[[], datetime]) -> None:
+                 pacer: Pacer | None, threads: int, clock: Callable[[], datetime],
+                 allowed_countries: tuple[str, ...] = ("DE",)) -> None:
         self.uow = uow
+        self.allowed_countries = allowed_countries
         self.sender = sender
         self.composer = composer
         self.pacer = pacer
@@ -66,13 +69,21 @@ class Sending:
         token = correlation_id.set(job.booking_id or job.ref)
         try:
             phone = self.composer.phone_of(job)
+            masked = mask_phone(phone)
+            try:
+                # The gateway refuses such numbers; this is the second line, for anything that got past it (a
+                # booking made before the rule, a country removed from SMS_ALLOWED_COUNTRIES since).
+                check_destination(phone, self.allowed_countries)
+            except RefusedDestination:
+                log.warning("%s message not sent: its number is in a country or network texts may not go to",
+                            job.kind)
+                return Outcome(job, to_masked=masked, destination_refused=True)
             try:
                 rendered = self.composer.text_of(job)
             except Exception:
                 log.exception("ALERT %s message in %s could not be rendered, not even in English: not sent",
                               job.kind, job.language)
                 return Outcome(job, render_failed=True)
-            masked = mask_phone(phone)
             try:
                 result = self.sender.send(phone, rendered.body, job.ref)
             except SendFailed as refused:
