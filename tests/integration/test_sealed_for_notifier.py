@@ -17,8 +17,8 @@ from notifier.settings import NotifierSettings
 from shared.contracts import ContactRegistered, wrap
 from shared.contracts.contacts import manage_token_context, phone_context
 from shared.crypto import DataCipher, SealingKey, generate_box_key, generate_data_key, parse_data_key
-from shared.messaging import DEAD_LETTER_QUEUE, broker_connection
 from shared.settings import load_settings
+from tests.support.dead_letters import take_dead_letters
 from tests.support.system import base_env, book_first_free_slot, free_port, poll, running_system, wait_for_status
 
 PHONE = "+4915112348765"
@@ -69,10 +69,5 @@ def test_a_notifier_without_the_private_key_dead_letters_the_sealed_contact(tmp_
             assert connection.exec_driver_sql("SELECT count(*) FROM contacts").scalar() == 0
     finally:
         notifier.engine.dispose()
-    with broker_connection(settings) as connection:
-        queue = DEAD_LETTER_QUEUE(connection.default_channel)
-        queue.declare()
-        message = queue.get(no_ack=True)
-    assert message is not None
-    letter = json.loads(message.body)
+    [letter] = take_dead_letters(settings)
     assert letter["message"] == raw and letter["reason"] == "handler failed: DecryptionError"
