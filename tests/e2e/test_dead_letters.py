@@ -88,6 +88,20 @@ def _malformed() -> dict[str, tuple[bytes, str, dict[str, Any] | None]]:
     }
 
 
+def _consumed(settings: SchedulerSettings) -> bool:
+    """Every role's queue exists and has its consumer: a message published to a queue not yet declared would be
+    dropped by the broker (the roles declare the topology in the background, after the gateway answers). The
+    embedded broker keeps what is sent to a queue whether or not it was declared, and counts no consumers."""
+    if settings.is_embedded_broker:
+        return True
+    try:
+        with broker_connection(settings) as connection:
+            channel = connection.default_channel
+            return all(channel.queue_declare(queue, passive=True).consumer_count > 0 for queue in QUEUES)
+    except Exception:  # a queue not declared yet closes the channel (404)
+        return False
+
+
 def _dead_letter_count(settings: SchedulerSettings) -> int:
     with broker_connection(settings) as connection:
         channel = connection.default_channel
@@ -101,6 +115,7 @@ def test_every_malformed_message_on_every_queue_is_dead_lettered_with_its_reason
     settings = _settings(system)
     kinds = _malformed()
     sent = []
+    poll(lambda: _consumed(settings), seconds=120, interval=0.5)
     with broker_connection(settings) as connection:
         producer = Producer(connection)
         for queue in QUEUES:
