@@ -33,6 +33,7 @@ from notifier.settings import NotifierSettings
 from twilio.request_validator import RequestValidator
 
 from shared.settings import load_settings
+from tests.support.faults import non_clashing_slots
 from tests.support.rabbit import PrivateRabbit
 from tests.support.system import System, assert_stays, base_env, free_port, poll, running_system
 from tests.support.twilio_proxy import TwilioProxy, Verdict, twilio_proxy
@@ -79,27 +80,9 @@ def _system(tmp_path: Path, real_env: dict[str, str], twilio_mock_url: str,
             yield system, proxy, client
 
 
-def _free_slots(client: httpx.Client, count: int) -> list[str]:
-    """`count` slots no two of which can clash (one counsellor's picks are hours apart, buffers included), from
-    three days ahead: each booking then has its reminders planned (24 h and 2 h before) besides the confirmation."""
-    first_day = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
-    slots = client.get("/v1/slots", params={"language": "de", "from": first_day}).json()["slots"]
-    last: dict[str, datetime] = {}
-    chosen = []
-    for slot in slots:
-        start, end = datetime.fromisoformat(slot["start"]), datetime.fromisoformat(slot["end"])
-        if slot["counsellor"] in last and start < last[slot["counsellor"]] + timedelta(hours=2):
-            continue
-        last[slot["counsellor"]] = end
-        chosen.append(slot["slot_id"])
-        if len(chosen) == count:
-            return chosen
-    raise AssertionError(f"only {len(chosen)} non-clashing slots offered, {count} needed")
-
-
 def _book(client: httpx.Client, count: int, first_phone: int = 0) -> list[str]:
     tokens = []
-    for i, slot_id in enumerate(_free_slots(client, count)):
+    for i, slot_id in enumerate(non_clashing_slots(client, count)):
         response = client.post("/v1/bookings", json={"slot_id": slot_id, "phone": _phone(first_phone + i),
                                                      "language": "de", "channel": "web"})
         assert response.status_code == 202, response.text

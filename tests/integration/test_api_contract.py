@@ -32,21 +32,15 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.support.system import REPO, System, running_system_in_own_dir
+from tests.support.staff import PASSWORD, create_staff
+from tests.support.system import System, running_system_in_own_dir
 
-PASSWORD = "correct horse battery staple"
 EXAMPLES_PER_OPERATION = 8  # per generation mode (valid and invalid input)
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance,
           response_headers_conformance]
 # A signed-in run leaves these out: they end the session (logout) or lock the account after a few wrong current
 # passwords, and everything after them would only see 401. The anonymous run covers them.
 ENDS_SESSION = {("POST", "/v1/staff/logout"), ("POST", "/v1/staff/password")}
-
-
-def create_staff(system: System, *args: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "gateway", *args, "--password-stdin"], input=PASSWORD + "\n",
-                            env=system.env, cwd=REPO, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
 
 
 @pytest.fixture(scope="module")

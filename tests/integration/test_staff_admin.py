@@ -21,7 +21,8 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from tests.integration.test_staff_api import PASSWORD, assert_problem, create_staff, rows, sign_in, today
+from tests.integration.test_staff_api import assert_problem, rows, sign_in, today
+from tests.support.staff import PASSWORD, create_staff
 from tests.support.system import REPO, System, running_system_in_own_dir
 
 ANNA, BOGDAN, DANA = 1, 2, 4

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -24,8 +22,8 @@ import icalendar
 import pytest
 
 from shared.contracts.common import digit_count
+from tests.support.staff import PASSWORD, create_staff
 from tests.support.system import (
-    REPO,
     System,
     poll,
     running_system_in_own_dir,
@@ -34,19 +32,12 @@ from tests.support.system import (
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?\+0[12]:00$")
-PASSWORD = "correct horse battery staple"
 ANNA, BOGDAN, CSILLA = 1, 2, 3
 PHONE = "+4915112345678"
 TOPIC_WORDS = ("career", "health", "safety", "psychosocial", "Beratung", "Gesundheit")
 
 
 # --- the system, its staff and its databases -------------------------------------------------------------------------
-
-def create_staff(system: System, *args: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "gateway", *args, "--password-stdin"], input=PASSWORD + "\n",
-                            env=system.env, cwd=REPO, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-
 
 @pytest.fixture(scope="module")
 def system() -> Iterator[System]:

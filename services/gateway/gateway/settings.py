@@ -18,6 +18,7 @@ def _networks(value: str) -> str:
 
 
 Limit = Annotated[int, Field(ge=1, le=1_000_000)]
+_SAFE = ClientLimitPolicy()  # the defaults, written once (gateway.limits)
 
 
 class GatewaySettings(DataKeySettings, PublicUrlSettings, SmsDestinationSettings):
@@ -43,14 +44,14 @@ class GatewaySettings(DataKeySettings, PublicUrlSettings, SmsDestinationSettings
     # none, every request counts as coming from its connection's peer (gateway.forwarding).
     forwarded_allow_ips: Annotated[str, AfterValidator(_networks)] = ""
     # Limits on the public booking path, counted in the database across replicas (gateway.limits).
-    bookings_per_address_hour: Limit = 10
-    bookings_per_address_day: Limit = 30
-    bookings_per_phone_hour: Limit = 3
-    bookings_per_phone_day: Limit = 5
-    cancels_per_address_hour: Limit = 10
-    cancels_per_phone_day: Limit = 5
-    future_appointments_per_phone: Limit = 3
-    searches_per_address_minute: Limit = 60
+    bookings_per_address_hour: Limit = _SAFE.bookings_per_address_hour
+    bookings_per_address_day: Limit = _SAFE.bookings_per_address_day
+    bookings_per_phone_hour: Limit = _SAFE.bookings_per_phone_hour
+    bookings_per_phone_day: Limit = _SAFE.bookings_per_phone_day
+    cancels_per_address_hour: Limit = _SAFE.cancels_per_address_hour
+    cancels_per_phone_day: Limit = _SAFE.cancels_per_phone_day
+    future_appointments_per_phone: Limit = _SAFE.future_appointments_per_phone
+    searches_per_address_minute: Limit = _SAFE.searches_per_address_minute
     # How long one answer of the scheduler to a slot search is reused for the same question (0: never).
     slots_cache_seconds: float = Field(default=5.0, ge=0, le=60)
 
