@@ -26,6 +26,7 @@ from tests.support.pages import visible_text
 from tests.support.postgres import PostgresFailed, PrivatePostgres
 from tests.support.rabbit import PrivateRabbit
 from tests.support.server import serving
+from tests.support.system import roomy_limits
 
 PHONE = "+4915112345678"
 START = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
@@ -49,7 +50,8 @@ def database() -> Iterator[PrivatePostgres]:
 @pytest.fixture(scope="module")
 def gateway_url(database: PrivatePostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = GatewaySettings(gateway_database_url=database.url(), broker_url="memory://",
-                               var_dir=tmp_path_factory.mktemp("gateway"), data_key=generate_data_key())
+                               var_dir=tmp_path_factory.mktemp("gateway"), data_key=generate_data_key(),
+                               ).model_copy(update=roomy_limits(GatewaySettings))  # the tests book from one address
     gateway = build(settings)
     try:
         with serving(create_app(gateway)) as url:  # no lifespan: neither relay nor listener runs

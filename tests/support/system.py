@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from pydantic_settings import BaseSettings
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
@@ -41,6 +42,12 @@ ROOMY_LIMITS = {name: "1000000" for name in (
     "BOOKINGS_PER_ADDRESS_HOUR", "BOOKINGS_PER_ADDRESS_DAY", "BOOKINGS_PER_PHONE_HOUR", "BOOKINGS_PER_PHONE_DAY",
     "CANCELS_PER_ADDRESS_HOUR", "CANCELS_PER_PHONE_DAY", "FUTURE_APPOINTMENTS_PER_PHONE",
     "SEARCHES_PER_ADDRESS_MINUTE", "SMS_DAILY_BUDGET")}
+
+
+def roomy_limits(settings_class: type[BaseSettings]) -> dict[str, int]:
+    """ROOMY_LIMITS as keyword arguments of a settings class (those of its fields it has)."""
+    return {name.lower(): int(value) for name, value in ROOMY_LIMITS.items()
+            if name.lower() in settings_class.model_fields}
 
 
 def base_env(var_dir: Path, port: int, extra: Mapping[str, str] | None = None) -> dict[str, str]:

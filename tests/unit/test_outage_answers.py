@@ -17,6 +17,7 @@ from gateway import migrations
 from gateway.api import bookings as bookings_api
 from gateway.api import errors
 from gateway.bookings import BookingService
+from gateway.limits import ClientLimitPolicy, ClientLimits
 from gateway.settings import GatewaySettings
 from gateway.web import pages
 from kombu.exceptions import OperationalError as BrokerUnreachable
@@ -45,13 +46,15 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 @pytest.fixture
 def client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
-    bookings = BookingService(engine, DataCipher(parse_data_key(generate_data_key())), lambda: None, lambda: NOW)
+    cipher = DataCipher(parse_data_key(generate_data_key()))
+    limits = ClientLimits(ClientLimitPolicy(), cipher.lookup_hash, engine, lambda: NOW)
+    bookings = BookingService(engine, cipher, lambda: None, lambda: NOW, limits)
     settings = GatewaySettings(var_dir=tmp_path, timezone="Europe/Berlin", gateway_database_url="sqlite://")
     app = FastAPI()
     errors.install(app)
     app.include_router(bookings_api.router)
     app.include_router(pages.router)
-    app.state.gateway = SimpleNamespace(bookings=bookings, slots=UnreachableBroker(), settings=settings)
+    app.state.gateway = SimpleNamespace(bookings=bookings, slots=UnreachableBroker(), settings=settings, limits=limits)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
