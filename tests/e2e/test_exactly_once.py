@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 import httpx
 import psycopg
 import pytest
-from notifier.app import DISPATCH_EVERY_SECONDS, build
+from notifier.app import build
 from notifier.settings import NotifierSettings
 from twilio.request_validator import RequestValidator
 
@@ -42,6 +42,7 @@ ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "test-token"  # the contract mock checks no token
 MESSAGES_POST = re.compile(r"\[HTTP SERVER\] post /2010-04-01/Accounts/AC0{32}/Messages\.json")
 MOCK_SID = "SM" + "a" * 32  # the sid in every answer of the mock
+TICK_SECONDS = 2  # DISPATCH_EVERY_SECONDS of the system under test (10 by default)
 
 
 def _phone(i: int) -> str:
@@ -64,6 +65,7 @@ def _env(tmp_path: Path, real_env: dict[str, str], twilio_url: str) -> dict[str,
         "TWILIO_API_BASE_URL": twilio_url,
         "LOTSE_ENV": "production",
         # No quiet hours: a reminder made due in a test goes out whatever the hour the test runs at.
+        "DISPATCH_EVERY_SECONDS": str(TICK_SECONDS),  # the beat's tick, shortened: tests wait for ticks
         "QUIET_HOURS_START": "00:00",
         "QUIET_HOURS_END": "00:00",
     })
@@ -118,13 +120,13 @@ def _confirmations(real_env: dict[str, str]) -> list[tuple[str, str, int, str | 
 
 def _quiet_for_ticks(system: System, ticks: int = 2) -> None:
     """Give a duplicate every chance to appear: `ticks` more dispatch runs from the beat (every
-    DISPATCH_EVERY_SECONDS; the worker logs no task receipts, so the beat's log file is the clock). A message wrongly
+    TICK_SECONDS; the worker logs no task receipts, so the beat's log file is the clock). A message wrongly
     left claimable goes out at the first; the second covers a tick that found another loop sending."""
     def sent() -> int:
         return system.log("notifier-beat").count("Sending due task dispatch-due-reminders")
 
     before = sent()
-    poll(lambda: sent() >= before + ticks, seconds=ticks * DISPATCH_EVERY_SECONDS + 20, interval=0.3)
+    poll(lambda: sent() >= before + ticks, seconds=ticks * TICK_SECONDS + 20, interval=0.3)
 
 
 def _bodies(proxy: TwilioProxy) -> list[str]:

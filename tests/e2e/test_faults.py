@@ -37,6 +37,7 @@ from tests.support.system import System, base_env, free_port, poll, running_syst
 from tests.support.twilio_proxy import TwilioProxy, Verdict, twilio_proxy
 
 ACCOUNT_SID = "AC" + "0" * 32
+TICK_SECONDS = 2  # DISPATCH_EVERY_SECONDS of the system under test (10 by default): retries go out sooner
 
 
 def _env(tmp_path: Path, services_env: dict[str, str], twilio_url: str) -> dict[str, str]:
@@ -48,6 +49,7 @@ def _env(tmp_path: Path, services_env: dict[str, str], twilio_url: str) -> dict[
         "TWILIO_FROM": "+4915187654321",
         "TWILIO_API_BASE_URL": twilio_url,
         "LOTSE_ENV": "production",
+        "DISPATCH_EVERY_SECONDS": str(TICK_SECONDS),  # the beat's tick, shortened: tests wait for ticks
         "QUIET_HOURS_START": "00:00",  # no quiet hours: texts go out whatever the hour the test runs at
         "QUIET_HOURS_END": "00:00",
     })

@@ -93,7 +93,7 @@ def test_each_service_reads_the_common_variables_and_its_own() -> None:
         "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "TWILIO_MESSAGING_SERVICE_SID",
         "TWILIO_API_BASE_URL", "CONTACT_RETENTION_DAYS", "QUIET_HOURS_START", "QUIET_HOURS_END", "SMS_SENDER_ID",
         "SMS_SIGNATURE", "SMS_RATE_PER_SECOND", "SMS_MAX_ATTEMPTS", "NOTIFIER_PRIVATE_KEY", "SMS_ALLOWED_COUNTRIES",
-        "SMS_DAILY_BUDGET"}
+        "SMS_DAILY_BUDGET", "DISPATCH_EVERY_SECONDS"}
 
 
 @pytest.mark.parametrize("settings_class", SERVICES, ids=lambda c: c.__name__)

@@ -29,10 +29,10 @@ from shared.messaging import TIMERS, Publisher, make_celery, timer_queue
 from shared.outbox import Relay
 from shared.worker import register_message_task
 
-# The beat's tick runs the dispatcher for what falls due later (reminders, retries after a backoff of 15 s or more);
-# what a handled message makes due at once is sent after its commit, not at a tick. Every tick costs the idle system
-# a message through the broker and a claim.
-DISPATCH_EVERY_SECONDS = 10.0
+# The beat's tick (DISPATCH_EVERY_SECONDS, default of the setting) runs the dispatcher for what falls due later
+# (reminders, retries after a backoff of 15 s or more); what a handled message makes due at once is sent after its
+# commit, not at a tick. Every tick costs the idle system a message through the broker and a claim.
+DISPATCH_EVERY_SECONDS: float = NotifierSettings.model_fields["dispatch_every_seconds"].default
 # A tick wakes the worker's dispatch thread, which sends until nothing is due. Without that thread (tests, tools)
 # a tick sends for up to this long while messages are due.
 DISPATCH_LOOP_SECONDS = 5.0
@@ -117,11 +117,11 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
         queries={"sms.preview_requested": partial(previews.answer_preview, settings=settings, reply=reply)},
     )
     register_message_task(celery, consumer, publisher)
-    _register_timers(celery, dispatcher)
+    _register_timers(celery, dispatcher, settings.dispatch_every_seconds)
     return Notifier(settings, engine, celery, relay, consumer, dispatcher)
 
 
-def _register_timers(celery: Celery, dispatcher: Dispatcher) -> None:
+def _register_timers(celery: Celery, dispatcher: Dispatcher, dispatch_every: float) -> None:
     queue = timer_queue("notifier")
     route = {"exchange": TIMERS.name, "routing_key": queue.name}
 
@@ -140,8 +140,8 @@ def _register_timers(celery: Celery, dispatcher: Dispatcher) -> None:
     celery.conf.beat_schedule = {
         "dispatch-due-reminders": {
             "task": "notifier.dispatch_due",
-            "schedule": DISPATCH_EVERY_SECONDS,
-            "options": {**route, "expires": DISPATCH_EVERY_SECONDS * 5},
+            "schedule": dispatch_every,
+            "options": {**route, "expires": dispatch_every * 5},
         },
         "reconcile-unsettled-sends": {
             "task": "notifier.reconcile",

@@ -38,6 +38,8 @@ class NotifierSettings(DataKeySettings, PublicUrlSettings, WorkerSettings, SmsDe
     twilio_api_base_url: HttpUrl = ""
 
     contact_retention_days: int = Field(default=14, ge=1, le=365)
+    # How often the beat runs the dispatcher for what falls due later (reminders, retries); notifier.app.
+    dispatch_every_seconds: float = Field(default=10.0, ge=1, le=60)
     # Reminders never arrive at night: a reminder that would fall between QUIET_HOURS_START and QUIET_HOURS_END
     # (local time, HH:MM) is moved earlier.
     quiet_hours_start: str = Field(default="21:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
