@@ -12,7 +12,7 @@ import pytest
 
 from shared.crypto import generate_data_key
 from tests.support import infra
-from tests.support.postgres import PostgresFailed, PrivatePostgres
+from tests.support.postgres import PostgresFailed, PrivatePostgres, running_private_postgres
 from tests.support.rabbit import PrivateRabbit, RabbitNodeFailed
 from tests.support.system import free_port
 
@@ -96,14 +96,10 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     """A PostgreSQL cluster of the test's own, running, for tests that stop the database (never the shared one).
     Stopped and its folder removed afterwards."""
     try:
-        cluster = PrivatePostgres()
+        with running_private_postgres() as cluster:
+            yield cluster
     except PostgresFailed as exc:
         pytest.fail(str(exc), pytrace=False)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.close()
 
 
 @pytest.fixture

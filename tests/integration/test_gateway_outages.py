@@ -23,7 +23,7 @@ from scheduler.domain.availability import make_slot_id
 
 from shared.crypto import generate_data_key
 from tests.support.pages import visible_text
-from tests.support.postgres import PostgresFailed, PrivatePostgres
+from tests.support.postgres import PostgresFailed, PrivatePostgres, running_private_postgres
 from tests.support.rabbit import PrivateRabbit
 from tests.support.server import serving
 from tests.support.system import roomy_limits
@@ -37,14 +37,10 @@ OUTAGE_EN = "We cannot handle your request right now. Nothing was saved or chang
 @pytest.fixture(scope="module")
 def database() -> Iterator[PrivatePostgres]:
     try:
-        cluster = PrivatePostgres()
+        with running_private_postgres() as cluster:
+            yield cluster
     except PostgresFailed as exc:
         pytest.fail(str(exc), pytrace=False)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.close()
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,8 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -85,3 +87,14 @@ class PrivatePostgres:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self.close()
+
+
+@contextmanager
+def running_private_postgres() -> Iterator[PrivatePostgres]:
+    """A started private cluster, stopped and removed afterwards; PostgresFailed if it cannot be made."""
+    cluster = PrivatePostgres()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.close()
