@@ -30,9 +30,8 @@ else
   echo "lotse: $mock not found; the end-to-end test against Twilio's contract needs it (set TWILIO_MOCK_SH)" >&2
   exit 1
 fi
-if [ -f scripts/install-browser.sh ]; then
-  PYTHON=.venv/bin/python bash scripts/install-browser.sh
-fi
+# The browser tests (tests/browser): Debian's Chromium (apt, when missing) and axe-core (npm, into node_modules).
+PYTHON=.venv/bin/python bash scripts/install-browser.sh
 
 .venv/bin/ruff check .
 .venv/bin/mypy shared services lotse

@@ -1,0 +1,147 @@
+"""Debian's Chromium driven by Playwright, for tests/browser and scripts/screenshots.py: the launch, the axe-core
+audit, a record of every request a page makes, and the steps a client takes on the pages. The steps find each
+control by its role and the words a person reads on it (the page's own texts, in the page's language), so they
+follow the pages when their markup changes; what a page says, the tests check against sentences written out there."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from gateway.web.texts import TEXTS
+from playwright.sync_api import Browser, Page, Playwright, Request, sync_playwright
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+# As root (CI) Chromium runs only without its sandbox. The rest keep it from calling home (updates, sync, field
+# trials): this machine's network refuses those connections, many at a time, and a test must not depend on them.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 900}
+# A German mobile number of the kind the demo system accepts; it goes only into the phone field, never into a log.
+TEST_PHONE = "+4915112345678"
+
+
+class BrowserMissing(RuntimeError):
+    """What the browser tests need is not installed; the message says how to install it."""
+
+
+def launch(playwright: Playwright) -> Browser:
+    if not CHROMIUM.exists():
+        raise BrowserMissing(f"{CHROMIUM} is missing: run bash scripts/install-browser.sh (as root it installs "
+                             "Debian's chromium with apt)")
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """One Chromium for as long as the block runs."""
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def axe_source() -> str:
+    if not AXE.exists():
+        raise BrowserMissing(f"{AXE.relative_to(REPO)} is missing: run bash scripts/install-browser.sh (npm ci)")
+    return AXE.read_text()
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is now (WCAG 2.x A and AA, and axe's best practices).
+
+    The pages forbid every script (Content-Security-Policy), so the page's context must be opened with
+    bypass_csp=True for axe to be injected at all."""
+    page.add_script_tag(content=axe_source())
+    result: dict[str, Any] = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return list(result["violations"])
+
+
+def describe(violations: list[dict[str, Any]]) -> str:
+    """One line per violation and node, for an assertion message a person can act on."""
+    return "\n".join(f"{v['id']} ({v['impact']}): {v['help']} at {node['target']}"
+                     for v in violations for node in v["nodes"])
+
+
+@dataclass
+class RequestLog:
+    """Every request the page's context made (documents, styles, images, fonts, data: and about: left out)."""
+
+    urls: list[str] = field(default_factory=list)
+
+    def record(self, request: Request) -> None:
+        if urlsplit(request.url).scheme in ("http", "https", "ws", "wss"):
+            self.urls.append(request.url)
+
+    def foreign(self, origin: str) -> list[str]:
+        """The requests that went anywhere but `origin` (scheme, host and port)."""
+        own = urlsplit(origin)
+        return [url for url in self.urls if (urlsplit(url).scheme, urlsplit(url).netloc) != (own.scheme, own.netloc)]
+
+
+# --- what a person reads -----------------------------------------------------------------------------------------
+
+def say(lang: str, english: str) -> str:
+    """The page's words in `lang` for what reads `english` on the English page."""
+    for key, text in TEXTS["en"].items():
+        if text == english:
+            return TEXTS[lang][key]
+    raise KeyError(f"no English page text {english!r}")
+
+
+def exactly(text: str) -> re.Pattern[str]:
+    return re.compile(rf"^\s*{re.escape(text)}\s*$")
+
+
+# --- the steps of a client ---------------------------------------------------------------------------------------
+
+def open_booking_page(page: Page, lang: str) -> None:
+    page.goto(f"/?lang={lang}")
+
+
+def show_free_times(page: Page, lang: str) -> None:
+    page.get_by_role("button", name=say(lang, "Show free times")).click()
+
+
+def choose_first_time(page: Page) -> None:
+    page.get_by_role("radio").first.check()
+
+
+def give_phone(page: Page, lang: str, phone: str = TEST_PHONE) -> None:
+    page.get_by_role("textbox", name=say(lang, "Your mobile number (only for the text message)")).fill(phone)
+
+
+def request_appointment(page: Page, lang: str) -> None:
+    page.get_by_role("button", name=say(lang, "Request appointment")).click()
+
+
+def book_first_free_time(page: Page, lang: str, phone: str = TEST_PHONE) -> str:
+    """From the booking page to the manage page of a new booking; returns the manage page's path."""
+    open_booking_page(page, lang)
+    show_free_times(page, lang)
+    choose_first_time(page)
+    give_phone(page, lang, phone)
+    request_appointment(page, lang)
+    page.wait_for_url(re.compile(r"/m/[A-Za-z0-9_-]+$"))
+    return urlsplit(page.url).path
+
+
+def wait_for_status(page: Page, sentence: str, seconds: float = 30) -> None:
+    """The manage page's status says `sentence` (written out by the test; the page reloads itself while pending)."""
+    page.get_by_role("status").filter(has_text=exactly(sentence)).wait_for(timeout=seconds * 1000)
+
+
+def cancel_appointment(page: Page, lang: str) -> None:
+    """From the manage page of a confirmed booking through the confirmation step."""
+    page.get_by_role("link", name=say(lang, "Cancel appointment")).click()
+    page.get_by_role("button", name=say(lang, "Yes, cancel")).click()
