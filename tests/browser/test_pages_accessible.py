@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, ViewportSize
 
 from tests.browser.conftest import NewContext
 from tests.support.browser import (
@@ -55,7 +55,7 @@ def _status(page: Page) -> str:
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["360px", "desktop"])
-def test_every_page_of_a_booking_passes_axe(viewport: dict[str, int], lotse: System,
+def test_every_page_of_a_booking_passes_axe(viewport: ViewportSize, lotse: System,
                                             new_context: NewContext, requests_made: RequestLog) -> None:
     page = new_context(viewport=viewport, bypass_csp=True, locale="de-DE").new_page()  # axe is a script
     audit = Audit(page)
