@@ -33,7 +33,7 @@ from tests.support.browser import (  # noqa: E402
     say,
     show_free_times,
 )
-from tests.support.system import running_system_in_own_dir  # noqa: E402
+from tests.support.system import poll, running_system_in_own_dir  # noqa: E402
 
 
 def walk(page: Page, lang: str, shoot: Callable[[str], None], base_url: str) -> None:
@@ -68,8 +68,11 @@ def walk(page: Page, lang: str, shoot: Callable[[str], None], base_url: str) -> 
     show_free_times(page, lang)
     taken = page.get_by_role("radio").first.get_attribute("value")
     with httpx.Client(base_url=base_url, timeout=10) as client:
-        client.post("/v1/bookings", json={"slot_id": taken, "phone": "+4915112349998", "language": lang,
-                                          "channel": "web"}).raise_for_status()
+        answer = client.post("/v1/bookings", json={"slot_id": taken, "phone": "+4915112349998", "language": lang,
+                                                   "channel": "web"})
+        answer.raise_for_status()
+        token = answer.json()["manage_token"]
+        poll(lambda: client.get(f"/v1/bookings/{token}").json()["status"] == "confirmed")
     choose_first_time(page)
     give_phone(page, lang, "+4915112349997")
     request_appointment(page, lang)
