@@ -28,7 +28,8 @@ from gateway.repository import GatewayRepository
 from gateway.settings import GatewaySettings
 from gateway.tables import BookingRequest
 from gateway.web import pages
-from gateway.web.texts import TEXTS, negotiate
+from gateway.web.catalogs import LANGUAGES, LOCALE_DIR, Translations, gettext, read_catalogs
+from gateway.web.texts import TEXTS, negotiate, text
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -84,8 +85,8 @@ RESUBMITTED = "Dieses Formular wurde schon einmal gesendet. Bitte prüfen Sie Ih
 RETRY_BUTTON = "Noch einmal versuchen"
 STATUS_CANCELLED = "Dieser Termin ist abgesagt."
 STATUS_CONFIRMED = "Ihr Termin ist bestätigt."
-STATUS_PENDING = "Wir prüfen, ob die Uhrzeit noch frei ist. Diese Seite aktualisiert sich von selbst."
-STATUS_PENDING_EN = "We are checking that the time is still free. This page updates itself."
+STATUS_PENDING = "Wir prüfen, ob die Uhrzeit noch frei ist. Das dauert meist nur ein paar Sekunden."
+STATUS_PENDING_EN = "We are checking that the time is still free. This usually takes a few seconds."
 STATUS_REJECTED = "Diese Uhrzeit hat leider nicht geklappt."
 UNAVAILABLE = "Der Kalender antwortet gerade nicht. Bitte versuchen Sie es in einer Minute noch einmal."
 
@@ -184,6 +185,12 @@ def site(tmp_path: Path) -> Iterator[Site]:
     yield from make_site(tmp_path)
 
 
+def page_title(html: str) -> str:
+    """The only title a page may have: "Appointment" in the page's language."""
+    found = re.search(r'<html lang="([a-z]+)">', html)
+    return gettext(found.group(1) if found else "en", "Appointment")
+
+
 def radios(html: str) -> list[str]:
     return re.findall(r'name="slot_id" value="([^"]+)"', html)
 
@@ -231,7 +238,7 @@ def test_search_lists_the_weeks_free_times_by_day_as_radio_buttons(site: Site) -
 def test_later_week_and_place_narrow_the_search(site: Site) -> None:
     page = site.post("/", {"lang": "en", "topic": "", "place": "1", "week": "1"})
     assert radios(page.text) == [slot(8, 10).slot_id]
-    assert "Week from Monday 10 March · Rostock 1 (in person)" in page.text
+    assert "Week from Monday, 10 March · Rostock 1 (in person)" in page.text
     assert 'name="week" value="0"' in page.text and 'name="week" value="2"' in page.text
     assert site.calendar.questions[-1]["location_id"] == 1
 
@@ -434,7 +441,7 @@ def test_no_page_names_the_service_or_holds_third_party_urls_or_the_phone_number
     rejected = site.token(slot(0, 11).slot_id, key="discreet-key-1")
     site.decide(rejected, BookingRejected(booking_id=site.booking_id(rejected), reason="slot_taken",
                                           alternatives=[slot(1, 9)]))
-    for lang in TEXTS:
+    for lang in LANGUAGES:
         site.get(f"/?lang={lang}")
         site.post("/", {"lang": lang, "topic": "psychosocial"})
         site.get(f"/m/{token}?lang={lang}")
@@ -447,7 +454,7 @@ def test_no_page_names_the_service_or_holds_third_party_urls_or_the_phone_number
     for html in site.pages:
         assert not FORBIDDEN.search(without_random_tokens(html)), FORBIDDEN.search(without_random_tokens(html))
         assert all(form not in html for form in PHONE_FORMS)
-        assert re.search(r"<title>(Termin|Appointment)</title>", html) or not html.startswith("<!doctype")
+        assert not html.startswith("<!doctype") or f"<title>{page_title(html)}</title>" in html
 
 
 def test_stylesheet_comes_from_our_own_origin(site: Site) -> None:
@@ -461,29 +468,62 @@ def test_stylesheet_comes_from_our_own_origin(site: Site) -> None:
 # --- texts -----------------------------------------------------------------------------------------------------
 
 
-def test_every_language_has_every_text_and_a_neutral_title() -> None:
-    keys = set(TEXTS["de"])
-    for lang, texts in TEXTS.items():
-        assert set(texts) == keys, lang
-        assert texts["title"] in ("Termin", "Appointment")
-        for value in texts.values():
-            assert not FORBIDDEN.search(value), (lang, value)
-    assert {f"topic.{topic.value}" for topic in Topic} <= keys
-    assert {f"mode.{mode.value}" for mode in Mode} <= keys
+def msgids_in_use() -> set[str]:
+    """Every text the pages can show: `_("...")` in the templates and the texts the page code names."""
+    templates = Path(pages.__file__).parent / "templates"
+    written = "".join(path.read_text(encoding="utf-8") for path in templates.glob("*.html"))
+    return set(re.findall(r'_\("([^"]*)"\)', written)) | set(TEXTS.values())
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_language_catalogue_translates_every_text_of_the_pages_discreetly(lang: str) -> None:
+    translated = read_catalogs(LOCALE_DIR, lang)
+    missing = msgids_in_use() - set(translated)
+    assert not missing, f"{lang}: no usable translation (missing, empty or fuzzy) for {sorted(missing)}"
+    for msgid, translation in translated.items():
+        assert not FORBIDDEN.search(translation), (lang, translation)
+        # A placeholder lost or renamed would show "{day}" to a client or fail the page.
+        assert set(re.findall(r"{\w+}", translation)) == set(re.findall(r"{\w+}", msgid)), (lang, msgid)
+    assert translated["Appointment"].strip() and len(translated["Appointment"]) < 20
+
+
+def test_no_text_of_the_code_names_a_topic_beyond_the_neutral_labels() -> None:
+    assert {f"topic.{topic.value}" for topic in Topic} <= set(TEXTS)
+    assert {f"mode.{mode.value}" for mode in Mode} <= set(TEXTS)
+    for msgid in msgids_in_use():
+        assert not FORBIDDEN.search(msgid), msgid
+
+
+def test_catalogue_files_of_a_language_are_merged_so_a_part_can_bring_its_own(tmp_path: Path) -> None:
+    folder = tmp_path / "ro" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "pages.po").write_text('msgid "Where"\nmsgstr "Unde"\n', encoding="utf-8")
+    (folder / "meeting.po").write_text('msgid "How"\nmsgstr "Cum"\n\n#, fuzzy\nmsgid "When"\nmsgstr "Cînd"\n\n'
+                                       'msgid "Empty"\nmsgstr ""\n', encoding="utf-8")
+    (folder / "broken.po").write_text('msgid "x\nmsgstr', encoding="utf-8")
+    translations = Translations.from_directory(tmp_path)
+    assert translations.gettext("ro", "Where") == "Unde" and translations.gettext("ro", "How") == "Cum"
+    # Fuzzy, empty, unknown and unreadable: the English text, never an empty one.
+    assert translations.gettext("ro", "When") == "When" and translations.gettext("ro", "Empty") == "Empty"
+    assert translations.gettext("th", "Where") == "Where"
 
 
 @pytest.mark.parametrize("explicit,accept,preferred,expected", [
-    (None, None, None, "de"),
+    (None, None, None, None),
+    (None, "fr-FR,fr;q=0.9", None, None),
+    (None, "th-TH", None, "th"),
+    (None, "uk,ru;q=0.8", None, "uk"),
+    ("ro", "de", "en", "ro"),
     (None, "en-GB,en;q=0.9", None, "en"),
     (None, "fr,de;q=0.3,en;q=0.7", None, "en"),
     (None, "en;q=0,de;q=0.1", None, "de"),
-    (None, "en;q=bogus", None, "de"),
+    (None, "en;q=bogus", None, None),
     (None, "de", "en", "en"),
     ("de", "en", "en", "de"),
     ("xx", "en", None, "en"),
 ])
 def test_page_language_follows_choice_then_booking_then_browser(explicit: str | None, accept: str | None,
-                                                                 preferred: str | None, expected: str) -> None:
+                                                                 preferred: str | None, expected: str | None) -> None:
     assert negotiate(explicit, accept, preferred) == expected
 
 
@@ -700,7 +740,7 @@ def test_pages_with_the_text_choices_stay_discreet(site: Site) -> None:
     token = book_with(site, slot(1, 9).slot_id, days=["mon"], start="10:00",
                       end="18:00").headers["location"].removeprefix("/m/")
     _confirmed(site, token, slot(1, 9))
-    for lang in TEXTS:
+    for lang in LANGUAGES:
         site.get(f"/m/{token}?lang={lang}&saved=1")
         site.post("/", {"lang": lang})
     for html in site.pages:
@@ -710,7 +750,7 @@ def test_pages_with_the_text_choices_stay_discreet(site: Site) -> None:
 
 # --- limits and refused numbers on the pages (issue "Lotse 5/7") -------------------------------------------------
 
-TOO_MANY_DE = TEXTS["de"]["too_many"]
+TOO_MANY_DE = text("de", "too_many")
 
 
 @pytest.fixture
@@ -731,7 +771,7 @@ def test_too_many_searches_from_one_address_are_refused_on_the_page(strict_site:
     answers = [strict_site.post("/", {"lang": "en", "week": "0"}).status_code for _ in range(5)]
     assert answers == [200, 200, 200, 200, 429]
     refused = strict_site.get("/?lang=en")
-    assert refused.status_code == 429 and TEXTS["en"]["too_many"] in visible_text(refused.text)
+    assert refused.status_code == 429 and text("en", "too_many") in visible_text(refused.text)
     assert int(refused.headers["Retry-After"]) == 60
 
 
@@ -748,5 +788,5 @@ def test_too_many_cancellations_are_refused_on_the_manage_page(tmp_path: Path) -
 def test_a_number_texts_may_not_go_to_is_refused_on_the_page_in_its_language(site: Site, phone: str) -> None:
     refused = site.book(slot(0, 10).slot_id, phone=phone, lang="en")
     assert refused.status_code == 422
-    assert TEXTS["en"]["phone_not_accepted"] in visible_text(refused.text)
+    assert text("en", "phone_not_accepted") in visible_text(refused.text)
     assert phone not in refused.text and site.rows() == []

@@ -8,7 +8,6 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
 from fastapi import APIRouter, Form, Header
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
@@ -30,10 +29,10 @@ from gateway.limits import ClientLimits
 from gateway.metrics import BOOKINGS_ACCEPTED
 from gateway.settings import GatewaySettings
 from gateway.slots import SlotClient
-from gateway.web.rendering import redirect, render
-from gateway.web.slot_rows import days_of, place_label, places_of
+from gateway.web.rendering import phone_hint, redirect, render
+from gateway.web.slot_rows import day_label, days_of, place_label, places_of
 from gateway.web.text_choices import TextChoices, read_choices
-from gateway.web.texts import TEXTS, negotiate
+from gateway.web.texts import page_language, text
 from shared.contracts import ContactPreferences, Topic
 from shared.contracts.contacts import WEEKDAYS
 
@@ -101,8 +100,8 @@ def results(search: Search, searcher: Searcher, bookings: BookingService, settin
     context: dict[str, Any] = {
         "search": search.fields(), "week": search.week, "last_week": LAST_WEEK, "chosen": chosen,
         "key": new_key(), "place_label": "", "choices": choices or TextChoices(), "weekdays": WEEKDAYS,
-        "week_label": TEXTS[search.lang]["week_label"].format(
-            day=format_date(first, TEXTS[search.lang]["date_pattern"], locale=search.lang)),
+        "week_label": text(search.lang, "week_label").format(day=day_label(first, search.lang)),
+        "phone_hint": phone_hint(search.lang, settings.allowed_countries),
     }
     try:
         searcher.limits.take_search(searcher.client)
@@ -163,7 +162,7 @@ def request_booking(bookings: BookingService, slot_id: str, phone: str, language
 @router.get("/", response_class=HTMLResponse)
 def index(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep, limits: LimitsDep, client: ClientAddress,
           lang: str | None = None, accept_language: Annotated[str | None, Header()] = None) -> HTMLResponse:
-    language = negotiate(lang, accept_language)
+    language = page_language(lang, accept_language)
     first = today(bookings, settings)
     errors: list[str] = []
     status, retry_after = 200, None
@@ -183,7 +182,7 @@ def index(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep, limits:
 def search(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep, limits: LimitsDep, client: ClientAddress,
            accept_language: Annotated[str | None, Header()] = None, lang: Lang = None, topic: Text = "",
            place: Text = "", week: Text = "0") -> HTMLResponse:
-    found = Search(negotiate(lang, accept_language), topic_of(topic), place_id_of(place), week_of(week))
+    found = Search(page_language(lang, accept_language), topic_of(topic), place_id_of(place), week_of(week))
     return results(found, Searcher(slots, limits, client), bookings, settings)
 
 
@@ -193,7 +192,7 @@ def book(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep, limits: 
          place: Text = "", week: Text = "0", slot_id: Text = "", phone: Text = "",
          key: Text = "", reminders: Text = "", days: Ticked = [], start: Text = "",  # noqa: B006 - FastAPI copies it
          end: Text = "") -> Response:
-    chosen = Search(negotiate(lang, accept_language), topic_of(topic), place_id_of(place), week_of(week))
+    chosen = Search(page_language(lang, accept_language), topic_of(topic), place_id_of(place), week_of(week))
     choices, preferences = read_choices(reminders, days, start, end)
     searcher = Searcher(slots, limits, client)
     try:

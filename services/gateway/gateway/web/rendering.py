@@ -7,10 +7,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from gateway.web.texts import TEXTS
+from gateway.web.catalogs import gettext, language_names
+from gateway.web.texts import text
 
 WEB_DIR = Path(__file__).resolve().parent
 PAGE_HEADERS = {
@@ -27,15 +29,55 @@ PAGE_HEADERS = {
 
 @cache
 def templates() -> Environment:
+    # The i18n extension lets `pybabel extract` find `_()` and `{% trans %}`; the translation functions themselves
+    # come with each page's context, as one Environment serves every language at once.
     return Environment(loader=FileSystemLoader(WEB_DIR / "templates"), autoescape=True, undefined=StrictUndefined,
-                       trim_blocks=True, lstrip_blocks=True)
+                       trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+
+
+class Named:
+    """`t[key]` in a template: the text the page code names by key (gateway.web.texts), in the page's language."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+
+    def __getitem__(self, key: str) -> str:
+        return text(self.language, key)
+
+
+# The home country of each page language, for an example number a client of that language would recognise.
+HOME_COUNTRY = {"de": "DE", "en": "GB", "ro": "RO", "bg": "BG", "hu": "HU", "pl": "PL", "ru": "RU", "uk": "UA",
+                "es": "ES", "th": "TH"}
+
+
+@cache
+def example_mobile(country: str, international: bool) -> str:
+    number = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
+    if number is None:
+        return ""
+    form = phonenumbers.PhoneNumberFormat.INTERNATIONAL if international else phonenumbers.PhoneNumberFormat.NATIONAL
+    return phonenumbers.format_number(number, form)
+
+
+def phone_hint(lang: str, allowed_countries: tuple[str, ...] = ("DE",)) -> str:
+    """"For example 01512 3456789 or +40 712 034 567": numbers the booking form accepts (libphonenumber's own
+    examples), a German one as dialled in Germany and one with the country code of the language's home country
+    when texts may go there (else the German one again, with +49)."""
+    home = HOME_COUNTRY.get(lang, "DE")
+    abroad = home if home in allowed_countries and home != "DE" else "DE"
+    return text(lang, "phone_hint").format(example=example_mobile("DE", international=False),
+                                           international=example_mobile(abroad, international=True))
 
 
 def render(template: str, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
     """The page; `retry_after` (seconds) in the context becomes the Retry-After header of a refusal."""
     retry_after = context.pop("retry_after", None)
+    def translate(msgid: str) -> str:
+        return gettext(lang, msgid)
+
+    context.setdefault("phone_hint", phone_hint(lang))
     html = templates().get_template(template).render(
-        lang=lang, t=TEXTS[lang], languages=[(code, texts["language_name"]) for code, texts in TEXTS.items()],
+        lang=lang, _=translate, gettext=translate, t=Named(lang), languages=language_names(),
         here=context.pop("here", "/"), errors=context.pop("errors", []), refresh=context.pop("refresh", None),
         **context,
     )
