@@ -163,19 +163,22 @@ class Site:
 ROOMY = ClientLimitPolicy(**dict.fromkeys(ClientLimitPolicy.__dataclass_fields__, 10_000))
 
 
-def make_site(tmp_path: Path, policy: ClientLimitPolicy = ROOMY) -> Iterator[Site]:
+def make_site(tmp_path: Path, policy: ClientLimitPolicy = ROOMY, wait: float = 0) -> Iterator[Site]:
     engine = make_engine(f"sqlite:///{tmp_path / 'gateway.sqlite'}")
     migrations.upgrade(engine)
     cipher = DataCipher(parse_data_key(generate_data_key()))
     limits = ClientLimits(policy, cipher.lookup_hash, engine, lambda: NOW)
     bookings = BookingService(engine, cipher, lambda: None, lambda: NOW, limits)
     calendar = FakeCalendar([slot(0, 10), slot(0, 11), slot(1, 9), slot(4, 10, PHONE_LINE), slot(8, 10)])
-    settings = GatewaySettings(var_dir=tmp_path, timezone="Europe/Berlin", gateway_database_url="sqlite://")
+    # No wait for the decision by default (the fake calendar decides only when a test says so).
+    settings = GatewaySettings(var_dir=tmp_path, timezone="Europe/Berlin", gateway_database_url="sqlite://",
+                               booking_wait_seconds=wait)
     app = FastAPI()
     errors.install(app)
     app.include_router(pages.router)
     app.state.gateway = SimpleNamespace(bookings=bookings, slots=calendar, settings=settings, limits=limits)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    # A German browser, as most tests here read German; tests of the language choice say what they send.
+    with TestClient(app, raise_server_exceptions=False, headers={"Accept-Language": "de-DE,de;q=0.9"}) as client:
         yield Site(client, calendar, bookings, engine)
     engine.dispose()
 
@@ -183,6 +186,16 @@ def make_site(tmp_path: Path, policy: ClientLimitPolicy = ROOMY) -> Iterator[Sit
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
     yield from make_site(tmp_path)
+
+
+# The quick-leave button's link to a neutral site and its script: the only outside address and script a page has.
+QUICK_LEAVE = re.compile(r'<script src="/leave\.js" defer></script>|'
+                         r'<a id="leave" class="leave" href="https://www\.google\.com/" rel="noreferrer">')
+
+
+def discreet(html: str) -> str:
+    """The page as FORBIDDEN checks it: without random tokens and without the quick-leave button's link."""
+    return without_random_tokens(QUICK_LEAVE.sub(" ", html))
 
 
 def page_title(html: str) -> str:
@@ -219,15 +232,33 @@ def test_booking_page_speaks_english_when_the_browser_prefers_it(site: Site) -> 
     assert '<html lang="de">' in site.get("/?lang=de", headers={"Accept-Language": "en"}).text
 
 
-def test_search_lists_the_weeks_free_times_by_day_as_radio_buttons(site: Site) -> None:
+def day_buttons(html: str) -> list[str]:
+    return re.findall(r'name="day" value="([0-9-]+)" class="secondary">', html)
+
+
+def test_search_offers_the_days_with_free_times_and_the_first_free_time_on_top(site: Site) -> None:
     page = site.post("/", {"lang": "de", "topic": "health", "place": "", "week": "0"})
     assert page.status_code == 200
-    assert radios(page.text) == [slot(0, 10).slot_id, slot(0, 11).slot_id, slot(1, 9).slot_id,
-                                 slot(4, 10, PHONE_LINE).slot_id]
-    assert "<legend>Montag, 3. März</legend>" in page.text
-    assert "<strong>10:00</strong> Rostock 1 (vor Ort)" in page.text
-    assert "<strong>10:00</strong> am Telefon" in page.text
+    assert radios(page.text) == []  # no time yet: first the day
+    assert day_buttons(page.text) == ["2025-03-03", "2025-03-04", "2025-03-07"]
+    assert ">Montag, 3. März</button>" in page.text and ">Freitag, 7. März</button>" in page.text
+    first = page.text.index("Nächster freier Termin")
+    assert first < page.text.index("Tag wählen")
+    assert f'name="first" value="{slot(0, 10).slot_id}">Montag, 3. März, 10:00 · Rostock 1 (vor Ort)</button>' \
+        in page.text
+    assert site.calendar.questions[-1] == {"from": date(2025, 3, 3), "to": date(2025, 3, 9),
+                                           "topic": Topic.health, "language": "de", "location_id": None}
+
+
+def test_a_day_shows_its_times_grouped_by_place_with_the_phone_step(site: Site) -> None:
+    page = site.post("/", {"lang": "de", "topic": "health", "place": "", "week": "0", "day": "2025-03-03"})
+    assert page.status_code == 200
+    assert "<h1>Montag, 3. März</h1>" in page.text
+    assert radios(page.text) == [slot(0, 10).slot_id, slot(0, 11).slot_id]
+    assert "<legend>Rostock 1 (vor Ort)</legend>" in page.text
+    assert "<strong>10:00</strong></label>" in page.text and "<strong>11:00</strong></label>" in page.text
     assert 'type="tel"' in page.text and 'autocomplete="off"' in page.text
+    assert '<input type="hidden" name="day" value="2025-03-03">' in page.text
     # The topic stays in the POST body of the next form, never in a link.
     assert '<input type="hidden" name="topic" value="health">' in page.text
     assert "health" not in "".join(re.findall(r'href="([^"]*)"', page.text))
@@ -235,9 +266,39 @@ def test_search_lists_the_weeks_free_times_by_day_as_radio_buttons(site: Site) -
                                            "topic": Topic.health, "language": "de", "location_id": None}
 
 
+def test_the_first_free_time_opens_its_day_with_that_time_chosen(site: Site) -> None:
+    page = site.post("/", {"lang": "en", "week": "0", "first": slot(1, 9).slot_id})
+    assert "<h1>Tuesday, 4 March</h1>" in page.text
+    assert radios(page.text) == [slot(1, 9).slot_id] and checked(page.text) == [slot(1, 9).slot_id]
+
+
+def test_a_busy_day_shows_at_most_twenty_times_at_once_and_the_rest_on_the_next_screen(site: Site) -> None:
+    places = [PublicLocation(location_id=n, town="Rostock", kind=Mode.office, alias=f"Rostock {n}")
+              for n in range(1, 6)]
+    busy = [slot(2, hour, place) for hour in range(8, 18) for place in places]  # 50 times on Wednesday
+    site.calendar.slots = busy
+    first = site.post("/", {"lang": "de", "week": "0", "day": "2025-03-05"}).text
+    assert len(radios(first)) == 20
+    earliest = {s.slot_id for s in sorted(busy, key=lambda s: (s.start, s.slot_id))[:20]}
+    assert set(radios(first)) == earliest  # the earliest twenty, shown by place
+    assert first.count("<legend>Rostock") == 5  # grouped by place
+    assert 'name="part" value="1"' in first and "Spätere Uhrzeiten" in first
+    last = site.post("/", {"lang": "de", "week": "0", "day": "2025-03-05", "part": "2"}).text
+    assert len(radios(last)) == 10 and "Frühere Uhrzeiten" in last and "Spätere Uhrzeiten" not in last
+    days = site.post("/", {"lang": "de", "week": "0"}).text
+    assert day_buttons(days) == ["2025-03-05"] and len(radios(days)) == 0
+
+
+def test_a_day_without_free_times_or_a_forged_day_shows_the_days_again(site: Site) -> None:
+    for day in ("2025-03-05", "2025-13-45", "<b>"):
+        page = site.post("/", {"lang": "de", "week": "0", "day": day})
+        assert page.status_code == 200 and radios(page.text) == [] and day_buttons(page.text)
+        assert "<b>" not in page.text
+
+
 def test_later_week_and_place_narrow_the_search(site: Site) -> None:
     page = site.post("/", {"lang": "en", "topic": "", "place": "1", "week": "1"})
-    assert radios(page.text) == [slot(8, 10).slot_id]
+    assert day_buttons(page.text) == ["2025-03-11"]
     assert "Week from Monday, 10 March · Rostock 1 (in person)" in page.text
     assert 'name="week" value="0"' in page.text and 'name="week" value="2"' in page.text
     assert site.calendar.questions[-1]["location_id"] == 1
@@ -270,13 +331,15 @@ def test_calendar_not_answering_asks_to_try_again_in_a_minute(site: Site) -> Non
 # --- booking ---------------------------------------------------------------------------------------------------
 
 
-def test_booking_redirects_to_the_manage_page_which_refreshes_while_pending(site: Site) -> None:
+def test_a_booking_still_pending_after_the_wait_shows_a_check_again_link_not_a_reload(site: Site) -> None:
     response = site.book(slot(0, 10).slot_id, key="form-key-0001")
     assert response.status_code == 303 and response.headers["location"].startswith("/m/")
     page = site.get(response.headers["location"])
     assert page.status_code == 200
     assert STATUS_PENDING in visible_text(page.text)
-    assert '<meta http-equiv="refresh" content="2">' in page.text
+    assert 'http-equiv="refresh"' not in page.text
+    token = response.headers["location"].removeprefix("/m/")
+    assert f'<a class="button" href="/m/{token}?lang=de">Noch einmal nachsehen</a>' in page.text
     [row] = site.rows()
     assert (row.status, row.language, row.channel) == ("pending", "de", "web")
 
@@ -433,7 +496,9 @@ def test_every_page_sends_the_privacy_headers(site: Site) -> None:
         assert response.headers["x-robots-tag"].startswith("noindex")
         assert response.headers["x-frame-options"] == "DENY"
         csp = response.headers["content-security-policy"]
-        assert "default-src 'self'" in csp and "script-src 'none'" in csp and "unsafe-inline" not in csp
+        assert "default-src 'self'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+        # The only script is a file of ours: nothing inline for the policy to allow.
+        assert re.findall(r"<script[^>]*>", response.text) in ([], ['<script src="/leave.js" defer>'])
 
 
 def test_no_page_names_the_service_or_holds_third_party_urls_or_the_phone_number(site: Site) -> None:
@@ -449,10 +514,12 @@ def test_no_page_names_the_service_or_holds_third_party_urls_or_the_phone_number
         site.get(f"/m/{rejected}?lang={lang}")
         site.get(f"/m/nothing-here-at-all?lang={lang}")
         site.book(slot(1, 9).slot_id, phone="12", lang=lang)
+        site.post("/", {"lang": lang, "day": "2025-03-03"})
+    site.get("/", headers={"Accept-Language": "fr"})
     site.calendar.down = True
     site.post("/", {"lang": "de"})
     for html in site.pages:
-        assert not FORBIDDEN.search(without_random_tokens(html)), FORBIDDEN.search(without_random_tokens(html))
+        assert not FORBIDDEN.search(discreet(html)), FORBIDDEN.search(discreet(html))
         assert all(form not in html for form in PHONE_FORMS)
         assert not html.startswith("<!doctype") or f"<title>{page_title(html)}</title>" in html
 
@@ -557,7 +624,7 @@ def ticked(html: str) -> list[str]:
 
 
 def selected(html: str, name: str) -> str:
-    block = re.search(rf'<select name="{name}">(.*?)</select>', html, re.DOTALL)
+    block = re.search(rf'<select name="{name}"[^>]*>(.*?)</select>', html, re.DOTALL)
     assert block, name
     return str(re.findall(r"<option selected>([^<]+)</option>", block.group(1))[0])
 
@@ -567,7 +634,7 @@ def reminders_choice(html: str) -> str:
 
 
 def test_phone_step_offers_reminders_and_safe_times_with_reminders_on_and_any_time_by_default(site: Site) -> None:
-    page = site.post("/", {"lang": "de", "week": "0"}).text
+    page = site.post("/", {"lang": "de", "week": "0", "day": "2025-03-03"}).text
     assert "<legend>SMS</legend>" in page
     assert reminders_choice(page) == "yes"
     assert re.findall(r'name="days" value="(\w+)"', page) == ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -686,10 +753,10 @@ def test_a_time_set_through_the_api_is_shown_and_kept_by_the_form(site: Site) ->
     assert "10:30–11:45" in page
 
 
-def test_pending_manage_page_shows_the_choice_but_no_form_that_the_refresh_would_wipe(site: Site) -> None:
+def test_pending_manage_page_shows_the_choice_and_no_form_yet(site: Site) -> None:
     token = book_with(site, slot(0, 10).slot_id, reminders="no").headers["location"].removeprefix("/m/")
     page = site.get(f"/m/{token}").text
-    assert 'http-equiv="refresh"' in page and PREFS_SUMMARY_OFF in visible_text(page)
+    assert 'http-equiv="refresh"' not in page and PREFS_SUMMARY_OFF in visible_text(page)
     assert "/preferences" not in page
 
 
@@ -744,7 +811,7 @@ def test_pages_with_the_text_choices_stay_discreet(site: Site) -> None:
         site.get(f"/m/{token}?lang={lang}&saved=1")
         site.post("/", {"lang": lang})
     for html in site.pages:
-        assert not FORBIDDEN.search(without_random_tokens(html)), FORBIDDEN.search(without_random_tokens(html))
+        assert not FORBIDDEN.search(discreet(html)), FORBIDDEN.search(discreet(html))
         assert all(form not in html for form in PHONE_FORMS)
 
 

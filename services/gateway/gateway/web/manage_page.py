@@ -15,18 +15,15 @@ from gateway.booking_views import BookingView
 from gateway.bookings import Accepted, BookingService
 from gateway.errors import BookingNotFound, NotCancellable, NotErasableYet, PreferencesNotChangeable, Throttled
 from gateway.settings import GatewaySettings
-from gateway.web.booking_page import Lang, Text, Ticked, new_key, request_booking, throttle_key
+from gateway.web.booking_page import Lang, Text, Ticked, new_key, request_booking, throttle_key, wait_for_decision
 from gateway.web.rendering import phone_hint, redirect, render
-from gateway.web.slot_rows import days_of, slot_row
+from gateway.web.slot_rows import groups_by_day, slot_row
 from gateway.web.text_choices import TextChoices, read_choices
 from gateway.web.texts import TEXTS, page_language, supported, text
 from shared.contracts import Slot
 from shared.contracts.contacts import WEEKDAYS
 
 router = APIRouter(include_in_schema=False)
-
-PENDING_REFRESH_SECONDS = 2
-
 
 def _slot(raw: dict[str, Any] | None) -> Slot | None:
     try:
@@ -46,9 +43,8 @@ def _manage(token: str, view: BookingView, lang: str, bookings: BookingService, 
     reason = text(lang, reason_key) if view.status == "rejected" else ""
     return render(
         "manage.html", lang, status, errors=errors or [], here=f"/m/{token}", token=token, state=view.status,
-        refresh=PENDING_REFRESH_SECONDS if view.status == "pending" else None,
         slot=slot_row(slot, lang, zone) if slot else None, reason=reason,
-        days=days_of(alternatives, lang, zone), chosen="", key=new_key(), saved=saved,
+        groups=groups_by_day(alternatives, lang, zone), chosen="", key=new_key(), saved=saved,
         current=TextChoices.of(view.preferences).summary(lang), choices=choices or TextChoices.of(view.preferences),
         weekdays=WEEKDAYS, retry_after=retry_after, phone_hint=phone_hint(lang, settings.allowed_countries),
     )
@@ -107,6 +103,7 @@ def book_alternative(token: str, bookings: BookingsDep, settings: SettingsDep, c
         return _manage(token, view, page_language(lang, accept_language, view.language), bookings, settings,
                        errors=[throttle_key(refusal)], status=429, choices=choices, retry_after=refusal.retry_after)
     if isinstance(outcome, Accepted):
+        wait_for_decision(bookings, outcome.manage_token, settings.booking_wait_seconds)
         return redirect(f"/m/{outcome.manage_token}")
     return _manage(token, view, page_language(lang, accept_language, view.language), bookings, settings,
                    errors=outcome, status=422, choices=choices)

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from gateway.web.catalogs import gettext, language_names
-from gateway.web.texts import text
+from gateway.web.texts import FIELD_OF, FIELD_ORDER, text
 
 WEB_DIR = Path(__file__).resolve().parent
 PAGE_HEADERS = {
@@ -22,9 +22,23 @@ PAGE_HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'self'; script-src 'none'; object-src 'none'; img-src 'self' data:; "
+    # Scripts only as files from our own origin (the quick-leave script): nothing inline, nothing from elsewhere.
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; object-src 'none'; img-src 'self' data:; "
                                "style-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
 }
+
+
+class QuickExit:
+    """Where the "leave quickly" button goes (QUICK_EXIT_URL), set once by the composition root."""
+
+    url = "https://www.google.com/"
+
+
+QUICK_EXIT = QuickExit()
+
+
+def configure(quick_exit_url: str) -> None:
+    QUICK_EXIT.url = quick_exit_url
 
 
 @cache
@@ -76,10 +90,17 @@ def render(template: str, lang: str, status: int = 200, **context: Any) -> HTMLR
         return gettext(lang, msgid)
 
     context.setdefault("phone_hint", phone_hint(lang))
+    errors: list[str] = context.pop("errors", [])
+    # An error about one field is said next to it and moves the focus there; the rest stand above the page.
+    by_field: dict[str, list[str]] = {}
+    for error in errors:
+        if error in FIELD_OF:
+            by_field.setdefault(FIELD_OF[error], []).append(error)
+    focus = next((field for field in FIELD_ORDER if field in by_field), None)
     html = templates().get_template(template).render(
         lang=lang, _=translate, gettext=translate, t=Named(lang), languages=language_names(),
-        here=context.pop("here", "/"), errors=context.pop("errors", []), refresh=context.pop("refresh", None),
-        **context,
+        here=context.pop("here", "/"), errors=[error for error in errors if error not in FIELD_OF],
+        field_errors=by_field, focus=focus, leave_to=QUICK_EXIT.url, **context,
     )
     headers = dict(PAGE_HEADERS)
     if status == 503:
@@ -94,5 +115,5 @@ def redirect(location: str) -> RedirectResponse:
 
 
 @cache
-def stylesheet() -> bytes:
-    return (WEB_DIR / "static" / "site.css").read_bytes()
+def static_file(name: str) -> bytes:
+    return (WEB_DIR / "static" / name).read_bytes()

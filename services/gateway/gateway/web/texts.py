@@ -12,7 +12,7 @@ from gateway.web.catalogs import LANGUAGES, N_, gettext
 
 # The language of a page that must say something before anyone chose (a broken link, an outage) and of a
 # booking's texts when nothing else is known. Never German by default: most clients do not read it.
-FALLBACK_LANGUAGE = "de"
+FALLBACK_LANGUAGE = "en"
 
 TEXTS: dict[str, str] = {
     # TRANSLATORS: {day} is a date such as "Monday 3 March".
@@ -67,6 +67,18 @@ TEXTS: dict[str, str] = {
     "day.sat": N_("Saturday"),
     "day.sun": N_("Sunday"),
 }
+
+
+# The form field an error is about: said next to it, not above the page. In the order of the fields on the page,
+# which also picks the one that takes the focus.
+FIELD_OF = {
+    "choose_slot": "slot",
+    "invalid_phone": "phone",
+    "phone_not_accepted": "phone",
+    "prefs_window_order": "texts",
+    "prefs_invalid": "texts",
+}
+FIELD_ORDER = ("slot", "phone", "texts")
 
 
 def text(language: str, key: str) -> str:
