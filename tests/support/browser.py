@@ -6,6 +6,7 @@ follow the pages when their markup changes; what a page says, the tests check ag
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,8 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from gateway.web.texts import TEXTS
-from playwright.sync_api import Browser, Page, Playwright, Request, ViewportSize, sync_playwright
+from gateway.web.catalogs import gettext
+from playwright.sync_api import Browser, Locator, Page, Playwright, Request, ViewportSize, expect, sync_playwright
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -78,25 +79,28 @@ class RequestLog:
     """Every request the page's context made (documents, styles, images, fonts, data: and about: left out)."""
 
     urls: list[str] = field(default_factory=list)
+    expected_elsewhere: list[str] = field(default_factory=list)
 
     def record(self, request: Request) -> None:
         if urlsplit(request.url).scheme in ("http", "https", "ws", "wss"):
             self.urls.append(request.url)
 
+    def expect_elsewhere(self, prefix: str) -> None:
+        """A test that follows a link away on purpose (the quick-leave link) names where it goes."""
+        self.expected_elsewhere.append(prefix)
+
     def foreign(self, origin: str) -> list[str]:
-        """The requests that went anywhere but `origin` (scheme, host and port)."""
+        """The requests that went anywhere but `origin` (scheme, host and port) and were not expected to."""
         own = urlsplit(origin)
-        return [url for url in self.urls if (urlsplit(url).scheme, urlsplit(url).netloc) != (own.scheme, own.netloc)]
+        return [url for url in self.urls if (urlsplit(url).scheme, urlsplit(url).netloc) != (own.scheme, own.netloc)
+                and not url.startswith(tuple(self.expected_elsewhere))]
 
 
 # --- what a person reads -----------------------------------------------------------------------------------------
 
 def say(lang: str, english: str) -> str:
-    """The page's words in `lang` for what reads `english` on the English page."""
-    for key, text in TEXTS["en"].items():
-        if text == english:
-            return TEXTS[lang][key]
-    raise KeyError(f"no English page text {english!r}")
+    """The page's words in `lang` for what reads `english` on the English page (the pages' gettext catalogues)."""
+    return gettext(lang, english)
 
 
 def exactly(text: str) -> re.Pattern[str]:
@@ -113,7 +117,33 @@ def show_free_times(page: Page, lang: str) -> None:
     page.get_by_role("button", name=say(lang, "Show free times")).click()
 
 
+def _form_under(page: Page, lang: str, heading: str) -> Locator:
+    return page.locator("form").filter(has=page.get_by_role("heading", name=say(lang, heading)))
+
+
+def choose_first_day(page: Page, lang: str) -> None:
+    """On the week's free days: the first day, whose times come next."""
+    _form_under(page, lang, "Choose a day").get_by_role("button").first.click()
+
+
+def take_first_free_time(page: Page, lang: str) -> None:
+    """On the week's free days: the first free time, which comes chosen on its day's times."""
+    first = _form_under(page, lang, "First free time").get_by_role("button")
+    nothing = page.get_by_text(say(lang, "Nothing is free this week. Please look at another week."))
+    expect(first.or_(nothing)).to_be_visible()
+    if nothing.is_visible():
+        raise AssertionError(f"no free time this week for a client who chose {lang}")
+    first.click()
+    expect(chosen_time(page)).to_be_visible()
+
+
+def chosen_time(page: Page) -> Locator:
+    """The time chosen on a day's times (the times come before the choices about texts, also radio buttons)."""
+    return page.get_by_role("radio", checked=True).first
+
+
 def choose_first_time(page: Page) -> None:
+    """On a day's times (or a refusal's alternatives): the first time offered."""
     page.get_by_role("radio").first.check()
 
 
@@ -129,19 +159,35 @@ def book_first_free_time(page: Page, lang: str, phone: str = TEST_PHONE) -> str:
     """From the booking page to the manage page of a new booking; returns the manage page's path."""
     open_booking_page(page, lang)
     show_free_times(page, lang)
-    choose_first_time(page)
+    take_first_free_time(page, lang)
     give_phone(page, lang, phone)
     request_appointment(page, lang)
-    page.wait_for_url(re.compile(r"/m/[A-Za-z0-9_-]+$"))
+    page.wait_for_url(re.compile(r"/m/[A-Za-z0-9_-]+(\?.*)?$"))
     return urlsplit(page.url).path
 
 
-def wait_for_status(page: Page, sentence: str, seconds: float = 30) -> None:
-    """The manage page's status says `sentence` (written out by the test; the page reloads itself while pending)."""
-    page.get_by_role("status").filter(has_text=exactly(sentence)).wait_for(timeout=seconds * 1000)
+def wait_for_status(page: Page, lang: str, sentence: str, seconds: float = 30) -> None:
+    """The manage page's status says `sentence` (written out by the test), asking again with the page's own
+    "check again" link while the booking is pending."""
+    status = page.get_by_role("status").filter(has_text=exactly(sentence))
+    check_again = page.get_by_role("link", name=say(lang, "Check again"))
+    deadline = time.monotonic() + seconds
+    while not status.is_visible():
+        if time.monotonic() > deadline:
+            said = page.get_by_role("status").all_inner_texts()
+            raise AssertionError(f"the page never said {sentence!r}; it says {said}")
+        if check_again.is_visible():
+            page.wait_for_timeout(200)
+            check_again.click()
+        else:
+            page.wait_for_timeout(100)
 
 
 def cancel_appointment(page: Page, lang: str) -> None:
     """From the manage page of a confirmed booking through the confirmation step."""
     page.get_by_role("link", name=say(lang, "Cancel appointment")).click()
     page.get_by_role("button", name=say(lang, "Yes, cancel")).click()
+
+
+def leave_quickly(page: Page, lang: str) -> None:
+    page.get_by_role("link", name=say(lang, "Leave quickly")).click()
