@@ -20,64 +20,85 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
-from playwright.sync_api import Page  # noqa: E402
+from playwright.sync_api import Page, Route  # noqa: E402
 
 from tests.support.browser import (  # noqa: E402
     DESKTOP,
     PHONE,
+    choose_first_day,
     choose_first_time,
+    chosen_time,
     chromium,
     give_phone,
+    leave_quickly,
     open_booking_page,
     request_appointment,
     say,
     show_free_times,
+    take_first_free_time,
+    wait_for_status,
 )
 from tests.support.system import poll, running_system_in_own_dir  # noqa: E402
 
 
-def walk(page: Page, lang: str, shoot: Callable[[str], None], base_url: str) -> None:
+def walk(page: Page, lang: str, shoot: Callable[[str, Page], None], base_url: str) -> None:
     """Every page of one client's booking, a screenshot after each step."""
     open_booking_page(page, lang)
-    shoot("booking-page")
+    shoot("booking-page", page)
     show_free_times(page, lang)
-    shoot("free-times")
+    shoot("free-days", page)
+    choose_first_day(page, lang)
+    shoot("times-of-a-day", page)
     choose_first_time(page)
     give_phone(page, lang, "12")
     request_appointment(page, lang)
-    shoot("number-refused")
+    shoot("number-refused", page)
     give_phone(page, lang, "+4915112349999")
     request_appointment(page, lang)
     page.wait_for_url("**/m/*")
-    shoot("manage-just-booked")
-    page.get_by_role("status").filter(has_text=say(lang, "Your appointment is confirmed.")).wait_for(timeout=30_000)
+    wait_for_status(page, lang, say(lang, "Your appointment is confirmed."))
     manage = page.url
-    shoot("manage-confirmed")
+    shoot("manage-confirmed", page)
     page.get_by_role("link", name=say(lang, "Cancel appointment")).click()
-    shoot("cancel-question")
+    shoot("cancel-question", page)
     page.get_by_role("button", name=say(lang, "Yes, cancel")).click()
-    shoot("cancelled")
+    shoot("cancelled", page)
     page.get_by_role("link", name=say(lang, "Delete my data")).click()
-    shoot("erase-question")
+    shoot("erase-question", page)
     page.get_by_role("button", name=say(lang, "Yes, delete everything")).click()
-    shoot("erased")
+    shoot("erased", page)
     page.goto(manage)
-    shoot("unknown-link")
-    # A time someone else took between the list and the request: refused, with other times.
+    shoot("unknown-link", page)
+    # A booking before the decision, opened at once; then the same time asked for on the page: refused, with
+    # other times.
     open_booking_page(page, lang)
     show_free_times(page, lang)
-    taken = page.get_by_role("radio").first.get_attribute("value")
+    take_first_free_time(page, lang)
+    shoot("first-free-time-chosen", page)
+    taken = chosen_time(page).get_attribute("value")
     with httpx.Client(base_url=base_url, timeout=10) as client:
         answer = client.post("/v1/bookings", json={"slot_id": taken, "phone": "+4915112349998", "language": lang,
                                                    "channel": "web"})
         answer.raise_for_status()
         token = answer.json()["manage_token"]
+        other = page.context.new_page()
+        other.goto(f"/m/{token}")
+        shoot("manage-pending-or-just-decided", other)
         poll(lambda: client.get(f"/v1/bookings/{token}").json()["status"] == "confirmed")
-    choose_first_time(page)
+        other.close()
     give_phone(page, lang, "+4915112349997")
     request_appointment(page, lang)
-    page.get_by_role("radio").first.wait_for(timeout=30_000)
-    shoot("refused-with-alternatives")
+    wait_for_status(page, lang, say(lang, "Sorry, this time did not work out."))
+    shoot("refused-with-alternatives", page)
+    leave_quickly(page, lang)
+    page.wait_for_url(lambda url: not url.startswith(base_url))
+    shoot("left-quickly", page)
+    page.go_back()
+    shoot("back-after-leaving", page)
+
+
+def neutral_site(route: Route) -> None:
+    route.fulfill(status=200, content_type="text/html", body="<!doctype html><title>Search</title><h1>Search</h1>")
 
 
 def main() -> int:
@@ -89,18 +110,26 @@ def main() -> int:
     args.out.mkdir(parents=True)
     with running_system_in_own_dir("lotse-screenshots-") as system, chromium() as browser:
         for width, viewport in (("360px", PHONE), ("desktop", DESKTOP)):
+            step = 0
+            # A browser that names no language the pages speak is asked to choose one.
+            stranger = browser.new_context(base_url=system.url, viewport=viewport, locale="zh-CN")
+            chooser = stranger.new_page()
+            chooser.goto("/")
             context = browser.new_context(base_url=system.url, viewport=viewport, locale=f"{args.lang}-DE")
             context.set_default_timeout(15_000)
+            # The quick-leave link's neutral site is answered here: nothing leaves this machine.
+            context.route(lambda url: not url.startswith(system.url), neutral_site)
             page = context.new_page()
-            step = 0
 
-            def shoot(name: str, page: Page = page, width: str = width) -> None:
+            def shoot(name: str, on: Page, width: str = width) -> None:
                 nonlocal step
                 step += 1
                 path = args.out / f"{width}-{step:02d}-{name}.png"
-                page.screenshot(path=str(path), full_page=True)
+                on.screenshot(path=str(path), full_page=True)
                 print(path.relative_to(REPO) if path.is_relative_to(REPO) else path, flush=True)
 
+            shoot("language-choice", chooser)
+            stranger.close()
             walk(page, args.lang, shoot, system.url)
             context.close()
     return 0
