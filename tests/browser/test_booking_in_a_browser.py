@@ -144,14 +144,14 @@ def _answer_for_the_neutral_site(route: Route) -> None:
     route.fulfill(status=200, content_type="text/html", body="<!doctype html><title>Search</title><p>Search</p>")
 
 
-@pytest.mark.parametrize("where", ["booking page", "manage page"])
+@pytest.mark.parametrize("where", ["booking page", "manage page", "booking page, Escape pressed twice"])
 def test_leaving_quickly_leaves_no_way_back_to_the_page(where: str, new_context: NewContext, lotse: System,
                                                         requests_made: RequestLog) -> None:
     requests_made.expect_elsewhere(QUICK_EXIT)
     context = new_context(locale="de-DE")
     context.route(f"{QUICK_EXIT}**", _answer_for_the_neutral_site)
     page = context.new_page()
-    if where == "booking page":
+    if where.startswith("booking page"):
         open_booking_page(page, "de")
     else:
         # As from the SMS: the manage page is the first page of its tab.
@@ -160,9 +160,26 @@ def test_leaving_quickly_leaves_no_way_back_to_the_page(where: str, new_context:
         page.goto(f"/m/{booking['manage_token']}")
     left = page.url
 
-    leave_quickly(page, "de")
+    if where.endswith("Escape pressed twice"):
+        page.keyboard.press("Escape")
+        page.keyboard.press("Escape")
+    else:
+        leave_quickly(page, "de")
     page.wait_for_url(f"{QUICK_EXIT}**")
     page.go_back()
 
     assert page.url != left
     assert not page.url.startswith(lotse.url)
+
+
+def test_the_quick_leave_link_leaves_without_javascript_too(new_context: NewContext,
+                                                            requests_made: RequestLog) -> None:
+    requests_made.expect_elsewhere(QUICK_EXIT)
+    context = new_context(java_script_enabled=False, locale="de-DE")
+    context.route(f"{QUICK_EXIT}**", _answer_for_the_neutral_site)
+    page = context.new_page()
+    open_booking_page(page, "de")
+
+    leave_quickly(page, "de")
+
+    page.wait_for_url(f"{QUICK_EXIT}**")  # a plain link: without a script, Back still returns to the page
