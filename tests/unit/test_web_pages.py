@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from threading import Semaphore, Thread
+from time import monotonic, sleep
 from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
@@ -27,7 +29,8 @@ from gateway.limits import ClientLimitPolicy, ClientLimits
 from gateway.repository import GatewayRepository
 from gateway.settings import GatewaySettings
 from gateway.tables import BookingRequest
-from gateway.web import pages
+from gateway.web import pages, rendering
+from gateway.web.booking_page import wait_for_decision
 from gateway.web.catalogs import LANGUAGES, LOCALE_DIR, Translations, gettext, read_catalogs
 from gateway.web.texts import TEXTS, negotiate, text
 from sqlalchemy import Engine
@@ -163,16 +166,17 @@ class Site:
 ROOMY = ClientLimitPolicy(**dict.fromkeys(ClientLimitPolicy.__dataclass_fields__, 10_000))
 
 
-def make_site(tmp_path: Path, policy: ClientLimitPolicy = ROOMY, wait: float = 0) -> Iterator[Site]:
+def make_site(tmp_path: Path, policy: ClientLimitPolicy = ROOMY, wait: float = 0,
+              countries: tuple[str, ...] = ("DE",)) -> Iterator[Site]:
     engine = make_engine(f"sqlite:///{tmp_path / 'gateway.sqlite'}")
     migrations.upgrade(engine)
     cipher = DataCipher(parse_data_key(generate_data_key()))
     limits = ClientLimits(policy, cipher.lookup_hash, engine, lambda: NOW)
-    bookings = BookingService(engine, cipher, lambda: None, lambda: NOW, limits)
+    bookings = BookingService(engine, cipher, lambda: None, lambda: NOW, limits, countries)
     calendar = FakeCalendar([slot(0, 10), slot(0, 11), slot(1, 9), slot(4, 10, PHONE_LINE), slot(8, 10)])
     # No wait for the decision by default (the fake calendar decides only when a test says so).
     settings = GatewaySettings(var_dir=tmp_path, timezone="Europe/Berlin", gateway_database_url="sqlite://",
-                               booking_wait_seconds=wait)
+                               booking_wait_seconds=wait, sms_allowed_countries=",".join(countries))
     app = FastAPI()
     errors.install(app)
     app.include_router(pages.router)
@@ -278,7 +282,7 @@ def test_a_busy_day_shows_at_most_twenty_times_at_once_and_the_rest_on_the_next_
     busy = [slot(2, hour, place) for hour in range(8, 18) for place in places]  # 50 times on Wednesday
     site.calendar.slots = busy
     first = site.post("/", {"lang": "de", "week": "0", "day": "2025-03-05"}).text
-    assert len(radios(first)) == 20
+    assert len(radios(first)) == 20 and len(first.encode()) < 30_000  # the page budget of the benchmark
     earliest = {s.slot_id for s in sorted(busy, key=lambda s: (s.start, s.slot_id))[:20]}
     assert set(radios(first)) == earliest  # the earliest twenty, shown by place
     assert first.count("<legend>Rostock") == 5  # grouped by place
@@ -857,3 +861,189 @@ def test_a_number_texts_may_not_go_to_is_refused_on_the_page_in_its_language(sit
     assert refused.status_code == 422
     assert text("en", "phone_not_accepted") in visible_text(refused.text)
     assert phone not in refused.text and site.rows() == []
+
+
+# --- languages, quick leave, errors at the field, waiting for the decision (issue "Lotse 6/7") -------------------
+
+
+def language_links(html: str) -> dict[str, str]:
+    return dict(re.findall(r'href="/\?lang=([a-z]+)" hreflang="[a-z]+">([^<]+)</a>', html))
+
+
+@pytest.mark.parametrize("accept", [None, "fr-FR,fr;q=0.9", "xx", "*"])
+def test_a_visitor_in_a_language_the_pages_do_not_speak_is_asked_to_choose_not_given_german(
+        site: Site, accept: str | None) -> None:
+    page = site.get("/?lang=zz", headers={"Accept-Language": accept or ""})
+    assert page.status_code == 200
+    assert language_links(page.text) == {"de": "Deutsch", "en": "English", "ro": "Română", "bg": "Български",
+                                         "hu": "Magyar", "pl": "Polski", "ru": "Русский", "uk": "Українська",
+                                         "es": "Español", "th": "ไทย"}
+    # Each choice asks in its own language, marked as such for a screen reader.
+    assert '<li lang="th">' in page.text and "เลือกภาษา" in page.text and "Alegeți limba" in page.text
+    assert radios(page.text) == [] and "<select" not in page.text and site.calendar.questions == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_language_is_offered_by_address_and_by_browser(site: Site, lang: str) -> None:
+    by_address = site.get(f"/?lang={lang}", headers={"Accept-Language": "fr"})
+    by_browser = site.get("/", headers={"Accept-Language": f"fr;q=0.9,{lang};q=0.5"})
+    for page in (by_address, by_browser):
+        assert f'<html lang="{lang}">' in page.text
+        assert f"<title>{gettext(lang, 'Appointment')}</title>" in page.text
+        assert gettext(lang, "Show free times") in page.text
+    assert site.calendar.questions[-1]["language"] == lang
+
+
+def test_the_manage_link_opens_in_the_bookings_language_whatever_the_browser_says(site: Site) -> None:
+    token = site.token(slot(0, 10).slot_id, lang="ro")
+    assert site.rows()[0].language == "ro"
+    for accept in ("de-DE,de", "", "th"):
+        page = site.get(f"/m/{token}", headers={"Accept-Language": accept})
+        assert '<html lang="ro">' in page.text
+        assert "Verificăm dacă ora mai este liberă." in visible_text(page.text)
+    assert '<html lang="en">' in site.get(f"/m/{token}?lang=en").text  # an explicit choice still wins
+
+
+def test_a_thai_client_books_and_reads_every_step_in_thai(site: Site) -> None:
+    days = site.post("/", {"lang": "th", "week": "0"})
+    assert '<html lang="th">' in days.text and "เลือกวัน" in days.text
+    times = site.post("/", {"lang": "th", "week": "0", "day": "2025-03-03"})
+    assert "วันจันทร์ที่ 3 มีนาคม" in times.text and "ขอนัดหมาย" in times.text
+    wrong = site.book(slot(0, 10).slot_id, phone="12", lang="th", day="2025-03-03")
+    assert "เราใช้เบอร์มือถือนี้ไม่ได้" in visible_text(wrong.text)
+    token = site.token(slot(0, 10).slot_id, lang="th")
+    assert "นัดหมายของคุณ" in site.get(f"/m/{token}").text
+
+
+def test_every_page_has_a_quick_leave_link_and_the_script_that_keeps_it_out_of_the_history(site: Site) -> None:
+    token = site.token(slot(0, 10).slot_id)
+    for page in (site.get("/"), site.get("/", headers={"Accept-Language": "fr"}), site.post("/", {"lang": "ro"}),
+                 site.post("/", {"lang": "de", "day": "2025-03-03"}), site.get(f"/m/{token}"),
+                 site.get(f"/m/{token}/cancel"), site.get("/m/nothing-here-at-all"), site.book("", phone="1")):
+        assert page.text.count('<a id="leave" class="leave" href="https://www.google.com/" rel="noreferrer">') == 1
+        assert '<script src="/leave.js" defer></script>' in page.text
+    script = site.get("/leave.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert "location.replace" in script.text and "http" not in script.text
+
+
+def test_the_quick_leave_address_is_a_setting_and_must_be_a_plain_web_address(tmp_path: Path) -> None:
+    for wrong in ("javascript:alert(1)", "//evil.example", 'https://x.example/" onclick="x'):
+        with pytest.raises(ValueError, match="QUICK_EXIT_URL"):
+            GatewaySettings(var_dir=tmp_path, gateway_database_url="sqlite://", quick_exit_url=wrong)
+    settings = GatewaySettings(var_dir=tmp_path, gateway_database_url="sqlite://",
+                               quick_exit_url="https://www.wikipedia.org/")
+    pages.configure(settings)
+    try:
+        rendered = bytes(rendering.render("not_found.html", "de", 404).body).decode()
+        assert 'href="https://www.wikipedia.org/"' in rendered
+    finally:
+        pages.configure(GatewaySettings(var_dir=tmp_path, gateway_database_url="sqlite://"))
+
+
+def test_a_bad_phone_is_named_at_the_phone_field_which_takes_the_focus(site: Site) -> None:
+    page = site.book(slot(0, 11).slot_id, phone="0151 2345678", day="2025-03-03").text  # the old, invalid hint
+    field = re.search(r'<input id="phone"[^>]*>', page)
+    assert field and 'aria-invalid="true"' in field.group(0) and "autofocus" in field.group(0)
+    assert 'aria-describedby="phone-error phone-hint"' in field.group(0)
+    assert f'<p class="field-error" id="phone-error">{INVALID_PHONE} </p>' in page
+    assert 'role="alert"' not in page  # said at the field, not in a notice above the page
+    assert page.index('id="phone-error"') > page.index('<label for="phone">')
+    assert page.count("autofocus") == 1
+
+
+def test_no_time_chosen_is_named_at_the_times_and_focuses_the_first(site: Site) -> None:
+    page = site.book("", phone=PHONE, day="2025-03-03").text
+    assert f'<p class="field-error" id="slot-error">{CHOOSE_SLOT} </p>' in page
+    first = re.search(r'<input type="radio" name="slot_id"[^>]*>', page)
+    assert first and 'aria-invalid="true"' in first.group(0) and "autofocus" in first.group(0)
+    assert page.count("autofocus") == 1 and 'id="phone" name="phone" type="tel" inputmode="tel" autocomplete="off" ' \
+        'required maxlength="32" aria-describedby="phone-hint">' in page
+
+
+def test_a_wrong_window_is_named_at_the_times_fieldset(site: Site) -> None:
+    page = book_with(site, slot(0, 11).slot_id, days=["sat"], start="18:00", end="10:00").text
+    assert f'<p class="field-error" id="texts-error">{PREFS_WINDOW_ORDER} </p>' in page
+    start = re.search(r'<select name="start"[^>]*>', page)
+    assert start and 'aria-invalid="true"' in start.group(0) and "autofocus" in start.group(0)
+
+
+@pytest.mark.parametrize("lang,country,international", [
+    ("de", "DE", "+49 1512 3456789"), ("ro", "RO", "+40 712 034 567"), ("pl", "PL", "+48 512 345 678"),
+    ("th", "TH", "+66 81 234 5678"), ("uk", "UA", "+380 50 123 4567"), ("en", "GB", "+44 7400 123456"),
+])
+def test_the_phone_hint_shows_numbers_the_form_accepts_for_the_languages_country(
+        tmp_path: Path, lang: str, country: str, international: str) -> None:
+    for site in make_site(tmp_path, countries=("DE", country)):
+        page = site.post("/", {"lang": lang, "week": "0", "day": "2025-03-03"}).text
+        hint = visible_text(re.findall(r'<p class="hint" id="phone-hint">([^<]*)</p>', page)[0])
+        assert "01512 3456789" in hint and international in hint
+        for number in ("01512 3456789", international):
+            booked = site.book(slot(0, 10).slot_id, phone=number, lang=lang)
+            assert booked.status_code == 303, (number, visible_text(booked.text))
+
+
+def test_the_hint_gives_the_german_number_with_its_code_where_texts_may_not_go_abroad(site: Site) -> None:
+    page = site.post("/", {"lang": "ro", "week": "0", "day": "2025-03-03"}).text
+    assert "De exemplu 01512 3456789 sau +49 1512 3456789." in page and "+40" not in page
+
+
+@pytest.mark.parametrize("lang,phone,expected", [
+    ("ro", "+40 712 34", "Nu putem folosi acest număr de mobil."),  # too short for Romania
+    ("th", "+66 2 123 4567", "เราใช้เบอร์มือถือนี้ไม่ได้"),  # a Bangkok landline
+    ("pl", "+48 12 345 67 89", "Nie możemy użyć tego numeru komórkowego."),  # a Kraków landline
+    ("de", "030 1234567", "Diese Handynummer können wir nicht verwenden."),  # a Berlin landline
+])
+def test_a_number_wrong_for_its_country_is_refused_in_the_page_language(tmp_path: Path, lang: str, phone: str,
+                                                                        expected: str) -> None:
+    for site in make_site(tmp_path, countries=("DE", "RO", "TH", "PL")):
+        refused = site.book(slot(0, 10).slot_id, phone=phone, lang=lang, day="2025-03-03")
+        assert refused.status_code == 422 and expected in visible_text(refused.text)
+        assert 'aria-invalid="true"' in refused.text and site.rows() == []
+
+
+def test_the_booking_post_waits_for_the_decision_and_shows_it_at_once(tmp_path: Path) -> None:
+    for site in make_site(tmp_path, wait=5):
+        def decide_soon(site: Site) -> None:
+            deadline = monotonic() + 5
+            while not site.rows() and monotonic() < deadline:
+                sleep(0.02)
+            row = site.rows()[0]
+            payload = BookingConfirmed(booking_id=UUID(row.booking_id), slot=slot(0, 10), language="de")
+            with UnitOfWork(site.engine, GatewayRepository)() as repository:
+                handlers.apply_confirmed(wrap(payload, payload.booking_id), repository, lambda: NOW)
+
+        decider = Thread(target=decide_soon, args=(site,))
+        started = monotonic()
+        decider.start()
+        response = site.book(slot(0, 10).slot_id)
+        waited = monotonic() - started
+        decider.join()
+        assert response.status_code == 303 and waited < 4
+        page = site.get(response.headers["location"])
+        assert STATUS_CONFIRMED in visible_text(page.text) and "Noch einmal nachsehen" not in page.text
+
+
+def test_a_decision_that_takes_longer_than_the_wait_leaves_a_check_again_link(tmp_path: Path) -> None:
+    for site in make_site(tmp_path, wait=0.3):
+        started = monotonic()
+        response = site.book(slot(0, 10).slot_id)
+        assert response.status_code == 303 and 0.3 <= monotonic() - started < 3
+        token = response.headers["location"].removeprefix("/m/")
+        pending = site.get(f"/m/{token}")
+        assert STATUS_PENDING in visible_text(pending.text) and 'http-equiv="refresh"' not in pending.text
+        assert f'href="/m/{token}?lang=de">Noch einmal nachsehen</a>' in pending.text
+        _confirmed(site, token, slot(0, 10))
+        assert STATUS_CONFIRMED in visible_text(site.get(f"/m/{token}?lang=de").text)
+
+
+def test_when_too_many_bookings_wait_already_the_next_one_does_not_wait(site: Site) -> None:
+    token = site.token(slot(0, 10).slot_id)
+    naps: list[float] = []
+    assert wait_for_decision(site.bookings, token, 5, sleep=naps.append, waiters=Semaphore(0)) == "pending"
+    assert naps == []
+    free = Semaphore(1)
+    assert wait_for_decision(site.bookings, token, 0.05, sleep=sleep, waiters=free) == "pending"
+    assert free.acquire(blocking=False)  # given back after the wait
+    _confirmed(site, token, slot(0, 10))
+    assert wait_for_decision(site.bookings, token, 5, sleep=naps.append) == "confirmed" and naps == []
