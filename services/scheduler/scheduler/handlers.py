@@ -15,6 +15,8 @@ from scheduler.domain.calendar_setup import CalendarError
 from scheduler.domain.decisions import Changed, Confirmed, Refused
 from shared.contracts import (
     BookingCancellationRequested,
+    BookingMoveRefused,
+    BookingMoveRequested,
     BookingRejected,
     BookingRequested,
     ClientErasureRequested,
@@ -48,6 +50,24 @@ def cancel_booking(envelope: Envelope, session: Session, deps: SchedulerDeps) ->
     decision = bookings.cancel(session, request.booking_id, request.by, request.reason, now)
     if isinstance(decision, Changed):
         add_to_outbox(session, wrap(decision.event, envelope.correlation_id, now))
+
+
+def move_booking(envelope: Envelope, session: Session, deps: SchedulerDeps) -> None:
+    """The client moves their booking: `booking.rescheduled` (with the move's id) or `booking.move_refused`, each
+    written to the outbox in the transaction that decided it. A redelivered request is kept out by the inbox."""
+    request = envelope.payload_as(BookingMoveRequested)
+    now = deps.clock()
+    decision = bookings.move(session, request.booking_id, request.slot_id, None, deps, by="client",
+                             move_id=request.move_id)
+    if isinstance(decision, Changed):
+        log.info("booking moved by the client")
+        add_to_outbox(session, wrap(decision.event, envelope.correlation_id, now))
+    elif isinstance(decision, Refused):
+        log.info("client's move refused: %s", decision.reason)
+        refused = BookingMoveRefused(booking_id=request.booking_id, move_id=request.move_id,
+                                     reason=decision.reason,  # type: ignore[arg-type]
+                                     alternatives=list(decision.alternatives))
+        add_to_outbox(session, wrap(refused, envelope.correlation_id, now))
 
 
 def erase_client(envelope: Envelope, session: Session, deps: SchedulerDeps) -> None:

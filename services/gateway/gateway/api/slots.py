@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from gateway.api.deps import ClientAddress, LimitsDep, SettingsDep, SlotsDep
 from gateway.api.schemas import COUNSELLOR_ALIAS_PATTERN, MAX_ID, SlotList, problems
 from gateway.errors import InvalidSearch
-from shared.contracts import Mode, Topic
+from shared.contracts import Conversation, Mode, Topic
 from shared.contracts.common import LanguageCode
 from shared.contracts.limits import HORIZON_DAYS, MAX_RANGE_DAYS
 
@@ -33,6 +33,9 @@ def list_slots(
                                             description="a counsellor's alias (at most four digits, no '+')")] = None,
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
+    conversation: Annotated[Conversation, Query(
+        description="own_language: counsellors who speak `language`; mediator: every counsellor (the conversation "
+                    "is held in German or English with a language mediator)")] = "own_language",
 ) -> SlotList:
     today = datetime.now(ZoneInfo(settings.timezone)).date()
     first = date_from or today
@@ -47,6 +50,8 @@ def list_slots(
     if last < today:
         return SlotList(slots=[])
     limits.take_search(client)
-    found = slots.search(first, last, topic=topic, language=language, location_id=location, mode=mode,
+    # With a language mediator the client's language does not narrow the counsellors (texts still use it).
+    spoken = None if conversation == "mediator" else language
+    found = slots.search(first, last, topic=topic, language=spoken, location_id=location, mode=mode,
                          counsellor=counsellor)
     return SlotList(slots=found)
