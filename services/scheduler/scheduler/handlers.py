@@ -65,7 +65,7 @@ def move_booking(envelope: Envelope, session: Session, deps: SchedulerDeps) -> N
     elif isinstance(decision, Refused):
         log.info("client's move refused: %s", decision.reason)
         refused = BookingMoveRefused(booking_id=request.booking_id, move_id=request.move_id,
-                                     reason=decision.reason,  # type: ignore[arg-type]
+                                     reason=decision.reason,
                                      alternatives=list(decision.alternatives))
         add_to_outbox(session, wrap(refused, envelope.correlation_id, now))
 
