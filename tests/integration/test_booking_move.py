@@ -225,7 +225,7 @@ def move_status(public: httpx.Client, token: str, status: str) -> dict[str, Any]
     return dict(poll(lambda: (b := public.get(f"/v1/bookings/{token}").json())["move"]["status"] == status and b))
 
 
-def test_the_manage_api_moves_a_booking_and_shows_the_new_time(public: httpx.Client) -> None:
+def test_the_manage_api_moves_a_booking_and_shows_the_new_time(system: System, public: httpx.Client) -> None:
     slots = career_slots(public)
     token = book_confirmed(public, slots[0])
     target = next(s for s in slots if s["start"][:10] != slots[0]["start"][:10])
@@ -241,6 +241,11 @@ def test_the_manage_api_moves_a_booking_and_shows_the_new_time(public: httpx.Cli
     calendar = icalendar.Calendar.from_ical(public.get(f"/v1/bookings/{token}/appointment.ics").content)
     [event] = calendar.walk("VEVENT")
     assert event.decoded("dtstart").isoformat() == target["start"]
+    # The notifier texts one neutral notice of the new time (as for a staff move): time, alias, link, nothing more.
+    [notice] = poll(lambda: [m for m in system.sink() if token in m["body"] and "verschoben" in m["body"]])
+    assert target["location"]["alias"] in notice["body"]
+    assert not any(word in notice["body"].lower()
+                   for word in ("career", "beratung", "straße", "klingel", "meet.example"))
 
 
 def test_the_manage_api_keeps_the_old_time_when_the_new_one_is_taken(public: httpx.Client) -> None:
