@@ -26,7 +26,7 @@ FORBIDDEN = re.compile(
 )
 CONFIRMED_DE = "Ihr Termin ist bestätigt."
 CONFIRMED_EN = "Your appointment is confirmed."
-PENDING_DE = "Wir prüfen, ob die Uhrzeit noch frei ist. Diese Seite aktualisiert sich von selbst."
+PENDING_DE = "Wir prüfen, ob die Uhrzeit noch frei ist. Das dauert meist nur ein paar Sekunden."
 REJECTED_DE = "Diese Uhrzeit hat leider nicht geklappt."
 CANCELLED_DE = "Dieser Termin ist abgesagt."
 UNAVAILABLE_DE = "Der Kalender antwortet gerade nicht. Bitte versuchen Sie es in einer Minute noch einmal."
