@@ -30,7 +30,10 @@ from shared.contracts import (
     BookingCancellationRequested,
     BookingMoveRequested,
     BookingRequested,
+    Envelope,
     Payload,
+    SlotsOffered,
+    SlotsRequested,
     wrap,
 )
 from shared.outbox import OutboxMessage
@@ -175,6 +178,30 @@ def test_a_move_onto_the_day_clocks_go_back_keeps_wall_time_and_offset(scheduler
     assert appointment(scheduler, booking_id).starts_at == datetime(2026, 10, 25, 3, 0, tzinfo=UTC)
 
 
+def search_for_booking(scheduler: Scheduler, booking_id: UUID, day: date) -> SlotsOffered:
+    answers: list[Envelope] = []
+    scheduler.deps.reply = lambda to, envelope, ttl: answers.append(envelope)
+    send(scheduler, SlotsRequested(date_from=day, date_to=day, for_booking=booking_id,
+                                   reply_to="gateway.replies.0123456789ab"))
+    [answer] = answers
+    return answer.payload_as(SlotsOffered)
+
+
+def test_the_times_to_move_to_are_the_bookings_own_topic_without_its_own_time(scheduler: Scheduler) -> None:
+    booking_id = book(scheduler, ELEVEN)  # career, 50 minutes
+
+    offered = search_for_booking(scheduler, booking_id, MONDAY).slots
+
+    ids = {s.slot_id for s in offered}
+    assert ELEVEN not in ids
+    assert make_slot_id(ANNA, ROSTOCK, CAREER, berlin(MONDAY, 11, 30)) in ids  # its own time does not block it
+    assert {s.end - s.start for s in offered} == {timedelta(minutes=50)}
+    cancelled = book(scheduler, TWO)
+    send(scheduler, BookingCancellationRequested(booking_id=cancelled, by="client"))
+    refused = search_for_booking(scheduler, cancelled, MONDAY)
+    assert (refused.slots, refused.error and refused.error.code) == ([], "not_movable")
+
+
 def test_a_redelivered_move_request_is_acted_on_once(scheduler: Scheduler) -> None:
     booking_id = book(scheduler, ELEVEN)
     wire = send(scheduler, BookingMoveRequested(booking_id=booking_id, move_id=uuid4(), slot_id=TWO))
@@ -228,7 +255,12 @@ def move_status(public: httpx.Client, token: str, status: str) -> dict[str, Any]
 def test_the_manage_api_moves_a_booking_and_shows_the_new_time(system: System, public: httpx.Client) -> None:
     slots = career_slots(public)
     token = book_confirmed(public, slots[0])
-    target = next(s for s in slots if s["start"][:10] != slots[0]["start"][:10])
+    today = datetime.now(BERLIN).date()
+    movable = public.get(f"/v1/bookings/{token}/slots", params={"from": str(today + timedelta(days=2)),
+                                                                 "to": str(today + timedelta(days=40))})
+    assert movable.status_code == 200, movable.text
+    assert slots[0]["slot_id"] not in {s["slot_id"] for s in movable.json()["slots"]}
+    target = next(s for s in movable.json()["slots"] if s["start"][:10] != slots[0]["start"][:10])
 
     response = public.post(f"/v1/bookings/{token}/move", json={"slot_id": target["slot_id"]})
 
@@ -272,6 +304,7 @@ def test_the_manage_api_refuses_to_move_a_cancelled_booking(public: httpx.Client
 
     assert response.status_code == 409, response.text
     assert response.json()["code"] == "not_movable"
+    assert public.get(f"/v1/bookings/{token}/slots").status_code == 409
     assert public.post("/v1/bookings/nosuchtoken0123456789/move",
                        json={"slot_id": slots[9]["slot_id"]}).status_code == 404
     assert public.post(f"/v1/bookings/{token}/move", json={"slot_id": "nonsense"}).status_code == 422

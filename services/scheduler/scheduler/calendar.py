@@ -34,6 +34,7 @@ class SearchCriteria:
     location_id: int | None = None
     mode: str | None = None
     counsellor: str | None = None  # a counsellor's alias; None: any counsellor
+    exclude_booking: str | None = None  # a booking being moved: its own time does not count as taken
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ class Calendar:
         if criteria.date_to < first:
             check_date_range(criteria.date_from, criteria.date_to, self.settings.max_range_days)
             return stored, []
-        occupancy = self.occupancy(session, stored, first, criteria.date_to, counsellor_id=counsellor_id)
+        occupancy = self.occupancy(session, stored, first, criteria.date_to, criteria.exclude_booking,
+                                   counsellor_id=counsellor_id)
         found: dict[tuple[datetime, int], OfferedSlot] = {}
         refused: CalendarError | None = None
         searched = 0

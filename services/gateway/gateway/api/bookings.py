@@ -3,13 +3,13 @@ GET /v1/bookings/{token}/appointment.ics."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Query, Response
 
-from gateway.api.deps import BookingsDep, ClientAddress, SettingsDep
+from gateway.api.deps import BookingsDep, ClientAddress, LimitsDep, SettingsDep, SlotsDep
 from gateway.api.schemas import (
     BookingAccepted,
     BookingIn,
@@ -17,8 +17,10 @@ from gateway.api.schemas import (
     MeetingOut,
     MoveIn,
     MoveOut,
+    SlotList,
     problems,
 )
+from gateway.api.slots import search_range
 from gateway.appointment_ics import render_appointment
 from gateway.booking_views import BookingView
 from gateway.bookings import NewBooking
@@ -93,6 +95,23 @@ def move_booking(manage_token: str, body: MoveIn, bookings: BookingsDep, respons
     409 for a booking that is not confirmed (pending, rejected, cancelled)."""
     response.headers["Cache-Control"] = "no-store"
     return status_body(bookings.move(manage_token, body.slot_id, client))
+
+
+@router.get("/{manage_token}/slots", responses=_ERRORS)
+def slots_to_move_to(manage_token: str, bookings: BookingsDep, slots: SlotsDep, settings: SettingsDep,
+                     limits: LimitsDep, client: ClientAddress,
+                     date_from: Annotated[date | None, Query(alias="from")] = None,
+                     date_to: Annotated[date | None, Query(alias="to")] = None) -> SlotList:
+    """The free times this confirmed booking may move to (its own topic, language and conversation choice; its own
+    time left out), for `POST .../move`. Default: the next 14 days; at most 90. 409 unless confirmed."""
+    view = bookings.view(manage_token)
+    if view.status != "confirmed":
+        raise NotMovable("Only a confirmed appointment can be moved.")
+    first, last = search_range(date_from, date_to, settings.timezone)
+    if last is None:
+        return SlotList(slots=[])
+    limits.take_search(client)
+    return SlotList(slots=slots.search(first, last, for_booking=view.booking_id))
 
 
 @router.get("/{manage_token}/appointment.ics", response_class=Response, responses={

@@ -19,6 +19,22 @@ router = APIRouter(prefix="/v1/slots", tags=["slots"])
 DEFAULT_DAYS = 14
 
 
+def search_range(date_from: date | None, date_to: date | None, timezone: str) -> tuple[date, date | None]:
+    """The days to search (default: two weeks from `from` or today); InvalidSearch with a sentence for a range the
+    API refuses; `last` None when the range lies wholly in the past (nothing to ask)."""
+    today = datetime.now(ZoneInfo(timezone)).date()
+    first = date_from or today
+    horizon = today + timedelta(days=HORIZON_DAYS)
+    if first > horizon:
+        raise InvalidSearch(f"The search may start at most {HORIZON_DAYS} days from today ('from').")
+    last = date_to or first + timedelta(days=DEFAULT_DAYS - 1)
+    if last < first:
+        raise InvalidSearch("The date 'to' must not be before 'from'.")
+    if (last - first).days >= MAX_RANGE_DAYS:
+        raise InvalidSearch(f"A search may cover at most {MAX_RANGE_DAYS} days.")
+    return first, None if last < today else last
+
+
 @router.get("", responses=problems(422, 429, 503))
 def list_slots(
     slots: SlotsDep,
@@ -37,17 +53,8 @@ def list_slots(
         description="own_language: counsellors who speak `language`; mediator: every counsellor (the conversation "
                     "is held in German or English with a language mediator)")] = "own_language",
 ) -> SlotList:
-    today = datetime.now(ZoneInfo(settings.timezone)).date()
-    first = date_from or today
-    horizon = today + timedelta(days=HORIZON_DAYS)
-    if first > horizon:
-        raise InvalidSearch(f"The search may start at most {HORIZON_DAYS} days from today ('from').")
-    last = date_to or first + timedelta(days=DEFAULT_DAYS - 1)
-    if last < first:
-        raise InvalidSearch("The date 'to' must not be before 'from'.")
-    if (last - first).days >= MAX_RANGE_DAYS:
-        raise InvalidSearch(f"A search may cover at most {MAX_RANGE_DAYS} days.")
-    if last < today:
+    first, last = search_range(date_from, date_to, settings.timezone)
+    if last is None:
         return SlotList(slots=[])
     limits.take_search(client)
     # With a language mediator the client's language does not narrow the counsellors (texts still use it).
