@@ -54,7 +54,7 @@ from shared.contracts.staff import (
 from shared.outbox import OutboxMessage
 from shared.settings import load_settings
 from tests.support.staff import PASSWORD, create_staff
-from tests.support.system import System, running_system_in_own_dir, wait_for_status
+from tests.support.system import System, poll, running_system_in_own_dir, wait_for_status
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ANNA, CSILLA = 1, 3
@@ -310,3 +310,45 @@ def test_an_admin_writes_the_way_in_and_new_bookings_show_it(system: System, pub
     slot = first_slot(public, language="de", topic="career", location=str(ROSTOCK))
     token = book_via_api(public, slot, language="de", topic="career")
     assert wait_for_status(public, token, "confirmed")["meeting"]["directions"] == "Hof, Klingel 2"
+
+
+# --- the manage page -------------------------------------------------------------------------------------------------
+
+
+def test_the_manage_page_says_how_to_meet_and_offers_the_calendar_file(public: httpx.Client) -> None:
+    slot = first_slot(public, language="en", topic="health", mode="video")
+    token = book_via_api(public, slot, language="en", topic="health")
+    link = wait_for_status(public, token, "confirmed")["meeting"]["video_url"]
+
+    page = public.get(f"/m/{token}")
+
+    assert page.status_code == 200
+    assert "How we meet" in page.text and f'href="{link}"' in page.text
+    assert f'href="/v1/bookings/{token}/appointment.ics"' in page.text
+    assert f'href="/m/{token}/move?lang=en"' in page.text
+    assert "<script>" not in page.text and "Content-Security-Policy" in page.headers
+
+
+def test_the_manage_page_moves_the_appointment_with_plain_forms(public: httpx.Client) -> None:
+    slot = first_slot(public, language="de", topic="career", mode="office")
+    token = book_via_api(public, slot, language="de", topic="career")
+    wait_for_status(public, token, "confirmed")
+
+    days = public.get(f"/m/{token}/move", params={"lang": "en"})
+    assert days.status_code == 200 and "Choose a new time" in days.text
+    day = re.findall(r'name="day" value="(\d{4}-\d{2}-\d{2})"', days.text)[-1]
+    times = public.post(f"/m/{token}/move", data={"lang": "en", "week": "0", "day": day})
+    assert times.status_code == 200 and "Move my appointment to this time" in times.text
+    choices = re.findall(r'name="slot_id" value="([^"]+)"', times.text)
+    assert 1 <= len(choices) <= 20 and slot["slot_id"] not in choices
+
+    moved = public.post(f"/m/{token}/move", data={"lang": "en", "week": "0", "day": day, "slot_id": choices[0]},
+                        follow_redirects=False)
+
+    assert moved.status_code == 303, moved.text
+    assert moved.headers["location"] == f"/m/{token}?lang=en"
+    after = public.get(f"/v1/bookings/{token}").json()
+    if after["move"]["status"] == "pending":  # the page waited its few seconds; the answer follows
+        after = poll(lambda: (b := public.get(f"/v1/bookings/{token}").json())["move"]["status"] != "pending" and b)
+    assert (after["move"]["status"], after["slot"]["slot_id"]) == ("moved", choices[0])
+    assert "Your appointment was moved." in public.get(f"/m/{token}", params={"lang": "en"}).text

@@ -33,7 +33,7 @@ LOCATIONS = [
      "Seiteneingang links, bitte klingeln."),
     ("Greifswald", "office", "Greifswald 1", "Beispielgasse 4, 17489 Greifswald", "Klingel \"Praxis\", 1. Stock."),
     ("Stralsund", "outreach", "Stralsund 1", "wechselnder Ort, wird mitgeteilt",
-     "Wir vereinbaren den Treffpunkt mit Ihnen: Sie hören vor dem Termin von uns."),
+     "Den Treffpunkt machen wir mit Ihnen aus: Sie hören vor dem Termin von uns."),
     ("", "phone", "Telefon", "", ""),
     ("", "video", "Video", "", ""),
 ]
