@@ -61,7 +61,7 @@ ANNA, CSILLA = 1, 3
 ROSTOCK, STRALSUND, PHONE_LINE, VIDEO = 1, 5, 6, 7
 CAREER, HEALTH, GENERAL = 1, 2, 5
 MONDAY, WEDNESDAY = date(2026, 6, 8), date(2026, 6, 10)  # Anna in Rostock on Mondays, Csilla on video Wednesdays
-VIDEO_BASE = "https://video.beratung.example/raum"
+VIDEO_BASE = "https://video.example.org/raum"
 
 
 def berlin(day: date, hour: int, minute: int = 0) -> datetime:

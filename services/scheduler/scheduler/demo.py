@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 LOCATIONS = [
     # town, kind, neutral alias (what an SMS shows), address and directions (only on a confirmed booking's page)
     ("Rostock", "office", "Rostock 1", "Beispielstraße 1, 18055 Rostock",
-     "Hintereingang im Hof, Klingel \"Beratung\", 2. Stock."),
+     "Hintereingang im Hof, Klingel \"Büro 3\", 2. Stock."),
     ("Schwerin", "office", "Schwerin 1", "Beispielweg 2, 19053 Schwerin", "Klingel \"Büro 2\", Erdgeschoss."),
     ("Neubrandenburg", "office", "Neubrandenburg 1", "Beispielplatz 3, 17033 Neubrandenburg",
      "Seiteneingang links, bitte klingeln."),
