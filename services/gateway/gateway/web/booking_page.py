@@ -8,6 +8,7 @@ the answer at once; a page never reloads itself.
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -204,16 +205,27 @@ def request_booking(bookings: BookingService, slot_id: str, phone: str, language
     return accepted
 
 
+# A waiting booking holds one of the server's request threads: when the scheduler is slow, at most this many wait,
+# the others go straight to the page with the "check again" link, and searches keep their threads.
+WAITING_BOOKINGS = threading.BoundedSemaphore(8)
+
+
 def wait_for_decision(bookings: BookingService, token: str, seconds: float, *, interval: float = 0.1,
-                      sleep: Callable[[float], None] = time.sleep) -> str:
-    """The booking's status once the scheduler decided, or "pending" after `seconds`: the manage page then shows
-    the decision, or a "check again" button, and never has to reload itself."""
-    deadline = time.monotonic() + seconds
-    while True:
-        status = bookings.view(token).status
-        if status != "pending" or time.monotonic() >= deadline:
-            return status
-        sleep(min(interval, max(deadline - time.monotonic(), 0)))
+                      sleep: Callable[[float], None] = time.sleep,
+                      waiters: threading.Semaphore = WAITING_BOOKINGS) -> str:
+    """The booking's status once the scheduler decided, or "pending" after `seconds` (at once when too many are
+    waiting already): the manage page then shows the decision, or a "check again" link, and never reloads itself."""
+    if seconds <= 0 or not waiters.acquire(blocking=False):
+        return "pending"
+    try:
+        deadline = time.monotonic() + seconds
+        while True:
+            status = bookings.view(token).status
+            if status != "pending" or time.monotonic() >= deadline:
+                return status
+            sleep(min(interval, max(deadline - time.monotonic(), 0)))
+    finally:
+        waiters.release()
 
 
 def language_choice(here: str) -> HTMLResponse:

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from gateway.settings import GatewaySettings
 from gateway.web import booking_page, manage_page, move_page, rendering
+from gateway.web.catalogs import shipped_translations
 from gateway.web.rendering import PAGE_HEADERS, static_file
 
 router = APIRouter(include_in_schema=False)
@@ -21,8 +22,10 @@ router.include_router(move_page.router)
 
 
 def configure(settings: GatewaySettings) -> None:
-    """What the pages take from the settings at start: where the quick-leave button goes."""
+    """What the pages take from the settings at start: where the quick-leave button goes. The catalogues are read
+    now too, so the first client does not wait for them and a broken one is in the log at start."""
     rendering.configure(settings.quick_exit_url)
+    shipped_translations()
 
 
 @router.get("/site.css")
