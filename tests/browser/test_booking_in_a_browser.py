@@ -17,6 +17,7 @@ from tests.support.browser import (
     cancel_appointment,
     choose_first_day,
     choose_first_time,
+    exactly,
     give_phone,
     leave_quickly,
     open_booking_page,
@@ -78,6 +79,27 @@ def test_the_sms_link_opens_the_manage_page_in_the_language_of_the_booking(lotse
 
     wait_for_status(page, "ro", CONFIRMED["ro"])
     expect(page.locator("html")).to_have_attribute("lang", "ro")
+
+
+def _when(page: Page) -> str:
+    """What the manage page says under "when" (a term and its description)."""
+    return page.locator("dt").filter(has_text=exactly(say("de", "When"))).locator("xpath=following-sibling::dd[1]") \
+        .inner_text()
+
+
+def test_a_client_moves_the_appointment_to_another_time_on_the_manage_page(page: Page) -> None:
+    book_first_free_time(page, "de", "+4915112340005")
+    wait_for_status(page, "de", CONFIRMED["de"])
+    before = _when(page)
+
+    page.get_by_role("link", name=say("de", "Change the time")).click()
+    choose_first_day(page, "de")
+    choose_first_time(page)
+    page.get_by_role("button", name=say("de", "Move my appointment to this time")).click()
+
+    wait_for_status(page, "de", "Ihr Termin wurde verschoben. Die neue Zeit steht oben.")
+    expect(page.get_by_role("status").first).to_have_text(CONFIRMED["de"])
+    assert _when(page) != before
 
 
 def _tab_to(page: Page, target: Locator, presses: int = 150) -> None:

@@ -90,6 +90,11 @@ def test_every_page_of_a_booking_passes_axe(viewport: ViewportSize, lotse: Syste
     wait_for_status(page, "de", CONFIRMED)
     manage = page.url
     audit("manage page, confirmed")
+    page.get_by_role("link", name=say("de", "Change the time")).click()
+    audit("another time: free days")
+    choose_first_day(page, "de")
+    audit("another time: times of a day")
+    page.get_by_role("link", name=say("de", "Keep my appointment as it is")).click()
     page.get_by_role("link", name=say("de", "Cancel appointment")).click()
     audit("cancel question")
     page.get_by_role("button", name=say("de", "Yes, cancel")).click()
