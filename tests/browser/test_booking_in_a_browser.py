@@ -94,7 +94,7 @@ def test_a_client_moves_the_appointment_to_another_time_on_the_manage_page(page:
 
     page.get_by_role("link", name=say("de", "Change the time")).click()
     choose_first_day(page, "de")
-    # Another hour than the one booked: the same hour can be offered too (another counsellor's, at the same place).
+    # Another hour than the one booked, so the page shows the change (the same hour may be free at another place).
     hour = before.rsplit(", ", 1)[1]
     other = page.locator("label").filter(has=page.get_by_role("radio")).filter(has_not_text=hour).first
     new_hour = other.locator("strong").inner_text()
