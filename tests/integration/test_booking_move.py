@@ -18,6 +18,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import icalendar
 import pytest
+from gateway import handlers as gateway_handlers
+from gateway import migrations as gateway_migrations
+from gateway.moves import MoveState
+from gateway.repository import GatewayRepository
+from gateway.tables import BookingRequest
 from scheduler.app import Scheduler
 from scheduler.app import build as build_scheduler
 from scheduler.demo import seed
@@ -28,14 +33,20 @@ from sqlmodel import Session, select
 
 from shared.contracts import (
     BookingCancellationRequested,
+    BookingMoveRefused,
     BookingMoveRequested,
     BookingRequested,
+    BookingRescheduled,
     Envelope,
+    Mode,
     Payload,
+    PublicLocation,
+    Slot,
     SlotsOffered,
     SlotsRequested,
     wrap,
 )
+from shared.db import make_engine
 from shared.outbox import OutboxMessage
 from shared.settings import load_settings
 from tests.support.system import System, poll, running_system_in_own_dir, wait_for_status
@@ -213,6 +224,52 @@ def test_a_redelivered_move_request_is_acted_on_once(scheduler: Scheduler) -> No
     assert appointment(scheduler, booking_id).starts_at == berlin(MONDAY, 14)
 
 
+# --- the gateway follows the answer ------------------------------------------------------------------------------
+
+
+def a_slot(start: datetime) -> Slot:
+    return Slot(slot_id=make_slot_id(ANNA, ROSTOCK, CAREER, start), start=start, end=start + timedelta(minutes=50),
+                location=PublicLocation(location_id=ROSTOCK, town="Rostock", kind=Mode.office, alias="Rostock 1"),
+                mode=Mode.office, counsellor="Anna")
+
+
+def test_the_gateway_follows_only_the_answer_to_the_clients_latest_move(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'gateway.sqlite'}")
+    gateway_migrations.upgrade(engine)
+    booking_id, older, latest = uuid4(), uuid4(), uuid4()
+    old, new = a_slot(berlin(MONDAY, 11)), a_slot(berlin(MONDAY, 14))
+    with Session(engine) as session:
+        session.add(BookingRequest(booking_id=str(booking_id), manage_token_hash="c" * 64, request_fingerprint="d" * 64,
+                                   status="confirmed", slot_json=old.model_dump_json(), language="de", channel="web",
+                                   move_json=MoveState(move_id=latest, slot_id=new.slot_id,
+                                                       status="pending").model_dump_json()))
+        session.commit()
+
+    def deliver(payload: Payload) -> None:
+        with Session(engine) as session:
+            handle = {"booking.move_refused": gateway_handlers.apply_move_refused,
+                      "booking.rescheduled": gateway_handlers.apply_rescheduled}[payload.message_type]
+            handle(wrap(payload, booking_id), GatewayRepository(session), lambda: berlin(MONDAY, 8))
+            session.commit()
+
+    def state() -> tuple[str | None, str]:
+        with Session(engine) as session:
+            row = session.get(BookingRequest, str(booking_id))
+            assert row is not None and row.slot_json is not None
+            move = MoveState.of(row.move_json)
+            return (move.status if move else None), Slot.model_validate_json(row.slot_json).slot_id
+
+    deliver(BookingMoveRefused(booking_id=booking_id, move_id=older, reason="slot_taken"))  # an earlier move's
+    assert state() == ("pending", old.slot_id)
+    moved = BookingRescheduled(booking_id=booking_id, previous=old, slot=new, language="de", by="client",
+                               move_id=latest)
+    deliver(moved)
+    deliver(moved)  # the same answer again
+    assert state() == ("moved", new.slot_id)
+    deliver(BookingMoveRefused(booking_id=booking_id, move_id=latest, reason="slot_taken"))  # too late to count
+    assert state() == ("moved", new.slot_id)
+
+
 # --- the whole system: the manage API ----------------------------------------------------------------------------
 
 PHONE = "+4915112345678"
@@ -220,7 +277,9 @@ PHONE = "+4915112345678"
 
 @pytest.fixture(scope="module")
 def system() -> Iterator[System]:
-    with running_system_in_own_dir("lotse-booking-move-", {"SLOTS_TIMEOUT_SECONDS": "10"}) as running:
+    # No quiet hours: the "moved" notice goes out whatever the hour the test runs at.
+    with running_system_in_own_dir("lotse-booking-move-", {"SLOTS_TIMEOUT_SECONDS": "10", "QUIET_HOURS_START": "00:00",
+                                                           "QUIET_HOURS_END": "00:00"}) as running:
         yield running
 
 

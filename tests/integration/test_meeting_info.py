@@ -93,7 +93,7 @@ def book(scheduler: Scheduler, slot_id: str, language: str = "de", topic: Topic 
          conversation: str = "own_language") -> UUID:
     booking_id = uuid4()
     send(scheduler, BookingRequested(booking_id=booking_id, slot_id=slot_id, language=language, channel="web",
-                                     topic=topic, conversation=conversation))  # type: ignore[arg-type]
+                                     topic=topic, conversation=conversation))
     return booking_id
 
 
@@ -258,6 +258,8 @@ def test_the_manage_api_shows_how_to_meet_only_once_confirmed(public: httpx.Clie
     assert booked["meeting"]["mode"] == "video" and booked["meeting"]["video_url"].startswith(VIDEO_BASE + "/")
     assert public.post(f"/v1/bookings/{token}/cancel").status_code == 202
     assert public.get(f"/v1/bookings/{token}").json()["meeting"] is None
+    refused = public.get(f"/v1/bookings/{token}/appointment.ics")
+    assert (refused.status_code, refused.json()["code"]) == (409, "not_confirmed")
 
 
 def test_a_phone_appointment_says_when_we_call(public: httpx.Client) -> None:

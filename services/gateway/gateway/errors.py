@@ -36,6 +36,10 @@ class NotMovable(GatewayError):
     code, status = "not_movable", 409
 
 
+class NotConfirmed(GatewayError):
+    code, status = "not_confirmed", 409
+
+
 class PreferencesNotChangeable(GatewayError):
     code, status = "not_changeable", 409
 

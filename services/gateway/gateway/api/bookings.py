@@ -24,7 +24,7 @@ from gateway.api.slots import search_range
 from gateway.appointment_ics import render_appointment
 from gateway.booking_views import BookingView
 from gateway.bookings import NewBooking
-from gateway.errors import NotMovable
+from gateway.errors import NotConfirmed, NotMovable
 from gateway.metrics import BOOKINGS_ACCEPTED
 from shared.contracts import ContactPreferences, Mode
 
@@ -122,7 +122,7 @@ def appointment_ics(manage_token: str, bookings: BookingsDep, settings: Settings
     summary "Termin"/"Appointment"; no organisation, topic, address or link. 409 unless confirmed."""
     view = bookings.view(manage_token)
     if view.status != "confirmed" or view.slot is None:
-        raise NotMovable("Only a confirmed appointment can be added to a calendar.")
+        raise NotConfirmed("Only a confirmed appointment can be added to a calendar.")
     body = render_appointment(view, ZoneInfo(settings.timezone), datetime.now(UTC))
     return Response(body, media_type="text/calendar; charset=utf-8", headers={
         "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
