@@ -45,6 +45,8 @@ BROKEN = {
     "SEARCHES_PER_ADDRESS_MINUTE": "-1",
     "FUTURE_APPOINTMENTS_PER_PHONE": "0",
     "SLOTS_CACHE_SECONDS": "-1",
+    "BOOKING_WAIT_SECONDS": "60",
+    "QUICK_EXIT_URL": "javascript:alert(1)",
 }
 
 
@@ -85,7 +87,8 @@ def test_each_service_reads_the_common_variables_and_its_own() -> None:
     assert variables(GatewaySettings) == common | {"GATEWAY_DATABASE_URL", "HOST", "PORT", "PUBLIC_BASE_URL",
                                                    "DATA_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY",
                                                    "NOTIFIER_PUBLIC_KEY", "SMS_ALLOWED_COUNTRIES",
-                                                   "FORWARDED_ALLOW_IPS", *LIMITS, "SLOTS_CACHE_SECONDS"}
+                                                   "FORWARDED_ALLOW_IPS", *LIMITS, "SLOTS_CACHE_SECONDS",
+                                                   "BOOKING_WAIT_SECONDS", "QUICK_EXIT_URL"}
     assert variables(SchedulerSettings) == common | {"SCHEDULER_DATABASE_URL", "WORKER_CONCURRENCY",
                                                      "SLOT_STEP_MINUTES", "TRAVEL_BUFFER_MINUTES"}
     assert variables(NotifierSettings) == common | {

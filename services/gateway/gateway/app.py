@@ -191,6 +191,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.include_router(twilio_api.router)
     app.include_router(sms_preview_api.router)
     app.include_router(health.router)
+    pages.configure(gateway.settings)
     app.include_router(pages.router)
     app.add_middleware(Observe)
     app.add_middleware(BodySizeLimit)

@@ -17,6 +17,12 @@ def _networks(value: str) -> str:
     return value
 
 
+def _web_address(value: str) -> str:
+    if not value.startswith(("https://", "http://")) or any(char in value for char in "\"'<> "):
+        raise ValueError("QUICK_EXIT_URL must be a plain http(s) address such as https://www.google.com/")
+    return value
+
+
 Limit = Annotated[int, Field(ge=1, le=1_000_000)]
 _SAFE = ClientLimitPolicy()  # the defaults, written once (gateway.limits)
 
@@ -54,6 +60,11 @@ class GatewaySettings(DataKeySettings, PublicUrlSettings, SmsDestinationSettings
     searches_per_address_minute: Limit = _SAFE.searches_per_address_minute
     # How long one answer of the scheduler to a slot search is reused for the same question (0: never).
     slots_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    # How long the booking form's POST waits for the scheduler's decision before it shows the page with a "check
+    # again" button (0: not at all). The thread waits, so keep it to a few seconds.
+    booking_wait_seconds: float = Field(default=3.0, ge=0, le=10)
+    # Where the "leave quickly" button on every client page goes: a neutral, everyday site.
+    quick_exit_url: Annotated[str, AfterValidator(_web_address)] = "https://www.google.com/"
 
     @model_validator(mode="after")
     def _embedded_gateway_database(self) -> Self:

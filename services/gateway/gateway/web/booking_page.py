@@ -1,14 +1,21 @@
-"""The booking page `/`: choose a topic and place, a week's free slots, book one with a phone number."""
+"""The booking page `/`: choose a topic and place; then a day of the week (the first free time on top); then a time
+of that day, grouped by place, at most MAX_CHOICES at once; book it with a phone number. Plain forms, no script.
+
+The booking POST waits a few seconds (BOOKING_WAIT_SECONDS) for the scheduler's decision, so the client mostly sees
+the answer at once; a page never reloads itself.
+"""
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
 from fastapi import APIRouter, Form, Header
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
@@ -30,10 +37,20 @@ from gateway.limits import ClientLimits
 from gateway.metrics import BOOKINGS_ACCEPTED
 from gateway.settings import GatewaySettings
 from gateway.slots import SlotClient
-from gateway.web.rendering import redirect, render
-from gateway.web.slot_rows import days_of, place_label, places_of
+from gateway.web.catalogs import gettext, language_names
+from gateway.web.rendering import phone_hint, redirect, render
+from gateway.web.slot_rows import (
+    day_label,
+    days_with_times,
+    groups_by_place,
+    local_day,
+    parts_of_day,
+    place_label,
+    places_of,
+    slot_row,
+)
 from gateway.web.text_choices import TextChoices, read_choices
-from gateway.web.texts import TEXTS, negotiate
+from gateway.web.texts import FALLBACK_LANGUAGE, negotiate, page_language, text
 from shared.contracts import ContactPreferences, Topic
 from shared.contracts.contacts import WEEKDAYS
 
@@ -59,6 +76,17 @@ def week_of(value: str) -> int:
     return min(int(value), LAST_WEEK) if value.isdigit() and len(value) < 4 else 0
 
 
+def day_of(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        return None
+
+
+def part_of(value: str) -> int:
+    return int(value) if value.isdigit() and len(value) < 3 else 0
+
+
 def today(bookings: BookingService, settings: GatewaySettings) -> date:
     return bookings.clock().astimezone(ZoneInfo(settings.timezone)).date()
 
@@ -74,10 +102,13 @@ class Search:
     topic: Topic | None
     place: int | None
     week: int
+    day: date | None = None  # None: the choice of a day
+    part: int = 0  # which screen of the day's times
 
     def fields(self) -> dict[str, str]:
         return {"lang": self.lang, "topic": self.topic.value if self.topic else "",
-                "place": str(self.place or ""), "week": str(self.week)}
+                "place": str(self.place or ""), "week": str(self.week),
+                "day": self.day.isoformat() if self.day else "", "part": str(self.part)}
 
 
 @dataclass(frozen=True)
@@ -96,25 +127,26 @@ def throttle_key(refusal: Throttled) -> str:
 def results(search: Search, searcher: Searcher, bookings: BookingService, settings: GatewaySettings,
             errors: list[str] | None = None, chosen: str = "", status: int = 200,
             choices: TextChoices | None = None, retry_after: int | None = None) -> HTMLResponse:
+    """The week's days with free times, or (`search.day`, or the day of the `chosen` time) that day's times."""
     zone = ZoneInfo(settings.timezone)
     first = today(bookings, settings) + timedelta(days=7 * search.week)
     context: dict[str, Any] = {
         "search": search.fields(), "week": search.week, "last_week": LAST_WEEK, "chosen": chosen,
         "key": new_key(), "place_label": "", "choices": choices or TextChoices(), "weekdays": WEEKDAYS,
-        "week_label": TEXTS[search.lang]["week_label"].format(
-            day=format_date(first, TEXTS[search.lang]["date_pattern"], locale=search.lang)),
+        "week_label": text(search.lang, "week_label").format(day=day_label(first, search.lang)),
+        "phone_hint": phone_hint(search.lang, settings.allowed_countries),
     }
     try:
         searcher.limits.take_search(searcher.client)
         found = searcher.slots.search(first, first + timedelta(days=6), topic=search.topic, language=search.lang,
                                       location_id=search.place)
     except Throttled as refusal:
-        return render("results.html", search.lang, 429, errors=[*(errors or []), "too_many"], days=None,
+        return render("days.html", search.lang, 429, errors=[*(errors or []), "too_many"], days=None,
                       retry_after=max(refusal.retry_after, retry_after or 0), **context)
     except SchedulerUnavailable:
         # A refusal for a limit stays the answer (429 and its wait); the calendar's silence is said as well.
         refused = status == 429
-        return render("results.html", search.lang, 429 if refused else 503,
+        return render("days.html", search.lang, 429 if refused else 503,
                       errors=[*(errors or []), "unavailable"] if refused else ["unavailable"], days=None,
                       retry_after=retry_after, **context)
     except InvalidSearch:
@@ -122,7 +154,23 @@ def results(search: Search, searcher: Searcher, bookings: BookingService, settin
 
     if search.place is not None and found:
         context["place_label"] = place_label(found[0].location, found[0].location.kind, search.lang)
-    return render("results.html", search.lang, status, errors=errors or [], days=days_of(found, search.lang, zone),
+    by_id = {slot.slot_id: slot for slot in found}
+    day = search.day
+    if chosen in by_id:
+        day = local_day(by_id[chosen], zone)  # the time picked (first free, or sent back with an error) shows
+    parts = parts_of_day(found, day, zone) if day else []
+    if day is None or not parts:
+        ordered = sorted(found, key=lambda s: (s.start, s.slot_id))
+        return render("days.html", search.lang, status, errors=errors or [],
+                      days=days_with_times(found, search.lang, zone),
+                      first_free=slot_row(ordered[0], search.lang, zone) if ordered else None,
+                      retry_after=retry_after, **context)
+    part = min(search.part, len(parts) - 1)
+    if chosen in by_id:
+        part = next(index for index, screen in enumerate(parts) if by_id[chosen] in screen)
+    context["search"] = replace(search, day=day, part=part).fields()
+    return render("times.html", search.lang, status, errors=errors or [], day_label=day_label(day, search.lang),
+                  groups=groups_by_place(parts[part], search.lang, zone), part=part, last_part=len(parts) - 1,
                   retry_after=retry_after, **context)
 
 
@@ -157,6 +205,35 @@ def request_booking(bookings: BookingService, slot_id: str, phone: str, language
     return accepted
 
 
+# A waiting booking holds one of the server's request threads: when the scheduler is slow, at most this many wait,
+# the others go straight to the page with the "check again" link, and searches keep their threads.
+WAITING_BOOKINGS = threading.BoundedSemaphore(8)
+
+
+def wait_for_decision(bookings: BookingService, token: str, seconds: float, *, interval: float = 0.1,
+                      sleep: Callable[[float], None] = time.sleep,
+                      waiters: threading.Semaphore = WAITING_BOOKINGS) -> str:
+    """The booking's status once the scheduler decided, or "pending" after `seconds` (at once when too many are
+    waiting already): the manage page then shows the decision, or a "check again" link, and never reloads itself."""
+    if seconds <= 0 or not waiters.acquire(blocking=False):
+        return "pending"
+    try:
+        deadline = time.monotonic() + seconds
+        while True:
+            status = bookings.view(token).status
+            if status != "pending" or time.monotonic() >= deadline:
+                return status
+            sleep(min(interval, max(deadline - time.monotonic(), 0)))
+    finally:
+        waiters.release()
+
+
+def language_choice(here: str) -> HTMLResponse:
+    """Every language in its own name, for a visitor whose address and browser name none the pages speak."""
+    choices = [(code, name, gettext(code, "Choose your language")) for code, name in language_names()]
+    return render("languages.html", FALLBACK_LANGUAGE, here=here, choices=choices)
+
+
 # --- the page ----------------------------------------------------------------------------------------------------
 
 
@@ -164,6 +241,8 @@ def request_booking(bookings: BookingService, slot_id: str, phone: str, language
 def index(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep, limits: LimitsDep, client: ClientAddress,
           lang: str | None = None, accept_language: Annotated[str | None, Header()] = None) -> HTMLResponse:
     language = negotiate(lang, accept_language)
+    if language is None:
+        return language_choice("/")
     first = today(bookings, settings)
     errors: list[str] = []
     status, retry_after = 200, None
@@ -182,18 +261,21 @@ def index(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep, limits:
 @router.post("/", response_class=HTMLResponse)
 def search(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep, limits: LimitsDep, client: ClientAddress,
            accept_language: Annotated[str | None, Header()] = None, lang: Lang = None, topic: Text = "",
-           place: Text = "", week: Text = "0") -> HTMLResponse:
-    found = Search(negotiate(lang, accept_language), topic_of(topic), place_id_of(place), week_of(week))
-    return results(found, Searcher(slots, limits, client), bookings, settings)
+           place: Text = "", week: Text = "0", day: Text = "", part: Text = "0", first: Text = "") -> HTMLResponse:
+    """The days of a week; with `day`, that day's times (screen `part`); with `first`, the day of that time."""
+    found = Search(page_language(lang, accept_language), topic_of(topic), place_id_of(place), week_of(week),
+                   day_of(day), part_of(part))
+    return results(found, Searcher(slots, limits, client), bookings, settings, chosen=first[:200])
 
 
 @router.post("/book", response_model=None)
 def book(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep, limits: LimitsDep, client: ClientAddress,
          accept_language: Annotated[str | None, Header()] = None, lang: Lang = None, topic: Text = "",
-         place: Text = "", week: Text = "0", slot_id: Text = "", phone: Text = "",
+         place: Text = "", week: Text = "0", day: Text = "", part: Text = "0", slot_id: Text = "", phone: Text = "",
          key: Text = "", reminders: Text = "", days: Ticked = [], start: Text = "",  # noqa: B006 - FastAPI copies it
          end: Text = "") -> Response:
-    chosen = Search(negotiate(lang, accept_language), topic_of(topic), place_id_of(place), week_of(week))
+    chosen = Search(page_language(lang, accept_language), topic_of(topic), place_id_of(place), week_of(week),
+                    day_of(day), part_of(part))
     choices, preferences = read_choices(reminders, days, start, end)
     searcher = Searcher(slots, limits, client)
     try:
@@ -202,6 +284,7 @@ def book(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep, limits: 
         return results(chosen, searcher, bookings, settings, errors=[throttle_key(refusal)], chosen=slot_id,
                        status=429, choices=choices, retry_after=refusal.retry_after)
     if isinstance(outcome, Accepted):
+        wait_for_decision(bookings, outcome.manage_token, settings.booking_wait_seconds)
         return redirect(f"/m/{outcome.manage_token}")
-    return results(chosen, searcher, bookings, settings, errors=outcome, chosen=slot_id, status=422,
+    return results(chosen, searcher, bookings, settings, errors=outcome, chosen=slot_id[:200], status=422,
                    choices=choices)

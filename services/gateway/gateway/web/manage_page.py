@@ -15,18 +15,15 @@ from gateway.booking_views import BookingView
 from gateway.bookings import Accepted, BookingService
 from gateway.errors import BookingNotFound, NotCancellable, NotErasableYet, PreferencesNotChangeable, Throttled
 from gateway.settings import GatewaySettings
-from gateway.web.booking_page import Lang, Text, Ticked, new_key, request_booking, throttle_key
-from gateway.web.rendering import redirect, render
-from gateway.web.slot_rows import days_of, slot_row
+from gateway.web.booking_page import Lang, Text, Ticked, new_key, request_booking, throttle_key, wait_for_decision
+from gateway.web.rendering import phone_hint, redirect, render
+from gateway.web.slot_rows import groups_by_day, slot_row
 from gateway.web.text_choices import TextChoices, read_choices
-from gateway.web.texts import TEXTS, negotiate
+from gateway.web.texts import TEXTS, page_language, supported, text
 from shared.contracts import Slot
 from shared.contracts.contacts import WEEKDAYS
 
 router = APIRouter(include_in_schema=False)
-
-PENDING_REFRESH_SECONDS = 2
-
 
 def _slot(raw: dict[str, Any] | None) -> Slot | None:
     try:
@@ -42,15 +39,14 @@ def _manage(token: str, view: BookingView, lang: str, bookings: BookingService, 
     slot = _slot(view.slot)
     now = bookings.clock()
     alternatives = [s for s in (_slot(raw) for raw in view.alternatives) if s is not None and s.start > now]
-    texts = TEXTS[lang]
-    reason = texts.get(f"reason.{view.reason}", texts["reason.other"]) if view.status == "rejected" else ""
+    reason_key = f"reason.{view.reason}" if f"reason.{view.reason}" in TEXTS else "reason.other"
+    reason = text(lang, reason_key) if view.status == "rejected" else ""
     return render(
         "manage.html", lang, status, errors=errors or [], here=f"/m/{token}", token=token, state=view.status,
-        refresh=PENDING_REFRESH_SECONDS if view.status == "pending" else None,
         slot=slot_row(slot, lang, zone) if slot else None, reason=reason,
-        days=days_of(alternatives, lang, zone), chosen="", key=new_key(), saved=saved,
+        groups=groups_by_day(alternatives, lang, zone), chosen="", key=new_key(), saved=saved,
         current=TextChoices.of(view.preferences).summary(lang), choices=choices or TextChoices.of(view.preferences),
-        weekdays=WEEKDAYS, retry_after=retry_after,
+        weekdays=WEEKDAYS, retry_after=retry_after, phone_hint=phone_hint(lang, settings.allowed_countries),
     )
 
 
@@ -64,8 +60,8 @@ def manage(token: str, bookings: BookingsDep, settings: SettingsDep, lang: str |
     try:
         view = bookings.view(token)
     except BookingNotFound:
-        return _not_found(negotiate(lang, accept_language))
-    return _manage(token, view, negotiate(lang, accept_language, view.language), bookings, settings,
+        return _not_found(page_language(lang, accept_language))
+    return _manage(token, view, page_language(lang, accept_language, view.language), bookings, settings,
                    saved=saved == "1")
 
 
@@ -77,8 +73,8 @@ def change_preferences(token: str, bookings: BookingsDep, settings: SettingsDep,
     try:
         view = bookings.view(token)
     except BookingNotFound:
-        return _not_found(negotiate(lang, accept_language))
-    language = negotiate(lang, accept_language, view.language)
+        return _not_found(page_language(lang, accept_language))
+    language = page_language(lang, accept_language, view.language)
     choices, preferences = read_choices(reminders, days, start, end)
     if isinstance(preferences, list):
         return _manage(token, view, language, bookings, settings, errors=preferences, status=422, choices=choices)
@@ -87,7 +83,7 @@ def change_preferences(token: str, bookings: BookingsDep, settings: SettingsDep,
     except PreferencesNotChangeable:
         return _manage(token, view, language, bookings, settings, errors=["prefs_not_changeable"], status=409)
     # Only a flag in the address: the choices themselves stay in the POST body and the database.
-    return redirect(f"/m/{token}?saved=1" + (f"&lang={lang}" if lang and lang in TEXTS else ""))
+    return redirect(f"/m/{token}?saved=1" + (f"&lang={lang}" if supported(lang) else ""))
 
 
 @router.post("/m/{token}/book", response_model=None)
@@ -98,17 +94,18 @@ def book_alternative(token: str, bookings: BookingsDep, settings: SettingsDep, c
     try:
         view = bookings.view(token)
     except BookingNotFound:
-        return _not_found(negotiate(lang, accept_language))
+        return _not_found(page_language(lang, accept_language))
     # The alternatives were found for the first booking's language, so the new booking keeps it.
     choices, preferences = read_choices(reminders, days, start, end)
     try:
         outcome = request_booking(bookings, slot_id, phone, view.language, None, key, preferences, client)
     except Throttled as refusal:
-        return _manage(token, view, negotiate(lang, accept_language, view.language), bookings, settings,
+        return _manage(token, view, page_language(lang, accept_language, view.language), bookings, settings,
                        errors=[throttle_key(refusal)], status=429, choices=choices, retry_after=refusal.retry_after)
     if isinstance(outcome, Accepted):
+        wait_for_decision(bookings, outcome.manage_token, settings.booking_wait_seconds)
         return redirect(f"/m/{outcome.manage_token}")
-    return _manage(token, view, negotiate(lang, accept_language, view.language), bookings, settings,
+    return _manage(token, view, page_language(lang, accept_language, view.language), bookings, settings,
                    errors=outcome, status=422, choices=choices)
 
 
@@ -118,10 +115,10 @@ def confirm_cancel(token: str, bookings: BookingsDep, lang: str | None = None,
     try:
         view = bookings.view(token)
     except BookingNotFound:
-        return _not_found(negotiate(lang, accept_language))
+        return _not_found(page_language(lang, accept_language))
     if view.status not in ("pending", "confirmed"):
         return redirect(f"/m/{token}")
-    return render("cancel.html", negotiate(lang, accept_language, view.language), here=f"/m/{token}/cancel",
+    return render("cancel.html", page_language(lang, accept_language, view.language), here=f"/m/{token}/cancel",
                   token=token)
 
 
@@ -132,13 +129,13 @@ def cancel(token: str, bookings: BookingsDep, settings: SettingsDep, client: Cli
         bookings.cancel(token, client)
     except Throttled as refusal:
         view = bookings.view(token)
-        return _manage(token, view, negotiate(lang, accept_language, view.language), bookings, settings,
+        return _manage(token, view, page_language(lang, accept_language, view.language), bookings, settings,
                        errors=["too_many"], status=429, retry_after=refusal.retry_after)
     except BookingNotFound:
-        return _not_found(negotiate(lang, accept_language))
+        return _not_found(page_language(lang, accept_language))
     except NotCancellable:
         view = bookings.view(token)
-        return _manage(token, view, negotiate(lang, accept_language, view.language), bookings, settings,
+        return _manage(token, view, page_language(lang, accept_language, view.language), bookings, settings,
                        errors=["not_cancellable"], status=409)
     return redirect(f"/m/{token}")
 
@@ -150,10 +147,10 @@ def confirm_erase(token: str, bookings: BookingsDep, lang: str | None = None,
     try:
         view = bookings.view(token)
     except BookingNotFound:
-        return _not_found(negotiate(lang, accept_language))
+        return _not_found(page_language(lang, accept_language))
     if view.status == "pending":
         return redirect(f"/m/{token}")
-    return render("erase.html", negotiate(lang, accept_language, view.language), here=f"/m/{token}/erase",
+    return render("erase.html", page_language(lang, accept_language, view.language), here=f"/m/{token}/erase",
                   token=token)
 
 
@@ -163,10 +160,10 @@ def erase(token: str, bookings: BookingsDep, settings: SettingsDep,
     """Delete the client's data; the answer says so once, and the link shows the not-found page from then on."""
     try:
         view = bookings.view(token)
-        language = negotiate(lang, accept_language, view.language)
+        language = page_language(lang, accept_language, view.language)
         bookings.erase(token)
     except BookingNotFound:
-        return _not_found(negotiate(lang, accept_language))
+        return _not_found(page_language(lang, accept_language))
     except NotErasableYet:
         return _manage(token, view, language, bookings, settings, errors=["not_erasable_yet"], status=409)
     return render("erased.html", language)

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from starlette.requests import ClientDisconnect
 
 from gateway.web.rendering import render
-from gateway.web.texts import negotiate
+from gateway.web.texts import page_language
 
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -44,12 +44,12 @@ def _again(request: Request) -> str:
 
 def error_page(request: Request) -> HTMLResponse:
     """A page's 500 (a bug of ours), in the language asked for in the address or by the browser."""
-    language = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
+    language = page_language(request.query_params.get("lang"), request.headers.get("accept-language"))
     return render("error.html", language, 500, here=_again(request), again=_again(request))
 
 
 async def unavailable_page(request: Request, headers: dict[str, str]) -> HTMLResponse:
-    language = negotiate(await _chosen_language(request), request.headers.get("accept-language"))
+    language = page_language(await _chosen_language(request), request.headers.get("accept-language"))
     response = render("unavailable.html", language, 503, here=_again(request), again=_again(request))
     response.headers.update(headers)
     return response

@@ -1,14 +1,21 @@
-"""What a slot looks like on a page: its day, time and place in the client's language, grouped by day."""
+"""What a slot looks like on a page: its day, time and place in the client's language; the days with free times,
+one day's times by place in screens of at most MAX_CHOICES, alternatives by day."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
+from babel.dates import format_date, get_date_format
 
-from gateway.web.texts import TEXTS
+from gateway.web.texts import text
 from shared.contracts import Mode, PublicLocation, Slot
+
+# Never more radio buttons than this on one screen: a longer list is read out, scrolled and mis-tapped.
+MAX_CHOICES = 20
 
 
 @dataclass(frozen=True)
@@ -20,30 +27,85 @@ class SlotRow:
 
 
 @dataclass(frozen=True)
-class Day:
-    label: str
+class Group:
+    """Radio buttons under one legend: the times at one place, or (alternatives) the times of one day."""
+
+    legend: str
     slots: list[SlotRow]
 
 
+@dataclass(frozen=True)
+class DayChoice:
+    iso: str  # the form value, 2025-03-03
+    label: str
+    count: int
+
+
 def place_label(location: PublicLocation, mode: Mode, lang: str) -> str:
-    texts = TEXTS[lang]
+    how = text(lang, f"mode.{mode.value}")
     if mode in (Mode.phone, Mode.video):
-        return texts[f"mode.{mode.value}"]
-    return f"{location.alias} ({texts[f'mode.{mode.value}']})"
+        return how
+    return f"{location.alias} ({how})"
+
+
+# English dates as read in Europe ("Monday, 3 March"), not in the US.
+DATE_LOCALE = {"en": "en_GB"}
+
+
+@cache
+def day_pattern(lang: str) -> str:
+    """The locale's full date pattern (CLDR) without the year and era: a weekday, the day and the month."""
+    pattern = get_date_format("full", locale=DATE_LOCALE.get(lang, lang)).pattern
+    pattern = re.sub(r"\s*G+", "", pattern)
+    return re.sub(r"(\s*'[^']*')?[,\s]*y+(\s*'[^']*')?\.?", "", pattern).strip(" ,")
+
+
+def day_label(day: date, lang: str) -> str:
+    """"Montag, 3. März", "Monday, 3 March", "วันจันทร์ที่ 3 มีนาคม": in the language's own order and words."""
+    label = format_date(day, day_pattern(lang), locale=DATE_LOCALE.get(lang, lang))
+    return label[:1].upper() + label[1:]
 
 
 def slot_row(slot: Slot, lang: str, zone: ZoneInfo) -> SlotRow:
     start = slot.start.astimezone(zone)
-    return SlotRow(slot.slot_id, format_date(start.date(), TEXTS[lang]["date_pattern"], locale=lang),
+    return SlotRow(slot.slot_id, day_label(start.date(), lang),
                    start.strftime("%H:%M"), place_label(slot.location, slot.mode, lang))
 
 
-def days_of(slots: list[Slot], lang: str, zone: ZoneInfo) -> list[Day]:
-    days: dict[str, list[SlotRow]] = {}
+def local_day(slot: Slot, zone: ZoneInfo) -> date:
+    return slot.start.astimezone(zone).date()
+
+
+def days_with_times(slots: list[Slot], lang: str, zone: ZoneInfo) -> list[DayChoice]:
+    """The days that have a free time, in order, each with how many."""
+    counts: dict[date, int] = {}
+    for slot in slots:
+        counts[local_day(slot, zone)] = counts.get(local_day(slot, zone), 0) + 1
+    return [DayChoice(day.isoformat(), day_label(day, lang), count) for day, count in sorted(counts.items())]
+
+
+def parts_of_day(slots: list[Slot], day: date, zone: ZoneInfo) -> list[list[Slot]]:
+    """The day's times in order, cut into screens of at most MAX_CHOICES (earlier screens hold earlier times)."""
+    ordered = sorted((slot for slot in slots if local_day(slot, zone) == day), key=lambda s: (s.start, s.slot_id))
+    return [ordered[i:i + MAX_CHOICES] for i in range(0, len(ordered), MAX_CHOICES)]
+
+
+def groups_by_place(slots: list[Slot], lang: str, zone: ZoneInfo) -> list[Group]:
+    """One day's times under the place they are at (places in the order of their first time)."""
+    places: dict[str, list[SlotRow]] = {}
     for slot in sorted(slots, key=lambda s: s.start):
         row = slot_row(slot, lang, zone)
+        places.setdefault(row.place, []).append(SlotRow(row.slot_id, row.day, row.time, ""))
+    return [Group(label, rows) for label, rows in places.items()]
+
+
+def groups_by_day(slots: list[Slot], lang: str, zone: ZoneInfo) -> list[Group]:
+    """Times on several days (the alternatives after a refusal): under their day, each with its place."""
+    days: dict[str, list[SlotRow]] = {}
+    for slot in sorted(slots, key=lambda s: s.start)[:MAX_CHOICES]:
+        row = slot_row(slot, lang, zone)
         days.setdefault(row.day, []).append(row)
-    return [Day(label, rows) for label, rows in days.items()]
+    return [Group(label, rows) for label, rows in days.items()]
 
 
 def places_of(slots: list[Slot], lang: str) -> list[tuple[int, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import time
 
-from gateway.web.texts import TEXTS
+from gateway.web.texts import text
 from shared.contracts import ContactPreferences, SafeWindow
 from shared.contracts.contacts import WEEKDAYS
 
@@ -33,13 +33,12 @@ class TextChoices:
         return sorted({*HOURS, *(value for value in (self.start, self.end) if clock_time(value) is not None)})
 
     def summary(self, lang: str) -> list[str]:
-        texts = TEXTS[lang]
-        lines = [texts["prefs_summary_on" if self.reminders else "prefs_summary_off"]]
+        lines = [text(lang, "prefs_summary_on" if self.reminders else "prefs_summary_off")]
         if self.days:
-            days = ", ".join(texts[f"day.{day}"] for day in self.days)
-            lines.append(texts["prefs_summary_window"].format(days=days, start=self.start, end=self.end))
+            days = ", ".join(text(lang, f"day.{day}") for day in self.days)
+            lines.append(text(lang, "prefs_summary_window").format(days=days, start=self.start, end=self.end))
         else:
-            lines.append(texts["prefs_summary_any_time"])
+            lines.append(text(lang, "prefs_summary_any_time"))
         return lines
 
 
