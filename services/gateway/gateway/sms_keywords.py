@@ -233,7 +233,7 @@ def classify(body: str) -> tuple[Keyword, str | None]:
     """("stop" | "start" | "other", the language of the matched word or None if several languages share it)."""
     intent = read(body)
     if intent.kind in ("stop", "start"):
-        return intent.kind, intent.language  # type: ignore[return-value]
+        return intent.kind, intent.language
     return "other", None
 
 

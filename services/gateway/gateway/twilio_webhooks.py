@@ -131,7 +131,7 @@ class TwilioWebhooks:
                     return None
             keyword = intent.kind if intent.kind in ("stop", "start") else "other"
             sealed = self.cipher.seal_for_notifier(phone, inbound_phone_context(sid))
-            received = SmsReceived(message_sid=sid, phone=sealed, keyword=keyword,  # type: ignore[arg-type]
+            received = SmsReceived(message_sid=sid, phone=sealed, keyword=keyword,
                                    language=intent.language if keyword != "other" else None)
             self._publish(received, sid, sid)
             if self.conversations is not None:
