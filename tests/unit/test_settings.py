@@ -85,7 +85,9 @@ def test_each_service_reads_the_common_variables_and_its_own() -> None:
     assert variables(GatewaySettings) == common | {"GATEWAY_DATABASE_URL", "HOST", "PORT", "PUBLIC_BASE_URL",
                                                    "DATA_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY",
                                                    "NOTIFIER_PUBLIC_KEY", "SMS_ALLOWED_COUNTRIES",
-                                                   "FORWARDED_ALLOW_IPS", *LIMITS, "SLOTS_CACHE_SECONDS"}
+                                                   "FORWARDED_ALLOW_IPS", *LIMITS, "SLOTS_CACHE_SECONDS",
+                                                   "SMS_CONVERSATION_MINUTES", "SMS_PER_PHONE_MINUTE",
+                                                   "SMS_PAUSE_MINUTES"}
     assert variables(SchedulerSettings) == common | {"SCHEDULER_DATABASE_URL", "WORKER_CONCURRENCY",
                                                      "SLOT_STEP_MINUTES", "TRAVEL_BUFFER_MINUTES"}
     assert variables(NotifierSettings) == common | {
