@@ -206,20 +206,22 @@ def render_reply(
     shipped = catalogues if catalogues is not None else shipped_catalogues()
 
     def body_in(lang: str) -> str:
-        bodies = []
-        for count in range(len(times), 0, -1) if times else (0,):
-            one = _render_in(shipped, REPLIES[kind], lang, starts_at, place, link, zone, "", times[:count])
-            two = None
-            if also is not None and also != lang:
+        counts = range(len(times), 0, -1) if times else range(0, -1, -1)
+        # Both languages with fewer times first: a client whose language is unknown must be able to read it.
+        second = also if also is not None and also != lang else None
+        both = [(count, True) for count in counts] if second is not None else []
+        body = ""
+        for count, bilingual in [*both, *((count, False) for count in counts)]:
+            body = _render_in(shipped, REPLIES[kind], lang, starts_at, place, link, zone, "", times[:count])
+            if second is not None and bilingual:
                 try:
-                    two = _render_in(shipped, REPLIES[kind], also, starts_at, place, link, zone, "", times[:count])
+                    body += "\n" + _render_in(shipped, REPLIES[kind], second, starts_at, place, link, zone, "",
+                                              times[:count])
                 except BrokenTranslation:
-                    two = None
-            bodies = [f"{one}\n{two}" if two else one, one]
-            for body in bodies:
-                if segments(_signed(body, signature))[1] <= MAX_SEGMENTS:
-                    return _signed(body, signature)
-        return _signed(bodies[-1], signature)
+                    continue
+            if segments(_signed(body, signature))[1] <= MAX_SEGMENTS:
+                break
+        return _signed(body, signature)
 
     return _with_fallback(kind, language, body_in)
 
