@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 import secrets
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -25,7 +27,7 @@ from twilio.request_validator import RequestValidator
 
 from shared.crypto import DataCipher
 from shared.phones import mask_phone
-from tests.support.system import System, assert_stays, poll, running_system_in_own_dir, wait_for_status
+from tests.support.system import REPO, System, assert_stays, poll, running_system_in_own_dir, wait_for_status
 
 AUTH_TOKEN = "sms-conversation-test-token-0123456789"
 PER_MINUTE = 4
@@ -260,3 +262,15 @@ def test_too_many_texts_a_minute_pause_the_number_with_one_reply(system: System,
     assert sorted(answers).count(answers[0]) == PER_MINUTE  # the help text, once per text let through
     assert [a for a in answers if a.startswith("Zu viele Nachrichten.")] == [
         "Zu viele Nachrichten. Ihre nächsten lesen wir in ein paar Minuten."]
+
+
+# --- trying it without Twilio -------------------------------------------------------------------------------------
+
+
+def test_lotse_phone_texts_through_the_signed_webhook_and_prints_the_replies(system: System, phone: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "lotse", "phone", "--from", phone, "--wait", "20", "Termin"],
+                          env=system.env, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f"→ {mask_phone(phone)}: Termin" in done.stdout
+    assert "← Freie Termine, antworten Sie mit der Nummer:\n1) " in done.stdout
+    assert len(replies(system, phone)) == 1
