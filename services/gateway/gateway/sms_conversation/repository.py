@@ -56,8 +56,8 @@ class ConversationRepository:
 
     def purge(self, ended_before: datetime) -> int:
         """Conversations (and their sealed numbers) and handled SIDs older than `ended_before` go."""
-        done = self.session.exec(delete(SmsConversation).where(col(SmsConversation.expires_at) < ended_before,
-                                                               col(SmsConversation.pending_booking_id).is_(None)))
+        # A booking still waiting for its decision a day later is not the client's conversation any more.
+        done = self.session.exec(delete(SmsConversation).where(col(SmsConversation.expires_at) < ended_before))
         self.session.exec(delete(SmsInbound).where(col(SmsInbound.received_at) < ended_before))
         return int(done.rowcount or 0)
 

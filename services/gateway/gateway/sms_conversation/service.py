@@ -5,6 +5,10 @@ cancellation; the confirmation with the manage link is the notifier's usual one.
 
 The number is seen here only to seal it for the notifier and to take its keyed hash; logs name the reply kind and
 the state, never the number or the text.
+
+A text is handled at most once: its MessageSid is recorded (with the count against the limit) before the search or
+booking it leads to, so a retry is never answered twice; a gateway that dies between the two leaves that one text
+unanswered, and the client sends it again. The booking it leads to is idempotent on the MessageSid all the same.
 """
 
 from __future__ import annotations
