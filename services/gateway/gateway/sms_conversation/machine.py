@@ -29,6 +29,7 @@ class Offer:
     slot_id: str
     starts_at: datetime
     place: str
+    language: str = "de"  # the language the slot was searched in, which its counsellor speaks: the booking's
 
 
 @dataclass(frozen=True)

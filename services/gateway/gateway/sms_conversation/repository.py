@@ -64,7 +64,7 @@ class ConversationRepository:
 
 def conversation_of(row: SmsConversation) -> Conversation:
     context = json.loads(row.context_json) if row.context_json else {}
-    offers = tuple(Offer(o["slot_id"], datetime.fromisoformat(o["starts_at"]), o["place"])
+    offers = tuple(Offer(o["slot_id"], datetime.fromisoformat(o["starts_at"]), o["place"], o.get("language", "de"))
                    for o in context.get("offers", ()))
     shown = context.get("appointment")
     appointment = None
@@ -78,8 +78,8 @@ def store(row: SmsConversation, conversation: Conversation, now: datetime) -> No
     """Write the conversation into its row (the times and appointment shown, as JSON)."""
     context: dict[str, object] = {}
     if conversation.offers:
-        context["offers"] = [{"slot_id": o.slot_id, "starts_at": o.starts_at.isoformat(), "place": o.place}
-                             for o in conversation.offers]
+        context["offers"] = [{"slot_id": o.slot_id, "starts_at": o.starts_at.isoformat(), "place": o.place,
+                              "language": o.language} for o in conversation.offers]
     if conversation.appointment is not None:
         context["appointment"] = {"starts_at": conversation.appointment.starts_at.isoformat(),
                                   "place": conversation.appointment.place}

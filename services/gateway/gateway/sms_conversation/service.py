@@ -48,7 +48,7 @@ from gateway.sms_conversation.machine import (
 from gateway.sms_conversation.repository import ConversationRepository, conversation_of, store
 from gateway.sms_keywords import Intent
 from gateway.tables import SmsConversation
-from shared.contracts import BookingRejected, Envelope, wrap
+from shared.contracts import BookingRejected, Envelope, Slot, wrap
 from shared.contracts.sms import OfferedTime, SmsReplyRequested, conversation_context
 from shared.crypto import DataCipher
 from shared.unit_of_work import UnitOfWork
@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 _REPLY_IDS = uuid5(NAMESPACE_URL, "https://lotse/sms-replies")
 _SCOPE = "sms-tel-m"  # rate_events scope: texts per number and minute
 DEFAULT_LANGUAGE = "de"  # a booking needs a language; the service's own
+# Searched when no counsellor speaks the client's language: most counsellors speak these.
+FALLBACK_LANGUAGES = ("en", "de")
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ class SmsConversations:
         step = respond(conversation, intent, now, self.policy.timeout, appointment)
         pending: str | None = None
         if step.offer_kind is not None:
-            step = offered(step.conversation, self._free_times(now), step.offer_kind)
+            step = offered(step.conversation, self._free_times(now, step.conversation.language), step.offer_kind)
         elif step.book is not None:
             pending, step = self._book(step, phone, message_sid, subject)
         elif step.cancel is not None:
@@ -141,7 +143,11 @@ class SmsConversations:
         conversation = conversation_of(row)
         conversation = Conversation(language=conversation.language, expires_at=now + self.policy.timeout,
                                     not_understood_at=conversation.not_understood_at)
-        offers = [Offer(s.slot_id, s.start, s.location.alias) for s in rejected.alternatives if s.start > now]
+        # The scheduler's alternatives are for the language the refused booking asked in: book them in it too.
+        refused = GatewayRepository(session).booking(rejected.booking_id)
+        booked_in = refused.language if refused is not None else DEFAULT_LANGUAGE
+        offers = [Offer(s.slot_id, s.start, s.location.alias, booked_in)
+                  for s in rejected.alternatives if s.start > now]
         step = offered(conversation, offers, "taken")
         store(row, step.conversation, now)
         repository.save(row)
@@ -156,30 +162,26 @@ class SmsConversations:
 
     # --- the steps that reach other parts ---------------------------------------------------------------------
 
-    def _free_times(self, now: datetime) -> list[Offer]:
+    def _free_times(self, now: datetime, language: str | None) -> list[Offer]:
+        """The next free times with a counsellor who speaks the client's language; if none does (yet), in English,
+        then German: a client who writes Thai can still book (the confirmation then comes in that language)."""
         today = now.astimezone(self.zone).date()
-        try:
-            slots = self.slots.search(today, today + timedelta(days=self.policy.search_days - 1))
-        except (SchedulerUnavailable, InvalidSearch):
-            log.warning("sms conversation: the calendar did not answer; told the client no times for now")
-            return []
-        offers: list[Offer] = []
-        seen: set[tuple[datetime, str]] = set()
-        for slot in sorted(slots, key=lambda s: s.start):
-            # Two counsellors free at the same time and place are one choice for the client.
-            if slot.start <= now or (slot.start, slot.location.alias) in seen:
-                continue
-            seen.add((slot.start, slot.location.alias))
-            offers.append(Offer(slot.slot_id, slot.start, slot.location.alias))
-            if len(offers) == MAX_OFFERS:
-                break
-        return offers
+        for asked in dict.fromkeys((language or DEFAULT_LANGUAGE, *FALLBACK_LANGUAGES)):
+            try:
+                slots = self.slots.search(today, today + timedelta(days=self.policy.search_days - 1),
+                                          language=asked)
+            except (SchedulerUnavailable, InvalidSearch):
+                log.warning("sms conversation: the calendar did not answer; told the client no times for now")
+                return []
+            offers = _first_times(slots, now, asked)
+            if offers:
+                return offers
+        return []
 
     def _book(self, step: Step, phone: str, message_sid: str, subject: str) -> tuple[str | None, Step]:
         assert step.book is not None
-        language = step.conversation.language or DEFAULT_LANGUAGE
         try:
-            accepted = self.bookings.request(NewBooking(step.book.slot_id, phone, language, "sms"),
+            accepted = self.bookings.request(NewBooking(step.book.slot_id, phone, step.book.language, "sms"),
                                              idempotency_key=f"sms-{message_sid}", client=f"sms:{subject}")
         except Throttled:
             return None, Step(step.conversation, reply="cannot_book")
@@ -235,3 +237,17 @@ class SmsConversations:
         return wrap(reply, row.conversation_id, now).model_copy(update={"message_id": message_id})
 
 
+
+
+def _first_times(slots: list[Slot], now: datetime, language: str) -> list[Offer]:
+    offers: list[Offer] = []
+    seen: set[tuple[datetime, str]] = set()
+    for slot in sorted(slots, key=lambda s: s.start):
+        # Two counsellors free at the same time and place are one choice for the client.
+        if slot.start <= now or (slot.start, slot.location.alias) in seen:
+            continue
+        seen.add((slot.start, slot.location.alias))
+        offers.append(Offer(slot.slot_id, slot.start, slot.location.alias, language))
+        if len(offers) == MAX_OFFERS:
+            break
+    return offers
