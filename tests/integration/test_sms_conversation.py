@@ -13,20 +13,23 @@ from __future__ import annotations
 
 import re
 import secrets
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy import text as text_sql
 from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator
 
 from shared.crypto import DataCipher
 from shared.phones import mask_phone
+from tests.support import infra
 from tests.support.system import REPO, System, assert_stays, poll, running_system_in_own_dir, wait_for_status
 
 AUTH_TOKEN = "sms-conversation-test-token-0123456789"
@@ -36,11 +39,25 @@ LISTED = re.compile(r"^(\d)\) ", re.MULTILINE)
 QUIET_SECONDS = 3.0  # how long "no further reply" is watched
 
 
-@pytest.fixture(scope="module")
-def system() -> Iterator[System]:
-    with running_system_in_own_dir("lotse-sms-", {"TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-                                                  "SMS_PER_PHONE_MINUTE": str(PER_MINUTE)}) as running:
-        yield running
+@pytest.fixture(scope="module", params=["embedded", pytest.param("postgresql", marks=pytest.mark.infra)])
+def system(request: pytest.FixtureRequest) -> Iterator[System]:
+    """The embedded default, and RabbitMQ + PostgreSQL (there the number's lock is an advisory lock, and the
+    gateway's threads really answer webhooks side by side)."""
+    extra = {"TWILIO_AUTH_TOKEN": AUTH_TOKEN, "SMS_PER_PHONE_MINUTE": str(PER_MINUTE)}
+    if request.param == "embedded":
+        with running_system_in_own_dir("lotse-sms-", extra) as running:
+            yield running
+        return
+    request.getfixturevalue("infrastructure")
+    databases, vhost = infra.create_databases(migrated=True), infra.create_vhost()
+    try:
+        with running_system_in_own_dir("lotse-sms-pg-", {
+                **extra, "BROKER_URL": infra.amqp_url(vhost), "GATEWAY_DATABASE_URL": databases.gateway,
+                "SCHEDULER_DATABASE_URL": databases.scheduler, "NOTIFIER_DATABASE_URL": databases.notifier}) as running:
+            yield running
+    finally:
+        infra.delete_vhost(vhost)
+        infra.drop_databases(databases)
 
 
 @pytest.fixture
@@ -83,9 +100,16 @@ def wait_replies(system: System, phone: str, count: int) -> list[str]:
     return list(poll(lambda: (found := replies(system, phone)) and len(found) >= count and found, seconds=30))
 
 
-def gateway_rows(system: System, sql: str, *args: object) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(f"file:{system.var_dir / 'gateway.sqlite'}?mode=ro", uri=True, timeout=30) as db:
-        return list(db.execute(sql, args).fetchall())
+def gateway_rows(system: System, sql: str, **params: object) -> list[tuple[Any, ...]]:
+    """Rows of the gateway's database (SQLite file or PostgreSQL), by plain SQL with :named parameters."""
+    url = system.env.get("GATEWAY_DATABASE_URL") or f"sqlite:///{system.var_dir / 'gateway.sqlite'}"
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.begin() as connection:
+            result = connection.execute(text_sql(sql), params)
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
 
 
 def phone_hash(system: System, phone: str) -> str:
@@ -124,8 +148,8 @@ def test_a_client_books_by_sms_in_romanian_and_gets_the_confirmation_with_the_ma
     token = LINK.search(confirmation).group(1)  # type: ignore[union-attr]
     booking = client.get(f"/v1/bookings/{token}").json()
     assert booking["status"] == "confirmed"
-    assert gateway_rows(system, "SELECT channel, language FROM booking_requests WHERE phone_hash = ?",
-                        phone_hash(system, phone)) == [("sms", "ro")]
+    assert gateway_rows(system, "SELECT channel, language FROM booking_requests WHERE phone_hash = :h",
+                        h=phone_hash(system, phone)) == [("sms", "ro")]
     # The number and the words stay out of every log.
     logs = system.all_logs()
     assert phone not in logs and phone[3:] not in logs and "Programare" not in logs
@@ -175,22 +199,22 @@ def test_a_number_after_the_list_timed_out_books_nothing_and_gets_fresh_times(sy
     text(system, phone, "appointment")
     wait_replies(system, phone, 1)
     subject = phone_hash(system, phone)
-    with sqlite3.connect(system.var_dir / "gateway.sqlite", timeout=30) as db:  # 15 minutes pass
-        db.execute("UPDATE sms_conversations SET expires_at = '2000-01-01 00:00:00.000000' WHERE phone_hash = ?",
-                   (subject,))
+    gateway_rows(system, "UPDATE sms_conversations SET expires_at = :past WHERE phone_hash = :h",  # 15 minutes pass
+                 past=datetime(2000, 1, 1, tzinfo=UTC) if system.env.get("GATEWAY_DATABASE_URL")
+                 else "2000-01-01 00:00:00.000000", h=subject)
 
     text(system, phone, "1")
     fresh = wait_replies(system, phone, 2)[1]
     assert fresh.startswith("That list has expired. Free times now, reply with the number:\n1) ")
-    assert gateway_rows(system, "SELECT count(*) FROM booking_requests WHERE phone_hash = ?", subject) == [(0,)]
+    assert gateway_rows(system, "SELECT count(*) FROM booking_requests WHERE phone_hash = :h", h=subject) == [(0,)]
 
 
 def test_a_time_taken_between_the_list_and_the_answer_is_said_so_with_fresh_times(
         system: System, client: httpx.Client, phone: str) -> None:
     text(system, phone, "Termin")
     wait_replies(system, phone, 1)
-    [(context,)] = gateway_rows(system, "SELECT context_json FROM sms_conversations WHERE phone_hash = ?",
-                                phone_hash(system, phone))
+    [(context,)] = gateway_rows(system, "SELECT context_json FROM sms_conversations WHERE phone_hash = :h",
+                                h=phone_hash(system, phone))
     first = re.search(r'"slot_id": "([^"]+)"', context).group(1)  # type: ignore[union-attr]
     book_on_the_web(client, "+4915112399001", first)  # someone else takes the first time listed
 
