@@ -1,6 +1,6 @@
 """SMS conversations at once: webhook → reply handed to the provider (the SMS sink), p50/p99.
 
-    python bench/sms_conversations.py [--conversations 200] [--concurrency 32] [--rate 10] [--keep]
+    python bench/sms_conversations.py [--conversations 200] [--concurrency 32] [--rate 10] [--real-stack] [--keep]
 
 Starts the four roles on the embedded default (as tests/support/system.py does) with a webhook token, then has
 --conversations phones (each a number of its own) text "Termin" at once, --concurrency webhooks in flight, each
@@ -34,6 +34,7 @@ from starlette.datastructures import ImmutableMultiDict  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
 from shared.phones import mask_phone  # noqa: E402
+from tests.support import infra  # noqa: E402
 from tests.support.system import base_env, free_port, running_system  # noqa: E402
 
 TOKEN = "bench-sms-conversations-token-0123456789"
@@ -49,15 +50,27 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=10.0, help="SMS_RATE_PER_SECOND (0: no limit)")
+    parser.add_argument("--real-stack", action="store_true",
+                        help="RabbitMQ and PostgreSQL of this machine (a vhost and databases of its own)")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     var_dir = Path(tempfile.mkdtemp(prefix="lotse-bench-sms-"))
-    env = base_env(var_dir, free_port(), {"TWILIO_AUTH_TOKEN": TOKEN, "SMS_PER_PHONE_MINUTE": "1000",
-                                                  "SMS_RATE_PER_SECOND": f"{args.rate:g}"})
+    extra = {"TWILIO_AUTH_TOKEN": TOKEN, "SMS_PER_PHONE_MINUTE": "1000", "SMS_RATE_PER_SECOND": f"{args.rate:g}"}
+    databases, vhost = None, None
+    if args.real_stack:
+        infra.ensure_infrastructure()
+        databases, vhost = infra.create_databases("lotse_bench", migrated=True), infra.create_vhost()
+        extra |= {"BROKER_URL": infra.amqp_url(vhost), "GATEWAY_DATABASE_URL": databases.gateway,
+                  "SCHEDULER_DATABASE_URL": databases.scheduler, "NOTIFIER_DATABASE_URL": databases.notifier}
+    env = base_env(var_dir, free_port(), extra)
     try:
         with running_system(env, var_dir) as system:
             run(system.url, var_dir / "sms-sink.jsonl", args.conversations, args.concurrency)
     finally:
+        if vhost is not None:
+            infra.delete_vhost(vhost)
+        if databases is not None:
+            infra.drop_databases(databases)
         if args.keep:
             print(f"kept: {var_dir}")
         else:
