@@ -60,19 +60,17 @@ class GatewaySettings(DataKeySettings, PublicUrlSettings, SmsDestinationSettings
     searches_per_address_minute: Limit = _SAFE.searches_per_address_minute
     # How long one answer of the scheduler to a slot search is reused for the same question (0: never).
     slots_cache_seconds: float = Field(default=5.0, ge=0, le=60)
-<<<<<<< HEAD
     # How long the booking form's POST waits for the scheduler's decision before it shows the page with a "check
     # again" button (0: not at all). The thread waits, so keep it to a few seconds.
     booking_wait_seconds: float = Field(default=3.0, ge=0, le=10)
     # Where the "leave quickly" button on every client page goes: a neutral, everyday site.
     quick_exit_url: Annotated[str, AfterValidator(_web_address)] = "https://www.google.com/"
-=======
+
     # Booking by SMS (gateway.sms_conversation): how long a list of times or a question waits for its answer,
     # how many texts one number may send a minute, and how long it is not read after that.
     sms_conversation_minutes: int = Field(default=15, ge=1, le=120)
     sms_per_phone_minute: int = Field(default=10, ge=1, le=1000)
     sms_pause_minutes: int = Field(default=10, ge=1, le=1440)
->>>>>>> sms-booking
 
     @model_validator(mode="after")
     def _embedded_gateway_database(self) -> Self:
