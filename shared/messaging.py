@@ -53,7 +53,8 @@ class Subscription:
 SUBSCRIPTIONS: dict[str, tuple[Subscription, ...]] = {
     "scheduler": (
         Subscription("scheduler.bookings", ("booking.requested", "booking.cancellation_requested",
-                                            "contact.unreachable", "client.erasure_requested")),
+                                            "contact.unreachable", "client.erasure_requested",
+                                            "booking.move_requested")),
         Subscription("scheduler.queries", ("slots.requested", "staff.requested", "feed.requested",
                                            "counsellor.requested")),
     ),
@@ -67,7 +68,7 @@ SUBSCRIPTIONS: dict[str, tuple[Subscription, ...]] = {
         Subscription("notifier.queries", ("sms.preview_requested",)),
     ),
     "gateway": (Subscription("gateway.events", ("booking.confirmed", "booking.rejected", "booking.cancelled",
-                                                "booking.rescheduled")),),
+                                                "booking.rescheduled", "booking.move_refused")),),
 }
 
 

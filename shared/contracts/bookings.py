@@ -5,15 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.contracts.common import FreeText, LanguageCode, Slot, SlotId, Topic
+from shared.contracts.common import FreeText, LanguageCode, Mode, Slot, SlotId, Topic
 from shared.contracts.envelope import Payload, register, register_upgrade
 
 RejectionReason = Literal[
     "slot_taken", "unknown_slot", "slot_in_past", "language_not_offered", "topic_not_offered", "counsellor_absent"
 ]
 CancelledBy = Literal["client", "staff"]
+# The language of the conversation, apart from the language of the texts: a counsellor who speaks it, or German or
+# English with a language mediator (then any counsellor will do).
+Conversation = Literal["own_language", "mediator"]
+# Why a client's move was refused: a reason for the new slot, or one about the booking itself.
+MoveRefusalReason = RejectionReason | Literal["unknown_booking", "not_confirmed"]
 # When reminders go out, in minutes before the start: the appointment type's policy, set by admins in the scheduler.
 ReminderOffsets = Annotated[
     tuple[Annotated[int, Field(ge=15, le=20160)], ...], Field(max_length=5)
@@ -32,6 +37,20 @@ class BookingRequested(Payload):
     topic: Topic | None = None
     language: LanguageCode
     channel: Literal["web", "sms"]
+    # Added later (optional, so a message without it still means what it meant): the conversation choice.
+    conversation: Conversation = "own_language"
+
+
+class Meeting(BaseModel):
+    """How client and counsellor meet, for the manage page only (never an SMS: lock screens). Office: the address
+    and how to get in; outreach: how the place is agreed; phone: nothing more (the counsellor calls the number
+    given); video: a join link made for this appointment alone (a random room name, nothing about topic or person)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mode: Mode
+    address: str | None = Field(default=None, max_length=200)
+    directions: str | None = Field(default=None, max_length=500)
+    video_url: str | None = Field(default=None, max_length=300)
 
 
 @register
@@ -45,6 +64,9 @@ class BookingConfirmed(Payload):
     language: LanguageCode
     # v2: the appointment type's reminder policy (a v1 message is read with the default policy).
     reminder_offsets_minutes: ReminderOffsets = DEFAULT_REMINDER_OFFSETS
+    # Added later (optional): how to meet, for the gateway's manage page; the notifier never puts it in a text.
+    meeting: Meeting | None = None
+    conversation: Conversation = "own_language"
 
 
 register_upgrade("booking.confirmed", 1)
@@ -98,9 +120,38 @@ class BookingRescheduled(Payload):
     reason: FreeText | None = None
     # v2: the reminder policy of the (possibly other) appointment type now booked.
     reminder_offsets_minutes: ReminderOffsets = DEFAULT_REMINDER_OFFSETS
+    # Added later (optional): how to meet at the new time; and, for a move the client asked for, its id.
+    meeting: Meeting | None = None
+    move_id: UUID | None = None
 
 
 register_upgrade("booking.rescheduled", 1)
+
+
+@register
+class BookingMoveRequested(Payload):
+    """gateway → scheduler: the client (by manage token) asks to move their confirmed booking to `slot_id`. The
+    scheduler holds the new time before it releases the old one (one transaction), or keeps the old one and answers
+    `booking.move_refused`; a move it carried out is announced as `booking.rescheduled` with this `move_id`."""
+
+    message_type = "booking.move_requested"
+    message_version = 1
+    booking_id: UUID
+    move_id: UUID
+    slot_id: SlotId
+
+
+@register
+class BookingMoveRefused(Payload):
+    """scheduler → gateway: the client's move was refused; the booking keeps its time. Up to three nearest
+    alternatives for a taken slot."""
+
+    message_type = "booking.move_refused"
+    message_version = 1
+    booking_id: UUID
+    move_id: UUID
+    reason: MoveRefusalReason
+    alternatives: list[Slot] = Field(default_factory=list)
 
 
 @register

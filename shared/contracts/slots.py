@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +31,10 @@ class SlotsRequested(Payload):
     date_from: date
     date_to: date
     limit: int = Field(default=200, ge=1, le=1000)
+    # Added later (optional): the times this confirmed booking may move to. The scheduler searches with the booking's
+    # own topic, language and conversation choice (the gateway knows none of the topic), its own time not counted
+    # as taken and not offered.
+    for_booking: UUID | None = None
     reply_to: str = Field(pattern=r"^gateway\.replies\.[0-9a-f]{12}$")
 
 

@@ -224,11 +224,18 @@ class UpdateCounsellorAction(_Model):
     daily_cap: int | None = Field(default=None, ge=1, le=20)
 
 
+# What an admin writes for clients holding a booking (address, how to get in, how the place is agreed): digits are
+# fine (house numbers, postcodes, a bell), a "+" is not (no phone number may reach the scheduler).
+LocationText = Annotated[str, StringConstraints(max_length=500, pattern=r"^[^+＋]*$")]
+
+
 class UpdateLocationAction(_Model):
     action: Literal["update_location"] = "update_location"
     location_id: int = Field(ge=1, le=2_000_000_000)
     active: bool | None = None
     alias: LocationAlias | None = None
+    address: Annotated[LocationText, Field(max_length=200)] | None = None
+    directions: LocationText | None = None
 
 
 StaffAction = Annotated[
@@ -314,6 +321,8 @@ class StaffBooking(_Model):
     needs_attention: bool
     status_reason: str | None = None
     contact_problem: ContactProblem | None = None  # None: nothing known against texting the client
+    # own_language: the counsellor speaks the client's language; mediator: German or English with a mediator.
+    conversation: Literal["own_language", "mediator"] = "own_language"
 
 
 class StaffWindow(_Model):
@@ -417,6 +426,8 @@ class LocationData(_Model):
     kind: str
     alias: str
     active: bool
+    address: str = ""
+    directions: str = ""
 
 
 # --- the answer: one model per operation, or a refusal ------------------------------------------------------------

@@ -128,7 +128,7 @@ def test_the_drift_check_sees_an_index_and_a_length_no_migration_made(tmp_path: 
 
 # --- rows carried over from the revision before head -----------------------------------------------------------------
 
-SCHEDULER_ROWS: dict[str, list[dict[str, Any]]] = {  # as a database at 0002 holds them: the columns of 0001
+SCHEDULER_ROWS: dict[str, list[dict[str, Any]]] = {  # as a database at 0003 holds them
     "locations": [{"town": "Rostock", "kind": "office", "alias": "Rostock 1", "address": "Am Markt 1",
                    "active": True}],
     "counsellors": [{"alias": "Anna", "languages": "de,en", "topics": "career,health", "daily_cap": 4,
@@ -136,7 +136,7 @@ SCHEDULER_ROWS: dict[str, list[dict[str, Any]]] = {  # as a database at 0002 hol
     "counsellor_locations": [{"counsellor_id": 1, "location_id": 1}],
     "appointment_types": [{"topic": "career", "duration_minutes": 50, "modes": "office", "buffer_before_minutes": 10,
                            "buffer_after_minutes": 5, "min_notice_minutes": 120, "horizon_days": 60,
-                           "active": True}],
+                           "active": True, "reminder_offsets_minutes": "10080,1440"}],
     "availability_rules": [{"counsellor_id": 1, "location_id": 1, "weekday": 0, "starts": time(9),
                             "ends": time(17), "valid_from": date(2030, 1, 1), "valid_until": None,
                             "on_holidays": False}],
@@ -147,7 +147,9 @@ SCHEDULER_ROWS: dict[str, list[dict[str, Any]]] = {  # as a database at 0002 hol
                       "type_id": 1, "starts_at": T0 + timedelta(hours=1), "ends_at": T0 + timedelta(hours=2),
                       "blocked_from": T0 + timedelta(minutes=50), "blocked_until": T0 + timedelta(minutes=125),
                       "status": "confirmed", "status_reason": None, "needs_attention": False, "topic": "career",
-                      "language": "de", "channel": "web", "created_at": T0, "updated_at": T0}],
+                      "language": "de", "channel": "web", "created_at": T0, "updated_at": T0,
+                      "contact_problem": "unreachable", "contact_problem_code": "30003",
+                      "contact_problem_since": T0}],
     "outbox": [{"message_id": "6f0e3c1a-0000-4000-8000-000000000002", "routing_key": "booking.confirmed",
                 "correlation_id": "corr-1", "body": '{"type": "booking.confirmed"}', "created_at": T0}],
     "processed_messages": [{"message_id": "6f0e3c1a-0000-4000-8000-000000000003",
@@ -158,24 +160,28 @@ SCHEDULER_ROWS: dict[str, list[dict[str, Any]]] = {  # as a database at 0002 hol
 def test_scheduler_rows_of_the_revision_before_head_are_intact_and_usable_at_head(
         engines: dict[str, Engine]) -> None:
     engine = engines["scheduler"]
-    assert _revision_before_head(scheduler.migrations) == "0002_calendar_version", \
+    assert _revision_before_head(scheduler.migrations) == "0003_reminder_policy", \
         "a new scheduler migration: write SCHEDULER_ROWS as the revision before it holds them"
-    scheduler.migrations.upgrade(engine, "0002_calendar_version")
+    scheduler.migrations.upgrade(engine, "0003_reminder_policy")
     _write(engine, SCHEDULER_ROWS)
 
     scheduler.migrations.upgrade(engine)
 
     s = scheduler.tables
     _read_back(engine, [s.Location, s.Counsellor, s.CounsellorLocation, s.AppointmentType, s.AvailabilityRule,
-                        s.AvailabilityException, s.Appointment, OutboxMessage, ProcessedMessage], SCHEDULER_ROWS)
+                        s.AvailabilityException, s.Appointment, OutboxMessage, ProcessedMessage],
+               {table: rows for table, rows in SCHEDULER_ROWS.items() if table != "appointment_types"})
     with Session(engine) as session:
-        kind = session.exec(select(s.AppointmentType)).one()
-        assert kind.reminder_offsets == (1440, 120)  # 0003 gave the type that existed the default policy
+        kinds = session.exec(select(s.AppointmentType).order_by(s.AppointmentType.id)).all()  # type: ignore[arg-type]
+        # 0004 added the neutral general type to the calendar that had types, after them.
+        assert [(k.topic, k.reminder_offsets) for k in kinds] == [("career", (10080, 1440)), ("general", (1440, 120))]
+        assert (kinds[1].duration_minutes, kinds[1].mode_set) == (45, {"office", "outreach", "phone", "video"})
         held = session.exec(select(s.Appointment)).one()
-        assert (held.contact_problem, held.contact_problem_since) == (None, None)
+        assert (held.conversation, held.video_room) == ("own_language", None)
+        assert session.exec(select(s.Location)).one().directions == ""
         before = session.exec(select(s.CalendarVersion.version)).one()
-        held.contact_problem, held.contact_problem_code, held.contact_problem_since = "unreachable", "30003", T0
-        session.add(s.Location(town="Wismar", kind="office", alias="Wismar 1"))
+        held.conversation, held.video_room = "mediator", "r" * 22
+        session.add(s.Location(town="Wismar", kind="office", alias="Wismar 1", directions="Klingel 2"))
         session.commit()
         assert session.exec(select(s.CalendarVersion.version)).one() != before  # the triggers still count
         session.add(s.Appointment(booking_id="4b1c0a52-0000-4000-8000-000000000004", counsellor_id=1,
@@ -283,7 +289,7 @@ def _made_by_create_all(engine: Engine, classes: list[type[SQLModel]]) -> None:
     then.create_all(engine, tables=[table for table in then.sorted_tables if table.name in names])
 
 
-GATEWAY_HEAD = "0003_sms_conversations"
+GATEWAY_HEAD = "0004_moves_and_meetings"
 
 
 def _version(engine: Engine) -> list[str]:
@@ -320,7 +326,7 @@ def test_gateway_database_made_by_create_all_is_stamped_and_its_rows_stay_usable
     assert _version(engine) == [GATEWAY_HEAD]
 
 
-GATEWAY_ROWS_0002: dict[str, list[dict[str, Any]]] = {  # as a database at 0002 holds them (beside GATEWAY_ROWS)
+GATEWAY_ROWS_0003: dict[str, list[dict[str, Any]]] = {  # as a database at 0003 holds them
     "booking_requests": [{**GATEWAY_ROWS["booking_requests"][0], "phone_hash": "7" * 64,
                           "starts_at": T0 + timedelta(days=3)}],
     "rate_events": [{"scope": "book-tel-h", "subject": "7" * 64, "at": T0}],
@@ -329,16 +335,21 @@ GATEWAY_ROWS_0002: dict[str, list[dict[str, Any]]] = {  # as a database at 0002 
 
 def test_gateway_rows_of_the_revision_before_head_are_intact_and_usable_at_head(engines: dict[str, Engine]) -> None:
     engine = engines["gateway"]
-    assert _revision_before_head(gateway.migrations) == "0002_abuse_limits", \
-        "a new gateway migration: write GATEWAY_ROWS_0002 as the revision before it holds them"
-    gateway.migrations.upgrade(engine, "0002_abuse_limits")
-    _write(engine, GATEWAY_ROWS_0002)
+    assert _revision_before_head(gateway.migrations) == "0003_sms_conversations", \
+        "a new gateway migration: write GATEWAY_ROWS_0003 as the revision before it holds them"
+    gateway.migrations.upgrade(engine, "0003_sms_conversations")
+    _write(engine, GATEWAY_ROWS_0003)
 
     gateway.migrations.upgrade(engine)
 
     assert _version(engine) == [GATEWAY_HEAD]
-    _read_back(engine, [gateway_tables.BookingRequest, gateway_tables.RateEvent], GATEWAY_ROWS_0002)
+    _read_back(engine, [gateway_tables.BookingRequest, gateway_tables.RateEvent], GATEWAY_ROWS_0003)
     with Session(engine) as session:
+        row = session.exec(select(gateway_tables.BookingRequest)).one()
+        # 0004: no move, no meeting known yet, and the conversation every booking had before the choice existed.
+        assert (row.move_json, row.meeting_json, row.conversation) == (None, None, "own_language")
+        row.move_json, row.conversation = '{"status": "pending"}', "mediator"
+        session.add(row)
         # 0003: an SMS conversation per number, and the SIDs answered; one row per number.
         session.add(gateway_tables.SmsConversation(conversation_id="c1", phone_hash="7" * 64, phone_ciphertext="x",
                                                    state="idle", expires_at=T0, updated_at=T0))

@@ -288,7 +288,9 @@ def test_migration_0003_gives_existing_types_the_default_policy(empty_database: 
 
     with Session(empty_database) as session:
         types = session.exec(select(AppointmentType).order_by(AppointmentType.id)).all()  # type: ignore[arg-type]
-        assert [(t.topic, t.reminder_offsets) for t in types] == [("career", (1440, 120)), ("health", (1440, 120))]
+        # (0004 then added the neutral general type, with the default policy too.)
+        assert [(t.topic, t.reminder_offsets) for t in types] == [("career", (1440, 120)), ("health", (1440, 120)),
+                                                                  ("general", (1440, 120))]
         [held] = session.exec(select(Appointment)).all()
         assert (held.contact_problem, held.contact_problem_code, held.contact_problem_since) == (None, None, None)
         # A new type written without a policy gets the default from the database too.
@@ -313,6 +315,7 @@ def test_migration_0003_goes_down_and_up_again_keeping_the_double_booking_guard(
         # The same time again for the same counsellor: the guard of 0001 survived the round trip.
         _insert_appointment(empty_database)
     with empty_database.connect() as connection:
-        assert connection.execute(text("SELECT reminder_offsets_minutes FROM appointment_types ORDER BY id")
-                                  ).scalars().all() == ["1440,120", "1440,120"]
+        # career, health and (0004, removed on the way down and added again) the general type
+        assert connection.execute(text("SELECT topic, reminder_offsets_minutes FROM appointment_types ORDER BY id")
+                                  ).all() == [("career", "1440,120"), ("health", "1440,120"), ("general", "1440,120")]
 

@@ -330,7 +330,8 @@ def test_the_scheduler_checks_the_role_again_and_applies_an_admin_write_once(tmp
         refused = decide(anna_actor, action)
         assert (refused.refusal.kind, refused.refusal.code) == (RefusalKind.FORBIDDEN, "forbidden"), refused
         assert "admin" in refused.message
-    assert count("SELECT count(*) FROM appointment_types") == 4
+    types = count("SELECT count(*) FROM appointment_types")  # the demo's: four topics and the general one
+    assert types == 5
     assert count("SELECT count(*) FROM counsellors WHERE active") == 4
     assert count("SELECT count(*) FROM locations WHERE active") == 7
 
@@ -338,7 +339,7 @@ def test_the_scheduler_checks_the_role_again_and_applies_an_admin_write_once(tmp
     first = decide(admin_actor, new_type, request_id)
     again = decide(admin_actor, new_type, request_id)
     assert isinstance(first.answer, AppointmentTypeAnswer) and isinstance(again.answer, AlreadyDone)
-    assert count("SELECT count(*) FROM appointment_types") == 5
+    assert count("SELECT count(*) FROM appointment_types") == types + 1
 
     inbox_before = count("SELECT count(*) FROM processed_messages")
     refused = decide(admin_actor, UpdateCounsellorAction(counsellor_id=ANNA, location_ids=[TELEFON]))

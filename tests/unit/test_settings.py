@@ -35,6 +35,7 @@ BROKEN = {
     "WORKER_CONCURRENCY": "0",
     "SLOT_STEP_MINUTES": "4",
     "TRAVEL_BUFFER_MINUTES": "-1",
+    "VIDEO_BASE_URL": "meet.example.org/with space",
     "GATEWAY_DATABASE_URL": "mysql://x",
     "SCHEDULER_DATABASE_URL": "mysql://x",
     "NOTIFIER_DATABASE_URL": "mysql://x",
@@ -92,7 +93,7 @@ def test_each_service_reads_the_common_variables_and_its_own() -> None:
                                                    "SMS_CONVERSATION_MINUTES", "SMS_PER_PHONE_MINUTE",
                                                    "SMS_PAUSE_MINUTES"}
     assert variables(SchedulerSettings) == common | {"SCHEDULER_DATABASE_URL", "WORKER_CONCURRENCY",
-                                                     "SLOT_STEP_MINUTES", "TRAVEL_BUFFER_MINUTES"}
+                                                     "SLOT_STEP_MINUTES", "TRAVEL_BUFFER_MINUTES", "VIDEO_BASE_URL"}
     assert variables(NotifierSettings) == common | {
         "NOTIFIER_DATABASE_URL", "WORKER_CONCURRENCY", "PORT", "PUBLIC_BASE_URL", "DATA_KEY", "SMS_PROVIDER",
         "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "TWILIO_MESSAGING_SERVICE_SID",
@@ -433,6 +434,7 @@ def test_port_at_the_ends_of_the_range_is_accepted(monkeypatch: pytest.MonkeyPat
         (NotifierSettings, "SLOTS_TIMEOUT_SECONDS", "31"),
         (SchedulerSettings, "SLOT_STEP_MINUTES", "4"),
         (SchedulerSettings, "TRAVEL_BUFFER_MINUTES", "-1"),
+        (SchedulerSettings, "VIDEO_BASE_URL", "https://meet.example.org/?room="),
         (NotifierSettings, "CONTACT_RETENTION_DAYS", "0"),
         (NotifierSettings, "CONTACT_RETENTION_DAYS", "366"),
         (SchedulerSettings, "WORKER_CONCURRENCY", "0"),

@@ -163,6 +163,7 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
             "booking.rejected": applied(rejected),
             "booking.cancelled": applied(handlers.apply_cancelled),
             "booking.rescheduled": applied(handlers.apply_rescheduled),
+            "booking.move_refused": applied(handlers.apply_move_refused),
         },
         dead_letter=lambda raw, reason: publisher.publish_dead_letter(raw, "gateway", reason),
     )

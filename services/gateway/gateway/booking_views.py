@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
+from gateway.moves import MoveState
 from gateway.tables import BookingRequest
-from shared.contracts import ContactPreferences
+from shared.contracts import ContactPreferences, Meeting
 
 Status = Literal["pending", "confirmed", "rejected", "cancelled"]
 DEFAULT_PREFERENCES = ContactPreferences()
@@ -34,6 +35,9 @@ class BookingView:
     alternatives: list[dict[str, Any]]
     language: str
     preferences: ContactPreferences = DEFAULT_PREFERENCES
+    move: MoveState | None = None
+    meeting: Meeting | None = None  # only while confirmed: how to meet is for a booking holder
+    conversation: str = "own_language"
 
 
 def view_of(row: BookingRequest, preferences: ContactPreferences | None) -> BookingView:
@@ -47,4 +51,8 @@ def view_of(row: BookingRequest, preferences: ContactPreferences | None) -> Book
         alternatives=json.loads(row.alternatives_json) if row.alternatives_json else [],
         language=row.language,
         preferences=DEFAULT_PREFERENCES if preferences is None else preferences,
+        move=MoveState.of(row.move_json),
+        meeting=Meeting.model_validate_json(row.meeting_json) if row.meeting_json and row.status == "confirmed"
+        else None,
+        conversation=row.conversation,
     )

@@ -26,19 +26,23 @@ from gateway.errors import (
     InvalidPhone,
     NotCancellable,
     NotErasableYet,
+    NotMovable,
     PreferencesNotChangeable,
     RefusedPhone,
 )
 from gateway.limits import BOOK_WORDS, CANCEL_WORDS, ClientLimits
+from gateway.moves import MoveState
 from gateway.repository import GatewayRepository
 from gateway.tables import BookingRequest
 from shared.contracts import (
     BookingCancellationRequested,
+    BookingMoveRequested,
     BookingRequested,
     ClientErasureRequested,
     ContactPreferences,
     ContactPreferencesChanged,
     ContactRegistered,
+    Conversation,
     Topic,
     wrap,
 )
@@ -52,6 +56,7 @@ IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # turns a typo into someone else's number; a number for SMS has no letters.
 PHONE_CHARACTERS = re.compile(r"[\d\s+()./-]+")
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+MOVE_WORDS = "Too many changes were made from this connection or for this phone number. Please try again later."
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class NewBooking:
     channel: Literal["web", "sms"]
     topic: Topic | None = None
     preferences: ContactPreferences = field(default_factory=ContactPreferences)
+    conversation: Conversation = "own_language"
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,7 @@ class BookingService:
             "updated_at": now,
             "phone_hash": phone_subject,
             "starts_at": None,
+            "conversation": booking.conversation,
         }
         contact = ContactRegistered(
             booking_id=booking_id,
@@ -139,7 +146,8 @@ class BookingService:
         )
         # The preferences go to the notifier alone: the scheduler decides the calendar, not who gets which text.
         requested = BookingRequested(booking_id=booking_id, slot_id=booking.slot_id, topic=booking.topic,
-                                     language=booking.language, channel=booking.channel)
+                                     language=booking.language, channel=booking.channel,
+                                     conversation=booking.conversation)
         try:
             # The row and its two outgoing messages commit together. The contact goes first so that it normally
             # reaches the notifier before the confirmation.
@@ -221,6 +229,28 @@ class BookingService:
         cancel = BookingCancellationRequested(booking_id=UUID(row.booking_id), by="client")
         repository.add_messages(wrap(cancel, row.booking_id, now))
 
+    def move(self, token: str, slot_id: str, client: str = "unknown") -> BookingView:
+        """Ask the scheduler to move a confirmed booking to `slot_id`: the request and its message commit together,
+        the booking shows the move as pending until the scheduler answers (`booking.rescheduled` with this move's
+        id, or `booking.move_refused`: the old time stays). A move asked while another is pending replaces it."""
+        with self.uow() as repository:
+            row = _find(repository, token, for_update=True)
+            preferences = repository.preferences(row.booking_id)
+            if row.status != "confirmed":
+                raise NotMovable("Only a confirmed appointment can be moved; this one is "
+                                 f"{'still being decided' if row.status == 'pending' else row.status}.")
+            now = self.clock()
+            # Every move texts the number a notice, like a cancellation: counted with them.
+            self.limits.take(repository, self.limits.cancel, MOVE_WORDS, client, row.phone_hash, now)
+            move_id = uuid4()
+            row.move_json = MoveState(move_id=move_id, slot_id=slot_id, status="pending").model_dump_json()
+            row.updated_at = now
+            repository.save_booking(row)
+            requested = BookingMoveRequested(booking_id=UUID(row.booking_id), move_id=move_id, slot_id=slot_id)
+            repository.add_messages(wrap(requested, row.booking_id, now))
+        self.announce()
+        return view_of(row, preferences)
+
     def erase(self, token: str) -> None:
         """The client deletes their data: the booking request (token hash, idempotency key and fingerprint, the
         sealed replay token, slot, choices about texts) goes in the transaction that writes `client.erasure_requested`
@@ -259,4 +289,6 @@ def _fingerprinted(booking: NewBooking, phone: str) -> list[object]:
     fields: list[object] = [booking.slot_id, phone, booking.language, booking.channel, booking.topic]
     if booking.preferences != DEFAULT_PREFERENCES:
         fields.append(booking.preferences.model_dump(mode="json"))
+    if booking.conversation != "own_language":
+        fields.append(booking.conversation)
     return fields

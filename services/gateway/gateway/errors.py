@@ -32,6 +32,14 @@ class NotErasableYet(GatewayError):
     code, status = "not_erasable_yet", 409
 
 
+class NotMovable(GatewayError):
+    code, status = "not_movable", 409
+
+
+class NotConfirmed(GatewayError):
+    code, status = "not_confirmed", 409
+
+
 class PreferencesNotChangeable(GatewayError):
     code, status = "not_changeable", 409
 

@@ -6,8 +6,16 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 
+from gateway.moves import MoveState
 from gateway.repository import GatewayRepository
-from shared.contracts import BookingCancelled, BookingConfirmed, BookingRejected, BookingRescheduled, Envelope
+from shared.contracts import (
+    BookingCancelled,
+    BookingConfirmed,
+    BookingMoveRefused,
+    BookingRejected,
+    BookingRescheduled,
+    Envelope,
+)
 
 
 def apply_confirmed(envelope: Envelope, bookings: GatewayRepository, clock: Callable[[], datetime]) -> None:
@@ -15,7 +23,8 @@ def apply_confirmed(envelope: Envelope, bookings: GatewayRepository, clock: Call
     # A booking cancelled by the client meanwhile, or unknown here, stays as it is; the scheduler's cancellation
     # follows.
     bookings.decide_pending(confirmed.booking_id, status="confirmed", updated_at=clock(),
-                            slot_json=confirmed.slot.model_dump_json(), starts_at=confirmed.slot.start)
+                            slot_json=confirmed.slot.model_dump_json(), starts_at=confirmed.slot.start,
+                            meeting_json=confirmed.meeting.model_dump_json() if confirmed.meeting else None)
 
 
 def apply_rejected(envelope: Envelope, bookings: GatewayRepository, clock: Callable[[], datetime]) -> None:
@@ -34,10 +43,29 @@ def apply_cancelled(envelope: Envelope, bookings: GatewayRepository, clock: Call
 
 
 def apply_rescheduled(envelope: Envelope, bookings: GatewayRepository, clock: Callable[[], datetime]) -> None:
-    """Staff moved the booking: the manage page shows the new time. Idempotent (the same slot is written again)."""
+    """Staff or the client moved the booking: the manage page shows the new time (and how to meet then); a move
+    the client asked for is marked done. Idempotent (the same slot is written again)."""
     rescheduled = envelope.payload_as(BookingRescheduled)
     row = bookings.booking(rescheduled.booking_id)
     if row is None or row.status != "confirmed":
         return
     row.slot_json, row.starts_at, row.updated_at = rescheduled.slot.model_dump_json(), rescheduled.slot.start, clock()
+    if rescheduled.meeting is not None:
+        row.meeting_json = rescheduled.meeting.model_dump_json()
+    move = MoveState.of(row.move_json)
+    if move is not None and rescheduled.move_id == move.move_id:
+        row.move_json = move.decided("moved").model_dump_json()
+    bookings.save_booking(row)
+
+
+def apply_move_refused(envelope: Envelope, bookings: GatewayRepository, clock: Callable[[], datetime]) -> None:
+    """The client's move was refused: the booking keeps its time and the manage page says why. Only the answer to
+    the client's latest move counts (an older one arriving late changes nothing)."""
+    refused = envelope.payload_as(BookingMoveRefused)
+    row = bookings.booking(refused.booking_id)
+    move = None if row is None else MoveState.of(row.move_json)
+    if row is None or move is None or move.move_id != refused.move_id or move.status != "pending":
+        return
+    row.move_json = move.decided("refused", refused.reason, refused.alternatives).model_dump_json()
+    row.updated_at = clock()
     bookings.save_booking(row)

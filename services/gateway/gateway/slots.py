@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import date
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from gateway.errors import InvalidSearch, SchedulerUnavailable
 from gateway.metrics import SLOT_SEARCHES
@@ -78,7 +78,7 @@ def ask_scheduler(publisher: Publisher, waiter: ReplyWaiter, key: str, request: 
         ) from None
 
 
-Question = tuple[date, date, Topic | None, str | None, int | None, Mode | None, str | None]
+Question = tuple[date, date, Topic | None, str | None, int | None, Mode | None, str | None, UUID | None]
 _MAX_ANSWERS = 1000  # distinct questions kept; clients mostly ask the same few (language, week, place)
 
 
@@ -114,11 +114,13 @@ class SlotClient:
         location_id: int | None = None,
         mode: Mode | None = None,
         counsellor: str | None = None,
+        for_booking: UUID | None = None,
     ) -> list[Slot]:
-        """Free slots; InvalidSearch with the scheduler's sentence when it refuses the query."""
+        """Free slots (`for_booking`: those this confirmed booking may move to); InvalidSearch with the scheduler's
+        sentence when it refuses the query."""
         if self.cache_seconds <= 0:
-            return self._ask(date_from, date_to, topic, language, location_id, mode, counsellor)
-        question: Question = (date_from, date_to, topic, language, location_id, mode, counsellor)
+            return self._ask(date_from, date_to, topic, language, location_id, mode, counsellor, for_booking)
+        question: Question = (date_from, date_to, topic, language, location_id, mode, counsellor, for_booking)
         with self._lock:
             kept = self._answers.get(question)
             if kept is not None and kept[0] > self.monotonic():
@@ -157,11 +159,13 @@ class SlotClient:
         return slots
 
     def _ask(self, date_from: date, date_to: date, topic: Topic | None, language: str | None,
-             location_id: int | None, mode: Mode | None, counsellor: str | None) -> list[Slot]:
+             location_id: int | None, mode: Mode | None, counsellor: str | None,
+             for_booking: UUID | None = None) -> list[Slot]:
         SLOT_SEARCHES.labels("asked").inc()
         request_id = str(uuid4())
         query = SlotsRequested(topic=topic, language=language, location_id=location_id, mode=mode,
-                               counsellor=counsellor, date_from=date_from, date_to=date_to, reply_to=self.reply_to)
+                               counsellor=counsellor, date_from=date_from, date_to=date_to, reply_to=self.reply_to,
+                               for_booking=for_booking)
         offered = ask_scheduler(self.publisher, self.waiter, request_id, query, self.timeout,
                                 late=" Please try again in a minute.", unreadable=" Please try again later.",
                                 expect=SlotsOffered)

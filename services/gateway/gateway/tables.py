@@ -9,7 +9,7 @@ from sqlalchemy import Index, Table
 from sqlmodel import Field, SQLModel
 
 from gateway.staff.tables import STAFF_TABLES
-from shared.db import instant_column
+from shared.db import database_default, instant_column
 from shared.inbox import ProcessedMessage
 from shared.outbox import OutboxMessage
 
@@ -40,6 +40,11 @@ class BookingRequest(SQLModel, table=True):
     phone_hash: str | None = Field(default=None, max_length=64, index=True)
     # The appointment's start once confirmed (from the slot): a number's appointments that have not begun yet.
     starts_at: datetime | None = Field(default=None, sa_column=instant_column(nullable=True))
+    # The client's last move (gateway.bookings.MoveState as JSON), how to meet (the scheduler's Meeting as JSON,
+    # shown only while confirmed) and the conversation choice (migration 0003).
+    move_json: str | None = None
+    meeting_json: str | None = None
+    conversation: str = database_default("own_language", max_length=16)
 
 
 class RateEvent(SQLModel, table=True):

@@ -51,6 +51,7 @@ def build(settings: SchedulerSettings, clock: Clock = system_clock) -> Scheduler
         clock=clock,
         reply=reply,
         reply_ttl_seconds=settings.slots_timeout_seconds,
+        video_base_url=settings.video_base_url,
     )
     staff_deps = staff.StaffDeps(booking=deps, engine=engine, after_commit=relay.wake)
     consumer = Consumer(
@@ -59,6 +60,7 @@ def build(settings: SchedulerSettings, clock: Clock = system_clock) -> Scheduler
         commands={
             "booking.requested": partial(handlers.decide_booking, deps=deps),
             "booking.cancellation_requested": partial(handlers.cancel_booking, deps=deps),
+            "booking.move_requested": partial(handlers.move_booking, deps=deps),
             "contact.unreachable": partial(handlers.record_contact_problem, deps=deps),
             "client.erasure_requested": partial(handlers.erase_client, deps=deps),
         },

@@ -14,7 +14,7 @@ from uuid import UUID
 from sqlmodel import Session
 
 from scheduler import repository
-from scheduler.calendar import Calendar, describe_slot
+from scheduler.calendar import Calendar, conversation_language, describe_slot
 from scheduler.domain.availability import InvalidSlotId, OfferedSlot, Verdict, parse_slot_id
 from scheduler.domain.decisions import (
     BookingDecision,
@@ -25,6 +25,7 @@ from scheduler.domain.decisions import (
     SlotRefusal,
     Unchanged,
 )
+from scheduler.meetings import meeting_for, video_room_for
 from scheduler.repository import StoredCalendar
 from scheduler.tables import Appointment
 from shared.contracts import (
@@ -50,6 +51,7 @@ class SchedulerDeps:
     clock: Callable[[], datetime]
     reply: ReplyFn
     reply_ttl_seconds: float = 10.0
+    video_base_url: str = "https://meet.example.org"
 
 
 def blocked_span(stored: StoredCalendar, slot: OfferedSlot) -> tuple[datetime, datetime]:
@@ -60,6 +62,7 @@ def blocked_span(stored: StoredCalendar, slot: OfferedSlot) -> tuple[datetime, d
 
 
 def _hold(appointment: Appointment, stored: StoredCalendar, slot: OfferedSlot) -> None:
+    appointment.video_room = video_room_for(stored.locations[slot.location_id].kind, appointment.video_room)
     appointment.counsellor_id = slot.counsellor_id
     appointment.location_id = slot.location_id
     appointment.type_id = slot.type_id
@@ -76,7 +79,7 @@ def _lock_for(session: Session, slot_id: str) -> int | None:
 
 
 def _refused(session: Session, deps: SchedulerDeps, stored: StoredCalendar, verdict: Verdict, now: datetime,
-             language: str, exclude_booking: str | None = None) -> Refused[SlotRefusal]:
+             language: str | None, exclude_booking: str | None = None) -> Refused[SlotRefusal]:
     """The refusal for a verdict; for a taken slot with up to three nearest free ones."""
     alternatives: list[OfferedSlot] = []
     if verdict.reason == "slot_taken" and verdict.slot is not None:
@@ -93,29 +96,34 @@ def book(session: Session, request: BookingRequested, correlation_id: str, deps:
     calendar = deps.calendar
     stored = calendar.load(session, now, version=_lock_for(session, request.slot_id))
     topic = request.topic.value if request.topic else None
-    verdict = calendar.check(session, stored, request.slot_id, now, language=request.language, topic=topic)
+    language = conversation_language(request.language, request.conversation)
+    verdict = calendar.check(session, stored, request.slot_id, now, language=language, topic=topic)
     # A booking already given its slot (a second request for it) is found only when this one is refused (its
     # own appointment takes the slot, or the insert meets its booking id): no look-up on the hot path.
     if not verdict.ok or verdict.slot is None:
         if repository.appointment_for_booking(session, booking_id) is not None:
             return Unchanged()
-        return _refused(session, deps, stored, verdict, now, request.language)
+        return _refused(session, deps, stored, verdict, now, language)
     slot = verdict.slot
     appointment = Appointment(booking_id=booking_id, status="confirmed",
                               topic=stored.setup.index.types[slot.type_id].topic, language=request.language,
-                              channel=request.channel, created_at=now, updated_at=now,
+                              channel=request.channel, conversation=request.conversation,
+                              created_at=now, updated_at=now,
                               counsellor_id=slot.counsellor_id, location_id=slot.location_id,
                               starts_at=slot.start, ends_at=slot.end, blocked_from=slot.start,
                               blocked_until=slot.end)
     _hold(appointment, stored, slot)
     described = describe_slot(stored, slot, calendar.zone)
     confirmed = BookingConfirmed(booking_id=request.booking_id, slot=described, language=request.language,
-                                 reminder_offsets_minutes=stored.reminder_offsets(slot.type_id))
+                                 reminder_offsets_minutes=stored.reminder_offsets(slot.type_id),
+                                 meeting=meeting_for(stored, slot.location_id, appointment.video_room,
+                                                     deps.video_base_url),
+                                 conversation=request.conversation)
     if not repository.insert_held(session, appointment, announce=wrap(confirmed, correlation_id, now)):
         if repository.appointment_for_booking(session, booking_id) is not None:
             return Unchanged()
         return _refused(session, deps, stored, Verdict("slot_taken", "the database refused a double booking", slot),
-                        now, request.language)
+                        now, language)
     return Confirmed(described)
 
 
@@ -132,9 +140,11 @@ def cancel(session: Session, booking_id: UUID, by: CancelledBy, reason: str | No
     return Changed(BookingCancelled(booking_id=booking_id, by=by, starts_at=appointment.starts_at, reason=reason))
 
 
-def move(session: Session, booking_id: UUID, slot_id: str, reason: str | None, deps: SchedulerDeps
-         ) -> ChangeDecision:
-    """Move a confirmed booking to another slot in one transaction; the constraint guards the new time."""
+def move(session: Session, booking_id: UUID, slot_id: str, reason: str | None, deps: SchedulerDeps, *,
+         by: CancelledBy = "staff", move_id: UUID | None = None) -> ChangeDecision:
+    """Move a confirmed booking to another slot in one transaction: the new time is held (the constraint guards
+    it) in the same statement that gives up the old one, so the booking never holds neither, and a refusal leaves
+    it where it was. The client moves with the booking's own topic, language and conversation choice."""
     now = deps.clock()
     calendar = deps.calendar
     appointment = repository.appointment_for_booking(session, str(booking_id))
@@ -143,8 +153,9 @@ def move(session: Session, booking_id: UUID, slot_id: str, reason: str | None, d
     if appointment.status != "confirmed":
         return Refused("not_confirmed")
     stored = calendar.load(session, now, version=_lock_for(session, slot_id))
+    language = conversation_language(appointment.language, appointment.conversation)
     # The booking's own time does not stand in the way of its new one (moving it by half an hour is fine).
-    verdict = calendar.check(session, stored, slot_id, now, language=appointment.language, topic=appointment.topic,
+    verdict = calendar.check(session, stored, slot_id, now, language=language, topic=appointment.topic,
                              exclude_booking=str(booking_id))
     if verdict.ok and verdict.slot is not None:
         previous = OfferedSlot(appointment.starts_at, appointment.ends_at, appointment.location_id,
@@ -157,11 +168,13 @@ def move(session: Session, booking_id: UUID, slot_id: str, reason: str | None, d
         if repository.saved(session, appointment):
             return Changed(BookingRescheduled(
                 booking_id=booking_id, previous=describe_slot(stored, previous, calendar.zone),
-                slot=describe_slot(stored, slot, calendar.zone), language=appointment.language, by="staff",
-                reason=reason, reminder_offsets_minutes=stored.reminder_offsets(slot.type_id)))
+                slot=describe_slot(stored, slot, calendar.zone), language=appointment.language, by=by,
+                reason=reason, reminder_offsets_minutes=stored.reminder_offsets(slot.type_id),
+                meeting=meeting_for(stored, slot.location_id, appointment.video_room, deps.video_base_url),
+                move_id=move_id))
         session.refresh(appointment)
         verdict = Verdict("slot_taken", "the database refused a double booking", slot)
-    refused = _refused(session, deps, stored, verdict, now, appointment.language, exclude_booking=str(booking_id))
+    refused = _refused(session, deps, stored, verdict, now, language, exclude_booking=str(booking_id))
     return Refused(refused.reason, refused.alternatives)
 
 

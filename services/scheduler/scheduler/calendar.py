@@ -12,7 +12,13 @@ from sqlmodel import Session
 from scheduler import repository
 from scheduler.domain import availability
 from scheduler.domain.availability import Criteria, OfferedSlot, SearchSettings, Verdict, by_start
-from scheduler.domain.calendar_setup import Absence, CalendarError, UnknownReference, check_date_range
+from scheduler.domain.calendar_setup import (
+    GENERAL_TOPIC,
+    Absence,
+    CalendarError,
+    UnknownReference,
+    check_date_range,
+)
 from scheduler.domain.occupancy import Occupancy, conflicting_appointments
 from scheduler.repository import SetupCache, StoredCalendar
 from scheduler.tables import Appointment, AvailabilityException
@@ -23,11 +29,12 @@ from shared.contracts import Mode, PublicLocation, Slot
 class SearchCriteria:
     date_from: date
     date_to: date
-    topic: str | None = None  # None: every topic, one slot per start and place
-    language: str | None = None
+    topic: str | None = None  # None: the neutral general type (every topic where a calendar has none)
+    language: str | None = None  # None: any counsellor (a conversation with a language mediator)
     location_id: int | None = None
     mode: str | None = None
     counsellor: str | None = None  # a counsellor's alias; None: any counsellor
+    exclude_booking: str | None = None  # a booking being moved: its own time does not count as taken
 
 
 @dataclass(frozen=True)
@@ -67,12 +74,13 @@ class Calendar:
             if person is None:
                 raise UnknownReference(f"There is no counsellor {criteria.counsellor!r}.", "unknown_counsellor")
             counsellor_id = person.id
-        topics = [criteria.topic] if criteria.topic else sorted({t.topic for t in stored.setup.types})
+        topics = [criteria.topic] if criteria.topic else open_topic(stored)
         first = max(criteria.date_from, self.today(now))
         if criteria.date_to < first:
             check_date_range(criteria.date_from, criteria.date_to, self.settings.max_range_days)
             return stored, []
-        occupancy = self.occupancy(session, stored, first, criteria.date_to, counsellor_id=counsellor_id)
+        occupancy = self.occupancy(session, stored, first, criteria.date_to, criteria.exclude_booking,
+                                   counsellor_id=counsellor_id)
         found: dict[tuple[datetime, int], OfferedSlot] = {}
         refused: CalendarError | None = None
         searched = 0
@@ -96,7 +104,7 @@ class Calendar:
             raise refused  # every type's horizon ends before the range does
         return stored, sorted(found.values(), key=by_start)
 
-    def check(self, session: Session, stored: StoredCalendar, slot_id: str, now: datetime, *, language: str,
+    def check(self, session: Session, stored: StoredCalendar, slot_id: str, now: datetime, *, language: str | None,
               topic: str | None, exclude_booking: str | None = None) -> Verdict:
         try:
             key = availability.parse_slot_id(slot_id)
@@ -111,7 +119,7 @@ class Calendar:
                                   settings=self.settings)
 
     def alternatives(self, session: Session, stored: StoredCalendar, slot: OfferedSlot, now: datetime, *,
-                     language: str, exclude_booking: str | None = None) -> list[OfferedSlot]:
+                     language: str | None, exclude_booking: str | None = None) -> list[OfferedSlot]:
         """Up to three free slots nearest the wanted one, same topic and place, any counsellor."""
         kind = stored.setup.index.types.get(slot.type_id)
         if kind is None:
@@ -125,6 +133,19 @@ class Calendar:
 
     def describe(self, stored: StoredCalendar, slots: list[OfferedSlot]) -> list[Slot]:
         return [describe_slot(stored, slot, self.zone) for slot in slots]
+
+
+def open_topic(stored: StoredCalendar) -> list[str]:
+    """What a search with the topic left open looks for: the neutral general type, never another topic's (whose
+    length and reminders would not fit). A calendar without an active general type (an admin switched it off)
+    offers every topic, as before it existed."""
+    topics = {t.topic for t in stored.setup.types}
+    return [GENERAL_TOPIC] if GENERAL_TOPIC in topics else sorted(topics)
+
+
+def conversation_language(language: str, conversation: str) -> str | None:
+    """The language a counsellor must speak: the client's own, or none in particular with a language mediator."""
+    return None if conversation == "mediator" else language
 
 
 def describe_slot(stored: StoredCalendar, slot: OfferedSlot, zone: ZoneInfo) -> Slot:

@@ -1,5 +1,5 @@
 """Demo calendar for a newcomer: five towns of Mecklenburg-Vorpommern, phone and video, four counsellors, the four
-appointment types, weekly rules.
+appointment types and the neutral general one, weekly rules.
 
 Loaded only into an empty calendar, so a restart never duplicates it and real data is never touched.
 """
@@ -25,14 +25,17 @@ from shared.unit_of_work import transaction
 log = logging.getLogger(__name__)
 
 LOCATIONS = [
-    # town, kind, neutral alias (what an SMS shows), address (only for a booking holder)
-    ("Rostock", "office", "Rostock 1", "Beispielstraße 1, 18055 Rostock"),
-    ("Schwerin", "office", "Schwerin 1", "Beispielweg 2, 19053 Schwerin"),
-    ("Neubrandenburg", "office", "Neubrandenburg 1", "Beispielplatz 3, 17033 Neubrandenburg"),
-    ("Greifswald", "office", "Greifswald 1", "Beispielgasse 4, 17489 Greifswald"),
-    ("Stralsund", "outreach", "Stralsund 1", "wechselnder Ort, wird mitgeteilt"),
-    ("", "phone", "Telefon", ""),
-    ("", "video", "Video", ""),
+    # town, kind, neutral alias (what an SMS shows), address and directions (only on a confirmed booking's page)
+    ("Rostock", "office", "Rostock 1", "Beispielstraße 1, 18055 Rostock",
+     "Hintereingang im Hof, Klingel \"Büro 3\", 2. Stock."),
+    ("Schwerin", "office", "Schwerin 1", "Beispielweg 2, 19053 Schwerin", "Klingel \"Büro 2\", Erdgeschoss."),
+    ("Neubrandenburg", "office", "Neubrandenburg 1", "Beispielplatz 3, 17033 Neubrandenburg",
+     "Seiteneingang links, bitte klingeln."),
+    ("Greifswald", "office", "Greifswald 1", "Beispielgasse 4, 17489 Greifswald", "Klingel \"Praxis\", 1. Stock."),
+    ("Stralsund", "outreach", "Stralsund 1", "wechselnder Ort, wird mitgeteilt",
+     "Den Treffpunkt machen wir mit Ihnen aus: Sie hören vor dem Termin von uns."),
+    ("", "phone", "Telefon", "", ""),
+    ("", "video", "Video", "", ""),
 ]
 
 ALL_MODES = "office,outreach,phone,video"
@@ -45,6 +48,8 @@ TYPES = [
     # Often arranged at short notice, by phone: the day before and one hour before.
     ("safety", 60, ALL_MODES, 0, 15, 60, 90, (1440, 60)),
     ("psychosocial", 50, "office,phone,video", 10, 10, 60, 90, (1440, 60)),
+    # The neutral type a client gets who leaves the topic open (every counsellor offers it; admins set it).
+    ("general", 45, ALL_MODES, 0, 10, 60, 90, (1440, 120)),
 ]
 
 COUNSELLORS = [
@@ -70,8 +75,8 @@ def seed(engine: Engine) -> bool:
         if repository.any_counsellor(session):
             return False
         places = {}
-        for town, kind, alias, address in LOCATIONS:
-            place = Location(town=town or alias, kind=kind, alias=alias, address=address)
+        for town, kind, alias, address, directions in LOCATIONS:
+            place = Location(town=town or alias, kind=kind, alias=alias, address=address, directions=directions)
             session.add(place)
             places[alias] = place
         people = {}

@@ -4,17 +4,20 @@ consumer's transaction and maps the decision it returns to the message announcin
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from uuid import uuid4
 
 from sqlmodel import Session
 
 from scheduler import bookings, repository
 from scheduler.bookings import SchedulerDeps
-from scheduler.calendar import SearchCriteria
+from scheduler.calendar import SearchCriteria, conversation_language
 from scheduler.domain.calendar_setup import CalendarError
 from scheduler.domain.decisions import Changed, Confirmed, Refused
 from shared.contracts import (
     BookingCancellationRequested,
+    BookingMoveRefused,
+    BookingMoveRequested,
     BookingRejected,
     BookingRequested,
     ClientErasureRequested,
@@ -50,6 +53,24 @@ def cancel_booking(envelope: Envelope, session: Session, deps: SchedulerDeps) ->
         add_to_outbox(session, wrap(decision.event, envelope.correlation_id, now))
 
 
+def move_booking(envelope: Envelope, session: Session, deps: SchedulerDeps) -> None:
+    """The client moves their booking: `booking.rescheduled` (with the move's id) or `booking.move_refused`, each
+    written to the outbox in the transaction that decided it. A redelivered request is kept out by the inbox."""
+    request = envelope.payload_as(BookingMoveRequested)
+    now = deps.clock()
+    decision = bookings.move(session, request.booking_id, request.slot_id, None, deps, by="client",
+                             move_id=request.move_id)
+    if isinstance(decision, Changed):
+        log.info("booking moved by the client")
+        add_to_outbox(session, wrap(decision.event, envelope.correlation_id, now))
+    elif isinstance(decision, Refused):
+        log.info("client's move refused: %s", decision.reason)
+        refused = BookingMoveRefused(booking_id=request.booking_id, move_id=request.move_id,
+                                     reason=decision.reason,
+                                     alternatives=list(decision.alternatives))
+        add_to_outbox(session, wrap(refused, envelope.correlation_id, now))
+
+
 def erase_client(envelope: Envelope, session: Session, deps: SchedulerDeps) -> None:
     """The client deleted their data: an appointment still to come is cancelled first (its time is free again),
     then the appointment is cut loose from the booking id every other service and every log line knew it by (a new
@@ -83,8 +104,21 @@ def answer_slot_query(envelope: Envelope, session: Session, deps: SchedulerDeps)
         mode=query.mode.value if query.mode else None,
         counsellor=query.counsellor,
     )
+    held = None
+    if query.for_booking is not None:
+        held = repository.appointment_for_booking(session, str(query.for_booking))
+        if held is None or held.status != "confirmed":
+            error = QueryError(code="not_movable", message="This appointment is not booked, so it cannot be moved.")
+            deps.reply(query.reply_to, wrap(SlotsOffered(slots=[], error=error), envelope.correlation_id),
+                       deps.reply_ttl_seconds)
+            return
+        # The times the booking may move to: its own topic, and the language its conversation needs.
+        criteria = replace(criteria, topic=held.topic, exclude_booking=held.booking_id,
+                           language=conversation_language(held.language, held.conversation))
     try:
         stored, found = deps.calendar.free_slots(session, criteria, deps.clock())
+        if held is not None:
+            found = [s for s in found if (s.start, s.counsellor_id) != (held.starts_at, held.counsellor_id)]
         offered = SlotsOffered(slots=deps.calendar.describe(stored, found[: query.limit]))
     except CalendarError as error:
         offered = SlotsOffered(slots=[], error=QueryError(code=error.code, message=error.message))

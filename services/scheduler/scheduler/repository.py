@@ -49,6 +49,7 @@ class StoredLocation:
     alias: str
     address: str
     active: bool
+    directions: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,10 @@ def load_calendar(session: Session, today: date | None = None) -> StoredCalendar
                                                    col(CounsellorLocation.location_id))):
         served[cid].add(lid)
     place_rows = {
-        lid: StoredLocation(lid, town, kind, alias, address, active)
-        for lid, town, kind, alias, address, active in session.execute(select_columns(*(col(c) for c in (
+        lid: StoredLocation(lid, town, kind, alias, address, active, directions)
+        for lid, town, kind, alias, address, active, directions in session.execute(select_columns(*(col(c) for c in (
             Location.id, Location.town, Location.kind, Location.alias, Location.address, Location.active,
+            Location.directions,
         ))).order_by(col(Location.id)))
     }
     people = [tuple(row) for row in session.execute(select_columns(*(col(c) for c in (
@@ -99,11 +101,6 @@ def load_calendar(session: Session, today: date | None = None) -> StoredCalendar
     locations = tuple(
         engine.Location(id=row.id, town=row.town, kind=row.kind, active=row.active)  # type: ignore[arg-type]
         for row in place_rows.values()
-    )
-    counsellors = tuple(
-        engine.Counsellor(id=cid, alias=alias, languages=_codes(languages), topics=_codes(topics),
-                          location_ids=frozenset(served[cid]), active=active, daily_cap=daily_cap)
-        for cid, alias, languages, topics, daily_cap, active in people
     )
     type_rows = [tuple(row) for row in session.execute(select_columns(*(col(c) for c in (
         AppointmentType.id, AppointmentType.topic, AppointmentType.duration_minutes, AppointmentType.modes,
@@ -118,6 +115,13 @@ def load_calendar(session: Session, today: date | None = None) -> StoredCalendar
         for tid, topic, duration, modes, before, after, notice, horizon, _ in type_rows
     )
     reminders = {row[0]: parse_offsets(row[-1]) for row in type_rows}
+    # The neutral general type is every counsellor's: a client who leaves the topic open may meet anyone.
+    everyone = frozenset({engine.GENERAL_TOPIC}) if any(t.topic == engine.GENERAL_TOPIC for t in types) else frozenset()
+    counsellors = tuple(
+        engine.Counsellor(id=cid, alias=alias, languages=_codes(languages), topics=_codes(topics) | everyone,
+                          location_ids=frozenset(served[cid]), active=active, daily_cap=daily_cap)
+        for cid, alias, languages, topics, daily_cap, active in people
+    )
     rule_columns = select_columns(*(col(c) for c in (
         AvailabilityRule.counsellor_id, AvailabilityRule.location_id, AvailabilityRule.weekday, AvailabilityRule.starts,
         AvailabilityRule.ends, AvailabilityRule.valid_from, AvailabilityRule.valid_until, AvailabilityRule.on_holidays,

@@ -18,6 +18,8 @@ class SchedulerSettings(WorkerSettings):
     slot_step_minutes: int = Field(default=30, ge=5, le=240)
     # Kept free between appointments of one counsellor in different towns (phone and video need none).
     travel_buffer_minutes: int = Field(default=60, ge=0, le=480)
+    # Video appointments: the link is this base plus a random room name per appointment (a self-hosted Jitsi, say).
+    video_base_url: str = Field(default="https://meet.example.org", pattern=r"^https?://[^\s?#]+$", max_length=200)
 
     @model_validator(mode="after")
     def _embedded_scheduler_database(self) -> Self:

@@ -46,6 +46,9 @@ class Location(SQLModel, table=True):
     kind: str = Field(max_length=16)  # office, outreach, phone, video
     alias: str = Field(max_length=40)  # what SMS and pages show
     address: str = database_default("", max_length=200)  # shown only to someone holding a booking
+    # How to get in (office) or how the meeting place is agreed (outreach), as an admin writes it; shown only on a
+    # confirmed booking's manage page, never in an SMS (migration 0004).
+    directions: str = database_default("", max_length=500)
     active: bool = database_default(True)
 
 
@@ -165,6 +168,12 @@ class Appointment(SQLModel, table=True):
     contact_problem: str | None = Field(default=None, max_length=16)
     contact_problem_code: str | None = Field(default=None, max_length=6)
     contact_problem_since: datetime | None = Field(default=None, sa_column=instant_column(nullable=True))
+    # own_language: a counsellor who speaks the client's language; mediator: German or English with a language
+    # mediator (migration 0004).
+    conversation: str = database_default("own_language", max_length=16)
+    # A video appointment's room name, random (CSPRNG), made once and kept across moves so the link stays the same;
+    # nothing about topic or person is in it.
+    video_room: str | None = Field(default=None, max_length=64)
 
 
 class CalendarVersion(SQLModel, table=True):

@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.contracts import ContactPreferences, Slot, Topic
+from shared.contracts import ContactPreferences, Conversation, Mode, Slot, Topic
 from shared.contracts.common import SLOT_ID_PATTERN, LanguageCode
 
 # The scheduler's ids (counsellors, locations, types, exceptions) are 1 to this; checked at the edge so that another
@@ -32,6 +32,8 @@ class BookingIn(BaseModel):
     topic: Topic | None = None
     # Optional: whether to send reminders, and when texts are safe to receive. Goes to the notifier only.
     preferences: ContactPreferences = ContactPreferences()
+    # Optional: a counsellor who speaks `language` (own_language), or German/English with a language mediator.
+    conversation: Conversation = "own_language"
 
     @field_validator("slot_id")
     @classmethod
@@ -48,6 +50,39 @@ class BookingAccepted(BaseModel):
     manage_url: str
 
 
+class MoveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    slot_id: str = Field(min_length=1, max_length=64, pattern=SLOT_ID_PATTERN,
+                         description="a free slot from GET /v1/slots (the same topic as the booking)")
+
+    @field_validator("slot_id")
+    @classmethod
+    def _start_is_a_date(cls, value: str) -> str:
+        return BookingIn._start_is_a_date(value)
+
+
+class MoveOut(BaseModel):
+    """The client's latest move: pending until the scheduler decides; refused keeps the old time and says why."""
+
+    status: Literal["pending", "moved", "refused"]
+    slot_id: str = Field(description="the slot asked for")
+    reason: str | None = Field(default=None, description="why it was refused, for a program")
+    message: str | None = Field(default=None, description="why it was refused, as a sentence")
+    alternatives: list[Slot] = []
+
+
+class MeetingOut(BaseModel):
+    """How to meet, only once confirmed (never in an SMS): office — `address` and `directions` (how to get in);
+    outreach — `directions` (how the place is agreed); phone — the counsellor calls the number given, at the slot's
+    start; video — `video_url`, a link made for this appointment alone."""
+
+    mode: Mode
+    address: str | None = None
+    directions: str | None = None
+    video_url: str | None = None
+    starts_at: datetime | None = Field(default=None, description="for phone: when the counsellor calls")
+
+
 class BookingStatus(BaseModel):
     booking_id: UUID
     status: Literal["pending", "confirmed", "rejected", "cancelled"]
@@ -56,6 +91,9 @@ class BookingStatus(BaseModel):
     slot: dict[str, Any] | None = None
     alternatives: list[dict[str, Any]] = []
     preferences: ContactPreferences = ContactPreferences()
+    conversation: Conversation = "own_language"
+    move: MoveOut | None = None
+    meeting: MeetingOut | None = None
 
 
 class SlotList(BaseModel):

@@ -11,13 +11,14 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from gateway.settings import GatewaySettings
-from gateway.web import booking_page, manage_page, rendering
+from gateway.web import booking_page, manage_page, move_page, rendering
 from gateway.web.catalogs import shipped_translations
 from gateway.web.rendering import PAGE_HEADERS, static_file
 
 router = APIRouter(include_in_schema=False)
 router.include_router(booking_page.router)
 router.include_router(manage_page.router)
+router.include_router(move_page.router)
 
 
 def configure(settings: GatewaySettings) -> None:

@@ -377,11 +377,12 @@ def check(
     slot_id: str,
     now: datetime,
     *,
-    language: str,
+    language: str | None,
     topic: str | None = None,
     settings: SearchSettings = DEFAULT_SETTINGS,
 ) -> Verdict:
-    """Whether the slot can still be booked now by someone speaking `language` (about `topic`, if given)."""
+    """Whether the slot can still be booked now by someone speaking `language` (about `topic`, if given);
+    `language` None: any counsellor will do (the conversation goes through a language mediator)."""
     try:
         key = parse_slot_id(slot_id)
     except InvalidSlotId:
@@ -409,7 +410,7 @@ def check(
         return Verdict("slot_in_past", f"This slot starts in less than {kind.min_notice_minutes} minutes.", slot)
     if (topic is not None and topic != kind.topic) or kind.topic not in counsellor.topics:
         return Verdict("topic_not_offered", "This slot is not for this topic.", slot)
-    if language not in counsellor.languages:
+    if language is not None and language not in counsellor.languages:
         return Verdict("language_not_offered", "The counsellor of this slot does not speak this language.", slot)
     if context.absent(counsellor.id, start, end):
         return Verdict("counsellor_absent", "The counsellor is away at this time.", slot)

@@ -21,6 +21,8 @@ from scheduler.domain.wall_clock import MINUTES_PER_DAY, wall_minutes
 Kind = Literal["office", "outreach", "phone", "video"]
 KINDS: frozenset[str] = frozenset(get_args(Kind))
 PHYSICAL_KINDS: frozenset[str] = frozenset({"office", "outreach"})  # a place in a town; phone and video are not
+# The neutral type booked when a client leaves the topic open ("prefer not to say"); every counsellor offers it.
+GENERAL_TOPIC = "general"
 DEFAULT_TOPICS: frozenset[str] = frozenset({"career", "health", "safety_legal", "psychosocial"})
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _LONGEST_NIGHT_WINDOW = 12 * 60  # an end before the start is read as "across midnight" if the night is this short

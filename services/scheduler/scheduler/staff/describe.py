@@ -39,7 +39,8 @@ def describe_booking(row: Appointment, locations: dict[int, Location], zone: Zon
         location=place(locations, row.location_id), topic=row.topic,
         duration_minutes=int((row.ends_at - row.starts_at).total_seconds() // 60), language=row.language,
         channel=row.channel, needs_attention=row.needs_attention, status_reason=row.status_reason,
-        contact_problem=describe_contact_problem(row, zone))
+        contact_problem=describe_contact_problem(row, zone),
+        conversation="mediator" if row.conversation == "mediator" else "own_language")
 
 
 def describe_exception(row: AvailabilityException) -> StaffException:

@@ -135,7 +135,12 @@ def update_location(session: Session, action: UpdateLocationAction) -> LocationD
         row.active = action.active
     if action.alias is not None:
         row.alias = " ".join(action.alias.split())
+    if action.address is not None:
+        row.address = action.address.strip()
+    if action.directions is not None:
+        row.directions = action.directions.strip()
     session.add(row)
     session.flush()
     assert row.id is not None
-    return LocationData(location_id=row.id, town=row.town, kind=row.kind, alias=row.alias, active=row.active)
+    return LocationData(location_id=row.id, town=row.town, kind=row.kind, alias=row.alias, active=row.active,
+                        address=row.address, directions=row.directions)

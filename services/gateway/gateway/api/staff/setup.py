@@ -80,6 +80,10 @@ class LocationBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     active: bool | None = None
     alias: str | None = Field(default=None, max_length=80)
+    address: str | None = Field(default=None, max_length=200,
+                                description="street address, shown only on a confirmed booking's manage page")
+    directions: str | None = Field(default=None, max_length=500,
+                                   description="how to get in (office) or how the place is agreed (outreach)")
 
 
 def _type_fields(body: TypeBody) -> dict[str, Any]:
@@ -162,7 +166,8 @@ def update_counsellor(counsellor_id: IdPath, body: CounsellorBody,
 @router.patch("/locations/{location_id}", responses=ERRORS)
 def update_location(location_id: IdPath, body: LocationBody,
                     staff: AdminStaff, request: Request) -> LocationData:
-    """Change whether a location is offered, or its neutral alias (what an SMS shows) (admin only)."""
+    """Change whether a location is offered, its neutral alias (what an SMS shows), or its address and directions
+    (shown only on a confirmed booking's manage page, never in an SMS) (admin only)."""
     alias = None
     if body.alias is not None:
         try:
@@ -170,5 +175,10 @@ def update_location(location_id: IdPath, body: LocationBody,
         except ValidationError:
             raise InvalidStaffInput("The alias must be 2 to 40 characters: letters, digits (at most four) and "
                                     "spaces, no '+' (it is shown in SMS; keep it neutral).", "invalid_alias") from None
-    action = UpdateLocationAction(location_id=location_id, active=body.active, alias=alias)
+    for text in (body.address, body.directions):
+        if text is not None and ("+" in text or "＋" in text):
+            raise InvalidStaffInput("The address and directions must not contain '+' (no phone numbers: they are "
+                                    "shown to clients on the manage page).", "invalid_location_text")
+    action = UpdateLocationAction(location_id=location_id, active=body.active, alias=alias, address=body.address,
+                                  directions=body.directions)
     return ask(request, staff, action, LocationAnswer).data
