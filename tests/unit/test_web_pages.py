@@ -1129,7 +1129,13 @@ def test_a_thai_page_with_nobody_speaking_thai_offers_the_mediator_and_then_book
     assert booked.status_code == 303, booked.text
     [row] = site.rows()
     assert (row.language, row.conversation) == ("th", "mediator")
-    assert "นัดหมายของคุณ" in site.get(booked.headers["location"]).text
+    manage = site.get(booked.headers["location"])
+    assert "นัดหมายของคุณ" in manage.text
+    manage_token = booked.headers["location"].removeprefix("/m/")
+    site.decide(manage_token, BookingConfirmed(booking_id=site.booking_id(manage_token), slot=slot(0, 10),
+                                               language="th"))
+    # The client reads back how the talk will be held, next to the time and place.
+    assert "เป็นภาษาเยอรมันหรืออังกฤษ โดยมีล่ามช่วยแปล" in visible_text(site.get(f"/m/{manage_token}").text)
 
 
 @pytest.mark.parametrize("value", ["interpreter", "<b>", "own_language " * 3])

@@ -53,6 +53,7 @@ def _manage(token: str, view: BookingView, lang: str, bookings: BookingService, 
     return render(
         "manage_meeting.html", lang, status, errors=errors or [], here=f"/m/{token}", token=token,
         state=view.status, meeting=view.meeting if view.status == "confirmed" else None, move=view.move,
+        mediator=view.conversation == "mediator",
         slot=slot_row(slot, lang, zone) if slot else None, reason=reason,
         groups=groups_by_day(alternatives, lang, zone), chosen="", key=new_key(), saved=saved,
         current=TextChoices.of(view.preferences).summary(lang), choices=choices or TextChoices.of(view.preferences),
