@@ -1,5 +1,5 @@
-"""`python -m lotse run` starts the whole system; `python -m lotse dead-letters` looks after the dead-letter queue.
-See README for the environment variables."""
+"""`python -m lotse run` starts the whole system; `python -m lotse dead-letters` looks after the dead-letter queue;
+`python -m lotse phone` texts the running system as a phone would. See README for the environment variables."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from gateway.settings import GatewaySettings
 from notifier.settings import NotifierSettings
 
-from lotse import launcher
+from lotse import launcher, phone
 from shared import dead_letters
 from shared.private_files import owner_only_from_now
 from shared.settings import CommonSettings, load_settings_or_exit
@@ -30,7 +30,15 @@ def main() -> None:
     requeue.add_argument("--all", action="store_true", help="every dead letter")
     discard = action.add_parser("discard", help="delete dead letters for good")
     discard.add_argument("ids", nargs="+", metavar="ID")
+    texting = sub.add_parser("phone", help="send a text to the running system as a phone would (signed like Twilio's "
+                                           "webhooks) and print the replies the SMS sink records")
+    texting.add_argument("--from", dest="sender", required=True, metavar="NUMBER", help="the phone's number")
+    texting.add_argument("--wait", type=float, default=10.0, metavar="SECONDS",
+                         help="how long to wait for replies (default 10)")
+    texting.add_argument("body", help='the text, e.g. "Termin"')
     args = parser.parse_args()
+    if args.command == "phone":
+        raise SystemExit(phone.send(load_settings_or_exit(GatewaySettings), args.sender, args.body, args.wait))
     if args.command == "dead-letters":
         raise SystemExit(dead_letters_command(args))
     gateway, notifier = load_settings_or_exit(GatewaySettings), load_settings_or_exit(NotifierSettings)

@@ -63,7 +63,7 @@ SUBSCRIPTIONS: dict[str, tuple[Subscription, ...]] = {
             "notifier.events",
             ("contact.registered", "contact.preferences_changed", "booking.confirmed", "booking.rejected",
              "booking.cancelled", "booking.rescheduled", "booking.no_show", "booking.attended",
-             "delivery.status_reported", "sms.received", "client.erasure_requested"),
+             "delivery.status_reported", "sms.received", "sms.reply_requested", "client.erasure_requested"),
         ),
         Subscription("notifier.queries", ("sms.preview_requested",)),
     ),

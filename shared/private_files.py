@@ -29,11 +29,21 @@ def private_directory(path: Path) -> Path:
 
 
 def private_file(path: Path) -> Path:
-    """Make sure `path` exists and only its owner may read or write it (created 0600, or tightened to 0600)."""
+    """Make sure `path` exists and only its owner may read or write it (created 0600, or tightened to 0600).
+
+    An existing file is never opened here, only chmod-ed by name: these files are SQLite databases that other
+    connections of this same process may hold open, and closing any descriptor of a file drops every POSIX lock
+    the process holds on it (SQLite's "How to corrupt": a close() by another thread). Two processes then wrote the
+    embedded broker's file at once and corrupted it ("database disk image is malformed"). A new file is created
+    exclusively (O_EXCL), so the descriptor closed is one nobody else can have used."""
     private_directory(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
     try:
-        os.fchmod(fd, FILE_MODE)
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        os.chmod(path, FILE_MODE)
+    else:
+        try:
+            os.fchmod(fd, FILE_MODE)  # O_CREAT's mode is filtered by the umask; the file is owner-only regardless
+        finally:
+            os.close(fd)
     return path

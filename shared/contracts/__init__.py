@@ -21,6 +21,7 @@ from shared.contracts.envelope import Envelope, Payload, UnknownMessage, WrongPa
 from shared.contracts.erasure import ClientErasureRequested
 from shared.contracts.previews import SmsPreview, SmsPreviewed, SmsPreviewRequested
 from shared.contracts.slots import QueryError, SlotsOffered, SlotsRequested
+from shared.contracts.sms import OfferedTime, SmsReplyRequested
 from shared.contracts.staff import CounsellorRequested, FeedRequested, StaffAnswered, StaffRequested
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "FeedRequested",
     "Meeting",
     "Mode",
+    "OfferedTime",
     "Payload",
     "PublicLocation",
     "QueryError",
@@ -57,6 +59,7 @@ __all__ = [
     "SmsPreviewRequested",
     "SmsPreviewed",
     "SmsReceived",
+    "SmsReplyRequested",
     "StaffAnswered",
     "StaffRequested",
     "Topic",

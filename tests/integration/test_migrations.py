@@ -194,7 +194,7 @@ def test_scheduler_rows_of_the_revision_before_head_are_intact_and_usable_at_hea
             session.commit()  # over the appointment carried over: the guard of 0001 is still there
 
 
-NOTIFIER_ROWS: dict[str, list[dict[str, Any]]] = {  # as a database at 0001 holds them
+NOTIFIER_ROWS: dict[str, list[dict[str, Any]]] = {  # as a database at 0002 holds them
     "contacts": [{"booking_id": "4b1c0a52-0000-4000-8000-000000000001", "phone_ciphertext": "sealed-phone",
                   "phone_hash": "a" * 64, "manage_token_ciphertext": "sealed-token", "language": "de",
                   "reminders": True, "safe_window": '{"days": ["mon"], "start": "10:00", "end": "18:00"}',
@@ -211,6 +211,7 @@ NOTIFIER_ROWS: dict[str, list[dict[str, Any]]] = {  # as a database at 0001 hold
                     "error_code": None, "to_masked": "+49 *** 12", "segments": 1, "created_at": T0,
                     "updated_at": T0, "requested_at": T0}],
     "opt_outs": [{"phone_hash": "b" * 64, "opted_out": True, "changed_at": T0, "last_message_sid": "SM" + "1" * 32}],
+    "sms_budget_days": [{"day": "2026-03-01", "budget": 500, "reached_at": T0}],
     "outbox": [{"message_id": "6f0e3c1a-0000-4000-8000-000000000002", "routing_key": "contact.unreachable",
                 "correlation_id": "corr-1", "body": "{}", "created_at": T0}],
     "processed_messages": [{"message_id": "6f0e3c1a-0000-4000-8000-000000000003",
@@ -221,15 +222,15 @@ NOTIFIER_ROWS: dict[str, list[dict[str, Any]]] = {  # as a database at 0001 hold
 def test_notifier_rows_of_the_revision_before_head_are_intact_and_usable_at_head(
         engines: dict[str, Engine]) -> None:
     engine = engines["notifier"]
-    assert _revision_before_head(notifier.migrations) == "0001_notifier", \
+    assert _revision_before_head(notifier.migrations) == "0002_sms_budget", \
         "a new notifier migration: write NOTIFIER_ROWS as the revision before it holds them"
-    notifier.migrations.upgrade(engine, "0001_notifier")
+    notifier.migrations.upgrade(engine, "0002_sms_budget")
     _write(engine, NOTIFIER_ROWS)
 
     notifier.migrations.upgrade(engine)
 
     n = notifier.tables
-    _read_back(engine, [n.Contact, n.BookingFacts, n.Reminder, n.Delivery, n.OptOut, OutboxMessage,
+    _read_back(engine, [n.Contact, n.BookingFacts, n.Reminder, n.Delivery, n.OptOut, n.SmsBudgetDay, OutboxMessage,
                         ProcessedMessage], NOTIFIER_ROWS)
     with Session(engine) as session:
         delivery = session.exec(select(n.Delivery)).one()
@@ -240,6 +241,11 @@ def test_notifier_rows_of_the_revision_before_head_are_intact_and_usable_at_head
         session.commit()
         assert session.exec(select(n.Reminder.status).where(n.Reminder.key == "4b1c0a52:1:reminder:120")
                             ).one() == "pending"
+        # 0003: a reply of an SMS conversation carries what it shows; the rows carried over have none.
+        session.add(n.Reminder(key="sms-reply:1", kind="reply_help", language="de", due_at=T0, not_after=T0,
+                               params='{"also": "en"}'))
+        session.commit()
+        assert sorted(session.exec(select(n.Reminder.params)).all(), key=str) == [None, None, '{"also": "en"}']
         session.add(n.Delivery(reminder_id=99, ref="ref-2", provider="twilio", status="queued"))
         with pytest.raises(IntegrityError, match=r"(?i)foreign key"):
             session.commit()  # no such reminder: the foreign key is still there
@@ -283,7 +289,7 @@ def _made_by_create_all(engine: Engine, classes: list[type[SQLModel]]) -> None:
     then.create_all(engine, tables=[table for table in then.sorted_tables if table.name in names])
 
 
-GATEWAY_HEAD = "0003_moves_and_meetings"
+GATEWAY_HEAD = "0004_moves_and_meetings"
 
 
 def _version(engine: Engine) -> list[str]:
@@ -294,6 +300,7 @@ def _version(engine: Engine) -> list[str]:
 def test_gateway_database_made_by_create_all_is_stamped_and_its_rows_stay_usable(
         engines: dict[str, Engine], caplog: pytest.LogCaptureFixture) -> None:
     engine = engines["gateway"]
+    # A database create_all made is at the first revision, whatever came after it: it goes through all of them.
     _made_by_create_all(engine, GATEWAY_CLASSES)
     _write(engine, GATEWAY_ROWS)
 
@@ -319,30 +326,39 @@ def test_gateway_database_made_by_create_all_is_stamped_and_its_rows_stay_usable
     assert _version(engine) == [GATEWAY_HEAD]
 
 
-GATEWAY_ROWS_0002: dict[str, list[dict[str, Any]]] = {  # as a database at 0002 holds them
-    "booking_requests": [{**GATEWAY_ROWS["booking_requests"][0], "phone_hash": "b" * 64,
+GATEWAY_ROWS_0003: dict[str, list[dict[str, Any]]] = {  # as a database at 0003 holds them
+    "booking_requests": [{**GATEWAY_ROWS["booking_requests"][0], "phone_hash": "7" * 64,
                           "starts_at": T0 + timedelta(days=3)}],
-    "rate_events": [{"scope": "book-ip-h", "subject": "a" * 64, "at": T0}],
+    "rate_events": [{"scope": "book-tel-h", "subject": "7" * 64, "at": T0}],
 }
 
 
 def test_gateway_rows_of_the_revision_before_head_are_intact_and_usable_at_head(engines: dict[str, Engine]) -> None:
     engine = engines["gateway"]
-    assert _revision_before_head(gateway.migrations) == "0002_abuse_limits", \
-        "a new gateway migration: write GATEWAY_ROWS_0002 as the revision before it holds them"
-    gateway.migrations.upgrade(engine, "0002_abuse_limits")
-    _write(engine, GATEWAY_ROWS_0002)
+    assert _revision_before_head(gateway.migrations) == "0003_sms_conversations", \
+        "a new gateway migration: write GATEWAY_ROWS_0003 as the revision before it holds them"
+    gateway.migrations.upgrade(engine, "0003_sms_conversations")
+    _write(engine, GATEWAY_ROWS_0003)
 
     gateway.migrations.upgrade(engine)
 
-    _read_back(engine, [gateway_tables.BookingRequest, gateway_tables.RateEvent], GATEWAY_ROWS_0002)
+    assert _version(engine) == [GATEWAY_HEAD]
+    _read_back(engine, [gateway_tables.BookingRequest, gateway_tables.RateEvent], GATEWAY_ROWS_0003)
     with Session(engine) as session:
         row = session.exec(select(gateway_tables.BookingRequest)).one()
-        # 0003: no move, no meeting known yet, and the conversation every booking had before the choice existed.
+        # 0004: no move, no meeting known yet, and the conversation every booking had before the choice existed.
         assert (row.move_json, row.meeting_json, row.conversation) == (None, None, "own_language")
         row.move_json, row.conversation = '{"status": "pending"}', "mediator"
         session.add(row)
+        # 0003: an SMS conversation per number, and the SIDs answered; one row per number.
+        session.add(gateway_tables.SmsConversation(conversation_id="c1", phone_hash="7" * 64, phone_ciphertext="x",
+                                                   state="idle", expires_at=T0, updated_at=T0))
+        session.add(gateway_tables.SmsInbound(message_sid="SM" + "2" * 32, received_at=T0))
         session.commit()
+        session.add(gateway_tables.SmsConversation(conversation_id="c2", phone_hash="7" * 64, phone_ciphertext="y",
+                                                   state="idle", expires_at=T0, updated_at=T0))
+        with pytest.raises(IntegrityError):
+            session.commit()
 
 
 def test_gateway_database_made_before_the_feeds_table_gets_it_and_is_stamped(engines: dict[str, Engine]) -> None:

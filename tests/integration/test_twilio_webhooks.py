@@ -341,14 +341,17 @@ def test_inbound_mms_start_is_sealed_for_its_own_sid(desk: Desk) -> None:
     assert (row["payload"]["keyword"], row["payload"]["language"]) == ("start", None)
 
 
-def test_inbound_ordinary_text_is_forwarded_as_other_and_its_words_go_nowhere(
+def test_inbound_ordinary_text_is_answered_through_the_notifier_and_its_words_go_nowhere(
         desk: Desk, caplog: pytest.LogCaptureFixture) -> None:
+    # Issue "Lotse 6/7": not forwarded as "other" any more, but a turn of the sender's SMS conversation, whose one
+    # answer to what it does not understand is a reply kind for the notifier, never the client's words.
     caplog.set_level(logging.DEBUG)
     text_ = "Kann ich Donnerstag später kommen? Stop wäre schade"
-    assert post(desk, "/twilio/sms", sms_params(text_)).status_code == 200
+    assert post(desk, "/twilio/sms", sms_params(text_, sid="SM" + "0a" * 16)).status_code == 200
     [row] = outbox(desk)
-    assert (row["payload"]["keyword"], row["payload"]["language"]) == ("other", None)
-    for word in ("Donnerstag", "später", "schade", CLIENT):
+    assert row["routing_key"] == "sms.reply_requested"
+    assert (row["payload"]["kind"], row["payload"]["language"]) == ("not_understood", None)
+    for word in ("Donnerstag", "später", "schade", CLIENT, CLIENT[1:]):
         assert word not in row["raw"] and word not in caplog.text
 
 

@@ -53,7 +53,10 @@ def roomy_limits(settings_class: type[BaseSettings]) -> dict[str, int]:
 def base_env(var_dir: Path, port: int, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "SMS_", "BROKER_", "DATA_KEY"))}
     env.update({"VAR_DIR": str(var_dir), "PORT": str(port), "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-                "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1", **ROOMY_LIMITS})
+                "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1", **ROOMY_LIMITS,
+                # No quiet hours: a notice (a cancellation, a move) goes out whatever the hour the test runs at;
+                # quiet hours are pinned by tests with a clock of their own (tests/unit/test_reminder_planning.py).
+                "QUIET_HOURS_START": "00:00", "QUIET_HOURS_END": "00:00"})
     for key in ("GATEWAY_DATABASE_URL", "SCHEDULER_DATABASE_URL", "NOTIFIER_DATABASE_URL"):
         env.pop(key, None)
     env.update(extra or {})

@@ -54,6 +54,7 @@ from shared.contracts.contacts import (
 from shared.contracts.deliveries import ContactUnreachable, DeliveryStatusReported, SmsReceived, inbound_phone_context
 from shared.contracts.envelope import _REGISTRY, register
 from shared.contracts.previews import SmsPreview, SmsPreviewed, SmsPreviewRequested
+from shared.contracts.sms import OfferedTime, SmsReplyRequested, conversation_context
 from shared.contracts.staff import Actor, MoveAction, RefusalKind, StaffRefusal
 from shared.crypto import DataCipher, generate_data_key, new_token
 from shared.messaging import SUBSCRIPTIONS
@@ -112,6 +113,9 @@ def examples() -> list[Payload]:
         SmsReceived(message_sid="SM" + "b2" * 16, phone=CIPHER.encrypt(PHONE, inbound_phone_context("SM" + "b2" * 16)),
                     keyword="stop", language="ro"),
         ContactUnreachable(booking_id=BOOKING, reason="invalid_number", error_code="21211"),
+        SmsReplyRequested(conversation_id=BOOKING, phone=CIPHER.encrypt(PHONE, conversation_context(BOOKING)),
+                          kind="offer", language="th", times=(OfferedTime(
+                              starts_at=datetime(2026, 6, 2, 8, 0, tzinfo=UTC), place="Rostock 1"),)),
         SmsPreviewRequested(kind="reminder", language="uk", reply_to="gateway.replies.0123456789ab"),
         SmsPreviewed(sender_id="Termin", previews=[SmsPreview(
             kind="reminder", language="uk", rendered_language="uk", body="Нагадування: 15.07 10:30, Rostock 1",

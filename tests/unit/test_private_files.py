@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +18,7 @@ from sqlalchemy import text
 
 from lotse.launcher import RoleLog
 from shared.db import make_engine
-from shared.private_files import owner_only_from_now
+from shared.private_files import owner_only_from_now, private_file
 
 
 def mode(path: Path) -> int:
@@ -81,3 +84,36 @@ def test_after_owner_only_from_now_everything_a_library_creates_is_owner_only(tm
     (tmp_path / "logs").mkdir()
     assert mode(tmp_path / "celerybeat-schedule") == 0o600
     assert mode(tmp_path / "logs") == 0o700
+
+
+def _others_hold_the_database_open(database: Path) -> bool:
+    """Whether some process holds SQLite's shared lock on the database file, as every open WAL connection does;
+    a connection that finds none believes it is the last, checkpoints and deletes the -wal file as it closes."""
+    probe = ("import fcntl, os, sys\n"
+             "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+             "try:\n    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 510, 0x40000002)\n"
+             "except OSError:\n    sys.exit(0)\n"
+             "sys.exit(1)\n")
+    return subprocess.run([sys.executable, "-c", probe, str(database)], check=False).returncode == 0
+
+
+def test_tightening_a_database_this_process_holds_open_keeps_its_locks(tmp_path: Path) -> None:
+    """A new connection (a second engine, a broker channel) tightens the file it opens: that must not drop the
+    locks this process's other connections hold on it (closing any descriptor of a file does), or another
+    process's connection takes itself for the last one and deletes the write-ahead log under them (seen with the
+    embedded broker: "database disk image is malformed")."""
+    database = tmp_path / "broker.sqlite"
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("INSERT INTO t VALUES (1)")
+    assert _others_hold_the_database_open(database), "an open WAL connection holds the shared lock"
+
+    private_file(database)
+    engine = make_engine(f"sqlite:///{database}")
+    engine.dispose()
+
+    assert _others_hold_the_database_open(database), "this process's connection still holds its lock"
+    assert mode(database) == 0o600
+    holder.close()
+    assert not _others_hold_the_database_open(database)

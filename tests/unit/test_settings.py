@@ -89,7 +89,9 @@ def test_each_service_reads_the_common_variables_and_its_own() -> None:
                                                    "DATA_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY",
                                                    "NOTIFIER_PUBLIC_KEY", "SMS_ALLOWED_COUNTRIES",
                                                    "FORWARDED_ALLOW_IPS", *LIMITS, "SLOTS_CACHE_SECONDS",
-                                                   "BOOKING_WAIT_SECONDS", "QUICK_EXIT_URL"}
+                                                   "BOOKING_WAIT_SECONDS", "QUICK_EXIT_URL",
+                                                   "SMS_CONVERSATION_MINUTES", "SMS_PER_PHONE_MINUTE",
+                                                   "SMS_PAUSE_MINUTES"}
     assert variables(SchedulerSettings) == common | {"SCHEDULER_DATABASE_URL", "WORKER_CONCURRENCY",
                                                      "SLOT_STEP_MINUTES", "TRAVEL_BUFFER_MINUTES", "VIDEO_BASE_URL"}
     assert variables(NotifierSettings) == common | {

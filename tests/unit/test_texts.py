@@ -23,6 +23,7 @@ from notifier.domain.texts import (
     LANGUAGES,
     LOCALE_DIR,
     MESSAGES,
+    REPLIES,
     WEEKDAYS,
     WHEN,
     Catalogues,
@@ -180,7 +181,7 @@ def test_each_language_says_it_in_its_own_words(language: str) -> None:
 
 
 def test_every_text_in_the_code_has_a_translation_in_every_catalogue_and_the_template_is_current() -> None:
-    in_code = {*MESSAGES.values(), WHEN, *WEEKDAYS}
+    in_code = {*MESSAGES.values(), *REPLIES.values(), WHEN, *WEEKDAYS}
     template = read_po(io.BytesIO((LOCALE_DIR / "messages.pot").read_bytes()))
     assert {m.id for m in template if m.id} == in_code  # run pybabel extract (services/notifier/babel.cfg)
     for language in LANGUAGES:

@@ -107,6 +107,7 @@ class FakeCalendar:
     slots: list[Slot]
     down: bool = False
     broken: bool = False  # a bug of ours behind the page
+    speakers: set[str] | None = None  # the languages the counsellors speak (None: every language)
     questions: list[dict[str, Any]] = field(default_factory=list)
 
     def search(self, date_from: date, date_to: date, topic: Topic | None = None, language: str | None = None,
@@ -117,6 +118,8 @@ class FakeCalendar:
             raise RuntimeError("a bug")
         if self.down:
             raise SchedulerUnavailable("The calendar did not answer in time. Please try again in a minute.")
+        if language is not None and self.speakers is not None and language not in self.speakers:
+            return []
         return [s for s in self.slots if date_from <= s.start.date() <= date_to
                 and location_id in (None, s.location.location_id)]
 
@@ -226,7 +229,8 @@ def test_booking_page_is_german_by_default_and_offers_the_calendars_places(site:
     assert "<title>Termin</title>" in page.text
     assert ">Rostock 1 (vor Ort)</option>" in page.text and ">am Telefon</option>" in page.text
     assert '<form method="post" action="/">' in page.text
-    assert site.calendar.questions[0]["language"] == "de"
+    # Every place is offered whatever the page's language: a language mediator can come to any of them.
+    assert site.calendar.questions[0]["language"] is None
 
 
 def test_booking_page_speaks_english_when_the_browser_prefers_it(site: Site) -> None:
@@ -309,7 +313,7 @@ def test_later_week_and_place_narrow_the_search(site: Site) -> None:
 
 
 def test_a_week_without_free_times_says_so(site: Site) -> None:
-    page = site.post("/", {"lang": "de", "week": "5"})
+    page = site.post("/", {"lang": "de", "week": "5", "conversation": "mediator"})
     assert radios(page.text) == []
     assert NO_SLOTS in visible_text(page.text)
 
@@ -891,6 +895,8 @@ def test_every_language_is_offered_by_address_and_by_browser(site: Site, lang: s
         assert f'<html lang="{lang}">' in page.text
         assert f"<title>{gettext(lang, 'Appointment')}</title>" in page.text
         assert gettext(lang, "Show free times") in page.text
+    # The search that follows asks for someone speaking the page's language (the form lists every place).
+    site.post("/", {"lang": lang, "week": "0"})
     assert site.calendar.questions[-1]["language"] == lang
 
 
@@ -1047,3 +1053,99 @@ def test_when_too_many_bookings_wait_already_the_next_one_does_not_wait(site: Si
     assert free.acquire(blocking=False)  # given back after the wait
     _confirmed(site, token, slot(0, 10))
     assert wait_for_decision(site.bookings, token, 5, sleep=naps.append) == "confirmed" and naps == []
+
+
+# --- the language of the conversation ----------------------------------------------------------------------------
+
+NOBODY_SPEAKS_THAI = "สัปดาห์นี้ไม่มีคนที่พูดภาษาของคุณว่างเลย"
+WITH_MEDIATOR_DE = "Auf Deutsch oder Englisch mit Sprachmittlung"
+CHOOSE_CONVERSATION = "Bitte wählen Sie, wie Sie sprechen möchten."
+FORM = re.compile(r'<form method="post" action="([^"]+)"[^>]*>(.*?)</form>', re.DOTALL)
+
+
+def form_with(html: str, marker: str) -> tuple[str, dict[str, str]]:
+    """The action and hidden fields of the form holding `marker`, as a browser would send them."""
+    for action, body in FORM.findall(html):
+        if marker in body:
+            return action, dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', body))
+    raise AssertionError(f"no form with {marker!r}")
+
+
+def test_the_search_form_asks_how_to_talk_in_a_radio_group_with_own_language_first(site: Site) -> None:
+    page = site.get("/")
+    group = re.search(r"<fieldset[^>]*>\s*<legend>Sprache im Gespräch</legend>(.*?)</fieldset>", page.text, re.DOTALL)
+    assert group, page.text
+    assert re.findall(r'name="conversation" value="(\w+)"', group.group(1)) == ["own_language", "mediator"]
+    assert 'value="own_language" checked' in group.group(1)
+    assert "Jemand, der meine Sprache spricht" in visible_text(group.group(1))
+    assert WITH_MEDIATOR_DE in visible_text(group.group(1))
+
+
+def test_the_mediator_choice_reaches_the_slot_search_the_day_and_time_screens_and_the_booking(site: Site) -> None:
+    days = site.post("/", {"lang": "de", "topic": "", "place": "", "week": "0", "conversation": "mediator"})
+    assert days.status_code == 200 and day_buttons(days.text)
+    assert site.calendar.questions[-1]["language"] is None  # every counsellor, as GET /v1/slots?conversation=mediator
+    assert WITH_MEDIATOR_DE in visible_text(days.text)
+    action, fields = form_with(days.text, 'name="day"')
+    assert action == "/" and fields["conversation"] == "mediator"
+    times = site.post(action, {**fields, "day": "2025-03-03"})
+    assert radios(times.text) == [slot(0, 10).slot_id, slot(0, 11).slot_id]
+    assert site.calendar.questions[-1]["language"] is None
+    action, fields = form_with(times.text, 'name="slot_id"')
+    assert action == "/book" and fields["conversation"] == "mediator"
+    booked = site.post(action, {**fields, "slot_id": slot(0, 10).slot_id, "phone": PHONE})
+    assert booked.status_code == 303, booked.text
+    [row] = site.rows()
+    assert row.conversation == "mediator" and row.language == "de"
+    [requested] = announced(site, "booking.requested")
+    assert requested["conversation"] == "mediator"
+
+
+def test_without_a_choice_the_search_and_booking_keep_to_the_clients_own_language(site: Site) -> None:
+    days = site.post("/", {"lang": "de", "week": "0", "conversation": "own_language"})
+    assert site.calendar.questions[-1]["language"] == "de"
+    assert form_with(days.text, 'name="day"')[1]["conversation"] == "own_language"
+    site.token(slot(0, 10).slot_id)  # a form from before the choice: no field at all
+    site.token(slot(0, 11).slot_id, conversation="own_language", key="second-key-0123456789")
+    assert [row.conversation for row in site.rows()] == ["own_language", "own_language"]
+
+
+def test_a_thai_page_with_nobody_speaking_thai_offers_the_mediator_and_then_books(site: Site) -> None:
+    site.calendar.speakers = {"de", "en"}
+    days = site.post("/", {"lang": "th", "topic": "", "place": "", "week": "0", "conversation": "own_language"})
+    assert days.status_code == 200 and day_buttons(days.text) == [] and radios(days.text) == []
+    assert site.calendar.questions[-1]["language"] == "th"
+    assert NOBODY_SPEAKS_THAI in visible_text(days.text)
+    # One press: the same search again, with a mediator.
+    action, fields = form_with(days.text, 'name="conversation" value="mediator"')
+    offered = site.post(action, {**fields, "conversation": "mediator"})
+    assert '<html lang="th">' in offered.text and day_buttons(offered.text)
+    assert NOBODY_SPEAKS_THAI not in visible_text(offered.text)
+    action, fields = form_with(offered.text, 'name="first"')
+    times = site.post(action, {**fields, "first": slot(0, 10).slot_id})
+    assert checked(times.text) == [slot(0, 10).slot_id]
+    action, fields = form_with(times.text, 'name="slot_id"')
+    booked = site.post(action, {**fields, "slot_id": slot(0, 10).slot_id, "phone": PHONE})
+    assert booked.status_code == 303, booked.text
+    [row] = site.rows()
+    assert (row.language, row.conversation) == ("th", "mediator")
+    manage = site.get(booked.headers["location"])
+    assert "นัดหมายของคุณ" in manage.text
+    manage_token = booked.headers["location"].removeprefix("/m/")
+    site.decide(manage_token, BookingConfirmed(booking_id=site.booking_id(manage_token), slot=slot(0, 10),
+                                               language="th"))
+    # The client reads back how the talk will be held, next to the time and place.
+    assert "เป็นภาษาเยอรมันหรืออังกฤษ โดยมีล่ามช่วยแปล" in visible_text(site.get(f"/m/{manage_token}").text)
+
+
+@pytest.mark.parametrize("value", ["interpreter", "<b>", "own_language " * 3])
+def test_an_unknown_conversation_is_named_at_its_field_and_books_nothing(site: Site, value: str) -> None:
+    for answer in (site.post("/", {"lang": "de", "week": "0", "conversation": value}),
+                   site.book(slot(0, 10).slot_id, conversation=value)):
+        assert answer.status_code == 422, answer.text
+        error = re.search(r'<p class="field-error" id="conversation-error">(.*?)</p>', answer.text, re.DOTALL)
+        assert error and CHOOSE_CONVERSATION in error.group(1)
+        assert 'aria-describedby="conversation-error"' in answer.text
+        assert 'value="own_language" checked aria-invalid="true" autofocus' in answer.text
+        assert "<b>" not in answer.text
+    assert site.rows() == []

@@ -7,7 +7,9 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 from celery import Celery
 from fastapi import FastAPI
@@ -34,10 +36,11 @@ from gateway.metrics import EVENTS_APPLIED
 from gateway.repository import GatewayRepository
 from gateway.settings import GatewaySettings
 from gateway.slots import ReplyWaiter, SlotClient
+from gateway.sms_conversation.service import ConversationPolicy, SmsConversations
 from gateway.sms_preview import SmsPreviewClient
 from gateway.staff.accounts import StaffAccounts
 from gateway.staff_client import StaffClient
-from gateway.twilio_webhooks import TwilioWebhooks
+from gateway.twilio_webhooks import TwilioWebhooks, webhook_auth_token
 from gateway.web import pages
 from shared.cipher import load_cipher
 from shared.clock import Clock, system_clock
@@ -72,6 +75,7 @@ class Gateway:
     feeds: FeedTokens
     twilio: TwilioWebhooks
     sms_previews: SmsPreviewClient
+    conversations: SmsConversations
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
@@ -92,6 +96,7 @@ class Gateway:
             try:
                 self.bookings.forget_replay_tokens()
                 self.limits.purge()
+                self.conversations.purge()
                 self.staff.housekeeping()
             except Exception:  # noqa: BLE001 - housekeeping retries next hour
                 log.warning("housekeeping failed; will retry")
@@ -137,12 +142,25 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
             slots.forget()  # a slot was taken, freed or moved: answers given so far are out of date
         return run
 
+    limits = ClientLimits(settings.client_limits, cipher.lookup_hash, engine, clock)
+    bookings = BookingService(engine, cipher, relay.wake, clock, limits, settings.allowed_countries)
+    conversations = SmsConversations(
+        engine, cipher, relay.wake, clock, limits, bookings, slots,
+        ConversationPolicy(timeout=timedelta(minutes=settings.sms_conversation_minutes),
+                           texts_per_minute=settings.sms_per_phone_minute,
+                           pause=timedelta(minutes=settings.sms_pause_minutes)),
+        ZoneInfo(settings.timezone))
+
+    def rejected(envelope: Envelope, repository: GatewayRepository, now: Clock) -> None:
+        handlers.apply_rejected(envelope, repository, now)
+        conversations.answer_refused(envelope, repository.session, now())  # a booking made by SMS: fresh times
+
     consumer = Consumer(
         "gateway",
         engine,
         commands={
             "booking.confirmed": applied(handlers.apply_confirmed),
-            "booking.rejected": applied(handlers.apply_rejected),
+            "booking.rejected": applied(rejected),
             "booking.cancelled": applied(handlers.apply_cancelled),
             "booking.rescheduled": applied(handlers.apply_rescheduled),
             "booking.move_refused": applied(handlers.apply_move_refused),
@@ -157,15 +175,13 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
 
     listener = Listener(broker_connection(settings), events, replies, on_event=consumer.handle,
                         on_reply=waiter.resolve, dead_letter=dead_letter)
-    limits = ClientLimits(settings.client_limits, cipher.lookup_hash, engine, clock)
-    bookings = BookingService(engine, cipher, relay.wake, clock, limits, settings.allowed_countries)
     staff = StaffAccounts(engine, clock)
     calendars = StaffClient(publisher, waiter, replies.name, settings.slots_timeout_seconds, on_write=slots.forget)
     feeds = FeedTokens(engine, clock)
-    twilio = TwilioWebhooks(engine, cipher, relay.wake, clock)
+    twilio = TwilioWebhooks(engine, cipher, relay.wake, clock, conversations, webhook_auth_token(settings))
     sms_previews = SmsPreviewClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
     return Gateway(settings, engine, celery, publisher, relay, consumer, listener, bookings, limits, slots, staff,
-                   calendars, feeds, twilio, sms_previews)
+                   calendars, feeds, twilio, sms_previews, conversations)
 
 
 def create_app(gateway: Gateway) -> FastAPI:

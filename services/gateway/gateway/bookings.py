@@ -203,19 +203,31 @@ class BookingService:
         with self.uow() as repository:
             row = _find(repository, token)
             preferences = repository.preferences(row.booking_id)
-            if row.status == "cancelled":
-                return view_of(row, preferences)
-            if row.status == "rejected":
-                raise NotCancellable("This booking was not confirmed, so there is nothing to cancel.")
-            now = self.clock()
-            # Every cancellation texts the number a notice: counted per address and per number like bookings.
-            self.limits.take(repository, self.limits.cancel, CANCEL_WORDS, client, row.phone_hash, now)
-            row.status, row.reason, row.updated_at = "cancelled", None, now
-            repository.save_booking(row)
-            cancel = BookingCancellationRequested(booking_id=UUID(row.booking_id), by="client")
-            repository.add_messages(wrap(cancel, row.booking_id, now))
+            self._cancel(repository, row, client)
         self.announce()
         return view_of(row, preferences)
+
+    def cancel_booking(self, booking_id: str, client: str) -> None:
+        """Cancel by booking id, for a client known otherwise than by the link (their number, by SMS)."""
+        with self.uow() as repository:
+            row = repository.booking(booking_id)
+            if row is None:
+                raise BookingNotFound("No booking was found.")
+            self._cancel(repository, row, client)
+        self.announce()
+
+    def _cancel(self, repository: GatewayRepository, row: BookingRequest, client: str) -> None:
+        if row.status == "cancelled":
+            return
+        if row.status == "rejected":
+            raise NotCancellable("This booking was not confirmed, so there is nothing to cancel.")
+        now = self.clock()
+        # Every cancellation texts the number a notice: counted per address and per number like bookings.
+        self.limits.take(repository, self.limits.cancel, CANCEL_WORDS, client, row.phone_hash, now)
+        row.status, row.reason, row.updated_at = "cancelled", None, now
+        repository.save_booking(row)
+        cancel = BookingCancellationRequested(booking_id=UUID(row.booking_id), by="client")
+        repository.add_messages(wrap(cancel, row.booking_id, now))
 
     def move(self, token: str, slot_id: str, client: str = "unknown") -> BookingView:
         """Ask the scheduler to move a confirmed booking to `slot_id`: the request and its message commit together,

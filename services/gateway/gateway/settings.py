@@ -66,6 +66,12 @@ class GatewaySettings(DataKeySettings, PublicUrlSettings, SmsDestinationSettings
     # Where the "leave quickly" button on every client page goes: a neutral, everyday site.
     quick_exit_url: Annotated[str, AfterValidator(_web_address)] = "https://www.google.com/"
 
+    # Booking by SMS (gateway.sms_conversation): how long a list of times or a question waits for its answer,
+    # how many texts one number may send a minute, and how long it is not read after that.
+    sms_conversation_minutes: int = Field(default=15, ge=1, le=120)
+    sms_per_phone_minute: int = Field(default=10, ge=1, le=1000)
+    sms_pause_minutes: int = Field(default=10, ge=1, le=1440)
+
     @model_validator(mode="after")
     def _embedded_gateway_database(self) -> Self:
         self.gateway_database_url = self.gateway_database_url or self.embedded_database_url("gateway")

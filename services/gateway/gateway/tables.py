@@ -73,6 +73,39 @@ class BookingPreferences(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
 
 
+class SmsConversation(SQLModel, table=True):
+    """Where a client's SMS conversation stands (gateway.sms_conversation): one row per number, found by the keyed
+    hash of the number; the number itself only sealed for the notifier (it is what the replies go to). Deleted a day
+    after it ends."""
+
+    __tablename__ = "sms_conversations"
+    conversation_id: str = Field(primary_key=True, max_length=36)
+    phone_hash: str = Field(max_length=64, unique=True)  # gateway.limits.ClientLimits.phone_subject
+    # Sealed for the notifier with shared.contracts.sms.conversation_context(conversation_id); this gateway
+    # cannot open it when NOTIFIER_PUBLIC_KEY is set.
+    phone_ciphertext: str
+    language: str | None = Field(default=None, max_length=2)
+    state: str = Field(max_length=16)  # idle, offered, confirm_cancel
+    # offered: the times listed, in order ([{slot_id, starts_at, place}]); confirm_cancel: the appointment.
+    context_json: str | None = None
+    booking_id: str | None = Field(default=None, max_length=36)  # confirm_cancel: the appointment to cancel
+    # A booking asked for by SMS and not decided yet: a refusal (the time was taken) is answered with fresh times.
+    pending_booking_id: str | None = Field(default=None, max_length=36, index=True)
+    expires_at: datetime = Field(sa_column=instant_column(index=True))
+    not_understood_at: datetime | None = Field(default=None, sa_column=instant_column(nullable=True))
+    paused_until: datetime | None = Field(default=None, sa_column=instant_column(nullable=True))
+    updated_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
+
+
+class SmsInbound(SQLModel, table=True):
+    """The Message SIDs of inbound texts handled in the last day: Twilio retries a webhook it thinks failed, and a
+    retried text must not be answered (or book) twice. Nothing of the text or the number."""
+
+    __tablename__ = "sms_inbound"
+    message_sid: str = Field(primary_key=True, max_length=34)
+    received_at: datetime = Field(sa_column=instant_column(index=True))
+
+
 class CounsellorFeed(SQLModel, table=True):
     """A counsellor's private calendar feed (gateway.feeds): the token only as its SHA-256 hash."""
 
@@ -85,6 +118,6 @@ class CounsellorFeed(SQLModel, table=True):
 
 TABLES: list[Table] = [
     t.__table__  # type: ignore[union-attr]
-    for t in (BookingRequest, BookingPreferences, CounsellorFeed, RateEvent, OutboxMessage, ProcessedMessage,
-              *STAFF_TABLES)
+    for t in (BookingRequest, BookingPreferences, CounsellorFeed, RateEvent, SmsConversation, SmsInbound,
+              OutboxMessage, ProcessedMessage, *STAFF_TABLES)
 ]

@@ -1,9 +1,11 @@
 """Signed Twilio webhooks turned into messages for the notifier: delivery status callbacks and inbound SMS.
 
-The gateway decides nothing here: it checks the fields, seals the sender's number for the notifier and writes one
-outbox message. The text of an inbound SMS is read only to classify it (STOP/START); it is never stored, logged
-or sent on. Twilio retries a webhook it thinks failed, so a repeat gets the same message id: the notifier's inbox
-drops it, and while the first is still in the outbox the repeat is not even written.
+The gateway checks the fields, seals the sender's number for the notifier and writes outbox messages. The text of
+an inbound SMS is read only to classify it (gateway.sms_keywords); it is never stored, logged or sent on. STOP and
+START go to the notifier as `sms.received`, as before; everything else is a turn of the client's SMS conversation
+(gateway.sms_conversation). Twilio retries a webhook it thinks failed, so a repeat gets the same message id: the
+notifier's inbox drops it, and while the first is still in the outbox the repeat is not even written; the
+conversation records each MessageSid and answers it once.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import GatewayError
 from gateway.repository import GatewayRepository
-from gateway.sms_keywords import classify
+from gateway.settings import GatewaySettings
+from gateway.sms_conversation.service import SmsConversations
+from gateway.sms_keywords import read
 from shared.contracts import wrap
 from shared.contracts.deliveries import DeliveryStatusReported, ProviderStatus, SmsReceived, inbound_phone_context
 from shared.contracts.envelope import Envelope, Payload
-from shared.crypto import DataCipher
+from shared.crypto import DataCipher, load_or_create_key_file
 from shared.logging import correlation_id
 from shared.phones import InvalidPhoneNumber, normalise_phone
 from shared.unit_of_work import UnitOfWork
@@ -42,6 +46,21 @@ ERROR_CODE = re.compile(r"^[0-9]{1,6}$")
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 PROVIDER_STATUSES = frozenset(get_args(ProviderStatus))
 _MESSAGE_IDS = uuid5(NAMESPACE_URL, "https://lotse/twilio-webhooks")
+
+
+# On the embedded default without TWILIO_AUTH_TOKEN, webhooks are checked against a token generated once into
+# VAR_DIR, so that `python -m lotse phone` can try the SMS channel through the same signed path Twilio takes.
+EMBEDDED_TOKEN_FILE = "twilio-webhook.key"  # noqa: S105 - a file name, not a secret
+
+
+def webhook_auth_token(settings: GatewaySettings) -> str:
+    """The token webhooks are signed with: TWILIO_AUTH_TOKEN, or on the embedded default (embedded broker, no
+    token and no shared key set) the one in VAR_DIR; empty means unsigned webhooks are all refused."""
+    token = settings.twilio_auth_token.get_secret_value()
+    if token or settings.twilio_webhook_shared_key.get_secret_value() or settings.lotse_env != "embedded" \
+            or not settings.is_embedded_broker:
+        return token
+    return load_or_create_key_file(settings.var_dir.resolve() / EMBEDDED_TOKEN_FILE)
 
 
 class InvalidWebhook(GatewayError):
@@ -64,11 +83,14 @@ class UnsupportedWebhookBody(GatewayError):
 
 class TwilioWebhooks:
     def __init__(self, engine: Engine, cipher: DataCipher, announce: Callable[[], None],
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], conversations: SmsConversations | None = None,
+                 auth_token: str = "") -> None:
+        self.auth_token = auth_token  # webhook_auth_token(settings)
         self.uow = UnitOfWork(engine, GatewayRepository)
         self.cipher = cipher
         self.announce = announce  # wakes the outbox relay after a commit
         self.clock = clock
+        self.conversations = conversations
 
     def report_status(self, fields: Fields, query: Fields) -> DeliveryStatusReported:
         """A status callback as `delivery.status_reported`. Unknown SIDs are forwarded too: only the notifier
@@ -91,20 +113,30 @@ class TwilioWebhooks:
         return report
 
     def receive_sms(self, fields: Fields) -> SmsReceived | None:
-        """An inbound SMS as `sms.received` with the sender sealed for the notifier; None if the sender is no
-        mobile number in E.164 (nothing is sent on: no reminder ever went there)."""
+        """STOP/START as `sms.received` with the sender sealed for the notifier; anything else a turn of the
+        sender's SMS conversation (None then). Nothing happens when the sender is no mobile number in E.164 (no
+        reminder ever went there)."""
         sid = _message_sid(fields)
         sender = _optional(fields, "From") or ""
-        keyword, language = classify(_optional(fields, "Body") or "")
+        intent = read(_optional(fields, "Body") or "")
         with _correlated(sid):
             phone = _mobile_number(sender)
             if phone is None:
-                log.info("inbound sms ignored: the sender is not a mobile number in E.164 (keyword=%s)", keyword)
+                log.info("inbound sms ignored: the sender is not a mobile number in E.164 (intent=%s)", intent.kind)
                 return None
+            if intent.kind not in ("stop", "start"):
+                if self.conversations is not None:
+                    self.conversations.receive(sid, phone, intent)
+                    self.announce()
+                    return None
+            keyword = intent.kind if intent.kind in ("stop", "start") else "other"
             sealed = self.cipher.seal_for_notifier(phone, inbound_phone_context(sid))
-            received = SmsReceived(message_sid=sid, phone=sealed, keyword=keyword, language=language)
+            received = SmsReceived(message_sid=sid, phone=sealed, keyword=keyword,
+                                   language=intent.language if keyword != "other" else None)
             self._publish(received, sid, sid)
-            log.info("inbound sms accepted: keyword=%s language=%s", keyword, language or "-")
+            if self.conversations is not None:
+                self.conversations.forget(phone)
+            log.info("inbound sms accepted: keyword=%s language=%s", keyword, received.language or "-")
         return received
 
     def _publish(self, payload: Payload, sid: str, fact: str) -> None:

@@ -104,6 +104,7 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
             "contact.preferences_changed": command(handlers.change_preferences),
             "delivery.status_reported": command(handlers.apply_status),
             "sms.received": command(handlers.answer_keyword),
+            "sms.reply_requested": command(handlers.queue_reply),
             "booking.confirmed": command(handlers.schedule_confirmation),
             "booking.rejected": command(handlers.forget_rejected),
             "booking.cancelled": command(handlers.cancel_reminders),

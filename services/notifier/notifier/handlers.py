@@ -27,16 +27,23 @@ from shared.contracts import (
     DeliveryStatusReported,
     Envelope,
     SmsReceived,
+    SmsReplyRequested,
     wrap,
 )
 from shared.contracts.contacts import manage_token_context, phone_context
 from shared.contracts.deliveries import inbound_phone_context
+from shared.contracts.sms import OfferedTime, conversation_context
 from shared.crypto import DataCipher
 
 log = logging.getLogger(__name__)
 
 # How long the answer to STOP/START may wait for a moment it is allowed to go out.
 _OPT_ANSWER_VALID = timedelta(hours=12)
+# A reply in an SMS conversation that could not go out within this is dropped: a list of times an hour late would
+# only mislead (the conversation itself times out after 15 minutes by default).
+_REPLY_VALID = timedelta(hours=1)
+# A client whose language is not known yet gets German, then English.
+_UNKNOWN_LANGUAGE, _ALSO = "de", "en"
 
 
 @dataclass
@@ -221,10 +228,17 @@ def answer_keyword(envelope: Envelope, repo: NotifierRepository, deps: NotifierD
     record.opted_out, record.changed_at, record.last_message_sid = opted_out, now, received.message_sid
     repo.save(record)
     language = received.language or repo.latest_language(phone_hash) or "en"
-    kind = "opted_out" if opted_out else "opted_in"
+    kind, params = ("opted_out" if opted_out else "opted_in"), None
+    upcoming = repo.upcoming_bookings_of(phone_hash, now) if opted_out else []
+    if upcoming:
+        # Opting out does not cancel: the answer says the next appointment stays, and where to change or cancel it.
+        _contact, facts = min(upcoming, key=lambda pair: pair[1].starts_at)
+        kind = "reply_opted_out_booked"
+        params = json.dumps({"appointment": [facts.starts_at.isoformat(), facts.place_alias],
+                             "link_booking": facts.booking_id})
     repo.save(Reminder(key=f"sms:{received.message_sid}:{kind}", kind=kind, language=language, due_at=now,
                        not_after=now + _OPT_ANSWER_VALID, phone_context=context,
-                       phone_ciphertext=deps.cipher.at_rest(received.phone, context)))
+                       phone_ciphertext=deps.cipher.at_rest(received.phone, context), params=params))
     if opted_out:
         _tell_staff_about_opt_out(repo, phone_hash, now)
     else:
@@ -243,3 +257,32 @@ def _tell_staff_about_opt_out(repo: NotifierRepository, phone_hash: str, now: da
         contact.unreachable = "opted_out"
         repo.save(contact)
         repo.announce(wrap(ContactUnreachable(booking_id=facts.booking_id, reason="opted_out"), facts.booking_id))
+
+
+def queue_reply(envelope: Envelope, repo: NotifierRepository, deps: NotifierDeps) -> None:
+    """A reply in a client's SMS conversation: a message due at once to the number that wrote, rendered at sending
+    from the catalogues (kind reply_<kind>). It answers a text the client has just sent, so it goes out even to a
+    number that said STOP before (the client wrote to us again); the daily budget and the pacing apply as ever."""
+    reply = envelope.payload_as(SmsReplyRequested)
+    context = conversation_context(reply.conversation_id)
+    phone = deps.cipher.decrypt(reply.phone, context)
+    language = reply.language or repo.latest_language(deps.cipher.lookup_hash(phone))
+    params: dict[str, object] = {}
+    if reply.times:
+        params["times"] = [_shown(t) for t in reply.times]
+    if reply.appointment is not None:
+        params["appointment"] = _shown(reply.appointment)
+    if reply.booking_id is not None:
+        params["link_booking"] = str(reply.booking_id)
+    if language is None:
+        params["also"] = _ALSO
+    now = deps.clock()
+    repo.save(Reminder(key=f"sms-reply:{envelope.message_id}", kind=f"reply_{reply.kind}",
+                       language=language or _UNKNOWN_LANGUAGE, due_at=now, not_after=now + _REPLY_VALID,
+                       phone_context=context, phone_ciphertext=deps.cipher.at_rest(reply.phone, context),
+                       params=json.dumps(params) if params else None))
+    deps.may_be_due()
+
+
+def _shown(time: OfferedTime) -> list[str]:
+    return [time.starts_at.isoformat(), time.place]

@@ -337,7 +337,7 @@ class NotifierRepository:
             update(_REMINDERS).where(_REMINDERS.c.phone_ciphertext.is_not(None),
                                      _REMINDERS.c.not_after < now - timedelta(days=1),
                                      _REMINDERS.c.status != "sending")
-            .values(phone_ciphertext=None, phone_context=None))
+            .values(phone_ciphertext=None, phone_context=None, params=None))
         connection.execute(
             update(_DELIVERIES).where(
                 _DELIVERIES.c.to_masked != "",

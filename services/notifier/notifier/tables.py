@@ -63,7 +63,7 @@ class Reminder(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=120, unique=True)  # stable per booking and plan: a second plan upserts, never adds
     booking_id: str | None = Field(default=None, max_length=36, index=True)
-    kind: str = Field(max_length=24)  # confirmation, reminder, rescheduled, cancelled, opted_out, opted_in
+    kind: str = Field(max_length=24)  # confirmation, reminder, rescheduled, cancelled, opted_out, opted_in, reply_*
     language: str = Field(max_length=2)
     due_at: datetime = Field(sa_column=instant_column())
     not_after: datetime = Field(sa_column=instant_column())
@@ -74,6 +74,9 @@ class Reminder(SQLModel, table=True):
     phone_ciphertext: str | None = None
     phone_context: str | None = Field(default=None, max_length=80)
     created_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
+    # A reply of an SMS conversation (kind reply_*): what it shows, as JSON ({"times": [[start, place], ...],
+    # "appointment": [start, place], "link_booking": id, "also": language}); never words the client wrote.
+    params: str | None = None
 
 
 class Delivery(SQLModel, table=True):

@@ -1,8 +1,9 @@
 """POST /twilio/status and POST /twilio/sms: Twilio's delivery status callbacks and inbound SMS.
 
 Nothing is read, stored or published before the signature holds (fail closed: 403). The body limit of every POST
-(BodySizeLimit, 413) applies before the form is parsed. An inbound SMS gets an empty TwiML answer: the one
-opt-out confirmation is sent by the notifier through the API, so that it is tracked like every other message.
+(BodySizeLimit, 413) applies before the form is parsed. An inbound SMS gets an empty TwiML answer: every reply
+(the opt-out confirmation, the times offered, the answers of an SMS conversation) is sent by the notifier through
+the API, so that it is tracked, paced and held to the discretion rules like every other message (README).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ async def status_callback(request: Request) -> Response:
 @router.post("/sms", response_class=Response, responses={
     200: {"content": {"application/xml": {}}, "description": "empty TwiML: no reply from Twilio"}, **REFUSALS})
 async def inbound_sms(request: Request) -> Response:
-    """A text a client sent: STOP/START (in their language) or anything else, forwarded without its text."""
+    """A text a client sent: STOP/START (in their language) or a turn of their SMS conversation, never stored."""
     form, _query = await _signed_form(request)
     webhooks: TwilioWebhooks = gateway(request).twilio
     await run_in_threadpool(webhooks.receive_sms, form)
@@ -57,7 +58,7 @@ async def inbound_sms(request: Request) -> Response:
 async def _signed_form(request: Request) -> tuple[Fields, Fields]:
     """The form and query fields of a request Twilio signed, or a refusal (403/415/400)."""
     settings = gateway(request).settings
-    auth_token = settings.twilio_auth_token.get_secret_value()
+    auth_token = gateway(request).twilio.auth_token
     shared_key = settings.twilio_webhook_shared_key.get_secret_value()
     signature = request.headers.get(SIGNATURE_HEADER)
     if not signature or not (auth_token or shared_key):

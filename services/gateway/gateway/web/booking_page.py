@@ -51,7 +51,7 @@ from gateway.web.slot_rows import (
 )
 from gateway.web.text_choices import TextChoices, read_choices
 from gateway.web.texts import FALLBACK_LANGUAGE, negotiate, page_language, text
-from shared.contracts import ContactPreferences, Topic
+from shared.contracts import ContactPreferences, Conversation, Topic
 from shared.contracts.contacts import WEEKDAYS
 
 router = APIRouter(include_in_schema=False)
@@ -66,6 +66,14 @@ Ticked = Annotated[list[str], Form()]
 
 def topic_of(value: str) -> Topic | None:
     return Topic(value) if value in Topic.__members__ else None
+
+
+def conversation_of(value: str) -> Conversation | None:
+    """The conversation chosen on the search form; a form without the field (a page from before the choice) means
+    own_language, anything else is no choice at all (None: the form is shown again with the error at the field)."""
+    if value in ("", "own_language"):
+        return "own_language"
+    return "mediator" if value == "mediator" else None
 
 
 def place_id_of(value: str) -> int | None:
@@ -104,11 +112,19 @@ class Search:
     week: int
     day: date | None = None  # None: the choice of a day
     part: int = 0  # which screen of the day's times
+    # The language of the conversation is a choice apart from the page's: with a mediator every counsellor's times
+    # are offered (the talk is in German or English), and the texts still come in the page's language.
+    conversation: Conversation = "own_language"
 
     def fields(self) -> dict[str, str]:
         return {"lang": self.lang, "topic": self.topic.value if self.topic else "",
                 "place": str(self.place or ""), "week": str(self.week),
-                "day": self.day.isoformat() if self.day else "", "part": str(self.part)}
+                "day": self.day.isoformat() if self.day else "", "part": str(self.part),
+                "conversation": self.conversation}
+
+    def spoken(self) -> str | None:
+        """The language the counsellor must speak: none with a mediator (as GET /v1/slots?conversation=mediator)."""
+        return None if self.conversation == "mediator" else self.lang
 
 
 @dataclass(frozen=True)
@@ -138,8 +154,8 @@ def results(search: Search, searcher: Searcher, bookings: BookingService, settin
     }
     try:
         searcher.limits.take_search(searcher.client)
-        found = searcher.slots.search(first, first + timedelta(days=6), topic=search.topic, language=search.lang,
-                                      location_id=search.place)
+        found = searcher.slots.search(first, first + timedelta(days=6), topic=search.topic,
+                                      language=search.spoken(), location_id=search.place)
     except Throttled as refusal:
         return render("days.html", search.lang, 429, errors=[*(errors or []), "too_many"], days=None,
                       retry_after=max(refusal.retry_after, retry_after or 0), **context)
@@ -175,12 +191,13 @@ def results(search: Search, searcher: Searcher, bookings: BookingService, settin
 
 
 def request_booking(bookings: BookingService, slot_id: str, phone: str, language: str, topic: Topic | None,
-                    key: str, preferences: ContactPreferences | list[str], client: str) -> Accepted | list[str]:
+                    key: str, preferences: ContactPreferences | list[str], client: str,
+                    conversation: Conversation = "own_language") -> Accepted | list[str]:
     """The booking, or the text keys of what is wrong with the form (the preferences may already be wrong).
     Throttled (a limit of gateway.limits) is left to the page: it answers 429 with Retry-After."""
     wrong = preferences if isinstance(preferences, list) else []
     try:
-        body = BookingIn(slot_id=slot_id, phone=phone, language=language, topic=topic)
+        body = BookingIn(slot_id=slot_id, phone=phone, language=language, topic=topic, conversation=conversation)
     except ValidationError as exc:
         fields = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
         return [message for field, message in (("slot_id", "choose_slot"), ("phone", "invalid_phone"))
@@ -190,7 +207,7 @@ def request_booking(bookings: BookingService, slot_id: str, phone: str, language
     try:
         accepted = bookings.request(
             NewBooking(slot_id=body.slot_id, phone=body.phone, language=body.language, channel="web",
-                       topic=body.topic, preferences=preferences),
+                       topic=body.topic, preferences=preferences, conversation=body.conversation),
             key or None,
             client,
         )
@@ -243,17 +260,26 @@ def index(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep, limits:
     language = negotiate(lang, accept_language)
     if language is None:
         return language_choice("/")
+    return search_form(Searcher(slots, limits, client), bookings, settings, language)
+
+
+def search_form(searcher: Searcher, bookings: BookingService, settings: GatewaySettings, language: str,
+                errors: list[str] | None = None, status: int = 200) -> HTMLResponse:
+    """The first form: language, topic, place and the language of the conversation (`errors`: said at the field)."""
     first = today(bookings, settings)
-    errors: list[str] = []
-    status, retry_after = 200, None
+    errors = list(errors or [])
+    retry_after = None
     try:
-        limits.take_search(client)
-        offered = slots.search(first, first + timedelta(days=PLACES_LOOKAHEAD_DAYS - 1), language=language)
+        searcher.limits.take_search(searcher.client)
+        # Every place, not only those with someone speaking the page's language: a mediator can come to any.
+        offered = searcher.slots.search(first, first + timedelta(days=PLACES_LOOKAHEAD_DAYS - 1), language=None)
     except Throttled as refusal:
-        offered, errors, status, retry_after = [], ["too_many"], 429, refusal.retry_after
+        offered, status, retry_after = [], 429, refusal.retry_after
+        errors.append("too_many")
     except SchedulerUnavailable:
         # The form still shows (a search may work a moment later), but the status and Retry-After say it is not.
-        offered, errors, status = [], ["unavailable"], 503
+        offered, status = [], 503
+        errors.append("unavailable")
     return render("index.html", language, status, errors=errors, topics=[topic.value for topic in Topic],
                   places=places_of(offered, language), retry_after=retry_after)
 
@@ -261,10 +287,15 @@ def index(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep, limits:
 @router.post("/", response_class=HTMLResponse)
 def search(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep, limits: LimitsDep, client: ClientAddress,
            accept_language: Annotated[str | None, Header()] = None, lang: Lang = None, topic: Text = "",
-           place: Text = "", week: Text = "0", day: Text = "", part: Text = "0", first: Text = "") -> HTMLResponse:
+           place: Text = "", week: Text = "0", day: Text = "", part: Text = "0", first: Text = "",
+           conversation: Text = "") -> HTMLResponse:
     """The days of a week; with `day`, that day's times (screen `part`); with `first`, the day of that time."""
-    found = Search(page_language(lang, accept_language), topic_of(topic), place_id_of(place), week_of(week),
-                   day_of(day), part_of(part))
+    language = page_language(lang, accept_language)
+    talk = conversation_of(conversation)
+    if talk is None:
+        return search_form(Searcher(slots, limits, client), bookings, settings, language,
+                           errors=["choose_conversation"], status=422)
+    found = Search(language, topic_of(topic), place_id_of(place), week_of(week), day_of(day), part_of(part), talk)
     return results(found, Searcher(slots, limits, client), bookings, settings, chosen=first[:200])
 
 
@@ -273,13 +304,18 @@ def book(slots: SlotsDep, bookings: BookingsDep, settings: SettingsDep, limits: 
          accept_language: Annotated[str | None, Header()] = None, lang: Lang = None, topic: Text = "",
          place: Text = "", week: Text = "0", day: Text = "", part: Text = "0", slot_id: Text = "", phone: Text = "",
          key: Text = "", reminders: Text = "", days: Ticked = [], start: Text = "",  # noqa: B006 - FastAPI copies it
-         end: Text = "") -> Response:
-    chosen = Search(page_language(lang, accept_language), topic_of(topic), place_id_of(place), week_of(week),
-                    day_of(day), part_of(part))
-    choices, preferences = read_choices(reminders, days, start, end)
+         end: Text = "", conversation: Text = "") -> Response:
+    language = page_language(lang, accept_language)
     searcher = Searcher(slots, limits, client)
+    talk = conversation_of(conversation)
+    if talk is None:
+        # The choice is made on the first form: asked again there, nothing booked.
+        return search_form(searcher, bookings, settings, language, errors=["choose_conversation"], status=422)
+    chosen = Search(language, topic_of(topic), place_id_of(place), week_of(week), day_of(day), part_of(part), talk)
+    choices, preferences = read_choices(reminders, days, start, end)
     try:
-        outcome = request_booking(bookings, slot_id, phone, chosen.lang, chosen.topic, key, preferences, client)
+        outcome = request_booking(bookings, slot_id, phone, chosen.lang, chosen.topic, key, preferences, client,
+                                  chosen.conversation)
     except Throttled as refusal:
         return results(chosen, searcher, bookings, settings, errors=[throttle_key(refusal)], chosen=slot_id,
                        status=429, choices=choices, retry_after=refusal.retry_after)

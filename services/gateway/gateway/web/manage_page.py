@@ -15,7 +15,16 @@ from gateway.booking_views import BookingView
 from gateway.bookings import Accepted, BookingService
 from gateway.errors import BookingNotFound, NotCancellable, NotErasableYet, PreferencesNotChangeable, Throttled
 from gateway.settings import GatewaySettings
-from gateway.web.booking_page import Lang, Text, Ticked, new_key, request_booking, throttle_key, wait_for_decision
+from gateway.web.booking_page import (
+    Lang,
+    Text,
+    Ticked,
+    conversation_of,
+    new_key,
+    request_booking,
+    throttle_key,
+    wait_for_decision,
+)
 from gateway.web.rendering import phone_hint, redirect, render
 from gateway.web.slot_rows import groups_by_day, slot_row
 from gateway.web.text_choices import TextChoices, read_choices
@@ -44,6 +53,7 @@ def _manage(token: str, view: BookingView, lang: str, bookings: BookingService, 
     return render(
         "manage_meeting.html", lang, status, errors=errors or [], here=f"/m/{token}", token=token,
         state=view.status, meeting=view.meeting if view.status == "confirmed" else None, move=view.move,
+        mediator=view.conversation == "mediator",
         slot=slot_row(slot, lang, zone) if slot else None, reason=reason,
         groups=groups_by_day(alternatives, lang, zone), chosen="", key=new_key(), saved=saved,
         current=TextChoices.of(view.preferences).summary(lang), choices=choices or TextChoices.of(view.preferences),
@@ -96,10 +106,11 @@ def book_alternative(token: str, bookings: BookingsDep, settings: SettingsDep, c
         view = bookings.view(token)
     except BookingNotFound:
         return _not_found(page_language(lang, accept_language))
-    # The alternatives were found for the first booking's language, so the new booking keeps it.
+    # The alternatives were found for the first booking's language and conversation, so the new booking keeps both.
     choices, preferences = read_choices(reminders, days, start, end)
     try:
-        outcome = request_booking(bookings, slot_id, phone, view.language, None, key, preferences, client)
+        outcome = request_booking(bookings, slot_id, phone, view.language, None, key, preferences, client,
+                                  conversation_of(view.conversation) or "own_language")
     except Throttled as refusal:
         return _manage(token, view, page_language(lang, accept_language, view.language), bookings, settings,
                        errors=[throttle_key(refusal)], status=429, choices=choices, retry_after=refusal.retry_after)

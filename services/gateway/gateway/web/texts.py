@@ -20,6 +20,7 @@ TEXTS: dict[str, str] = {
     # TRANSLATORS: {example} is a German mobile number, {international} one with a country code.
     "phone_hint": N_("For example {example} or {international}. We never show the number anywhere."),
     "choose_slot": N_("Please choose a time from the list."),
+    "choose_conversation": N_("Please choose how you would like to talk."),
     "invalid_phone": N_("We cannot use this mobile number. Please check it and enter it again."),
     "resubmitted": N_("This form was already sent once. Please check your choice and send it again."),
     "unavailable": N_("The calendar is not answering right now. Please try again in a minute."),
@@ -72,13 +73,14 @@ TEXTS: dict[str, str] = {
 # The form field an error is about: said next to it, not above the page. In the order of the fields on the page,
 # which also picks the one that takes the focus.
 FIELD_OF = {
+    "choose_conversation": "conversation",
     "choose_slot": "slot",
     "invalid_phone": "phone",
     "phone_not_accepted": "phone",
     "prefs_window_order": "texts",
     "prefs_invalid": "texts",
 }
-FIELD_ORDER = ("slot", "phone", "texts")
+FIELD_ORDER = ("conversation", "slot", "phone", "texts")
 
 
 def text(language: str, key: str) -> str:

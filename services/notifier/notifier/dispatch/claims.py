@@ -7,7 +7,7 @@ import logging
 import secrets
 from datetime import datetime
 
-from notifier.dispatch.jobs import Job, job_for
+from notifier.dispatch.jobs import Job, job_for, link_booking_of
 from notifier.domain.planning import recheck
 from notifier.plans import Policy, rules_for
 from notifier.repository import NotifierRepository
@@ -22,12 +22,13 @@ def claim_due(repo: NotifierRepository, now: datetime, limit: int, policy: Polic
     """Up to `limit` messages due by `now`, oldest due first, claimed for `provider`."""
     rows = repo.due_reminders(now, limit)
     booking_ids = [r.booking_id for r in rows if r.booking_id]
-    contacts = repo.contacts_of(booking_ids)
+    links = {row.id: link for row in rows if (link := link_booking_of(row))}
+    contacts = repo.contacts_of(booking_ids + list(links.values()))
     facts = repo.facts_of(booking_ids)
-    opted_out = repo.opted_out_among([c.phone_hash for c in contacts.values()])
+    opted_out = repo.opted_out_among([contacts[b].phone_hash for b in booking_ids if b in contacts])
     claimed = []
     for row in rows:
-        contact = contacts.get(row.booking_id) if row.booking_id else None
+        contact = contacts.get(row.booking_id) if row.booking_id else contacts.get(links.get(row.id, ""))
         fact = facts.get(row.booking_id) if row.booking_id else None
         delivery = _decide(repo, row, contact, fact, opted_out, now, policy, provider)
         if delivery is not None:

@@ -11,7 +11,7 @@ import io
 import logging
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -43,6 +43,31 @@ MESSAGES: dict[str, str] = {
     "opted_out": N_("You will get no more SMS from us. Send START to get them again."),
     "opted_in": N_("SMS are on again. Send STOP to stop them."),
 }
+# Replies in an SMS conversation (gateway.sms_conversation → `sms.reply_requested`). Each names the words the client
+# may send back in the language's own words, as gateway/sms_keywords.py reads them.
+REPLIES: dict[str, str] = {
+    # TRANSLATORS: Replies to a client's text. As short and neutral as the texts above; {times} is a numbered list
+    # of times and places, one a line. Write the words to send back (APPOINTMENT, CHANGE, CANCEL, HELP, YES, NO) in
+    # capitals and in the words of your language that the gateway reads (gateway/sms_keywords.py).
+    "reply_offer": N_("Free times, reply with the number:\n{times}"),
+    "reply_offer_again": N_("That list has expired. Free times now, reply with the number:\n{times}"),
+    "reply_taken": N_("Sorry, that time was just taken. Free times, reply with the number:\n{times}"),
+    "reply_no_times": N_("No free times right now. Please try again later."),
+    "reply_cannot_book": N_("No more bookings from this number right now. Please try again later."),
+    "reply_confirm_cancel": N_("Cancel your appointment {when}, {place}? Reply YES or NO."),
+    "reply_cancel_requested": N_("OK, your appointment {when} is being cancelled."),
+    "reply_cancel_kept": N_("OK, your appointment {when}, {place} stays."),
+    "reply_no_appointment": N_("No upcoming appointment for this number. Send APPOINTMENT to book one."),
+    "reply_change_link": N_("Change your appointment {when} here: {link}"),
+    "reply_help": N_("Send APPOINTMENT for free times, CHANGE to change, CANCEL to cancel. STOP = no more SMS"),
+    "reply_not_understood": N_("Sorry, we did not understand. Send APPOINTMENT for free times or HELP for help."),
+    "reply_paused": N_("Too many messages. We will read your next ones in a few minutes."),
+    # TRANSLATORS: The answer to STOP when the number still has an appointment: it stays booked unless cancelled.
+    "reply_opted_out_booked": N_(
+        "No more SMS from us. Your appointment {when} stays booked. Change or cancel: {link} START = SMS again"),
+}
+# A line of {times}: its number, when and where (the place's neutral alias).
+_TIME_LINE = "{n}) {when}, {place}"
 # TRANSLATORS: How a date and time read, e.g. "Di 15.07. 10:30". Use any of {weekday} (the short names below),
 # {d} (5), {dd} (05), {mm} (07), {mon} (the month's short name) and {time} (24 h, 10:30). Numbers save space.
 WHEN = N_("{weekday} {d} {mon} {time}")
@@ -50,6 +75,8 @@ WHEN = N_("{weekday} {d} {mon} {time}")
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 KINDS: tuple[str, ...] = tuple(MESSAGES)
+REPLY_KINDS: tuple[str, ...] = tuple(REPLIES)
+MAX_SEGMENTS = 2
 LANGUAGES: tuple[str, ...] = ("de", "en", "ro", "bg", "hu", "pl", "ru", "uk", "es", "th")
 FALLBACK_LANGUAGE = "en"
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
@@ -149,16 +176,70 @@ def render(
         raise ValueError("starts_at must be timezone-aware")
     if catalogues is None:
         catalogues = shipped_catalogues()
+    return _with_fallback(kind, language, lambda lang: _render_in(
+        catalogues, MESSAGES[kind], lang, starts_at, place, link, zone, signature))
+
+
+def render_reply(
+    kind: str,
+    language: str,
+    zone: ZoneInfo,
+    *,
+    times: Sequence[tuple[datetime, str]] = (),
+    starts_at: datetime | None = None,
+    place: str | None = None,
+    link: str | None = None,
+    also: str | None = None,
+    signature: str = "",
+    catalogues: Catalogues | None = None,
+) -> Rendered:
+    """A reply of an SMS conversation (REPLIES) in `language`, followed by the same in `also` if both fit two SMS
+    (a client whose language is not known yet gets German and English). Of `times` (aware start, place alias) as
+    many are listed, from the first, as fit two SMS, at least one. Falls back to English like `render`."""
+    if kind not in REPLIES:
+        raise ValueError(f"unknown reply kind {kind!r}; known: {', '.join(REPLY_KINDS)}")
+    given = {"when": starts_at, "place": place, "link": link, "times": times or None}
+    if missing := [name for name in sorted(_fields(REPLIES[kind])) if given[name] is None]:
+        raise ValueError(f"a {kind} reply needs {', '.join(missing)}")
+    if any(t.tzinfo is None for t, _ in times) or (starts_at is not None and starts_at.tzinfo is None):
+        raise ValueError("times must be timezone-aware")
+    shipped = catalogues if catalogues is not None else shipped_catalogues()
+
+    def body_in(lang: str) -> str:
+        counts = range(len(times), 0, -1) if times else range(0, -1, -1)
+        # Both languages with fewer times first: a client whose language is unknown must be able to read it.
+        second = also if also is not None and also != lang else None
+        both = [(count, True) for count in counts] if second is not None else []
+        body = ""
+        for count, bilingual in [*both, *((count, False) for count in counts)]:
+            body = _render_in(shipped, REPLIES[kind], lang, starts_at, place, link, zone, "", times[:count])
+            if second is not None and bilingual:
+                try:
+                    body += "\n" + _render_in(shipped, REPLIES[kind], second, starts_at, place, link, zone, "",
+                                              times[:count])
+                except BrokenTranslation:
+                    continue
+            if segments(_signed(body, signature))[1] <= MAX_SEGMENTS:
+                break
+        return _signed(body, signature)
+
+    return _with_fallback(kind, language, body_in)
+
+
+def _signed(body: str, signature: str) -> str:
+    return f"{body}\n{signature.strip()}" if signature.strip() else body
+
+
+def _with_fallback(kind: str, language: str, body_in: Callable[[str], str]) -> Rendered:
     try:
-        body = _render_in(catalogues, kind, language, starts_at, place, link, zone, signature)
-        return _rendered(language, body, fell_back=False)
+        return _rendered(language, body_in(language), fell_back=False)
     except BrokenTranslation as broken:
         if language == FALLBACK_LANGUAGE:
             raise TemplateError(f"the English {kind} text cannot be rendered: {broken}") from None
         shown = language if _LANGUAGE_CODE.fullmatch(language) else "an unsupported language"
         log.error("%s text in %s cannot be rendered (%s); sent in English instead", kind, shown, broken)
     try:
-        body = _render_in(catalogues, kind, FALLBACK_LANGUAGE, starts_at, place, link, zone, signature)
+        body = body_in(FALLBACK_LANGUAGE)
     except BrokenTranslation as broken:
         raise TemplateError(f"the English {kind} text cannot be rendered: {broken}") from None
     return _rendered(FALLBACK_LANGUAGE, body, fell_back=True)
@@ -185,15 +266,15 @@ def preview_all(
 
 def _render_in(
     catalogues: Catalogues,
-    kind: str,
+    msgid: str,
     language: str,
     starts_at: datetime | None,
     place: str | None,
     link: str | None,
     zone: ZoneInfo,
     signature: str,
+    times: Sequence[tuple[datetime, str]] = (),
 ) -> str:
-    msgid = MESSAGES[kind]
     template = catalogues.translate(language, msgid)
     if _fields(template) != _fields(msgid):
         raise BrokenTranslation("placeholders differ from the English text")
@@ -201,15 +282,20 @@ def _render_in(
         raise BrokenTranslation("STOP/START keyword missing")
     needed = _fields(msgid)
     when = _when(catalogues, language, starts_at.astimezone(zone)) if starts_at and "when" in needed else ""
+    whens = [_when(catalogues, language, start.astimezone(zone)) for start, _ in times]
+    places = [alias for _, alias in times]
     # One letter outside the GSM alphabet would send the whole text as UCS-2 (70 instead of 160 per segment):
     # in a language written in GSM letters, "Côte" in a place name or the signature is shown as "Cote".
-    if is_gsm7(template) and is_gsm7(when):
+    if is_gsm7(template) and is_gsm7(when) and all(is_gsm7(w) for w in whens):
         place, signature = fold_to_gsm7(place or ""), fold_to_gsm7(signature)
-    values = {"when": when, "place": place or "", "link": link or ""}
+        places = [fold_to_gsm7(alias) for alias in places]
+    lines = "\n".join(_TIME_LINE.format(n=n, when=w, place=p) for n, (w, p) in enumerate(zip(whens, places,
+                                                                                                strict=True), 1))
+    values = {"when": when, "place": place or "", "link": link or "", "times": lines}
     body = _format(template, values).strip()
     if not body:
         raise BrokenTranslation("empty result")
-    return f"{body}\n{signature.strip()}" if signature.strip() else body
+    return _signed(body, signature)
 
 
 def _when(catalogues: Catalogues, language: str, local: datetime) -> str:

@@ -6,8 +6,8 @@
   link), from `booking.confirmed` / `booking.rescheduled`; shown only while the booking is confirmed.
 * `booking_requests.conversation`: own_language or mediator, as the client chose; existing bookings own_language.
 
-Revision ID: 0003_moves_and_meetings
-Revises: 0002_abuse_limits
+Revision ID: 0004_moves_and_meetings
+Revises: 0003_sms_conversations
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_moves_and_meetings"
-down_revision = "0002_abuse_limits"
+revision = "0004_moves_and_meetings"
+down_revision = "0003_sms_conversations"
 branch_labels = None
 depends_on = None
 
