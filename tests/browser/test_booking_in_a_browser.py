@@ -38,21 +38,21 @@ LINK = re.compile(r"https?://\S+/m/[A-Za-z0-9_-]+\S*")
 QUICK_EXIT = "https://www.google.com/"
 
 
-# Nobody in the demo calendar speaks Thai, and the pages do not offer a conversation with a language mediator yet
-# (issue 11: "A Thai speaker can book"): expected to fail until they do, and then to be switched on.
-NO_MEDIATOR_YET = pytest.mark.xfail(strict=True, reason="the pages offer no conversation with a language mediator")
-
-
-@pytest.mark.parametrize("lang", ["de", "ro", pytest.param("th", marks=NO_MEDIATOR_YET)])
+@pytest.mark.parametrize("lang", ["de", "ro", "th"])
 def test_a_client_books_a_free_time_in_their_language_and_sees_it_confirmed(lang: str, new_context: NewContext
                                                                              ) -> None:
     page = new_context(locale="en-GB").new_page()  # the page's language is chosen, not the browser's
-    path = book_first_free_time(page, lang, PHONES[lang])
+    # Nobody in the demo calendar speaks Thai: a Thai speaker books a talk with a language mediator.
+    mediator = lang == "th"
+    path = book_first_free_time(page, lang, PHONES[lang], mediator=mediator)
 
     wait_for_status(page, lang, CONFIRMED[lang])
     assert page.url.split("?")[0].endswith(path)
     expect(page).to_have_title(say(lang, "Appointment"))
     expect(page.locator("html")).to_have_attribute("lang", lang)
+    if mediator:
+        expect(page.locator("dd").filter(has_text=say(lang, "In German or English with a language mediator"))) \
+            .to_be_visible()
 
 
 def test_a_client_cancels_on_the_manage_page_after_confirming_the_question(page: Page) -> None:

@@ -155,9 +155,16 @@ def request_appointment(page: Page, lang: str) -> None:
     page.get_by_role("button", name=say(lang, "Request appointment")).click()
 
 
-def book_first_free_time(page: Page, lang: str, phone: str = TEST_PHONE) -> str:
+def choose_a_language_mediator(page: Page, lang: str) -> None:
+    """On the booking page: the conversation in German or English with a language mediator."""
+    page.get_by_role("radio", name=say(lang, "In German or English with a language mediator")).check()
+
+
+def book_first_free_time(page: Page, lang: str, phone: str = TEST_PHONE, mediator: bool = False) -> str:
     """From the booking page to the manage page of a new booking; returns the manage page's path."""
     open_booking_page(page, lang)
+    if mediator:
+        choose_a_language_mediator(page, lang)
     show_free_times(page, lang)
     take_first_free_time(page, lang)
     give_phone(page, lang, phone)
