@@ -157,17 +157,20 @@ def test_a_client_books_by_sms_in_romanian_and_gets_the_confirmation_with_the_ma
     assert phone not in logs and phone[3:] not in logs and "Programare" not in logs
 
 
-def test_a_thai_client_books_by_sms_though_no_counsellor_speaks_thai(
+def test_a_thai_client_books_by_sms_with_a_language_mediator_and_gets_every_text_in_thai(
         system: System, client: httpx.Client, phone: str) -> None:
     text(system, phone, "นัดค่ะ")
     [offer] = wait_replies(system, phone, 1)
     assert offer.startswith("เวลาว่าง ตอบด้วยหมายเลข:\n1) ")
     text(system, phone, "๑")  # the Thai digit one
     confirmation = wait_replies(system, phone, 2)[1]
-    # Booked with a counsellor who speaks English (the demo calendar has none for Thai), so confirmed in English.
-    assert confirmation.startswith("Appointment confirmed: ")
+    # No counsellor of the demo calendar speaks Thai: booked with any counsellor and a language mediator, in Thai.
+    assert confirmation.startswith("ยืนยันนัด ")
     token = LINK.search(confirmation).group(1)  # type: ignore[union-attr]
-    assert client.get(f"/v1/bookings/{token}").json()["status"] == "confirmed"
+    booking = client.get(f"/v1/bookings/{token}").json()
+    assert booking["status"] == "confirmed" and booking["conversation"] == "mediator"
+    assert gateway_rows(system, "SELECT language, conversation FROM booking_requests WHERE phone_hash = :h",
+                        h=phone_hash(system, phone)) == [("th", "mediator")]
 
 
 @pytest.mark.parametrize(("word", "opening"), [

@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from gateway.sms_conversation.machine import Appointment, Conversation, Offer, offered, respond
+from gateway.sms_conversation.repository import conversation_of, store
 from gateway.sms_keywords import Intent
+from gateway.tables import SmsConversation
 from notifier.domain.texts import LANGUAGES, REPLY_KINDS, render_reply
 
 from shared.crypto import new_token
@@ -145,3 +147,21 @@ def test_offered_times_are_numbered_and_discreet() -> None:
     body = render_reply("reply_offer", "de", BERLIN, times=times).body
     assert body == ("Freie Termine, antworten Sie mit der Nummer:\n"
                     "1) Di 08.12. 10:30, Rostock 1\n2) Mi 09.12. 14:00, am Telefon")
+
+
+def test_a_stored_conversation_keeps_the_mediator_choice_of_its_times_and_the_move_it_waits_for() -> None:
+    row = SmsConversation(conversation_id="c", phone_hash="h", phone_ciphertext="", state="idle", expires_at=NOW,
+                          updated_at=NOW)
+    mediated = [Offer(o.slot_id, o.starts_at, o.place, "th", "mediator") for o in OFFERS]
+    conversation = Conversation(state="offered_move", language="th", offers=tuple(mediated),
+                                appointment=APPOINTMENT, expires_at=NOW + TIMEOUT, moving="move-1")
+    store(row, conversation, NOW)
+    assert conversation_of(row) == conversation
+
+
+def test_times_to_move_to_name_the_appointment_first_and_are_numbered_and_discreet() -> None:
+    times = [(datetime(2026, 12, 9, 14, 0, tzinfo=BERLIN), "Rostock 1")]
+    body = render_reply("reply_move_offer", "de", BERLIN, times=times,
+                        starts_at=datetime(2026, 12, 8, 10, 30, tzinfo=BERLIN)).body
+    assert body == ("Ihr Termin: Di 08.12. 10:30. Andere freie Termine, antworten Sie mit der Nummer:\n"
+                    "1) Mi 09.12. 14:00, Rostock 1")
