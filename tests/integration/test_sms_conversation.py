@@ -295,9 +295,11 @@ def test_a_time_taken_between_the_move_list_and_the_answer_keeps_the_appointment
     text(system, phone, "CHANGE")
     listed = wait_replies(system, phone, 2)[1]
     assert listed.startswith("Your appointment ") and "Other free times, reply with the number:\n1) " in listed
-    book_on_the_web(client, "+4915112399002", listed_slot_ids(system, phone)[0])  # someone else takes it
+    # Someone else takes the last time listed (the first ones may overlap the appointment's own time: free for it,
+    # not for others).
+    book_on_the_web(client, "+4915112399002", listed_slot_ids(system, phone)[listed_count(listed) - 1])
 
-    text(system, phone, "1")
+    text(system, phone, str(listed_count(listed)))
     taken = wait_replies(system, phone, 3)[2]
     assert taken.startswith("Sorry, that time was just taken. Your appointment ")
     assert " stays. Free times, reply with the number:\n1) " in taken
@@ -309,6 +311,20 @@ def test_a_time_taken_between_the_move_list_and_the_answer_keeps_the_appointment
     moved = wait_replies(system, phone, 4)[3]
     assert moved.startswith("Termin verschoben auf ")  # the notice comes in the booking's language
     assert poll(lambda: client.get(f"/v1/bookings/{token}").json()["move"]["status"] == "moved")
+
+
+def test_a_move_refused_on_the_manage_page_is_not_answered_by_sms(
+        system: System, client: httpx.Client, phone: str) -> None:
+    token = book_on_the_web(client, phone)
+    wait_replies(system, phone, 1)
+    text(system, phone, "HILFE")  # the number has a conversation too
+    wait_replies(system, phone, 2)
+    # The last time listed: the first ones may overlap the appointment's own time (free for it, not for others).
+    taken = client.get(f"/v1/bookings/{token}/slots").json()["slots"][-1]["slot_id"]
+    book_on_the_web(client, "+4915112399003", taken)
+    assert client.post(f"/v1/bookings/{token}/move", json={"slot_id": taken}).status_code == 202
+    poll(lambda: client.get(f"/v1/bookings/{token}").json()["move"]["status"] == "refused")
+    assert_stays(lambda: len(replies(system, phone)), 2, seconds=QUIET_SECONDS)  # the page says why
 
 
 def test_change_without_an_appointment_says_there_is_none(system: System, phone: str) -> None:
