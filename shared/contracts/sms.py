@@ -24,7 +24,10 @@ ReplyKind = Literal[
     "cancel_requested",  # the cancellation is on its way (the notice of the cancellation follows)
     "cancel_kept",  # NO: the appointment stays
     "no_appointment",  # CHANGE / CANCEL without an appointment to come
-    "change_link",  # where the time can be changed (the manage link of `booking_id`)
+    "change_link",  # where the time can be changed (the manage link of `booking_id`); CHANGE with no time free
+    "move_offer",  # CHANGE: the appointment, and the free times it may move to, numbered; a number moves it
+    "move_taken",  # the time chosen to move to was taken meanwhile: the appointment stays; fresh times
+    "move_kept",  # the move was refused otherwise (or with no time left): the appointment stays as it is
     "help",  # what one can send
     "not_understood",  # once per conversation, with what one can send
     "paused",  # too many texts a minute: the next ones are not read for a while
@@ -58,8 +61,8 @@ class SmsReplyRequested(Payload):
     phone: Ciphertext
     kind: ReplyKind
     language: LanguageCode | None = None
-    # offer / offer_again / taken: the times, in the order of their numbers (1, 2, …).
+    # offer / offer_again / taken / move_offer / move_taken: the times, in the order of their numbers (1, 2, …).
     times: tuple[OfferedTime, ...] = Field(default=(), max_length=5)
-    # confirm_cancel / cancel_kept / cancel_requested / change_link: the appointment it is about.
+    # confirm_cancel / cancel_kept / cancel_requested / change_link / move_*: the appointment it is about.
     appointment: OfferedTime | None = None
     booking_id: UUID | None = None  # change_link: whose manage link

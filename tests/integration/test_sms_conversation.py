@@ -2,15 +2,17 @@
 /twilio/sms as Twilio posts them (signed with the twilio SDK's RequestValidator), the replies read from the SMS sink.
 
 Issue "Lotse 6/7", "Booking by SMS": a client texts a word for appointment in their language, gets the next free
-times numbered, answers with a number and gets the usual confirmation with the manage link; CANCEL asks first and
-never opts out; STOP says what happens to a booked appointment; a retried webhook is answered once; a list past its
-timeout books nothing; a time taken between the list and the answer is said so with fresh times; gibberish gets one
-reply, not a loop; too many texts a minute from one number pause it. One system serves the module; each test texts
-from a number of its own.
+times numbered, answers with a number and gets the usual confirmation with the manage link; CHANGE lists the times
+the appointment may move to and a number moves it (the "moved" notice confirms; a time taken meanwhile keeps the old
+one and gets fresh times); CANCEL asks first and never opts out; STOP says what happens to a booked appointment; a
+retried webhook is answered once; a list past its timeout books nothing; a time taken between the list and the
+answer is said so with fresh times; gibberish gets one reply, not a loop; too many texts a minute from one number
+pause it. One system serves the module; each test texts from a number of its own.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import subprocess
@@ -155,17 +157,20 @@ def test_a_client_books_by_sms_in_romanian_and_gets_the_confirmation_with_the_ma
     assert phone not in logs and phone[3:] not in logs and "Programare" not in logs
 
 
-def test_a_thai_client_books_by_sms_though_no_counsellor_speaks_thai(
+def test_a_thai_client_books_by_sms_with_a_language_mediator_and_gets_every_text_in_thai(
         system: System, client: httpx.Client, phone: str) -> None:
     text(system, phone, "นัดค่ะ")
     [offer] = wait_replies(system, phone, 1)
     assert offer.startswith("เวลาว่าง ตอบด้วยหมายเลข:\n1) ")
     text(system, phone, "๑")  # the Thai digit one
     confirmation = wait_replies(system, phone, 2)[1]
-    # Booked with a counsellor who speaks English (the demo calendar has none for Thai), so confirmed in English.
-    assert confirmation.startswith("Appointment confirmed: ")
+    # No counsellor of the demo calendar speaks Thai: booked with any counsellor and a language mediator, in Thai.
+    assert confirmation.startswith("ยืนยันนัด ")
     token = LINK.search(confirmation).group(1)  # type: ignore[union-attr]
-    assert client.get(f"/v1/bookings/{token}").json()["status"] == "confirmed"
+    booking = client.get(f"/v1/bookings/{token}").json()
+    assert booking["status"] == "confirmed" and booking["conversation"] == "mediator"
+    assert gateway_rows(system, "SELECT language, conversation FROM booking_requests WHERE phone_hash = :h",
+                        h=phone_hash(system, phone)) == [("th", "mediator")]
 
 
 @pytest.mark.parametrize(("word", "opening"), [
@@ -251,13 +256,81 @@ def test_cancel_asks_first_no_keeps_the_appointment_and_yes_cancels_it(
     assert any(a.startswith("Termin abgesagt: ") for a in answers[4:])
 
 
-def test_change_answers_with_the_link_where_the_time_can_be_changed(
+def listed_slot_ids(system: System, phone: str) -> list[str]:
+    """The slots behind the numbers of the list the conversation showed last, in their order."""
+    [(context,)] = gateway_rows(system, "SELECT context_json FROM sms_conversations WHERE phone_hash = :h",
+                                h=phone_hash(system, phone))
+    return [str(offer["slot_id"]) for offer in json.loads(context)["offers"]]
+
+
+def test_change_lists_times_to_move_to_and_a_number_moves_the_appointment_the_web_way(
         system: System, client: httpx.Client, phone: str) -> None:
     token = book_on_the_web(client, phone)
     wait_replies(system, phone, 1)
+    before = client.get(f"/v1/bookings/{token}").json()["slot"]
+
+    text(system, phone, "ÄNDERN")
+    listed = wait_replies(system, phone, 2)[1]
+    assert listed.startswith("Ihr Termin: ") and "Andere freie Termine, antworten Sie mit der Nummer:\n1) " in listed
+    assert "/m/" not in listed  # the times only: nothing on a lock screen but when and the place's alias
+    chosen = listed_slot_ids(system, phone)[listed_count(listed) - 1]
+    assert chosen != before["slot_id"]
+
+    sid = text(system, phone, str(listed_count(listed)))
+    text(system, phone, str(listed_count(listed)), sid=sid)  # Twilio retries the webhook: one move
+    moved = wait_replies(system, phone, 3)[2]
+    assert moved.startswith("Termin verschoben auf ") and moved.endswith("STOP = keine SMS mehr")
+    booking = wait_for_status(client, token, "confirmed")
+    assert poll(lambda: client.get(f"/v1/bookings/{token}").json()["slot"]["slot_id"] == chosen)
+    assert client.get(f"/v1/bookings/{token}").json()["move"]["status"] == "moved"
+    assert booking["status"] == "confirmed"
+    assert_stays(lambda: len(replies(system, phone)), 3, seconds=QUIET_SECONDS)
+
+
+def test_a_time_taken_between_the_move_list_and_the_answer_keeps_the_appointment_and_lists_fresh_times(
+        system: System, client: httpx.Client, phone: str) -> None:
+    token = book_on_the_web(client, phone)
+    wait_replies(system, phone, 1)
+    before = client.get(f"/v1/bookings/{token}").json()["slot"]
     text(system, phone, "CHANGE")
-    answer = wait_replies(system, phone, 2)[1]
-    assert answer.startswith("Change your appointment ") and answer.endswith(f"/m/{token}")
+    listed = wait_replies(system, phone, 2)[1]
+    assert listed.startswith("Your appointment ") and "Other free times, reply with the number:\n1) " in listed
+    # Someone else takes the last time listed (the first ones may overlap the appointment's own time: free for it,
+    # not for others).
+    book_on_the_web(client, "+4915112399002", listed_slot_ids(system, phone)[listed_count(listed) - 1])
+
+    text(system, phone, str(listed_count(listed)))
+    taken = wait_replies(system, phone, 3)[2]
+    assert taken.startswith("Sorry, that time was just taken. Your appointment ")
+    assert " stays. Free times, reply with the number:\n1) " in taken
+    booking = client.get(f"/v1/bookings/{token}").json()
+    assert booking["slot"] == before and booking["move"]["status"] == "refused"
+    assert_stays(lambda: len(replies(system, phone)), 3, seconds=QUIET_SECONDS)  # no "moved" notice
+
+    text(system, phone, "1")  # the fresh list moves it
+    moved = wait_replies(system, phone, 4)[3]
+    assert moved.startswith("Termin verschoben auf ")  # the notice comes in the booking's language
+    assert poll(lambda: client.get(f"/v1/bookings/{token}").json()["move"]["status"] == "moved")
+
+
+def test_a_move_refused_on_the_manage_page_is_not_answered_by_sms(
+        system: System, client: httpx.Client, phone: str) -> None:
+    token = book_on_the_web(client, phone)
+    wait_replies(system, phone, 1)
+    text(system, phone, "HILFE")  # the number has a conversation too
+    wait_replies(system, phone, 2)
+    # The last time listed: the first ones may overlap the appointment's own time (free for it, not for others).
+    taken = client.get(f"/v1/bookings/{token}/slots").json()["slots"][-1]["slot_id"]
+    book_on_the_web(client, "+4915112399003", taken)
+    assert client.post(f"/v1/bookings/{token}/move", json={"slot_id": taken}).status_code == 202
+    poll(lambda: client.get(f"/v1/bookings/{token}").json()["move"]["status"] == "refused")
+    assert_stays(lambda: len(replies(system, phone)), 2, seconds=QUIET_SECONDS)  # the page says why
+
+
+def test_change_without_an_appointment_says_there_is_none(system: System, phone: str) -> None:
+    text(system, phone, "ändern")
+    [answer] = wait_replies(system, phone, 1)
+    assert answer == "Für diese Nummer ist kein Termin geplant. Senden Sie TERMIN, um einen zu buchen."
 
 
 def test_cancel_without_an_appointment_says_there_is_none(system: System, phone: str) -> None:

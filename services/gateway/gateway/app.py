@@ -155,6 +155,10 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
         handlers.apply_rejected(envelope, repository, now)
         conversations.answer_refused(envelope, repository.session, now())  # a booking made by SMS: fresh times
 
+    def move_refused(envelope: Envelope, repository: GatewayRepository, now: Clock) -> None:
+        handlers.apply_move_refused(envelope, repository, now)
+        conversations.answer_move_refused(envelope, repository.session, now())  # a move asked by SMS: told so
+
     consumer = Consumer(
         "gateway",
         engine,
@@ -163,7 +167,7 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
             "booking.rejected": applied(rejected),
             "booking.cancelled": applied(handlers.apply_cancelled),
             "booking.rescheduled": applied(handlers.apply_rescheduled),
-            "booking.move_refused": applied(handlers.apply_move_refused),
+            "booking.move_refused": applied(move_refused),
         },
         dead_letter=lambda raw, reason: publisher.publish_dead_letter(raw, "gateway", reason),
     )

@@ -236,20 +236,35 @@ class BookingService:
         with self.uow() as repository:
             row = _find(repository, token, for_update=True)
             preferences = repository.preferences(row.booking_id)
-            if row.status != "confirmed":
-                raise NotMovable("Only a confirmed appointment can be moved; this one is "
-                                 f"{'still being decided' if row.status == 'pending' else row.status}.")
-            now = self.clock()
-            # Every move texts the number a notice, like a cancellation: counted with them.
-            self.limits.take(repository, self.limits.cancel, MOVE_WORDS, client, row.phone_hash, now)
-            move_id = uuid4()
-            row.move_json = MoveState(move_id=move_id, slot_id=slot_id, status="pending").model_dump_json()
-            row.updated_at = now
-            repository.save_booking(row)
-            requested = BookingMoveRequested(booking_id=UUID(row.booking_id), move_id=move_id, slot_id=slot_id)
-            repository.add_messages(wrap(requested, row.booking_id, now))
+            self._move(repository, row, slot_id, client)
         self.announce()
         return view_of(row, preferences)
+
+    def move_booking(self, booking_id: str, slot_id: str, client: str) -> UUID:
+        """`move` by booking id, for a client known otherwise than by the link (their number, by SMS): the move's
+        id, which the scheduler's answer carries."""
+        with self.uow() as repository:
+            row = repository.booking(booking_id, for_update=True)
+            if row is None:
+                raise BookingNotFound("No booking was found.")
+            move_id = self._move(repository, row, slot_id, client)
+        self.announce()
+        return move_id
+
+    def _move(self, repository: GatewayRepository, row: BookingRequest, slot_id: str, client: str) -> UUID:
+        if row.status != "confirmed":
+            raise NotMovable("Only a confirmed appointment can be moved; this one is "
+                             f"{'still being decided' if row.status == 'pending' else row.status}.")
+        now = self.clock()
+        # Every move texts the number a notice, like a cancellation: counted with them.
+        self.limits.take(repository, self.limits.cancel, MOVE_WORDS, client, row.phone_hash, now)
+        move_id = uuid4()
+        row.move_json = MoveState(move_id=move_id, slot_id=slot_id, status="pending").model_dump_json()
+        row.updated_at = now
+        repository.save_booking(row)
+        requested = BookingMoveRequested(booking_id=UUID(row.booking_id), move_id=move_id, slot_id=slot_id)
+        repository.add_messages(wrap(requested, row.booking_id, now))
+        return move_id
 
     def erase(self, token: str) -> None:
         """The client deletes their data: the booking request (token hash, idempotency key and fingerprint, the

@@ -45,8 +45,8 @@ class GatewayRepository:
                                                      "preferences_json": preferences.model_dump_json()})
         add_to_outbox(self.session, *messages)
 
-    def booking(self, booking_id: object) -> BookingRequest | None:
-        return self.session.get(BookingRequest, str(booking_id))
+    def booking(self, booking_id: object, for_update: bool = False) -> BookingRequest | None:
+        return self.session.get(BookingRequest, str(booking_id), with_for_update=for_update)
 
     def booking_by_idempotency_key(self, key: str) -> BookingRequest | None:
         return self.session.exec(select(BookingRequest).where(BookingRequest.idempotency_key == key)).first()

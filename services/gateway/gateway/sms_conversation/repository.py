@@ -64,14 +64,16 @@ class ConversationRepository:
 
 def conversation_of(row: SmsConversation) -> Conversation:
     context = json.loads(row.context_json) if row.context_json else {}
-    offers = tuple(Offer(o["slot_id"], datetime.fromisoformat(o["starts_at"]), o["place"], o.get("language", "de"))
+    offers = tuple(Offer(o["slot_id"], datetime.fromisoformat(o["starts_at"]), o["place"], o.get("language", "de"),
+                         o.get("conversation", "own_language"))
                    for o in context.get("offers", ()))
     shown = context.get("appointment")
     appointment = None
     if shown is not None and row.booking_id is not None:
         appointment = Appointment(row.booking_id, datetime.fromisoformat(shown["starts_at"]), shown["place"])
     return Conversation(state=row.state, language=row.language, offers=offers,  # type: ignore[arg-type]
-                        appointment=appointment, expires_at=row.expires_at, not_understood_at=row.not_understood_at)
+                        appointment=appointment, expires_at=row.expires_at, not_understood_at=row.not_understood_at,
+                        moving=context.get("moving"))
 
 
 def store(row: SmsConversation, conversation: Conversation, now: datetime) -> None:
@@ -79,7 +81,9 @@ def store(row: SmsConversation, conversation: Conversation, now: datetime) -> No
     context: dict[str, object] = {}
     if conversation.offers:
         context["offers"] = [{"slot_id": o.slot_id, "starts_at": o.starts_at.isoformat(), "place": o.place,
-                              "language": o.language} for o in conversation.offers]
+                              "language": o.language, "conversation": o.conversation} for o in conversation.offers]
+    if conversation.moving is not None:
+        context["moving"] = conversation.moving
     if conversation.appointment is not None:
         context["appointment"] = {"starts_at": conversation.appointment.starts_at.isoformat(),
                                   "place": conversation.appointment.place}

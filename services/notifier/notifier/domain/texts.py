@@ -59,6 +59,10 @@ REPLIES: dict[str, str] = {
     "reply_cancel_kept": N_("OK, your appointment {when}, {place} stays."),
     "reply_no_appointment": N_("No upcoming appointment for this number. Send APPOINTMENT to book one."),
     "reply_change_link": N_("Change your appointment {when} here: {link}"),
+    "reply_move_offer": N_("Your appointment {when}. Other free times, reply with the number:\n{times}"),
+    "reply_move_taken": N_(
+        "Sorry, that time was just taken. Your appointment {when} stays. Free times, reply with the number:\n{times}"),
+    "reply_move_kept": N_("Sorry, your appointment could not be moved. It stays {when}, {place}."),
     "reply_help": N_("Send APPOINTMENT for free times, CHANGE to change, CANCEL to cancel. STOP = no more SMS"),
     "reply_not_understood": N_("Sorry, we did not understand. Send APPOINTMENT for free times or HELP for help."),
     "reply_paused": N_("Too many messages. We will read your next ones in a few minutes."),
