@@ -151,6 +151,21 @@ def test_a_move_to_a_taken_slot_keeps_the_old_time_and_says_why(scheduler: Sched
     assert announced(scheduler, "booking.rescheduled") == []
 
 
+def test_a_refused_move_never_offers_the_bookings_own_time_as_another(scheduler: Scheduler) -> None:
+    """The booking's own time is free for it (a move by half an hour is fine), so the nearest free times of a
+    refusal could name it: offered as "another time", it would move the client to where they already are."""
+    booking_id = book(scheduler, ELEVEN)
+    book(scheduler, make_slot_id(ANNA, ROSTOCK, CAREER, berlin(MONDAY, 12)))
+
+    move(scheduler, booking_id, make_slot_id(ANNA, ROSTOCK, CAREER, berlin(MONDAY, 12)))
+
+    [refused] = announced(scheduler, "booking.move_refused")
+    assert refused["reason"] == "slot_taken" and refused["alternatives"]
+    own = (berlin(MONDAY, 11), ROSTOCK)
+    assert all((datetime.fromisoformat(a["start"]), a["location"]["location_id"]) != own
+               for a in refused["alternatives"]), refused["alternatives"]
+
+
 def test_a_move_to_a_past_or_unknown_slot_is_refused_with_its_reason(scheduler: Scheduler) -> None:
     booking_id = book(scheduler, ELEVEN)
     move(scheduler, booking_id, make_slot_id(ANNA, ROSTOCK, CAREER, berlin(date(2026, 6, 1), 11)))

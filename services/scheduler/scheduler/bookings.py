@@ -175,7 +175,12 @@ def move(session: Session, booking_id: UUID, slot_id: str, reason: str | None, d
         session.refresh(appointment)
         verdict = Verdict("slot_taken", "the database refused a double booking", slot)
     refused = _refused(session, deps, stored, verdict, now, language, exclude_booking=str(booking_id))
-    return Refused(refused.reason, refused.alternatives)
+    # Its own time is free for the booking, so it can be among the nearest: never offered as "another time".
+    own = describe_slot(stored, OfferedSlot(appointment.starts_at, appointment.ends_at, appointment.location_id,
+                                            appointment.counsellor_id, appointment.type_id or 0), calendar.zone)
+    return Refused(refused.reason, tuple(slot for slot in refused.alternatives
+                                         if (slot.start, slot.location.location_id)
+                                         != (own.start, own.location.location_id)))
 
 
 def record_outcome(session: Session, booking_id: UUID, outcome: Literal["attended", "no_show"],
