@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event, Timezone
 
 from gateway.booking_views import BookingView
-from gateway.feeds import _when
+from gateway.feeds import calendar_time
 
 PRODUCT_ID = "-//Termin//DE"
 
@@ -28,8 +28,8 @@ def render_appointment(view: BookingView, zone: ZoneInfo, now: datetime) -> byte
     event = Event()
     event.add("uid", f"{view.booking_id}@termin")  # the same per booking: a moved appointment replaces the event
     event.add("dtstamp", now.astimezone(UTC))
-    event.add("dtstart", _when(start, zone))
-    event.add("dtend", _when(end, zone))
+    event.add("dtstart", calendar_time(start, zone))
+    event.add("dtend", calendar_time(end, zone))
     event.add("summary", "Termin" if view.language == "de" else "Appointment")
     alias = str(view.slot.get("location", {}).get("alias", ""))
     if alias:

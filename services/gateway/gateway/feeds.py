@@ -64,7 +64,7 @@ def feed_window(today: date) -> tuple[date, date]:
     return today - timedelta(days=PAST_DAYS), today + timedelta(days=FUTURE_DAYS)
 
 
-def _when(moment: datetime, zone: ZoneInfo) -> datetime:
+def calendar_time(moment: datetime, zone: ZoneInfo) -> datetime:
     """Local time with the zone, except in the hour that happens twice in autumn: a TZID time cannot say which of
     the two it means (iCalendar takes the first), so such a time is written in UTC."""
     local = moment.astimezone(zone)
@@ -90,8 +90,8 @@ def render_feed(data: FeedData, zone: ZoneInfo, first_day: date, last_day: date,
         event = Event()
         event.add("uid", f"{item.booking_id}@lotse")  # stable per booking: a move updates the same event
         event.add("dtstamp", stamp)
-        event.add("dtstart", _when(item.start, zone))
-        event.add("dtend", _when(item.end, zone))
+        event.add("dtstart", calendar_time(item.start, zone))
+        event.add("dtend", calendar_time(item.end, zone))
         event.add("summary", f"{EVENT_SUMMARY} {item.location_alias}".strip())
         location = ", ".join(part for part in (item.location_alias, item.location_address) if part)
         if location:
