@@ -7,13 +7,11 @@ The scheduler over its own database (embedded SQLite, a set clock, the real hand
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
-from zoneinfo import ZoneInfo
 
 import httpx
 import icalendar
@@ -24,10 +22,7 @@ from gateway.moves import MoveState
 from gateway.repository import GatewayRepository
 from gateway.tables import BookingRequest
 from scheduler.app import Scheduler
-from scheduler.app import build as build_scheduler
-from scheduler.demo import seed
 from scheduler.domain.availability import make_slot_id
-from scheduler.settings import SchedulerSettings
 from scheduler.tables import Appointment, AvailabilityRule
 from sqlmodel import Session, select
 
@@ -47,51 +42,22 @@ from shared.contracts import (
     wrap,
 )
 from shared.db import make_engine
-from shared.outbox import OutboxMessage
-from shared.settings import load_settings
+from tests.support.demo_scheduler import BERLIN, Clock, announced, berlin, demo_scheduler, send
 from tests.support.system import System, poll, running_system_in_own_dir, wait_for_status
 
-BERLIN = ZoneInfo("Europe/Berlin")
 ANNA, ROSTOCK, PHONE_LINE, CAREER = 1, 1, 6, 1
 MONDAY = date(2026, 6, 8)  # Anna is in Rostock on Mondays 09:00-16:00 (demo data)
 
 
-def berlin(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), BERLIN).astimezone(UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock(datetime(2026, 6, 3, 8, 0, tzinfo=UTC))
+    return Clock()
 
 
 @pytest.fixture
 def scheduler(tmp_path: Path, clock: Clock) -> Iterator[Scheduler]:
-    built = build_scheduler(load_settings(SchedulerSettings, var_dir=tmp_path), clock)
-    seed(built.engine)
-    yield built
-    built.engine.dispose()
-
-
-def send(scheduler: Scheduler, payload: Payload) -> dict[str, Any]:
-    wire = wrap(payload, uuid4()).to_wire()
-    scheduler.consumer.handle(wire)
-    return wire
-
-
-def announced(scheduler: Scheduler, message_type: str) -> list[dict[str, Any]]:
-    with Session(scheduler.engine) as session:
-        rows = session.exec(select(OutboxMessage).where(OutboxMessage.routing_key == message_type)
-                            .order_by(OutboxMessage.id))  # type: ignore[arg-type]
-        return [json.loads(row.body)["payload"] for row in rows]
+    with demo_scheduler(tmp_path, clock) as built:
+        yield built
 
 
 def book(scheduler: Scheduler, slot_id: str) -> UUID:

@@ -4,13 +4,11 @@ engine."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
-from zoneinfo import ZoneInfo
 
 import pytest
 from scheduler.app import Scheduler
@@ -27,59 +25,31 @@ from shared.contracts import (
     BookingCancellationRequested,
     BookingRequested,
     Envelope,
-    Payload,
     SlotsOffered,
     SlotsRequested,
     StaffAnswered,
     StaffRequested,
     Topic,
-    wrap,
 )
 from shared.contracts.staff import Actor, MoveAction, OutcomeAction, RefusalKind, StaffAction
-from shared.outbox import OutboxMessage
 from shared.settings import load_settings
+from tests.support.demo_scheduler import BERLIN, Clock, announced, berlin, demo_scheduler, send
 
-BERLIN = ZoneInfo("Europe/Berlin")
 ANNA, BOGDAN = 1, 2
 ROSTOCK, PHONE = 1, 6
 CAREER, HEALTH = 1, 2
 MONDAY = date(2026, 6, 8)  # Anna is in Rostock on Mondays 09:00-16:00 (demo data)
 
 
-def berlin(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), BERLIN).astimezone(UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock(datetime(2026, 6, 3, 8, 0, tzinfo=UTC))
+    return Clock()
 
 
 @pytest.fixture
 def scheduler(tmp_path: Path, clock: Clock) -> Iterator[Scheduler]:
-    built = build_scheduler(load_settings(SchedulerSettings, var_dir=tmp_path), clock)
-    seed(built.engine)
-    yield built
-    built.engine.dispose()
-
-
-def send(scheduler: Scheduler, payload: Payload) -> None:
-    scheduler.consumer.handle(wrap(payload, uuid4()).to_wire())
-
-
-def announced(scheduler: Scheduler, message_type: str) -> list[dict[str, Any]]:
-    with Session(scheduler.engine) as session:
-        rows = session.exec(select(OutboxMessage).where(OutboxMessage.routing_key == message_type)
-                            .order_by(OutboxMessage.id))  # type: ignore[arg-type]
-        return [json.loads(row.body)["payload"] for row in rows]
+    with demo_scheduler(tmp_path, clock) as built:
+        yield built
 
 
 def search(scheduler: Scheduler, first: date, last: date | None = None, **criteria: Any) -> SlotsOffered:

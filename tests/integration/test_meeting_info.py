@@ -12,23 +12,18 @@ The scheduler over its own database (embedded SQLite, a set clock), then the who
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
-from zoneinfo import ZoneInfo
 
 import httpx
 import icalendar
 import pytest
 from scheduler.app import Scheduler
-from scheduler.app import build as build_scheduler
-from scheduler.demo import seed
 from scheduler.domain.availability import make_slot_id, parse_slot_id
-from scheduler.settings import SchedulerSettings
 from scheduler.tables import Appointment
 from sqlmodel import Session, select
 
@@ -36,13 +31,11 @@ from shared.contracts import (
     BookingMoveRequested,
     BookingRequested,
     Envelope,
-    Payload,
     SlotsOffered,
     SlotsRequested,
     StaffAnswered,
     StaffRequested,
     Topic,
-    wrap,
 )
 from shared.contracts.staff import (
     Actor,
@@ -51,12 +44,10 @@ from shared.contracts.staff import (
     UpdateLocationAction,
     UpdateTypeAction,
 )
-from shared.outbox import OutboxMessage
-from shared.settings import load_settings
+from tests.support.demo_scheduler import BERLIN, Clock, announced, berlin, demo_scheduler, send
 from tests.support.staff import PASSWORD, create_staff
 from tests.support.system import System, poll, running_system_in_own_dir, wait_for_status
 
-BERLIN = ZoneInfo("Europe/Berlin")
 ANNA, CSILLA = 1, 3
 ROSTOCK, STRALSUND, PHONE_LINE, VIDEO = 1, 5, 6, 7
 CAREER, HEALTH, GENERAL = 1, 2, 5
@@ -64,29 +55,11 @@ MONDAY, WEDNESDAY = date(2026, 6, 8), date(2026, 6, 10)  # Anna in Rostock on Mo
 VIDEO_BASE = "https://video.example.org/raum"
 
 
-def berlin(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), BERLIN).astimezone(UTC)
-
-
 @pytest.fixture
 def scheduler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scheduler]:
     monkeypatch.setenv("VIDEO_BASE_URL", VIDEO_BASE)
-    built = build_scheduler(load_settings(SchedulerSettings, var_dir=tmp_path),
-                            lambda: datetime(2026, 6, 3, 8, 0, tzinfo=UTC))
-    seed(built.engine)
-    yield built
-    built.engine.dispose()
-
-
-def send(scheduler: Scheduler, payload: Payload) -> None:
-    scheduler.consumer.handle(wrap(payload, uuid4()).to_wire())
-
-
-def announced(scheduler: Scheduler, message_type: str) -> list[dict[str, Any]]:
-    with Session(scheduler.engine) as session:
-        rows = session.exec(select(OutboxMessage).where(OutboxMessage.routing_key == message_type)
-                            .order_by(OutboxMessage.id))  # type: ignore[arg-type]
-        return [json.loads(row.body)["payload"] for row in rows]
+    with demo_scheduler(tmp_path, Clock()) as built:
+        yield built
 
 
 def book(scheduler: Scheduler, slot_id: str, language: str = "de", topic: Topic | None = None,

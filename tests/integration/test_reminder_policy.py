@@ -6,23 +6,18 @@ SQLite. Demo types: 1 career (7 d, 24 h, 2 h), 2 health (24 h, 2 h), 3 safety (2
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
-from zoneinfo import ZoneInfo
 
 import pytest
 from alembic import command
 from scheduler import migrations, staff
 from scheduler.app import Scheduler
-from scheduler.app import build as build_scheduler
-from scheduler.demo import seed
 from scheduler.domain.availability import make_slot_id
-from scheduler.settings import SchedulerSettings
 from scheduler.tables import Appointment, AppointmentType
 from sqlalchemy import Engine, func, text
 from sqlalchemy.exc import IntegrityError
@@ -50,10 +45,9 @@ from shared.contracts.staff import (
 )
 from shared.db import make_engine
 from shared.outbox import OutboxMessage
-from shared.settings import load_settings
 from tests.support import infra
+from tests.support.demo_scheduler import Clock, announced, berlin, demo_scheduler
 
-BERLIN = ZoneInfo("Europe/Berlin")
 ANNA, ROSTOCK = 1, 1
 CAREER, HEALTH, SAFETY = 1, 2, 3
 MONDAY = date(2026, 6, 8)  # Anna is in Rostock on Mondays 09:00-16:00 (demo data)
@@ -62,33 +56,20 @@ ADMIN = Actor(staff_id=1, role="admin")
 ANNA_ACTOR = Actor(staff_id=2, role="counsellor", counsellor_id=ANNA)
 
 
-def berlin(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), BERLIN).astimezone(UTC)
-
-
 def slot(type_id: int, hour: int, day: date = MONDAY) -> str:
     return make_slot_id(ANNA, ROSTOCK, type_id, berlin(day, hour))
 
 
 @pytest.fixture
 def scheduler(tmp_path: Path) -> Iterator[Scheduler]:
-    built = build_scheduler(load_settings(SchedulerSettings, var_dir=tmp_path), lambda: NOW)
-    seed(built.engine)
-    yield built
-    built.engine.dispose()
+    with demo_scheduler(tmp_path, Clock(NOW)) as built:
+        yield built
 
 
 def send(scheduler: Scheduler, payload: Payload, occurred_at: datetime | None = None) -> Envelope:
     envelope = wrap(payload, uuid4(), occurred_at)
     scheduler.consumer.handle(envelope.to_wire())
     return envelope
-
-
-def announced(scheduler: Scheduler, message_type: str) -> list[dict[str, Any]]:
-    with Session(scheduler.engine) as session:
-        rows = session.exec(select(OutboxMessage).where(OutboxMessage.routing_key == message_type)
-                            .order_by(OutboxMessage.id))  # type: ignore[arg-type]
-        return [json.loads(row.body)["payload"] for row in rows]
 
 
 def book(scheduler: Scheduler, slot_id: str) -> UUID:
