@@ -63,11 +63,15 @@ def to_sign_in(request: Request) -> RedirectResponse:
 
 
 def same_origin(request: Request) -> bool:
-    """A browser names the origin of every form POST; one from elsewhere is refused even before sign-in (the
-    session cookie is SameSite=Strict, but the sign-in form has no session yet)."""
+    """Whether a form POST may come from our own pages: browsers say where it was sent from (Sec-Fetch-Site), and
+    one from another site is refused even before sign-in (the session cookie is SameSite=Strict, but the sign-in
+    form has no session yet). Our pages send no referrer, so their own POSTs carry `Origin: null`: that header
+    decides only when it names another origin."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return False
     origin = request.headers.get("origin")
-    if origin is None:
-        return True  # older browsers and non-browser clients; the CSRF token still guards every signed-in form
+    if origin is None or origin == "null":
+        return True  # the CSRF token still guards every signed-in form
     return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
