@@ -25,6 +25,7 @@ from gateway.staff.accounts import Staff, StaffAccounts
 from gateway.staff_client import CalendarRefused
 from gateway.web import pages
 from pydantic import BaseModel
+from sqlalchemy import Engine
 
 from shared.contracts.staff import (
     BookingChangeAnswer,
@@ -79,10 +80,13 @@ class FakeCalendars:
 
     bookings: list[tuple[int, StaffBooking]] = field(default_factory=standard_calendar)
     down: bool = False
+    broken: bool = False  # a bug of ours behind the page
     asked: list[StaffAction] = field(default_factory=list)
 
     def ask(self, staff: Staff, action: StaffAction, expected: type[Answer]) -> Answer:
         self.asked.append(action)
+        if self.broken:
+            raise RuntimeError("a bug")
         if self.down:
             raise SchedulerUnavailable("The calendar did not answer in time.")
         if isinstance(action, WeekAction):
@@ -132,17 +136,17 @@ class StaffDesk:
 
 
 @contextmanager
-def staff_desk(tmp_path: Path, public_base_url: str = "http://127.0.0.1:8000") -> Iterator[StaffDesk]:
-    """The pages' app with an admin (`admin`) and two counsellors (`anna`: 1, `bogdan`: 2), password PASSWORD."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'gateway.sqlite'}")
+def staff_desk(tmp_path: Path, engine: Engine | None = None) -> Iterator[StaffDesk]:
+    """The pages' app with an admin (`admin`) and two counsellors (`anna`: 1, `bogdan`: 2), password PASSWORD; on
+    a new SQLite database unless given an engine."""
+    engine = engine or make_engine(f"sqlite:///{tmp_path / 'gateway.sqlite'}")
     migrations.upgrade(engine)
     accounts = StaffAccounts(engine, lambda: NOW, hasher=CHEAP)
     accounts.create("admin", "Admin", "admin", PASSWORD)
     accounts.create("anna", "Anna", "counsellor", PASSWORD, counsellor_id=ANNA)
     accounts.create("bogdan", "Bogdan", "counsellor", PASSWORD, counsellor_id=BOGDAN)
     calendars = FakeCalendars()
-    settings = GatewaySettings(var_dir=tmp_path, timezone="Europe/Berlin", gateway_database_url="sqlite://",
-                               public_base_url=public_base_url)
+    settings = GatewaySettings(var_dir=tmp_path, timezone="Europe/Berlin", gateway_database_url="sqlite://")
     app = FastAPI()
     errors.install(app)
     app.include_router(pages.router)

@@ -18,6 +18,7 @@ from gateway.web.catalogs import LANGUAGES, LOCALE_DIR, read_catalogs
 from gateway.web.staff import admin_pages
 from gateway.web.staff.catalogs import STAFF_LANGUAGES, STAFF_LOCALE_DIR
 from gateway.web.staff.texts import TEXTS
+from sqlalchemy import create_engine
 
 from shared.contracts.staff import CancelAction
 from tests.support.pages import visible_text
@@ -42,7 +43,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaffDesk]:
 def browser(desk: StaffDesk) -> Iterator[TestClient]:
     """A fresh browser (no cookies) with German as its language, on a calendar as it starts."""
     desk.calendars.bookings = standard_calendar()
-    desk.calendars.down = False
+    desk.calendars.down = desk.calendars.broken = False
     desk.calendars.asked.clear()
     with TestClient(desk.app, raise_server_exceptions=False, follow_redirects=False,
                     headers={"Accept-Language": "de-DE,de;q=0.9"}) as client:
@@ -300,6 +301,17 @@ def test_when_the_calendar_does_not_answer_the_page_says_so(browser: TestClient,
     assert "Die Änderung kann trotzdem ausgeführt worden sein" in seen(change)
 
 
+def test_a_bug_behind_a_staff_page_is_a_500_staff_page(browser: TestClient, desk: StaffDesk) -> None:
+    csrf = sign_in(browser)
+    desk.calendars.broken = True
+    page = browser.get("/staff/week")
+    assert page.status_code == 500
+    assert "Bei uns ist etwas schiefgegangen. Es wurde nichts geändert." in seen(page)
+    assert 'href="/staff/week">Noch einmal versuchen' in page.text
+    change = browser.post(f"/staff/appointments/{BEGUN}/attended", data={"csrf": csrf})
+    assert change.status_code == 500 and 'href="/staff">Noch einmal versuchen' in change.text
+
+
 # --- admins ------------------------------------------------------------------------------------------------------
 
 def test_an_admin_lands_on_the_admin_start_page(browser: TestClient, desk: StaffDesk) -> None:
@@ -359,12 +371,11 @@ def test_changing_the_password(browser: TestClient, desk: StaffDesk) -> None:
 # --- the catalogues --------------------------------------------------------------------------------------------------
 
 def staff_msgids() -> set[str]:
-    templates = Path(admin_pages.__file__).parent / "templates"
-    written = "".join(path.read_text(encoding="utf-8") for path in templates.glob("*.html"))
-    return ({m for m in re.findall(r'_\("([^"]+)"\)', written)} | set(TEXTS.values())
-            | {name for _path, name in admin_pages.AREAS}
-            | set(re.findall(r'N_\("([^"]+)"\)', (Path(admin_pages.__file__).parent / "calendar_pages.py")
-                             .read_text(encoding="utf-8"))))
+    """Every text the staff pages can show: `_("...")` in their templates, `N_("...")` in their code."""
+    folder = Path(admin_pages.__file__).parent
+    written = "".join(path.read_text(encoding="utf-8") for path in (folder / "templates").glob("*.html"))
+    code = "".join(path.read_text(encoding="utf-8") for path in folder.glob("*.py"))
+    return set(re.findall(r'_\("([^"]+)"\)', written)) | set(TEXTS.values()) | set(re.findall(r'N_\("([^"]+)"\)', code))
 
 
 @pytest.mark.parametrize("lang", STAFF_LANGUAGES)
@@ -380,10 +391,22 @@ def test_every_staff_text_is_translated_with_its_placeholders(lang: str) -> None
 
 def test_staff_texts_stay_out_of_the_client_catalogues() -> None:
     """The client catalogues demand ten languages of every text they hold: staff texts live apart."""
-    # Words both sides use, translated in each side's own catalogue.
-    shared_words = {"Language", "No, keep it", "Cancel appointment", "in person", "by phone", "by video", "Health",
-                    "Safety", "Work and future"}
-    staff_only = staff_msgids() - shared_words
+    staff_only = {"Sign in", "My week", "Client came", "Change password", TEXTS["wrong_credentials"]}
+    assert staff_only <= staff_msgids()
     for lang in LANGUAGES:
         assert staff_only & set(read_catalogs(LOCALE_DIR, lang)) == set(), lang
+        assert not (LOCALE_DIR / lang / "LC_MESSAGES" / "staff.po").exists()
     assert sorted(p.name for p in STAFF_LOCALE_DIR.iterdir() if p.is_dir()) == sorted(STAFF_LANGUAGES)
+
+
+def test_a_staff_page_without_its_database_is_a_503_staff_page(tmp_path: Path) -> None:
+    # One connection and no wait for another: a request that needs one while it is held meets an empty pool.
+    engine = create_engine(f"sqlite:///{tmp_path / 'gateway.sqlite'}", pool_size=1, max_overflow=0, pool_timeout=0.1)
+    with staff_desk(tmp_path, engine) as desk, TestClient(desk.app, raise_server_exceptions=False) as client:
+        client.cookies.set("lotse_staff", "x" * 22)
+        with engine.connect():
+            page = client.get("/staff/week", headers={"Accept-Language": "en"})
+    assert page.status_code == 503 and page.headers["retry-after"] == "60"
+    assert seen(page) == ("Not available right now – Staff Deutsch We cannot handle this request right now. Nothing "
+                          "was saved or changed. Please try again in a minute. Not available right now Try again")
+    assert 'href="/staff/week">Try again' in page.text

@@ -33,6 +33,7 @@ from shared.contracts.staff import (
     BookingChangeAnswer,
     CancelAction,
     OutcomeAction,
+    RefusalKind,
     StaffAction,
     WeekAction,
     WeekAnswer,
@@ -86,9 +87,12 @@ def _calendar(request: Request, lang: str, current: CurrentSession, view: View, 
             WeekAnswer).data
     except SchedulerUnavailable:
         return _unavailable(request, lang, current)
-    except CalendarRefused:
-        return render("message.html", lang, 404, here=request.url.path, errors=["no_calendar"], staff=staff,
-                      csrf=current.csrf_token, title=N_("No calendar"))
+    except CalendarRefused as refused:
+        if refused.kind in (RefusalKind.UNKNOWN, RefusalKind.FORBIDDEN):  # no counsellor behind this account
+            return render("message.html", lang, 404, here=request.url.path, errors=["no_calendar"], staff=staff,
+                          csrf=current.csrf_token, title=N_("No calendar"))
+        return render("message.html", lang, 400, here=request.url.path, errors=["bad_week"], staff=staff,
+                      csrf=current.csrf_token, title=N_("My week"))
     days = [today] if view == "day" else [week.week_start + timedelta(days=n) for n in range(7)]
     return render(
         "calendar.html", lang, status, here="/staff" if view == "day" else f"/staff/week?start={monday}",

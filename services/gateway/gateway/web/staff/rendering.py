@@ -10,6 +10,7 @@ from typing import Any
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from gateway.web.catalogs import N_
 from gateway.web.rendering import PAGE_HEADERS
 from gateway.web.staff.catalogs import STAFF_LANGUAGES, staff_gettext
 from gateway.web.staff.texts import FIELD_OF, FIELD_ORDER, TEXTS
@@ -58,6 +59,7 @@ def render(template: str, lang: str, status: int = 200, *, here: str, errors: li
     context.setdefault("staff", None)
     context.setdefault("csrf", "")
     context.setdefault("notice", None)
+    context.setdefault("again", None)
     html = templates().get_template(template).render(
         lang=lang, _=translate, gettext=translate, t=Named(lang), here=here,
         languages=[(code, LANGUAGE_NAMES[code]) for code in STAFF_LANGUAGES if code != lang],
@@ -82,3 +84,11 @@ def remember_language(response: HTMLResponse | RedirectResponse, lang: str) -> N
 @cache
 def static_file(name: str) -> bytes:
     return (STAFF_DIR / "static" / name).read_bytes()
+
+
+def trouble_page(request_path: str, lang: str, status: int) -> HTMLResponse:
+    """A staff page's answer while the database or broker is away (503) or after a bug of ours (500): in the staff
+    language, without the session (which may be what cannot be read), with a link to try the page again."""
+    title, key = (N_("Not available right now"), "away") if status == 503 else (N_("Something went wrong"), "broken")
+    return render("message.html", lang, status, here=request_path, errors=[key], title=title,
+                  again=request_path if request_path.startswith(("/staff", "/admin")) else "/login")

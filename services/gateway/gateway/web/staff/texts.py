@@ -27,6 +27,9 @@ TEXTS: dict[str, str] = {
                          "minute."),
     "scheduler_late_write": N_("The calendar did not answer in time. The change may still have been made: look "
                                "at the calendar before trying again."),
+    "away": N_("We cannot handle this request right now. Nothing was saved or changed. Please try again in a "
+               "minute."),
+    "broken": N_("Something went wrong on our side. Nothing was changed. Please try again."),
     "admins_only": N_("This page is for admins only."),
     "no_calendar": N_("This account has no calendar of its own."),
     "bad_week": N_("This is not a week the calendar can show. Please pick a week from the links."),
