@@ -93,12 +93,12 @@ def _calendar(request: Request, lang: str, current: CurrentSession, view: View, 
                           csrf=current.csrf_token, title=N_("No calendar"))
         return render("message.html", lang, 400, here=request.url.path, errors=["bad_week"], staff=staff,
                       csrf=current.csrf_token, title=N_("My week"))
-    days = [today] if view == "day" else [week.week_start + timedelta(days=n) for n in range(7)]
+    shown = [today] if view == "day" else [week.week_start + timedelta(days=n) for n in range(7)]
     return render(
         "calendar.html", lang, status, here="/staff" if view == "day" else f"/staff/week?start={monday}",
-        errors=errors, staff=staff, csrf=current.csrf_token, view=view, days=by_day(week.bookings, lang, zone, now,
-                                                                                     days),
-        start=monday.isoformat(), previous=(monday - timedelta(days=7)).isoformat(),
+        errors=errors, staff=staff, csrf=current.csrf_token, view=view,
+        days=by_day(week.bookings, lang, zone, now, shown), start=monday.isoformat(),
+        previous=(monday - timedelta(days=7)).isoformat(),
         following=(monday + timedelta(days=7)).isoformat(), notice=DONE.get(done or ""), alias=week.counsellor_alias,
         zone=desk(request).settings.timezone)
 
