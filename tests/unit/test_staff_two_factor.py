@@ -424,3 +424,15 @@ def test_codes_are_six_digits_and_recovery_codes_avoid_misreadable_letters() -> 
     assert not set("".join(codes)) & set("01ilo")
     assert totp.normalise_code(" 123 456 ") == "123456" and totp.looks_like_totp("123456")
     assert not totp.looks_like_totp("12345a")
+
+
+def test_digits_of_other_scripts_and_control_characters_are_refused_with_a_sentence(desk: Desk) -> None:
+    enrolled(desk, "anna")
+    client = fresh(desk)
+    password_step(desk, client, "anna")
+    arabic = code_step(client, "١٢٣٤٥٦")
+    assert arabic.status_code == 401 and arabic.json()["code"] == "wrong_code"
+    enrolled(desk, "admin")
+    odd = desk.client.post("/v1/staff/accounts", headers=csrf_of(desk.client),
+                           json={"username": "dora", "name": "Do\x00ra", "role": "admin"})
+    assert odd.status_code == 422 and "control characters" in odd.json()["detail"]

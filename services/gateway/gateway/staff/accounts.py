@@ -217,6 +217,8 @@ class StaffAccounts:
         display_name = display_name.strip() or key
         if len(display_name) > 80:
             raise InvalidStaffAccount("The display name must be at most 80 characters.")
+        if any(unicodedata.category(c).startswith("C") for c in display_name):
+            raise InvalidStaffAccount("The display name must not contain control characters.")
         if role not in ROLES:
             raise InvalidStaffAccount("The role must be 'counsellor' or 'admin'.")
         if role == "counsellor" and (counsellor_id is None or counsellor_id < 1):

@@ -21,7 +21,7 @@ RECOVERY_CODE_COUNT = 10
 ALLOWED_DRIFT_STEPS = 1
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread from paper
 _RECOVERY_LENGTH = 10  # about 49 bits each
-_TOTP_CODE = re.compile(r"^\d{6}$")
+_TOTP_CODE = re.compile(r"^[0-9]{6}$")  # ASCII only: compare_digest refuses other characters
 
 
 def new_secret() -> str:
