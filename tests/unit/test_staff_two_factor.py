@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from gateway.api.staff_deps import COOKIE_NAME, CSRF_HEADER, PENDING_COOKIE_NAME
 from gateway.staff import totp
-from gateway.staff.accounts import StaffAccounts
+from gateway.staff.accounts import CodeAwaited, StaffAccounts
 from sqlalchemy import text
 
 from shared.crypto import DataCipher, generate_data_key, key_id_of
@@ -436,3 +436,11 @@ def test_digits_of_other_scripts_and_control_characters_are_refused_with_a_sente
     odd = desk.client.post("/v1/staff/accounts", headers=csrf_of(desk.client),
                            json={"username": "dora", "name": "Do\x00ra", "role": "admin"})
     assert odd.status_code == 422 and "control characters" in odd.json()["detail"]
+
+
+def test_a_caller_that_does_not_ask_for_the_enrolment_sees_no_session_of_an_admin_without_it(desk: Desk) -> None:
+    signed_in = desk.accounts.authenticate("admin", PASSWORD, "10.0.0.1")
+    assert not isinstance(signed_in, CodeAwaited) and signed_in.must_enrol
+    assert desk.accounts.current(signed_in.token) is None  # a staff page, say: an admin page stays closed
+    enrolling = desk.accounts.current(signed_in.token, enrolling=True)
+    assert enrolling is not None and enrolling.must_enrol

@@ -54,7 +54,7 @@ def _enrolling_session(
     token: Annotated[str | None, Cookie(alias=COOKIE_NAME, include_in_schema=False)] = None,
     csrf: Annotated[str | None, Header(alias=CSRF_HEADER, include_in_schema=False)] = None,
 ) -> CurrentSession:
-    current = accounts.current(token) if token else None
+    current = accounts.current(token, enrolling=True) if token else None
     if current is None:
         raise NotSignedIn()
     if request.method not in SAFE_METHODS and not csrf_matches(current.token, csrf):

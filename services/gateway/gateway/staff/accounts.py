@@ -519,15 +519,19 @@ class StaffAccounts:
         log.info("staff account %d signed in with two-factor sign-in", signed_in.staff.id)
         return signed_in
 
-    def current(self, token: str) -> CurrentSession | None:
-        """The session a cookie names, if it is still open and its account still active."""
+    def current(self, token: str, enrolling: bool = False) -> CurrentSession | None:
+        """The session a cookie names, if it is still open and its account still active.
+
+        An admin's session without two-factor sign-in counts only where it is set up (`enrolling`, with
+        `must_enrol` set): everywhere else it is no session at all, so a caller that does not know about
+        two-factor sign-in cannot let such an admin in."""
         now = self.clock()
         with self.uow() as repository:
             found = self.sessions.find(repository, token, now)
             if found is None:
                 return None
             row = repository.account(found.staff_id)
-            if row is None or not row.active:
+            if row is None or not row.active or (_must_enrol(row) and not enrolling):
                 return None
             return CurrentSession(staff=_staff(row), key=found.token_hash, token=token,
                                   csrf_token=csrf_token_for(token), must_enrol=_must_enrol(row))
