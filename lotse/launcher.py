@@ -158,7 +158,8 @@ def welcome(gateway: GatewaySettings, notifier: NotifierSettings, logs: Path) ->
         lines.append(f"SMS are not sent; they are recorded in {_shown_path(notifier.var_dir / 'sms-sink.jsonl')}")
     lines += [
         f"Each role logs to {_shown_path(logs)}/<role>.log; only warnings and errors are shown here.",
-        "Staff sign in through the JSON API under /v1/staff/ (POST /v1/staff/login). The first admin account:",
+        "Staff sign in through the JSON API under /v1/staff/ (POST /v1/staff/login); admins then set up two-factor",
+        "sign-in (POST /v1/staff/two-factor/enrolment, README: Staff sign-in). The first admin account:",
         f"  {_shown_path(sys.executable)} -m gateway create-admin --username NAME",
         "",
         f"Lotse is running: {local}   (figures for admins: {local}/metrics; stop with Ctrl-C)",

@@ -32,15 +32,18 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.support.staff import PASSWORD, create_staff
+from tests.support.staff import create_staff, sign_in_staff
 from tests.support.system import System, running_system_in_own_dir
 
 EXAMPLES_PER_OPERATION = 8  # per generation mode (valid and invalid input)
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance,
           response_headers_conformance]
-# A signed-in run leaves these out: they end the session (logout) or lock the account after a few wrong current
-# passwords, and everything after them would only see 401. The anonymous run covers them.
-ENDS_SESSION = {("POST", "/v1/staff/logout"), ("POST", "/v1/staff/password")}
+# A signed-in run leaves these out: they end the session (logout; an admin deactivating an account or resetting its
+# two-factor sign-in ends that account's sessions, the counsellor's run's among them) or lock the account after a
+# few wrong current passwords, and everything after them would only see 401. The anonymous run covers them.
+ENDS_SESSION = {("POST", "/v1/staff/logout"), ("POST", "/v1/staff/password"),
+                ("POST", "/v1/staff/accounts/{staff_id}/deactivate"),
+                ("POST", "/v1/staff/accounts/{staff_id}/two-factor/reset")}
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +78,9 @@ def sessions(system: System) -> dict[str | None, Credentials]:
 
 def sign_in(system: System, username: str) -> Credentials:
     """Headers and cookies of a signed-in staff member (session cookie and CSRF header)."""
-    response = httpx.post(f"{system.url}/v1/staff/login", json={"username": username, "password": PASSWORD},
-                          timeout=30)
-    assert response.status_code == 200, response.text
-    return {"X-Lotse-CSRF": response.json()["csrf_token"]}, dict(response.cookies)
+    with httpx.Client(base_url=system.url, timeout=30) as http:
+        csrf = sign_in_staff(http, username)  # an admin sets up two-factor sign-in at the first sign-in
+        return {"X-Lotse-CSRF": csrf}, dict(http.cookies)
 
 
 def fuzz(system: System, schema: schemathesis.BaseSchema, username: str | None, credentials: Credentials) -> Run:

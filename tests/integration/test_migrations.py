@@ -289,7 +289,7 @@ def _made_by_create_all(engine: Engine, classes: list[type[SQLModel]]) -> None:
     then.create_all(engine, tables=[table for table in then.sorted_tables if table.name in names])
 
 
-GATEWAY_HEAD = "0004_moves_and_meetings"
+GATEWAY_HEAD = "0005_two_factor"
 
 
 def _version(engine: Engine) -> list[str]:
@@ -326,25 +326,34 @@ def test_gateway_database_made_by_create_all_is_stamped_and_its_rows_stay_usable
     assert _version(engine) == [GATEWAY_HEAD]
 
 
-GATEWAY_ROWS_0003: dict[str, list[dict[str, Any]]] = {  # as a database at 0003 holds them
+GATEWAY_ROWS_0004: dict[str, list[dict[str, Any]]] = {  # as a database at 0004 holds them
     "booking_requests": [{**GATEWAY_ROWS["booking_requests"][0], "phone_hash": "7" * 64,
                           "starts_at": T0 + timedelta(days=3)}],
     "rate_events": [{"scope": "book-tel-h", "subject": "7" * 64, "at": T0}],
+    "staff_accounts": GATEWAY_ROWS["staff_accounts"],
 }
 
 
 def test_gateway_rows_of_the_revision_before_head_are_intact_and_usable_at_head(engines: dict[str, Engine]) -> None:
     engine = engines["gateway"]
-    assert _revision_before_head(gateway.migrations) == "0003_sms_conversations", \
-        "a new gateway migration: write GATEWAY_ROWS_0003 as the revision before it holds them"
-    gateway.migrations.upgrade(engine, "0003_sms_conversations")
-    _write(engine, GATEWAY_ROWS_0003)
+    assert _revision_before_head(gateway.migrations) == "0004_moves_and_meetings", \
+        "a new gateway migration: write GATEWAY_ROWS_0004 as the revision before it holds them"
+    gateway.migrations.upgrade(engine, "0004_moves_and_meetings")
+    _write(engine, GATEWAY_ROWS_0004)
 
     gateway.migrations.upgrade(engine)
 
     assert _version(engine) == [GATEWAY_HEAD]
-    _read_back(engine, [gateway_tables.BookingRequest, gateway_tables.RateEvent], GATEWAY_ROWS_0003)
+    _read_back(engine, [gateway_tables.BookingRequest, gateway_tables.RateEvent, staff_tables.StaffAccount],
+               GATEWAY_ROWS_0004)
     with Session(engine) as session:
+        # 0005: the admin carried over has no two-factor sign-in, so its next sign-in asks it to set one up.
+        admin = session.exec(select(staff_tables.StaffAccount)).one()
+        assert (admin.totp_secret_ciphertext, admin.totp_enabled_at, admin.totp_last_step) == (None, None, None)
+        session.add(staff_tables.RecoveryCode(staff_id=admin.id, code_hash="a" * 64, created_at=T0))
+        session.add(staff_tables.PasswordReset(token_hash="b" * 64, staff_id=admin.id, created_at=T0,
+                                               expires_at=T0 + timedelta(hours=24)))
+        session.commit()
         row = session.exec(select(gateway_tables.BookingRequest)).one()
         # 0004: no move, no meeting known yet, and the conversation every booking had before the choice existed.
         assert (row.move_json, row.meeting_json, row.conversation) == (None, None, "own_language")

@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from gateway import handlers, migrations
 from gateway.api import bookings as bookings_api
-from gateway.api import errors, health, staff_auth
+from gateway.api import errors, health, staff_accounts, staff_auth, staff_two_factor
 from gateway.api import feeds as feeds_api
 from gateway.api import slots as slots_api
 from gateway.api import sms_preview as sms_preview_api
@@ -179,7 +179,7 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
 
     listener = Listener(broker_connection(settings), events, replies, on_event=consumer.handle,
                         on_reply=waiter.resolve, dead_letter=dead_letter)
-    staff = StaffAccounts(engine, clock)
+    staff = StaffAccounts(engine, clock, cipher=cipher)
     calendars = StaffClient(publisher, waiter, replies.name, settings.slots_timeout_seconds, on_write=slots.forget)
     feeds = FeedTokens(engine, clock)
     twilio = TwilioWebhooks(engine, cipher, relay.wake, clock, conversations, webhook_auth_token(settings))
@@ -207,6 +207,8 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.include_router(bookings_api.router)
     app.include_router(slots_api.router)
     app.include_router(staff_auth.router)
+    app.include_router(staff_two_factor.router)
+    app.include_router(staff_accounts.router)
     app.include_router(staff_api.router)
     app.include_router(feeds_api.router)
     app.include_router(twilio_api.router)
