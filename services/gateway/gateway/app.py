@@ -27,6 +27,7 @@ from gateway.api import staff as staff_api
 from gateway.api import twilio as twilio_api
 from gateway.api.limits import BodySizeLimit, HeaderLimit
 from gateway.api.observe import Observe
+from gateway.api.openapi import public_description
 from gateway.api.schemas import COMMON_PROBLEMS
 from gateway.bookings import BookingService
 from gateway.feeds import FeedTokens
@@ -56,6 +57,7 @@ HOUSEKEEPING_EVERY_SECONDS = 3600.0
 # Requests run in the server's thread pool, each with a connection while it works; the relay, the listener and
 # housekeeping hold one each. 20 covers a few dozen requests in flight without opening connections per request.
 POOL_SIZE = 20
+TITLE, VERSION = "Lotse gateway", "1"
 
 
 @dataclass
@@ -198,9 +200,12 @@ def create_app(gateway: Gateway) -> FastAPI:
             gateway.stop()
 
     # Every operation declares the problems any request may meet (its input refused, headers too large, a part of
-    # the system away) besides its own: the OpenAPI document names every status the gateway answers.
-    app = FastAPI(title="Lotse gateway", version="1", lifespan=lifespan, docs_url="/docs", redoc_url=None,
+    # the system away) besides its own: the OpenAPI document names every status the gateway answers. The whole
+    # document is served on the internal port only (gateway.internal); /openapi.json here is the public part.
+    app = FastAPI(title=TITLE, version=VERSION, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
                   responses=COMMON_PROBLEMS)
+    public_openapi = public_description(TITLE, VERSION)
+    app.add_api_route("/openapi.json", lambda: public_openapi, include_in_schema=False)
     app.state.gateway = gateway
     app.state.staff_accounts = gateway.staff
     errors.install(app)

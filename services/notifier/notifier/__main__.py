@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from celery.signals import after_task_publish
+
 from notifier import migrations
-from notifier.app import build
+from notifier.app import DISPATCH_TASK, build
+from notifier.metrics import DispatchLag, beat_ticked
 from notifier.rotation import DEFAULT_BATCH_SIZE, rotate
 from notifier.settings import NotifierSettings
 from shared.cipher import load_cipher
@@ -15,6 +18,7 @@ from shared.db import make_engine
 from shared.healthcheck import BEAT_SCHEDULE_NAME
 from shared.logging import configure_logging
 from shared.messaging import declare_topology_when_reachable, queues_for
+from shared.metrics import OutboxBacklog, serve_metrics
 from shared.private_files import owner_only_from_now
 from shared.settings import ConfigurationError, load_settings_or_exit
 from shared.worker import run_worker
@@ -72,12 +76,17 @@ def main() -> None:
         return
     declare_topology_when_reachable(settings, f"notifier-{args.command}")
     if args.command == "beat":
+        # Beat's own figure: when it last sent the dispatcher's tick (an alert fires when it falls silent).
+        after_task_publish.connect(lambda **_kwargs: beat_ticked(), sender=DISPATCH_TASK, weak=False)
+        serve_metrics(settings.notifier_beat_metrics_port, settings.metrics_host)
         schedule = settings.var_dir.resolve() / BEAT_SCHEDULE_NAME
         schedule.parent.mkdir(parents=True, exist_ok=True)
         notifier.celery.start(["beat", f"--schedule={schedule}", f"--loglevel={settings.log_level}"])
         return
     # Not woken after a notifier commit (few handlers write to the outbox): contact.unreachable waits for its
     # safety tick; staff read it on the booking later.
+    serve_metrics(settings.notifier_metrics_port, settings.metrics_host,
+                  [OutboxBacklog(notifier.engine, "notifier"), DispatchLag(notifier.engine, notifier.dispatcher.clock)])
     notifier.relay.start()
     notifier.dispatcher.start_background()
     run_worker(notifier.celery, "notifier", queues_for("notifier", settings), settings.worker_concurrency,
