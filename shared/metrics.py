@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Literal, TypeVar
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import REGISTRY, Counter, start_http_server
 from prometheus_client.core import GaugeMetricFamily
@@ -73,18 +74,17 @@ def scrape_query(query: Callable[[], T], what: str) -> T | None:
 
 
 def serve_metrics(port: int, host: str, collectors: Iterable[Collector] = (),
-                  registry: CollectorRegistry = REGISTRY) -> int | None:
+                  registry: CollectorRegistry = REGISTRY) -> WSGIServer | None:
     """Register `collectors` and serve `registry` on host:port (prometheus_client's own HTTP server, in a thread of
-    this process); port 0 serves nothing. Returns the port bound, or None. Called once per process by its entry
-    point, never by `build` (tests build a service many times in one process)."""
+    this process); port 0 serves nothing. Returns the server, or None. Called once per process by its entry point,
+    never by `build` (tests build a service many times in one process)."""
     if not port:
         return None
     for collector in collectors:
         registry.register(collector)
     server, _thread = start_http_server(port, addr=host, registry=registry)
-    bound = int(server.server_port)
-    log.info("metrics served on %s:%d", host, bound)
-    return bound
+    log.info("metrics served on %s:%d", host, server.server_port)
+    return server
 
 
 def metric_names(registry: CollectorRegistry, collectors: Iterable[Collector] = ()) -> Iterator[str]:

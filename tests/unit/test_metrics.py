@@ -1,0 +1,226 @@
+"""Every role's Prometheus metrics, served on an internal port only; the public address serves neither /metrics nor
+/docs, and its /openapi.json describes the clients' API in neutral words."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+from gateway.app import create_app
+from gateway.internal import create_internal_app, serve_internal
+from gateway.settings import GatewaySettings
+from notifier.metrics import DispatchLag, count_text
+from notifier.settings import NotifierSettings
+from notifier.tables import Reminder
+from prometheus_client import REGISTRY, CollectorRegistry
+from scheduler.domain.decisions import Refused, Unchanged
+from scheduler.metrics import count_decision
+from scheduler.settings import SchedulerSettings
+from sqlalchemy import Engine
+from sqlmodel import Session, SQLModel
+from starlette.testclient import TestClient
+
+from shared.clock import system_clock
+from shared.consumer import Consumer
+from shared.contracts import BookingCancellationRequested, wrap
+from shared.contracts.common import Topic
+from shared.db import make_engine
+from shared.inbox import ProcessedMessage
+from shared.metrics import OutboxBacklog, serve_metrics
+from shared.outbox import OutboxMessage, add_to_outbox
+from tests.support.system import free_port
+
+NOW = datetime(2026, 3, 29, 9, 30, tzinfo=UTC)
+
+
+def value(name: str, labels: dict[str, str] | None = None) -> float:
+    return REGISTRY.get_sample_value(name, labels or {}) or 0.0
+
+
+@pytest.fixture(scope="module")
+def public_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    var_dir = tmp_path_factory.mktemp("gateway")
+    gateway = SimpleNamespace(settings=GatewaySettings(var_dir=var_dir), staff=None,
+                              twilio=SimpleNamespace(auth_token="a-token-for-the-test"))
+    return create_app(gateway)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def public(public_app: Any) -> TestClient:
+    # No lifespan: nothing starts; a route that needs the rest of the gateway answers 500.
+    return TestClient(public_app, raise_server_exceptions=False)
+
+
+def engine_with(tmp_path: Path, *tables: type[SQLModel]) -> Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    SQLModel.metadata.create_all(engine, tables=[table.__table__ for table in tables])  # type: ignore[attr-defined]
+    return engine
+
+
+# --- exposure ---------------------------------------------------------------------------------------------------
+
+
+def test_public_openapi_describes_the_clients_api_only_in_neutral_words(public: TestClient) -> None:
+    response = public.get("/openapi.json")
+    assert response.status_code == 200
+    paths = set(response.json()["paths"])
+    assert {"/v1/bookings", "/v1/bookings/{manage_token}", "/v1/slots", "/healthz", "/readyz"} <= paths
+    assert not [path for path in paths if path.startswith(("/v1/staff", "/v1/feeds", "/twilio", "/metrics"))]
+    text = response.text
+    for word in ("counsel", "staff", "sex"):
+        assert word not in text.lower(), word
+    for topic in Topic:  # whole words: /healthz is no topic
+        assert not re.search(rf"\b{topic.value}\b", text, re.IGNORECASE), topic.value
+
+
+def test_public_address_serves_no_metrics_and_no_docs(public: TestClient) -> None:
+    for path in ("/metrics", "/docs", "/redoc", "/docs/oauth2-redirect"):
+        assert public.get(path).status_code == 404, path
+
+
+def test_internal_port_serves_metrics_and_the_whole_description_on_loopback(public_app: Any) -> None:
+    assert GatewaySettings().metrics_host == "127.0.0.1"
+    port = free_port()
+    server = serve_internal(create_internal_app(public_app), "127.0.0.1", port)
+    assert server is not None
+    try:
+        metrics = _get_when_up(f"http://127.0.0.1:{port}/metrics")
+        assert metrics.status_code == 200 and "lotse_gateway_http_requests_total" in metrics.text
+        described = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5).json()["paths"]
+        assert "/v1/staff/login" in described and "/v1/bookings" in described
+        assert httpx.get(f"http://127.0.0.1:{port}/docs", timeout=5).status_code == 404  # no CDN-loaded Swagger
+    finally:
+        server.should_exit = True
+
+
+def _get_when_up(url: str, seconds: float = 5.0) -> httpx.Response:
+    deadline = datetime.now(UTC) + timedelta(seconds=seconds)
+    while True:
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            if datetime.now(UTC) > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def test_each_role_has_its_own_metrics_port_and_zero_switches_it_off(tmp_path: Path) -> None:
+    ports = [GatewaySettings().gateway_metrics_port, SchedulerSettings().scheduler_metrics_port,
+             NotifierSettings().notifier_metrics_port, NotifierSettings().notifier_beat_metrics_port]
+    assert len(set(ports)) == 4 and all(ports)  # all roles run on one machine on the embedded default
+    assert serve_metrics(0, "127.0.0.1") is None
+    assert serve_internal(create_internal_app(create_app(SimpleNamespace(  # type: ignore[arg-type]
+        settings=GatewaySettings(var_dir=tmp_path), staff=None))), "127.0.0.1", 0) is None
+
+
+# --- worker metrics -----------------------------------------------------------------------------------------------
+
+
+def test_worker_serves_its_outbox_backlog_on_its_internal_port(tmp_path: Path) -> None:
+    engine = engine_with(tmp_path, OutboxMessage)
+    with Session(engine) as session:
+        add_to_outbox(session, *(wrap(BookingCancellationRequested(booking_id=uuid4(), by="client"), "c", NOW)
+                                 for i in range(2)))
+        session.commit()
+    server = serve_metrics(free_port(), "127.0.0.1", [OutboxBacklog(engine, "scheduler")], CollectorRegistry())
+    assert server is not None
+    try:
+        text = httpx.get(f"http://127.0.0.1:{server.server_port}/metrics", timeout=5).text
+    finally:
+        server.shutdown()
+        server.server_close()
+        engine.dispose()
+    assert 'lotse_outbox_backlog{service="scheduler"} 2.0' in text
+
+
+def reminder(key: str, due_at: datetime, status: str = "pending") -> Reminder:
+    return Reminder(key=key, kind="reminder", language="de", due_at=due_at, not_after=due_at + timedelta(hours=1),
+                    status=status)
+
+
+def lag(collector: DispatchLag) -> list[float]:
+    return [sample.value for family in collector.collect() for sample in family.samples]
+
+
+def test_dispatch_lag_is_the_age_of_the_oldest_due_message_not_yet_claimed(tmp_path: Path) -> None:
+    engine = engine_with(tmp_path, Reminder)
+    collector = DispatchLag(engine, lambda: NOW)
+    assert lag(collector) == [0.0]  # nothing waits
+    with Session(engine) as session:
+        session.add_all([reminder("late", NOW - timedelta(seconds=90)), reminder("due", NOW - timedelta(seconds=5)),
+                         reminder("claimed", NOW - timedelta(hours=2), status="sending"),
+                         reminder("later", NOW + timedelta(days=2))])
+        session.commit()
+    assert lag(collector) == [90.0]
+    engine.dispose()
+
+
+def test_a_gauge_whose_database_does_not_answer_is_left_out_not_a_failed_scrape(tmp_path: Path) -> None:
+    unreachable = make_engine(f"sqlite:///{tmp_path / 'missing' / 'db.sqlite'}")
+    assert lag(DispatchLag(unreachable, lambda: NOW)) == []
+    assert [s for family in OutboxBacklog(unreachable, "notifier").collect() for s in family.samples] == []
+
+
+def test_decisions_and_bookings_are_counted_by_outcome() -> None:
+    before = (value("lotse_scheduler_decisions_total", {"operation": "book", "decision": "refused"}),
+              value("lotse_scheduler_bookings_total", {"outcome": "rejected", "reason": "slot_taken"}),
+              value("lotse_scheduler_decisions_total", {"operation": "cancel", "decision": "unchanged"}))
+    count_decision("book", Refused("slot_taken"))
+    count_decision("cancel", Unchanged())
+    after = (value("lotse_scheduler_decisions_total", {"operation": "book", "decision": "refused"}),
+             value("lotse_scheduler_bookings_total", {"outcome": "rejected", "reason": "slot_taken"}),
+             value("lotse_scheduler_decisions_total", {"operation": "cancel", "decision": "unchanged"}))
+    assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1]
+
+
+@pytest.mark.parametrize(("code", "label"), [("30003", "30003"), ("20003", "20003"), ("render", "render"),
+                                             ("63999", "other"), ("+4915112345678", "other"), (None, "")])
+def test_texts_are_counted_by_status_and_a_known_error_code_only(code: str | None, label: str) -> None:
+    before = value("lotse_notifier_texts_total", {"status": "failed", "error_code": label})
+    count_text("failed", code)
+    assert value("lotse_notifier_texts_total", {"status": "failed", "error_code": label}) == before + 1
+
+
+def test_consumer_counts_redeliveries_and_dead_letters(tmp_path: Path) -> None:
+    engine = engine_with(tmp_path, ProcessedMessage)
+    letters: list[str] = []
+    consumer = Consumer("scheduler", engine, commands={"booking.cancellation_requested": lambda _e, _s: None},
+                        dead_letter=lambda _raw, reason: letters.append(reason))
+    message = wrap(BookingCancellationRequested(booking_id=uuid4(), by="client"), "c", system_clock()).to_wire()
+    redelivered = value("lotse_consumer_redeliveries_total", {"service": "scheduler"})
+    unknown = value("lotse_dead_letters_total", {"service": "scheduler", "cause": "unknown_message"})
+    consumer.handle(message)
+    consumer.handle(message)
+    consumer.handle({"type": "no.such", "version": 1})
+    assert value("lotse_consumer_redeliveries_total", {"service": "scheduler"}) == redelivered + 1
+    assert value("lotse_dead_letters_total", {"service": "scheduler", "cause": "unknown_message"}) == unknown + 1
+    assert len(letters) == 1
+    engine.dispose()
+
+
+@pytest.mark.parametrize(("headers", "problem"), [({}, "unsigned"), ({"X-Twilio-Signature": "forged"}, "mismatch")])
+def test_webhooks_with_a_missing_or_wrong_signature_are_counted(public: TestClient, headers: dict[str, str],
+                                                                problem: str) -> None:
+    labels = {"webhook": "status", "problem": problem}
+    before = value("lotse_gateway_webhook_signature_failures_total", labels)
+    response = public.post("/twilio/status", content=b"MessageSid=SM0&MessageStatus=sent",
+                           headers={"Content-Type": "application/x-www-form-urlencoded", **headers})
+    assert response.status_code == 403
+    assert value("lotse_gateway_webhook_signature_failures_total", labels) == before + 1
+
+
+def test_no_metric_label_holds_a_number_or_a_token(public: TestClient) -> None:
+    token = "Zk3mQ9v2Lr8xT1wBn5cYpA"
+    public.get(f"/v1/bookings/{token}")
+    count_text("failed", "+4915112345678")
+    labels = [value for family in REGISTRY.collect() for sample in family.samples
+              for value in sample.labels.values()]
+    assert "/v1/bookings/{manage_token}" in labels
+    assert not [label for label in labels if token in label or re.search(r"\d{7,}", label)]
