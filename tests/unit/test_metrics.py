@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,6 +17,7 @@ from uuid import uuid4
 
 import httpx
 import pytest
+import yaml
 from gateway.app import create_app
 from gateway.internal import create_internal_app, serve_internal
 from gateway.settings import GatewaySettings
@@ -33,7 +38,7 @@ from shared.contracts import BookingCancellationRequested, wrap
 from shared.contracts.common import Topic
 from shared.db import make_engine
 from shared.inbox import ProcessedMessage
-from shared.metrics import OutboxBacklog, serve_metrics
+from shared.metrics import OutboxBacklog, metric_names, serve_metrics
 from shared.outbox import OutboxMessage, add_to_outbox
 from tests.support.system import free_port
 
@@ -224,3 +229,62 @@ def test_no_metric_label_holds_a_number_or_a_token(public: TestClient) -> None:
               for value in sample.labels.values()]
     assert "/v1/bookings/{manage_token}" in labels
     assert not [label for label in labels if token in label or re.search(r"\d{7,}", label)]
+
+
+# --- the dashboard and the alerts -----------------------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+METRIC = re.compile(r"\blotse_[a-z0-9_]+\b")
+
+
+def exported_names() -> set[str]:
+    """What the roles' registries can expose, collected in-process: every module that defines metrics is imported
+    here (gateway.metrics through create_app, scheduler.metrics, notifier.metrics, shared.metrics), and the
+    scrape-time gauges answer `describe` without a database."""
+    unused = make_engine("sqlite://")
+    return set(metric_names(REGISTRY, [OutboxBacklog(unused, "gateway"), DispatchLag(unused, lambda: NOW)]))
+
+
+def dashboard_expressions(panels: list[dict[str, Any]]) -> Iterator[str]:
+    for panel in panels:
+        yield from dashboard_expressions(panel.get("panels", []))
+        yield from (target["expr"] for target in panel.get("targets", []))
+
+
+def test_grafana_dashboard_is_a_dashboard_on_a_prometheus_datasource_variable() -> None:
+    dashboard = json.loads((DOCS / "grafana-dashboard.json").read_text())
+    assert dashboard["title"] and dashboard["uid"] and isinstance(dashboard["schemaVersion"], int)
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
+    panels = [p for p in dashboard["panels"] if p["type"] != "row"]
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+    for panel in panels:
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
+        assert {"h", "w", "x", "y"} <= set(panel["gridPos"]) and panel["targets"], panel["title"]
+
+
+def test_alert_rules_are_a_prometheus_rule_file_with_the_four_alerts() -> None:
+    rules = yaml.safe_load((DOCS / "prometheus-alerts.yml").read_text())
+    alerts = {rule["alert"]: rule for group in rules["groups"] for rule in group["rules"]}
+    assert {"LotseDeliveryFailureRateHigh", "LotseDeadLettersPresent", "LotseOutboxBacklogGrowing",
+            "LotseBeatSilent"} <= set(alerts)
+    for name, rule in alerts.items():
+        assert rule["expr"] and rule["labels"]["severity"] in ("warning", "critical"), name
+        assert rule["annotations"]["summary"], name
+        assert re.fullmatch(r"\d+[smh]", rule.get("for", "0s")), name
+    promtool = shutil.which("promtool")
+    if promtool is not None:  # where Prometheus' own checker is installed, it has the last word
+        checked = subprocess.run([promtool, "check", "rules", str(DOCS / "prometheus-alerts.yml")],
+                                 capture_output=True, text=True, timeout=30, check=False)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_every_metric_the_dashboard_and_the_alerts_use_is_exported_by_a_role() -> None:
+    rules = yaml.safe_load((DOCS / "prometheus-alerts.yml").read_text())
+    expressions = [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
+    expressions += dashboard_expressions(json.loads((DOCS / "grafana-dashboard.json").read_text())["panels"])
+    exported = exported_names()
+    for expression in expressions:
+        used = set(METRIC.findall(expression))
+        assert used, expression
+        assert used <= exported, (used - exported, expression)
