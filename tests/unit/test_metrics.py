@@ -288,3 +288,12 @@ def test_every_metric_the_dashboard_and_the_alerts_use_is_exported_by_a_role() -
         used = set(METRIC.findall(expression))
         assert used, expression
         assert used <= exported, (used - exported, expression)
+
+
+def test_compose_exposes_the_internal_ports_to_its_network_only() -> None:
+    compose = yaml.safe_load((DOCS.parent / "docker-compose.yml").read_text())
+    internal = {"gateway": "9100", "scheduler": "9101", "notifier": "9102", "notifier-beat": "9103"}
+    for role, port in internal.items():
+        service = compose["services"][role]
+        assert service.get("expose") == [port], role
+        assert not [mapping for mapping in service.get("ports", []) if str(mapping).endswith(f":{port}")], role
