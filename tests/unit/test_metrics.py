@@ -21,7 +21,7 @@ import yaml
 from gateway.app import create_app
 from gateway.internal import create_internal_app, serve_internal
 from gateway.settings import GatewaySettings
-from notifier.metrics import DispatchLag, count_text
+from notifier.metrics import BEAT_TICK, TICK_RECEIVED, DispatchLag, count_text
 from notifier.settings import NotifierSettings
 from notifier.tables import Reminder
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -239,10 +239,11 @@ METRIC = re.compile(r"\blotse_[a-z0-9_]+\b")
 
 def exported_names() -> set[str]:
     """What the roles' registries can expose, collected in-process: every module that defines metrics is imported
-    here (gateway.metrics through create_app, scheduler.metrics, notifier.metrics, shared.metrics), and the
-    scrape-time gauges answer `describe` without a database."""
+    here (gateway.metrics through create_app, scheduler.metrics, notifier.metrics, shared.metrics); the scrape-time
+    gauges answer `describe` without a database, and the tick gauges each role registers itself are added."""
     unused = make_engine("sqlite://")
-    return set(metric_names(REGISTRY, [OutboxBacklog(unused, "gateway"), DispatchLag(unused, lambda: NOW)]))
+    return set(metric_names(REGISTRY, [OutboxBacklog(unused, "gateway"), DispatchLag(unused, lambda: NOW),
+                                       BEAT_TICK, TICK_RECEIVED]))
 
 
 def dashboard_expressions(panels: list[dict[str, Any]]) -> Iterator[str]:

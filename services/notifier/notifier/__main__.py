@@ -9,7 +9,7 @@ from celery.signals import after_task_publish
 
 from notifier import migrations
 from notifier.app import DISPATCH_TASK, build
-from notifier.metrics import DispatchLag, beat_ticked
+from notifier.metrics import BEAT_TICK, TICK_RECEIVED, DispatchLag, beat_ticked
 from notifier.rotation import DEFAULT_BATCH_SIZE, rotate
 from notifier.settings import NotifierSettings
 from shared.cipher import load_cipher
@@ -78,7 +78,7 @@ def main() -> None:
     if args.command == "beat":
         # Beat's own figure: when it last sent the dispatcher's tick (an alert fires when it falls silent).
         after_task_publish.connect(lambda **_kwargs: beat_ticked(), sender=DISPATCH_TASK, weak=False)
-        serve_metrics(settings.notifier_beat_metrics_port, settings.metrics_host)
+        serve_metrics(settings.notifier_beat_metrics_port, settings.metrics_host, [BEAT_TICK])
         schedule = settings.var_dir.resolve() / BEAT_SCHEDULE_NAME
         schedule.parent.mkdir(parents=True, exist_ok=True)
         notifier.celery.start(["beat", f"--schedule={schedule}", f"--loglevel={settings.log_level}"])
@@ -86,7 +86,8 @@ def main() -> None:
     # Not woken after a notifier commit (few handlers write to the outbox): contact.unreachable waits for its
     # safety tick; staff read it on the booking later.
     serve_metrics(settings.notifier_metrics_port, settings.metrics_host,
-                  [OutboxBacklog(notifier.engine, "notifier"), DispatchLag(notifier.engine, notifier.dispatcher.clock)])
+                  [OutboxBacklog(notifier.engine, "notifier"), DispatchLag(notifier.engine, notifier.dispatcher.clock),
+                   TICK_RECEIVED])
     notifier.relay.start()
     notifier.dispatcher.start_background()
     run_worker(notifier.celery, "notifier", queues_for("notifier", settings), settings.worker_concurrency,

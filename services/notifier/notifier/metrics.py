@@ -22,8 +22,12 @@ TEXTS = Counter("lotse_notifier_texts_total",
                 "Texts by the status they reached (sending, sent, delivered, undelivered, failed) and error code",
                 ["status", "error_code"])
 # Set by the worker when a beat tick reaches it, and by beat when it sends one (time(): seconds since the epoch).
-TICK_RECEIVED = Gauge("lotse_notifier_last_tick_timestamp_seconds", "When the worker last received a beat tick")
-BEAT_TICK = Gauge("lotse_beat_last_tick_timestamp_seconds", "When beat last sent the dispatcher's tick")
+# Registered by the one process each belongs to (notifier/__main__.py): a 0 from the other would look like a
+# beat silent since 1970.
+TICK_RECEIVED = Gauge("lotse_notifier_last_tick_timestamp_seconds", "When the worker last received a beat tick",
+                      registry=None)
+BEAT_TICK = Gauge("lotse_beat_last_tick_timestamp_seconds", "When beat last sent the dispatcher's tick",
+                  registry=None)
 DISPATCH_LAG = "lotse_notifier_dispatch_lag_seconds"
 
 
