@@ -18,14 +18,16 @@ from uuid import uuid4
 import httpx
 import pytest
 import yaml
+from celery.signals import after_task_publish
 from gateway.app import create_app
 from gateway.internal import create_internal_app, serve_internal
 from gateway.settings import GatewaySettings
-from notifier.metrics import BEAT_TICK, TICK_RECEIVED, DispatchLag, count_text
+from notifier.app import DISPATCH_TASK
+from notifier.metrics import BEAT_TICK, TICK_RECEIVED, DispatchLag, count_text, record_beat_ticks
 from notifier.settings import NotifierSettings
 from notifier.tables import Reminder
-from prometheus_client import REGISTRY, CollectorRegistry
-from scheduler.domain.decisions import Refused, Unchanged
+from prometheus_client import REGISTRY, CollectorRegistry, Gauge
+from scheduler.domain.decisions import Changed, Refused, Unchanged
 from scheduler.metrics import count_decision
 from scheduler.settings import SchedulerSettings
 from sqlalchemy import Engine
@@ -34,7 +36,7 @@ from starlette.testclient import TestClient
 
 from shared.clock import system_clock
 from shared.consumer import Consumer
-from shared.contracts import BookingCancellationRequested, wrap
+from shared.contracts import BookingCancellationRequested, BookingCancelled, wrap
 from shared.contracts.common import Topic
 from shared.db import make_engine
 from shared.inbox import ProcessedMessage
@@ -183,6 +185,29 @@ def test_decisions_and_bookings_are_counted_by_outcome() -> None:
              value("lotse_scheduler_bookings_total", {"outcome": "rejected", "reason": "slot_taken"}),
              value("lotse_scheduler_decisions_total", {"operation": "cancel", "decision": "unchanged"}))
     assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1]
+
+
+def test_a_cancellation_counts_as_a_booking_cancelled() -> None:
+    labels = {"outcome": "cancelled", "reason": ""}
+    before = value("lotse_scheduler_bookings_total", labels)
+    count_decision("staff", Changed(BookingCancelled(booking_id=uuid4(), by="staff")))
+    assert value("lotse_scheduler_bookings_total", labels) == before + 1
+
+
+def sampled(gauge: Gauge) -> float:
+    return next(sample.value for family in gauge.collect() for sample in family.samples)
+
+
+def test_beat_records_when_it_sends_the_dispatchers_tick_and_no_other_task() -> None:
+    receiver = record_beat_ticks(DISPATCH_TASK)
+    try:
+        BEAT_TICK.set(0)
+        after_task_publish.send(sender="notifier.reconcile")
+        assert sampled(BEAT_TICK) == 0
+        after_task_publish.send(sender=DISPATCH_TASK)
+        assert time.time() - 5 < sampled(BEAT_TICK) <= time.time()
+    finally:
+        after_task_publish.disconnect(receiver, sender=DISPATCH_TASK)
 
 
 @pytest.mark.parametrize(("code", "label"), [("30003", "30003"), ("20003", "20003"), ("render", "render"),

@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from celery.signals import after_task_publish
-
 from notifier import migrations
 from notifier.app import DISPATCH_TASK, build
-from notifier.metrics import BEAT_TICK, TICK_RECEIVED, DispatchLag, beat_ticked
+from notifier.metrics import BEAT_TICK, TICK_RECEIVED, DispatchLag, record_beat_ticks
 from notifier.rotation import DEFAULT_BATCH_SIZE, rotate
 from notifier.settings import NotifierSettings
 from shared.cipher import load_cipher
@@ -77,7 +75,7 @@ def main() -> None:
     declare_topology_when_reachable(settings, f"notifier-{args.command}")
     if args.command == "beat":
         # Beat's own figure: when it last sent the dispatcher's tick (an alert fires when it falls silent).
-        after_task_publish.connect(lambda **_kwargs: beat_ticked(), sender=DISPATCH_TASK, weak=False)
+        record_beat_ticks(DISPATCH_TASK)
         serve_metrics(settings.notifier_beat_metrics_port, settings.metrics_host, [BEAT_TICK])
         schedule = settings.var_dir.resolve() / BEAT_SCHEDULE_NAME
         schedule.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
+from celery.signals import after_task_publish
 from prometheus_client import Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -66,8 +68,15 @@ class DispatchLag(Collector):
         return 0.0 if due_at is None else max(0.0, (now - due_at).total_seconds())
 
 
-def beat_ticked() -> None:
-    BEAT_TICK.set(time.time())
+def record_beat_ticks(task_name: str) -> Callable[..., None]:
+    """In beat: every time it publishes `task_name` (the dispatcher's tick), BEAT_TICK is now. Returns the receiver
+    (connected strongly, for the life of the process)."""
+
+    def ticked(**_kwargs: Any) -> None:
+        BEAT_TICK.set(time.time())
+
+    after_task_publish.connect(ticked, sender=task_name, weak=False)
+    return ticked
 
 
 def tick_received() -> None:
