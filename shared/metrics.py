@@ -82,7 +82,13 @@ def serve_metrics(port: int, host: str, collectors: Iterable[Collector] = (),
         return None
     for collector in collectors:
         registry.register(collector)
-    server, _thread = start_http_server(port, addr=host, registry=registry)
+    try:
+        server, _thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        # Metrics never stop a role from booking or sending: it runs on, and Prometheus sees the target down.
+        log.error("metrics not served: %s:%d cannot be bound (%s); set this role's *_METRICS_PORT", host, port,
+                  exc.strerror or type(exc).__name__)
+        return None
     log.info("metrics served on %s:%d", host, server.server_port)
     return server
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -125,6 +126,14 @@ def test_each_role_has_its_own_metrics_port_and_zero_switches_it_off(tmp_path: P
     assert serve_metrics(0, "127.0.0.1") is None
     assert serve_internal(create_internal_app(create_app(SimpleNamespace(  # type: ignore[arg-type]
         settings=GatewaySettings(var_dir=tmp_path), staff=None))), "127.0.0.1", 0) is None
+
+
+def test_a_taken_metrics_port_is_logged_and_the_role_runs_on(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert serve_metrics(taken.getsockname()[1], "127.0.0.1", registry=CollectorRegistry()) is None
+    assert "metrics not served" in caplog.text and "_METRICS_PORT" in caplog.text
 
 
 # --- worker metrics -----------------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from shared.consumer import Consumer
 from shared.contracts import Envelope
 from shared.db import make_engine, wait_for_database
 from shared.messaging import Publisher, broker_connection, declare_topology_when_reachable, make_celery, queues_for
+from shared.metrics import dead_lettered
 from shared.outbox import Relay
 from shared.unit_of_work import UnitOfWork
 
@@ -176,6 +177,7 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
     events = queues_for("gateway", settings)[0]
 
     def dead_letter(message: Message, reason: str) -> None:
+        dead_lettered("gateway", "malformed")
         publisher.publish_dead_letter_message(message.body, message.content_type, message.content_encoding,
                                               message.headers, events.name, reason)
 
