@@ -16,7 +16,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import Engine, func, select
 
+from shared.messaging import DEAD_LETTER_QUEUE, broker_connection
 from shared.outbox import OutboxMessage
+from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -31,6 +33,8 @@ MESSAGES_HANDLED = Counter("lotse_consumer_messages_total", "Messages handled (f
                            ["service", "type"])
 
 OUTBOX_BACKLOG = "lotse_outbox_backlog"
+DEAD_LETTER_QUEUE_MESSAGES = "lotse_dead_letter_queue_messages"
+BROKER_TIMEOUT_SECONDS = 2.0
 
 
 def dead_lettered(service: str, cause: DeadLetterCause) -> None:
@@ -61,6 +65,34 @@ class OutboxBacklog(Collector):
     def _count(self) -> int:
         with self.engine.connect() as connection:
             return int(connection.execute(select(func.count()).select_from(OutboxMessage)).scalar_one())
+
+
+class DeadLetterQueue(Collector):
+    """`lotse_dead_letter_queue_messages`: what waits on the dead-letter queue, ours and what RabbitMQ dead-lettered
+    itself (a delivery limit reached). A passive declare on a short connection per scrape; served by one role only
+    (the notifier's beat, of which there is exactly one), so that the series is not repeated per replica."""
+
+    def __init__(self, settings: CommonSettings) -> None:
+        self.settings = settings
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return [self._family()]
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        family = self._family()
+        depth = scrape_query(self._depth, "dead-letter queue")
+        if depth is not None:
+            family.add_metric([], depth)
+        return [family]
+
+    def _family(self) -> GaugeMetricFamily:
+        return GaugeMetricFamily(DEAD_LETTER_QUEUE_MESSAGES, "Messages waiting on the dead-letter queue")
+
+    def _depth(self) -> int:
+        with broker_connection(self.settings, connect_timeout=BROKER_TIMEOUT_SECONDS) as connection:
+            connection.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT_SECONDS)
+            declared = DEAD_LETTER_QUEUE.bind(connection.default_channel).queue_declare(passive=True)
+            return int(declared.message_count)
 
 
 def scrape_query(query: Callable[[], T], what: str) -> T | None:

@@ -23,6 +23,7 @@ from celery.signals import after_task_publish
 from gateway.app import create_app
 from gateway.internal import create_internal_app, serve_internal
 from gateway.settings import GatewaySettings
+from kombu import Producer
 from notifier.app import DISPATCH_TASK
 from notifier.metrics import BEAT_TICK, TICK_RECEIVED, DispatchLag, count_text, record_beat_ticks
 from notifier.settings import NotifierSettings
@@ -41,8 +42,10 @@ from shared.contracts import BookingCancellationRequested, BookingCancelled, wra
 from shared.contracts.common import Topic
 from shared.db import make_engine
 from shared.inbox import ProcessedMessage
-from shared.metrics import OutboxBacklog, metric_names, serve_metrics
+from shared.messaging import DEAD_LETTERS, broker_connection, declare_topology
+from shared.metrics import DeadLetterQueue, OutboxBacklog, metric_names, serve_metrics
 from shared.outbox import OutboxMessage, add_to_outbox
+from shared.settings import CommonSettings
 from tests.support.system import free_port
 
 NOW = datetime(2026, 3, 29, 9, 30, tzinfo=UTC)
@@ -277,7 +280,7 @@ def exported_names() -> set[str]:
     gauges answer `describe` without a database, and the tick gauges each role registers itself are added."""
     unused = make_engine("sqlite://")
     return set(metric_names(REGISTRY, [OutboxBacklog(unused, "gateway"), DispatchLag(unused, lambda: NOW),
-                                       BEAT_TICK, TICK_RECEIVED]))
+                                       DeadLetterQueue(CommonSettings()), BEAT_TICK, TICK_RECEIVED]))
 
 
 def dashboard_expressions(panels: list[dict[str, Any]]) -> Iterator[str]:
@@ -332,3 +335,15 @@ def test_compose_exposes_the_internal_ports_to_its_network_only() -> None:
         service = compose["services"][role]
         assert service.get("expose") == [port], role
         assert not [mapping for mapping in service.get("ports", []) if str(mapping).endswith(f":{port}")], role
+
+
+def test_dead_letter_queue_depth_is_read_from_the_broker(tmp_path: Path) -> None:
+    settings = CommonSettings(var_dir=tmp_path)
+    with broker_connection(settings) as connection:
+        declare_topology(connection, settings)
+        producer = Producer(connection.default_channel)
+        for _ in range(2):
+            producer.publish({"type": "broken"}, exchange=DEAD_LETTERS, routing_key="scheduler.events")
+    assert [s.value for f in DeadLetterQueue(settings).collect() for s in f.samples] == [2]
+    unreachable = CommonSettings(broker_url="amqp://guest:guest@127.0.0.1:1//")
+    assert [s for f in DeadLetterQueue(unreachable).collect() for s in f.samples] == []

@@ -16,7 +16,7 @@ from shared.db import make_engine
 from shared.healthcheck import BEAT_SCHEDULE_NAME
 from shared.logging import configure_logging
 from shared.messaging import declare_topology_when_reachable, queues_for
-from shared.metrics import OutboxBacklog, serve_metrics
+from shared.metrics import DeadLetterQueue, OutboxBacklog, serve_metrics
 from shared.private_files import owner_only_from_now
 from shared.settings import ConfigurationError, load_settings_or_exit
 from shared.worker import run_worker
@@ -74,9 +74,11 @@ def main() -> None:
         return
     declare_topology_when_reachable(settings, f"notifier-{args.command}")
     if args.command == "beat":
-        # Beat's own figure: when it last sent the dispatcher's tick (an alert fires when it falls silent).
+        # Beat's own figures: when it last sent the dispatcher's tick (an alert fires when it falls silent), and
+        # the dead-letter queue's depth (beat runs once, so the series is not repeated per replica).
         record_beat_ticks(DISPATCH_TASK)
-        serve_metrics(settings.notifier_beat_metrics_port, settings.metrics_host, [BEAT_TICK])
+        serve_metrics(settings.notifier_beat_metrics_port, settings.metrics_host,
+                      [BEAT_TICK, DeadLetterQueue(settings)])
         schedule = settings.var_dir.resolve() / BEAT_SCHEDULE_NAME
         schedule.parent.mkdir(parents=True, exist_ok=True)
         notifier.celery.start(["beat", f"--schedule={schedule}", f"--loglevel={settings.log_level}"])
