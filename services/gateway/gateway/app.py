@@ -27,6 +27,7 @@ from gateway.api import staff as staff_api
 from gateway.api import twilio as twilio_api
 from gateway.api.limits import BodySizeLimit, HeaderLimit
 from gateway.api.observe import Observe
+from gateway.api.openapi import public_description
 from gateway.api.schemas import COMMON_PROBLEMS
 from gateway.bookings import BookingService
 from gateway.feeds import FeedTokens
@@ -48,6 +49,7 @@ from shared.consumer import Consumer
 from shared.contracts import Envelope
 from shared.db import make_engine, wait_for_database
 from shared.messaging import Publisher, broker_connection, declare_topology_when_reachable, make_celery, queues_for
+from shared.metrics import dead_lettered
 from shared.outbox import Relay
 from shared.unit_of_work import UnitOfWork
 
@@ -56,6 +58,7 @@ HOUSEKEEPING_EVERY_SECONDS = 3600.0
 # Requests run in the server's thread pool, each with a connection while it works; the relay, the listener and
 # housekeeping hold one each. 20 covers a few dozen requests in flight without opening connections per request.
 POOL_SIZE = 20
+TITLE, VERSION = "Lotse gateway", "1"
 
 
 @dataclass
@@ -174,6 +177,7 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
     events = queues_for("gateway", settings)[0]
 
     def dead_letter(message: Message, reason: str) -> None:
+        dead_lettered("gateway", "malformed")
         publisher.publish_dead_letter_message(message.body, message.content_type, message.content_encoding,
                                               message.headers, events.name, reason)
 
@@ -198,9 +202,12 @@ def create_app(gateway: Gateway) -> FastAPI:
             gateway.stop()
 
     # Every operation declares the problems any request may meet (its input refused, headers too large, a part of
-    # the system away) besides its own: the OpenAPI document names every status the gateway answers.
-    app = FastAPI(title="Lotse gateway", version="1", lifespan=lifespan, docs_url="/docs", redoc_url=None,
+    # the system away) besides its own: the OpenAPI document names every status the gateway answers. The whole
+    # document is served on the internal port only (gateway.internal); /openapi.json here is the public part.
+    app = FastAPI(title=TITLE, version=VERSION, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
                   responses=COMMON_PROBLEMS)
+    public_openapi = public_description(TITLE, VERSION)
+    app.add_api_route("/openapi.json", lambda: public_openapi, include_in_schema=False)
     app.state.gateway = gateway
     app.state.staff_accounts = gateway.staff
     errors.install(app)

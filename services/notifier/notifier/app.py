@@ -16,6 +16,7 @@ from sqlmodel import Session
 from notifier import handlers, migrations, previews
 from notifier.dispatch import DispatchConfig, Dispatcher
 from notifier.domain.planning import QuietHours
+from notifier.metrics import tick_received
 from notifier.plans import Policy
 from notifier.repository import NotifierRepository
 from notifier.settings import NotifierSettings
@@ -37,6 +38,7 @@ DISPATCH_EVERY_SECONDS: float = NotifierSettings.model_fields["dispatch_every_se
 # a tick sends for up to this long while messages are due.
 DISPATCH_LOOP_SECONDS = 5.0
 RECONCILE_EVERY_SECONDS = 60.0
+DISPATCH_TASK = "notifier.dispatch_due"
 PURGE_EVERY_SECONDS = 3600.0
 
 
@@ -126,8 +128,9 @@ def _register_timers(celery: Celery, dispatcher: Dispatcher, dispatch_every: flo
     queue = timer_queue("notifier")
     route = {"exchange": TIMERS.name, "routing_key": queue.name}
 
-    @celery.task(name="notifier.dispatch_due", ignore_result=True, shared=False)  # this app only (shared/worker.py)
+    @celery.task(name=DISPATCH_TASK, ignore_result=True, shared=False)  # this app only (shared/worker.py)
     def dispatch_due() -> int:
+        tick_received()
         return dispatcher.wake(max_seconds=DISPATCH_LOOP_SECONDS)
 
     @celery.task(name="notifier.reconcile", ignore_result=True, shared=False)  # this app only (shared/worker.py)
@@ -140,7 +143,7 @@ def _register_timers(celery: Celery, dispatcher: Dispatcher, dispatch_every: flo
 
     celery.conf.beat_schedule = {
         "dispatch-due-reminders": {
-            "task": "notifier.dispatch_due",
+            "task": DISPATCH_TASK,
             "schedule": dispatch_every,
             "options": {**route, "expires": dispatch_every * 5},
         },

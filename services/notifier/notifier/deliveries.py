@@ -12,6 +12,7 @@ import random
 from datetime import datetime, timedelta
 
 from notifier.domain.provider_errors import Reason, backoff_seconds, classify
+from notifier.metrics import count_text
 from notifier.plans import cancel_pending
 from notifier.repository import NotifierRepository
 from notifier.tables import Delivery, OptOut, Reminder
@@ -65,6 +66,7 @@ def apply_report(repo: NotifierRepository, report: DeliveryStatusReported, now: 
         if reminder is not None:
             refused(repo, reminder, report.error_code, None, now, max_attempts)
     repo.save(delivery)
+    count_text(delivery.status, delivery.error_code)
     log.info("delivery %s", delivery.status)
 
 
