@@ -13,7 +13,7 @@ from celery import Celery
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from notifier import handlers, migrations, previews
+from notifier import delivery_dashboard, handlers, migrations, previews
 from notifier.dispatch import DispatchConfig, Dispatcher
 from notifier.domain.planning import QuietHours
 from notifier.plans import Policy
@@ -115,7 +115,14 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
         },
         dead_letter=lambda raw, reason: publisher.publish_dead_letter(raw, "notifier", reason),
         after_commit=after_commit,
-        queries={"sms.preview_requested": partial(previews.answer_preview, settings=settings, reply=reply)},
+        queries={
+            "sms.preview_requested": partial(previews.answer_preview, settings=settings, reply=reply),
+            "deliveries.report_requested": partial(delivery_dashboard.answer_report, zone=policy.zone, reply=reply),
+            "deliveries.failed_requested": partial(delivery_dashboard.answer_failed, zone=policy.zone, clock=clock,
+                                                   reply=reply),
+            "delivery.retry_requested": partial(delivery_dashboard.answer_retry, clock=clock, reply=reply,
+                                                wake=dispatcher.wake),
+        },
     )
     register_message_task(celery, consumer, publisher)
     _register_timers(celery, dispatcher, settings.dispatch_every_seconds)

@@ -59,6 +59,8 @@ def apply_report(repo: NotifierRepository, report: DeliveryStatusReported, now: 
         repo.save(delivery)
         return
     delivery.updated_at = now
+    if status == "delivered":
+        delivery.delivered_at = now
     if status in ("undelivered", "failed"):
         delivery.error_code = report.error_code
         reminder = repo.reminder(delivery.reminder_id)
