@@ -203,7 +203,7 @@ def texts(tmp_path: Path) -> Iterator[Texts]:
 
 def retry(texts: Texts, delivery_id: int, now: datetime = NOW) -> DeliveryRetried:
     with Session(texts.engine) as session:
-        return delivery_dashboard.retry(session, delivery_id, now)
+        return delivery_dashboard.send_again(session, delivery_id, now)
 
 
 def test_a_retried_text_is_due_now_and_the_dispatcher_claims_it_as_a_new_attempt(texts: Texts) -> None:

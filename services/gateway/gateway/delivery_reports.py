@@ -55,7 +55,7 @@ class DeliveryReports:
         return self._ask(FailedDeliveriesRequested(date_from=date_from, date_to=date_to, limit=limit, cursor=cursor,
                                                    reply_to=self.reply_to), FailedDeliveriesListed)
 
-    def retry(self, delivery_id: int) -> DeliveryRetried:
+    def send_again(self, delivery_id: int) -> DeliveryRetried:
         """Queued again, or RetryRefused with the notifier's reason."""
         answer = self._ask(DeliveryRetryRequested(delivery_id=delivery_id, reply_to=self.reply_to), DeliveryRetried)
         if answer.refused is not None:

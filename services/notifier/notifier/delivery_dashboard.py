@@ -85,10 +85,11 @@ def build_report(session: Session, date_from: date, date_to: date, zone: ZoneInf
             by_error[row.error_code] += row.count
     days: dict[date, dict[str, int]] = {date_from + timedelta(days=n): dict.fromkeys(STATUSES, 0)
                                         for n in range((date_to - date_from).days)}
-    for hour, status, count in stats.by_hour(start, end):
-        day = hour.astimezone(zone).date()
-        if day in days and status in days[day]:
-            days[day][status] += count
+    for hour, counts in stats.by_hour(start, end):
+        day = days.get(hour.astimezone(zone).date())
+        if day is not None:
+            for status, count in counts.items():
+                day[status] += count
     final = sum(by_status[status] for status in FINAL)
     account = {code: n for code, n in by_error.items() if code in ACCOUNT_CODES}
     banner = None
@@ -153,7 +154,7 @@ def list_failed(session: Session, asked: FailedDeliveriesRequested, zone: ZoneIn
     return FailedDeliveriesListed(items=items, next_cursor=_cursor(rows[asked.limit - 1]) if more else None)
 
 
-def retry(session: Session, delivery_id: int, now: datetime) -> DeliveryRetried:
+def send_again(session: Session, delivery_id: int, now: datetime) -> DeliveryRetried:
     """Queue the failed text again (committed before this returns), or say why not."""
     stats = DeliveryStats(session)
     row = stats.failed_one(delivery_id)
@@ -188,7 +189,7 @@ def answer_failed(envelope: Envelope, session: Session, zone: ZoneInfo, clock: C
 def answer_retry(envelope: Envelope, session: Session, clock: Clock, reply: Reply,
                  wake: Callable[[], object]) -> None:
     asked = envelope.payload_as(DeliveryRetryRequested)
-    answer = retry(session, asked.delivery_id, clock())
+    answer = send_again(session, asked.delivery_id, clock())
     if answer.refused is None:
         wake()  # due now: the dispatcher sends it without waiting for the beat's next tick
     reply(asked.reply_to, wrap(answer, envelope.correlation_id))

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Integer, and_, cast, func, literal, select
 from sqlmodel import Session
 
 from notifier.tables import Delivery, Reminder
+from shared.contracts.delivery_reports import STATUSES
 
 _D = Delivery.__table__  # type: ignore[attr-defined]
 _R = Reminder.__table__  # type: ignore[attr-defined]
@@ -79,11 +80,12 @@ class DeliveryStats:
     def _in(self, start: datetime, end: datetime) -> ColumnElement[bool]:
         return and_(_D.c.created_at >= start, _D.c.created_at < end)
 
-    def by_hour(self, start: datetime, end: datetime) -> list[tuple[datetime, str, int]]:
+    def by_hour(self, start: datetime, end: datetime) -> list[tuple[datetime, dict[str, int]]]:
+        """Per hour (UTC) with texts, how many of them have each status: one row per hour, at most 8,784 a year."""
         hour = _hour(self.session).label("hour")
-        rows = self.session.execute(select(hour, _D.c.status, func.count()).where(self._in(start, end))
-                                    .group_by(hour, _D.c.status))
-        return [(_as_instant(h), status, count) for h, status, count in rows]
+        counts = [func.count().filter(_D.c.status == status) for status in STATUSES]
+        rows = self.session.execute(select(hour, *counts).where(self._in(start, end)).group_by(hour))
+        return [(_as_instant(h), dict(zip(STATUSES, n, strict=True))) for h, *n in rows]
 
     def counted(self, start: datetime, end: datetime) -> list[Counted]:
         rows = self.session.execute(

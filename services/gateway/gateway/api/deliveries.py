@@ -83,5 +83,5 @@ def retry_delivery(delivery_id: IdPath, staff: AdminStaff, request: Request, res
     is not one sending again can fix, its time has passed, the notifier already tried again, or it was retried
     before: each text is retried at most once."""
     response.headers["Cache-Control"] = "no-store"
-    answer = _reports(request).retry(delivery_id)
+    answer = _reports(request).send_again(delivery_id)
     return RetryQueued(delivery_id=answer.delivery_id, message=answer.message)
