@@ -25,7 +25,7 @@ from gateway.delivery_reports import DeliveryReports
 from gateway.settings import GatewaySettings
 from gateway.slots import ReplyWaiter
 from gateway.staff.accounts import StaffAccounts
-from notifier import delivery_dashboard
+from notifier import deliveries, delivery_dashboard
 from notifier import migrations as notifier_migrations
 from notifier.dispatch.claims import claim_due
 from notifier.domain.planning import QuietHours
@@ -41,6 +41,7 @@ from shared.contracts import (
     DeliveriesReportRequested,
     DeliveryRetried,
     DeliveryRetryRequested,
+    DeliveryStatusReported,
     FailedDeliveriesListed,
     FailedDeliveriesRequested,
     parse,
@@ -110,8 +111,13 @@ def march(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Texts]:
 
 
 def report(texts: Texts, first: date = date(2030, 3, 10), end: date = date(2030, 3, 13)) -> DeliveriesReported:
+    return report_at(texts, NOW, first, end)
+
+
+def report_at(texts: Texts, now: datetime, first: date = date(2030, 3, 10),
+              end: date = date(2030, 3, 13)) -> DeliveriesReported:
     with Session(texts.engine) as session:
-        return delivery_dashboard.build_report(session, first, end, BERLIN)
+        return delivery_dashboard.build_report(session, first, end, BERLIN, now)
 
 
 # --- the report ----------------------------------------------------------------------------------------------------
@@ -162,6 +168,31 @@ def test_a_period_without_account_failures_has_no_banner_and_no_rate_without_fin
 
     assert (found.banner, found.delivery_rate, found.median_seconds_to_delivered, found.total) == (None, None,
                                                                                                     None, 1)
+
+
+def test_settled_days_read_from_their_counts_give_the_figures_of_the_deliveries_themselves(march: Texts) -> None:
+    # On 12 March every day of the period was recent (counted from the deliveries); on NOW they are settled and
+    # counted once into the day tables.
+    live = report_at(march, at(12, 23))
+    counted = report(march)
+
+    assert counted == live
+
+
+def test_a_late_status_on_a_counted_day_is_counted_again(texts: Texts) -> None:
+    texts.add(at(10, 9), "sent")
+    with Session(texts.engine) as session:
+        ref = session.exec(select(Delivery.ref)).one()
+    assert report(texts).by_status["sent"] == 1  # the day is counted now
+
+    with Session(texts.engine) as session:
+        repo = NotifierRepository(session)
+        deliveries.apply_report(repo, DeliveryStatusReported(message_sid="SM" + "1" * 32, status="delivered",
+                                                             delivery_ref=ref, reported_at=NOW), NOW, 3)
+        session.commit()
+
+    again = report(texts)
+    assert (again.by_status["sent"], again.by_status["delivered"]) == (0, 1)
 
 
 # --- the failed list -------------------------------------------------------------------------------------------------
@@ -289,7 +320,8 @@ class InProcessNotifier:
             self.waiter.resolve(envelope.correlation_id, answer.to_wire())
 
         handlers = {
-            "deliveries.report_requested": lambda e, s: delivery_dashboard.answer_report(e, s, BERLIN, reply),
+            "deliveries.report_requested": lambda e, s: delivery_dashboard.answer_report(
+                e, s, BERLIN, lambda: NOW, reply),
             "deliveries.failed_requested": lambda e, s: delivery_dashboard.answer_failed(
                 e, s, BERLIN, lambda: NOW, reply),
             "delivery.retry_requested": lambda e, s: delivery_dashboard.answer_retry(

@@ -117,7 +117,8 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
         after_commit=after_commit,
         queries={
             "sms.preview_requested": partial(previews.answer_preview, settings=settings, reply=reply),
-            "deliveries.report_requested": partial(delivery_dashboard.answer_report, zone=policy.zone, reply=reply),
+            "deliveries.report_requested": partial(delivery_dashboard.answer_report, zone=policy.zone, clock=clock,
+                                                   reply=reply),
             "deliveries.failed_requested": partial(delivery_dashboard.answer_failed, zone=policy.zone, clock=clock,
                                                    reply=reply),
             "delivery.retry_requested": partial(delivery_dashboard.answer_retry, clock=clock, reply=reply,

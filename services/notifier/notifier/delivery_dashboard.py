@@ -14,9 +14,10 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from notifier.delivery_stats import BAD, DeliveryStats, FailedRow
+from notifier.delivery_stats import BAD, SETTLE, DeliveryStats, FailedRow, Figures
 from notifier.domain.delivery_errors import ACCOUNT_CODES, explain
 from shared.clock import Clock
 from shared.contracts import Envelope, wrap
@@ -70,45 +71,91 @@ def explained(code: str | None) -> ErrorExplained:
                           account_problem=info.account_problem)
 
 
-def build_report(session: Session, date_from: date, date_to: date, zone: ZoneInfo) -> DeliveriesReported:
-    start, end = period(date_from, date_to, zone)
+def build_report(session: Session, date_from: date, date_to: date, zone: ZoneInfo,
+                 now: datetime) -> DeliveriesReported:
+    """The period's figures: settled days from their counts (counted now if not yet, and committed), the days
+    since from the deliveries themselves."""
     stats = DeliveryStats(session)
-    counted = stats.counted(start, end)
+    figures = [_settled(stats, date_from, date_to, zone, now)]
+    settled_end = max(date_from, min(date_to, _first_unsettled(now, zone)))
+    if settled_end < date_to:
+        start, end = period(settled_end, date_to, zone)
+        figures.append(stats.live(start, end, lambda instant: instant.astimezone(zone).date()))
+    return _report(stats, figures, date_from, date_to, zone)
+
+
+def _first_unsettled(now: datetime, zone: ZoneInfo) -> date:
+    """The first business day that has not been over for SETTLE."""
+    return (now - SETTLE).astimezone(zone).date()
+
+
+def _settled(stats: DeliveryStats, date_from: date, date_to: date, zone: ZoneInfo, now: datetime) -> Figures:
+    end = max(date_from, min(date_to, _first_unsettled(now, zone)))
+    if end == date_from:
+        return Figures()
+    counted = stats.counted_days(date_from, end)
+    missing = [date_from + timedelta(days=n) for n in range((end - date_from).days)
+               if date_from + timedelta(days=n) not in counted]
+    if missing:
+        try:
+            for day in missing:
+                stats.count_day(day, *period(day, day + timedelta(days=1), zone), now)
+            stats.session.commit()
+        except IntegrityError:  # another report counted the same days at the same moment: theirs stand
+            stats.session.rollback()
+            return stats.live(*period(date_from, end, zone), lambda instant: instant.astimezone(zone).date())
+    return stats.from_counted_days(date_from, end)
+
+
+def _report(stats: DeliveryStats, parts: list[Figures], date_from: date, date_to: date,
+            zone: ZoneInfo) -> DeliveriesReported:
     by_status: dict[str, int] = dict.fromkeys(STATUSES, 0)
     by_language: Counter[str] = Counter()
-    by_error: Counter[str | None] = Counter()
-    for row in counted:
-        if row.status in by_status:
-            by_status[row.status] += row.count
-        by_language[row.language or "unknown"] += row.count
-        if row.status in BAD:
-            by_error[row.error_code] += row.count
+    by_error: Counter[str] = Counter()
     days: dict[date, dict[str, int]] = {date_from + timedelta(days=n): dict.fromkeys(STATUSES, 0)
                                         for n in range((date_to - date_from).days)}
-    for hour, counts in stats.by_hour(start, end):
-        day = days.get(hour.astimezone(zone).date())
-        if day is not None:
-            for status, count in counts.items():
-                day[status] += count
+    seconds: Counter[int] = Counter()
+    for part in parts:
+        for status, count in part.statuses.items():
+            if status in by_status:
+                by_status[status] += count
+        by_language.update({language or "unknown": n for language, n in part.languages.items()})
+        by_error.update(part.errors)
+        for day, counts in part.by_day.items():
+            if day in days:
+                for status, count in counts.items():
+                    if status in days[day]:
+                        days[day][status] += count
+        seconds.update(part.seconds)
     final = sum(by_status[status] for status in FINAL)
-    account = {code: n for code, n in by_error.items() if code in ACCOUNT_CODES}
-    banner = None
-    if account:
-        last_at = stats.last_with(start, end, sorted(c for c in account if c))
-        kinds = sorted({p for c in account if (p := explain(c).account_problem)})
-        if last_at is not None:
-            banner = AccountBanner(
-                kinds=kinds, codes=sorted(c for c in account if c), count=sum(account.values()), last_at=last_at,
-                message=f"{sum(account.values())} texts were refused because of the SMS account "
-                        f"({', '.join(kinds)}); nobody received them. Whoever manages the SMS account must fix it.")
+    start, end = period(date_from, date_to, zone)
     return DeliveriesReported(
         date_from=date_from, date_to=date_to, timezone=zone.key, total=sum(by_status.values()),
-        by_status=by_status, by_language=dict(by_language.most_common()),
-        by_error=[ErrorCount(error=explained(code), count=n) for code, n in by_error.most_common()],
+        by_status=by_status, by_language=dict(_most_first(by_language)),
+        by_error=[ErrorCount(error=explained(code or None), count=n) for code, n in _most_first(by_error)],
         delivery_rate=None if final == 0 else round(by_status["delivered"] / final, 4),
-        median_seconds_to_delivered=median_seconds(stats.seconds_to_delivered(start, end)),
+        median_seconds_to_delivered=median_seconds(list(seconds.items())),
         daily=[DayCounts(day=day, counts=counts) for day, counts in days.items()],
-        banner=banner)
+        banner=_banner(stats, by_error, start, end))
+
+
+def _most_first(counts: Counter[str]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _banner(stats: DeliveryStats, by_error: Counter[str], start: datetime,
+            end: datetime) -> AccountBanner | None:
+    account = {code: n for code, n in by_error.items() if code in ACCOUNT_CODES and code}
+    if not account:
+        return None
+    last_at = stats.last_with(start, end, sorted(account))
+    if last_at is None:  # only on counted days whose deliveries were purged since: no time to show
+        last_at = start
+    kinds = sorted({p for c in account if (p := explain(c).account_problem)})
+    count = sum(account.values())
+    return AccountBanner(kinds=kinds, codes=sorted(account), count=count, last_at=last_at,
+                         message=f"{count} texts were refused because of the SMS account ({', '.join(kinds)}); "
+                                 "nobody received them. Whoever manages the SMS account must fix it.")
 
 
 def retry_refusal(row: FailedRow, now: datetime) -> tuple[RetryRefusal, str] | None:
@@ -175,9 +222,9 @@ def send_again(session: Session, delivery_id: int, now: datetime) -> DeliveryRet
 # --- the query handlers (wired in notifier.app) ------------------------------------------------------------------
 
 
-def answer_report(envelope: Envelope, session: Session, zone: ZoneInfo, reply: Reply) -> None:
+def answer_report(envelope: Envelope, session: Session, zone: ZoneInfo, clock: Clock, reply: Reply) -> None:
     asked = envelope.payload_as(DeliveriesReportRequested)
-    reply(asked.reply_to, wrap(build_report(session, asked.date_from, asked.date_to, zone),
+    reply(asked.reply_to, wrap(build_report(session, asked.date_from, asked.date_to, zone, clock()),
                                envelope.correlation_id))
 
 

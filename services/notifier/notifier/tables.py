@@ -120,6 +120,39 @@ class Delivery(SQLModel, table=True):
     retried_at: datetime | None = Field(default=None, sa_column=instant_column(nullable=True))
 
 
+class DeliveryDay(SQLModel, table=True):
+    """A settled business day (Europe/Berlin) whose deliveries are counted in delivery_day_counts and
+    delivery_day_seconds, so that a report over a year reads a few thousand counts instead of a million rows. A
+    status change of one of its deliveries deletes this row, and the day is counted again when next asked."""
+
+    __tablename__ = "delivery_days"
+    day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD
+    starts_at: datetime = Field(sa_column=instant_column(index=True))
+    ends_at: datetime = Field(sa_column=instant_column())
+    counted_at: datetime = Field(sa_column=instant_column())
+
+
+class DeliveryDayCount(SQLModel, table=True):
+    """How many deliveries of a settled day had each status, each language, and (failed or undelivered) each error
+    code ('' for none): `dimension` says which, about 30 rows a day."""
+
+    __tablename__ = "delivery_day_counts"
+    day: str = Field(primary_key=True, max_length=10)
+    dimension: str = Field(primary_key=True, max_length=8)  # status, language, error
+    value: str = Field(primary_key=True, max_length=16)
+    count: int
+
+
+class DeliveryDaySeconds(SQLModel, table=True):
+    """How many deliveries of a settled day took `seconds` from created to delivered (notifier.delivery_stats
+    rounds long times to coarser steps)."""
+
+    __tablename__ = "delivery_day_seconds"
+    day: str = Field(primary_key=True, max_length=10)
+    seconds: int = Field(primary_key=True)
+    count: int
+
+
 class OptOut(SQLModel, table=True):
     """A number that sent STOP (or START again). Only the keyed hash is kept, never the number."""
 
@@ -142,5 +175,6 @@ class SmsBudgetDay(SQLModel, table=True):
 
 TABLES: list[Table] = [
     t.__table__  # type: ignore[union-attr]
-    for t in (Contact, BookingFacts, Reminder, Delivery, OptOut, SmsBudgetDay, OutboxMessage, ProcessedMessage)
+    for t in (Contact, BookingFacts, Reminder, Delivery, OptOut, SmsBudgetDay, DeliveryDay, DeliveryDayCount,
+              DeliveryDaySeconds, OutboxMessage, ProcessedMessage)
 ]
