@@ -127,6 +127,7 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
     )
     register_message_task(celery, consumer, publisher)
     _register_timers(celery, dispatcher, settings.dispatch_every_seconds)
+    _register_day_counts(celery, engine, policy.zone, clock)
     return Notifier(settings, engine, celery, relay, consumer, dispatcher)
 
 
@@ -162,4 +163,19 @@ def _register_timers(celery: Celery, dispatcher: Dispatcher, dispatch_every: flo
             "schedule": PURGE_EVERY_SECONDS,
             "options": {**route, "expires": 600},
         },
+    }
+
+
+def _register_day_counts(celery: Celery, engine: Engine, zone: ZoneInfo, clock: Clock) -> None:
+    """The delivery dashboard's counts of settled days (notifier.delivery_dashboard.count_settled_days)."""
+
+    @celery.task(name="notifier.count_delivery_days", ignore_result=True, shared=False)  # this app only
+    def count_delivery_days() -> int:
+        with Session(engine) as session:
+            return delivery_dashboard.count_settled_days(session, zone, clock())
+
+    celery.conf.beat_schedule["count-delivery-days"] = {
+        "task": "notifier.count_delivery_days",
+        "schedule": PURGE_EVERY_SECONDS,
+        "options": {"exchange": TIMERS.name, "routing_key": timer_queue("notifier").name, "expires": 600},
     }

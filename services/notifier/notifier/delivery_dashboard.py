@@ -22,6 +22,7 @@ from notifier.domain.delivery_errors import ACCOUNT_CODES, explain
 from shared.clock import Clock
 from shared.contracts import Envelope, wrap
 from shared.contracts.delivery_reports import (
+    MAX_PERIOD_DAYS,
     STATUSES,
     AccountBanner,
     DayCounts,
@@ -93,18 +94,39 @@ def _settled(stats: DeliveryStats, date_from: date, date_to: date, zone: ZoneInf
     end = max(date_from, min(date_to, _first_unsettled(now, zone)))
     if end == date_from:
         return Figures()
+    if not _count_missing(stats, date_from, end, zone, now):
+        return stats.live(*period(date_from, end, zone), lambda instant: instant.astimezone(zone).date())
+    return stats.from_counted_days(date_from, end)
+
+
+def _count_missing(stats: DeliveryStats, date_from: date, end: date, zone: ZoneInfo, now: datetime) -> bool:
+    """Count the settled days of [date_from, end) not counted yet, and commit; False if another process counted
+    some of them at the same moment (its counts stand; this caller counts from the deliveries this once)."""
     counted = stats.counted_days(date_from, end)
     missing = [date_from + timedelta(days=n) for n in range((end - date_from).days)
                if date_from + timedelta(days=n) not in counted]
-    if missing:
-        try:
-            for day in missing:
-                stats.count_day(day, *period(day, day + timedelta(days=1), zone), now)
-            stats.session.commit()
-        except IntegrityError:  # another report counted the same days at the same moment: theirs stand
-            stats.session.rollback()
-            return stats.live(*period(date_from, end, zone), lambda instant: instant.astimezone(zone).date())
-    return stats.from_counted_days(date_from, end)
+    if not missing:
+        return True
+    try:
+        for day in missing:
+            stats.count_day(day, *period(day, day + timedelta(days=1), zone), now)
+        stats.session.commit()
+    except IntegrityError:
+        stats.session.rollback()
+        return False
+    log.info("counted the deliveries of %d settled days", len(missing))
+    return True
+
+
+def count_settled_days(session: Session, zone: ZoneInfo, now: datetime) -> int:
+    """The beat's hourly housekeeping: count the settled days of the longest period a report may ask for, so that
+    reports read counts only (the first count of a year of deliveries takes seconds, longer than a report may)."""
+    stats = DeliveryStats(session)
+    end = _first_unsettled(now, zone)
+    first = end - timedelta(days=MAX_PERIOD_DAYS)
+    missing = (end - first).days - len(stats.counted_days(first, end))
+    _count_missing(stats, first, end, zone, now)
+    return missing
 
 
 def _report(stats: DeliveryStats, parts: list[Figures], date_from: date, date_to: date,
