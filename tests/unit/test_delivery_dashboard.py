@@ -429,6 +429,8 @@ def test_retry_without_the_csrf_header_is_refused(office: Office, admin: tuple[T
     ({"from": "2029-01-01", "to": "2030-03-01"}, "period_too_long"),
     ({"from": "2010-01-01", "to": "2010-01-02"}, "date_out_of_range"),
     ({"from": "20-03-2030"}, "invalid_request"),
+    ({"from": "9999-12-31"}, "date_out_of_range"),  # the default end (30 days on) would be past year 9999
+    ({"to": "0001-01-01"}, "date_out_of_range"),
 ])
 def test_a_bad_period_is_422_with_a_sentence(admin: tuple[TestClient, str], params: dict[str, str],
                                              code: str) -> None:

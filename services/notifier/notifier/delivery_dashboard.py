@@ -203,11 +203,12 @@ def _parse_cursor(cursor: str | None) -> tuple[datetime, int] | None:
     if cursor is None:
         return None
     at, _, delivery_id = cursor.partition("~")
-    try:
+    try:  # made by list_failed; one edited by hand that does not read as an instant starts from the newest
         instant = datetime.fromisoformat(at)
-    except ValueError:
+        instant = instant.astimezone(UTC) if instant.tzinfo else instant.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return (instant if instant.tzinfo else instant.replace(tzinfo=UTC)), int(delivery_id)
+    return instant, int(delivery_id)
 
 
 def list_failed(session: Session, asked: FailedDeliveriesRequested, zone: ZoneInfo,

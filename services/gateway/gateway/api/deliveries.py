@@ -38,11 +38,14 @@ def _reports(request: Request) -> DeliveryReports:
 
 def checked_period(date_from: date | None, date_to: date | None, now: date) -> tuple[date, date]:
     """The period asked for, or InvalidStaffInput (422) naming what is wrong with it."""
+    # Each day given is checked before any arithmetic on it: near year 1 or 9999 that would overflow.
+    if date_from is not None:
+        check_day(date_from, now, "'from'")
+    if date_to is not None:
+        check_day(date_to, now, "'to'")
     date_to = date_to or (now + timedelta(days=1) if date_from is None
                           else min(date_from + timedelta(days=DEFAULT_DAYS), now + timedelta(days=1)))
     date_from = date_from or date_to - timedelta(days=DEFAULT_DAYS)
-    check_day(date_from, now, "'from'")
-    check_day(date_to, now, "'to'")
     if date_to <= date_from:
         raise InvalidStaffInput(f"The period ends ('to' {date_to}) before it starts ('from' {date_from}): 'to' is "
                                 "the day after the last day, so one day is from=D&to=D+1.", "period_reversed")
