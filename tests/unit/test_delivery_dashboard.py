@@ -193,6 +193,20 @@ def test_a_late_status_on_a_counted_day_is_counted_again(texts: Texts) -> None:
 
     again = report(texts)
     assert (again.by_status["sent"], again.by_status["delivered"]) == (0, 1)
+    with Session(texts.engine) as session:
+        assert session.exec(select(Delivery.delivered_at)).one() == NOW  # the callback's time: time to delivered
+
+
+def test_the_day_the_clocks_go_forward_has_23_hours_of_texts(texts: Texts) -> None:
+    # 31 March 2030: Berlin's midnight is 23:00 UTC the day before, the next midnight 22:00 UTC.
+    texts.add(datetime(2030, 3, 30, 22, 59, tzinfo=UTC), "sent")  # 30 March, 23:59 in Berlin
+    texts.add(datetime(2030, 3, 30, 23, 0, tzinfo=UTC), "sent")  # 31 March, 00:00
+    texts.add(datetime(2030, 3, 31, 21, 59, tzinfo=UTC), "sent")  # 31 March, 23:59 (summer time)
+    texts.add(datetime(2030, 3, 31, 22, 0, tzinfo=UTC), "sent")  # 1 April, 00:00
+
+    for now in (datetime(2030, 4, 1, 12, 0, tzinfo=UTC), datetime(2030, 4, 20, 12, 0, tzinfo=UTC)):  # live, counted
+        daily = {d.day: d.counts["sent"] for d in report_at(texts, now, date(2030, 3, 30), date(2030, 4, 2)).daily}
+        assert daily == {date(2030, 3, 30): 1, date(2030, 3, 31): 2, date(2030, 4, 1): 1}
 
 
 def test_the_hourly_count_leaves_a_report_only_counts_to_read(texts: Texts) -> None:
