@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from gateway import handlers, migrations
 from gateway.api import bookings as bookings_api
+from gateway.api import deliveries as deliveries_api
 from gateway.api import errors, health, staff_accounts, staff_auth, staff_two_factor
 from gateway.api import feeds as feeds_api
 from gateway.api import slots as slots_api
@@ -30,6 +31,7 @@ from gateway.api.observe import Observe
 from gateway.api.openapi import public_description
 from gateway.api.schemas import COMMON_PROBLEMS
 from gateway.bookings import BookingService
+from gateway.delivery_reports import DeliveryReports
 from gateway.feeds import FeedTokens
 from gateway.limits import ClientLimits
 from gateway.listener import Listener
@@ -79,6 +81,7 @@ class Gateway:
     twilio: TwilioWebhooks
     sms_previews: SmsPreviewClient
     conversations: SmsConversations
+    deliveries: DeliveryReports
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
@@ -188,8 +191,10 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
     feeds = FeedTokens(engine, clock)
     twilio = TwilioWebhooks(engine, cipher, relay.wake, clock, conversations, webhook_auth_token(settings))
     sms_previews = SmsPreviewClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
+    deliveries = DeliveryReports(publisher, waiter, replies.name, settings.slots_timeout_seconds, clock,
+                                 ZoneInfo(settings.timezone))
     return Gateway(settings, engine, celery, publisher, relay, consumer, listener, bookings, limits, slots, staff,
-                   calendars, feeds, twilio, sms_previews, conversations)
+                   calendars, feeds, twilio, sms_previews, conversations, deliveries)
 
 
 def create_app(gateway: Gateway) -> FastAPI:
@@ -220,6 +225,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.include_router(feeds_api.router)
     app.include_router(twilio_api.router)
     app.include_router(sms_preview_api.router)
+    app.include_router(deliveries_api.router)
     app.include_router(health.router)
     pages.configure(gateway.settings)
     app.include_router(pages.router)

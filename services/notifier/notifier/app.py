@@ -13,7 +13,7 @@ from celery import Celery
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from notifier import handlers, migrations, previews
+from notifier import delivery_dashboard, handlers, migrations, previews
 from notifier.dispatch import DispatchConfig, Dispatcher
 from notifier.domain.planning import QuietHours
 from notifier.metrics import tick_received
@@ -117,10 +117,19 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
         },
         dead_letter=lambda raw, reason: publisher.publish_dead_letter(raw, "notifier", reason),
         after_commit=after_commit,
-        queries={"sms.preview_requested": partial(previews.answer_preview, settings=settings, reply=reply)},
+        queries={
+            "sms.preview_requested": partial(previews.answer_preview, settings=settings, reply=reply),
+            "deliveries.report_requested": partial(delivery_dashboard.answer_report, zone=policy.zone, clock=clock,
+                                                   reply=reply),
+            "deliveries.failed_requested": partial(delivery_dashboard.answer_failed, zone=policy.zone, clock=clock,
+                                                   reply=reply),
+            "delivery.retry_requested": partial(delivery_dashboard.answer_retry, clock=clock, reply=reply,
+                                                wake=dispatcher.wake),
+        },
     )
     register_message_task(celery, consumer, publisher)
     _register_timers(celery, dispatcher, settings.dispatch_every_seconds)
+    _register_day_counts(celery, engine, policy.zone, clock)
     return Notifier(settings, engine, celery, relay, consumer, dispatcher)
 
 
@@ -157,4 +166,19 @@ def _register_timers(celery: Celery, dispatcher: Dispatcher, dispatch_every: flo
             "schedule": PURGE_EVERY_SECONDS,
             "options": {**route, "expires": 600},
         },
+    }
+
+
+def _register_day_counts(celery: Celery, engine: Engine, zone: ZoneInfo, clock: Clock) -> None:
+    """The delivery dashboard's counts of settled days (notifier.delivery_dashboard.count_settled_days)."""
+
+    @celery.task(name="notifier.count_delivery_days", ignore_result=True, shared=False)  # this app only
+    def count_delivery_days() -> int:
+        with Session(engine) as session:
+            return delivery_dashboard.count_settled_days(session, zone, clock())
+
+    celery.conf.beat_schedule["count-delivery-days"] = {
+        "task": "notifier.count_delivery_days",
+        "schedule": PURGE_EVERY_SECONDS,
+        "options": {"exchange": TIMERS.name, "routing_key": timer_queue("notifier").name, "expires": 600},
     }

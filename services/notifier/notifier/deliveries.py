@@ -11,6 +11,7 @@ import logging
 import random
 from datetime import datetime, timedelta
 
+from notifier.delivery_stats import SETTLE, DeliveryStats
 from notifier.domain.provider_errors import Reason, backoff_seconds, classify
 from notifier.metrics import count_text
 from notifier.plans import cancel_pending
@@ -60,6 +61,10 @@ def apply_report(repo: NotifierRepository, report: DeliveryStatusReported, now: 
         repo.save(delivery)
         return
     delivery.updated_at = now
+    if delivery.created_at < now - SETTLE:  # a very late callback: the dashboard counts that day again
+        DeliveryStats(repo.session).forget_counted(delivery.created_at)
+    if status == "delivered":
+        delivery.delivered_at = now
     if status in ("undelivered", "failed"):
         delivery.error_code = report.error_code
         reminder = repo.reminder(delivery.reminder_id)
