@@ -29,6 +29,7 @@ from notifier import deliveries, delivery_dashboard
 from notifier import migrations as notifier_migrations
 from notifier.dispatch.claims import claim_due
 from notifier.domain.planning import QuietHours
+from notifier.domain.provider_errors import Retries
 from notifier.plans import Policy
 from notifier.repository import NotifierRepository
 from notifier.tables import Delivery, Reminder
@@ -187,8 +188,9 @@ def test_a_late_status_on_a_counted_day_is_counted_again(texts: Texts) -> None:
 
     with Session(texts.engine) as session:
         repo = NotifierRepository(session)
-        deliveries.apply_report(repo, DeliveryStatusReported(message_sid="SM" + "1" * 32, status="delivered",
-                                                             delivery_ref=ref, reported_at=NOW), NOW, 3)
+        late = DeliveryStatusReported(message_sid="SM" + "1" * 32, status="delivered", delivery_ref=ref,
+                                      reported_at=NOW)
+        deliveries.apply_report(repo, late, NOW, Retries(max_attempts=3))
         session.commit()
 
     again = report(texts)
