@@ -63,6 +63,15 @@ TEXTS: dict[str, str] = {
     "conversation.mediator": N_("with a language mediator"),
     "contact_problem": N_("Texts do not reach the client; reach them another way."),
     "needs_attention": N_("Needs attention (an absence covers it)."),
+    # Two-factor sign-in, new passwords from a link, the accounts page.
+    "code_missing": N_("Please enter the 6 digits your authenticator app shows, or one of your recovery codes."),
+    "code_wrong": N_("The code is not correct. Enter the 6 digits your authenticator app shows now, or one of your "
+                     "recovery codes."),
+    "code_used": N_("This code was used already. Please wait for the next code in your authenticator app."),
+    "recovery_code_wrong": N_("This recovery code is not correct or was used already; each one works once."),
+    "sign_in_expired": N_("Your sign-in took longer than five minutes and has expired. Please enter your username "
+                          "and password again."),
+    "password_set": N_("Your new password is set. Please sign in with it."),
 }
 
 # The form field an error is about: said next to it, marked invalid, and given the focus.
@@ -74,8 +83,12 @@ FIELD_OF = {
     "new_weak": "new_password",
     "new_mismatch": "new_password_again",
     "reason_invalid": "reason",
+    "code_missing": "code",
+    "code_wrong": "code",
+    "code_used": "code",
+    "recovery_code_wrong": "code",
 }
-FIELD_ORDER = ("username", "password", "current_password", "new_password", "new_password_again", "reason")
+FIELD_ORDER = ("username", "password", "current_password", "new_password", "new_password_again", "reason", "code")
 
 
 def known(key: str) -> str:
