@@ -7,11 +7,11 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from gateway.web.rendering import PAGE_HEADERS
-from gateway.web.staff import admin_pages, calendar_pages, signin
+from gateway.web.staff import admin_pages, calendar_pages, signin, two_factor_pages
 from gateway.web.staff.rendering import static_file
 
 router = APIRouter(include_in_schema=False)
-for part in (signin, calendar_pages, admin_pages):
+for part in (signin, calendar_pages, admin_pages, two_factor_pages):
     router.include_router(part.router)
 
 

@@ -72,6 +72,12 @@ TEXTS: dict[str, str] = {
     "sign_in_expired": N_("Your sign-in took longer than five minutes and has expired. Please enter your username "
                           "and password again."),
     "password_set": N_("Your new password is set. Please sign in with it."),
+    "two_factor_on": N_("Two-factor sign-in is on."),
+    "two_factor_off": N_("Two-factor sign-in is off."),
+    "recovery_codes_new": N_("These are your new recovery codes; the old ones no longer work."),
+    "two_factor_not_started": N_("No set-up is waiting for its first code. Please start the set-up again."),
+    "admins_keep_two_factor": N_("Admin accounts must keep two-factor sign-in. If your phone is lost, another admin "
+                                 "can reset it on the accounts page."),
 }
 
 # The form field an error is about: said next to it, marked invalid, and given the focus.
