@@ -167,7 +167,7 @@ def test_a_new_admin_signs_in_to_the_set_up_and_reaches_nothing_else_before(brow
     username = f"admin{next(_numbers)}"
     desk.accounts.create(username, "Erika", "admin", PASSWORD)
     assert password_step(browser, username, "/admin") == "/staff/two-factor"
-    for elsewhere in ("/admin", "/staff", "/staff/password"):
+    for elsewhere in ("/admin", "/staff", "/staff/password", "/admin/accounts"):
         assert browser.get(elsewhere).status_code == 303, elsewhere
     assert browser.get("/login").headers["location"] == "/staff/two-factor"
     page = browser.get("/staff/two-factor")
