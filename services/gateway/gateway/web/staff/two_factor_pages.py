@@ -20,11 +20,11 @@ from gateway.staff.accounts import CurrentSession, Enrolment
 from gateway.staff.errors import TwoFactorState, WrongCode
 from gateway.web.staff.access import desk, enrolling_session, form_refused, language, to_sign_in
 from gateway.web.staff.rendering import redirect, render, say
-from gateway.web.staff.signin import CODE_REFUSALS, MAX_CODE
+from gateway.web.staff.signin import CODE_REFUSALS, ENROLMENT_PAGE, MAX_CODE
 
 router = APIRouter(include_in_schema=False)
 Field = Annotated[str, Form()]
-PAGE = "/staff/two-factor"
+PAGE = ENROLMENT_PAGE
 
 
 def _page(request: Request, lang: str, current: CurrentSession, status: int = 200, errors: list[str] | None = None,
