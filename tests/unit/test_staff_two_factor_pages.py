@@ -236,3 +236,34 @@ def test_a_two_factor_form_without_the_sessions_token_changes_nothing(browser: T
 def test_the_set_up_page_without_a_session_sends_to_sign_in(browser: TestClient) -> None:
     assert browser.get("/staff/two-factor").headers["location"] == "/login?next=%2Fstaff%2Ftwo-factor"
     assert browser.post("/staff/two-factor/start", data={"csrf": "x"}).headers["location"] == "/login"
+
+
+def test_after_five_wrong_codes_the_code_page_says_how_long_to_wait(browser: TestClient, desk: StaffDesk) -> None:
+    username, _codes = counsellor(desk)
+    password_step(browser, username)
+    for _ in range(5):
+        assert browser.post("/login/code", data={"code": wrong_code(desk, username)}).status_code == 401
+
+    response = browser.post("/login/code", data={"code": desk.code(username, advance=False)})
+
+    assert response.status_code == 423 and response.headers["retry-after"] == "900"
+    assert "Bitte warten Sie 15 Minuten" in seen(response)
+    assert browser.get("/staff").status_code == 303
+
+
+def test_confirming_without_a_set_up_says_to_start_it(browser: TestClient, desk: StaffDesk) -> None:
+    username, _codes = counsellor(desk, enrolled=False)
+    password_step(browser, username)
+    csrf = csrf_of(browser.get("/staff/two-factor").text)
+    response = browser.post("/staff/two-factor/confirm", data={"csrf": csrf, "code": "123456"})
+    assert response.status_code == 409 and "Bitte beginnen Sie die Einrichtung neu." in seen(response)
+
+
+def test_an_admin_on_the_set_up_page_can_sign_out(browser: TestClient, desk: StaffDesk) -> None:
+    username = f"admin{next(_numbers)}"
+    desk.accounts.create(username, "Ida", "admin", PASSWORD)
+    password_step(browser, username)
+    page = browser.get("/staff/two-factor")
+    response = browser.post("/logout", data={"csrf": csrf_of(page.text)})
+    assert response.status_code == 303 and response.headers["location"] == "/login?done=out"
+    assert browser.get("/staff/two-factor").status_code == 303
