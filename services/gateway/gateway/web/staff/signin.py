@@ -77,7 +77,9 @@ def start_session(request: Request, signed_in: SignedIn, next_path: str, lang: s
     response = redirect(ENROLMENT_PAGE if signed_in.must_enrol else safe_return(next_path), lang)
     response.set_cookie(COOKIE_NAME, signed_in.token, path="/", httponly=True, samesite="strict",
                         secure=_secure(request))
-    response.delete_cookie(PENDING_COOKIE_NAME, path="/", httponly=True, samesite="strict", secure=_secure(request))
+    if request.cookies.get(PENDING_COOKIE_NAME):
+        response.delete_cookie(PENDING_COOKIE_NAME, path="/", httponly=True, samesite="strict",
+                               secure=_secure(request))
     return response
 
 
