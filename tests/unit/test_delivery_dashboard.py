@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pyotp
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
@@ -48,7 +49,9 @@ from shared.contracts import (
     parse,
     wrap,
 )
+from shared.crypto import DataCipher, generate_data_key
 from shared.db import make_engine
+from tests.support.staff_pages import DeskClock
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2030, 3, 20, 12, 0, tzinfo=UTC)
@@ -367,9 +370,15 @@ class Office:
     client: TestClient
     notifier: InProcessNotifier
     texts: Texts
+    desk: DeskClock
+    admin_secret: str
 
     def sign_in(self, username: str) -> str:
         response = self.client.post("/v1/staff/login", json={"username": username, "password": PASSWORD})
+        if response.status_code == 202:  # the admin's second step: the code of a later time step than the last
+            self.desk.advance(seconds=30)
+            code = pyotp.TOTP(self.admin_secret).at(int(self.desk().timestamp()))
+            response = self.client.post("/v1/staff/login/code", json={"code": code})
         assert response.status_code == 200, response.text
         return str(response.json()["csrf_token"])
 
@@ -379,9 +388,12 @@ def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
     folder = tmp_path_factory.mktemp("office")
     gateway_engine = make_engine(f"sqlite:///{folder / 'gateway.sqlite'}")
     gateway_migrations.upgrade(gateway_engine)
-    accounts = StaffAccounts(gateway_engine, lambda: NOW,
-                             PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    accounts.create("admin", "Admin", "admin", PASSWORD)
+    desk = DeskClock()  # the accounts' own clock: it moves on for each code, the notifier's stays at NOW
+    accounts = StaffAccounts(gateway_engine, desk, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+                             cipher=DataCipher.from_text(generate_data_key()))
+    admin_id = accounts.create("admin", "Admin", "admin", PASSWORD).id
+    admin_secret = accounts.begin_enrolment(admin_id).secret
+    accounts.confirm_enrolment(admin_id, pyotp.TOTP(admin_secret).at(int(desk().timestamp())), "127.0.0.1")
     accounts.create("anna", "Anna", "counsellor", PASSWORD, counsellor_id=3)
     texts = Texts(_notifier_engine(folder / "notifier.sqlite"))
     waiter = ReplyWaiter()
@@ -395,7 +407,7 @@ def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
         engine=gateway_engine, settings=GatewaySettings(public_base_url="http://127.0.0.1:8000"),
         deliveries=DeliveryReports(notifier, waiter, REPLY_TO, 0.2, lambda: NOW, BERLIN))  # type: ignore[arg-type]
     with TestClient(app, raise_server_exceptions=False) as client:
-        yield Office(client, notifier, texts)
+        yield Office(client, notifier, texts, desk, admin_secret)
     gateway_engine.dispose()
     texts.engine.dispose()
 
