@@ -67,8 +67,10 @@ SUBSCRIPTIONS: dict[str, tuple[Subscription, ...]] = {
         ),
         Subscription("notifier.queries", ("sms.preview_requested",)),
     ),
+    # role.heartbeat: every role's, for the admins' health view (shared.heartbeat).
     "gateway": (Subscription("gateway.events", ("booking.confirmed", "booking.rejected", "booking.cancelled",
-                                                "booking.rescheduled", "booking.move_refused")),),
+                                                "booking.rescheduled", "booking.move_refused",
+                                                "role.heartbeat")),),
 }
 
 

@@ -79,6 +79,8 @@ class CommonSettings(BaseSettings):
     # How long the gateway waits for a reply, and so how long a reply is worth sending.
     slots_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # How often each process tells the gateway it is alive (shared.heartbeat).
+    heartbeat_seconds: float = Field(default=30.0, ge=1, le=3600)
 
     @model_validator(mode="after")
     def _embedded_broker_by_default(self) -> Self:

@@ -19,6 +19,7 @@ from shared.contracts.contacts import ContactPreferences, ContactPreferencesChan
 from shared.contracts.deliveries import ContactUnreachable, DeliveryStatusReported, SmsReceived
 from shared.contracts.envelope import Envelope, Payload, UnknownMessage, WrongPayload, parse, wrap
 from shared.contracts.erasure import ClientErasureRequested
+from shared.contracts.health import RoleHeartbeat
 from shared.contracts.previews import SmsPreview, SmsPreviewed, SmsPreviewRequested
 from shared.contracts.slots import QueryError, SlotsOffered, SlotsRequested
 from shared.contracts.sms import OfferedTime, SmsReplyRequested
@@ -51,6 +52,7 @@ __all__ = [
     "Payload",
     "PublicLocation",
     "QueryError",
+    "RoleHeartbeat",
     "SafeWindow",
     "Slot",
     "SlotsOffered",

@@ -23,6 +23,7 @@ from alembic.script import ScriptDirectory
 from gateway import feeds
 from gateway import tables as gateway_tables
 from gateway.staff import tables as staff_tables
+from gateway.system_health.tables import RoleHeartbeatRow
 from sqlalchemy import Engine, Index, MetaData, String, insert, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
@@ -289,7 +290,7 @@ def _made_by_create_all(engine: Engine, classes: list[type[SQLModel]]) -> None:
     then.create_all(engine, tables=[table for table in then.sorted_tables if table.name in names])
 
 
-GATEWAY_HEAD = "0004_moves_and_meetings"
+GATEWAY_HEAD = "0005_role_heartbeats"
 
 
 def _version(engine: Engine) -> list[str]:
@@ -335,8 +336,9 @@ GATEWAY_ROWS_0003: dict[str, list[dict[str, Any]]] = {  # as a database at 0003 
 
 def test_gateway_rows_of_the_revision_before_head_are_intact_and_usable_at_head(engines: dict[str, Engine]) -> None:
     engine = engines["gateway"]
-    assert _revision_before_head(gateway.migrations) == "0003_sms_conversations", \
-        "a new gateway migration: write GATEWAY_ROWS_0003 as the revision before it holds them"
+    # 0005 only adds a table: rows written at 0003 are carried over 0004 and 0005 alike.
+    assert _revision_before_head(gateway.migrations) == "0004_moves_and_meetings", \
+        "a new gateway migration: write the rows as the revision before it holds them"
     gateway.migrations.upgrade(engine, "0003_sms_conversations")
     _write(engine, GATEWAY_ROWS_0003)
 
@@ -354,6 +356,9 @@ def test_gateway_rows_of_the_revision_before_head_are_intact_and_usable_at_head(
         session.add(gateway_tables.SmsConversation(conversation_id="c1", phone_hash="7" * 64, phone_ciphertext="x",
                                                    state="idle", expires_at=T0, updated_at=T0))
         session.add(gateway_tables.SmsInbound(message_sid="SM" + "2" * 32, received_at=T0))
+        # 0005: a process's latest heartbeat.
+        session.add(RoleHeartbeatRow(role="notifier", instance="0123456789ab", seen_at=T0, interval_seconds=30,
+                                     outbox_backlog=0, last_beat_tick_at=T0))
         session.commit()
         session.add(gateway_tables.SmsConversation(conversation_id="c2", phone_hash="7" * 64, phone_ciphertext="y",
                                                    state="idle", expires_at=T0, updated_at=T0))

@@ -53,6 +53,7 @@ from shared.contracts.contacts import (
 )
 from shared.contracts.deliveries import ContactUnreachable, DeliveryStatusReported, SmsReceived, inbound_phone_context
 from shared.contracts.envelope import _REGISTRY, register
+from shared.contracts.health import RoleHeartbeat
 from shared.contracts.previews import SmsPreview, SmsPreviewed, SmsPreviewRequested
 from shared.contracts.sms import OfferedTime, SmsReplyRequested, conversation_context
 from shared.contracts.staff import Actor, MoveAction, RefusalKind, StaffRefusal
@@ -133,6 +134,8 @@ def examples() -> list[Payload]:
         CounsellorRequested(request_id=BOOKING, counsellor_id=99, reply_to="gateway.replies.0123456789ab"),
         StaffAnswered(request_id=BOOKING, message="That time is no longer free; choose another slot.",
                       refusal=StaffRefusal(kind=RefusalKind.CONFLICT, code="slot_taken", alternatives=[a_slot(11)])),
+        RoleHeartbeat(role="notifier", instance="0123456789ab", interval_seconds=30, outbox_backlog=2,
+                      oldest_unsent_seconds=1.5, dispatcher_lag_seconds=0.0, last_beat_tick_at=OCCURRED),
     ]
 
 

@@ -48,6 +48,9 @@ BROKEN = {
     "SLOTS_CACHE_SECONDS": "-1",
     "BOOKING_WAIT_SECONDS": "60",
     "QUICK_EXIT_URL": "javascript:alert(1)",
+    "HEARTBEAT_SECONDS": "0",
+    "RABBITMQ_MANAGEMENT_URL": "rabbitmq:15672",
+    "HEARTBEAT_STALE_AFTER": "1",
 }
 
 
@@ -83,7 +86,8 @@ LIMITS = {"BOOKINGS_PER_ADDRESS_HOUR", "BOOKINGS_PER_ADDRESS_DAY", "BOOKINGS_PER
 
 
 def test_each_service_reads_the_common_variables_and_its_own() -> None:
-    common = {"LOTSE_ENV", "VAR_DIR", "BROKER_URL", "TIMEZONE", "SLOTS_TIMEOUT_SECONDS", "LOG_LEVEL"}
+    common = {"LOTSE_ENV", "VAR_DIR", "BROKER_URL", "TIMEZONE", "SLOTS_TIMEOUT_SECONDS", "LOG_LEVEL",
+              "HEARTBEAT_SECONDS"}
 
     assert variables(GatewaySettings) == common | {"GATEWAY_DATABASE_URL", "HOST", "PORT", "PUBLIC_BASE_URL",
                                                    "DATA_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY",
@@ -91,7 +95,8 @@ def test_each_service_reads_the_common_variables_and_its_own() -> None:
                                                    "FORWARDED_ALLOW_IPS", *LIMITS, "SLOTS_CACHE_SECONDS",
                                                    "BOOKING_WAIT_SECONDS", "QUICK_EXIT_URL",
                                                    "SMS_CONVERSATION_MINUTES", "SMS_PER_PHONE_MINUTE",
-                                                   "SMS_PAUSE_MINUTES"}
+                                                   "SMS_PAUSE_MINUTES", "RABBITMQ_MANAGEMENT_URL",
+                                                   "HEARTBEAT_STALE_AFTER"}
     assert variables(SchedulerSettings) == common | {"SCHEDULER_DATABASE_URL", "WORKER_CONCURRENCY",
                                                      "SLOT_STEP_MINUTES", "TRAVEL_BUFFER_MINUTES", "VIDEO_BASE_URL"}
     assert variables(NotifierSettings) == common | {

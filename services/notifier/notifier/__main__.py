@@ -13,6 +13,7 @@ from shared.cipher import load_cipher
 from shared.crypto import generate_box_key
 from shared.db import make_engine
 from shared.healthcheck import BEAT_SCHEDULE_NAME
+from shared.heartbeat import Heartbeat, Status
 from shared.logging import configure_logging
 from shared.messaging import declare_topology_when_reachable, queues_for
 from shared.private_files import owner_only_from_now
@@ -72,6 +73,9 @@ def main() -> None:
         return
     declare_topology_when_reachable(settings, f"notifier-{args.command}")
     if args.command == "beat":
+        # Beat has no outbox and dispatches nothing: its heartbeat says only that it runs.
+        Heartbeat("notifier-beat", notifier.publisher.publish, lambda _now: Status(),
+                  settings.heartbeat_seconds).start()
         schedule = settings.var_dir.resolve() / BEAT_SCHEDULE_NAME
         schedule.parent.mkdir(parents=True, exist_ok=True)
         notifier.celery.start(["beat", f"--schedule={schedule}", f"--loglevel={settings.log_level}"])
@@ -80,6 +84,7 @@ def main() -> None:
     # safety tick; staff read it on the booking later.
     notifier.relay.start()
     notifier.dispatcher.start_background()
+    Heartbeat("notifier", notifier.publisher.publish, notifier.status, settings.heartbeat_seconds).start()
     run_worker(notifier.celery, "notifier", queues_for("notifier", settings), settings.worker_concurrency,
                settings.log_level)
 

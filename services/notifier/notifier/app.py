@@ -20,6 +20,7 @@ from notifier.plans import Policy
 from notifier.repository import NotifierRepository
 from notifier.settings import NotifierSettings
 from notifier.sms import SmsSender, make_sender
+from notifier.status import WorkerStatus
 from shared.cipher import load_cipher
 from shared.clock import Clock, system_clock
 from shared.consumer import CommandHandler, Consumer
@@ -48,6 +49,8 @@ class Notifier:
     relay: Relay
     consumer: Consumer
     dispatcher: Dispatcher
+    publisher: Publisher
+    status: WorkerStatus  # its heartbeat's (shared.heartbeat)
 
 
 def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSender | None = None) -> Notifier:
@@ -118,16 +121,19 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
         queries={"sms.preview_requested": partial(previews.answer_preview, settings=settings, reply=reply)},
     )
     register_message_task(celery, consumer, publisher)
-    _register_timers(celery, dispatcher, settings.dispatch_every_seconds)
-    return Notifier(settings, engine, celery, relay, consumer, dispatcher)
+    status = WorkerStatus(engine)
+    _register_timers(celery, dispatcher, settings.dispatch_every_seconds, lambda: status.ticked(clock()))
+    return Notifier(settings, engine, celery, relay, consumer, dispatcher, publisher, status)
 
 
-def _register_timers(celery: Celery, dispatcher: Dispatcher, dispatch_every: float) -> None:
+def _register_timers(celery: Celery, dispatcher: Dispatcher, dispatch_every: float,
+                     ticked: Callable[[], None]) -> None:
     queue = timer_queue("notifier")
     route = {"exchange": TIMERS.name, "routing_key": queue.name}
 
     @celery.task(name="notifier.dispatch_due", ignore_result=True, shared=False)  # this app only (shared/worker.py)
     def dispatch_due() -> int:
+        ticked()
         return dispatcher.wake(max_seconds=DISPATCH_LOOP_SECONDS)
 
     @celery.task(name="notifier.reconcile", ignore_result=True, shared=False)  # this app only (shared/worker.py)

@@ -194,6 +194,11 @@ class NotifierRepository:
             query = query.with_for_update(skip_locked=True)
         return list(self.session.exec(query))
 
+    def oldest_due(self, now: datetime) -> datetime | None:
+        """When the longest-waiting pending message fell due (None: nothing due waits): the dispatcher's lag."""
+        query = select(func.min(Reminder.due_at)).where(Reminder.status == "pending", col(Reminder.due_at) <= now)
+        return self.session.exec(query).one()
+
     # --- the daily text budget (notifier.dispatch.budget) ---------------------------------------------------------
 
     def lock_budget(self) -> None:
