@@ -247,7 +247,7 @@ def test_the_notifier_reports_how_long_the_oldest_due_text_has_waited(tmp_path: 
 
     assert (reported.dispatcher_lag_seconds, reported.last_beat_tick_at) == (90.0, NOW - timedelta(seconds=4))
     assert (reported.outbox_backlog, reported.oldest_unsent_seconds) == (0, None)
-    assert status(NOW - timedelta(hours=2)) == Status(0, None, None, NOW - timedelta(seconds=4))
+    assert status(NOW - timedelta(hours=2)) == Status(0, None, 0.0, NOW - timedelta(seconds=4))
     engine.dispose()
 
 

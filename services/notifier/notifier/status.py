@@ -25,5 +25,5 @@ class WorkerStatus:
     def __call__(self, now: datetime) -> Status:
         with self.uow() as repo:
             oldest = repo.oldest_due(now)
-        lag = None if oldest is None else max(0.0, (now - oldest).total_seconds())
+        lag = 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())  # 0: nothing due waits
         return replace(outbox_status(self.engine, now), dispatcher_lag_seconds=lag, last_beat_tick_at=self.last_tick)
