@@ -14,14 +14,11 @@ import pytest
 from gateway.app import Gateway, build
 from gateway.bookings import NewBooking
 from gateway.settings import GatewaySettings
-from gateway.system_health import repository
-from gateway.system_health.tables import RoleHeartbeatRow
 from scheduler.domain.availability import make_slot_id
 
 from shared.contracts import BookingConfirmed, BookingRejected, Mode, Payload, PublicLocation, Slot, wrap
 from shared.messaging import broker_connection, queues_for
 from shared.settings import load_settings
-from shared.unit_of_work import transaction
 from tests.support.dead_letters import take_dead_letters
 from tests.support.system import ROOMY_LIMITS
 
@@ -141,24 +138,3 @@ def test_a_replayed_a_repeated_and_an_unknown_message_leave_each_understood_deci
     dead = take_dead_letters(settings)
     assert len(dead) == 1 and dead[0]["message"]["version"] == 99
     assert dead[0]["queue"] == "gateway.events" and "v99" in dead[0]["reason"]
-
-
-@pytest.mark.infra
-def test_heartbeats_reach_the_health_report_through_the_listener_and_the_newest_of_a_process_wins(
-        gateway: Gateway) -> None:
-    def kept() -> list[RoleHeartbeatRow]:
-        with transaction(gateway.engine) as session:
-            return repository.latest(session)
-
-    gateway.heartbeat.beat()
-    gateway.listener.start()
-    _wait_for(lambda: len(kept()) == 1)
-    first = kept()[0]
-    gateway.heartbeat.beat()
-    _wait_for(lambda: kept()[0].seen_at > first.seen_at)
-    gateway.listener.stop()
-
-    assert [(row.role, row.instance) for row in kept()] == [("gateway", gateway.heartbeat.instance)]
-    report = gateway.health.report()
-    assert next(r for r in report.roles if r.role == "gateway").status == "ok"
-    assert next(o for o in report.outbox if o.service == "gateway").backlog == 0

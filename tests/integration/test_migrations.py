@@ -23,6 +23,7 @@ from alembic.script import ScriptDirectory
 from gateway import feeds
 from gateway import tables as gateway_tables
 from gateway.staff import tables as staff_tables
+from gateway.system_health import repository as heartbeats
 from gateway.system_health.tables import RoleHeartbeatRow
 from sqlalchemy import Engine, Index, MetaData, String, insert, inspect, text
 from sqlalchemy.exc import IntegrityError
@@ -356,10 +357,13 @@ def test_gateway_rows_of_the_revision_before_head_are_intact_and_usable_at_head(
         session.add(gateway_tables.SmsConversation(conversation_id="c1", phone_hash="7" * 64, phone_ciphertext="x",
                                                    state="idle", expires_at=T0, updated_at=T0))
         session.add(gateway_tables.SmsInbound(message_sid="SM" + "2" * 32, received_at=T0))
-        # 0005: a process's latest heartbeat.
-        session.add(RoleHeartbeatRow(role="notifier", instance="0123456789ab", seen_at=T0, interval_seconds=30,
-                                     outbox_backlog=0, last_beat_tick_at=T0))
         session.commit()
+        # 0005: a process's latest heartbeat, kept by an upsert in this dialect: a late older one changes nothing.
+        for seen_at, backlog in ((T0, 1), (T0 - timedelta(seconds=30), 99), (T0 + timedelta(seconds=30), 2)):
+            heartbeats.remember(session, RoleHeartbeatRow(role="notifier", instance="0123456789ab", seen_at=seen_at,
+                                                          interval_seconds=30, outbox_backlog=backlog))
+        session.commit()
+        assert [(r.seen_at, r.outbox_backlog) for r in heartbeats.latest(session)] == [(T0 + timedelta(seconds=30), 2)]
         session.add(gateway_tables.SmsConversation(conversation_id="c2", phone_hash="7" * 64, phone_ciphertext="y",
                                                    state="idle", expires_at=T0, updated_at=T0))
         with pytest.raises(IntegrityError):
