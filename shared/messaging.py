@@ -65,7 +65,8 @@ SUBSCRIPTIONS: dict[str, tuple[Subscription, ...]] = {
              "booking.cancelled", "booking.rescheduled", "booking.no_show", "booking.attended",
              "delivery.status_reported", "sms.received", "sms.reply_requested", "client.erasure_requested"),
         ),
-        Subscription("notifier.queries", ("sms.preview_requested",)),
+        Subscription("notifier.queries", ("sms.preview_requested", "deliveries.report_requested",
+                                          "deliveries.failed_requested", "delivery.retry_requested")),
     ),
     # role.heartbeat: every role's, for the admins' health view (shared.heartbeat).
     "gateway": (Subscription("gateway.events", ("booking.confirmed", "booking.rejected", "booking.cancelled",

@@ -18,6 +18,7 @@ from gateway.staff.accounts import StaffAccounts
 from shared.crypto import generate_data_key
 from shared.settings import load_settings
 from tests.support import infra
+from tests.support.staff import Phone, sign_in_staff
 from tests.unit.test_system_health import CHEAP, PASSWORD, a_booking_request
 
 
@@ -34,15 +35,15 @@ def test_on_rabbitmq_heartbeats_queues_and_dead_letters_reach_the_admin(vhost: s
                              data_key=generate_data_key(), rabbitmq_management_url="http://127.0.0.1:1/")
     gateway = build(settings)
     app = create_app(gateway)
-    app.state.staff_accounts = StaffAccounts(gateway.engine, hasher=PasswordHasher(**CHEAP))
+    app.state.staff_accounts = StaffAccounts(gateway.engine, hasher=PasswordHasher(**CHEAP),
+                                             cipher=gateway.staff.cipher)
     app.state.staff_accounts.create("admin", "Admin", "admin", PASSWORD)
     publisher = gateway.publisher
     publisher.publish(a_booking_request(), "booking.requested")
     for reason in ("handler failed: ValueError", "gateway has no handler for booking.requested"):
         publisher.publish_dead_letter(a_booking_request(), "notifier", reason)
     with TestClient(app) as client:  # starts the gateway: its listener, and its heartbeat at once
-        signed_in = client.post("/v1/staff/login", json={"username": "admin", "password": PASSWORD})
-        csrf = {CSRF_HEADER: signed_in.json()["csrf_token"]}
+        csrf = {CSRF_HEADER: sign_in_staff(client, "admin", phone=Phone())}
         deadline = time.monotonic() + 10
         while (gateway_role := next(r for r in _report(client)["roles"] if r["role"] == "gateway"))["status"] != "ok":
             assert time.monotonic() < deadline, gateway_role

@@ -22,7 +22,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from gateway import migrations
-from gateway.api import errors, staff_auth, system_health
+from gateway.api import errors, staff_auth, staff_two_factor, system_health
 from gateway.api.staff_deps import CSRF_HEADER
 from gateway.settings import GatewaySettings
 from gateway.staff.accounts import StaffAccounts
@@ -36,11 +36,13 @@ from sqlmodel import Session
 
 from shared.consumer import Consumer
 from shared.contracts import BookingRequested, RoleHeartbeat, Topic, wrap
+from shared.crypto import DataCipher, generate_data_key
 from shared.db import make_engine
 from shared.heartbeat import Heartbeat, Status, outbox_status
 from shared.messaging import Publisher, make_celery
 from shared.outbox import add_to_outbox
 from shared.settings import load_settings
+from tests.support.staff import Phone
 
 NOW = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # the night the clocks go forward in Berlin: nothing may care
 PASSWORD = "correct horse battery staple"
@@ -65,14 +67,21 @@ class Desk:
     settings: GatewaySettings
     engine: Engine
     clock: Clock
+    phone: Phone
     csrf: dict[str, str]
 
     def as_(self, username: str) -> dict[str, str]:
-        """Signs `username` in on the client (the cookie stays there); the CSRF header for writes."""
+        """Signs `username` in on the client (the cookie stays there; an admin with a code from the phone, set up
+        at the first sign-in); the CSRF header for writes."""
         self.client.cookies.clear()
         response = self.client.post("/v1/staff/login", json={"username": username, "password": PASSWORD})
+        if response.status_code == 202:
+            response = self.client.post("/v1/staff/login/code", json={"code": self.phone.code(username)})
         assert response.status_code == 200, response.text
-        return {CSRF_HEADER: response.json()["csrf_token"]}
+        csrf = {CSRF_HEADER: response.json()["csrf_token"]}
+        if response.json().get("two_factor_enrolment_required"):
+            self.phone.enrol(self.client, username, csrf[CSRF_HEADER])
+        return csrf
 
     def hear(self, role: str, instance: str, at: datetime, **figures: Any) -> None:
         """A heartbeat through the gateway's consumer, as the listener hands it over."""
@@ -91,7 +100,8 @@ def _desk(folder: Path, **overrides: Any) -> Iterator[Desk]:
     engine = make_engine(settings.gateway_database_url)
     migrations.upgrade(engine)
     clock = Clock()
-    accounts = StaffAccounts(engine, clock, PasswordHasher(**CHEAP))  # type: ignore[arg-type]
+    accounts = StaffAccounts(engine, clock, PasswordHasher(**CHEAP),  # type: ignore[arg-type]
+                             cipher=DataCipher.from_text(generate_data_key()))
     accounts.create("admin", "Admin", "admin", PASSWORD)
     accounts.create("anna", "Anna", "counsellor", PASSWORD, counsellor_id=3)
     health = SystemHealth(engine, settings, settings.rabbitmq_management_url.get_secret_value(),
@@ -99,11 +109,12 @@ def _desk(folder: Path, **overrides: Any) -> Iterator[Desk]:
     app = FastAPI()
     errors.install(app)
     app.include_router(staff_auth.router)
+    app.include_router(staff_two_factor.router)
     app.include_router(system_health.router)
     app.state.gateway = SimpleNamespace(engine=engine, settings=settings, health=health)
     app.state.staff_accounts = accounts
     with TestClient(app, raise_server_exceptions=False) as client:
-        desk = Desk(client, health, settings, engine, clock, {})
+        desk = Desk(client, health, settings, engine, clock, Phone(clock=clock), {})
         desk.csrf = desk.as_("admin")
         yield desk
     engine.dispose()

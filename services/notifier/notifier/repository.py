@@ -194,11 +194,6 @@ class NotifierRepository:
             query = query.with_for_update(skip_locked=True)
         return list(self.session.exec(query))
 
-    def oldest_due(self, now: datetime) -> datetime | None:
-        """When the longest-waiting pending message fell due (None: nothing due waits): the dispatcher's lag."""
-        query = select(func.min(Reminder.due_at)).where(Reminder.status == "pending", col(Reminder.due_at) <= now)
-        return self.session.exec(query).one()
-
     # --- the daily text budget (notifier.dispatch.budget) ---------------------------------------------------------
 
     def lock_budget(self) -> None:
@@ -282,7 +277,8 @@ class NotifierRepository:
             by_status.setdefault(a.status, []).append(a.delivery_id)
         for status, ids in by_status.items():
             connection.execute(update(_DELIVERIES).where(
-                _DELIVERIES.c.id.in_(ids), _DELIVERIES.c.status.in_(lower_than[status])).values(status=status))
+                _DELIVERIES.c.id.in_(ids), _DELIVERIES.c.status.in_(lower_than[status])).values(
+                status=status, **({"delivered_at": now} if status == "delivered" else {})))
         connection.execute(_REMINDER_SENT, [{"r_id": a.reminder_id} for a in accepted])
 
     def unsettled(self, older_than: datetime, limit: int) -> list[Delivery]:

@@ -3,8 +3,8 @@
 * `role_heartbeats`: the newest heartbeat of each process (role and a random instance id), with the figures it
   reported: its outbox backlog, the dispatcher's lag and beat's last tick. No host, no pid, nothing personal.
 
-Revision ID: 0005_role_heartbeats
-Revises: 0004_moves_and_meetings
+Revision ID: 0006_role_heartbeats
+Revises: 0005_two_factor
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from alembic import op
 
 from shared.db import UtcDateTime
 
-revision = "0005_role_heartbeats"
-down_revision = "0004_moves_and_meetings"
+revision = "0006_role_heartbeats"
+down_revision = "0005_two_factor"
 branch_labels = None
 depends_on = None
 
