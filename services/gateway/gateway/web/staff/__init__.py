@@ -1,6 +1,7 @@
 """The staff pages: sign-in with its code step (`signin`), two-factor set-up (`two_factor_pages`), a one-time
 password link (`password_reset_page`), a counsellor's day and week with the changes to an appointment
-(`calendar_pages`), the admin start page (`admin_pages`) and the staff accounts (`account_pages`).
+(`calendar_pages`), the admin start page (`admin_pages`), the staff accounts (`account_pages`), the delivery
+dashboard (`delivery_pages`) and the system's health (`health_pages`).
 Server-rendered in German or English from their own catalogues (`catalogs`), under the client pages' rules: no
 third party, no script inline, no cache, forms without JavaScript; each form with a session carries its CSRF token
 (`access`)."""
@@ -13,6 +14,8 @@ from gateway.web.staff import (
     account_pages,
     admin_pages,
     calendar_pages,
+    delivery_pages,
+    health_pages,
     password_reset_page,
     signin,
     two_factor_pages,
@@ -20,7 +23,8 @@ from gateway.web.staff import (
 from gateway.web.staff.rendering import static_file
 
 router = APIRouter(include_in_schema=False)
-for part in (signin, calendar_pages, admin_pages, two_factor_pages, password_reset_page, account_pages):
+for part in (signin, calendar_pages, admin_pages, two_factor_pages, password_reset_page, account_pages,
+             delivery_pages, health_pages):
     router.include_router(part.router)
 
 

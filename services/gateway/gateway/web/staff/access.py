@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gateway.api.staff_deps import COOKIE_NAME
 from gateway.settings import GatewaySettings
@@ -89,3 +89,14 @@ def form_refused(request: Request, lang: str, current: CurrentSession | None, cs
     return render("message.html", lang, 403, here=request.url.path, errors=["form_expired"],
                   staff=current.staff if current else None, csrf=current.csrf_token if current else "",
                   title="Form expired")
+
+
+def admin_only(request: Request, lang: str, title: str) -> tuple[CurrentSession | None, Response | None]:
+    """The admin at an admin page, or the answer instead: sign-in without a session, a 403 page for a counsellor."""
+    current = current_session(request)
+    if current is None:
+        return None, to_sign_in(request)
+    if not current.staff.is_admin:
+        return None, render("message.html", lang, 403, here=request.url.path, errors=["admins_only"],
+                            staff=current.staff, csrf=current.csrf_token, title=title)
+    return current, None

@@ -103,6 +103,53 @@ TEXTS: dict[str, str] = {
     "account_counsellor_id_needed": N_("A counsellor account needs the counsellor's number in the calendar."),
     "account_counsellor_id_admin": N_("An admin account sees every calendar and has no counsellor number: please "
                                       "leave it empty."),
+    # The delivery dashboard (/admin/deliveries). The retry refusals are the notifier's own sentences, so the list's
+    # "why not" (which comes as that sentence) finds its German in the same catalogue entry.
+    "period_invalid": N_("Please give the period as two days (year-month-day) within the last few years."),
+    "period_reversed": N_("The period ends before it starts. Please swap the two days."),
+    "period_too_long": N_("A period may cover at most 366 days."),
+    "no_figure": N_("no figure yet"),
+    # TRANSLATORS: {seconds} is a whole number.
+    "duration_seconds": N_("{seconds} s"),
+    # TRANSLATORS: {minutes} and {seconds} are whole numbers.
+    "duration_minutes": N_("{minutes} min {seconds} s"),
+    "notifier_away": N_("The text service is not answering right now, so the figures cannot be shown. Please try "
+                        "again in a minute."),
+    "notifier_late_retry": N_("The text service did not answer in time. The text may still be sent again: look at "
+                              "the list before retrying."),
+    "retry_queued": N_("The text is queued to be sent once more. Its new state shows here once the provider "
+                       "answers."),
+    "retry_refused.unknown_delivery": N_("There is no such text."),
+    "retry_refused.already_retried": N_("This text was already sent once more; it is not retried again."),
+    "retry_refused.not_failed": N_("This text did not fail; there is nothing to retry."),
+    "retry_refused.not_retryable": N_("Sending again cannot help with this error; see what to do instead."),
+    "retry_refused.superseded": N_("The notifier already tried this text again by itself; see its latest "
+                                   "attempt."),
+    "retry_refused.too_late": N_("The time for this text has passed; sending it now would only confuse."),
+    "retry_refused.other": N_("The text service refused to send this text again. Nothing was changed."),
+    "delivery.queued": N_("queued"),
+    "delivery.sending": N_("being sent"),
+    "delivery.sent": N_("sent, not yet confirmed"),
+    "delivery.delivered": N_("delivered"),
+    "delivery.undelivered": N_("undelivered"),
+    "delivery.failed": N_("failed"),
+    "series.delivered": N_("delivered"),
+    "series.not_arrived": N_("did not arrive"),
+    "series.on_the_way": N_("on the way"),
+    "account_problem.authentication": N_("The SMS provider does not accept our account's credentials."),
+    "account_problem.account": N_("The SMS account is out of credit or suspended."),
+    "account_problem.sender": N_("The SMS account may not send from our sender."),
+    # The health page (/admin/health).
+    "broker_away": N_("The message broker cannot be reached right now: queues and dead letters cannot be shown, "
+                      "and the figures below are what each process last reported."),
+    "letter_requeued": N_("The dead letter is back on its queue."),
+    "letter_discarded": N_("The dead letter is discarded."),
+    "letter_gone": N_("This dead letter is no longer there: it may have been requeued or discarded meanwhile."),
+    "broker_away_change": N_("The message broker cannot be reached right now. Nothing was changed. Please try "
+                             "again in a minute."),
+    "role.ok": N_("running"),
+    "role.stale": N_("silent: no heartbeat for a while"),
+    "role.never_seen": N_("never seen"),
 }
 
 # The form field an error is about: said next to it, marked invalid, and given the focus.
