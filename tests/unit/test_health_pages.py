@@ -30,7 +30,7 @@ from tests.unit.test_staff_pages import csrf_of, seen
 SECRET_PHONE = "+4915112345678"
 
 
-def _health(folder: Path, **overrides: str) -> SystemHealth:
+def health_service(folder: Path, **overrides: str) -> SystemHealth:
     settings = load_settings(GatewaySettings, var_dir=folder, **overrides)
     engine = make_engine(f"sqlite:///{folder / 'health.sqlite'}")
     migrations.upgrade(engine)
@@ -42,7 +42,7 @@ def _health(folder: Path, **overrides: str) -> SystemHealth:
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaffDesk]:
     folder = tmp_path_factory.mktemp("health-pages")
     with staff_desk(folder) as made:
-        made.app.state.gateway.health = health = _health(folder)
+        made.app.state.gateway.health = health = health_service(folder)
         for role, instance, age in (("gateway", "aaaaaaaaaaaa", 10), ("notifier", "bbbbbbbbbbbb", 400)):
             beat = RoleHeartbeat(role=role, instance=instance, interval_seconds=30,
                                  outbox_backlog=4 if role == "gateway" else 0, dispatcher_lag_seconds=12.4
@@ -67,16 +67,21 @@ def admin(desk: StaffDesk) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def letters(desk: StaffDesk) -> Iterator[Publisher]:
+def letters(desk: StaffDesk) -> Iterator[None]:
     """Two dead letters that hold a phone number; the dead-letter queue emptied afterwards."""
     settings = desk.app.state.gateway.health.settings
-    publisher = Publisher(make_celery("gateway", settings), settings)
     for reason in ("handler failed: ValueError", "booking.requested v1 does not validate (fields: phone)"):
-        request = wrap(BookingRequested(booking_id=uuid4(), slot_id="s2-1-2-3-29000000", topic=Topic.health,
-                                        language="ro", channel="web"), uuid4()).to_wire()
-        publisher.publish_dead_letter({**request, "phone": SECRET_PHONE}, "scheduler", reason)
-    yield publisher
+        a_dead_letter(settings, reason)
+    yield
     take_dead_letters(settings)
+
+
+def a_dead_letter(settings: GatewaySettings, reason: str) -> None:
+    """A booking request the scheduler could not take, dead-lettered with a phone number in it."""
+    request = wrap(BookingRequested(booking_id=uuid4(), slot_id="s2-1-2-3-29000000", topic=Topic.health,
+                                    language="ro", channel="web"), uuid4()).to_wire()
+    Publisher(make_celery("gateway", settings), settings).publish_dead_letter({**request, "phone": SECRET_PHONE},
+                                                                              "scheduler", reason)
 
 
 def test_each_role_is_said_in_words_with_outbox_lag_and_beat(admin: TestClient) -> None:
@@ -95,7 +100,7 @@ def test_each_role_is_said_in_words_with_outbox_lag_and_beat(admin: TestClient) 
     assert 'class="role-stale"' in page.text  # colour may help; the words say it
 
 
-def test_dead_letters_show_what_they_are_never_what_they_hold(admin: TestClient, letters: Publisher) -> None:
+def test_dead_letters_show_what_they_are_never_what_they_hold(admin: TestClient, letters: None) -> None:
     page = admin.get("/admin/health")
 
     text = seen(page)
@@ -106,7 +111,7 @@ def test_dead_letters_show_what_they_are_never_what_they_hold(admin: TestClient,
     assert len(re.findall(r'href="/admin/health/dead-letters/[A-Za-z0-9_-]+/discard"', page.text)) == 2
 
 
-def test_requeue_puts_the_letter_back_and_says_so(admin: TestClient, letters: Publisher) -> None:
+def test_requeue_puts_the_letter_back_and_says_so(admin: TestClient, letters: None) -> None:
     page = admin.get("/admin/health").text
     first = re.findall(r"/admin/health/dead-letters/([A-Za-z0-9_-]+)/requeue", page)[0]
 
@@ -118,7 +123,7 @@ def test_requeue_puts_the_letter_back_and_says_so(admin: TestClient, letters: Pu
     assert first not in after.text and "lotse.dead-letter 1" in seen(after)
 
 
-def test_discard_asks_first_then_the_letter_is_gone(admin: TestClient, letters: Publisher) -> None:
+def test_discard_asks_first_then_the_letter_is_gone(admin: TestClient, letters: None) -> None:
     page = admin.get("/admin/health").text
     first = re.findall(r"/admin/health/dead-letters/([A-Za-z0-9_-]+)/discard", page)[0]
 
@@ -136,7 +141,7 @@ def test_discard_asks_first_then_the_letter_is_gone(admin: TestClient, letters: 
 
 
 def test_a_change_without_the_forms_token_is_refused_and_the_letter_stays(admin: TestClient,
-                                                                         letters: Publisher) -> None:
+                                                                         letters: None) -> None:
     page = admin.get("/admin/health").text
     first = re.findall(r"/admin/health/dead-letters/([A-Za-z0-9_-]+)/requeue", page)[0]
 
@@ -150,7 +155,7 @@ def test_with_the_broker_away_the_page_says_so_and_a_change_is_a_503(desk: Staff
                                                                      tmp_path: Path) -> None:
     working = desk.app.state.gateway.health
     # Nothing listens on port 1: refused at once.
-    desk.app.state.gateway.health = _health(tmp_path, broker_url="amqp://guest:guest@127.0.0.1:1//",
+    desk.app.state.gateway.health = health_service(tmp_path, broker_url="amqp://guest:guest@127.0.0.1:1//",
                                             rabbitmq_management_url="http://127.0.0.1:1/")
     try:
         page = admin.get("/admin/health")
