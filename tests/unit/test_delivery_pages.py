@@ -15,6 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 from gateway.delivery_reports import RetryRefused
 from gateway.errors import SchedulerUnavailable
+from gateway.web.catalogs import read_catalogs
+from gateway.web.staff.catalogs import STAFF_LOCALE_DIR
+from notifier.domain.delivery_errors import ERRORS, explain
 
 from shared.contracts import DeliveriesReported, DeliveryRetried, FailedDeliveriesListed
 from shared.contracts.delivery_reports import AccountBanner, DayCounts, ErrorCount, ErrorExplained, FailedDelivery
@@ -22,10 +25,12 @@ from tests.support.staff_pages import PASSWORD, StaffDesk, staff_desk
 from tests.unit.test_staff_pages import csrf_of, seen
 
 TODAY = date(2025, 3, 31)  # the staff desk's Monday (tests/support/staff_pages.NOW)
-NO_CREDIT = ErrorExplained(code="30001", reason="The provider's queue overflowed.", action="Retry later.",
+NO_CREDIT = ErrorExplained(code="30001", reason="The provider's queue for our account overflowed (too many texts "
+                           "at once).", action="Send it again; if this repeats, lower SMS_RATE_PER_SECOND.",
                            retryable=True)
-UNREACHABLE = ErrorExplained(code="30003", reason="The phone is switched off or out of reach.",
-                             action="Call the client if the appointment is close.", retryable=False)
+UNREACHABLE = ErrorExplained(code="30003", reason="The phone could not be reached (switched off or out of coverage "
+                             "for too long).", action="Check the number with the client at the next contact (in "
+                             "person or by phone); texts to it stopped.", retryable=False)
 
 
 def _failed(number: int, error: ErrorExplained, refused: str | None) -> FailedDelivery:
@@ -120,8 +125,8 @@ def test_without_a_period_the_page_shows_the_last_seven_berlin_days(admin: TestC
     assert "Texts in the period 36 Delivery rate 85.7 % Median time to delivered 2 min 34 s" in text
     assert "delivered 30 undelivered 2 failed 3" in text
     assert "German 20 Romanian 16" in text
-    assert ("30001 3 The provider's queue overflowed. Retry later. 30003 2 The phone is switched off or out of "
-            "reach.") in text
+    assert ("30001 3 The provider's queue for our account overflowed (too many texts at once). Send it again; if "
+            "this repeats, lower SMS_RATE_PER_SECOND. 30003 2 The phone could not be reached") in text
     assert "Texts refused because of the SMS account" not in text
 
 
@@ -158,10 +163,10 @@ def test_failed_texts_show_the_masked_number_the_reason_and_a_retry_only_where_i
     page = admin.get("/admin/deliveries")
     text = seen(page)
 
-    assert ("3/30/25, 10:07 AM +49 151 ••• ••78 failed The provider's queue overflowed. (30001) Retry later. Retry"
-            in text)
-    assert ("The phone is switched off or out of reach. (30003) Call the client if the appointment is close. "
-            "Sending again cannot help with this error; see what to do instead.") in text
+    assert ("3/30/25, 10:07 AM +49 151 ••• ••78 failed The provider's queue for our account overflowed (too many "
+            "texts at once). (30001) Send it again; if this repeats, lower SMS_RATE_PER_SECOND. Retry") in text
+    assert ("(30003) Check the number with the client at the next contact (in person or by phone); texts to it "
+            "stopped. Sending again cannot help with this error; see what to do instead.") in text
     forms = re.findall(r'<form method="post" action="(/admin/deliveries/\d+/retry)">', page.text)
     assert forms == ["/admin/deliveries/7/retry"]
 
@@ -246,6 +251,7 @@ def test_the_page_speaks_german_for_the_german_office(desk: StaffDesk, admin: Te
     assert "Zustellrate 85,7 %" in text
     assert "Zustellung der SMS" in text
     assert "Mit erneutem Senden ist bei diesem Fehler nicht zu helfen" in text  # the notifier's sentence, in German
+    assert "Das Telefon war nicht erreichbar (zu lange ausgeschaltet oder ohne Netz). (30003)" in text
 
 
 @pytest.mark.parametrize(("method", "path"), [
@@ -261,3 +267,12 @@ def test_a_counsellor_gets_a_403_page_and_a_visitor_the_sign_in(desk: StaffDesk,
     assert answer.status_code == 403
     assert "This page is for admins only." in seen(answer)
     assert deliveries.asked == []
+
+
+def test_every_provider_error_the_notifier_explains_has_its_german_words() -> None:
+    """The notifier explains errors in English (its contract's words); the dashboard shows them in the office's
+    German from the staff catalogue, so a new error code needs its translation there too."""
+    german = read_catalogs(STAFF_LOCALE_DIR, "de")
+    sentences = {s for info in [*ERRORS.values(), explain(None), explain("no-such-code")]
+                 for s in (info.reason, info.action)}
+    assert sorted(s for s in sentences if s not in german) == []
