@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from gateway import migrations
 from gateway.settings import GatewaySettings
-from gateway.system_health.report import SystemHealth
+from gateway.system_health.report import HealthReport, SystemHealth
 from sqlmodel import Session
 
 from shared.contracts import BookingRequested, RoleHeartbeat, Topic, wrap
@@ -168,6 +168,26 @@ def test_with_the_broker_away_the_page_says_so_and_a_change_is_a_503(desk: Staff
     assert "The message broker cannot be reached right now" in text
     assert "The broker cannot be reached, so the dead letters cannot be shown." in text
     assert answer.status_code == 503 and "Nothing was changed." in seen(answer)
+
+
+def test_when_rabbitmqs_management_api_fails_the_page_says_which_figures_are_not_known(desk: StaffDesk,
+                                                                                       admin: TestClient) -> None:
+    working: SystemHealth = desk.app.state.gateway.health
+
+    class ManagementRefused(SystemHealth):
+        def report(self) -> HealthReport:
+            report = working.report()
+            broker = report.broker.model_copy(update={"note": "the management API answered 401"})
+            return report.model_copy(update={"broker": broker})
+
+    desk.app.state.gateway.health = ManagementRefused(working.engine, working.settings, "", 3, lambda: NOW)
+    try:
+        text = seen(admin.get("/admin/health"))
+    finally:
+        desk.app.state.gateway.health = working
+
+    assert ("Messages being handled and consumers are not known: the management API answered 401. Messages per "
+            "queue") in text
 
 
 @pytest.mark.parametrize(("method", "path"), [

@@ -8,6 +8,7 @@ With the broker away the page still answers and says so: the heartbeats tell wha
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -38,7 +39,7 @@ def _health(request: Request) -> SystemHealth:
     return health
 
 
-def _when(request: Request, lang: str) -> object:
+def _when(request: Request, lang: str) -> Callable[[datetime | None], str]:
     zone = ZoneInfo(request.app.state.gateway.settings.timezone)
 
     def when(moment: datetime | None) -> str:
