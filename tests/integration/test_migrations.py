@@ -24,7 +24,7 @@ from gateway import feeds
 from gateway import tables as gateway_tables
 from gateway.staff import tables as staff_tables
 from sqlalchemy import Engine, Index, MetaData, String, insert, inspect, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, SQLModel, select
 
 from shared.db import make_engine
@@ -289,7 +289,7 @@ def _made_by_create_all(engine: Engine, classes: list[type[SQLModel]]) -> None:
     then.create_all(engine, tables=[table for table in then.sorted_tables if table.name in names])
 
 
-GATEWAY_HEAD = "0004_moves_and_meetings"
+GATEWAY_HEAD = "0005_audit_log"
 
 
 def _version(engine: Engine) -> list[str]:
@@ -326,29 +326,37 @@ def test_gateway_database_made_by_create_all_is_stamped_and_its_rows_stay_usable
     assert _version(engine) == [GATEWAY_HEAD]
 
 
-GATEWAY_ROWS_0003: dict[str, list[dict[str, Any]]] = {  # as a database at 0003 holds them
+GATEWAY_ROWS_0004: dict[str, list[dict[str, Any]]] = {  # as a database at 0004 holds them
     "booking_requests": [{**GATEWAY_ROWS["booking_requests"][0], "phone_hash": "7" * 64,
-                          "starts_at": T0 + timedelta(days=3)}],
+                          "starts_at": T0 + timedelta(days=3), "move_json": '{"status": "pending"}',
+                          "meeting_json": None, "conversation": "mediator"}],
     "rate_events": [{"scope": "book-tel-h", "subject": "7" * 64, "at": T0}],
+    "staff_accounts": GATEWAY_ROWS["staff_accounts"],
 }
 
 
 def test_gateway_rows_of_the_revision_before_head_are_intact_and_usable_at_head(engines: dict[str, Engine]) -> None:
     engine = engines["gateway"]
-    assert _revision_before_head(gateway.migrations) == "0003_sms_conversations", \
-        "a new gateway migration: write GATEWAY_ROWS_0003 as the revision before it holds them"
-    gateway.migrations.upgrade(engine, "0003_sms_conversations")
-    _write(engine, GATEWAY_ROWS_0003)
+    assert _revision_before_head(gateway.migrations) == "0004_moves_and_meetings", \
+        "a new gateway migration: write GATEWAY_ROWS_0004 as the revision before it holds them"
+    gateway.migrations.upgrade(engine, "0004_moves_and_meetings")
+    _write(engine, GATEWAY_ROWS_0004)
 
     gateway.migrations.upgrade(engine)
 
     assert _version(engine) == [GATEWAY_HEAD]
-    _read_back(engine, [gateway_tables.BookingRequest, gateway_tables.RateEvent], GATEWAY_ROWS_0003)
+    _read_back(engine, [gateway_tables.BookingRequest, gateway_tables.RateEvent, staff_tables.StaffAccount],
+               GATEWAY_ROWS_0004)
     with Session(engine) as session:
+        # 0005: the audit log takes rows and refuses to change them.
+        session.add(staff_tables.StaffAuditEntry(at=T0, staff_id=1, username="chef", action="sign_in", outcome="ok",
+                                                 source="127.0.0.1"))
+        session.commit()
+        with pytest.raises(DBAPIError, match="append-only"):
+            session.execute(text("UPDATE staff_audit SET username = 'someone'"))
+        session.rollback()
         row = session.exec(select(gateway_tables.BookingRequest)).one()
-        # 0004: no move, no meeting known yet, and the conversation every booking had before the choice existed.
-        assert (row.move_json, row.meeting_json, row.conversation) == (None, None, "own_language")
-        row.move_json, row.conversation = '{"status": "pending"}', "mediator"
+        row.move_json, row.conversation = None, "own_language"
         session.add(row)
         # 0003: an SMS conversation per number, and the SIDs answered; one row per number.
         session.add(gateway_tables.SmsConversation(conversation_id="c1", phone_hash="7" * 64, phone_ciphertext="x",

@@ -72,6 +72,10 @@ class GatewaySettings(DataKeySettings, PublicUrlSettings, SmsDestinationSettings
     sms_per_phone_minute: int = Field(default=10, ge=1, le=1000)
     sms_pause_minutes: int = Field(default=10, ge=1, le=1440)
 
+    # How long the staff audit log keeps a row (who did what, from which address): then the hourly housekeeping
+    # removes it, the one delete the database allows (gateway.staff.audit).
+    audit_retention_days: int = Field(default=400, ge=30, le=3650)
+
     @model_validator(mode="after")
     def _embedded_gateway_database(self) -> Self:
         self.gateway_database_url = self.gateway_database_url or self.embedded_database_url("gateway")

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.api.audit_trail import AuditTrailDep
 from gateway.api.deps import SettingsDep
 from gateway.api.errors import problem
 from gateway.api.schemas import problems
@@ -27,6 +28,7 @@ from gateway.api.staff_deps import (
 )
 from gateway.errors import Throttled
 from gateway.staff.accounts import Staff
+from gateway.staff.audit import Action, Event
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"])
 
@@ -97,8 +99,9 @@ def login(body: LoginIn, request: Request, response: Response, accounts: StaffAc
 
 
 @router.post("/logout", status_code=204, responses=_ERRORS)
-def logout(current: CurrentStaffSession, accounts: StaffAccountsDep, settings: SettingsDep) -> Response:
-    accounts.sign_out(current)
+def logout(current: CurrentStaffSession, request: Request, accounts: StaffAccountsDep,
+           settings: SettingsDep) -> Response:
+    accounts.sign_out(current, client_address(request))
     response = Response(status_code=204)
     _forget_cookie(response, cookie_is_secure(settings.public_base_url))
     return response
@@ -124,7 +127,9 @@ def change_password(body: PasswordChangeIn, request: Request, current: CurrentSt
 
 
 @router.get("/accounts", responses=_ERRORS)
-def list_accounts(_admin: AdminStaff, accounts: StaffAccountsDep, response: Response) -> AccountList:
+def list_accounts(_admin: AdminStaff, accounts: StaffAccountsDep, response: Response,
+                  trail: AuditTrailDep) -> AccountList:
+    trail.record(Event(Action.ACCOUNTS_READ))
     _no_store(response)
     return AccountList(accounts=[
         AccountOut(id=a.staff.id, username=a.staff.username, name=a.staff.name, role=a.staff.role,

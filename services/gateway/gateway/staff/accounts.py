@@ -19,6 +19,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
+from gateway.errors import Throttled
+from gateway.staff.audit import COMMAND_LINE, Action, Actor, AuditLog, Event, Outcome, TargetKind
 from gateway.staff.errors import (
     AccessDenied,
     InvalidCredentials,
@@ -121,9 +123,12 @@ def _staff(row: StaffAccount) -> Staff:
 
 class StaffAccounts:
     def __init__(self, engine: Engine, clock: Clock = system_clock, hasher: PasswordHasher | None = None,
-                 throttle: LoginThrottle | None = None, sessions: StaffSessions | None = None) -> None:
+                 throttle: LoginThrottle | None = None, sessions: StaffSessions | None = None,
+                 audit: AuditLog | None = None) -> None:
         self.uow = UnitOfWork(engine, StaffRepository)
         self.clock = clock
+        # Sign-ins, password changes and account changes are written to it in their own transactions.
+        self.audit = audit or AuditLog(engine, clock)
         self.hasher = hasher or PasswordHasher()
         self.throttle = throttle or LoginThrottle()
         self.sessions = sessions or StaffSessions()
@@ -133,7 +138,7 @@ class StaffAccounts:
     # --- accounts --------------------------------------------------------------------------------------------
 
     def create(self, username: str, display_name: str, role: str, password: str,
-               counsellor_id: int | None = None) -> Staff:
+               counsellor_id: int | None = None, by: Actor = COMMAND_LINE) -> Staff:
         key = normalise_username(username)
         if not USERNAME_PATTERN.match(key):
             raise InvalidStaffAccount("The username must be 2 to 64 letters a-z, digits, '.', '_', '@' or '-', "
@@ -156,6 +161,8 @@ class StaffAccounts:
                 if repository.account_by_username(key) is not None:
                     raise UsernameTaken(f"The username {key!r} is already taken.")
                 staff = _staff(repository.add_account(row))
+                self.audit.write(repository.session, by, Event(Action.ACCOUNT_CREATED, target_kind=TargetKind.ACCOUNT,
+                                                               target_id=staff.id, detail={"role": role}))
         except IntegrityError:
             raise UsernameTaken(f"The username {key!r} is already taken.") from None
         log.info("staff account %d created (role %s)", staff.id, role)
@@ -180,16 +187,27 @@ class StaffAccounts:
         with self.uow() as repository:
             row = self._row(repository, staff_id)
             user_subject, ip_subject = subject_hash(USERNAME, row.username), subject_hash(IP, client_address)
-            self.throttle.check(repository, user_subject, ip_subject, now)
+        actor = Actor(staff_id, row.username, client_address)
+        refused = Event(Action.PASSWORD_CHANGED, Outcome.REFUSED, TargetKind.ACCOUNT, staff_id,
+                        {"reason": "wrong_current_password"})
+        self._throttle_check(user_subject, ip_subject, now, actor, refused)
         if not self._verify(row.password_hash, current):
-            self._refuse(row, user_subject, ip_subject, now, "wrong current password at password change")
-        check_password_strength(new, row.username)
+            self._refuse(row, user_subject, ip_subject, now, "wrong current password at password change",
+                         actor, refused)
+        try:
+            check_password_strength(new, row.username)
+        except WeakPassword:
+            self.audit.record(actor, Event(Action.PASSWORD_CHANGED, Outcome.REFUSED, TargetKind.ACCOUNT, staff_id,
+                                           {"reason": "weak_password"}))
+            raise
         with self.uow() as repository:
             self.throttle.clear(repository, user_subject)
-        self._set_password(staff_id, self.hasher.hash(new))
+        self._set_password(staff_id, self.hasher.hash(new),
+                           Actor(staff_id, row.username, client_address),
+                           Event(Action.PASSWORD_CHANGED, target_kind=TargetKind.ACCOUNT, target_id=staff_id))
         log.info("staff account %d changed its password; its sessions were ended", staff_id)
 
-    def deactivate(self, staff_id: int) -> None:
+    def deactivate(self, staff_id: int, by: Actor = COMMAND_LINE) -> None:
         now = self.clock()
         with self.uow() as repository:
             row = self._row(repository, staff_id)
@@ -197,14 +215,18 @@ class StaffAccounts:
             row.updated_at = now
             repository.save_account(row)
             self.sessions.revoke_all(repository, staff_id, now)
+            self.audit.write(repository.session, by, Event(Action.ACCOUNT_DEACTIVATED, target_kind=TargetKind.ACCOUNT,
+                                                           target_id=staff_id))
         log.info("staff account %d deactivated; its sessions were ended", staff_id)
 
-    def unlock(self, staff_id: int) -> None:
+    def unlock(self, staff_id: int, by: Actor = COMMAND_LINE) -> None:
         with self.uow() as repository:
             row = self._row(repository, staff_id)
             self.throttle.clear(repository, subject_hash(USERNAME, row.username))
             row.failed_logins, row.locked_until, row.updated_at = 0, None, self.clock()
             repository.save_account(row)
+            self.audit.write(repository.session, by, Event(Action.ACCOUNT_UNLOCKED, target_kind=TargetKind.ACCOUNT,
+                                                           target_id=staff_id))
         log.info("staff account %d unlocked", staff_id)
 
     # --- signing in and out ----------------------------------------------------------------------------------
@@ -215,16 +237,20 @@ class StaffAccounts:
         key = normalise_username(username)
         user_subject, ip_subject = subject_hash(USERNAME, key), subject_hash(IP, client_address)
         with self.uow() as repository:
-            self.throttle.check(repository, user_subject, ip_subject, now)
             row = repository.account_by_username(key)
+        # Who tried: the account the username names, or (none does) only a keyed hash of what was typed.
+        actor = (Actor(row.id, row.username, client_address) if row is not None
+                 else Actor(None, None, client_address, self.audit.hash_of_typed_username(key)))
+        self._throttle_check(user_subject, ip_subject, now, actor, Event(Action.SIGN_IN_FAILED, Outcome.REFUSED))
         # The hash is verified outside any transaction: it takes tens of milliseconds and SQLite's BEGIN IMMEDIATE
         # would hold the database's write lock all that time.
         stored = row.password_hash if row is not None else self._dummy_hash
         password_ok = self._verify(stored, password)
         if row is None or not row.active or not password_ok:
-            self._refuse(row, user_subject, ip_subject, now,
-                         "unknown username" if row is None else "inactive account" if not row.active
-                         else "wrong password")
+            reason = ("unknown username" if row is None else "inactive account" if not row.active
+                      else "wrong password")
+            self._refuse(row, user_subject, ip_subject, now, reason, actor,
+                         Event(Action.SIGN_IN_FAILED, Outcome.REFUSED, detail={"reason": reason.replace(" ", "_")}))
         assert row is not None and row.id is not None
         with self.uow() as repository:
             fresh = repository.account(row.id)
@@ -240,6 +266,7 @@ class StaffAccounts:
             repository.save_account(fresh)
             issued = self.sessions.issue(repository, row.id, now)
             staff = _staff(fresh)
+            self.audit.write(repository.session, actor, Event(Action.SIGN_IN))
         log.info("staff account %d signed in", staff.id)
         return SignedIn(staff=staff, token=issued.token, csrf_token=issued.csrf_token, expires_at=issued.expires_at)
 
@@ -256,16 +283,21 @@ class StaffAccounts:
             return CurrentSession(staff=_staff(row), key=found.token_hash, token=token,
                                   csrf_token=csrf_token_for(token))
 
-    def sign_out(self, current: CurrentSession) -> None:
+    def sign_out(self, current: CurrentSession, client_address: str = "unknown") -> None:
         with self.uow() as repository:
             self.sessions.revoke(repository, current.key, self.clock())
+            self.audit.write(repository.session, Actor(current.staff.id, current.staff.username, client_address),
+                             Event(Action.SIGN_OUT))
         log.info("staff account %d signed out", current.staff.id)
 
     def housekeeping(self) -> tuple[int, int]:
-        """Delete ended sessions and failures too old to matter; returns how many of each."""
+        """Delete ended sessions and failures too old to matter, returning how many of each, and audit rows past
+        their retention."""
         now = self.clock()
         with self.uow() as repository:
-            return self.sessions.purge(repository, now), self.throttle.purge(repository, now)
+            ended = self.sessions.purge(repository, now), self.throttle.purge(repository, now)
+        self.audit.purge()  # audit rows past the retention, in a transaction of its own
+        return ended
 
     # --- internals ---------------------------------------------------------------------------------------------
 
@@ -275,9 +307,20 @@ class StaffAccounts:
         except (VerificationError, InvalidHashError):
             return False
 
+    def _throttle_check(self, user_subject: str, ip_subject: str, now: datetime, actor: Actor, refused: Event) -> None:
+        """The throttle's refusal (locked, too many attempts) is recorded, with its code as the reason."""
+        try:
+            with self.uow() as repository:
+                self.throttle.check(repository, user_subject, ip_subject, now)
+        except Throttled as throttled:
+            self.audit.record(actor, Event(refused.action, Outcome.REFUSED, refused.target_kind, refused.target_id,
+                                           {"reason": throttled.code}))
+            raise
+
     def _refuse(self, row: StaffAccount | None, user_subject: str, ip_subject: str, now: datetime,
-                reason: str) -> NoReturn:
+                reason: str, actor: Actor, refused: Event) -> NoReturn:
         with self.uow() as repository:
+            self.audit.write(repository.session, actor, refused)
             self.throttle.record_failure(repository, user_subject, ip_subject, now)
             locked_until = self.throttle.locked_until(repository, user_subject, now)
             if row is not None and row.id is not None:
@@ -292,13 +335,14 @@ class StaffAccounts:
             log.warning("staff sign-in locked for %s until %s", who, locked_until.isoformat())
         raise InvalidCredentials()
 
-    def _set_password(self, staff_id: int, new_hash: str) -> None:
+    def _set_password(self, staff_id: int, new_hash: str, actor: Actor, event: Event) -> None:
         now = self.clock()
         with self.uow() as repository:
             row = self._row(repository, staff_id)
             row.password_hash, row.updated_at = new_hash, now
             repository.save_account(row)
             self.sessions.revoke_all(repository, staff_id, now)
+            self.audit.write(repository.session, actor, event)
 
     @staticmethod
     def _row(repository: StaffRepository, staff_id: int) -> StaffAccount:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TypeVar
 
 from fastapi import Request, Response
 
+from gateway.api.audit_trail import AuditTrail
 from gateway.api.deps import gateway
 from gateway.api.schemas import problems
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, SchedulerUnavailable
 from gateway.feeds import FeedTokens
 from gateway.staff.accounts import Staff
+from gateway.staff.audit import Outcome
+from gateway.staff.audit_requests import event_of
 from gateway.staff_client import CalendarRefused, StaffClient
 from shared.contracts.staff import (
     AppointmentTypeAnswer,
@@ -57,12 +61,28 @@ def feeds(request: Request) -> FeedTokens:
     return gateway(request).feeds
 
 
-def ask(request: Request, staff: Staff, action: StaffAction, expected: type[Answer]) -> Answer:
-    """The scheduler's answer to the action; its refusal as an HTTP problem."""
+def ask(request: Request, staff: Staff, action: StaffAction, expected: type[Answer], audited: bool = True) -> Answer:
+    """The scheduler's answer to the action; its refusal as an HTTP problem. The request and its outcome go to the
+    audit log (`audited=False`: a check a route makes before a change it records itself)."""
+    event = event_of(action)
+    # Until an answer comes: the broker may be away, or the request never got out.
+    outcome, code = Outcome.UNANSWERED, "no_answer"
     try:
-        return client(request).ask(staff, action, expected)
+        answer = client(request).ask(staff, action, expected)
+        outcome, code = Outcome.OK, ""
+        return answer
     except CalendarRefused as refused:
+        outcome, code = Outcome.REFUSED, refused.code
         raise StaffRequestRefused(refused) from None
+    except GatewayError as failed:
+        # No answer in time (a write may still be carried out), or an answer saying it had been done before.
+        outcome = Outcome.UNANSWERED if isinstance(failed, SchedulerUnavailable) else Outcome.REFUSED
+        code = failed.code
+        raise
+    finally:
+        if audited:
+            AuditTrail.of(request, staff).record(
+                event if not code else replace(event, outcome=outcome, detail={**event.detail, "code": code}))
 
 
 def no_store(response: Response) -> None:

@@ -1,0 +1,46 @@
+"""The audit log as staff routes use it: `AuditTrailDep` knows who asks and from where (gateway.forwarding), so a
+route names only what happened. Built on the staff accounts' AuditLog (gateway.staff.audit), from the composition
+root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from gateway.api.staff_deps import CurrentStaff, client_address
+from gateway.staff.accounts import Staff, StaffAccounts
+from gateway.staff.audit import Actor, AuditLog, Event
+
+
+def audit_log(request: Request) -> AuditLog:
+    accounts: StaffAccounts = request.app.state.staff_accounts
+    return accounts.audit
+
+
+@dataclass(frozen=True)
+class AuditTrail:
+    log: AuditLog
+    actor: Actor
+
+    @classmethod
+    def of(cls, request: Request, staff: Staff) -> AuditTrail:
+        return cls(audit_log(request), Actor(staff.id, staff.username, client_address(request)))
+
+    def record(self, event: Event) -> None:
+        """In a transaction of its own: a read, or what the scheduler answered."""
+        self.log.record(self.actor, event)
+
+    def within(self, event: Event) -> Callable[[Session], None]:
+        """For a service that makes the change: it writes the row in the change's own transaction."""
+        return lambda session: self.log.write(session, self.actor, event)
+
+
+async def _trail(request: Request, staff: CurrentStaff) -> AuditTrail:
+    return AuditTrail.of(request, staff)
+
+
+AuditTrailDep = Annotated[AuditTrail, Depends(_trail)]
