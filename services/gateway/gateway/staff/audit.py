@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from gateway.errors import GatewayError
-from gateway.staff.audit_repository import AuditFilter, AuditRepository, Position
+from gateway.staff.audit_repository import AuditFilter, AuditRepository, AuditRow, Position
 from gateway.staff.tables import StaffAuditEntry
 from shared.clock import Clock, system_clock
 from shared.unit_of_work import UnitOfWork
@@ -189,8 +189,7 @@ class AuditLog:
         with self.uow() as repository:
             repository.add(_row(self.clock(), actor, event))
 
-    def page(self, where: AuditFilter, after: Position | None, limit: int) -> tuple[list[StaffAuditEntry],
-                                                                                    Position | None]:
+    def page(self, where: AuditFilter, after: Position | None, limit: int) -> tuple[list[AuditRow], Position | None]:
         """At most `limit` rows, newest first, and the position to continue from (None: this was the last)."""
         with self.uow() as repository:
             rows = repository.newest_first(where, after, limit + 1)
@@ -198,7 +197,7 @@ class AuditLog:
         rows = rows[:limit]
         return rows, _position(rows[-1]) if more else None
 
-    def every_row(self, where: AuditFilter, batch: int = 1000) -> Iterator[StaffAuditEntry]:
+    def every_row(self, where: AuditFilter, batch: int = 5000) -> Iterator[AuditRow]:
         """Every row of the filter, newest first, read in batches of a transaction each (an export does not hold a
         connection while the client reads)."""
         after: Position | None = None
@@ -214,6 +213,5 @@ class AuditLog:
             return repository.delete_older_than(self.clock() - self.retention)
 
 
-def _position(row: StaffAuditEntry) -> Position:
-    assert row.id is not None
+def _position(row: AuditRow) -> Position:
     return row.at, row.id

@@ -19,8 +19,7 @@ from gateway.api.schemas import MAX_ID, problems
 from gateway.api.staff.answers import no_store
 from gateway.api.staff_deps import AdminStaff
 from gateway.staff.audit import Action, Event, InvalidAuditQuery, TargetKind, decode_cursor, encode_cursor
-from gateway.staff.audit_repository import AuditFilter
-from gateway.staff.tables import StaffAuditEntry
+from gateway.staff.audit_repository import AuditFilter, AuditRow
 
 router = APIRouter(tags=["staff audit"])
 
@@ -49,8 +48,7 @@ class AuditEntryOut(BaseModel):
     detail: dict[str, Any] = Field(description="codes, days, counts and field names; never free text")
 
     @classmethod
-    def of(cls, row: StaffAuditEntry) -> AuditEntryOut:
-        assert row.id is not None
+    def of(cls, row: AuditRow) -> AuditEntryOut:
         return cls(id=row.id, at=row.at, staff_id=row.staff_id, username=row.username,
                    username_hash=row.username_hash, action=Action(row.action),
                    target_kind=TargetKind(row.target_kind) if row.target_kind else None, target_id=row.target_id,
@@ -115,22 +113,17 @@ def audit_entries(_admin: AdminStaff, trail: AuditTrailDep, where: Filter, respo
                      next_cursor=encode_cursor(more) if more is not None else None)
 
 
-def _cell(value: object) -> str:
-    text = "" if value is None else value.isoformat() if isinstance(value, datetime) else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def _csv_lines(rows: Iterator[StaffAuditEntry], batch: int = 500) -> Iterator[str]:
+def _csv_lines(rows: Iterator[AuditRow], batch: int = 1000) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    written = 0
-    for row in rows:
-        writer.writerow([_cell(value) for value in (
-            row.id, row.at, row.staff_id, row.username, row.username_hash, row.action, row.target_kind,
-            row.target_id, row.outcome, row.source, row.detail_json)])
-        written += 1
-        if written % batch == 0:
+    for number, row in enumerate(rows, start=1):
+        # Only text can start a formula: the ids are positive numbers, `at` an ISO instant.
+        writer.writerow([row.id, row.at.isoformat(), row.staff_id, *(
+            "'" + cell if cell and cell.startswith(FORMULA_STARTS) else cell
+            for cell in (row.username, row.username_hash, row.action, row.target_kind, row.target_id, row.outcome,
+                         row.source, row.detail_json))])
+        if number % batch == 0:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
