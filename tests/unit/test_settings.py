@@ -48,6 +48,7 @@ BROKEN = {
     "SLOTS_CACHE_SECONDS": "-1",
     "BOOKING_WAIT_SECONDS": "60",
     "QUICK_EXIT_URL": "javascript:alert(1)",
+    "AUDIT_RETENTION_DAYS": "7",  # shorter than a month: an audit log that forgets before anyone looks
 }
 
 
@@ -91,7 +92,7 @@ def test_each_service_reads_the_common_variables_and_its_own() -> None:
                                                    "FORWARDED_ALLOW_IPS", *LIMITS, "SLOTS_CACHE_SECONDS",
                                                    "BOOKING_WAIT_SECONDS", "QUICK_EXIT_URL",
                                                    "SMS_CONVERSATION_MINUTES", "SMS_PER_PHONE_MINUTE",
-                                                   "SMS_PAUSE_MINUTES"}
+                                                   "SMS_PAUSE_MINUTES", "AUDIT_RETENTION_DAYS"}
     assert variables(SchedulerSettings) == common | {"SCHEDULER_DATABASE_URL", "WORKER_CONCURRENCY",
                                                      "SLOT_STEP_MINUTES", "TRAVEL_BUFFER_MINUTES", "VIDEO_BASE_URL"}
     assert variables(NotifierSettings) == common | {
