@@ -197,12 +197,18 @@ def test_scheduler_requests_are_recorded_with_their_answer_refusal_or_silence(of
     assert "ill" not in (cancel.detail_json or "")
 
 
-def test_a_counsellor_refused_another_calendar_by_the_gateway_asks_nothing(office: Office) -> None:
+def test_a_counsellor_refused_by_the_gateway_is_recorded_and_the_scheduler_not_asked(office: Office) -> None:
     office.sign_in("anna")
-    before = len(office.rows())
 
     assert office.client.get("/v1/staff/calendars/4/week").status_code == 403
-    assert office.calendar.asked == [] and len(office.rows()) == before
+    assert office.client.get("/v1/staff/audit").status_code == 403
+
+    calendar, audit = office.rows()[-2:]
+    assert office.calendar.asked == []
+    assert (calendar.action, calendar.outcome, calendar.username, calendar.target_kind, calendar.target_id) == (
+        "access_refused", "refused", "anna", "counsellor", "4")
+    assert _detail(calendar) == {"method": "GET", "path": "/v1/staff/calendars/4/week"}
+    assert (audit.action, audit.target_id, _detail(audit)["path"]) == ("access_refused", None, "/v1/staff/audit")
 
 
 def test_feed_issue_and_revoke_are_recorded_in_their_own_transaction_not_the_calendar_check(office: Office) -> None:

@@ -64,6 +64,8 @@ class Action(StrEnum):
     FEED_REVOKED = "feed_revoked"
     AUDIT_READ = "audit_read"
     AUDIT_EXPORTED = "audit_exported"
+    # The gateway refused a signed-in staff member a route (an admin's, another counsellor's calendar).
+    ACCESS_REFUSED = "access_refused"
 
 
 class Outcome(StrEnum):
