@@ -245,7 +245,7 @@ def test_the_purge_removes_only_rows_past_the_retention_and_leaves_no_permission
     office.audit.record(Actor(1, "admin", "10.0.0.1"), Event(Action.ACCOUNTS_READ))
     office.clock.advance(days=101)  # the two account_created rows are 401 days old, the read 101
 
-    assert office.audit.purge() == 2
+    office.client.app.state.staff_accounts.housekeeping()  # type: ignore[attr-defined]  # the hourly run
     assert [row.action for row in office.rows()] == ["accounts_read"]
     with office.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM staff_audit_purge")).scalar() == 0
@@ -289,7 +289,7 @@ def test_an_admin_pages_through_the_log_newest_first_with_a_cursor(office: Offic
 FILTERS: list[tuple[dict[str, Any], list[str]]] = [
     ({"action": "calendar_read"}, ["calendar_read"] * 3),
     ({"staff_id": 2}, ["sign_out", "calendar_read", "sign_in"]),
-    ({"username": "anna", "action": "sign_in"}, ["sign_in"]),
+    ({"username": "Anna", "action": "sign_in"}, ["sign_in"]),  # usernames are kept case-folded
     ({"target_kind": "counsellor", "target_id": "3"}, ["calendar_read", "calendar_read"]),
     ({"from": "2030-03-04T09:03:00+01:00", "to": "2030-03-04T08:05:00Z"}, ["calendar_read", "calendar_read"]),
 ]

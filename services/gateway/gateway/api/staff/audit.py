@@ -18,6 +18,7 @@ from gateway.api.audit_trail import AuditTrail, AuditTrailDep
 from gateway.api.schemas import MAX_ID, problems
 from gateway.api.staff.answers import no_store
 from gateway.api.staff_deps import AdminStaff
+from gateway.staff.accounts import normalise_username
 from gateway.staff.audit import Action, Event, InvalidAuditQuery, TargetKind, decode_cursor, encode_cursor
 from gateway.staff.audit_repository import AuditFilter, AuditRow
 
@@ -39,8 +40,9 @@ class AuditEntryOut(BaseModel):
     username: str | None = Field(description="the account's username at the time")
     username_hash: str | None = Field(description="for a sign-in with a username no account has: a keyed hash of "
                                                   "what was typed (never the text: it may be a password)")
-    action: Action
-    target_kind: TargetKind | None
+    # Plain strings, not the enums: a row a newer gateway wrote (a rolling update) is still shown, not a 500.
+    action: str = Field(description="one of " + ", ".join(Action))
+    target_kind: str | None = Field(description="one of " + ", ".join(TargetKind))
     target_id: str | None
     outcome: str = Field(description="ok, refused, or unanswered (the calendar did not answer in time)")
     source: str = Field(description="the client's address as the gateway sees it (trusted proxies resolved), or "
@@ -50,8 +52,8 @@ class AuditEntryOut(BaseModel):
     @classmethod
     def of(cls, row: AuditRow) -> AuditEntryOut:
         return cls(id=row.id, at=row.at, staff_id=row.staff_id, username=row.username,
-                   username_hash=row.username_hash, action=Action(row.action),
-                   target_kind=TargetKind(row.target_kind) if row.target_kind else None, target_id=row.target_id,
+                   username_hash=row.username_hash, action=row.action, target_kind=row.target_kind,
+                   target_id=row.target_id,
                    outcome=row.outcome, source=row.source, detail=json.loads(row.detail_json or "{}"))
 
 
@@ -84,7 +86,8 @@ async def _filter(staff_id: Annotated[int | None, Query(ge=1, le=MAX_ID, descrip
                                     "instant_without_offset")
     if since is not None and until is not None and until <= since:
         raise InvalidAuditQuery("'to' must be after 'from'.", "range_reversed")
-    return AuditFilter(staff_id=staff_id, username=username, action=action, target_kind=target_kind,
+    return AuditFilter(staff_id=staff_id, username=normalise_username(username) if username else None,
+                       action=action, target_kind=target_kind,
                        target_id=target_id, since=since, until=until)
 
 
