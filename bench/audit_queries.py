@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "services" / "gateway")]
 
 from gateway import migrations  # noqa: E402
-from gateway.api.staff.audit import _csv_lines  # noqa: E402
+from gateway.api.staff.audit import csv_chunks  # noqa: E402
 from gateway.staff.audit import AuditLog  # noqa: E402
 from gateway.staff.audit_repository import AuditFilter, Position  # noqa: E402
 from sqlalchemy import Engine, event, text  # noqa: E402
@@ -186,7 +186,7 @@ def main() -> None:
             start = END - timedelta(days=rng.uniform(30, DAYS))
             started = time.perf_counter()
             counted = lines = 0
-            for chunk in _csv_lines(log.every_row(AuditFilter(since=start, until=start + timedelta(days=30)))):
+            for chunk in csv_chunks(log.every_row(AuditFilter(since=start, until=start + timedelta(days=30)))):
                 if not counted:
                     first_bytes.append((time.perf_counter() - started) * 1000)
                 counted += len(chunk)

@@ -116,7 +116,7 @@ def audit_entries(_admin: AdminStaff, trail: AuditTrailDep, where: Filter, respo
                      next_cursor=encode_cursor(more) if more is not None else None)
 
 
-def _csv_lines(rows: Iterator[AuditRow], batch: int = 1000) -> Iterator[str]:
+def csv_chunks(rows: Iterator[AuditRow], batch: int = 1000) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
@@ -140,6 +140,6 @@ def _csv_lines(rows: Iterator[AuditRow], batch: int = 1000) -> Iterator[str]:
 def audit_csv(_admin: AdminStaff, trail: AuditTrailDep, where: Filter) -> StreamingResponse:
     """The same filters as /v1/staff/audit, every row, streamed (admin only)."""
     _read(trail, Action.AUDIT_EXPORTED, where)
-    return StreamingResponse(_csv_lines(trail.log.every_row(where)), media_type="text/csv; charset=utf-8",
+    return StreamingResponse(csv_chunks(trail.log.every_row(where)), media_type="text/csv; charset=utf-8",
                              headers={"Cache-Control": "no-store",
                                       "Content-Disposition": 'attachment; filename="lotse-audit.csv"'})
