@@ -1,6 +1,7 @@
-"""Screenshots of every step of a booking, for people to look at: starts the whole system on the embedded default
-with the demo calendar (in a temporary folder), walks through the pages in Debian's Chromium at phone width (360 px)
-and on a desktop, and writes one PNG per step to var/screenshots/ (emptied first).
+"""Screenshots of every step of a booking and of the staff pages, for people to look at: starts the whole system on
+the embedded default with the demo calendar (in a temporary folder), walks through the pages in Debian's Chromium at
+phone width (360 px) and on a desktop, and writes one PNG per step to var/screenshots/ (emptied first). The staff
+pages are shot as counsellor Anna (demo counsellor 1), who has the bookings the client walk made, and as an admin.
 
     .venv/bin/python scripts/screenshots.py [--lang de] [--out var/screenshots]
 
@@ -38,6 +39,7 @@ from tests.support.browser import (  # noqa: E402
     take_first_free_time,
     wait_for_status,
 )
+from tests.support.staff import PASSWORD, create_staff  # noqa: E402
 from tests.support.system import poll, running_system_in_own_dir  # noqa: E402
 
 
@@ -105,6 +107,46 @@ def walk(page: Page, lang: str, shoot: Callable[[str, Page], None], base_url: st
     shoot("back-after-leaving", page)
 
 
+def walk_staff(page: Page, lang: str, shoot: Callable[[str, Page], None]) -> None:
+    """The staff pages: sign-in (refused, then right), a counsellor's day, week and cancel question, the password
+    form, the 403 of /admin; then the admin's start page. In German unless the shots are in English."""
+    staff_lang = "en" if lang == "en" else "de"
+    words = {"de": ("Benutzername", "Passwort", "Anmelden", "Abmelden", "Absagen …"),
+             "en": ("Username", "Password", "Sign in", "Sign out", "Cancel…")}[staff_lang]
+    username, password, sign_in, sign_out, cancel = words
+
+    def enter(who: str, secret: str) -> None:
+        page.get_by_label(username).fill(who)
+        page.get_by_label(password).fill(secret)
+        page.get_by_role("button", name=sign_in).click()
+
+    page.goto(f"/login?lang={staff_lang}")
+    shoot("staff-sign-in", page)
+    enter("anna", "not the password")
+    shoot("staff-sign-in-refused", page)
+    enter("anna", PASSWORD)
+    page.wait_for_url("**/staff")
+    shoot("staff-my-day", page)
+    page.goto("/staff/week")
+    shoot("staff-my-week", page)
+    page.get_by_role("link", name={"de": "Nächste Woche", "en": "Next week"}[staff_lang]).click()
+    shoot("staff-next-week", page)
+    cancel_link = page.get_by_role("link", name=cancel).first
+    if cancel_link.count():
+        cancel_link.click()
+        shoot("staff-cancel-question", page)
+    page.goto("/staff/password")
+    shoot("staff-password", page)
+    page.goto("/admin")
+    shoot("staff-admin-refused", page)
+    page.get_by_role("button", name=sign_out).click()
+    shoot("staff-signed-out", page)
+    enter("admin", PASSWORD)
+    page.wait_for_url("**/staff")
+    shoot("staff-admin-start", page)
+    page.get_by_role("button", name=sign_out).click()
+
+
 def neutral_site(route: Route) -> None:
     route.fulfill(status=200, content_type="text/html", body="<!doctype html><title>Search</title><h1>Search</h1>")
 
@@ -117,6 +159,8 @@ def main() -> int:
     shutil.rmtree(args.out, ignore_errors=True)
     args.out.mkdir(parents=True)
     with running_system_in_own_dir("lotse-screenshots-") as system, chromium() as browser:
+        create_staff(system, "create-admin", "--username", "admin")
+        create_staff(system, "create-staff", "--username", "anna", "--role", "counsellor", "--counsellor-id", "1")
         for width, viewport in (("360px", PHONE), ("desktop", DESKTOP)):
             step = 0
             # A browser that names no language the pages speak is asked to choose one.
@@ -139,6 +183,7 @@ def main() -> int:
             shoot("language-choice", chooser)
             stranger.close()
             walk(page, args.lang, shoot, system.url)
+            walk_staff(page, args.lang, shoot)
             context.close()
     return 0
 

@@ -24,8 +24,9 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from gateway import migrations
-from gateway.api import errors, staff_auth
+from gateway.api import deliveries, errors, staff_accounts, staff_auth, staff_two_factor
 from gateway.api import staff as staff_api
+from gateway.delivery_reports import RetryRefused
 from gateway.errors import SchedulerUnavailable
 from gateway.feeds import FeedTokens
 from gateway.settings import GatewaySettings
@@ -38,8 +39,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
+from shared.contracts import DeliveriesReported, DeliveryRetried, FailedDeliveriesListed
 from shared.contracts.staff import RefusalKind, StaffAction, TypesAnswer, TypesData, WeekAnswer, WeekData
+from shared.crypto import DataCipher, generate_data_key
 from shared.db import make_engine
+from tests.support.staff import Phone, sign_in_staff
 
 START = datetime(2030, 3, 4, 8, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"
@@ -77,17 +81,37 @@ class FakeCalendar:
 
 
 @dataclass
+class FakeDeliveries:
+    """The notifier's side of DeliveryReports: a report it does not answer, an empty failed list, and a retry it
+    queues, except of delivery 404."""
+
+    def today(self) -> date:
+        return date(2030, 3, 4)
+
+    def report(self, _first: date, _end: date) -> DeliveriesReported:
+        raise SchedulerUnavailable("The text service did not answer in time.")
+
+    def failed(self, _first: date, _end: date, _limit: int, _cursor: str | None) -> FailedDeliveriesListed:
+        return FailedDeliveriesListed(items=[])
+
+    def send_again(self, delivery_id: int) -> DeliveryRetried:
+        if delivery_id == 404:
+            raise RetryRefused(DeliveryRetried(delivery_id=404, refused="unknown_delivery", message="No such text."))
+        return DeliveryRetried(delivery_id=delivery_id, message="Sent again.", retried_at=START)
+
+
+@dataclass
 class Office:
     client: TestClient
     engine: Engine
     clock: Clock
     calendar: FakeCalendar
     audit: AuditLog
+    phone: Phone
 
     def sign_in(self, username: str, password: str = PASSWORD) -> None:
-        response = self.client.post("/v1/staff/login", json={"username": username, "password": password})
-        assert response.status_code == 200, response.text
-        self.client.headers["X-Lotse-CSRF"] = response.json()["csrf_token"]
+        """As a person signs in: the password, then the app's code (an admin sets two-factor sign-in up first)."""
+        sign_in_staff(self.client, username, password, self.phone)
 
     def rows(self) -> list[StaffAuditEntry]:
         with Session(self.engine) as session:
@@ -103,19 +127,20 @@ def office(tmp_path: Path) -> Iterator[Office]:
     migrations.upgrade(engine)
     clock = Clock()
     audit = AuditLog(engine, clock, timedelta(days=400))
-    accounts = StaffAccounts(engine, clock, PasswordHasher(**CHEAP), audit=audit)  # type: ignore[arg-type]
+    accounts = StaffAccounts(engine, clock, PasswordHasher(**CHEAP),  # type: ignore[arg-type]
+                             cipher=DataCipher.from_text(generate_data_key()), audit=audit)
     accounts.create("admin", "Admin", "admin", PASSWORD)
     accounts.create("anna", "Anna", "counsellor", PASSWORD, counsellor_id=3)
     calendar = FakeCalendar()
     app = FastAPI()
     errors.install(app)
-    app.include_router(staff_auth.router)
-    app.include_router(staff_api.router)
+    for part in (staff_auth, staff_accounts, staff_two_factor, staff_api, deliveries):
+        app.include_router(part.router)
     app.state.gateway = SimpleNamespace(engine=engine, settings=GatewaySettings(), calendars=calendar,
-                                        feeds=FeedTokens(engine, clock))
+                                        feeds=FeedTokens(engine, clock), deliveries=FakeDeliveries())
     app.state.staff_accounts = accounts
     with TestClient(app, raise_server_exceptions=False) as client:
-        yield Office(client, engine, clock, calendar, audit)
+        yield Office(client, engine, clock, calendar, audit, Phone(clock))
     engine.dispose()
 
 
@@ -282,8 +307,9 @@ def test_an_admin_pages_through_the_log_newest_first_with_a_cursor(office: Offic
         if cursor is None:
             break
 
-    # Rows 1-8 (two accounts, six filled), then admin's own sign-in (9); each page read is recorded after it.
-    assert seen[:9] == [9, 8, 7, 6, 5, 4, 3, 2, 1]
+    # Rows 1-8 (two accounts, six filled), then admin's own sign-in (9) and its two-factor set-up (10, 11); each
+    # page read is recorded after it.
+    assert seen[:11] == [11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]
 
 
 FILTERS: list[tuple[dict[str, Any], list[str]]] = [

@@ -11,7 +11,9 @@ import logging
 import random
 from datetime import datetime, timedelta
 
+from notifier.delivery_stats import SETTLE, DeliveryStats
 from notifier.domain.provider_errors import Reason, backoff_seconds, classify
+from notifier.metrics import count_text
 from notifier.plans import cancel_pending
 from notifier.repository import NotifierRepository
 from notifier.tables import Delivery, OptOut, Reminder
@@ -59,12 +61,17 @@ def apply_report(repo: NotifierRepository, report: DeliveryStatusReported, now: 
         repo.save(delivery)
         return
     delivery.updated_at = now
+    if delivery.created_at < now - SETTLE:  # a very late callback: the dashboard counts that day again
+        DeliveryStats(repo.session).forget_counted(delivery.created_at)
+    if status == "delivered":
+        delivery.delivered_at = now
     if status in ("undelivered", "failed"):
         delivery.error_code = report.error_code
         reminder = repo.reminder(delivery.reminder_id)
         if reminder is not None:
             refused(repo, reminder, report.error_code, None, now, max_attempts)
     repo.save(delivery)
+    count_text(delivery.status, delivery.error_code)
     log.info("delivery %s", delivery.status)
 
 

@@ -11,6 +11,7 @@ from shared.settings import (
     DatabaseUrl,
     DataKeySettings,
     HttpUrl,
+    MetricsPort,
     PublicUrlSettings,
     SmsDestinationSettings,
     WorkerSettings,
@@ -26,6 +27,9 @@ class NotifierSettings(DataKeySettings, PublicUrlSettings, WorkerSettings, SmsDe
     """Read once by `python -m notifier` (worker, beat, init), passed to `notifier.app.build`."""
 
     notifier_database_url: DatabaseUrl = ""
+    # /metrics on METRICS_HOST (shared.metrics): the worker's and the beat's, one port each.
+    notifier_metrics_port: MetricsPort = 9102
+    notifier_beat_metrics_port: MetricsPort = 9103
 
     # Opens what the gateway sealed with the matching NOTIFIER_PUBLIC_KEY (`python -m notifier generate-box-key`).
     notifier_private_key: SecretStr = SecretStr("")

@@ -5,7 +5,7 @@ own transaction (`write`, or a service given an `AuditNote`): no change without 
 Where the scheduler decides (calendars, bookings, setup), the request and its answer, refusal or silence are
 recorded once the asking is over (`record`). Reads of personal data are recorded like changes.
 
-The database refuses to change or delete rows (migration 0005); `purge` removes those older than the retention
+The database refuses to change or delete rows (migration 0006); `purge` removes those older than the retention
 (AUDIT_RETENTION_DAYS), the one delete the database allows. A row holds no reason's text, no message, no token and
 never a typed username that matched no account (that may be a password): only a keyed hash of it.
 """
@@ -19,7 +19,8 @@ import hmac
 import json
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
@@ -27,7 +28,7 @@ from uuid import UUID
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, SchedulerUnavailable
 from gateway.staff.audit_repository import AuditFilter, AuditRepository, AuditRow, Position
 from gateway.staff.tables import StaffAuditEntry
 from shared.clock import Clock, system_clock
@@ -45,6 +46,14 @@ class Action(StrEnum):
     ACCOUNT_CREATED = "account_created"
     ACCOUNT_DEACTIVATED = "account_deactivated"
     ACCOUNT_UNLOCKED = "account_unlocked"
+    ACCOUNT_REACTIVATED = "account_reactivated"
+    PASSWORD_LINK_ISSUED = "password_link_issued"  # noqa: S105 - the name of an action
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - by a one-time link
+    TWO_FACTOR_ENROLMENT_STARTED = "two_factor_enrolment_started"
+    TWO_FACTOR_ENABLED = "two_factor_enabled"
+    TWO_FACTOR_DISABLED = "two_factor_disabled"
+    RECOVERY_CODES_RENEWED = "recovery_codes_renewed"
+    TWO_FACTOR_RESET = "two_factor_reset"  # by an admin, for another account
     ACCOUNTS_READ = "accounts_read"
     CALENDAR_READ = "calendar_read"
     BOOKINGS_READ = "bookings_read"
@@ -62,6 +71,9 @@ class Action(StrEnum):
     LOCATION_UPDATED = "location_updated"
     FEED_ISSUED = "feed_issued"
     FEED_REVOKED = "feed_revoked"
+    DELIVERY_REPORT_READ = "delivery_report_read"
+    FAILED_DELIVERIES_READ = "failed_deliveries_read"
+    DELIVERY_RETRIED = "delivery_retried"
     AUDIT_READ = "audit_read"
     AUDIT_EXPORTED = "audit_exported"
     # The gateway refused a signed-in staff member a route (an admin's, another counsellor's calendar).
@@ -81,6 +93,7 @@ class TargetKind(StrEnum):
     COUNSELLOR = "counsellor"
     LOCATION = "location"
     APPOINTMENT_TYPE = "appointment_type"
+    DELIVERY = "delivery"
 
 
 # Codes, counts, days and field names only: never free text a person typed.
@@ -190,6 +203,23 @@ class AuditLog:
         """A row in a transaction of its own (a read, or what the scheduler answered)."""
         with self.uow() as repository:
             repository.add(_row(self.clock(), actor, event))
+
+    @contextmanager
+    def recording(self, actor: Actor, event: Event) -> Iterator[None]:
+        """Records the event once what the block asks of another service is over: ok; refused (a GatewayError,
+        its code in the detail); or unanswered (no answer in time: a change may still have been made)."""
+        # Until an answer comes: the broker may be away, or the request never got out.
+        outcome, code = Outcome.UNANSWERED, "no_answer"
+        try:
+            yield
+            outcome, code = Outcome.OK, ""
+        except GatewayError as failed:
+            outcome = Outcome.UNANSWERED if isinstance(failed, SchedulerUnavailable) else Outcome.REFUSED
+            code = failed.code
+            raise
+        finally:
+            self.record(actor, event if not code
+                        else replace(event, outcome=outcome, detail={**event.detail, "code": code}))
 
     def page(self, where: AuditFilter, after: Position | None, limit: int) -> tuple[list[AuditRow], Position | None]:
         """At most `limit` rows, newest first, and the position to continue from (None: this was the last)."""

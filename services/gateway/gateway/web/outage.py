@@ -9,6 +9,8 @@ from fastapi.responses import HTMLResponse
 from starlette.requests import ClientDisconnect
 
 from gateway.web.rendering import render
+from gateway.web.staff.catalogs import staff_language
+from gateway.web.staff.rendering import LANGUAGE_COOKIE, trouble_page
 from gateway.web.texts import page_language
 
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -42,13 +44,32 @@ def _again(request: Request) -> str:
     return f"/m/{parts[2]}" if len(parts) > 2 and parts[1] == "m" else "/"
 
 
+def _staff_page(request: Request) -> bool:
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    return getattr(endpoint, "__module__", "").startswith("gateway.web.staff.")
+
+
+def _staff_trouble(request: Request, status: int) -> HTMLResponse:
+    """A staff page's 500 or 503 in the staff language (German or English), leading back to the staff pages."""
+    lang = staff_language(request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE),
+                          request.headers.get("accept-language"))
+    again = request.url.path if request.method == "GET" else "/staff"
+    return trouble_page(again, lang, status)
+
+
 def error_page(request: Request) -> HTMLResponse:
     """A page's 500 (a bug of ours), in the language asked for in the address or by the browser."""
+    if _staff_page(request):
+        return _staff_trouble(request, 500)
     language = page_language(request.query_params.get("lang"), request.headers.get("accept-language"))
     return render("error.html", language, 500, here=_again(request), again=_again(request))
 
 
 async def unavailable_page(request: Request, headers: dict[str, str]) -> HTMLResponse:
+    if _staff_page(request):
+        response = _staff_trouble(request, 503)
+        response.headers.update(headers)
+        return response
     language = page_language(await _chosen_language(request), request.headers.get("accept-language"))
     response = render("unavailable.html", language, 503, here=_again(request), again=_again(request))
     response.headers.update(headers)

@@ -8,6 +8,8 @@ neutral topic labels, and no title says more than "appointment".
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from gateway.web.catalogs import LANGUAGES, N_, gettext
 
 # The language of a page that must say something before anyone chose (a broken link, an outage) and of a
@@ -92,12 +94,8 @@ def supported(language: str | None) -> bool:
     return language is not None and language in LANGUAGES
 
 
-def negotiate(explicit: str | None, accept_language: str | None, preferred: str | None = None) -> str | None:
-    """The page language: an explicit choice, else the booking's own language, else the browser's best among ours;
-    None when none of these is a language the pages speak (the caller then offers the choice)."""
-    for candidate in (explicit, preferred):
-        if candidate and supported(candidate):
-            return candidate
+def best_of(accept_language: str | None, languages: Collection[str]) -> str | None:
+    """The browser's most wanted of `languages` by its Accept-Language header (ties: the one it names first)."""
     ranked: list[tuple[float, int, str]] = []
     for position, part in enumerate((accept_language or "").split(",")):
         tag, _, params = part.strip().partition(";")
@@ -108,9 +106,18 @@ def negotiate(explicit: str | None, accept_language: str | None, preferred: str 
             except ValueError:
                 weight = 0.0
         primary = tag.strip().lower().split("-")[0]
-        if supported(primary) and weight > 0:
+        if primary in languages and weight > 0:
             ranked.append((-weight, position, primary))
     return sorted(ranked)[0][2] if ranked else None
+
+
+def negotiate(explicit: str | None, accept_language: str | None, preferred: str | None = None) -> str | None:
+    """The page language: an explicit choice, else the booking's own language, else the browser's best among ours;
+    None when none of these is a language the pages speak (the caller then offers the choice)."""
+    for candidate in (explicit, preferred):
+        if candidate and supported(candidate):
+            return candidate
+    return best_of(accept_language, LANGUAGES)
 
 
 def page_language(explicit: str | None, accept_language: str | None, preferred: str | None = None) -> str:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from notifier import deliveries
 from notifier.dispatch.sending import Outcome
+from notifier.metrics import count_text
 from notifier.repository import Accepted, NotifierRepository
 
 
@@ -18,6 +19,8 @@ def record_outcomes(repo: NotifierRepository, outcomes: list[Outcome], now: date
                 for o in outcomes if o.result is not None]
     if accepted:
         repo.record_accepted(accepted, now, {a.status: deliveries.lower_than(a.status) for a in accepted})
+        for item in accepted:
+            count_text(item.status, None)
     settled = [o for o in outcomes if o.result is None and not o.unknown]
     if not settled:
         return
@@ -37,3 +40,4 @@ def record_outcomes(repo: NotifierRepository, outcomes: list[Outcome], now: date
             delivery.status, delivery.error_code = "failed", outcome.refused.code
             deliveries.refused(repo, reminder, outcome.refused.code, outcome.refused.http_status, now, max_attempts)
         repo.save(delivery, reminder)
+        count_text(delivery.status, delivery.error_code)

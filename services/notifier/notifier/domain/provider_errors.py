@@ -31,6 +31,18 @@ _NUMBER_PROBLEMS: dict[str, Reason] = {
 _CONFIG_PROBLEMS = {"20003", "20404", "21212", "21606", "21659", "21660", "30002", "30032", "21603"}
 
 
+# Codes of our own a failed delivery records instead of the provider's (notifier.dispatch.outcomes).
+_OWN_CODES = {"destination", "render"}
+
+
+def metric_code(code: str | None) -> str:
+    """The error code as a metric label: a code listed here, "" for none, "other" for any other (a label's values
+    must stay a short known list)."""
+    if code is None:
+        return ""
+    return code if code in _NUMBER_PROBLEMS or code in _CONFIG_PROBLEMS or code in _OWN_CODES else "other"
+
+
 @dataclass(frozen=True)
 class Classified:
     verdict: Verdict

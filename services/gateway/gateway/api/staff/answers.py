@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TypeVar
 
 from fastapi import Request, Response
 
-from gateway.api.audit_trail import AuditTrail
+from gateway.api.audit_trail import audited_calendars
 from gateway.api.deps import gateway
 from gateway.api.schemas import problems
-from gateway.errors import GatewayError, SchedulerUnavailable
+from gateway.errors import GatewayError
 from gateway.feeds import FeedTokens
 from gateway.staff.accounts import Staff
-from gateway.staff.audit import Outcome
-from gateway.staff.audit_requests import event_of
-from gateway.staff_client import CalendarRefused, StaffClient
+from gateway.staff_client import CalendarRefused
 from shared.contracts.staff import (
     AppointmentTypeAnswer,
     BookingChangeAnswer,
@@ -53,10 +50,6 @@ class StaffRequestRefused(GatewayError):
         self.code, self.status = refused.code, STATUS_OF[refused.kind]
 
 
-def client(request: Request) -> StaffClient:
-    return gateway(request).calendars
-
-
 def feeds(request: Request) -> FeedTokens:
     return gateway(request).feeds
 
@@ -64,25 +57,10 @@ def feeds(request: Request) -> FeedTokens:
 def ask(request: Request, staff: Staff, action: StaffAction, expected: type[Answer], audited: bool = True) -> Answer:
     """The scheduler's answer to the action; its refusal as an HTTP problem. The request and its outcome go to the
     audit log (`audited=False`: a check a route makes before a change it records itself)."""
-    event = event_of(action)
-    # Until an answer comes: the broker may be away, or the request never got out.
-    outcome, code = Outcome.UNANSWERED, "no_answer"
     try:
-        answer = client(request).ask(staff, action, expected)
-        outcome, code = Outcome.OK, ""
-        return answer
+        return audited_calendars(request).ask(staff, action, expected, audited)
     except CalendarRefused as refused:
-        outcome, code = Outcome.REFUSED, refused.code
         raise StaffRequestRefused(refused) from None
-    except GatewayError as failed:
-        # No answer in time (a write may still be carried out), or an answer saying it had been done before.
-        outcome = Outcome.UNANSWERED if isinstance(failed, SchedulerUnavailable) else Outcome.REFUSED
-        code = failed.code
-        raise
-    finally:
-        if audited:
-            AuditTrail.of(request, staff).record(
-                event if not code else replace(event, outcome=outcome, detail={**event.detail, "code": code}))
 
 
 def no_store(response: Response) -> None:

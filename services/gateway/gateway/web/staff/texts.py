@@ -1,0 +1,85 @@
+"""The texts the staff page code picks by name (refusals, states, modes, topics), as msgids of the staff catalogues.
+
+Templates write their fixed texts inline as `_("...")`; these are the ones chosen in code. The scheduler's and the
+accounts' own sentences are English for the JSON API: a page says its own words, chosen by the refusal's code.
+"""
+
+from __future__ import annotations
+
+from gateway.web.catalogs import N_
+
+TEXTS: dict[str, str] = {
+    "wrong_credentials": N_("The username or password is not correct."),
+    "username_missing": N_("Please enter your username."),
+    "password_missing": N_("Please enter your password."),
+    # TRANSLATORS: {minutes} is a whole number of minutes, at least 1.
+    "throttled": N_("Too many failed sign-ins. Please wait {minutes} minutes and try again."),
+    "current_wrong": N_("The current password is not correct."),
+    "new_weak": N_("Please choose a longer password: at least 12 characters, not the username, with more than a "
+                   "few different characters (a few unrelated words make a good one)."),
+    "new_mismatch": N_("The two new passwords are not the same. Please type it again."),
+    "password_changed": N_("Your password was changed and every session of your account was ended. Please sign "
+                           "in with the new password."),
+    "signed_out": N_("You are signed out."),
+    "form_expired": N_("This form is no longer valid (it came from an older session or another site). Nothing "
+                       "was changed. Please open the page again and repeat."),
+    "scheduler_away": N_("The calendar is not answering right now. Nothing was changed. Please try again in a "
+                         "minute."),
+    "scheduler_late_write": N_("The calendar did not answer in time. The change may still have been made: look "
+                               "at the calendar before trying again."),
+    "away": N_("We cannot handle this request right now. Nothing was saved or changed. Please try again in a "
+               "minute."),
+    "broken": N_("Something went wrong on our side. Nothing was changed. Please try again."),
+    "admins_only": N_("This page is for admins only."),
+    "no_calendar": N_("This account has no calendar of its own."),
+    "bad_week": N_("This is not a week the calendar can show. Please pick a week from the links."),
+    "reason_invalid": N_("The reason may have at most 200 characters, at most four digits and no '+' (it must not "
+                         "hold a phone number)."),
+    "done.attended": N_("Recorded: the client came."),
+    "done.no_show": N_("Recorded: the client did not come."),
+    "done.cancelled": N_("The appointment is cancelled; the client is told."),
+    "refused.already_done": N_("This was already recorded."),
+    "refused.not_started": N_("The appointment has not begun yet; record attended or no-show once it has."),
+    "refused.not_confirmed": N_("This appointment is no longer confirmed, so it cannot be changed."),
+    "refused.already_begun": N_("This appointment has already begun; record attended or no-show instead of "
+                                "cancelling."),
+    "refused.unknown_booking": N_("There is no such appointment (any more)."),
+    "refused.forbidden": N_("This appointment is in another counsellor's calendar."),
+    "refused.other": N_("The calendar refused this change. Nothing was changed."),
+    "status.confirmed": N_("confirmed"),
+    "status.cancelled": N_("cancelled"),
+    "status.no_show": N_("did not come"),
+    "status.attended": N_("came"),
+    "mode.office": N_("in person"),
+    "mode.outreach": N_("outreach, meeting point by arrangement"),
+    "mode.phone": N_("by phone"),
+    "mode.video": N_("by video"),
+    "topic.career": N_("Work and future"),
+    "topic.health": N_("Health"),
+    "topic.safety": N_("Safety"),
+    "topic.psychosocial": N_("Psychosocial"),
+    "topic.none": N_("General"),
+    "conversation.own_language": N_("in the client's language"),
+    "conversation.mediator": N_("with a language mediator"),
+    "contact_problem": N_("Texts do not reach the client; reach them another way."),
+    "needs_attention": N_("Needs attention (an absence covers it)."),
+}
+
+# The form field an error is about: said next to it, marked invalid, and given the focus.
+FIELD_OF = {
+    "wrong_credentials": "password",
+    "username_missing": "username",
+    "password_missing": "password",
+    "current_wrong": "current_password",
+    "new_weak": "new_password",
+    "new_mismatch": "new_password_again",
+    "reason_invalid": "reason",
+}
+FIELD_ORDER = ("username", "password", "current_password", "new_password", "new_password_again", "reason")
+
+
+def known(key: str) -> str:
+    """`key` if it names a text, else its kind's fallback ("refused.other" for an unknown refusal code)."""
+    if key in TEXTS:
+        return key
+    return key.split(".")[0] + ".other" if f"{key.split('.')[0]}.other" in TEXTS else key
