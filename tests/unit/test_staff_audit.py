@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -35,6 +36,7 @@ from gateway.staff.audit import Action, Actor, AuditLog, Event, Outcome, TargetK
 from gateway.staff.audit_repository import AuditFilter
 from gateway.staff.tables import StaffAuditEntry
 from gateway.staff_client import CalendarRefused
+from gateway.web import staff as staff_pages
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
@@ -134,7 +136,7 @@ def office(tmp_path: Path) -> Iterator[Office]:
     calendar = FakeCalendar()
     app = FastAPI()
     errors.install(app)
-    for part in (staff_auth, staff_accounts, staff_two_factor, staff_api, deliveries):
+    for part in (staff_auth, staff_accounts, staff_two_factor, staff_api, deliveries, staff_pages):
         app.include_router(part.router)
     app.state.gateway = SimpleNamespace(engine=engine, settings=GatewaySettings(), calendars=calendar,
                                         feeds=FeedTokens(engine, clock), deliveries=FakeDeliveries())
@@ -398,3 +400,129 @@ def test_the_audit_routes_are_documented_with_their_models(office: Office) -> No
     assert {"401", "403", "422"} <= set(listing["responses"]) and {"401", "403", "422"} <= set(export["responses"])
     assert "text/csv" in export["responses"]["200"]["content"]
     assert {p["name"] for p in listing["parameters"]} >= {"from", "to", "action", "cursor", "limit", "target_id"}
+
+
+# --- two-factor sign-in, accounts, deliveries, and the staff pages -----------------------------------------------
+
+
+def _code(office: Office, username: str) -> str:
+    return office.phone.code(f"{office.client.base_url}|{username}")
+
+
+def test_a_two_step_sign_in_is_recorded_when_the_code_opens_the_session_and_a_wrong_code_as_a_failure(
+        office: Office) -> None:
+    office.sign_in("admin")  # the first time: a session that must set up two-factor sign-in, which it does
+    assert [(r.action, r.staff_id, r.target_id, _detail(r)) for r in office.rows()[2:]] == [
+        ("sign_in", 1, None, {"must_enrol": True}), ("two_factor_enrolment_started", 1, "1", {}),
+        ("two_factor_enabled", 1, "1", {})]
+    assert office.client.post("/v1/staff/logout").status_code == 204
+    office.clock.advance(seconds=30)
+    written = len(office.rows())
+
+    assert office.client.post("/v1/staff/login", json={"username": "admin", "password": PASSWORD}).status_code == 202
+    assert len(office.rows()) == written  # the password alone opens no session
+    right = _code(office, "admin")
+    wrong = f"{(int(right) + 500_000) % 1_000_000:06d}"
+    assert office.client.post("/v1/staff/login/code", json={"code": wrong}).status_code == 401
+    assert office.client.post("/v1/staff/login/code", json={"code": right}).status_code == 200
+
+    refused, signed_in = office.rows()[-2:]
+    assert (refused.action, refused.outcome, refused.username, _detail(refused)) == (
+        "sign_in_failed", "refused", "admin", {"reason": "wrong_code", "second_factor": True})
+    assert (signed_in.action, signed_in.outcome, signed_in.username, _detail(signed_in)) == (
+        "sign_in", "ok", "admin", {"second_factor": True})
+    assert {refused.source, signed_in.source} == {"testclient"}
+
+
+def test_turning_two_factor_sign_in_on_renewing_codes_and_off_is_recorded_and_a_wrong_code_refused(
+        office: Office) -> None:
+    office.sign_in("anna")
+    office.phone.enrol(office.client, f"{office.client.base_url}|anna", office.client.headers["X-Lotse-CSRF"])
+    office.clock.advance(seconds=30)
+    assert office.client.post("/v1/staff/two-factor/recovery-codes",
+                              json={"code": _code(office, "anna")}).status_code == 200
+    office.clock.advance(seconds=30)
+    assert office.client.post("/v1/staff/two-factor/disable", json={"code": "zzzz-zzzz"}).status_code == 422
+    assert office.client.post("/v1/staff/two-factor/disable",
+                              json={"code": _code(office, "anna")}).status_code == 204
+
+    assert [(r.action, r.outcome, r.staff_id, r.target_id, _detail(r)) for r in office.rows()[-5:]] == [
+        ("two_factor_enrolment_started", "ok", 2, "2", {}), ("two_factor_enabled", "ok", 2, "2", {}),
+        ("recovery_codes_renewed", "ok", 2, "2", {}),
+        ("two_factor_disabled", "refused", 2, "2", {"reason": "wrong_code"}),
+        ("two_factor_disabled", "ok", 2, "2", {})]
+
+
+def test_what_an_admin_does_to_accounts_is_recorded_with_the_admin_as_actor_and_never_a_link(
+        office: Office) -> None:
+    office.sign_in("admin")
+    written = len(office.rows())
+    created = office.client.post("/v1/staff/accounts", json={"username": "carla", "role": "counsellor",
+                                                              "counsellor_id": 5})
+    assert created.status_code == 201
+    carla = str(created.json()["account"]["id"])
+    for change in ("deactivate", "reactivate", "unlock", "password-reset", "two-factor/reset"):
+        assert office.client.post(f"/v1/staff/accounts/2/{change}").status_code in (200, 201), change
+    assert office.client.post("/v1/staff/accounts/1/deactivate").status_code == 409
+
+    assert [(r.action, r.outcome, r.target_id) for r in office.rows()[written:]] == [
+        ("account_created", "ok", carla), ("password_link_issued", "ok", carla),
+        ("account_deactivated", "ok", "2"), ("account_reactivated", "ok", "2"), ("account_unlocked", "ok", "2"),
+        ("password_link_issued", "ok", "2"), ("two_factor_reset", "ok", "2"),
+        ("account_deactivated", "refused", "1")]
+    assert {(r.staff_id, r.username, r.source) for r in office.rows()[written:]} == {(1, "admin", "testclient")}
+    token = created.json()["password_link"].split("token=")[1]
+    with office.engine.connect() as connection:
+        assert token not in "\n".join(connection.connection.iterdump())
+
+
+def test_a_password_set_with_a_one_time_link_is_recorded_as_the_accounts_own_doing(office: Office) -> None:
+    office.sign_in("admin")
+    link = office.client.post("/v1/staff/accounts/2/password-reset").json()["password_link"]
+    stranger = TestClient(office.client.app, raise_server_exceptions=False)
+
+    assert stranger.post("/v1/staff/password-reset", json={"token": link.split("token=")[1],
+                                                           "new_password": "another good pass phrase"}
+                         ).status_code == 204
+
+    row = office.last()
+    assert (row.action, row.outcome, row.staff_id, row.username, row.target_id, row.source) == (
+        "password_reset", "ok", 2, "anna", "2", "testclient")
+
+
+def test_delivery_dashboard_reads_and_retries_are_recorded_with_their_outcome(office: Office) -> None:
+    office.sign_in("admin")
+
+    assert office.client.get("/v1/staff/deliveries", params={"from": "2030-03-01", "to": "2030-03-04"}
+                             ).status_code == 503
+    assert office.client.get("/v1/staff/deliveries/failed").status_code == 200
+    assert office.client.post("/v1/staff/deliveries/7/retry").status_code == 202
+    assert office.client.post("/v1/staff/deliveries/404/retry").status_code == 404
+
+    report, failed, retried, unknown = office.rows()[-4:]
+    assert (report.action, report.outcome, _detail(report)) == (
+        "delivery_report_read", "unanswered", {"from": "2030-03-01", "to": "2030-03-04",
+                                               "code": "scheduler_unavailable"})
+    assert (failed.action, failed.outcome, _detail(failed)["next_page"]) == ("failed_deliveries_read", "ok", False)
+    assert (retried.action, retried.outcome, retried.target_kind, retried.target_id) == (
+        "delivery_retried", "ok", "delivery", "7")
+    assert (unknown.action, unknown.outcome, _detail(unknown)) == (
+        "delivery_retried", "refused", {"code": "unknown_delivery"})
+
+
+def test_the_staff_pages_record_what_the_api_records(office: Office) -> None:
+    browser = TestClient(office.client.app, raise_server_exceptions=False, follow_redirects=False)
+    written = len(office.rows())
+    assert browser.post("/login", data={"username": "anna", "password": PASSWORD}).status_code == 303
+    week = browser.get("/staff")
+    assert week.status_code == 200
+    csrf = re.findall(r'name="csrf" value="([^"]+)"', browser.get("/staff/password").text)[0]
+    office.calendar.failure = SchedulerUnavailable("The calendar did not answer in time.")
+    booking = uuid4()
+    assert browser.post(f"/staff/appointments/{booking}/attended", data={"csrf": csrf}).status_code == 503
+    assert browser.post("/logout", data={"csrf": csrf}).status_code == 303
+
+    assert [(r.action, r.outcome, r.username, r.target_id) for r in office.rows()[written:]] == [
+        ("sign_in", "ok", "anna", None), ("calendar_read", "ok", "anna", "3"),
+        ("booking_attended", "unanswered", "anna", str(booking)), ("sign_out", "ok", "anna", None)]
+    assert {r.source for r in office.rows()[written:]} == {"testclient"}
