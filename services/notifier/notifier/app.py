@@ -16,6 +16,7 @@ from sqlmodel import Session
 from notifier import delivery_dashboard, handlers, migrations, previews
 from notifier.dispatch import DispatchConfig, Dispatcher
 from notifier.domain.planning import QuietHours
+from notifier.domain.provider_errors import Retries
 from notifier.metrics import tick_received
 from notifier.plans import Policy
 from notifier.repository import NotifierRepository
@@ -63,7 +64,8 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
     relay = Relay(engine, publisher.publish_outbox, "notifier")
     policy = Policy(zone=ZoneInfo(settings.timezone),
                     quiet=QuietHours.parse(settings.quiet_hours_start, settings.quiet_hours_end))
-    config = DispatchConfig(rate_per_second=settings.sms_rate_per_second, max_attempts=settings.sms_max_attempts,
+    retries = Retries(settings.sms_max_attempts, settings.sms_retry_base_seconds)
+    config = DispatchConfig(rate_per_second=settings.sms_rate_per_second, retries=retries,
                             signature=settings.sms_signature, public_base_url=settings.public_base_url,
                             daily_budget=settings.sms_daily_budget, allowed_countries=settings.allowed_countries)
     dispatcher = Dispatcher(engine, cipher, sender or make_sender(settings), policy, config, clock)
@@ -77,7 +79,7 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
         due.flag = True
 
     deps = handlers.NotifierDeps(cipher=cipher, clock=clock, retention=timedelta(days=settings.contact_retention_days),
-                                 policy=policy, max_attempts=settings.sms_max_attempts, may_be_due=may_be_due)
+                                 policy=policy, retries=retries, may_be_due=may_be_due)
 
     def after_commit() -> None:
         # Few notifier handlers write to the outbox (contact.unreachable), so the relay is not woken after each

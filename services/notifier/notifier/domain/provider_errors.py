@@ -60,6 +60,17 @@ def classify(code: str | None, http_status: int | None = None) -> Classified:
     return Classified("transient")
 
 
+@dataclass(frozen=True)
+class Retries:
+    """How often a transient refusal is retried, and the first wait (doubling after, with jitter)."""
+
+    max_attempts: int = 5
+    base_seconds: float = 30.0
+
+    def wait_seconds(self, attempt: int, jitter: float) -> float:
+        return backoff_seconds(attempt, jitter, base=self.base_seconds)
+
+
 def backoff_seconds(attempt: int, jitter: float, base: float = 30.0, cap: float = 3600.0) -> float:
     """Exponential backoff with full jitter for attempt 1, 2, …: the n-th wait is uniform in [b/2, b] where
     b = min(cap, base * 2^(n-1)), so retries of many messages after one outage spread out instead of colliding.
