@@ -3,7 +3,7 @@
     python bench/audit_queries.py [--rows 1000000] [--runs 50] [--keep]
 
 Makes a gateway database of its own on the machine's PostgreSQL (127.0.0.1:5432), brings it to head (the indexes
-of migration 0006), fills it with `--rows` audit rows over 400 days (60 staff members, 50 calendars, 200,000
+of migration 0007), fills it with `--rows` audit rows over 400 days (60 staff members, 50 calendars, 200,000
 bookings, the mix of actions a counselling office makes: mostly calendar reads), ANALYZEs it, then times the
 listing as the API runs it (gateway.staff.audit.AuditLog.page, 100 rows a page, a new random staff member, target
 or week each run) for several filter shapes, first page and a page deep behind a cursor; and the CSV export of one

@@ -23,6 +23,8 @@ from alembic.script import ScriptDirectory
 from gateway import feeds
 from gateway import tables as gateway_tables
 from gateway.staff import tables as staff_tables
+from gateway.system_health import repository as heartbeats
+from gateway.system_health.tables import RoleHeartbeatRow
 from sqlalchemy import Engine, Index, MetaData, String, insert, inspect, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, SQLModel, select
@@ -292,7 +294,7 @@ def _made_by_create_all(engine: Engine, classes: list[type[SQLModel]]) -> None:
     then.create_all(engine, tables=[table for table in then.sorted_tables if table.name in names])
 
 
-GATEWAY_HEAD = "0006_audit_log"
+GATEWAY_HEAD = "0007_audit_log"
 
 
 def _version(engine: Engine) -> list[str]:
@@ -329,7 +331,7 @@ def test_gateway_database_made_by_create_all_is_stamped_and_its_rows_stay_usable
     assert _version(engine) == [GATEWAY_HEAD]
 
 
-GATEWAY_ROWS_0005: dict[str, list[dict[str, Any]]] = {  # as a database at 0005 holds them
+GATEWAY_ROWS_0006: dict[str, list[dict[str, Any]]] = {  # as a database at 0006 holds them
     "booking_requests": [{**GATEWAY_ROWS["booking_requests"][0], "phone_hash": "7" * 64,
                           "starts_at": T0 + timedelta(days=3), "move_json": '{"status": "pending"}',
                           "meeting_json": None, "conversation": "mediator"}],
@@ -344,18 +346,18 @@ GATEWAY_ROWS_0005: dict[str, list[dict[str, Any]]] = {  # as a database at 0005 
 
 def test_gateway_rows_of_the_revision_before_head_are_intact_and_usable_at_head(engines: dict[str, Engine]) -> None:
     engine = engines["gateway"]
-    assert _revision_before_head(gateway.migrations) == "0005_two_factor", \
-        "a new gateway migration: write GATEWAY_ROWS_0005 as the revision before it holds them"
-    gateway.migrations.upgrade(engine, "0005_two_factor")
-    _write(engine, GATEWAY_ROWS_0005)
+    assert _revision_before_head(gateway.migrations) == "0006_role_heartbeats", \
+        "a new gateway migration: write GATEWAY_ROWS_0006 as the revision before it holds them"
+    gateway.migrations.upgrade(engine, "0006_role_heartbeats")
+    _write(engine, GATEWAY_ROWS_0006)
 
     gateway.migrations.upgrade(engine)
 
     assert _version(engine) == [GATEWAY_HEAD]
     _read_back(engine, [gateway_tables.BookingRequest, gateway_tables.RateEvent, staff_tables.StaffAccount,
-                        staff_tables.RecoveryCode, staff_tables.PasswordReset], GATEWAY_ROWS_0005)
+                        staff_tables.RecoveryCode, staff_tables.PasswordReset], GATEWAY_ROWS_0006)
     with Session(engine) as session:
-        # 0006: the audit log takes rows and refuses to change them.
+        # 0007: the audit log takes rows and refuses to change them.
         session.add(staff_tables.StaffAuditEntry(at=T0, staff_id=1, username="chef", action="sign_in", outcome="ok",
                                                  source="127.0.0.1"))
         session.commit()
@@ -370,6 +372,12 @@ def test_gateway_rows_of_the_revision_before_head_are_intact_and_usable_at_head(
                                                    state="idle", expires_at=T0, updated_at=T0))
         session.add(gateway_tables.SmsInbound(message_sid="SM" + "2" * 32, received_at=T0))
         session.commit()
+        # 0006: a process's latest heartbeat, kept by an upsert in this dialect: a late older one changes nothing.
+        for seen_at, backlog in ((T0, 1), (T0 - timedelta(seconds=30), 99), (T0 + timedelta(seconds=30), 2)):
+            heartbeats.remember(session, RoleHeartbeatRow(role="notifier", instance="0123456789ab", seen_at=seen_at,
+                                                          interval_seconds=30, outbox_backlog=backlog))
+        session.commit()
+        assert [(r.seen_at, r.outbox_backlog) for r in heartbeats.latest(session)] == [(T0 + timedelta(seconds=30), 2)]
         session.add(gateway_tables.SmsConversation(conversation_id="c2", phone_hash="7" * 64, phone_ciphertext="y",
                                                    state="idle", expires_at=T0, updated_at=T0))
         with pytest.raises(IntegrityError):

@@ -5,7 +5,7 @@ own transaction (`write`, or a service given an `AuditNote`): no change without 
 Where the scheduler decides (calendars, bookings, setup), the request and its answer, refusal or silence are
 recorded once the asking is over (`record`). Reads of personal data are recorded like changes.
 
-The database refuses to change or delete rows (migration 0006); `purge` removes those older than the retention
+The database refuses to change or delete rows (migration 0007); `purge` removes those older than the retention
 (AUDIT_RETENTION_DAYS), the one delete the database allows. A row holds no reason's text, no message, no token and
 never a typed username that matched no account (that may be a password): only a keyed hash of it.
 """

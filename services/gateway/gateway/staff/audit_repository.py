@@ -1,5 +1,5 @@
 """Queries over the audit log (gateway.staff.audit); the only module that builds its SQL. The statements are the
-same on PostgreSQL and SQLite: the append-only rule is the database's (migration 0006), not this module's."""
+same on PostgreSQL and SQLite: the append-only rule is the database's (migration 0007), not this module's."""
 
 from __future__ import annotations
 

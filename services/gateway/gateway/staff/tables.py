@@ -111,7 +111,7 @@ class StaffAuditEntry(SQLModel, table=True):
     on what, with what outcome and from where. Never a typed username that matched no account (it may be a
     password: `username_hash` holds a keyed hash instead), a reason's text, a message or a token.
 
-    Migration 0006 adds triggers: UPDATE and TRUNCATE are refused, and DELETE too unless the same transaction has
+    Migration 0007 adds triggers: UPDATE and TRUNCATE are refused, and DELETE too unless the same transaction has
     written a `staff_audit_purge` row naming an instant the row is older than (the retention purge, the one delete
     the log allows)."""
 

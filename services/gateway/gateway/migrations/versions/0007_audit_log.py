@@ -7,8 +7,8 @@
   `staff_audit_purge` row of the same transaction names. On PostgreSQL one trigger function serves all three
   (plpgsql); on SQLite, which has no TRUNCATE, two triggers RAISE(ABORT).
 
-Revision ID: 0006_audit_log
-Revises: 0005_two_factor
+Revision ID: 0007_audit_log
+Revises: 0006_role_heartbeats
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from alembic import op
 
 from shared.db import UtcDateTime
 
-revision = "0006_audit_log"
-down_revision = "0005_two_factor"
+revision = "0007_audit_log"
+down_revision = "0006_role_heartbeats"
 branch_labels = None
 depends_on = None
 
