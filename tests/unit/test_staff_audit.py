@@ -25,7 +25,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from gateway import migrations
-from gateway.api import deliveries, errors, staff_accounts, staff_auth, staff_two_factor
+from gateway.api import deliveries, errors, staff_accounts, staff_auth, staff_two_factor, system_health
 from gateway.api import staff as staff_api
 from gateway.delivery_reports import RetryRefused
 from gateway.errors import SchedulerUnavailable
@@ -36,6 +36,7 @@ from gateway.staff.audit import Action, Actor, AuditLog, Event, Outcome, TargetK
 from gateway.staff.audit_repository import AuditFilter
 from gateway.staff.tables import StaffAuditEntry
 from gateway.staff_client import CalendarRefused
+from gateway.system_health.report import DeadLetterNotFound, DeadLetterOut
 from gateway.web import staff as staff_pages
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
@@ -102,6 +103,25 @@ class FakeDeliveries:
         return DeliveryRetried(delivery_id=delivery_id, message="Sent again.", retried_at=START)
 
 
+class FakeHealth:
+    """The dead letters as SystemHealth gives them: one letter, `dl-1`; any other id is gone."""
+
+    def dead_letters(self) -> list[DeadLetterOut]:
+        return [self._letter("dl-1")]
+
+    def requeue(self, letter_id: str) -> DeadLetterOut:
+        return self._letter(letter_id)
+
+    def discard(self, letter_id: str) -> DeadLetterOut:
+        return self._letter(letter_id)
+
+    @staticmethod
+    def _letter(letter_id: str) -> DeadLetterOut:
+        if letter_id != "dl-1":
+            raise DeadLetterNotFound(f"There is no dead letter {letter_id}.")
+        return DeadLetterOut(id=letter_id, queue="notifier.events", type="booking.confirmed", reason="rejected")
+
+
 @dataclass
 class Office:
     client: TestClient
@@ -136,10 +156,11 @@ def office(tmp_path: Path) -> Iterator[Office]:
     calendar = FakeCalendar()
     app = FastAPI()
     errors.install(app)
-    for part in (staff_auth, staff_accounts, staff_two_factor, staff_api, deliveries, staff_pages):
+    for part in (staff_auth, staff_accounts, staff_two_factor, staff_api, deliveries, system_health, staff_pages):
         app.include_router(part.router)
     app.state.gateway = SimpleNamespace(engine=engine, settings=GatewaySettings(), calendars=calendar,
-                                        feeds=FeedTokens(engine, clock), deliveries=FakeDeliveries())
+                                        feeds=FeedTokens(engine, clock), deliveries=FakeDeliveries(),
+                                        health=FakeHealth())
     app.state.staff_accounts = accounts
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Office(client, engine, clock, calendar, audit, Phone(clock))
@@ -526,3 +547,15 @@ def test_the_staff_pages_record_what_the_api_records(office: Office) -> None:
         ("sign_in", "ok", "anna", None), ("calendar_read", "ok", "anna", "3"),
         ("booking_attended", "unanswered", "anna", str(booking)), ("sign_out", "ok", "anna", None)]
     assert {r.source for r in office.rows()[written:]} == {"testclient"}
+
+
+def test_dead_letters_listed_requeued_and_discarded_are_recorded(office: Office) -> None:
+    office.sign_in("admin")
+
+    assert office.client.get("/v1/staff/dead-letters").status_code == 200
+    assert office.client.post("/v1/staff/dead-letters/dl-1/requeue").status_code == 200
+    assert office.client.post("/v1/staff/dead-letters/dl-2/discard").status_code == 404
+
+    assert [(r.action, r.outcome, r.target_kind, r.target_id, _detail(r)) for r in office.rows()[-3:]] == [
+        ("dead_letters_read", "ok", None, None, {}), ("dead_letter_requeued", "ok", "dead_letter", "dl-1", {}),
+        ("dead_letter_discarded", "refused", "dead_letter", "dl-2", {"code": "dead_letter_not_found"})]

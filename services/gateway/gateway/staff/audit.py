@@ -74,6 +74,9 @@ class Action(StrEnum):
     DELIVERY_REPORT_READ = "delivery_report_read"
     FAILED_DELIVERIES_READ = "failed_deliveries_read"
     DELIVERY_RETRIED = "delivery_retried"
+    DEAD_LETTERS_READ = "dead_letters_read"
+    DEAD_LETTER_REQUEUED = "dead_letter_requeued"
+    DEAD_LETTER_DISCARDED = "dead_letter_discarded"
     AUDIT_READ = "audit_read"
     AUDIT_EXPORTED = "audit_exported"
     # The gateway refused a signed-in staff member a route (an admin's, another counsellor's calendar).
@@ -94,6 +97,7 @@ class TargetKind(StrEnum):
     LOCATION = "location"
     APPOINTMENT_TYPE = "appointment_type"
     DELIVERY = "delivery"
+    DEAD_LETTER = "dead_letter"
 
 
 # Codes, counts, days and field names only: never free text a person typed.
