@@ -14,7 +14,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gateway.api.staff_deps import COOKIE_NAME
+from gateway.feeds import FeedTokens
 from gateway.settings import GatewaySettings
+from gateway.slots import SlotClient
 from gateway.staff.accounts import CurrentSession, StaffAccounts
 from gateway.staff.sessions import csrf_matches
 from gateway.staff_client import StaffClient
@@ -33,11 +35,14 @@ class Desk:
     accounts: StaffAccounts
     calendars: StaffClient
     settings: GatewaySettings
+    slots: SlotClient  # the free times a booking may move to
+    feeds: FeedTokens
 
 
 def desk(request: Request) -> Desk:
     gateway = request.app.state.gateway
-    return Desk(accounts=request.app.state.staff_accounts, calendars=gateway.calendars, settings=gateway.settings)
+    return Desk(accounts=request.app.state.staff_accounts, calendars=gateway.calendars, settings=gateway.settings,
+                slots=gateway.slots, feeds=gateway.feeds)
 
 
 def language(request: Request, chosen: str | None = None) -> str:
