@@ -99,7 +99,8 @@ def counsellor_account(system: System, username: str, counsellor_id: int) -> Non
 def test_a_counsellor_sets_an_absence_over_a_booked_day_and_moves_the_booking_with_the_picker(
         lotse: System, new_context: NewContext) -> None:
     """On the whole system (the browser tests' running one): the client's manage page shows the new time. Then
-    the absence is removed again (the system is shared) and a calendar feed issued, axe-core on each page."""
+    the absence is removed again (the system is shared), the weekly hours previewed (not saved) and a calendar feed
+    issued, axe-core on each page."""
     counsellor_account(lotse, "anna", 1)  # Anna of the demo calendar
     with httpx.Client(base_url=lotse.url, timeout=10) as client:
         slot = client.get("/v1/slots", params={"language": "de", "counsellor": "Anna"}).json()["slots"][0]
@@ -164,9 +165,16 @@ def test_a_counsellor_sets_an_absence_over_a_booked_day_and_moves_the_booking_wi
         client_page.wait_for_timeout(200)
     expect(when).to_have_text(f"{new_day}, {new_time}")
 
-    page.goto("/staff/absences")  # the absence goes again: the running system is shared with other tests
+    page.goto(f"/staff/absences?start={booked_day}")  # the absence goes again: the system is shared
     page.get_by_role("button", name="Entfernen").first.click()
     expect(page.get_by_role("status")).to_have_text("Die Abwesenheit ist entfernt.")
+
+    page.get_by_role("link", name="Wochenzeiten").click()
+    expect(page.get_by_role("heading", name="Wochenzeiten", level=1)).to_be_visible()
+    audit("weekly hours", page)
+    page.get_by_role("button", name="Erst die Woche zeigen").click()
+    expect(page.get_by_role("heading", name="Die Woche mit diesen Zeiten (noch nicht gespeichert)")).to_be_visible()
+    audit("weekly hours previewed", page)
 
     page.get_by_role("link", name="Kalender-Feed").click()
     audit("feed", page)

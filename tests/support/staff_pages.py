@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
@@ -42,10 +42,16 @@ from shared.contracts.staff import (
     OutcomeAction,
     RefusalKind,
     RemoveExceptionAction,
+    RuleIn,
+    RuleOut,
+    RulesAnswer,
+    RulesData,
+    SetRulesAction,
     StaffAction,
     StaffBooking,
     StaffException,
     StaffLocation,
+    StaffWindow,
     WeekAction,
     WeekAnswer,
     WeekData,
@@ -85,6 +91,26 @@ def standard_calendar() -> list[tuple[int, StaffBooking]]:
 
 
 ALIASES = {ANNA: "Anna", BOGDAN: "Bogdan"}
+PLACES = {ROSTOCK.location_id: ROSTOCK, PHONE_LINE.location_id: PHONE_LINE}
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def standard_rules() -> dict[int, list[RuleIn]]:
+    """Anna's weekly hours: Monday and Wednesday 09:00-16:00 at Rostock 1, Friday 10:00-14:00 by phone."""
+    return {ANNA: [RuleIn(location_id=1, weekday=0, start="09:00", end="16:00"),
+                   RuleIn(location_id=1, weekday=2, start="09:00", end="16:00"),
+                   RuleIn(location_id=6, weekday=4, start="10:00", end="14:00")]}
+
+
+def windows(rules: list[RuleIn], monday: date) -> list[StaffWindow]:
+    made = []
+    for day in (monday + timedelta(days=n) for n in range(7)):
+        for rule in rules:
+            if rule.weekday == day.weekday():
+                start, end = (datetime.combine(day, time.fromisoformat(t), BERLIN) for t in (rule.start, rule.end))
+                made.append(StaffWindow(day=day, start=start, end=end, location=PLACES[rule.location_id],
+                                        source="rule"))
+    return made
 
 
 def free_time(counsellor: int, start: datetime, location: StaffLocation = ROSTOCK) -> Slot:
@@ -111,6 +137,7 @@ class FakeCalendars:
     bookings: list[tuple[int, StaffBooking]] = field(default_factory=standard_calendar)
     free: list[Slot] = field(default_factory=standard_free_times)
     absences: list[tuple[int, StaffException]] = field(default_factory=list)
+    rules: dict[int, list[RuleIn]] = field(default_factory=standard_rules)
     down: bool = False
     broken: bool = False  # a bug of ours behind the page
     asked: list[StaffAction] = field(default_factory=list)
@@ -132,6 +159,8 @@ class FakeCalendars:
             raise SchedulerUnavailable("The calendar did not answer in time.")
         if isinstance(action, AddExceptionAction | RemoveExceptionAction):
             return self._exception(staff, action)  # type: ignore[return-value]
+        if isinstance(action, SetRulesAction):
+            return self._set_rules(staff, action)  # type: ignore[return-value]
         if isinstance(action, WeekAction):
             if not staff.may_access_calendar(action.counsellor_id):
                 raise CalendarRefused(RefusalKind.FORBIDDEN, "forbidden", "Not your calendar.")
@@ -142,7 +171,8 @@ class FakeCalendars:
                       and e.first_day <= monday + timedelta(days=6) and e.last_day >= monday]
             return WeekAnswer(data=WeekData(counsellor_id=action.counsellor_id,
                                             counsellor_alias=ALIASES.get(action.counsellor_id, "Dora"),
-                                            week_start=monday, timezone=action.timezone, windows=[],
+                                            week_start=monday, timezone=action.timezone,
+                                            windows=windows(self.rules.get(action.counsellor_id, []), monday),
                                             bookings=shown, exceptions=absent))  # type: ignore[return-value]
         assert isinstance(action, CancelAction | OutcomeAction | MoveAction)
         index, owner, booking = next(((i, o, b) for i, (o, b) in enumerate(self.bookings)
@@ -179,6 +209,20 @@ class FakeCalendars:
         moved = booking.model_copy(update={"start": slot.start, "end": slot.end, "needs_attention": False})
         self.bookings[index] = (owner, moved)
         return BookingChangeAnswer(operation="move", data=BookingChangeData(booking=moved))
+
+    def _set_rules(self, staff: Staff, action: SetRulesAction) -> RulesAnswer:
+        if not staff.may_access_calendar(action.counsellor_id):
+            raise CalendarRefused(RefusalKind.FORBIDDEN, "forbidden", "Not your calendar.")
+        if any(rule.location_id not in PLACES for rule in action.rules):
+            raise CalendarRefused(RefusalKind.INVALID, "unknown_location", "No such location.")
+        for one in action.rules:
+            for other in action.rules:
+                if one is not other and one.weekday == other.weekday and one.start < other.end \
+                        and other.start < one.end:
+                    raise CalendarRefused(RefusalKind.INVALID, "overlapping_rules", "Two rules overlap.")
+        self.rules[action.counsellor_id] = list(action.rules)
+        return RulesAnswer(data=RulesData(counsellor_id=action.counsellor_id, rules=[
+            RuleOut(rule_id=number, **rule.model_dump()) for number, rule in enumerate(action.rules, start=1)]))
 
     def _exception(self, staff: Staff, action: AddExceptionAction | RemoveExceptionAction) -> ExceptionAnswer:
         if not staff.may_access_calendar(action.counsellor_id):

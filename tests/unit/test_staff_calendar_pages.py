@@ -14,7 +14,7 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
-from shared.contracts.staff import AddExceptionAction, MoveAction
+from shared.contracts.staff import AddExceptionAction, MoveAction, RuleIn, SetRulesAction
 from tests.support.staff_pages import (
     ANNA,
     StaffDesk,
@@ -22,6 +22,7 @@ from tests.support.staff_pages import (
     staff_desk,
     standard_calendar,
     standard_free_times,
+    standard_rules,
 )
 from tests.unit.test_staff_pages import FORM_EXPIRED, csrf_of, seen, sign_in
 
@@ -42,6 +43,7 @@ def browser(desk: StaffDesk) -> Iterator[TestClient]:
     """A fresh browser (German), on a calendar as it starts: appointments, free times, no absences."""
     calendars = desk.calendars
     calendars.bookings, calendars.free, calendars.absences = standard_calendar(), standard_free_times(), []
+    calendars.rules = standard_rules()
     calendars.down = calendars.broken = False
     calendars.asked.clear()
     calendars.searched.clear()
@@ -213,6 +215,75 @@ def test_a_wrong_absence_is_said_at_its_field_and_nothing_is_saved(browser: Test
     assert desk.calendars.absences == []
 
 
+# --- weekly hours ----------------------------------------------------------------------------------------------------
+
+def hours_form(csrf: str, do: str, **rows: tuple[str, str, str]) -> dict[str, str]:
+    """The hours form as sent: every row empty but those given (`d0r0=("09:00", "16:00", "1")`)."""
+    form = {"csrf": csrf, "do": do}
+    for weekday in range(7):
+        for number in range(2):
+            start, end, place = rows.get(f"d{weekday}r{number}", ("", "", ""))
+            form |= {f"d{weekday}r{number}_start": start, f"d{weekday}r{number}_end": end,
+                     f"d{weekday}r{number}_location": place}
+    return form
+
+
+def test_the_hours_form_starts_from_the_hours_the_calendar_shows(browser: TestClient) -> None:
+    sign_in(browser)
+    page = browser.get("/staff/hours")
+    assert page.status_code == 200
+    assert 'id="d0r0_start" name="d0r0_start" type="time" value="09:00"' in page.text
+    assert 'id="d4r0_end" name="d4r0_end" type="time" value="14:00"' in page.text
+    assert 'id="d1r0_start" name="d1r0_start" type="time" value=""' in page.text
+    assert '<option value="6" selected>Telefon</option>' in page.text
+    assert "Montag Von (1) Bis (1) Ort (1)" in seen(page)
+
+
+def test_the_preview_shows_the_week_and_saves_nothing(browser: TestClient, desk: StaffDesk) -> None:
+    csrf = sign_in(browser)
+    response = browser.post("/staff/hours", data=hours_form(csrf, "preview", d1r0=("10:00", "12:00", "1"),
+                                                           d1r1=("13:00", "15:00", "6")))
+    assert response.status_code == 200
+    text = seen(response)
+    assert ("Die Woche mit diesen Zeiten (noch nicht gespeichert) Montag keine Zeiten Dienstag 10:00–12:00, Rostock 1 "
+            "(vor Ort); 13:00–15:00, Telefon (am Telefon) Mittwoch keine Zeiten") in text
+    assert 'id="d1r1_start" name="d1r1_start" type="time" value="13:00"' in response.text  # the form kept
+    assert desk.calendars.rules == standard_rules()
+
+
+def test_saving_replaces_the_weekly_hours(browser: TestClient, desk: StaffDesk) -> None:
+    csrf = sign_in(browser)
+    response = browser.post("/staff/hours", data=hours_form(csrf, "save", d1r0=("10:00", "12:00", "1")))
+    assert response.status_code == 303 and response.headers["location"] == "/staff/hours?done=saved"
+    assert desk.calendars.asked[-1] == SetRulesAction(counsellor_id=ANNA, rules=[
+        RuleIn(location_id=1, weekday=1, start="10:00", end="12:00")])
+    page = browser.get(response.headers["location"])
+    assert "Die Wochenzeiten sind gespeichert." in seen(page)
+    assert 'id="d1r0_start" name="d1r0_start" type="time" value="10:00"' in page.text
+
+
+@pytest.mark.parametrize("row", [("12:00", "10:00", "1"), ("10:00", "", "1"), ("9 Uhr", "12:00", "1"),
+                                 ("10:00", "12:00", ""), ("10:00", "12:00", "99")])
+def test_a_wrong_line_of_hours_is_marked_and_nothing_saved(browser: TestClient, desk: StaffDesk,
+                                                           row: tuple[str, str, str]) -> None:
+    csrf = sign_in(browser)
+    response = browser.post("/staff/hours", data=hours_form(csrf, "save", d2r1=row))
+    assert response.status_code == 422
+    assert 'aria-invalid="true" aria-describedby="d2r1-error"' in response.text
+    assert "Bitte prüfen Sie die markierten Zeilen" in seen(response)
+    assert desk.calendars.rules == standard_rules()
+
+
+def test_hours_the_calendar_refuses_are_said_with_the_preview(browser: TestClient, desk: StaffDesk) -> None:
+    csrf = sign_in(browser)
+    response = browser.post("/staff/hours", data=hours_form(csrf, "save", d0r0=("09:00", "12:00", "1"),
+                                                           d0r1=("11:00", "14:00", "6")))
+    assert response.status_code == 422
+    assert "Der Kalender hat diese Zeiten abgelehnt" in seen(response)
+    assert "Montag 09:00–12:00, Rostock 1 (vor Ort); 11:00–14:00, Telefon (am Telefon)" in seen(response)
+    assert desk.calendars.rules == standard_rules()
+
+
 # --- the private calendar feed ---------------------------------------------------------------------------------------
 
 def test_the_feed_address_is_shown_once_and_stops_when_revoked(browser: TestClient, desk: StaffDesk) -> None:
@@ -238,14 +309,15 @@ def test_the_feed_address_is_shown_once_and_stops_when_revoked(browser: TestClie
 
 # --- every new page: no session, a stale form, no calendar, the calendar away ----------------------------------------
 
-PAGES = [MOVE, "/staff/absences", "/staff/feed"]
-FORMS = [MOVE, "/staff/absences", "/staff/absences/100/remove", "/staff/feed", "/staff/feed/revoke"]
+PAGES = [MOVE, "/staff/hours", "/staff/absences", "/staff/feed"]
+FORMS = [MOVE, "/staff/hours", "/staff/absences", "/staff/absences/100/remove", "/staff/feed",
+         "/staff/feed/revoke"]
 
 
-@pytest.mark.parametrize("path", PAGES + FORMS)
-def test_without_a_session_the_calendar_pages_send_to_sign_in(browser: TestClient, desk: StaffDesk,
+@pytest.mark.parametrize(("method", "path"), [("GET", path) for path in PAGES] + [("POST", path) for path in FORMS])
+def test_without_a_session_the_calendar_pages_send_to_sign_in(browser: TestClient, desk: StaffDesk, method: str,
                                                               path: str) -> None:
-    response = browser.request("POST" if path in FORMS and path not in PAGES else "GET", path)
+    response = browser.request(method, path, data={"csrf": "x"} if method == "POST" else None)
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
     assert desk.calendars.asked == [] and desk.calendars.searched == []
 
@@ -254,33 +326,39 @@ def test_without_a_session_the_calendar_pages_send_to_sign_in(browser: TestClien
 def test_a_calendar_form_without_the_sessions_token_changes_nothing(browser: TestClient, desk: StaffDesk,
                                                                     path: str) -> None:
     sign_in(browser)
-    response = browser.post(path, data={"csrf": "stale", "slot_id": THURSDAY_NINE, "first_day": "2025-04-02"})
+    response = browser.post(path, data={"csrf": "stale", "slot_id": THURSDAY_NINE, "first_day": "2025-04-02",
+                                        "do": "save"})
     assert response.status_code == 403 and FORM_EXPIRED in seen(response)
     assert desk.calendars.asked == []
 
 
-@pytest.mark.parametrize("path", ["/staff/absences", "/staff/feed"])
-def test_an_admin_has_no_absences_or_feed_of_their_own(browser: TestClient, path: str) -> None:
+@pytest.mark.parametrize("path", ["/staff/hours", "/staff/absences", "/staff/feed"])
+def test_an_admin_has_no_hours_absences_or_feed_of_their_own(browser: TestClient, path: str) -> None:
     csrf = sign_in(browser, "admin")
     for response in (browser.get(path), browser.post(path, data={"csrf": csrf, "first_day": "2025-04-02"})):
         assert response.status_code == 404 and "Dieses Konto hat keinen eigenen Kalender." in seen(response)
 
 
-@pytest.mark.parametrize("path", [f"{MOVE}?day=2025-04-03", "/staff/absences"])
+@pytest.mark.parametrize(("path", "after_a_change"), [
+    (f"{MOVE}?day=2025-04-03", "Die Änderung kann trotzdem ausgeführt worden sein"),
+    ("/staff/absences", "Die Änderung kann trotzdem ausgeführt worden sein"),
+    ("/staff/hours", "Der Kalender antwortet gerade nicht. Es wurde nichts geändert."),  # asked before the change
+])
 def test_when_the_calendar_does_not_answer_the_calendar_pages_say_so(browser: TestClient, desk: StaffDesk,
-                                                                     path: str) -> None:
+                                                                     path: str, after_a_change: str) -> None:
     csrf = sign_in(browser)
     desk.calendars.down = True
     page = browser.get(path)
     assert page.status_code == 503 and "Der Kalender antwortet gerade nicht." in seen(page)
     change = browser.post(path.split("?")[0], data={"csrf": csrf, "slot_id": THURSDAY_NINE,
-                                                    "first_day": "2025-04-02"})
-    assert change.status_code == 503 and "Die Änderung kann trotzdem ausgeführt worden sein" in seen(change)
+                                                    "first_day": "2025-04-02", "do": "save"})
+    assert change.status_code == 503 and after_a_change in seen(change)
 
 
 def test_the_calendar_pages_speak_english(browser: TestClient) -> None:
     sign_in(browser)
     for path, heading in ((f"{MOVE}?lang=en", "Move appointment"), ("/staff/absences?lang=en", "Absences"),
+                          ("/staff/hours?lang=en", "Weekly hours"),
                           ("/staff/feed?lang=en", "Calendar feed")):
         page = browser.get(path)
         assert '<html lang="en">' in page.text and f"<h1>{heading}</h1>" in page.text
