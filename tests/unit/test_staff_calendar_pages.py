@@ -142,6 +142,14 @@ def test_an_admin_is_offered_every_counsellors_free_times(browser: TestClient, d
     assert desk.calendars.searched[-1]["counsellor"] is None
 
 
+def test_an_appointment_no_longer_confirmed_offers_no_times(browser: TestClient, desk: StaffDesk) -> None:
+    csrf = sign_in(browser)
+    assert browser.post(f"/staff/appointments/{WEDNESDAY}/cancel", data={"csrf": csrf}).status_code == 303
+    page = browser.get(f"{MOVE}?on=2025-04-02")
+    assert page.status_code == 409 and "Dieser Termin ist nicht mehr bestätigt" in seen(page)
+    assert desk.calendars.searched == []
+
+
 def test_a_move_page_for_no_booking_is_a_404_page(browser: TestClient) -> None:
     sign_in(browser)
     page = browser.get("/staff/bookings/not-a-booking/move")

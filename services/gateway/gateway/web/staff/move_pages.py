@@ -23,7 +23,7 @@ from gateway.staff.accounts import CurrentSession
 from gateway.staff_client import AlreadyCarriedOut, CalendarRefused
 from gateway.web.booking_page import LAST_WEEK
 from gateway.web.catalogs import N_
-from gateway.web.move_page import _day, _number
+from gateway.web.move_page import choice_day, choice_number
 from gateway.web.slot_rows import day_label, days_with_times, groups_by_place, local_day, parts_of_day, slot_row
 from gateway.web.staff.access import current_session, desk, form_refused, language, to_sign_in
 from gateway.web.staff.appointments import AppointmentRow, appointment_row
@@ -66,20 +66,28 @@ def _picker(request: Request, lang: str, current: CurrentSession, booking_id: st
     except ValueError:
         return render("message.html", lang, 404, here=base, errors=["refused.unknown_booking"], **context)
     _now, today, zone = local_today(request)
-    shown_on = _day(on)
+    shown_on = choice_day(on)
+    first = today + timedelta(days=7 * week)
+
+    def away() -> HTMLResponse:
+        return render("message.html", lang, 503, here=base, errors=["scheduler_away"],
+                      headers={"Retry-After": "60"}, **context)
+
     try:
         alias, appointment = _whose(request, current, booking, shown_on, lang)
-        first = today + timedelta(days=7 * week)
-        try:
-            found: list[Slot] = desk(request).slots.search(first, first + timedelta(days=6), counsellor=alias,
-                                                           for_booking=booking)
-        except InvalidSearch:
-            found = []  # past the horizon, or the booking is no longer confirmed: nothing to offer
     except SchedulerUnavailable:
-        return render("message.html", lang, 503, here=base, errors=["scheduler_away"], headers={"Retry-After": "60"},
-                      **context)
+        return away()
     except CalendarRefused:
         return render("message.html", lang, 404, here=base, errors=["no_calendar"], **context)
+    if appointment is not None and appointment.state != "confirmed":
+        return render("message.html", lang, 409, here=base, errors=["refused.not_confirmed"], **context)
+    try:
+        found: list[Slot] = desk(request).slots.search(first, first + timedelta(days=6), counsellor=alias,
+                                                       for_booking=booking)
+    except SchedulerUnavailable:
+        return away()
+    except InvalidSearch:
+        found = []  # past the horizon, or the booking was cancelled meanwhile: nothing to offer
     keep = f"on={shown_on.isoformat()}&" if shown_on else ""
     context.update(
         here=f"{base}?{keep}week={week}" + (f"&day={day}" if day else ""), base=base, keep=keep, week=week,
@@ -110,8 +118,8 @@ def move_choices(request: Request, booking_id: str, on: str = "", week: str = "0
     current = current_session(request)
     if current is None:
         return to_sign_in(request)
-    return _picker(request, language(request), current, booking_id, on, _number(week, LAST_WEEK), _day(day),
-                   _number(part, 99), chosen=first)
+    return _picker(request, language(request), current, booking_id, on, choice_number(week, LAST_WEEK), choice_day(day),
+                   choice_number(part, 99), chosen=first)
 
 
 @router.post("/staff/bookings/{booking_id}/move", response_model=None)
@@ -124,7 +132,7 @@ def move(request: Request, booking_id: str, csrf: Field = "", slot_id: Field = "
     refused = form_refused(request, lang, current, csrf)
     if refused is not None:
         return refused
-    weeks, chosen_day, screen = _number(week, LAST_WEEK), _day(day), _number(part, 99)
+    weeks, chosen_day, screen = choice_number(week, LAST_WEEK), choice_day(day), choice_number(part, 99)
     if not re.match(SLOT_ID_PATTERN, slot_id):
         return _picker(request, lang, current, booking_id, on, weeks, chosen_day, screen, errors=["choose_slot"],
                        status=422)
