@@ -243,7 +243,7 @@ def test_the_hours_form_starts_from_the_hours_the_calendar_shows(browser: TestCl
     assert 'id="d0r0_start" name="d0r0_start" type="time" value="09:00"' in page.text
     assert 'id="d4r0_end" name="d4r0_end" type="time" value="14:00"' in page.text
     assert 'id="d1r0_start" name="d1r0_start" type="time" value=""' in page.text
-    assert '<option value="6" selected>Telefon</option>' in page.text
+    assert '<option value="6" selected>Telefon (am Telefon)</option>' in page.text
     assert "Montag Von (1) Bis (1) Ort (1)" in seen(page)
 
 

@@ -117,7 +117,8 @@ def _page(request: Request, lang: str, current: CurrentSession, rows: list[Row],
           done: str | None = None) -> HTMLResponse:
     return render("hours.html", lang, status, here="/staff/hours", errors=errors, staff=current.staff,
                   csrf=current.csrf_token, rows=rows, weekdays=[say(lang, f"weekday.{n}") for n in range(7)],
-                  places=sorted(places.items(), key=lambda item: item[1].alias),
+                  places=[(key, f"{place.alias} ({_mode(place, lang)})")
+                          for key, place in sorted(places.items(), key=lambda item: item[1].alias)],
                   preview=_preview(rows, places, lang) if preview else None,
                   notice="done.hours_saved" if done == "saved" else None)
 
