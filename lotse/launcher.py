@@ -158,12 +158,24 @@ def welcome(gateway: GatewaySettings, notifier: NotifierSettings, logs: Path) ->
         lines.append(f"SMS are not sent; they are recorded in {_shown_path(notifier.var_dir / 'sms-sink.jsonl')}")
     lines += [
         f"Each role logs to {_shown_path(logs)}/<role>.log; only warnings and errors are shown here.",
-        "Staff sign in through the JSON API under /v1/staff/ (POST /v1/staff/login). The first admin account:",
+        "Staff sign in through the JSON API under /v1/staff/ (POST /v1/staff/login); admins then set up two-factor",
+        "sign-in (POST /v1/staff/two-factor/enrolment, README: Staff sign-in). The first admin account:",
         f"  {_shown_path(sys.executable)} -m gateway create-admin --username NAME",
         "",
-        f"Lotse is running: {local}   (figures for admins: {local}/metrics; stop with Ctrl-C)",
+        _metrics_line(gateway, notifier),
+        "",
+        f"Lotse is running: {local}   (stop with Ctrl-C)",
     ]
     return lines
+
+
+def _metrics_line(gateway: GatewaySettings, notifier: NotifierSettings) -> str:
+    """Where Prometheus scrapes each role (internal ports, never the clients' address; 0 is off)."""
+    ports = {"gateway": gateway.gateway_metrics_port, "notifier": notifier.notifier_metrics_port,
+             "beat": notifier.notifier_beat_metrics_port}
+    served = ", ".join(f"{role} :{port}" for role, port in ports.items() if port)
+    return (f"Prometheus metrics (internal ports on {gateway.metrics_host}, README \"Metrics\"): {served or 'off'}; "
+            "the scheduler's on SCHEDULER_METRICS_PORT")
 
 
 def run(gateway: GatewaySettings, notifier: NotifierSettings, demo: bool = True) -> int:

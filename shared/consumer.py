@@ -20,6 +20,7 @@ from shared.contracts import Envelope, UnknownMessage, parse
 from shared.db import is_outage
 from shared.inbox import already_processed, remember_processed
 from shared.logging import correlation_id
+from shared.metrics import MESSAGES_HANDLED, REDELIVERIES, dead_lettered
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class Consumer:
             envelope = parse(raw)
         except UnknownMessage as exc:
             log.error("%s: dead-lettered a message: %s", self.service, exc)
+            dead_lettered(self.service, "unknown_message")
             self.dead_letter(raw, str(exc))
             return
         token = correlation_id.set(envelope.correlation_id)
@@ -84,9 +86,11 @@ class Consumer:
                     raise
                 except Exception as exc:
                     log.exception("%s: handler for %s failed; dead-lettered", self.service, envelope.type)
+                    dead_lettered(self.service, "handler_failed")
                     self.dead_letter(raw, f"handler failed: {type(exc).__name__}")
             else:
                 log.error("%s: dead-lettered %s v%s: no handler here", self.service, envelope.type, envelope.version)
+                dead_lettered(self.service, "no_handler")
                 self.dead_letter(raw, f"{self.service} has no handler for {envelope.type}")
         finally:
             correlation_id.reset(token)
@@ -125,7 +129,10 @@ class Consumer:
                         envelope.type, envelope.message_id, attempt + 1)
         if handled:
             log.info("%s: handled %s", self.service, envelope.type)
+            MESSAGES_HANDLED.labels(self.service, envelope.type).inc()  # a type this service handles: a known few
             self.after_commit()
+        else:
+            REDELIVERIES.labels(self.service).inc()
 
     def _attempt(self, envelope: Envelope) -> bool:
         """One transaction: the inbox row and the handler's work. False for a message already processed."""

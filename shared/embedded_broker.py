@@ -1,9 +1,11 @@
 """The server-less broker of the embedded default: a kombu virtual transport of our own on one SQLite file.
 
 It implements kombu's virtual-transport hooks (`_new_queue`, `_put`, `_get`, `_size`, `_purge`) on a table of
-messages; kombu routes exchanges and bindings in memory per connection. A message is deleted when it is handed
-out (one `DELETE … RETURNING`), so the file keeps no payload longer than needed; like kombu's own SQL transport it
-is at-most-once under a crash. RabbitMQ is the production broker.
+messages. Exchanges and bindings are kept in the file too, as RabbitMQ keeps them on the server: kombu's own
+routing tables live in the memory of the process that declared them, so a process that publishes without declaring
+(Celery beat sends its ticks to an exchange it never declared) would route into nothing. A message is deleted when
+it is handed out (one `DELETE … RETURNING`), so the file keeps no payload longer than needed; like kombu's own SQL
+transport it is at-most-once under a crash. RabbitMQ is the production broker.
 
 `BROKER_URL=sqla+sqlite:///path` (the form Lotse has always documented) selects it: the file is the path, the
 transport is this module's, passed to kombu and Celery by name (`transport=`, `broker_transport`).
@@ -37,6 +39,10 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS lotse_broker_messages ("
     " id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, payload TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS lotse_broker_messages_queue ON lotse_broker_messages (queue, id)",
+    "CREATE TABLE IF NOT EXISTS lotse_broker_exchanges (name TEXT PRIMARY KEY, type TEXT NOT NULL)",
+    # pattern: the exchange type's compiled form of the routing key ('' for none), as kombu's tables hold it.
+    "CREATE TABLE IF NOT EXISTS lotse_broker_bindings (exchange TEXT NOT NULL, routing_key TEXT NOT NULL,"
+    " pattern TEXT NOT NULL, queue TEXT NOT NULL, PRIMARY KEY (exchange, routing_key, pattern, queue))",
 )
 _TAKE = ("DELETE FROM lotse_broker_messages WHERE id = "
          "(SELECT id FROM lotse_broker_messages WHERE queue = ? ORDER BY id LIMIT 1) RETURNING payload")
@@ -68,6 +74,60 @@ class Channel(virtual.Channel):
 
     def _new_queue(self, queue: str, **kwargs: Any) -> None:
         """Queues need no row of their own: a queue is the messages that name it."""
+
+    def exchange_declare(self, exchange: str | None = None, type: str = "direct",
+                         durable: bool = False, auto_delete: bool = False, arguments: Any = None,
+                         nowait: bool = False, passive: bool = False) -> None:
+        if passive:
+            self._adopt(exchange)
+        super().exchange_declare(exchange, type, durable, auto_delete, arguments, nowait, passive)
+        if exchange and not passive:
+            with self.lock:
+                self.db.execute("INSERT OR IGNORE INTO lotse_broker_exchanges (name, type) VALUES (?, ?)",
+                                (exchange, type or "direct"))
+
+    def queue_bind(self, queue: str, exchange: str | None = None, routing_key: str = "", arguments: Any = None,
+                   **kwargs: Any) -> None:
+        exchange = exchange or "amq.direct"
+        self._adopt(exchange)
+        super().queue_bind(queue, exchange, routing_key, arguments, **kwargs)
+        key, pattern, _ = self.typeof(exchange).prepare_bind(queue, exchange, routing_key, arguments)
+        with self.lock:
+            self.db.execute("INSERT OR IGNORE INTO lotse_broker_bindings (exchange, routing_key, pattern, queue)"
+                            " VALUES (?, ?, ?, ?)", (exchange, key or "", pattern or "", queue))
+
+    def queue_unbind(self, queue: str, exchange: str | None = None, routing_key: str = "", arguments: Any = None,
+                     **kwargs: Any) -> None:
+        super().queue_unbind(queue, exchange, routing_key, arguments, **kwargs)
+        with self.lock:
+            self.db.execute("DELETE FROM lotse_broker_bindings WHERE queue = ? AND exchange = ? AND routing_key = ?",
+                            (queue, exchange or "amq.direct", routing_key or ""))
+
+    def _delete(self, queue: str, *args: Any, **kwargs: Any) -> None:
+        """A deleted queue leaves neither messages nor bindings behind (kombu's hook, called by `queue_delete`)."""
+        self._purge(queue)
+        with self.lock:
+            self.db.execute("DELETE FROM lotse_broker_bindings WHERE queue = ?", (queue,))
+
+    def typeof(self, exchange: str, default: str = "direct") -> Any:
+        self._adopt(exchange)
+        return super().typeof(exchange, default)
+
+    def get_table(self, exchange: str) -> list[tuple[str, str | None, str]]:
+        """The exchange's bindings as every process declared them, not only this one."""
+        with self.lock:
+            rows = self.db.execute("SELECT routing_key, pattern, queue FROM lotse_broker_bindings"
+                                   " WHERE exchange = ? ORDER BY rowid", (exchange,)).fetchall()
+        return [(key, pattern or None, queue) for key, pattern, queue in rows]
+
+    def _adopt(self, exchange: str | None) -> None:
+        """An exchange another process declared becomes known here with its type (kombu asks for it by name)."""
+        if not exchange or exchange in self.state.exchanges:
+            return
+        with self.lock:
+            row = self.db.execute("SELECT type FROM lotse_broker_exchanges WHERE name = ?", (exchange,)).fetchone()
+        if row is not None:
+            super().exchange_declare(exchange, row[0], durable=True)
 
     def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
         with self.lock:

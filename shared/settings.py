@@ -64,6 +64,9 @@ def _known_zone(value: str) -> str:
 
 
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+# A role's internal port for Prometheus; 0 switches it off. Each role has its own default so that the embedded
+# default's roles, all on one machine, do not collide.
+MetricsPort = Annotated[int, Field(ge=0, le=65535)]
 DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
 
 
@@ -79,6 +82,9 @@ class CommonSettings(BaseSettings):
     # How long the gateway waits for a reply, and so how long a reply is worth sending.
     slots_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Where each role serves /metrics (its <ROLE>_METRICS_PORT): loopback by default, never the clients' address.
+    # A container sets 0.0.0.0 so that Prometheus on the compose network can scrape it (ports not published).
+    metrics_host: str = "127.0.0.1"
 
     @model_validator(mode="after")
     def _embedded_broker_by_default(self) -> Self:

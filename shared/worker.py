@@ -18,6 +18,7 @@ from kombu import Message, Queue
 
 from shared.consumer import Consumer, Stopping
 from shared.messaging import MESSAGE_TASK, Publisher, origin_queue
+from shared.metrics import dead_lettered
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ def register_message_task(app: Celery, consumer: Consumer, publisher: Publisher)
             # fails (the broker went away) hand it back to its queue.
             log.exception("%s: a message failed outside its handler", consumer.service)
             try:
+                dead_lettered(consumer.service, "task_failed")
                 consumer.dead_letter(raw, f"failed: {type(exc).__name__}")
             except Exception:  # noqa: BLE001 - the broker decides: redelivered, or dead-lettered at its limit
                 raise Reject("could not be dead-lettered", requeue=True) from None
@@ -86,6 +88,7 @@ def dead_letter_received(app: Celery, message: Message, reason: str) -> None:
     (the broker went away) it is handed back to its queue, not dropped."""
     queue = origin_queue(app.main or "", message.delivery_info.get("routing_key"))
     log.error("%s: dead-lettered a message from %s: %s", app.main, queue, reason)
+    dead_lettered(app.main or "", "malformed")
     try:
         _DEAD_LETTERS[app].publish_dead_letter_message(message.body, message.content_type, message.content_encoding,
                                                        message.headers, queue, reason)

@@ -17,6 +17,14 @@ from shared.contracts.bookings import (
 from shared.contracts.common import Mode, PublicLocation, Slot, Topic
 from shared.contracts.contacts import ContactPreferences, ContactPreferencesChanged, ContactRegistered, SafeWindow
 from shared.contracts.deliveries import ContactUnreachable, DeliveryStatusReported, SmsReceived
+from shared.contracts.delivery_reports import (
+    DeliveriesReported,
+    DeliveriesReportRequested,
+    DeliveryRetried,
+    DeliveryRetryRequested,
+    FailedDeliveriesListed,
+    FailedDeliveriesRequested,
+)
 from shared.contracts.envelope import Envelope, Payload, UnknownMessage, WrongPayload, parse, wrap
 from shared.contracts.erasure import ClientErasureRequested
 from shared.contracts.previews import SmsPreview, SmsPreviewed, SmsPreviewRequested
@@ -42,8 +50,14 @@ __all__ = [
     "ContactUnreachable",
     "Conversation",
     "CounsellorRequested",
+    "DeliveriesReportRequested",
+    "DeliveriesReported",
+    "DeliveryRetried",
+    "DeliveryRetryRequested",
     "DeliveryStatusReported",
     "Envelope",
+    "FailedDeliveriesListed",
+    "FailedDeliveriesRequested",
     "FeedRequested",
     "Meeting",
     "Mode",

@@ -1,10 +1,12 @@
-"""A counsellor in Chromium: signs in, sees their week, marks an appointment as attended; sets an absence over a
-booked day and moves the booking with the picker, which the client's manage page then shows. axe-core finds no
-violation on any page on the way, and no page asks another origin for anything.
+"""A counsellor in Chromium: signs in, sees their week, marks an appointment as attended; an admin signs in with the
+code of an authenticator app (pyotp), makes an account whose one-time link a new colleague uses, who then sets up
+two-factor sign-in; a counsellor sets an absence over a booked day and moves the booking with the picker, which the
+client's manage page then shows. axe-core finds no violation on any page on the way, and no page asks another
+origin for anything.
 
-The first test has the staff pages in process (tests/support/staff_pages: real sign-in on SQLite, the scheduler a
-fake of our StaffClient port, so an appointment has begun at a fixed time) served by uvicorn; the second needs the
-real scheduler and client pages and uses the browser tests' running system (tests/browser/conftest.py)."""
+The first two tests have the staff pages in process (tests/support/staff_pages: real sign-in on SQLite, the
+scheduler a fake of our StaffClient port, so an appointment has begun at a fixed time) served by uvicorn; the last
+needs the real scheduler and client pages and uses the browser tests' running system (tests/browser/conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
+import pyotp
 import pytest
 from gateway.settings import GatewaySettings
 from gateway.staff.accounts import StaffAccounts
@@ -81,6 +85,83 @@ def test_a_counsellor_signs_in_sees_the_week_and_marks_an_appointment_attended(c
             context.close()
 
     assert desk.calendars.status_of(1) == "attended"
+    assert found == {}, "\n".join(f"{name}:\n{lines}" for name, lines in found.items())
+    assert requests.foreign(url) == [], "a page asked another origin"
+
+
+def test_an_admin_signs_in_with_a_code_and_manages_accounts_and_a_new_colleague_sets_up_two_factor_sign_in(
+        chrome: Browser, desk: StaffDesk) -> None:
+    requests = RequestLog()
+    found: dict[str, str] = {}
+
+    def audit(name: str, page: Page) -> None:
+        page.wait_for_load_state()
+        violations = axe_violations(page)
+        if violations:
+            found[name] = describe(violations)
+
+    def app_code(secret: str) -> str:
+        desk.clock.advance(seconds=30)  # a step no code was used in yet
+        return pyotp.TOTP(secret).at(int(desk.clock().timestamp()))
+
+    with serving(desk.app) as url:
+        context = chrome.new_context(base_url=url, viewport=DESKTOP, locale="de-DE", bypass_csp=True)
+        context.set_default_timeout(15_000)
+        context.on("request", requests.record)
+        try:
+            page = context.new_page()
+            page.goto("/admin/accounts")
+            page.get_by_label("Benutzername").fill("admin")
+            page.get_by_label("Passwort").fill(PASSWORD)
+            page.get_by_role("button", name="Anmelden").click()
+            expect(page.get_by_role("heading", name="Anmeldecode")).to_be_visible()
+            audit("code step", page)
+            page.get_by_label("Code").fill(app_code(desk.secrets["admin"]))
+            page.get_by_role("button", name="Anmelden").click()
+
+            expect(page.get_by_role("heading", name="Konten der Mitarbeitenden", level=1)).to_be_visible()
+            audit("accounts", page)
+            page.get_by_label("Benutzername").fill("carla")
+            page.get_by_label("Name, den Kolleginnen und Kollegen sehen").fill("Carla")
+            page.get_by_label("Nummer der Beratungsperson im Kalender (nur für die Beratung)").fill("7")
+            page.get_by_role("button", name="Konto anlegen").click()
+            expect(page.get_by_role("heading", name="Einmal-Link für carla")).to_be_visible()
+            audit("account created", page)
+            link = urlsplit(page.locator("code.link").inner_text())  # PUBLIC_BASE_URL's, not the test server's
+
+            page.get_by_role("row").filter(has_text="anna").get_by_role("link", name="Deaktivieren …").click()
+            expect(page.get_by_role("heading", name="anna deaktivieren?")).to_be_visible()
+            audit("deactivate question", page)
+            page.get_by_role("link", name="Nein, zurück zu den Konten").click()
+            page.goto("/staff/two-factor")
+            expect(page.get_by_text("Verbleibende Wiederherstellungscodes: 10.")).to_be_visible()
+            audit("two-factor sign-in on", page)
+            page.get_by_role("button", name="Abmelden").click()
+
+            page.goto(f"{link.path}?{link.query}")
+            expect(page.get_by_role("heading", name="Neues Passwort setzen")).to_be_visible()
+            audit("new password from a link", page)
+            page.get_by_label("Neues Passwort (mindestens 12 Zeichen)").fill("seven unrelated words make it")
+            page.get_by_label("Neues Passwort noch einmal").fill("seven unrelated words make it")
+            page.get_by_role("button", name="Passwort setzen").click()
+            page.get_by_label("Benutzername").fill("carla")
+            page.get_by_label("Passwort").fill("seven unrelated words make it")
+            page.get_by_role("button", name="Anmelden").click()
+            expect(page.get_by_role("heading", name="Mein Tag")).to_be_visible()
+
+            page.goto("/staff/two-factor")
+            page.get_by_role("button", name="Zwei-Faktor-Anmeldung einrichten").click()
+            expect(page.get_by_role("img", name="QR-Code für Ihre Authenticator-App")).to_be_visible()
+            audit("set-up with the QR code", page)
+            secret = page.locator("code.secret").inner_text().replace(" ", "")
+            page.get_by_label("Code aus Ihrer App").fill(app_code(secret))
+            page.get_by_role("button", name="Zwei-Faktor-Anmeldung einschalten").click()
+            expect(page.get_by_role("heading", name="Wiederherstellungscodes")).to_be_visible()
+            expect(page.locator(".codes li")).to_have_count(10)
+            audit("recovery codes", page)
+        finally:
+            context.close()
+
     assert found == {}, "\n".join(f"{name}:\n{lines}" for name, lines in found.items())
     assert requests.foreign(url) == [], "a page asked another origin"
 

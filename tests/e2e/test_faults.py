@@ -50,6 +50,7 @@ def _env(tmp_path: Path, services_env: dict[str, str], twilio_url: str) -> dict[
         "TWILIO_API_BASE_URL": twilio_url,
         "LOTSE_ENV": "production",
         "DISPATCH_EVERY_SECONDS": str(TICK_SECONDS),  # the beat's tick, shortened: tests wait for ticks
+        "SMS_RETRY_BASE_SECONDS": "3",  # the first retry after 1.5–3 s, not 15–30 s: the test waits for retries
         "QUIET_HOURS_START": "00:00",  # no quiet hours: texts go out whatever the hour the test runs at
         "QUIET_HOURS_END": "00:00",
     })

@@ -1,4 +1,5 @@
-"""The gateway's OpenAPI document holds for what the running gateway answers: schemathesis generates requests for
+"""The gateway's whole OpenAPI document (served on its internal port, staff routes included; the public
+/openapi.json is a part of it) holds for what the running gateway answers: schemathesis generates requests for
 every operation from the document (valid and invalid ones) and checks each answer.
 
 Issue "Lotse 5/7": no server error, no status the document does not declare for the operation, and every body
@@ -32,28 +33,37 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.support.staff import PASSWORD, create_staff
-from tests.support.system import System, running_system_in_own_dir
+from tests.support.staff import create_staff, sign_in_staff
+from tests.support.system import System, free_port, running_system_in_own_dir
 
 EXAMPLES_PER_OPERATION = 8  # per generation mode (valid and invalid input)
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance,
           response_headers_conformance]
-# A signed-in run leaves these out: they end the session (logout) or lock the account after a few wrong current
-# passwords, and everything after them would only see 401. The anonymous run covers them.
-ENDS_SESSION = {("POST", "/v1/staff/logout"), ("POST", "/v1/staff/password")}
+# A signed-in run leaves these out: they end the session (logout; an admin deactivating an account or resetting its
+# two-factor sign-in ends that account's sessions, the counsellor's run's among them) or lock the account after a
+# few wrong current passwords, and everything after them would only see 401. The anonymous run covers them.
+ENDS_SESSION = {("POST", "/v1/staff/logout"), ("POST", "/v1/staff/password"),
+                ("POST", "/v1/staff/accounts/{staff_id}/deactivate"),
+                ("POST", "/v1/staff/accounts/{staff_id}/two-factor/reset")}
 
 
 @pytest.fixture(scope="module")
 def system() -> Iterator[System]:
-    with running_system_in_own_dir("lotse-contract-", {"SLOTS_TIMEOUT_SECONDS": "5"}) as running:
+    with running_system_in_own_dir("lotse-contract-", {"SLOTS_TIMEOUT_SECONDS": "5",
+                                                       "GATEWAY_METRICS_PORT": str(free_port())}) as running:
         create_staff(running, "create-admin", "--username", "admin")
         create_staff(running, "create-staff", "--username", "anna", "--role", "counsellor", "--counsellor-id", "1")
         yield running
 
 
+def whole_document(system: System) -> str:
+    """The whole OpenAPI document is on the gateway's internal port (gateway.internal)."""
+    return f"http://127.0.0.1:{system.env['GATEWAY_METRICS_PORT']}/openapi.json"
+
+
 @pytest.fixture(scope="module")
 def schema(system: System) -> schemathesis.BaseSchema:
-    return schemathesis.openapi.from_url(f"{system.url}/openapi.json")
+    return schemathesis.openapi.from_url(whole_document(system))
 
 
 @dataclass
@@ -75,10 +85,9 @@ def sessions(system: System) -> dict[str | None, Credentials]:
 
 def sign_in(system: System, username: str) -> Credentials:
     """Headers and cookies of a signed-in staff member (session cookie and CSRF header)."""
-    response = httpx.post(f"{system.url}/v1/staff/login", json={"username": username, "password": PASSWORD},
-                          timeout=30)
-    assert response.status_code == 200, response.text
-    return {"X-Lotse-CSRF": response.json()["csrf_token"]}, dict(response.cookies)
+    with httpx.Client(base_url=system.url, timeout=30) as http:
+        csrf = sign_in_staff(http, username)  # an admin sets up two-factor sign-in at the first sign-in
+        return {"X-Lotse-CSRF": csrf}, dict(http.cookies)
 
 
 def fuzz(system: System, schema: schemathesis.BaseSchema, username: str | None, credentials: Credentials) -> Run:
@@ -145,7 +154,7 @@ def test_boundary_values_of_every_parameter_are_answered_as_declared(system: Sys
     if cookies:
         options += ["-H", "Cookie: " + "; ".join(f"{name}={value}" for name, value in cookies.items())]
         options += [item for _method, path in sorted(ENDS_SESSION) for item in ("--exclude-path", path)]
-    command = [str(Path(sys.executable).with_name("schemathesis")), "run", f"{system.url}/openapi.json",
+    command = [str(Path(sys.executable).with_name("schemathesis")), "run", whole_document(system), "--url", system.url,
                "--phases", "coverage", "--checks", ",".join(check.__name__ for check in CHECKS), "--seed", "1",
                "--no-color", *options]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False, cwd=system.var_dir)
@@ -203,7 +212,7 @@ def test_a_body_that_is_not_utf8_is_a_declared_400_on_staff_routes(system: Syste
         response = admin.post("/v1/staff/appointment-types", content=b'{"topic": "\xff"}',
                               headers={"Content-Type": "application/json"})
     assert response.status_code == 400 and response.json()["code"] == "invalid_request"
-    declared = httpx.get(f"{system.url}/openapi.json", timeout=30).json()["paths"]
+    declared = httpx.get(whole_document(system), timeout=30).json()["paths"]
     assert "400" in declared["/v1/staff/appointment-types"]["post"]["responses"]
     problem = declared["/v1/staff/appointment-types"]["post"]["responses"]["422"]["content"]["application/json"]
     assert problem["schema"] == {"$ref": "#/components/schemas/Problem"}

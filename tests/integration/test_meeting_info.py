@@ -45,7 +45,7 @@ from shared.contracts.staff import (
     UpdateTypeAction,
 )
 from tests.support.demo_scheduler import BERLIN, Clock, announced, berlin, demo_scheduler, send
-from tests.support.staff import PASSWORD, create_staff
+from tests.support.staff import create_staff, sign_in_staff
 from tests.support.system import System, poll, running_system_in_own_dir, wait_for_status
 
 ANNA, CSILLA = 1, 3
@@ -275,8 +275,7 @@ def test_a_thai_speaker_books_through_the_api_with_a_mediator(public: httpx.Clie
 
 def test_an_admin_writes_the_way_in_and_new_bookings_show_it(system: System, public: httpx.Client) -> None:
     with httpx.Client(base_url=system.url, timeout=30) as admin:
-        login = admin.post("/v1/staff/login", json={"username": "admin", "password": PASSWORD})
-        admin.headers["X-Lotse-CSRF"] = login.json()["csrf_token"]
+        sign_in_staff(admin, "admin")
         refused = admin.patch(f"/v1/staff/locations/{ROSTOCK}", json={"directions": "Ruf +49 151 2345678 an"})
         assert refused.status_code == 422, refused.text
         changed = admin.patch(f"/v1/staff/locations/{ROSTOCK}", json={"directions": "Hof, Klingel 2"})

@@ -194,7 +194,7 @@ def test_scheduler_rows_of_the_revision_before_head_are_intact_and_usable_at_hea
             session.commit()  # over the appointment carried over: the guard of 0001 is still there
 
 
-NOTIFIER_ROWS: dict[str, list[dict[str, Any]]] = {  # as a database at 0002 holds them
+NOTIFIER_ROWS: dict[str, list[dict[str, Any]]] = {  # as a database at 0003 holds them
     "contacts": [{"booking_id": "4b1c0a52-0000-4000-8000-000000000001", "phone_ciphertext": "sealed-phone",
                   "phone_hash": "a" * 64, "manage_token_ciphertext": "sealed-token", "language": "de",
                   "reminders": True, "safe_window": '{"days": ["mon"], "start": "10:00", "end": "18:00"}',
@@ -205,7 +205,7 @@ NOTIFIER_ROWS: dict[str, list[dict[str, Any]]] = {  # as a database at 0002 hold
     "reminders": [{"key": "4b1c0a52:1:reminder:1440", "booking_id": "4b1c0a52-0000-4000-8000-000000000001",
                    "kind": "reminder", "language": "de", "due_at": T0 + timedelta(days=1),
                    "not_after": T0 + timedelta(days=2), "status": "sending", "attempts": 1, "outcome": None,
-                   "phone_ciphertext": None, "phone_context": None, "created_at": T0}],
+                   "phone_ciphertext": None, "phone_context": None, "created_at": T0, "params": None}],
     "deliveries": [{"reminder_id": 1, "attempt": 1, "booking_id": "4b1c0a52-0000-4000-8000-000000000001",
                     "ref": "ref-1", "provider": "twilio", "status": "sending", "provider_sid": "SM" + "0" * 32,
                     "error_code": None, "to_masked": "+49 *** 12", "segments": 1, "created_at": T0,
@@ -222,9 +222,9 @@ NOTIFIER_ROWS: dict[str, list[dict[str, Any]]] = {  # as a database at 0002 hold
 def test_notifier_rows_of_the_revision_before_head_are_intact_and_usable_at_head(
         engines: dict[str, Engine]) -> None:
     engine = engines["notifier"]
-    assert _revision_before_head(notifier.migrations) == "0002_sms_budget", \
+    assert _revision_before_head(notifier.migrations) == "0003_sms_replies", \
         "a new notifier migration: write NOTIFIER_ROWS as the revision before it holds them"
-    notifier.migrations.upgrade(engine, "0002_sms_budget")
+    notifier.migrations.upgrade(engine, "0003_sms_replies")
     _write(engine, NOTIFIER_ROWS)
 
     notifier.migrations.upgrade(engine)
@@ -246,6 +246,9 @@ def test_notifier_rows_of_the_revision_before_head_are_intact_and_usable_at_head
                                params='{"also": "en"}'))
         session.commit()
         assert sorted(session.exec(select(n.Reminder.params)).all(), key=str) == [None, None, '{"also": "en"}']
+        # 0004: a delivery carried over has its message's language; none was delivered or retried yet.
+        assert session.exec(select(n.Delivery.language, n.Delivery.delivered_at, n.Delivery.retried_at)
+                            ).one() == ("de", None, None)
         session.add(n.Delivery(reminder_id=99, ref="ref-2", provider="twilio", status="queued"))
         with pytest.raises(IntegrityError, match=r"(?i)foreign key"):
             session.commit()  # no such reminder: the foreign key is still there
@@ -289,7 +292,7 @@ def _made_by_create_all(engine: Engine, classes: list[type[SQLModel]]) -> None:
     then.create_all(engine, tables=[table for table in then.sorted_tables if table.name in names])
 
 
-GATEWAY_HEAD = "0004_moves_and_meetings"
+GATEWAY_HEAD = "0005_two_factor"
 
 
 def _version(engine: Engine) -> list[str]:
@@ -326,25 +329,34 @@ def test_gateway_database_made_by_create_all_is_stamped_and_its_rows_stay_usable
     assert _version(engine) == [GATEWAY_HEAD]
 
 
-GATEWAY_ROWS_0003: dict[str, list[dict[str, Any]]] = {  # as a database at 0003 holds them
+GATEWAY_ROWS_0004: dict[str, list[dict[str, Any]]] = {  # as a database at 0004 holds them
     "booking_requests": [{**GATEWAY_ROWS["booking_requests"][0], "phone_hash": "7" * 64,
                           "starts_at": T0 + timedelta(days=3)}],
     "rate_events": [{"scope": "book-tel-h", "subject": "7" * 64, "at": T0}],
+    "staff_accounts": GATEWAY_ROWS["staff_accounts"],
 }
 
 
 def test_gateway_rows_of_the_revision_before_head_are_intact_and_usable_at_head(engines: dict[str, Engine]) -> None:
     engine = engines["gateway"]
-    assert _revision_before_head(gateway.migrations) == "0003_sms_conversations", \
-        "a new gateway migration: write GATEWAY_ROWS_0003 as the revision before it holds them"
-    gateway.migrations.upgrade(engine, "0003_sms_conversations")
-    _write(engine, GATEWAY_ROWS_0003)
+    assert _revision_before_head(gateway.migrations) == "0004_moves_and_meetings", \
+        "a new gateway migration: write GATEWAY_ROWS_0004 as the revision before it holds them"
+    gateway.migrations.upgrade(engine, "0004_moves_and_meetings")
+    _write(engine, GATEWAY_ROWS_0004)
 
     gateway.migrations.upgrade(engine)
 
     assert _version(engine) == [GATEWAY_HEAD]
-    _read_back(engine, [gateway_tables.BookingRequest, gateway_tables.RateEvent], GATEWAY_ROWS_0003)
+    _read_back(engine, [gateway_tables.BookingRequest, gateway_tables.RateEvent, staff_tables.StaffAccount],
+               GATEWAY_ROWS_0004)
     with Session(engine) as session:
+        # 0005: the admin carried over has no two-factor sign-in, so its next sign-in asks it to set one up.
+        admin = session.exec(select(staff_tables.StaffAccount)).one()
+        assert (admin.totp_secret_ciphertext, admin.totp_enabled_at, admin.totp_last_step) == (None, None, None)
+        session.add(staff_tables.RecoveryCode(staff_id=admin.id, code_hash="a" * 64, created_at=T0))
+        session.add(staff_tables.PasswordReset(token_hash="b" * 64, staff_id=admin.id, created_at=T0,
+                                               expires_at=T0 + timedelta(hours=24)))
+        session.commit()
         row = session.exec(select(gateway_tables.BookingRequest)).one()
         # 0004: no move, no meeting known yet, and the conversation every booking had before the choice existed.
         assert (row.move_json, row.meeting_json, row.conversation) == (None, None, "own_language")

@@ -15,14 +15,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.system import System, poll, running_system_in_own_dir
+from tests.support.system import System, free_port, poll, running_system_in_own_dir
 
 CACHE_SECONDS = 60
 
 
 @pytest.fixture(scope="module")
 def system() -> Iterator[System]:
-    with running_system_in_own_dir("lotse-slot-answers-", {"SLOTS_CACHE_SECONDS": str(CACHE_SECONDS)}) as running:
+    # /metrics is on the gateway's internal port (gateway.internal).
+    with running_system_in_own_dir("lotse-slot-answers-", {"SLOTS_CACHE_SECONDS": str(CACHE_SECONDS),
+                                                           "GATEWAY_METRICS_PORT": str(free_port())}) as running:
         yield running
 
 
@@ -32,10 +34,11 @@ def client(system: System) -> Iterator[httpx.Client]:
         yield http
 
 
-def searches(client: httpx.Client) -> dict[str, float]:
+def searches(system: System) -> dict[str, float]:
     """lotse_gateway_slot_searches_total by answer (asked, shared, remembered)."""
+    metrics = f"http://127.0.0.1:{system.env['GATEWAY_METRICS_PORT']}/metrics"
     found = re.findall(r'^lotse_gateway_slot_searches_total\{answer="(\w+)"\} ([0-9.e+]+)$',
-                       client.get("/metrics").text, re.MULTILINE)
+                       httpx.get(metrics, timeout=30).text, re.MULTILINE)
     return {answer: float(value) for answer, value in found}
 
 
@@ -58,15 +61,15 @@ def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]
 def test_the_same_question_asked_at_once_reaches_the_scheduler_once_and_is_then_remembered(
         client: httpx.Client, system: System) -> None:
     params = question(2, "ro")
-    before = searches(client)
+    before = searches(system)
     with ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(lambda _n: slot_ids(client, params), range(16)))
     assert all(answer == answers[0] for answer in answers) and answers[0]
-    first = delta(before, searches(client))
+    first = delta(before, searches(system))
     assert first["asked"] >= 1 and first["asked"] + first["shared"] + first["remembered"] == 16
     assert first["asked"] < 16  # answers were shared or remembered instead of asked again
     slot_ids(client, params)
-    assert delta(before, searches(client))["remembered"] == first["remembered"] + 1
+    assert delta(before, searches(system))["remembered"] == first["remembered"] + 1
 
 
 def book(client: httpx.Client, slot_id: str, phone: str) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """The staff pages in process: the real StaffAccounts on a throw-away SQLite database (argon2 with small parameters,
-so sign-ins are fast) and a fake of our StaffClient and SlotClient ports, which answer from a list of appointments,
-absences and free times and decide changes the way the scheduler does (attended / no-show once begun, cancel
-before, a move to a free time of a calendar the person may change, an absence keeping and listing the appointments
-it covers). For tests/unit/test_staff_pages.py, test_staff_calendar_pages.py and the staff browser test, which
-serves the same app with uvicorn."""
+so sign-ins are fast; a clock tests move; the admin has two-factor sign-in, its secret kept here) and a fake of our
+StaffClient and SlotClient ports, which answer from a list of appointments, absences, weekly hours and free times
+and decide changes the way the scheduler does (attended / no-show once begun, cancel before, a move to a free time
+of a calendar the person may change, an absence keeping and listing the appointments it covers). For
+tests/unit/test_staff_pages.py, test_staff_calendar_pages.py and the staff browser test, which serves the same app
+with uvicorn."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import pyotp
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from gateway import migrations
@@ -56,6 +58,7 @@ from shared.contracts.staff import (
     WeekAnswer,
     WeekData,
 )
+from shared.crypto import DataCipher, generate_data_key
 from shared.db import make_engine
 
 # Monday 31 March 2025, 10:30 in Berlin: the first Monday of summer time (the clocks went forward on Sunday).
@@ -261,19 +264,49 @@ def _berlin_day(moment: datetime) -> date:
 
 
 @dataclass
+class DeskClock:
+    """The accounts' clock (and so the calendar pages' today): NOW until a test moves it on."""
+
+    now: datetime = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
 class StaffDesk:
     app: FastAPI
     accounts: StaffAccounts
     calendars: FakeCalendars
+    clock: DeskClock
+    secrets: dict[str, str] = field(default_factory=dict)  # username -> TOTP secret, as the phone keeps it
+
+    def enrol(self, username: str) -> list[str]:
+        """Sets up two-factor sign-in for the account as its owner does (the code of this time step confirms it)
+        and returns its recovery codes."""
+        staff_id = next(a.staff.id for a in self.accounts.list_accounts() if a.staff.username == username)
+        self.secrets[username] = self.accounts.begin_enrolment(staff_id).secret
+        return self.accounts.confirm_enrolment(staff_id, self.code(username, advance=False), "127.0.0.1")
+
+    def code(self, username: str, advance: bool = True) -> str:
+        """What the authenticator app shows: a time step later than any code used before (the clock moves 30 s),
+        since the gateway takes each step's code once."""
+        if advance:
+            self.clock.advance(seconds=30)
+        return pyotp.TOTP(self.secrets[username]).at(int(self.clock().timestamp()))
 
 
 @contextmanager
 def staff_desk(tmp_path: Path, engine: Engine | None = None) -> Iterator[StaffDesk]:
-    """The pages' app with an admin (`admin`) and two counsellors (`anna`: 1, `bogdan`: 2), password PASSWORD; on
-    a new SQLite database unless given an engine."""
+    """The pages' app with an admin (`admin`, two-factor sign-in on) and two counsellors (`anna`: 1, `bogdan`: 2),
+    password PASSWORD; on a new SQLite database unless given an engine."""
     engine = engine or make_engine(f"sqlite:///{tmp_path / 'gateway.sqlite'}")
     migrations.upgrade(engine)
-    accounts = StaffAccounts(engine, lambda: NOW, hasher=CHEAP)
+    clock = DeskClock()
+    accounts = StaffAccounts(engine, clock, hasher=CHEAP, cipher=DataCipher.from_text(generate_data_key()))
     accounts.create("admin", "Admin", "admin", PASSWORD)
     accounts.create("anna", "Anna", "counsellor", PASSWORD, counsellor_id=ANNA)
     accounts.create("bogdan", "Bogdan", "counsellor", PASSWORD, counsellor_id=BOGDAN)
@@ -286,7 +319,9 @@ def staff_desk(tmp_path: Path, engine: Engine | None = None) -> Iterator[StaffDe
                                    feeds=FeedTokens(engine, lambda: NOW))
     app.state.gateway = gateway
     app.state.staff_accounts = accounts
+    made = StaffDesk(app, accounts, calendars, clock)
+    made.enrol("admin")
     try:
-        yield StaffDesk(app, accounts, calendars)
+        yield made
     finally:
         engine.dispose()

@@ -44,6 +44,10 @@ ROOMY_LIMITS = {name: "1000000" for name in (
     "SEARCHES_PER_ADDRESS_MINUTE", "SMS_DAILY_BUDGET")}
 
 
+METRICS_PORTS = ("GATEWAY_METRICS_PORT", "SCHEDULER_METRICS_PORT", "NOTIFIER_METRICS_PORT",
+                 "NOTIFIER_BEAT_METRICS_PORT")
+
+
 def roomy_limits(settings_class: type[BaseSettings]) -> dict[str, int]:
     """ROOMY_LIMITS as keyword arguments of a settings class (those of its fields it has)."""
     return {name.lower(): int(value) for name, value in ROOMY_LIMITS.items()
@@ -56,7 +60,10 @@ def base_env(var_dir: Path, port: int, extra: Mapping[str, str] | None = None) -
                 "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1", **ROOMY_LIMITS,
                 # No quiet hours: a notice (a cancellation, a move) goes out whatever the hour the test runs at;
                 # quiet hours are pinned by tests with a clock of their own (tests/unit/test_reminder_planning.py).
-                "QUIET_HOURS_START": "00:00", "QUIET_HOURS_END": "00:00"})
+                "QUIET_HOURS_START": "00:00", "QUIET_HOURS_END": "00:00",
+                # No internal metrics ports: several systems run at once on one machine; a test that scrapes one
+                # sets its port in `extra` (free_port()).
+                **{name: "0" for name in METRICS_PORTS}})
     for key in ("GATEWAY_DATABASE_URL", "SCHEDULER_DATABASE_URL", "NOTIFIER_DATABASE_URL"):
         env.pop(key, None)
     env.update(extra or {})

@@ -52,6 +52,19 @@ from shared.contracts.contacts import (
     phone_context,
 )
 from shared.contracts.deliveries import ContactUnreachable, DeliveryStatusReported, SmsReceived, inbound_phone_context
+from shared.contracts.delivery_reports import (
+    AccountBanner,
+    DayCounts,
+    DeliveriesReported,
+    DeliveriesReportRequested,
+    DeliveryRetried,
+    DeliveryRetryRequested,
+    ErrorCount,
+    ErrorExplained,
+    FailedDeliveriesListed,
+    FailedDeliveriesRequested,
+    FailedDelivery,
+)
 from shared.contracts.envelope import _REGISTRY, register
 from shared.contracts.previews import SmsPreview, SmsPreviewed, SmsPreviewRequested
 from shared.contracts.sms import OfferedTime, SmsReplyRequested, conversation_context
@@ -131,6 +144,26 @@ def examples() -> list[Payload]:
         FeedRequested(request_id=BOOKING, counsellor_id=3, date_from=date(2026, 5, 1), date_to=date(2026, 11, 1),
                       reply_to="gateway.replies.0123456789ab"),
         CounsellorRequested(request_id=BOOKING, counsellor_id=99, reply_to="gateway.replies.0123456789ab"),
+        DeliveriesReportRequested(date_from=date(2026, 6, 1), date_to=date(2026, 7, 1),
+                                  reply_to="gateway.replies.0123456789ab"),
+        DeliveriesReported(
+            date_from=date(2026, 6, 1), date_to=date(2026, 6, 2), timezone="Europe/Berlin", total=3,
+            by_status={"queued": 0, "sending": 0, "sent": 0, "delivered": 2, "undelivered": 1, "failed": 0},
+            by_language={"ro": 3}, by_error=[ErrorCount(error=ErrorExplained(
+                code="30003", reason="The phone could not be reached.", action="Call the client.", retryable=False),
+                count=1)], delivery_rate=0.6667, median_seconds_to_delivered=4.5,
+            daily=[DayCounts(day=date(2026, 6, 1), counts={"delivered": 2, "undelivered": 1})],
+            banner=AccountBanner(kinds=["sender"], codes=["21606"], count=1,
+                                 last_at=datetime(2026, 6, 1, 9, 0, tzinfo=UTC), message="Fix the sender.")),
+        FailedDeliveriesRequested(date_from=date(2026, 6, 1), date_to=date(2026, 6, 2), limit=20,
+                                  cursor="2026-06-01T09:00:00+00:00~17", reply_to="gateway.replies.0123456789ab"),
+        FailedDeliveriesListed(items=[FailedDelivery(
+            id=17, created_at=datetime(2026, 6, 1, 9, 0, tzinfo=UTC), status="failed", kind="reminder", language="ro",
+            to_masked="+40721•••••123", error=ErrorExplained(code="30008", reason="Unknown error.",
+                                                              action="Send it again.", retryable=True),
+            retried_at=None, retry_refused=None)], next_cursor="2026-06-01T09:00:00+00:00~17"),
+        DeliveryRetryRequested(delivery_id=17, reply_to="gateway.replies.0123456789ab"),
+        DeliveryRetried(delivery_id=17, refused="too_late", message="The time for this text has passed."),
         StaffAnswered(request_id=BOOKING, message="That time is no longer free; choose another slot.",
                       refusal=StaffRefusal(kind=RefusalKind.CONFLICT, code="slot_taken", alternatives=[a_slot(11)])),
     ]

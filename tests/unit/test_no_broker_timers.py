@@ -29,7 +29,8 @@ AUTO_RETRY_OPTIONS = frozenset({"autoretry_for", "retry_backoff", "default_retry
 # Task.retry(args, kwargs, exc, throw, eta, countdown, ...): the fifth and sixth positional arguments are timers.
 RETRY_TIMER_POSITION = 4
 # The beat's own tasks: each works over all rows that are due, none carries one message.
-HOUSEKEEPING = {"notifier.dispatch_due", "notifier.reconcile", "notifier.purge_expired"}
+HOUSEKEEPING = {"notifier.dispatch_due", "notifier.reconcile", "notifier.purge_expired",
+                "notifier.count_delivery_days"}
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,10 @@ BROKEN = {
     "SLOTS_CACHE_SECONDS": "-1",
     "BOOKING_WAIT_SECONDS": "60",
     "QUICK_EXIT_URL": "javascript:alert(1)",
+    "GATEWAY_METRICS_PORT": "http",
+    "SCHEDULER_METRICS_PORT": "70000",
+    "NOTIFIER_METRICS_PORT": "-1",
+    "NOTIFIER_BEAT_METRICS_PORT": "65536",
 }
 
 
@@ -83,7 +87,7 @@ LIMITS = {"BOOKINGS_PER_ADDRESS_HOUR", "BOOKINGS_PER_ADDRESS_DAY", "BOOKINGS_PER
 
 
 def test_each_service_reads_the_common_variables_and_its_own() -> None:
-    common = {"LOTSE_ENV", "VAR_DIR", "BROKER_URL", "TIMEZONE", "SLOTS_TIMEOUT_SECONDS", "LOG_LEVEL"}
+    common = {"LOTSE_ENV", "VAR_DIR", "BROKER_URL", "TIMEZONE", "SLOTS_TIMEOUT_SECONDS", "LOG_LEVEL", "METRICS_HOST"}
 
     assert variables(GatewaySettings) == common | {"GATEWAY_DATABASE_URL", "HOST", "PORT", "PUBLIC_BASE_URL",
                                                    "DATA_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY",
@@ -91,15 +95,17 @@ def test_each_service_reads_the_common_variables_and_its_own() -> None:
                                                    "FORWARDED_ALLOW_IPS", *LIMITS, "SLOTS_CACHE_SECONDS",
                                                    "BOOKING_WAIT_SECONDS", "QUICK_EXIT_URL",
                                                    "SMS_CONVERSATION_MINUTES", "SMS_PER_PHONE_MINUTE",
-                                                   "SMS_PAUSE_MINUTES"}
+                                                   "SMS_PAUSE_MINUTES", "GATEWAY_METRICS_PORT"}
     assert variables(SchedulerSettings) == common | {"SCHEDULER_DATABASE_URL", "WORKER_CONCURRENCY",
-                                                     "SLOT_STEP_MINUTES", "TRAVEL_BUFFER_MINUTES", "VIDEO_BASE_URL"}
+                                                     "SLOT_STEP_MINUTES", "TRAVEL_BUFFER_MINUTES", "VIDEO_BASE_URL",
+                                                     "SCHEDULER_METRICS_PORT"}
     assert variables(NotifierSettings) == common | {
         "NOTIFIER_DATABASE_URL", "WORKER_CONCURRENCY", "PORT", "PUBLIC_BASE_URL", "DATA_KEY", "SMS_PROVIDER",
         "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "TWILIO_MESSAGING_SERVICE_SID",
         "TWILIO_API_BASE_URL", "CONTACT_RETENTION_DAYS", "QUIET_HOURS_START", "QUIET_HOURS_END", "SMS_SENDER_ID",
-        "SMS_SIGNATURE", "SMS_RATE_PER_SECOND", "SMS_MAX_ATTEMPTS", "NOTIFIER_PRIVATE_KEY", "SMS_ALLOWED_COUNTRIES",
-        "SMS_DAILY_BUDGET", "DISPATCH_EVERY_SECONDS"}
+        "SMS_SIGNATURE", "SMS_RATE_PER_SECOND", "SMS_MAX_ATTEMPTS", "SMS_RETRY_BASE_SECONDS", "NOTIFIER_PRIVATE_KEY",
+        "SMS_ALLOWED_COUNTRIES",
+        "SMS_DAILY_BUDGET", "DISPATCH_EVERY_SECONDS", "NOTIFIER_METRICS_PORT", "NOTIFIER_BEAT_METRICS_PORT"}
 
 
 @pytest.mark.parametrize("settings_class", SERVICES, ids=lambda c: c.__name__)

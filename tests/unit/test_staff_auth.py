@@ -6,12 +6,14 @@ with small parameters so that the many sign-ins here stay fast (one test pins th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +26,7 @@ from argon2 import PasswordHasher, Type
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from gateway import migrations
-from gateway.api import errors, staff_auth
+from gateway.api import errors, staff_accounts, staff_auth, staff_two_factor
 from gateway.api.staff_deps import COOKIE_NAME, CSRF_HEADER, CalendarStaff, cookie_is_secure
 from gateway.settings import GatewaySettings
 from gateway.staff.accounts import StaffAccounts
@@ -33,12 +35,16 @@ from gateway.staff.tables import LoginFailure, StaffAccount, StaffSession
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
+from shared.crypto import DataCipher, generate_data_key
 from shared.db import make_engine
+from tests.support.staff import Phone, sign_in_staff
 
 REPO = Path(__file__).resolve().parents[2]
 START = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"
 CHEAP = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+CIPHER_KEY = generate_data_key()
+CIPHER = DataCipher.from_text(CIPHER_KEY)
 
 
 class Clock:
@@ -68,6 +74,7 @@ class Desk:
     accounts: StaffAccounts
     clock: Clock
     engine: Engine
+    phone: Phone
 
     def login(self, username: str, password: str = PASSWORD, client: TestClient | None = None) -> httpx.Response:
         response: httpx.Response = (client or self.client).post(
@@ -75,10 +82,11 @@ class Desk:
         return response
 
     def sign_in(self, username: str, password: str = PASSWORD) -> str:
-        """Signs in and returns the CSRF token; the cookie stays in the client."""
-        response = self.login(username, password)
-        assert response.status_code == 200, response.text
-        return str(response.json()["csrf_token"])
+        """Signs in (an admin sets up two-factor sign-in first) and returns the CSRF token; the cookie stays in the
+        client, the CSRF header does not."""
+        csrf = sign_in_staff(self.client, username, password, self.phone)
+        del self.client.headers[CSRF_HEADER]
+        return csrf
 
     def session_rows(self) -> list[StaffSession]:
         with Session(self.engine) as session:
@@ -99,24 +107,42 @@ def make_app(engine: Engine, accounts: StaffAccounts, public_base_url: str = "ht
     app = FastAPI()
     errors.install(app)
     app.include_router(staff_auth.router)
+    app.include_router(staff_two_factor.router)
+    app.include_router(staff_accounts.router)
     app.include_router(calendars)
     app.state.gateway = SimpleNamespace(engine=engine, settings=GatewaySettings(public_base_url=public_base_url))
     app.state.staff_accounts = accounts
     return app
 
 
-@pytest.fixture
-def desk(tmp_path: Path) -> Iterator[Desk]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'gateway.sqlite'}")
+@functools.cache
+def _migrated_database(folder: Path) -> bytes:
+    """A migrated gateway database, made once per run: migrating takes longer than the tests that use it."""
+    engine = make_engine(f"sqlite:///{folder / 'template.sqlite'}")
     migrations.upgrade(engine)
+    engine.dispose()
+    return (folder / "template.sqlite").read_bytes()
+
+
+@contextmanager
+def open_desk(folder: Path, template_folder: Path) -> Iterator[Desk]:
+    """The desk on a fresh copy of the migrated database in `folder`."""
+    (folder / "gateway.sqlite").write_bytes(_migrated_database(template_folder))
+    engine = make_engine(f"sqlite:///{folder / 'gateway.sqlite'}")
     clock = Clock()
-    accounts = StaffAccounts(engine, clock, PasswordHasher(**CHEAP))  # type: ignore[arg-type]
+    accounts = StaffAccounts(engine, clock, PasswordHasher(**CHEAP), cipher=CIPHER)  # type: ignore[arg-type]
     accounts.create("admin", "Admin", "admin", PASSWORD)
     accounts.create("anna", "Anna", "counsellor", PASSWORD, counsellor_id=3)
     accounts.create("ben", "Ben", "counsellor", PASSWORD, counsellor_id=4)
     with TestClient(make_app(engine, accounts), raise_server_exceptions=False) as client:
-        yield Desk(client, accounts, clock, engine)
+        yield Desk(client, accounts, clock, engine, Phone(clock))
     engine.dispose()
+
+
+@pytest.fixture
+def desk(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
+    with open_desk(tmp_path, tmp_path_factory.getbasetemp()) as opened:
+        yield opened
 
 
 def with_cookie(token: str) -> dict[str, str]:
@@ -441,14 +467,17 @@ def test_real_gateway_app_serves_the_staff_routes(tmp_path: Path) -> None:
 
     engine = make_engine(f"sqlite:///{tmp_path / 'gateway.sqlite'}")
     migrations.upgrade(engine)
-    staff = StaffAccounts(engine, hasher=PasswordHasher(**CHEAP))
-    staff.create("admin", "Admin", "admin", PASSWORD)  # type: ignore[arg-type]
+    staff = StaffAccounts(engine, hasher=PasswordHasher(**CHEAP), cipher=CIPHER)  # type: ignore[arg-type]
+    staff.create("admin", "Admin", "admin", PASSWORD)
     gateway = SimpleNamespace(engine=engine, settings=GatewaySettings(public_base_url="http://127.0.0.1:8000"),
                               staff=staff, start=lambda: None, stop=lambda: None)
     with TestClient(create_app(gateway)) as client:  # type: ignore[arg-type]
         assert client.get("/v1/staff/me").status_code == 401
         assert client.post("/v1/staff/login", json={"username": "admin", "password": PASSWORD}).status_code == 200
+        assert client.get("/v1/staff/accounts").json()["code"] == "two_factor_enrolment_required"
+        sign_in_staff(client, "admin", phone=Phone())
         assert client.get("/v1/staff/accounts").status_code == 200
+        assert client.get("/v1/staff/two-factor").json()["enabled"] is True
     engine.dispose()
 
 

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from shared.contracts.staff import AddExceptionAction, MoveAction, RuleIn, SetRulesAction
 from tests.support.staff_pages import (
     ANNA,
+    PASSWORD,
     StaffDesk,
     free_time,
     staff_desk,
@@ -50,6 +51,13 @@ def browser(desk: StaffDesk) -> Iterator[TestClient]:
     with TestClient(desk.app, raise_server_exceptions=False, follow_redirects=False,
                     headers={"Accept-Language": "de-DE,de;q=0.9"}) as client:
         yield client
+
+
+def sign_in_admin(browser: TestClient, desk: StaffDesk) -> str:
+    """The admin's password, then the code of their authenticator app; returns the CSRF token."""
+    assert browser.post("/login", data={"username": "admin", "password": PASSWORD}).status_code == 303
+    assert browser.post("/login/code", data={"code": desk.code("admin")}).status_code == 303
+    return csrf_of(browser.get("/staff/password").text)
 
 
 # --- moving an appointment -------------------------------------------------------------------------------------------
@@ -136,7 +144,7 @@ def test_a_move_without_a_time_or_to_a_colleagues_time_is_refused(browser: TestC
 
 
 def test_an_admin_is_offered_every_counsellors_free_times(browser: TestClient, desk: StaffDesk) -> None:
-    sign_in(browser, "admin")
+    sign_in_admin(browser, desk)
     page = browser.get(f"{MOVE}?day=2025-04-03")
     assert page.status_code == 200 and BOGDANS_TIME in page.text
     assert desk.calendars.searched[-1]["counsellor"] is None
@@ -341,8 +349,9 @@ def test_a_calendar_form_without_the_sessions_token_changes_nothing(browser: Tes
 
 
 @pytest.mark.parametrize("path", ["/staff/hours", "/staff/absences", "/staff/feed"])
-def test_an_admin_has_no_hours_absences_or_feed_of_their_own(browser: TestClient, path: str) -> None:
-    csrf = sign_in(browser, "admin")
+def test_an_admin_has_no_hours_absences_or_feed_of_their_own(browser: TestClient, desk: StaffDesk,
+                                                             path: str) -> None:
+    csrf = sign_in_admin(browser, desk)
     for response in (browser.get(path), browser.post(path, data={"csrf": csrf, "first_day": "2025-04-02"})):
         assert response.status_code == 404 and "Dieses Konto hat keinen eigenen Kalender." in seen(response)
 

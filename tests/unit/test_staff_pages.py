@@ -315,7 +315,9 @@ def test_a_bug_behind_a_staff_page_is_a_500_staff_page(browser: TestClient, desk
 # --- admins ------------------------------------------------------------------------------------------------------
 
 def test_an_admin_lands_on_the_admin_start_page(browser: TestClient, desk: StaffDesk) -> None:
-    sign_in(browser, "admin")
+    password_step = browser.post("/login", data={"username": "admin", "password": PASSWORD})
+    assert password_step.status_code == 303 and password_step.headers["location"] == "/login/code"
+    assert browser.post("/login/code", data={"code": desk.code("admin")}).status_code == 303
     for path in ("/staff", "/admin"):
         page = browser.get(path)
         assert page.status_code == 200

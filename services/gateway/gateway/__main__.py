@@ -10,12 +10,15 @@ from __future__ import annotations
 import sys
 
 import uvicorn
+from prometheus_client import REGISTRY
 
 from gateway.api.limits import server_options
 from gateway.app import build, create_app
 from gateway.init import missing_data
+from gateway.internal import create_internal_app, serve_internal
 from gateway.settings import GatewaySettings
 from shared.logging import configure_logging
+from shared.metrics import OutboxBacklog
 from shared.private_files import owner_only_from_now
 from shared.settings import ConfigurationError, load_settings_or_exit
 
@@ -37,8 +40,10 @@ def main() -> None:
         gateway = build(settings)
     except ConfigurationError as exc:
         raise SystemExit(f"lotse: configuration error: {exc}") from None
-    uvicorn.run(create_app(gateway), host=settings.host, port=settings.port, log_config=None, access_log=False,
-                **server_options())
+    app = create_app(gateway)
+    REGISTRY.register(OutboxBacklog(gateway.engine, "gateway"))
+    serve_internal(create_internal_app(app), settings.metrics_host, settings.gateway_metrics_port)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False, **server_options())
 
 
 if __name__ == "__main__":

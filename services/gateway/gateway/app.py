@@ -19,7 +19,8 @@ from sqlmodel import Session
 
 from gateway import handlers, migrations
 from gateway.api import bookings as bookings_api
-from gateway.api import errors, health, staff_auth
+from gateway.api import deliveries as deliveries_api
+from gateway.api import errors, health, staff_accounts, staff_auth, staff_two_factor
 from gateway.api import feeds as feeds_api
 from gateway.api import slots as slots_api
 from gateway.api import sms_preview as sms_preview_api
@@ -27,8 +28,10 @@ from gateway.api import staff as staff_api
 from gateway.api import twilio as twilio_api
 from gateway.api.limits import BodySizeLimit, HeaderLimit
 from gateway.api.observe import Observe
+from gateway.api.openapi import public_description
 from gateway.api.schemas import COMMON_PROBLEMS
 from gateway.bookings import BookingService
+from gateway.delivery_reports import DeliveryReports
 from gateway.feeds import FeedTokens
 from gateway.limits import ClientLimits
 from gateway.listener import Listener
@@ -48,6 +51,7 @@ from shared.consumer import Consumer
 from shared.contracts import Envelope
 from shared.db import make_engine, wait_for_database
 from shared.messaging import Publisher, broker_connection, declare_topology_when_reachable, make_celery, queues_for
+from shared.metrics import dead_lettered
 from shared.outbox import Relay
 from shared.unit_of_work import UnitOfWork
 
@@ -56,6 +60,7 @@ HOUSEKEEPING_EVERY_SECONDS = 3600.0
 # Requests run in the server's thread pool, each with a connection while it works; the relay, the listener and
 # housekeeping hold one each. 20 covers a few dozen requests in flight without opening connections per request.
 POOL_SIZE = 20
+TITLE, VERSION = "Lotse gateway", "1"
 
 
 @dataclass
@@ -76,6 +81,7 @@ class Gateway:
     twilio: TwilioWebhooks
     sms_previews: SmsPreviewClient
     conversations: SmsConversations
+    deliveries: DeliveryReports
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
@@ -174,18 +180,21 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
     events = queues_for("gateway", settings)[0]
 
     def dead_letter(message: Message, reason: str) -> None:
+        dead_lettered("gateway", "malformed")
         publisher.publish_dead_letter_message(message.body, message.content_type, message.content_encoding,
                                               message.headers, events.name, reason)
 
     listener = Listener(broker_connection(settings), events, replies, on_event=consumer.handle,
                         on_reply=waiter.resolve, dead_letter=dead_letter)
-    staff = StaffAccounts(engine, clock)
+    staff = StaffAccounts(engine, clock, cipher=cipher)
     calendars = StaffClient(publisher, waiter, replies.name, settings.slots_timeout_seconds, on_write=slots.forget)
     feeds = FeedTokens(engine, clock)
     twilio = TwilioWebhooks(engine, cipher, relay.wake, clock, conversations, webhook_auth_token(settings))
     sms_previews = SmsPreviewClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
+    deliveries = DeliveryReports(publisher, waiter, replies.name, settings.slots_timeout_seconds, clock,
+                                 ZoneInfo(settings.timezone))
     return Gateway(settings, engine, celery, publisher, relay, consumer, listener, bookings, limits, slots, staff,
-                   calendars, feeds, twilio, sms_previews, conversations)
+                   calendars, feeds, twilio, sms_previews, conversations, deliveries)
 
 
 def create_app(gateway: Gateway) -> FastAPI:
@@ -198,19 +207,25 @@ def create_app(gateway: Gateway) -> FastAPI:
             gateway.stop()
 
     # Every operation declares the problems any request may meet (its input refused, headers too large, a part of
-    # the system away) besides its own: the OpenAPI document names every status the gateway answers.
-    app = FastAPI(title="Lotse gateway", version="1", lifespan=lifespan, docs_url="/docs", redoc_url=None,
+    # the system away) besides its own: the OpenAPI document names every status the gateway answers. The whole
+    # document is served on the internal port only (gateway.internal); /openapi.json here is the public part.
+    app = FastAPI(title=TITLE, version=VERSION, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
                   responses=COMMON_PROBLEMS)
+    public_openapi = public_description(TITLE, VERSION)
+    app.add_api_route("/openapi.json", lambda: public_openapi, include_in_schema=False)
     app.state.gateway = gateway
     app.state.staff_accounts = gateway.staff
     errors.install(app)
     app.include_router(bookings_api.router)
     app.include_router(slots_api.router)
     app.include_router(staff_auth.router)
+    app.include_router(staff_two_factor.router)
+    app.include_router(staff_accounts.router)
     app.include_router(staff_api.router)
     app.include_router(feeds_api.router)
     app.include_router(twilio_api.router)
     app.include_router(sms_preview_api.router)
+    app.include_router(deliveries_api.router)
     app.include_router(health.router)
     pages.configure(gateway.settings)
     app.include_router(pages.router)

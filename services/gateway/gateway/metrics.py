@@ -12,3 +12,6 @@ SLOT_SEARCHES = Counter("lotse_gateway_slot_searches_total",
                         "Slot searches by how they were answered: asked (of the scheduler), shared (the answer to the "
                         "same question in flight), remembered (an answer of the last SLOTS_CACHE_SECONDS)", ["answer"])
 LIMITED = Counter("lotse_gateway_limited_total", "Requests refused by a limit of gateway.limits (429)", ["limit"])
+WEBHOOK_SIGNATURE_FAILURES = Counter("lotse_gateway_webhook_signature_failures_total",
+                                     "Twilio webhooks refused because the signature was missing or did not match",
+                                     ["webhook", "problem"])

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, SecretStr, field_validator, model_va
 from gateway.forwarding import TrustedProxies, parse_networks, trusted_proxies
 from gateway.limits import ClientLimitPolicy
 from shared.crypto import parse_box_key
-from shared.settings import DatabaseUrl, DataKeySettings, PublicUrlSettings, SmsDestinationSettings
+from shared.settings import DatabaseUrl, DataKeySettings, MetricsPort, PublicUrlSettings, SmsDestinationSettings
 
 
 def _networks(value: str) -> str:
@@ -32,6 +32,8 @@ class GatewaySettings(DataKeySettings, PublicUrlSettings, SmsDestinationSettings
 
     gateway_database_url: DatabaseUrl = ""
     host: str = "127.0.0.1"
+    # The internal port (gateway.internal): /metrics and the whole OpenAPI description, on METRICS_HOST only.
+    gateway_metrics_port: MetricsPort = 9100
     # Twilio signs its webhooks with the account's auth token, or (a Webhook Setting with a SharedKey) with this
     # secret (HMAC-SHA256); a webhook the gateway cannot check with either is refused.
     twilio_auth_token: SecretStr = SecretStr("")

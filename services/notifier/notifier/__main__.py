@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from notifier import migrations
-from notifier.app import build
+from notifier.app import DISPATCH_TASK, build
+from notifier.metrics import BEAT_TICK, TICK_RECEIVED, DispatchLag, record_beat_ticks
 from notifier.rotation import DEFAULT_BATCH_SIZE, rotate
 from notifier.settings import NotifierSettings
 from shared.cipher import load_cipher
@@ -15,6 +16,7 @@ from shared.db import make_engine
 from shared.healthcheck import BEAT_SCHEDULE_NAME
 from shared.logging import configure_logging
 from shared.messaging import declare_topology_when_reachable, queues_for
+from shared.metrics import DeadLetterQueue, OutboxBacklog, serve_metrics
 from shared.private_files import owner_only_from_now
 from shared.settings import ConfigurationError, load_settings_or_exit
 from shared.worker import run_worker
@@ -72,12 +74,20 @@ def main() -> None:
         return
     declare_topology_when_reachable(settings, f"notifier-{args.command}")
     if args.command == "beat":
+        # Beat's own figures: when it last sent the dispatcher's tick (an alert fires when it falls silent), and
+        # the dead-letter queue's depth (beat runs once, so the series is not repeated per replica).
+        record_beat_ticks(DISPATCH_TASK)
+        serve_metrics(settings.notifier_beat_metrics_port, settings.metrics_host,
+                      [BEAT_TICK, DeadLetterQueue(settings)])
         schedule = settings.var_dir.resolve() / BEAT_SCHEDULE_NAME
         schedule.parent.mkdir(parents=True, exist_ok=True)
         notifier.celery.start(["beat", f"--schedule={schedule}", f"--loglevel={settings.log_level}"])
         return
     # Not woken after a notifier commit (few handlers write to the outbox): contact.unreachable waits for its
     # safety tick; staff read it on the booking later.
+    serve_metrics(settings.notifier_metrics_port, settings.metrics_host,
+                  [OutboxBacklog(notifier.engine, "notifier"), DispatchLag(notifier.engine, notifier.dispatcher.clock),
+                   TICK_RECEIVED])
     notifier.relay.start()
     notifier.dispatcher.start_background()
     run_worker(notifier.celery, "notifier", queues_for("notifier", settings), settings.worker_concurrency,

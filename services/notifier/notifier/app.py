@@ -13,9 +13,11 @@ from celery import Celery
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from notifier import handlers, migrations, previews
+from notifier import delivery_dashboard, handlers, migrations, previews
 from notifier.dispatch import DispatchConfig, Dispatcher
 from notifier.domain.planning import QuietHours
+from notifier.domain.provider_errors import Retries
+from notifier.metrics import tick_received
 from notifier.plans import Policy
 from notifier.repository import NotifierRepository
 from notifier.settings import NotifierSettings
@@ -37,6 +39,7 @@ DISPATCH_EVERY_SECONDS: float = NotifierSettings.model_fields["dispatch_every_se
 # a tick sends for up to this long while messages are due.
 DISPATCH_LOOP_SECONDS = 5.0
 RECONCILE_EVERY_SECONDS = 60.0
+DISPATCH_TASK = "notifier.dispatch_due"
 PURGE_EVERY_SECONDS = 3600.0
 
 
@@ -61,7 +64,8 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
     relay = Relay(engine, publisher.publish_outbox, "notifier")
     policy = Policy(zone=ZoneInfo(settings.timezone),
                     quiet=QuietHours.parse(settings.quiet_hours_start, settings.quiet_hours_end))
-    config = DispatchConfig(rate_per_second=settings.sms_rate_per_second, max_attempts=settings.sms_max_attempts,
+    retries = Retries(settings.sms_max_attempts, settings.sms_retry_base_seconds)
+    config = DispatchConfig(rate_per_second=settings.sms_rate_per_second, retries=retries,
                             signature=settings.sms_signature, public_base_url=settings.public_base_url,
                             daily_budget=settings.sms_daily_budget, allowed_countries=settings.allowed_countries)
     dispatcher = Dispatcher(engine, cipher, sender or make_sender(settings), policy, config, clock)
@@ -75,7 +79,7 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
         due.flag = True
 
     deps = handlers.NotifierDeps(cipher=cipher, clock=clock, retention=timedelta(days=settings.contact_retention_days),
-                                 policy=policy, max_attempts=settings.sms_max_attempts, may_be_due=may_be_due)
+                                 policy=policy, retries=retries, may_be_due=may_be_due)
 
     def after_commit() -> None:
         # Few notifier handlers write to the outbox (contact.unreachable), so the relay is not woken after each
@@ -115,10 +119,19 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
         },
         dead_letter=lambda raw, reason: publisher.publish_dead_letter(raw, "notifier", reason),
         after_commit=after_commit,
-        queries={"sms.preview_requested": partial(previews.answer_preview, settings=settings, reply=reply)},
+        queries={
+            "sms.preview_requested": partial(previews.answer_preview, settings=settings, reply=reply),
+            "deliveries.report_requested": partial(delivery_dashboard.answer_report, zone=policy.zone, clock=clock,
+                                                   reply=reply),
+            "deliveries.failed_requested": partial(delivery_dashboard.answer_failed, zone=policy.zone, clock=clock,
+                                                   reply=reply),
+            "delivery.retry_requested": partial(delivery_dashboard.answer_retry, clock=clock, reply=reply,
+                                                wake=dispatcher.wake),
+        },
     )
     register_message_task(celery, consumer, publisher)
     _register_timers(celery, dispatcher, settings.dispatch_every_seconds)
+    _register_day_counts(celery, engine, policy.zone, clock)
     return Notifier(settings, engine, celery, relay, consumer, dispatcher)
 
 
@@ -126,8 +139,9 @@ def _register_timers(celery: Celery, dispatcher: Dispatcher, dispatch_every: flo
     queue = timer_queue("notifier")
     route = {"exchange": TIMERS.name, "routing_key": queue.name}
 
-    @celery.task(name="notifier.dispatch_due", ignore_result=True, shared=False)  # this app only (shared/worker.py)
+    @celery.task(name=DISPATCH_TASK, ignore_result=True, shared=False)  # this app only (shared/worker.py)
     def dispatch_due() -> int:
+        tick_received()
         return dispatcher.wake(max_seconds=DISPATCH_LOOP_SECONDS)
 
     @celery.task(name="notifier.reconcile", ignore_result=True, shared=False)  # this app only (shared/worker.py)
@@ -140,7 +154,7 @@ def _register_timers(celery: Celery, dispatcher: Dispatcher, dispatch_every: flo
 
     celery.conf.beat_schedule = {
         "dispatch-due-reminders": {
-            "task": "notifier.dispatch_due",
+            "task": DISPATCH_TASK,
             "schedule": dispatch_every,
             "options": {**route, "expires": dispatch_every * 5},
         },
@@ -154,4 +168,19 @@ def _register_timers(celery: Celery, dispatcher: Dispatcher, dispatch_every: flo
             "schedule": PURGE_EVERY_SECONDS,
             "options": {**route, "expires": 600},
         },
+    }
+
+
+def _register_day_counts(celery: Celery, engine: Engine, zone: ZoneInfo, clock: Clock) -> None:
+    """The delivery dashboard's counts of settled days (notifier.delivery_dashboard.count_settled_days)."""
+
+    @celery.task(name="notifier.count_delivery_days", ignore_result=True, shared=False)  # this app only
+    def count_delivery_days() -> int:
+        with Session(engine) as session:
+            return delivery_dashboard.count_settled_days(session, zone, clock())
+
+    celery.conf.beat_schedule["count-delivery-days"] = {
+        "task": "notifier.count_delivery_days",
+        "schedule": PURGE_EVERY_SECONDS,
+        "options": {"exchange": TIMERS.name, "routing_key": timer_queue("notifier").name, "expires": 600},
     }

@@ -11,7 +11,9 @@ import logging
 import random
 from datetime import datetime, timedelta
 
-from notifier.domain.provider_errors import Reason, backoff_seconds, classify
+from notifier.delivery_stats import SETTLE, DeliveryStats
+from notifier.domain.provider_errors import Reason, Retries, classify
+from notifier.metrics import count_text
 from notifier.plans import cancel_pending
 from notifier.repository import NotifierRepository
 from notifier.tables import Delivery, OptOut, Reminder
@@ -43,7 +45,7 @@ def lower_than(status: str) -> list[str]:
     return [s for s, rank in RANK.items() if rank < RANK[status]]
 
 
-def apply_report(repo: NotifierRepository, report: DeliveryStatusReported, now: datetime, max_attempts: int) -> None:
+def apply_report(repo: NotifierRepository, report: DeliveryStatusReported, now: datetime, retries: Retries) -> None:
     delivery = repo.delivery_reported(report.delivery_ref or None, report.message_sid)
     if delivery is None:
         log.warning("status callback for a message this notifier does not know (%s): ignored", report.status)
@@ -59,12 +61,17 @@ def apply_report(repo: NotifierRepository, report: DeliveryStatusReported, now: 
         repo.save(delivery)
         return
     delivery.updated_at = now
+    if delivery.created_at < now - SETTLE:  # a very late callback: the dashboard counts that day again
+        DeliveryStats(repo.session).forget_counted(delivery.created_at)
+    if status == "delivered":
+        delivery.delivered_at = now
     if status in ("undelivered", "failed"):
         delivery.error_code = report.error_code
         reminder = repo.reminder(delivery.reminder_id)
         if reminder is not None:
-            refused(repo, reminder, report.error_code, None, now, max_attempts)
+            refused(repo, reminder, report.error_code, None, now, retries)
     repo.save(delivery)
+    count_text(delivery.status, delivery.error_code)
     log.info("delivery %s", delivery.status)
 
 
@@ -76,12 +83,12 @@ def _settle_unknown(repo: NotifierRepository, delivery: Delivery) -> None:
 
 
 def refused(repo: NotifierRepository, reminder: Reminder, code: str | None, http_status: int | None,
-            now: datetime, max_attempts: int) -> None:
+            now: datetime, retries: Retries) -> None:
     """The provider refused or could not deliver this attempt: retry, or give up and say why."""
     verdict = classify(code, http_status)
     if verdict.verdict == "transient":
-        wait = timedelta(seconds=backoff_seconds(reminder.attempts, _random.random()))
-        if reminder.attempts < max_attempts and now + wait <= reminder.not_after:
+        wait = timedelta(seconds=retries.wait_seconds(reminder.attempts, _random.random()))
+        if reminder.attempts < retries.max_attempts and now + wait <= reminder.not_after:
             reminder.status, reminder.due_at, reminder.outcome = "pending", now + wait, f"retry:{code or 'none'}"
             log.warning("%s message refused (code %s): retry %d in %d s", reminder.kind, code, reminder.attempts,
                         wait.total_seconds())

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from notifier import deliveries
+from notifier.domain.provider_errors import Retries
 from notifier.plans import Policy, cancel_pending, plan_booking, plan_change_notice
 from notifier.repository import NotifierRepository
 from notifier.tables import BookingFacts, Contact, OptOut, Reminder
@@ -52,7 +53,7 @@ class NotifierDeps:
     clock: Callable[[], datetime]
     retention: timedelta
     policy: Policy
-    max_attempts: int = 5
+    retries: Retries = field(default_factory=Retries)
     # Called when a handler may have made a message due at once (a confirmation with its contact, in either
     # order, an answer to STOP): the dispatcher then runs after the commit instead of at its next tick.
     may_be_due: Callable[[], None] = lambda: None
@@ -205,7 +206,7 @@ def _close_booking(repo: NotifierRepository, booking_id: str, status: str) -> No
 
 
 def apply_status(envelope: Envelope, repo: NotifierRepository, deps: NotifierDeps) -> None:
-    deliveries.apply_report(repo, envelope.payload_as(DeliveryStatusReported), deps.clock(), deps.max_attempts)
+    deliveries.apply_report(repo, envelope.payload_as(DeliveryStatusReported), deps.clock(), deps.retries)
 
 
 def answer_keyword(envelope: Envelope, repo: NotifierRepository, deps: NotifierDeps) -> None:

@@ -277,7 +277,8 @@ class NotifierRepository:
             by_status.setdefault(a.status, []).append(a.delivery_id)
         for status, ids in by_status.items():
             connection.execute(update(_DELIVERIES).where(
-                _DELIVERIES.c.id.in_(ids), _DELIVERIES.c.status.in_(lower_than[status])).values(status=status))
+                _DELIVERIES.c.id.in_(ids), _DELIVERIES.c.status.in_(lower_than[status])).values(
+                status=status, **({"delivered_at": now} if status == "delivered" else {})))
         connection.execute(_REMINDER_SENT, [{"r_id": a.reminder_id} for a in accepted])
 
     def unsettled(self, older_than: datetime, limit: int) -> list[Delivery]:

@@ -11,6 +11,7 @@ from shared.settings import (
     DatabaseUrl,
     DataKeySettings,
     HttpUrl,
+    MetricsPort,
     PublicUrlSettings,
     SmsDestinationSettings,
     WorkerSettings,
@@ -26,6 +27,9 @@ class NotifierSettings(DataKeySettings, PublicUrlSettings, WorkerSettings, SmsDe
     """Read once by `python -m notifier` (worker, beat, init), passed to `notifier.app.build`."""
 
     notifier_database_url: DatabaseUrl = ""
+    # /metrics on METRICS_HOST (shared.metrics): the worker's and the beat's, one port each.
+    notifier_metrics_port: MetricsPort = 9102
+    notifier_beat_metrics_port: MetricsPort = 9103
 
     # Opens what the gateway sealed with the matching NOTIFIER_PUBLIC_KEY (`python -m notifier generate-box-key`).
     notifier_private_key: SecretStr = SecretStr("")
@@ -52,6 +56,8 @@ class NotifierSettings(DataKeySettings, PublicUrlSettings, WorkerSettings, SmsDe
     sms_rate_per_second: float = Field(default=10.0, ge=0, le=1000)
     # A transient provider error is retried this many times (exponential backoff with jitter), then failed.
     sms_max_attempts: int = Field(default=5, ge=1, le=20)
+    # The first retry's wait; each next one doubles (up to an hour). Shorter only where a test waits for retries.
+    sms_retry_base_seconds: float = Field(default=30.0, ge=1, le=600)
     # Texts handed to the provider per business day (Europe/Berlin); past it they wait for the next day
     # (notifier.dispatch.budget). A cost ceiling against abuse: a few hundred clients a day is a busy service.
     sms_daily_budget: int = Field(default=500, ge=1, le=1_000_000)

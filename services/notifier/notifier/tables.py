@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Index, Table
+from sqlalchemy import Index, Table, text
 from sqlmodel import Field, SQLModel
 
 from shared.db import database_default, instant_column
@@ -89,6 +89,14 @@ class Delivery(SQLModel, table=True):
     """
 
     __tablename__ = "deliveries"
+    # The delivery dashboard's queries (notifier.delivery_stats): a period's rows read from the index alone, and
+    # its failed texts newest first without a sort.
+    __table_args__ = (
+        Index("deliveries_report", "created_at", "status", "language", "error_code", "delivered_at"),
+        Index("deliveries_failed", "created_at", "id",
+              postgresql_where=text("status IN ('failed', 'undelivered')"),
+              sqlite_where=text("status IN ('failed', 'undelivered')")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     reminder_id: int = Field(foreign_key="reminders.id", index=True)
     attempt: int = database_default(1)
@@ -106,6 +114,43 @@ class Delivery(SQLModel, table=True):
     # Committed just before the provider is called. A queued delivery without it never left this process: after a
     # crash its message is safely released to be sent again; with it, the outcome is unknown and never resent.
     requested_at: datetime | None = Field(default=None, sa_column=instant_column(nullable=True))
+    language: str = database_default("", max_length=2)  # the message's, for the dashboard without a join
+    delivered_at: datetime | None = Field(default=None, sa_column=instant_column(nullable=True))
+    # Set when staff had this failed text sent once more (a new delivery); a delivery is retried at most once.
+    retried_at: datetime | None = Field(default=None, sa_column=instant_column(nullable=True))
+
+
+class DeliveryDay(SQLModel, table=True):
+    """A settled business day (Europe/Berlin) whose deliveries are counted in delivery_day_counts and
+    delivery_day_seconds, so that a report over a year reads a few thousand counts instead of a million rows. A
+    status change of one of its deliveries deletes this row, and the day is counted again when next asked."""
+
+    __tablename__ = "delivery_days"
+    day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD
+    starts_at: datetime = Field(sa_column=instant_column(index=True))
+    ends_at: datetime = Field(sa_column=instant_column())
+    counted_at: datetime = Field(sa_column=instant_column())
+
+
+class DeliveryDayCount(SQLModel, table=True):
+    """How many deliveries of a settled day had each status, each language, and (failed or undelivered) each error
+    code ('' for none): `dimension` says which, about 30 rows a day."""
+
+    __tablename__ = "delivery_day_counts"
+    day: str = Field(primary_key=True, max_length=10)
+    dimension: str = Field(primary_key=True, max_length=8)  # status, language, error
+    value: str = Field(primary_key=True, max_length=16)
+    count: int
+
+
+class DeliveryDaySeconds(SQLModel, table=True):
+    """How many deliveries of a settled day took `seconds` from created to delivered (notifier.delivery_stats
+    rounds long times to coarser steps)."""
+
+    __tablename__ = "delivery_day_seconds"
+    day: str = Field(primary_key=True, max_length=10)
+    seconds: int = Field(primary_key=True)
+    count: int
 
 
 class OptOut(SQLModel, table=True):
@@ -130,5 +175,6 @@ class SmsBudgetDay(SQLModel, table=True):
 
 TABLES: list[Table] = [
     t.__table__  # type: ignore[union-attr]
-    for t in (Contact, BookingFacts, Reminder, Delivery, OptOut, SmsBudgetDay, OutboxMessage, ProcessedMessage)
+    for t in (Contact, BookingFacts, Reminder, Delivery, OptOut, SmsBudgetDay, DeliveryDay, DeliveryDayCount,
+              DeliveryDaySeconds, OutboxMessage, ProcessedMessage)
 ]

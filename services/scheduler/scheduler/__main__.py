@@ -9,6 +9,7 @@ from scheduler.app import build
 from scheduler.settings import SchedulerSettings
 from shared.logging import configure_logging
 from shared.messaging import declare_topology_when_reachable, queues_for
+from shared.metrics import OutboxBacklog, serve_metrics
 from shared.private_files import owner_only_from_now
 from shared.settings import load_settings_or_exit
 from shared.worker import run_worker
@@ -28,6 +29,8 @@ def main() -> None:
     if args.command == "init":
         return
     declare_topology_when_reachable(settings, "scheduler")
+    serve_metrics(settings.scheduler_metrics_port, settings.metrics_host,
+                  [OutboxBacklog(scheduler.engine, "scheduler")])
     scheduler.relay.start()
     run_worker(scheduler.celery, "scheduler", queues_for("scheduler", settings), settings.worker_concurrency,
                settings.log_level)

@@ -14,6 +14,7 @@ from scheduler.bookings import SchedulerDeps
 from scheduler.calendar import SearchCriteria, conversation_language
 from scheduler.domain.calendar_setup import CalendarError
 from scheduler.domain.decisions import Changed, Confirmed, Refused
+from scheduler.metrics import count_decision
 from shared.contracts import (
     BookingCancellationRequested,
     BookingMoveRefused,
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 def decide_booking(envelope: Envelope, session: Session, deps: SchedulerDeps) -> None:
     request = envelope.payload_as(BookingRequested)
     decision = bookings.book(session, request, envelope.correlation_id, deps)
+    count_decision("book", decision)
     if isinstance(decision, Confirmed):
         log.info("booking confirmed")  # announced with the appointment
     elif isinstance(decision, Refused):
@@ -49,6 +51,7 @@ def cancel_booking(envelope: Envelope, session: Session, deps: SchedulerDeps) ->
     request = envelope.payload_as(BookingCancellationRequested)
     now = deps.clock()
     decision = bookings.cancel(session, request.booking_id, request.by, request.reason, now)
+    count_decision("cancel", decision)
     if isinstance(decision, Changed):
         add_to_outbox(session, wrap(decision.event, envelope.correlation_id, now))
 
@@ -60,6 +63,7 @@ def move_booking(envelope: Envelope, session: Session, deps: SchedulerDeps) -> N
     now = deps.clock()
     decision = bookings.move(session, request.booking_id, request.slot_id, None, deps, by="client",
                              move_id=request.move_id)
+    count_decision("move", decision)
     if isinstance(decision, Changed):
         log.info("booking moved by the client")
         add_to_outbox(session, wrap(decision.event, envelope.correlation_id, now))

@@ -6,13 +6,14 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from shared.settings import DatabaseUrl, WorkerSettings
+from shared.settings import DatabaseUrl, MetricsPort, WorkerSettings
 
 
 class SchedulerSettings(WorkerSettings):
     """Read once by `python -m scheduler`, passed to `scheduler.app.build`."""
 
     scheduler_database_url: DatabaseUrl = ""
+    scheduler_metrics_port: MetricsPort = 9101  # /metrics on METRICS_HOST (shared.metrics)
     # Slots start every SLOT_STEP_MINUTES from a window's opening; the minimum notice, buffers and horizon belong
     # to each appointment type (scheduler tables), not to the deployment.
     slot_step_minutes: int = Field(default=30, ge=5, le=240)

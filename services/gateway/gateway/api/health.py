@@ -1,15 +1,14 @@
-"""Liveness, readiness (database and broker) and Prometheus metrics."""
+"""Liveness and readiness (database and broker). Prometheus metrics are on the internal port (gateway.internal)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from gateway.api.deps import gateway
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["service status"])
 
 
 class Readiness(BaseModel):
@@ -29,9 +28,3 @@ def readyz(request: Request) -> JSONResponse:
     ready = all(value == "ok" for value in checks.values())
     return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
                         status_code=200 if ready else 503)
-
-
-@router.get("/metrics", response_class=Response, responses={
-    200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
-def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -115,6 +115,7 @@ _MEANING = {
     403: "not allowed (another counsellor's calendar, an admin's task, or a missing CSRF header)",
     404: "nothing at this address",
     409: "refused in the current state",
+    410: "the link has expired or was used already",
     413: "the request body is too large",
     415: "the body is not of the expected media type",
     422: "the request does not pass the checks; the sentence names the field",

@@ -3,6 +3,9 @@
 Later staff routes take `CurrentStaff` (any signed-in staff member), `AdminStaff`, or `CalendarStaff` (a route with
 a `{counsellor_id}` path parameter: that counsellor or an admin). A state-changing request (anything but GET, HEAD,
 OPTIONS) must also carry the header X-Lotse-CSRF with the token given at sign-in (and by GET /v1/staff/me).
+
+An admin's session without two-factor sign-in passes only `EnrollingStaffSession` (me, sign-out, the enrolment);
+every other dependency here answers it 403 `two_factor_enrolment_required`, so a new route is closed by default.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from fastapi import Cookie, Depends, Header, Request
 from gateway.api.deps import client_address as public_client_address
 from gateway.api.schemas import IdPath
 from gateway.staff.accounts import CurrentSession, Staff, StaffAccounts, ensure_admin, ensure_calendar_access
-from gateway.staff.errors import CsrfRejected, NotSignedIn
+from gateway.staff.errors import CsrfRejected, NotSignedIn, TwoFactorEnrolmentRequired
 from gateway.staff.sessions import csrf_matches
 
 COOKIE_NAME = "lotse_staff"
@@ -45,17 +48,26 @@ async def _staff_accounts(request: Request) -> StaffAccounts:
 StaffAccountsDep = Annotated[StaffAccounts, Depends(_staff_accounts)]
 
 
-def _current_session(
+def _enrolling_session(
     request: Request,
     accounts: StaffAccountsDep,
     token: Annotated[str | None, Cookie(alias=COOKIE_NAME, include_in_schema=False)] = None,
     csrf: Annotated[str | None, Header(alias=CSRF_HEADER, include_in_schema=False)] = None,
 ) -> CurrentSession:
-    current = accounts.current(token) if token else None
+    current = accounts.current(token, enrolling=True) if token else None
     if current is None:
         raise NotSignedIn()
     if request.method not in SAFE_METHODS and not csrf_matches(current.token, csrf):
         raise CsrfRejected()
+    return current
+
+
+EnrollingStaffSession = Annotated[CurrentSession, Depends(_enrolling_session)]
+
+
+async def _current_session(current: EnrollingStaffSession) -> CurrentSession:
+    if current.must_enrol:
+        raise TwoFactorEnrolmentRequired()
     return current
 
 
@@ -82,6 +94,9 @@ async def require_counsellor_or_admin(counsellor_id: IdPath, staff: CurrentStaff
 
 AdminStaff = Annotated[Staff, Depends(require_admin)]
 CalendarStaff = Annotated[Staff, Depends(require_counsellor_or_admin)]
+
+
+PENDING_COOKIE_NAME = "lotse_staff_pending"  # the pending sign-in between password and code; never a session
 
 
 def client_address(request: Request) -> str:

@@ -17,6 +17,7 @@ from starlette.datastructures import ImmutableMultiDict
 
 from gateway.api.deps import gateway
 from gateway.api.schemas import problems
+from gateway.metrics import WEBHOOK_SIGNATURE_FAILURES
 from gateway.twilio_signature import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, is_signed_by_twilio, public_url
 from gateway.twilio_webhooks import (
     Fields,
@@ -61,9 +62,11 @@ async def _signed_form(request: Request) -> tuple[Fields, Fields]:
     auth_token = gateway(request).twilio.auth_token
     shared_key = settings.twilio_webhook_shared_key.get_secret_value()
     signature = request.headers.get(SIGNATURE_HEADER)
+    webhook = "status" if request.url.path.endswith("/status") else "sms"  # this router's two routes
     if not signature or not (auth_token or shared_key):
         if not (auth_token or shared_key):
             log.warning("twilio webhook refused: TWILIO_AUTH_TOKEN is not set")
+        WEBHOOK_SIGNATURE_FAILURES.labels(webhook, "no_token" if signature else "unsigned").inc()
         raise WebhookNotSigned()
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM:
         raise UnsupportedWebhookBody()
@@ -73,6 +76,7 @@ async def _signed_form(request: Request) -> tuple[Fields, Fields]:
     if not is_signed_by_twilio(url, form, signature, request.headers.get(SIGNATURE_SETTINGS_HEADER),
                                auth_token, shared_key):
         log.warning("twilio webhook refused: the signature does not match")
+        WEBHOOK_SIGNATURE_FAILURES.labels(webhook, "mismatch").inc()
         raise WebhookNotSigned()
     query = _parse(request.scope.get("query_string", b""), "The query string")
     return _fields(form), _fields(query)

@@ -139,4 +139,7 @@ def run(argv: list[str], stdin: TextIO = sys.stdin) -> int:
     finally:
         engine.dispose()
     print(f"Created {staff.role} account {staff.username!r} (id {staff.id}).")
+    if staff.is_admin:
+        print("At its first sign-in it sets up two-factor sign-in with an authenticator app; until then it can do "
+              "nothing else (README: Staff sign-in).")
     return 0

@@ -1,4 +1,5 @@
-"""Queries over the staff tables (accounts, sessions, failed sign-ins); the only staff module that builds SQL.
+"""Queries over the staff tables (accounts, sessions, failed sign-ins, two-factor, reset links); the only staff
+module that builds SQL.
 
 Used inside one transaction: `UnitOfWork(engine, StaffRepository)`. The statements are the same on PostgreSQL and
 SQLite.
@@ -8,9 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, col, delete, or_, select, update
+from sqlmodel import Session, col, delete, func, or_, select, update
 
-from gateway.staff.tables import LoginFailure, StaffAccount, StaffSession
+from gateway.staff.tables import (
+    LoginFailure,
+    PasswordReset,
+    PendingSignIn,
+    RecoveryCode,
+    StaffAccount,
+    StaffSession,
+)
 
 
 class StaffRepository:
@@ -36,6 +44,88 @@ class StaffRepository:
 
     def save_account(self, account: StaffAccount) -> None:
         self.session.add(account)
+
+    def claim_totp_step(self, staff_id: int, step: int) -> bool:
+        """Whether `step` is later than any step a code was accepted for before; if so it is now the last one.
+        One conditional UPDATE, so of two replicas given the same code at once only one succeeds."""
+        self.session.flush()
+        result = self.session.exec(update(StaffAccount)
+                                   .where(col(StaffAccount.id) == staff_id,
+                                          or_(col(StaffAccount.totp_last_step).is_(None),
+                                              col(StaffAccount.totp_last_step) < step))
+                                   .values(totp_last_step=step)
+                                   .execution_options(synchronize_session="fetch"))
+        return int(result.rowcount or 0) == 1
+
+    # --- recovery codes ----------------------------------------------------------------------------------------
+
+    def replace_recovery_codes(self, staff_id: int, code_hashes: list[str], now: datetime) -> None:
+        self.delete_recovery_codes(staff_id)
+        self.session.add_all([RecoveryCode(staff_id=staff_id, code_hash=h, created_at=now) for h in code_hashes])
+        self.session.flush()
+
+    def delete_recovery_codes(self, staff_id: int) -> None:
+        self.session.exec(delete(RecoveryCode).where(col(RecoveryCode.staff_id) == staff_id))
+
+    def use_recovery_code(self, staff_id: int, code_hash: str, now: datetime) -> bool:
+        """Marks the unused code with this hash used; False if there is none (unknown, or used before)."""
+        result = self.session.exec(update(RecoveryCode)
+                                   .where(col(RecoveryCode.staff_id) == staff_id,
+                                          col(RecoveryCode.code_hash) == code_hash,
+                                          col(RecoveryCode.used_at).is_(None))
+                                   .values(used_at=now))
+        return int(result.rowcount or 0) >= 1
+
+    def recovery_codes_left(self, staff_id: int) -> int:
+        return int(self.session.exec(select(func.count()).select_from(RecoveryCode)
+                                     .where(col(RecoveryCode.staff_id) == staff_id,
+                                            col(RecoveryCode.used_at).is_(None))).one())
+
+    # --- pending sign-ins (password right, code awaited) -------------------------------------------------------
+
+    def add_pending_sign_in(self, row: PendingSignIn) -> None:
+        self.session.add(row)
+        self.session.flush()
+
+    def pending_sign_in(self, token_hash: str) -> PendingSignIn | None:
+        return self.session.get(PendingSignIn, token_hash)
+
+    def delete_pending_sign_in(self, token_hash: str) -> bool:
+        result = self.session.exec(delete(PendingSignIn).where(col(PendingSignIn.token_hash) == token_hash))
+        return int(result.rowcount or 0) == 1
+
+    def delete_pending_sign_ins_of(self, staff_id: int) -> None:
+        self.session.exec(delete(PendingSignIn).where(col(PendingSignIn.staff_id) == staff_id))
+
+    def delete_ended_pending_sign_ins(self, now: datetime) -> int:
+        result = self.session.exec(delete(PendingSignIn).where(col(PendingSignIn.expires_at) <= now))
+        return int(result.rowcount or 0)
+
+    # --- password-reset links ----------------------------------------------------------------------------------
+
+    def add_password_reset(self, row: PasswordReset) -> None:
+        self.session.add(row)
+        self.session.flush()
+
+    def password_reset(self, token_hash: str) -> PasswordReset | None:
+        return self.session.get(PasswordReset, token_hash)
+
+    def use_password_reset(self, token_hash: str, now: datetime) -> bool:
+        """Marks the link used if it still is unused and unexpired; False otherwise (single use across replicas)."""
+        result = self.session.exec(update(PasswordReset)
+                                   .where(col(PasswordReset.token_hash) == token_hash,
+                                          col(PasswordReset.used_at).is_(None),
+                                          col(PasswordReset.expires_at) > now)
+                                   .values(used_at=now))
+        return int(result.rowcount or 0) == 1
+
+    def delete_password_resets_of(self, staff_id: int) -> None:
+        self.session.exec(delete(PasswordReset).where(col(PasswordReset.staff_id) == staff_id))
+
+    def delete_ended_password_resets(self, now: datetime) -> int:
+        result = self.session.exec(delete(PasswordReset).where(
+            or_(col(PasswordReset.expires_at) <= now, col(PasswordReset.used_at).is_not(None))))
+        return int(result.rowcount or 0)
 
     # --- sessions ----------------------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The gateway's staff tables: accounts, sessions (token hashes only) and failed sign-ins for throttling.
+"""The gateway's staff tables: accounts, sessions (token hashes only), failed sign-ins for throttling, and what
+two-factor sign-in and password-reset links keep (TOTP secrets encrypted, recovery codes and tokens as hashes).
 
 Staff identities live in the gateway so that passwords and session tokens never cross the broker; the scheduler
 knows a counsellor only by its id, which an account of role counsellor carries.
@@ -33,6 +34,12 @@ class StaffAccount(SQLModel, table=True):
     locked_until: datetime | None = Field(default=None, sa_column=instant_column(nullable=True))
     created_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
     updated_at: datetime = Field(default_factory=_utcnow, sa_column=instant_column())
+    # TOTP: the secret under DATA_KEY (shared.crypto.DataCipher, bound to the account id); set but not enabled
+    # while an enrolment waits for its first code. The last time step a code was accepted for, so a code
+    # cannot be used twice (compared and set in one UPDATE, so two replicas cannot both accept it).
+    totp_secret_ciphertext: str | None = Field(default=None, max_length=255)
+    totp_enabled_at: datetime | None = Field(default=None, sa_column=instant_column(nullable=True))
+    totp_last_step: int | None = None
 
 
 class StaffSession(SQLModel, table=True):
@@ -61,4 +68,41 @@ class LoginFailure(SQLModel, table=True):
     failed_at: datetime = Field(sa_column=instant_column())
 
 
-STAFF_TABLES = (StaffAccount, StaffSession, LoginFailure)
+def _account_id() -> Column[int]:
+    return Column(Integer, ForeignKey("staff_accounts.id", ondelete="CASCADE"), nullable=False, index=True)
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A one-time code for signing in without the authenticator app; only its keyed hash is kept."""
+
+    __tablename__ = "staff_recovery_codes"
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(sa_column=_account_id())
+    code_hash: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=instant_column())
+    used_at: datetime | None = Field(default=None, sa_column=instant_column(nullable=True))
+
+
+class PendingSignIn(SQLModel, table=True):
+    """The right password of an account with two-factor sign-in: waits a few minutes for the code, is no session."""
+
+    __tablename__ = "staff_pending_sign_ins"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    staff_id: int = Field(sa_column=_account_id())
+    created_at: datetime = Field(sa_column=instant_column())
+    expires_at: datetime = Field(sa_column=instant_column())
+
+
+class PasswordReset(SQLModel, table=True):
+    """A one-time link an admin made for setting a new password; only the token's hash is kept."""
+
+    __tablename__ = "staff_password_resets"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    staff_id: int = Field(sa_column=_account_id())
+    created_by: int | None = None  # the admin's account id; null when made by a command
+    created_at: datetime = Field(sa_column=instant_column())
+    expires_at: datetime = Field(sa_column=instant_column())
+    used_at: datetime | None = Field(default=None, sa_column=instant_column(nullable=True))
+
+
+STAFF_TABLES = (StaffAccount, StaffSession, LoginFailure, RecoveryCode, PendingSignIn, PasswordReset)

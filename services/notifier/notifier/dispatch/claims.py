@@ -80,6 +80,6 @@ def _decide(repo: NotifierRepository, row: Reminder, contact: Contact | None, fa
     row.status, row.attempts = "sending", row.attempts + 1
     delivery = Delivery(reminder_id=row.id or 0, attempt=row.attempts, booking_id=row.booking_id,
                         ref=secrets.token_urlsafe(16), provider=provider, status="queued", created_at=now,
-                        updated_at=now)
+                        updated_at=now, language=row.language)
     repo.save(row, delivery)
     return delivery

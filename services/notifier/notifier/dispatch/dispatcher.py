@@ -27,6 +27,7 @@ from notifier.dispatch.outcomes import record_outcomes
 from notifier.dispatch.pacing import Pacer
 from notifier.dispatch.reconciliation import reconcile
 from notifier.dispatch.sending import Sending
+from notifier.domain.provider_errors import Retries
 from notifier.plans import Policy
 from notifier.repository import NotifierRepository, sender_lock
 from notifier.sms import SmsSender
@@ -45,7 +46,7 @@ _RECONCILE_BATCH = 50
 @dataclass(frozen=True)
 class DispatchConfig:
     rate_per_second: float  # 0: no limit
-    max_attempts: int
+    retries: Retries
     signature: str
     public_base_url: str
     batch: int = 100
@@ -132,7 +133,7 @@ class Dispatcher:
                 if jobs:
                     outcomes = self.sending.send_all(jobs)
                     with self.uow() as repo:
-                        record_outcomes(repo, outcomes, self.clock(), self.config.max_attempts)
+                        record_outcomes(repo, outcomes, self.clock(), self.config.retries)
                     sent += sum(1 for o in outcomes if o.result is not None)
                 if not jobs or time.monotonic() >= deadline:
                     break

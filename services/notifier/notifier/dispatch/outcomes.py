@@ -6,10 +6,12 @@ from datetime import datetime
 
 from notifier import deliveries
 from notifier.dispatch.sending import Outcome
+from notifier.domain.provider_errors import Retries
+from notifier.metrics import count_text
 from notifier.repository import Accepted, NotifierRepository
 
 
-def record_outcomes(repo: NotifierRepository, outcomes: list[Outcome], now: datetime, max_attempts: int) -> None:
+def record_outcomes(repo: NotifierRepository, outcomes: list[Outcome], now: datetime, retries: Retries) -> None:
     """Accepted messages are sent (their deliveries move forward with the provider's status); refused ones and
     those that could not be rendered go through the rules for retries and unreachable numbers; unknown ones stay
     as they are, for reconciliation or the status callback."""
@@ -18,6 +20,8 @@ def record_outcomes(repo: NotifierRepository, outcomes: list[Outcome], now: date
                 for o in outcomes if o.result is not None]
     if accepted:
         repo.record_accepted(accepted, now, {a.status: deliveries.lower_than(a.status) for a in accepted})
+        for item in accepted:
+            count_text(item.status, None)
     settled = [o for o in outcomes if o.result is None and not o.unknown]
     if not settled:
         return
@@ -35,5 +39,6 @@ def record_outcomes(repo: NotifierRepository, outcomes: list[Outcome], now: date
             reminder.status, reminder.outcome = "failed", "render_failed"
         else:
             delivery.status, delivery.error_code = "failed", outcome.refused.code
-            deliveries.refused(repo, reminder, outcome.refused.code, outcome.refused.http_status, now, max_attempts)
+            deliveries.refused(repo, reminder, outcome.refused.code, outcome.refused.http_status, now, retries)
         repo.save(delivery, reminder)
+        count_text(delivery.status, delivery.error_code)

@@ -31,6 +31,18 @@ _NUMBER_PROBLEMS: dict[str, Reason] = {
 _CONFIG_PROBLEMS = {"20003", "20404", "21212", "21606", "21659", "21660", "30002", "30032", "21603"}
 
 
+# Codes of our own a failed delivery records instead of the provider's (notifier.dispatch.outcomes).
+_OWN_CODES = {"destination", "render"}
+
+
+def metric_code(code: str | None) -> str:
+    """The error code as a metric label: a code listed here, "" for none, "other" for any other (a label's values
+    must stay a short known list)."""
+    if code is None:
+        return ""
+    return code if code in _NUMBER_PROBLEMS or code in _CONFIG_PROBLEMS or code in _OWN_CODES else "other"
+
+
 @dataclass(frozen=True)
 class Classified:
     verdict: Verdict
@@ -46,6 +58,17 @@ def classify(code: str | None, http_status: int | None = None) -> Classified:
         # A request the provider refuses (whatever its code) will be refused again; 408 and 429 ask to come back.
         return Classified("config")
     return Classified("transient")
+
+
+@dataclass(frozen=True)
+class Retries:
+    """How often a transient refusal is retried, and the first wait (doubling after, with jitter)."""
+
+    max_attempts: int = 5
+    base_seconds: float = 30.0
+
+    def wait_seconds(self, attempt: int, jitter: float) -> float:
+        return backoff_seconds(attempt, jitter, base=self.base_seconds)
 
 
 def backoff_seconds(attempt: int, jitter: float, base: float = 30.0, cap: float = 3600.0) -> float:

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from scheduler import bookings, repository
 from scheduler.domain.availability import parse_slot_id
 from scheduler.domain.decisions import Changed, ChangeDecision, ChangeRefusal, Refused
+from scheduler.metrics import count_decision
 from scheduler.staff import checks
 from scheduler.staff.checks import StaffDeps, appointment_of, ensure_calendar
 from scheduler.staff.describe import describe_booking
@@ -39,6 +40,7 @@ CHANGE_REFUSALS: dict[ChangeRefusal, tuple[RefusalKind, str]] = {
 
 def _carried_out(session: Session, row: Appointment, decision: ChangeDecision, deps: StaffDeps) -> bool:
     """Announces a change and says whether there was one; a refusal becomes `checks.Refused` (rolled back)."""
+    count_decision("staff", decision)
     if isinstance(decision, Refused):
         log.info("booking change refused: %s", decision.reason)
         kind, sentence = CHANGE_REFUSALS[decision.reason]

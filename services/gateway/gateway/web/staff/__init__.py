@@ -1,8 +1,10 @@
-"""The staff pages: sign-in (`signin`), a counsellor's day and week with the changes to an appointment
+"""The staff pages: sign-in with its code step (`signin`), two-factor set-up (`two_factor_pages`), a one-time
+password link (`password_reset_page`), a counsellor's day and week with the changes to an appointment
 (`calendar_pages`), moving one to a free time (`move_pages`), weekly hours (`hours_pages`), absences
-(`absence_pages`), the private calendar feed (`feed_pages`), the admin start page (`admin_pages`).
-Server-rendered in German or English from their own catalogues (`catalogs`), under the client pages' rules: no
-third party, no script inline, no cache, forms without JavaScript; each form carries the session's CSRF token
+(`absence_pages`), the private calendar feed (`feed_pages`), the admin start page (`admin_pages`) and the staff
+accounts (`account_pages`). Server-rendered in German or English from their own catalogues (`catalogs`), under the
+client pages' rules: no third party, no script inline, no cache, forms without JavaScript; each form with a session
+carries its CSRF token
 (`access`)."""
 
 from fastapi import APIRouter
@@ -11,17 +13,21 @@ from fastapi.responses import Response
 from gateway.web.rendering import PAGE_HEADERS
 from gateway.web.staff import (
     absence_pages,
+    account_pages,
     admin_pages,
     calendar_pages,
     feed_pages,
     hours_pages,
     move_pages,
+    password_reset_page,
     signin,
+    two_factor_pages,
 )
 from gateway.web.staff.rendering import static_file
 
 router = APIRouter(include_in_schema=False)
-for part in (signin, calendar_pages, move_pages, hours_pages, absence_pages, feed_pages, admin_pages):
+for part in (signin, calendar_pages, move_pages, hours_pages, absence_pages, feed_pages, admin_pages, two_factor_pages,
+             password_reset_page, account_pages):
     router.include_router(part.router)
 
 

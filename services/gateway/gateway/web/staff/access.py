@@ -55,6 +55,13 @@ def current_session(request: Request) -> CurrentSession | None:
     return desk(request).accounts.current(token) if token else None
 
 
+def enrolling_session(request: Request) -> CurrentSession | None:
+    """The session also when it is an admin's that must set up two-factor sign-in first (`must_enrol`): only for the
+    set-up page and signing out; every other page asks `current_session`, which does not see such a session."""
+    token = request.cookies.get(COOKIE_NAME)
+    return desk(request).accounts.current(token, enrolling=True) if token else None
+
+
 def safe_return(path: str | None) -> str:
     return path if path and RETURN_PATH.match(path) else DEFAULT_RETURN
 

@@ -95,6 +95,46 @@ TEXTS: dict[str, str] = {
     "conversation.mediator": N_("with a language mediator"),
     "contact_problem": N_("Texts do not reach the client; reach them another way."),
     "needs_attention": N_("Needs attention (an absence covers it)."),
+    # Two-factor sign-in, new passwords from a link, the accounts page.
+    "code_missing": N_("Please enter the 6 digits your authenticator app shows, or one of your recovery codes."),
+    "code_wrong": N_("The code is not correct. Enter the 6 digits your authenticator app shows now, or one of your "
+                     "recovery codes."),
+    "code_used": N_("This code was used already. Please wait for the next code in your authenticator app."),
+    "recovery_code_wrong": N_("This recovery code is not correct or was used already; each one works once."),
+    "sign_in_expired": N_("Your sign-in took longer than five minutes and has expired. Please enter your username "
+                          "and password again."),
+    "password_set": N_("Your new password is set. Please sign in with it."),
+    "two_factor_on": N_("Two-factor sign-in is on."),
+    "two_factor_off": N_("Two-factor sign-in is off."),
+    "recovery_codes_new": N_("These are your new recovery codes; the old ones no longer work."),
+    "two_factor_not_started": N_("No set-up is waiting for its first code. Please start the set-up again."),
+    "admins_keep_two_factor": N_("Admin accounts must keep two-factor sign-in. If your phone is lost, another admin "
+                                 "can reset it on the accounts page."),
+    "reset_link_invalid": N_("This link to set a new password has expired or was used already. Please ask an admin "
+                             "for a new one."),
+    "account_created": N_("The account is created."),
+    "password_link_made": N_("A new link to set the password is made; an earlier one no longer works. The password "
+                             "stays as it is until the link is used."),
+    "link_for_new_account": N_("Give this link to the new colleague in person or by a safe way. It works once, for 24 "
+                               "hours, and is shown only now."),
+    "link_for_new_password": N_("Give this link to the colleague in person or by a safe way. It works once, for 24 "
+                                "hours, and is shown only now."),
+    "account_deactivated": N_("The account is deactivated; its sessions have ended."),
+    "account_reactivated": N_("The account is active again."),
+    "account_unlocked": N_("The account is unlocked."),
+    "account_two_factor_reset": N_("Two-factor sign-in of the account is reset; its sessions have ended."),
+    "account_not_found": N_("There is no such staff account."),
+    "account_own": N_("You cannot do this to your own account; please ask another admin."),
+    "account_inactive": N_("This account is deactivated: reactivate it first."),
+    "account_invalid": N_("The account could not be created with these details. Nothing was saved."),
+    "account_username_invalid": N_("The username must be 2 to 64 letters a-z, digits, '.', '_', '@' or '-', starting "
+                                   "with a letter or digit."),
+    "account_username_taken": N_("This username is already taken."),
+    "account_name_invalid": N_("The name may have at most 80 characters and no control characters."),
+    "account_role_invalid": N_("Please choose a role."),
+    "account_counsellor_id_needed": N_("A counsellor account needs the counsellor's number in the calendar."),
+    "account_counsellor_id_admin": N_("An admin account sees every calendar and has no counsellor number: please "
+                                      "leave it empty."),
 }
 
 # The form field an error is about: said next to it, marked invalid, and given the focus.
@@ -106,6 +146,16 @@ FIELD_OF = {
     "new_weak": "new_password",
     "new_mismatch": "new_password_again",
     "reason_invalid": "reason",
+    "code_missing": "code",
+    "code_wrong": "code",
+    "code_used": "code",
+    "recovery_code_wrong": "code",
+    "account_username_invalid": "username",
+    "account_username_taken": "username",
+    "account_name_invalid": "display_name",
+    "account_role_invalid": "role",
+    "account_counsellor_id_needed": "counsellor_id",
+    "account_counsellor_id_admin": "counsellor_id",
     "absence.first_day_invalid": "first_day",
     "absence.too_far": "first_day",
     "absence.last_day_invalid": "last_day",
@@ -114,7 +164,7 @@ FIELD_OF = {
     "absence.times_invalid": "start",
 }
 FIELD_ORDER = ("username", "password", "current_password", "new_password", "new_password_again", "first_day",
-               "last_day", "start", "end", "reason")
+               "last_day", "start", "end", "reason", "code", "display_name", "role", "counsellor_id")
 
 
 def known(key: str) -> str:
