@@ -93,12 +93,17 @@ def describe(message: Message) -> DeadLetter:
                       _instant(headers.get(DEAD_AT_HEADER) or first.get("time")))
 
 
+# Connection attempts before giving up (kombu's OperationalError); kombu waits 2 s, 4 s, ... in between. The
+# command waits a broker out for a while; the gateway's staff API answers 503 sooner.
+CONNECT_RETRIES = 3
+
+
 @contextmanager
-def _taken(settings: CommonSettings) -> Iterator[tuple[Connection, list[Message]]]:
+def _taken(settings: CommonSettings, retries: int) -> Iterator[tuple[Connection, list[Message]]]:
     """Every dead letter, taken unacknowledged; those the block neither acks nor requeues are handed back."""
     # Publisher confirms on RabbitMQ: a message put back is acknowledged here only once the broker has it.
     with broker_connection(settings, transport_options={"confirm_publish": True}) as connection:
-        connection.ensure_connection(max_retries=3)
+        connection.ensure_connection(max_retries=retries)
         declare_topology(connection, settings)
         queue = DEAD_LETTER_QUEUE(connection.default_channel)
         messages: list[Message] = []
@@ -112,8 +117,8 @@ def _taken(settings: CommonSettings) -> Iterator[tuple[Connection, list[Message]
                     message.requeue()
 
 
-def list_letters(settings: CommonSettings) -> list[DeadLetter]:
-    with _taken(settings) as (_connection, messages):
+def list_letters(settings: CommonSettings, retries: int = CONNECT_RETRIES) -> list[DeadLetter]:
+    with _taken(settings, retries) as (_connection, messages):
         return [describe(m) for m in messages]
 
 
@@ -123,9 +128,9 @@ def _select(messages: list[Message], ids: Collection[str] | None) -> list[tuple[
 
 
 def _act(settings: CommonSettings, ids: Collection[str] | None,
-         action: Callable[[Connection, Message, DeadLetter], None]) -> list[DeadLetter]:
+         action: Callable[[Connection, Message, DeadLetter], None], retries: int) -> list[DeadLetter]:
     done = []
-    with _taken(settings) as (connection, messages):
+    with _taken(settings, retries) as (connection, messages):
         for message, letter in _select(messages, ids):
             action(connection, message, letter)
             message.ack()
@@ -133,7 +138,8 @@ def _act(settings: CommonSettings, ids: Collection[str] | None,
     return done
 
 
-def requeue(settings: CommonSettings, ids: Collection[str] | None) -> list[DeadLetter]:
+def requeue(settings: CommonSettings, ids: Collection[str] | None, retries: int = CONNECT_RETRIES
+            ) -> list[DeadLetter]:
     """Puts the letters with these ids (None: all) back on the queues they came from, as they first arrived."""
 
     def put_back(connection: Connection, message: Message, letter: DeadLetter) -> None:
@@ -144,8 +150,9 @@ def requeue(settings: CommonSettings, ids: Collection[str] | None) -> list[DeadL
                                      retry=False, **{k: v for k, v in message.properties.items()
                                                      if k in ("correlation_id", "reply_to", "priority")})
 
-    return _act(settings, ids, put_back)
+    return _act(settings, ids, put_back, retries)
 
 
-def discard(settings: CommonSettings, ids: Collection[str] | None) -> list[DeadLetter]:
-    return _act(settings, ids, lambda _connection, _message, _letter: None)
+def discard(settings: CommonSettings, ids: Collection[str] | None, retries: int = CONNECT_RETRIES
+            ) -> list[DeadLetter]:
+    return _act(settings, ids, lambda _connection, _message, _letter: None, retries)

@@ -68,8 +68,10 @@ SUBSCRIPTIONS: dict[str, tuple[Subscription, ...]] = {
         Subscription("notifier.queries", ("sms.preview_requested", "deliveries.report_requested",
                                           "deliveries.failed_requested", "delivery.retry_requested")),
     ),
+    # role.heartbeat: every role's, for the admins' health view (shared.heartbeat).
     "gateway": (Subscription("gateway.events", ("booking.confirmed", "booking.rejected", "booking.cancelled",
-                                                "booking.rescheduled", "booking.move_refused")),),
+                                                "booking.rescheduled", "booking.move_refused",
+                                                "role.heartbeat")),),
 }
 
 

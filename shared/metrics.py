@@ -14,10 +14,10 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import REGISTRY, Counter, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from shared.messaging import DEAD_LETTER_QUEUE, broker_connection
-from shared.outbox import OutboxMessage
+from shared.outbox import unsent
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -63,8 +63,7 @@ class OutboxBacklog(Collector):
         return GaugeMetricFamily(OUTBOX_BACKLOG, "Outbox rows not yet published to the broker", labels=["service"])
 
     def _count(self) -> int:
-        with self.engine.connect() as connection:
-            return int(connection.execute(select(func.count()).select_from(OutboxMessage)).scalar_one())
+        return unsent(self.engine)[0]
 
 
 class DeadLetterQueue(Collector):

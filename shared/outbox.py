@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, TextClause, bindparam, delete, select, text
+from sqlalchemy import Engine, TextClause, bindparam, delete, func, select, text
 from sqlmodel import Field, Session, SQLModel
 
 from shared.contracts import Envelope
@@ -74,6 +74,13 @@ def _claim(limit: int) -> Any:
     oldest = select(_TABLE.c.id).order_by(_TABLE.c.id).limit(limit).with_for_update(skip_locked=True)
     return (delete(_TABLE).where(_TABLE.c.id.in_(oldest))
             .returning(_TABLE.c.id, _TABLE.c.message_id, _TABLE.c.routing_key, _TABLE.c.body))
+
+
+def unsent(engine: Engine) -> tuple[int, datetime | None]:
+    """How many rows wait to be published, and when the oldest was written (None: none wait)."""
+    with engine.connect() as connection:
+        count, oldest = connection.execute(select(func.count(), func.min(_TABLE.c.created_at))).one()
+    return int(count), oldest
 
 
 # The relay is woken after every commit that writes to the outbox (where the service wires `wake`); its tick only

@@ -85,6 +85,8 @@ class CommonSettings(BaseSettings):
     # Where each role serves /metrics (its <ROLE>_METRICS_PORT): loopback by default, never the clients' address.
     # A container sets 0.0.0.0 so that Prometheus on the compose network can scrape it (ports not published).
     metrics_host: str = "127.0.0.1"
+    # How often each process tells the gateway it is alive (shared.heartbeat).
+    heartbeat_seconds: float = Field(default=30.0, ge=1, le=3600)
 
     @model_validator(mode="after")
     def _embedded_broker_by_default(self) -> Self:

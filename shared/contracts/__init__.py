@@ -27,6 +27,7 @@ from shared.contracts.delivery_reports import (
 )
 from shared.contracts.envelope import Envelope, Payload, UnknownMessage, WrongPayload, parse, wrap
 from shared.contracts.erasure import ClientErasureRequested
+from shared.contracts.health import RoleHeartbeat
 from shared.contracts.previews import SmsPreview, SmsPreviewed, SmsPreviewRequested
 from shared.contracts.slots import QueryError, SlotsOffered, SlotsRequested
 from shared.contracts.sms import OfferedTime, SmsReplyRequested
@@ -65,6 +66,7 @@ __all__ = [
     "Payload",
     "PublicLocation",
     "QueryError",
+    "RoleHeartbeat",
     "SafeWindow",
     "Slot",
     "SlotsOffered",

@@ -55,11 +55,13 @@ def _count(url: str, sql: str) -> int:
 
 def _announced(settings: SchedulerSettings, seen: set[str]) -> set[str]:
     """Takes the decisions waiting on the gateway's queue and adds their message ids to `seen`: a decision may be
-    published twice after an outage (at-least-once; consumers keep it out by its id), never not at all."""
+    published twice after an outage (at-least-once; consumers keep it out by its id), never not at all. The
+    scheduler's heartbeats travel to the gateway on the same queue: they are no decisions."""
     with broker_connection(settings) as connection:
         queue = queues_for("gateway", settings)[0](connection.default_channel)
         while (message := queue.get(no_ack=True)) is not None:
-            seen.add(str(message.headers["id"]))
+            if message.decode()[0][0]["type"] != "role.heartbeat":
+                seen.add(str(message.headers["id"]))
     return seen
 
 

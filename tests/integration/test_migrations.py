@@ -23,6 +23,8 @@ from alembic.script import ScriptDirectory
 from gateway import feeds
 from gateway import tables as gateway_tables
 from gateway.staff import tables as staff_tables
+from gateway.system_health import repository as heartbeats
+from gateway.system_health.tables import RoleHeartbeatRow
 from sqlalchemy import Engine, Index, MetaData, String, insert, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
@@ -292,7 +294,7 @@ def _made_by_create_all(engine: Engine, classes: list[type[SQLModel]]) -> None:
     then.create_all(engine, tables=[table for table in then.sorted_tables if table.name in names])
 
 
-GATEWAY_HEAD = "0005_two_factor"
+GATEWAY_HEAD = "0006_role_heartbeats"
 
 
 def _version(engine: Engine) -> list[str]:
@@ -339,8 +341,9 @@ GATEWAY_ROWS_0004: dict[str, list[dict[str, Any]]] = {  # as a database at 0004 
 
 def test_gateway_rows_of_the_revision_before_head_are_intact_and_usable_at_head(engines: dict[str, Engine]) -> None:
     engine = engines["gateway"]
-    assert _revision_before_head(gateway.migrations) == "0004_moves_and_meetings", \
-        "a new gateway migration: write GATEWAY_ROWS_0004 as the revision before it holds them"
+    # 0006 only adds a table: rows written at 0004 are carried over 0005 and 0006 alike.
+    assert _revision_before_head(gateway.migrations) == "0005_two_factor", \
+        "a new gateway migration: write the rows as the revision before it holds them"
     gateway.migrations.upgrade(engine, "0004_moves_and_meetings")
     _write(engine, GATEWAY_ROWS_0004)
 
@@ -367,6 +370,12 @@ def test_gateway_rows_of_the_revision_before_head_are_intact_and_usable_at_head(
                                                    state="idle", expires_at=T0, updated_at=T0))
         session.add(gateway_tables.SmsInbound(message_sid="SM" + "2" * 32, received_at=T0))
         session.commit()
+        # 0006: a process's latest heartbeat, kept by an upsert in this dialect: a late older one changes nothing.
+        for seen_at, backlog in ((T0, 1), (T0 - timedelta(seconds=30), 99), (T0 + timedelta(seconds=30), 2)):
+            heartbeats.remember(session, RoleHeartbeatRow(role="notifier", instance="0123456789ab", seen_at=seen_at,
+                                                          interval_seconds=30, outbox_backlog=backlog))
+        session.commit()
+        assert [(r.seen_at, r.outbox_backlog) for r in heartbeats.latest(session)] == [(T0 + timedelta(seconds=30), 2)]
         session.add(gateway_tables.SmsConversation(conversation_id="c2", phone_hash="7" * 64, phone_ciphertext="y",
                                                    state="idle", expires_at=T0, updated_at=T0))
         with pytest.raises(IntegrityError):

@@ -66,6 +66,7 @@ from shared.contracts.delivery_reports import (
     FailedDelivery,
 )
 from shared.contracts.envelope import _REGISTRY, register
+from shared.contracts.health import RoleHeartbeat
 from shared.contracts.previews import SmsPreview, SmsPreviewed, SmsPreviewRequested
 from shared.contracts.sms import OfferedTime, SmsReplyRequested, conversation_context
 from shared.contracts.staff import Actor, MoveAction, RefusalKind, StaffRefusal
@@ -166,6 +167,8 @@ def examples() -> list[Payload]:
         DeliveryRetried(delivery_id=17, refused="too_late", message="The time for this text has passed."),
         StaffAnswered(request_id=BOOKING, message="That time is no longer free; choose another slot.",
                       refusal=StaffRefusal(kind=RefusalKind.CONFLICT, code="slot_taken", alternatives=[a_slot(11)])),
+        RoleHeartbeat(role="notifier", instance="0123456789ab", interval_seconds=30, outbox_backlog=2,
+                      oldest_unsent_seconds=1.5, dispatcher_lag_seconds=0.0, last_beat_tick_at=OCCURRED),
     ]
 
 

@@ -52,6 +52,9 @@ BROKEN = {
     "SCHEDULER_METRICS_PORT": "70000",
     "NOTIFIER_METRICS_PORT": "-1",
     "NOTIFIER_BEAT_METRICS_PORT": "65536",
+    "HEARTBEAT_SECONDS": "0",
+    "RABBITMQ_MANAGEMENT_URL": "rabbitmq:15672",
+    "HEARTBEAT_STALE_AFTER": "1",
 }
 
 
@@ -87,7 +90,8 @@ LIMITS = {"BOOKINGS_PER_ADDRESS_HOUR", "BOOKINGS_PER_ADDRESS_DAY", "BOOKINGS_PER
 
 
 def test_each_service_reads_the_common_variables_and_its_own() -> None:
-    common = {"LOTSE_ENV", "VAR_DIR", "BROKER_URL", "TIMEZONE", "SLOTS_TIMEOUT_SECONDS", "LOG_LEVEL", "METRICS_HOST"}
+    common = {"LOTSE_ENV", "VAR_DIR", "BROKER_URL", "TIMEZONE", "SLOTS_TIMEOUT_SECONDS", "LOG_LEVEL", "METRICS_HOST",
+              "HEARTBEAT_SECONDS"}
 
     assert variables(GatewaySettings) == common | {"GATEWAY_DATABASE_URL", "HOST", "PORT", "PUBLIC_BASE_URL",
                                                    "DATA_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_SHARED_KEY",
@@ -95,7 +99,8 @@ def test_each_service_reads_the_common_variables_and_its_own() -> None:
                                                    "FORWARDED_ALLOW_IPS", *LIMITS, "SLOTS_CACHE_SECONDS",
                                                    "BOOKING_WAIT_SECONDS", "QUICK_EXIT_URL",
                                                    "SMS_CONVERSATION_MINUTES", "SMS_PER_PHONE_MINUTE",
-                                                   "SMS_PAUSE_MINUTES", "GATEWAY_METRICS_PORT"}
+                                                   "SMS_PAUSE_MINUTES", "GATEWAY_METRICS_PORT",
+                                                   "RABBITMQ_MANAGEMENT_URL", "HEARTBEAT_STALE_AFTER"}
     assert variables(SchedulerSettings) == common | {"SCHEDULER_DATABASE_URL", "WORKER_CONCURRENCY",
                                                      "SLOT_STEP_MINUTES", "TRAVEL_BUFFER_MINUTES", "VIDEO_BASE_URL",
                                                      "SCHEDULER_METRICS_PORT"}

@@ -25,6 +25,7 @@ from gateway.api import feeds as feeds_api
 from gateway.api import slots as slots_api
 from gateway.api import sms_preview as sms_preview_api
 from gateway.api import staff as staff_api
+from gateway.api import system_health as system_health_api
 from gateway.api import twilio as twilio_api
 from gateway.api.limits import BodySizeLimit, HeaderLimit
 from gateway.api.observe import Observe
@@ -43,6 +44,7 @@ from gateway.sms_conversation.service import ConversationPolicy, SmsConversation
 from gateway.sms_preview import SmsPreviewClient
 from gateway.staff.accounts import StaffAccounts
 from gateway.staff_client import StaffClient
+from gateway.system_health.report import SystemHealth
 from gateway.twilio_webhooks import TwilioWebhooks, webhook_auth_token
 from gateway.web import pages
 from shared.cipher import load_cipher
@@ -50,6 +52,7 @@ from shared.clock import Clock, system_clock
 from shared.consumer import Consumer
 from shared.contracts import Envelope
 from shared.db import make_engine, wait_for_database
+from shared.heartbeat import Heartbeat, outbox_status
 from shared.messaging import Publisher, broker_connection, declare_topology_when_reachable, make_celery, queues_for
 from shared.metrics import dead_lettered
 from shared.outbox import Relay
@@ -82,6 +85,8 @@ class Gateway:
     sms_previews: SmsPreviewClient
     conversations: SmsConversations
     deliveries: DeliveryReports
+    health: SystemHealth
+    heartbeat: Heartbeat
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
@@ -89,11 +94,13 @@ class Gateway:
         self.consumer.resume()
         self.relay.start()
         self.listener.start()
+        self.heartbeat.start()
         threading.Thread(target=self._housekeeping, name="gateway-housekeeping", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
         self.consumer.stop()  # an event waiting for the database goes back to the queue
+        self.heartbeat.stop()
         self.listener.stop()
         self.relay.stop()
 
@@ -165,6 +172,8 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
         handlers.apply_move_refused(envelope, repository, now)
         conversations.answer_move_refused(envelope, repository.session, now())  # a move asked by SMS: told so
 
+    health = SystemHealth(engine, settings, settings.rabbitmq_management_url.get_secret_value(),
+                          settings.heartbeat_stale_after, clock)
     consumer = Consumer(
         "gateway",
         engine,
@@ -176,6 +185,8 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
             "booking.move_refused": applied(move_refused),
         },
         dead_letter=lambda raw, reason: publisher.publish_dead_letter(raw, "gateway", reason),
+        # No inbox row for a heartbeat (the newest wins), and none is worth waiting out a database outage for.
+        queries={"role.heartbeat": health.record},
     )
     events = queues_for("gateway", settings)[0]
 
@@ -193,8 +204,10 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
     sms_previews = SmsPreviewClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
     deliveries = DeliveryReports(publisher, waiter, replies.name, settings.slots_timeout_seconds, clock,
                                  ZoneInfo(settings.timezone))
+    heartbeat = Heartbeat("gateway", publisher.publish, lambda now: outbox_status(engine, now),
+                          settings.heartbeat_seconds, clock)
     return Gateway(settings, engine, celery, publisher, relay, consumer, listener, bookings, limits, slots, staff,
-                   calendars, feeds, twilio, sms_previews, conversations, deliveries)
+                   calendars, feeds, twilio, sms_previews, conversations, deliveries, health, heartbeat)
 
 
 def create_app(gateway: Gateway) -> FastAPI:
@@ -222,6 +235,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.include_router(staff_two_factor.router)
     app.include_router(staff_accounts.router)
     app.include_router(staff_api.router)
+    app.include_router(system_health_api.router)
     app.include_router(feeds_api.router)
     app.include_router(twilio_api.router)
     app.include_router(sms_preview_api.router)

@@ -23,6 +23,12 @@ def _web_address(value: str) -> str:
     return value
 
 
+def _management_url(value: SecretStr) -> SecretStr:
+    if value.get_secret_value() and not value.get_secret_value().startswith(("https://", "http://")):
+        raise ValueError("RABBITMQ_MANAGEMENT_URL must be an http(s) address such as http://rabbitmq:15672/")
+    return value
+
+
 Limit = Annotated[int, Field(ge=1, le=1_000_000)]
 _SAFE = ClientLimitPolicy()  # the defaults, written once (gateway.limits)
 
@@ -73,6 +79,13 @@ class GatewaySettings(DataKeySettings, PublicUrlSettings, SmsDestinationSettings
     sms_conversation_minutes: int = Field(default=15, ge=1, le=120)
     sms_per_phone_minute: int = Field(default=10, ge=1, le=1000)
     sms_pause_minutes: int = Field(default=10, ge=1, le=1440)
+
+    # The admins' health view (gateway.system_health): RabbitMQ's management HTTP API, e.g.
+    # http://user:password@rabbitmq:15672/ (empty: BROKER_URL's host on port 15672 with its user and password; a
+    # broker without the management plugin is asked over AMQP instead), and after how many of its heartbeat
+    # intervals without one a process counts as stale.
+    rabbitmq_management_url: Annotated[SecretStr, AfterValidator(_management_url)] = SecretStr("")
+    heartbeat_stale_after: int = Field(default=3, ge=2, le=100)
 
     @model_validator(mode="after")
     def _embedded_gateway_database(self) -> Self:

@@ -9,6 +9,7 @@ from sqlalchemy import Index, Table
 from sqlmodel import Field, SQLModel
 
 from gateway.staff.tables import STAFF_TABLES
+from gateway.system_health.tables import HEALTH_TABLES
 from shared.db import database_default, instant_column
 from shared.inbox import ProcessedMessage
 from shared.outbox import OutboxMessage
@@ -120,4 +121,4 @@ TABLES: list[Table] = [
     t.__table__  # type: ignore[union-attr]
     for t in (BookingRequest, BookingPreferences, CounsellorFeed, RateEvent, SmsConversation, SmsInbound,
               OutboxMessage, ProcessedMessage, *STAFF_TABLES)
-]
+] + HEALTH_TABLES

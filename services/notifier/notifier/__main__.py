@@ -14,6 +14,7 @@ from shared.cipher import load_cipher
 from shared.crypto import generate_box_key
 from shared.db import make_engine
 from shared.healthcheck import BEAT_SCHEDULE_NAME
+from shared.heartbeat import Heartbeat, Status
 from shared.logging import configure_logging
 from shared.messaging import declare_topology_when_reachable, queues_for
 from shared.metrics import DeadLetterQueue, OutboxBacklog, serve_metrics
@@ -79,6 +80,9 @@ def main() -> None:
         record_beat_ticks(DISPATCH_TASK)
         serve_metrics(settings.notifier_beat_metrics_port, settings.metrics_host,
                       [BEAT_TICK, DeadLetterQueue(settings)])
+        # Beat has no outbox and dispatches nothing: its heartbeat says only that it runs.
+        Heartbeat("notifier-beat", notifier.publisher.publish, lambda _now: Status(),
+                  settings.heartbeat_seconds).start()
         schedule = settings.var_dir.resolve() / BEAT_SCHEDULE_NAME
         schedule.parent.mkdir(parents=True, exist_ok=True)
         notifier.celery.start(["beat", f"--schedule={schedule}", f"--loglevel={settings.log_level}"])
@@ -90,6 +94,7 @@ def main() -> None:
                    TICK_RECEIVED])
     notifier.relay.start()
     notifier.dispatcher.start_background()
+    Heartbeat("notifier", notifier.publisher.publish, notifier.status, settings.heartbeat_seconds).start()
     run_worker(notifier.celery, "notifier", queues_for("notifier", settings), settings.worker_concurrency,
                settings.log_level)
 

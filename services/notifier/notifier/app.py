@@ -22,6 +22,7 @@ from notifier.plans import Policy
 from notifier.repository import NotifierRepository
 from notifier.settings import NotifierSettings
 from notifier.sms import SmsSender, make_sender
+from notifier.status import WorkerStatus
 from shared.cipher import load_cipher
 from shared.clock import Clock, system_clock
 from shared.consumer import CommandHandler, Consumer
@@ -51,6 +52,8 @@ class Notifier:
     relay: Relay
     consumer: Consumer
     dispatcher: Dispatcher
+    publisher: Publisher
+    status: WorkerStatus  # its heartbeat's (shared.heartbeat)
 
 
 def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSender | None = None) -> Notifier:
@@ -130,18 +133,21 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
         },
     )
     register_message_task(celery, consumer, publisher)
-    _register_timers(celery, dispatcher, settings.dispatch_every_seconds)
+    status = WorkerStatus(engine)
+    _register_timers(celery, dispatcher, settings.dispatch_every_seconds, lambda: status.ticked(clock()))
     _register_day_counts(celery, engine, policy.zone, clock)
-    return Notifier(settings, engine, celery, relay, consumer, dispatcher)
+    return Notifier(settings, engine, celery, relay, consumer, dispatcher, publisher, status)
 
 
-def _register_timers(celery: Celery, dispatcher: Dispatcher, dispatch_every: float) -> None:
+def _register_timers(celery: Celery, dispatcher: Dispatcher, dispatch_every: float,
+                     ticked: Callable[[], None]) -> None:
     queue = timer_queue("notifier")
     route = {"exchange": TIMERS.name, "routing_key": queue.name}
 
     @celery.task(name=DISPATCH_TASK, ignore_result=True, shared=False)  # this app only (shared/worker.py)
     def dispatch_due() -> int:
         tick_received()
+        ticked()
         return dispatcher.wake(max_seconds=DISPATCH_LOOP_SECONDS)
 
     @celery.task(name="notifier.reconcile", ignore_result=True, shared=False)  # this app only (shared/worker.py)

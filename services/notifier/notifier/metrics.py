@@ -59,13 +59,18 @@ class DispatchLag(Collector):
         return GaugeMetricFamily(DISPATCH_LAG, "Age of the oldest due message not yet claimed by the dispatcher")
 
     def _lag(self) -> float:
-        now = self.now()
-        oldest = (select(func.min(col(Reminder.due_at)))
-                  .where(col(Reminder.status) == "pending", col(Reminder.due_at) <= now))
-        with self.engine.connect() as connection:
-            due_at = connection.execute(oldest).scalar_one()
-        # min() has the column's type: an aware UTC instant on both dialects.
-        return 0.0 if due_at is None else max(0.0, (now - due_at).total_seconds())
+        return dispatch_lag(self.engine, self.now())
+
+
+def dispatch_lag(engine: Engine, now: datetime) -> float:
+    """Seconds the oldest message due by `now` has waited unclaimed; 0 when none waits (also the worker's
+    heartbeat, notifier.status)."""
+    oldest = (select(func.min(col(Reminder.due_at)))
+              .where(col(Reminder.status) == "pending", col(Reminder.due_at) <= now))
+    with engine.connect() as connection:
+        due_at = connection.execute(oldest).scalar_one()
+    # min() has the column's type: an aware UTC instant on both dialects.
+    return 0.0 if due_at is None else max(0.0, (now - due_at).total_seconds())
 
 
 def record_beat_ticks(task_name: str) -> Callable[..., None]:

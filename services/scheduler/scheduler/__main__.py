@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 from scheduler import demo
 from scheduler.app import build
 from scheduler.settings import SchedulerSettings
+from shared.heartbeat import Heartbeat, outbox_status
 from shared.logging import configure_logging
 from shared.messaging import declare_topology_when_reachable, queues_for
 from shared.metrics import OutboxBacklog, serve_metrics
@@ -32,6 +34,8 @@ def main() -> None:
     serve_metrics(settings.scheduler_metrics_port, settings.metrics_host,
                   [OutboxBacklog(scheduler.engine, "scheduler")])
     scheduler.relay.start()
+    Heartbeat("scheduler", scheduler.publisher.publish, partial(outbox_status, scheduler.engine),
+              settings.heartbeat_seconds).start()
     run_worker(scheduler.celery, "scheduler", queues_for("scheduler", settings), settings.worker_concurrency,
                settings.log_level)
 
