@@ -46,6 +46,7 @@ from shared.contracts.staff import (
     RemoveExceptionAction,
     RuleIn,
     RuleOut,
+    RulesAction,
     RulesAnswer,
     RulesData,
     SetRulesAction,
@@ -164,6 +165,13 @@ class FakeCalendars:
             return self._exception(staff, action)  # type: ignore[return-value]
         if isinstance(action, SetRulesAction):
             return self._set_rules(staff, action)  # type: ignore[return-value]
+        if isinstance(action, RulesAction):
+            if not staff.may_access_calendar(action.counsellor_id):
+                raise CalendarRefused(RefusalKind.FORBIDDEN, "forbidden", "Not your calendar.")
+            stored = self.rules.get(action.counsellor_id, [])
+            return RulesAnswer(operation="rules", data=RulesData(  # type: ignore[return-value]
+                counsellor_id=action.counsellor_id, locations=list(PLACES.values()),
+                rules=[RuleOut(rule_id=n, **rule.model_dump()) for n, rule in enumerate(stored, start=1)]))
         if isinstance(action, WeekAction):
             if not staff.may_access_calendar(action.counsellor_id):
                 raise CalendarRefused(RefusalKind.FORBIDDEN, "forbidden", "Not your calendar.")

@@ -255,6 +255,23 @@ def test_the_hours_form_starts_from_the_hours_the_calendar_shows(browser: TestCl
     assert "Montag Von (1) Bis (1) Ort (1)" in seen(page)
 
 
+def test_hours_limited_to_dates_are_listed_and_kept_when_saving(browser: TestClient, desk: StaffDesk) -> None:
+    limited = RuleIn(location_id=1, weekday=1, start="08:30", end="12:00", valid_until=date(2025, 6, 30),
+                     on_holidays=True)
+    desk.calendars.rules[ANNA].append(limited)
+    csrf = sign_in(browser)
+    page = browser.get("/staff/hours")
+    assert ("Bleiben, wie sie sind Zeiten, die nur für bestimmte Daten oder auch an Feiertagen gelten, werden hier "
+            "nicht geändert; beim Speichern bleiben sie erhalten. Dienstag 08:30–12:00, Rostock 1 (vor Ort), bis "
+            "Montag, 30. Juni, auch an Feiertagen") in seen(page)
+    assert 'id="d1r0_start" name="d1r0_start" type="time" value=""' in page.text  # not a line of the form
+
+    browser.post("/staff/hours", data=hours_form(csrf, "save", d0r0=("09:00", "12:00", "1")))
+
+    assert desk.calendars.asked[-1] == SetRulesAction(counsellor_id=ANNA, rules=[
+        RuleIn(location_id=1, weekday=0, start="09:00", end="12:00"), limited])
+
+
 def test_the_preview_shows_the_week_and_saves_nothing(browser: TestClient, desk: StaffDesk) -> None:
     csrf = sign_in(browser)
     response = browser.post("/staff/hours", data=hours_form(csrf, "preview", d1r0=("10:00", "12:00", "1"),

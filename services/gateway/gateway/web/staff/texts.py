@@ -71,6 +71,11 @@ TEXTS: dict[str, str] = {
     "hours.invalid": N_("Please check the marked lines: from and to are times such as 09:30, the first earlier, "
                         "and a place is chosen (or all three are empty)."),
     "hours.refused": N_("The calendar refused these hours (two of them may overlap). Nothing was saved."),
+    # TRANSLATORS: {day} is a day with its weekday and month, "Monday, 5 January".
+    "hours.from": N_("from {day}"),
+    # TRANSLATORS: {day} is a day with its weekday and month, "Tuesday, 30 June".
+    "hours.until": N_("until {day}"),
+    "hours.on_holidays": N_("also on public holidays"),
     "weekday.0": N_("Monday"),
     "weekday.1": N_("Tuesday"),
     "weekday.2": N_("Wednesday"),
