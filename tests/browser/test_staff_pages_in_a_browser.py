@@ -252,6 +252,7 @@ def test_a_counsellor_sets_an_absence_over_a_booked_day_and_moves_the_booking_wi
 
     page.get_by_role("link", name="Wochenzeiten").click()
     expect(page.get_by_role("heading", name="Wochenzeiten", level=1)).to_be_visible()
+    expect(page.get_by_label("Von (1)").first).to_have_value("09:00")  # the demo's Anna: Mondays 09:00-16:00
     audit("weekly hours", page)
     page.get_by_role("button", name="Erst die Woche zeigen").click()
     expect(page.get_by_role("heading", name="Die Woche mit diesen Zeiten (noch nicht gespeichert)")).to_be_visible()
