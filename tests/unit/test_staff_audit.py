@@ -160,7 +160,7 @@ def office(tmp_path: Path) -> Iterator[Office]:
         app.include_router(part.router)
     app.state.gateway = SimpleNamespace(engine=engine, settings=GatewaySettings(), calendars=calendar,
                                         feeds=FeedTokens(engine, clock), deliveries=FakeDeliveries(),
-                                        health=FakeHealth())
+                                        health=FakeHealth(), slots=None)  # no page here searches free times
     app.state.staff_accounts = accounts
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Office(client, engine, clock, calendar, audit, Phone(clock))

@@ -14,6 +14,7 @@ from shared.contracts.staff import (
     MoveAction,
     OutcomeAction,
     RemoveExceptionAction,
+    RulesAction,
     SetRulesAction,
     StaffAction,
     TypesAction,
@@ -40,6 +41,8 @@ def event_of(action: StaffAction) -> Event:
             return Event(Action.BOOKINGS_READ, target_kind=counsellor, target_id=action.counsellor_id,
                          detail={"from": action.date_from.isoformat(), "to": action.date_to.isoformat(),
                                  "status": action.status})
+        case RulesAction():
+            return Event(Action.RULES_READ, target_kind=counsellor, target_id=action.counsellor_id)
         case SetRulesAction():
             return Event(Action.RULES_REPLACED, target_kind=counsellor, target_id=action.counsellor_id,
                          detail={"rules": len(action.rules)})

@@ -15,7 +15,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gateway.api.audit_trail import audited_calendars
 from gateway.api.staff_deps import COOKIE_NAME, client_address
+from gateway.feeds import FeedTokens
 from gateway.settings import GatewaySettings
+from gateway.slots import SlotClient
 from gateway.staff.accounts import CurrentSession, Staff, StaffAccounts
 from gateway.staff.audit import Actor
 from gateway.staff.sessions import csrf_matches
@@ -37,6 +39,8 @@ class Desk:
     calendars: AuditedStaffClient
     settings: GatewaySettings
     source: str  # the client's address, as the audit log names it (gateway.forwarding)
+    slots: SlotClient  # the free times a booking may move to
+    feeds: FeedTokens
 
     def actor(self, staff: Staff) -> Actor:
         """Who acts, for the audit log: pass as `by` to what an admin does to accounts."""
@@ -46,7 +50,7 @@ class Desk:
 def desk(request: Request) -> Desk:
     gateway = request.app.state.gateway
     return Desk(accounts=request.app.state.staff_accounts, calendars=audited_calendars(request),
-                settings=gateway.settings, source=client_address(request))
+                settings=gateway.settings, source=client_address(request), slots=gateway.slots, feeds=gateway.feeds)
 
 
 def language(request: Request, chosen: str | None = None) -> str:
