@@ -115,6 +115,14 @@ class RuleIn(_Model):
     on_holidays: bool = False
 
 
+class RulesAction(_Model):
+    """The counsellor's weekly rules as stored, and the places they may use (added later: a form edits the rules
+    as they are, dates and holidays included, rather than as a week shows them)."""
+
+    action: Literal["rules"] = "rules"
+    counsellor_id: CounsellorId
+
+
 class SetRulesAction(_Model):
     """Replace all weekly rules of the counsellor at once (an empty list closes the calendar)."""
 
@@ -239,9 +247,9 @@ class UpdateLocationAction(_Model):
 
 
 StaffAction = Annotated[
-    WeekAction | BookingsAction | SetRulesAction | AddExceptionAction | RemoveExceptionAction | CancelAction
-    | OutcomeAction | MoveAction | TypesAction | CreateTypeAction | UpdateTypeAction | UpdateCounsellorAction
-    | UpdateLocationAction,
+    WeekAction | BookingsAction | RulesAction | SetRulesAction | AddExceptionAction | RemoveExceptionAction
+    | CancelAction | OutcomeAction | MoveAction | TypesAction | CreateTypeAction | UpdateTypeAction
+    | UpdateCounsellorAction | UpdateLocationAction,
     Field(discriminator="action"),
 ]
 WRITES = frozenset({"set_rules", "add_exception", "remove_exception", "cancel", "no_show", "attended", "move",
@@ -366,6 +374,8 @@ class RuleOut(RuleIn):
 class RulesData(_Model):
     counsellor_id: int
     rules: list[RuleOut]
+    # Added later (optional): the locations the counsellor serves, which a rule may name; set by the "rules" read.
+    locations: list[StaffLocation] = Field(default_factory=list)
 
 
 class ExceptionData(_Model):
@@ -444,7 +454,7 @@ class BookingsAnswer(_Model):
 
 
 class RulesAnswer(_Model):
-    operation: Literal["set_rules"] = "set_rules"
+    operation: Literal["set_rules", "rules"] = "set_rules"
     data: RulesData
 
 

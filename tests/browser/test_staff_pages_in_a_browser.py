@@ -1,23 +1,35 @@
 """A counsellor in Chromium: signs in, sees their week, marks an appointment as attended; an admin signs in with the
 code of an authenticator app (pyotp), makes an account whose one-time link a new colleague uses, who then sets up
-two-factor sign-in; axe-core finds no violation on any page on the way, and no page asks another origin for anything.
+two-factor sign-in; a counsellor sets an absence over a booked day and moves the booking with the picker, which the
+client's manage page then shows. axe-core finds no violation on any page on the way, and no page asks another
+origin for anything.
 
-The staff pages in process (tests/support/staff_pages: real sign-in on SQLite, the scheduler a fake of our
-StaffClient port, so an appointment has begun at a fixed time) served by uvicorn: no whole system is started."""
+The first two tests have the staff pages in process (tests/support/staff_pages: real sign-in on SQLite, the
+scheduler a fake of our StaffClient port, so an appointment has begun at a fixed time) served by uvicorn; the last
+needs the real scheduler and client pages and uses the browser tests' running system (tests/browser/conftest.py)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
+import httpx
 import pyotp
 import pytest
+from gateway.settings import GatewaySettings
+from gateway.staff.accounts import StaffAccounts
 from playwright.sync_api import Browser, Page, expect
 
+from shared.db import make_engine
+from tests.browser.conftest import NewContext
 from tests.support.browser import DESKTOP, RequestLog, axe_violations, describe
 from tests.support.server import serving
-from tests.support.staff_pages import PASSWORD, StaffDesk, staff_desk
+from tests.support.staff_pages import CHEAP, PASSWORD, StaffDesk, staff_desk
+from tests.support.system import System, wait_for_status
 
 
 @pytest.fixture
@@ -152,3 +164,103 @@ def test_an_admin_signs_in_with_a_code_and_manages_accounts_and_a_new_colleague_
 
     assert found == {}, "\n".join(f"{name}:\n{lines}" for name, lines in found.items())
     assert requests.foreign(url) == [], "a page asked another origin"
+
+
+def counsellor_account(system: System, username: str, counsellor_id: int) -> None:
+    """A counsellor's account on the running system's gateway database, made in process with cheap hashing: the
+    operator's command (tests/support/staff.py) would cost seconds of a new interpreter and full argon2."""
+    engine = make_engine(GatewaySettings(var_dir=system.var_dir).gateway_database_url)
+    try:
+        StaffAccounts(engine, hasher=CHEAP).create(username, username.title(), "counsellor", PASSWORD,
+                                                   counsellor_id=counsellor_id)
+    finally:
+        engine.dispose()
+
+
+def test_a_counsellor_sets_an_absence_over_a_booked_day_and_moves_the_booking_with_the_picker(
+        lotse: System, new_context: NewContext) -> None:
+    """On the whole system (the browser tests' running one): the client's manage page shows the new time. Then
+    the absence is removed again (the system is shared), the weekly hours previewed (not saved) and a calendar feed
+    issued, axe-core on each page."""
+    counsellor_account(lotse, "anna", 1)  # Anna of the demo calendar
+    with httpx.Client(base_url=lotse.url, timeout=10) as client:
+        slot = client.get("/v1/slots", params={"language": "de", "counsellor": "Anna"}).json()["slots"][0]
+        booked = client.post("/v1/bookings", json={"slot_id": slot["slot_id"], "phone": "+4915112340031",
+                                                   "language": "de", "channel": "web"})
+        assert booked.status_code == 202, booked.text
+        token = booked.json()["manage_token"]
+        wait_for_status(client, token, "confirmed")
+    booked_day = datetime.fromisoformat(slot["start"]).astimezone(ZoneInfo("Europe/Berlin")).date().isoformat()
+    found: dict[str, str] = {}
+
+    def audit(name: str, page: Page) -> None:
+        page.wait_for_load_state()
+        violations = axe_violations(page)
+        if violations:
+            found[name] = describe(violations)
+
+    # axe-core is a script: the page's context must be allowed to run it despite the pages' CSP.
+    page = new_context(locale="de-DE", viewport=DESKTOP, bypass_csp=True).new_page()
+    page.goto("/staff/absences")
+    page.get_by_label("Benutzername").fill("anna")
+    page.get_by_label("Passwort").fill(PASSWORD)
+    page.get_by_role("button", name="Anmelden").click()
+    expect(page.get_by_role("heading", name="Abwesenheiten", level=1)).to_be_visible()
+    audit("absences", page)
+
+    page.get_by_label("Erster Tag").fill(booked_day)
+    page.get_by_label("Grund (für den Kalender, freiwillig)").fill("Fortbildung")
+    page.get_by_role("button", name="Abwesenheit eintragen").click()
+    expect(page.get_by_role("status")).to_have_text("Die Abwesenheit ist gespeichert.")
+    expect(page.get_by_role("heading", name="Termine in dieser Abwesenheit")).to_be_visible()
+    audit("absence added", page)
+    links = page.get_by_role("link", name="Verschieben …")
+    expect(links).to_have_count(1)
+    links.click()
+
+    expect(page.get_by_role("heading", name="Termin verschieben", level=1)).to_be_visible()
+    audit("move: days", page)
+    first_free = page.get_by_role("link", name=re.compile("^Erste freie Uhrzeit"))
+    for _week in range(4):  # the absence may have emptied this week
+        if first_free.count():
+            break
+        page.get_by_role("link", name="Spätere Woche").click()
+    first_free.click()
+    chosen = page.get_by_role("radio", checked=True)
+    expect(chosen).to_have_count(1)
+    audit("move: times", page)
+    new_day = page.get_by_role("heading", level=2).first.inner_text()
+    new_time = page.locator("label.slot", has=chosen).inner_text().strip()
+    page.get_by_role("button", name="Termin auf diese Uhrzeit verschieben").click()
+
+    expect(page.get_by_role("status")).to_have_text("Der Termin ist verschoben; die Person wird benachrichtigt.")
+    expect(page.get_by_role("heading", name=re.compile(f"^{new_time}–"))).to_be_visible()
+    audit("week after the move", page)
+
+    client_page = new_context(locale="de-DE").new_page()
+    when = client_page.locator("dd").first
+    for _try in range(50):  # the gateway learns of the move from the scheduler's event
+        client_page.goto(f"/m/{token}")
+        if when.inner_text() == f"{new_day}, {new_time}":
+            break
+        client_page.wait_for_timeout(200)
+    expect(when).to_have_text(f"{new_day}, {new_time}")
+
+    page.goto(f"/staff/absences?start={booked_day}")  # the absence goes again: the system is shared
+    page.get_by_role("button", name="Entfernen").first.click()
+    expect(page.get_by_role("status")).to_have_text("Die Abwesenheit ist entfernt.")
+
+    page.get_by_role("link", name="Wochenzeiten").click()
+    expect(page.get_by_role("heading", name="Wochenzeiten", level=1)).to_be_visible()
+    expect(page.get_by_label("Von (1)").first).to_have_value("09:00")  # the demo's Anna: Mondays 09:00-16:00
+    audit("weekly hours", page)
+    page.get_by_role("button", name="Erst die Woche zeigen").click()
+    expect(page.get_by_role("heading", name="Die Woche mit diesen Zeiten (noch nicht gespeichert)")).to_be_visible()
+    audit("weekly hours previewed", page)
+
+    page.get_by_role("link", name="Kalender-Feed").click()
+    audit("feed", page)
+    page.get_by_role("button", name="Neue Feed-Adresse erstellen").click()
+    expect(page.locator("code")).to_contain_text("/v1/feeds/")
+    audit("feed address shown", page)
+    assert found == {}, "\n".join(f"{name}:\n{lines}" for name, lines in found.items())

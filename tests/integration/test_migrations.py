@@ -26,7 +26,7 @@ from gateway.staff import tables as staff_tables
 from gateway.system_health import repository as heartbeats
 from gateway.system_health.tables import RoleHeartbeatRow
 from sqlalchemy import Engine, Index, MetaData, String, insert, inspect, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, SQLModel, select
 
 from shared.db import make_engine
@@ -294,7 +294,7 @@ def _made_by_create_all(engine: Engine, classes: list[type[SQLModel]]) -> None:
     then.create_all(engine, tables=[table for table in then.sorted_tables if table.name in names])
 
 
-GATEWAY_HEAD = "0006_role_heartbeats"
+GATEWAY_HEAD = "0007_audit_log"
 
 
 def _version(engine: Engine) -> list[str]:
@@ -331,39 +331,41 @@ def test_gateway_database_made_by_create_all_is_stamped_and_its_rows_stay_usable
     assert _version(engine) == [GATEWAY_HEAD]
 
 
-GATEWAY_ROWS_0004: dict[str, list[dict[str, Any]]] = {  # as a database at 0004 holds them
+GATEWAY_ROWS_0006: dict[str, list[dict[str, Any]]] = {  # as a database at 0006 holds them
     "booking_requests": [{**GATEWAY_ROWS["booking_requests"][0], "phone_hash": "7" * 64,
-                          "starts_at": T0 + timedelta(days=3)}],
+                          "starts_at": T0 + timedelta(days=3), "move_json": '{"status": "pending"}',
+                          "meeting_json": None, "conversation": "mediator"}],
     "rate_events": [{"scope": "book-tel-h", "subject": "7" * 64, "at": T0}],
-    "staff_accounts": GATEWAY_ROWS["staff_accounts"],
+    "staff_accounts": [{**GATEWAY_ROWS["staff_accounts"][0], "totp_secret_ciphertext": "sealed-secret",
+                        "totp_enabled_at": T0, "totp_last_step": 12345}],
+    "staff_recovery_codes": [{"staff_id": 1, "code_hash": "a" * 64, "created_at": T0, "used_at": None}],
+    "staff_password_resets": [{"token_hash": "b" * 64, "staff_id": 1, "created_by": None, "created_at": T0,
+                               "expires_at": T0 + timedelta(hours=24), "used_at": None}],
 }
 
 
 def test_gateway_rows_of_the_revision_before_head_are_intact_and_usable_at_head(engines: dict[str, Engine]) -> None:
     engine = engines["gateway"]
-    # 0006 only adds a table: rows written at 0004 are carried over 0005 and 0006 alike.
-    assert _revision_before_head(gateway.migrations) == "0005_two_factor", \
-        "a new gateway migration: write the rows as the revision before it holds them"
-    gateway.migrations.upgrade(engine, "0004_moves_and_meetings")
-    _write(engine, GATEWAY_ROWS_0004)
+    assert _revision_before_head(gateway.migrations) == "0006_role_heartbeats", \
+        "a new gateway migration: write GATEWAY_ROWS_0006 as the revision before it holds them"
+    gateway.migrations.upgrade(engine, "0006_role_heartbeats")
+    _write(engine, GATEWAY_ROWS_0006)
 
     gateway.migrations.upgrade(engine)
 
     assert _version(engine) == [GATEWAY_HEAD]
-    _read_back(engine, [gateway_tables.BookingRequest, gateway_tables.RateEvent, staff_tables.StaffAccount],
-               GATEWAY_ROWS_0004)
+    _read_back(engine, [gateway_tables.BookingRequest, gateway_tables.RateEvent, staff_tables.StaffAccount,
+                        staff_tables.RecoveryCode, staff_tables.PasswordReset], GATEWAY_ROWS_0006)
     with Session(engine) as session:
-        # 0005: the admin carried over has no two-factor sign-in, so its next sign-in asks it to set one up.
-        admin = session.exec(select(staff_tables.StaffAccount)).one()
-        assert (admin.totp_secret_ciphertext, admin.totp_enabled_at, admin.totp_last_step) == (None, None, None)
-        session.add(staff_tables.RecoveryCode(staff_id=admin.id, code_hash="a" * 64, created_at=T0))
-        session.add(staff_tables.PasswordReset(token_hash="b" * 64, staff_id=admin.id, created_at=T0,
-                                               expires_at=T0 + timedelta(hours=24)))
+        # 0007: the audit log takes rows and refuses to change them.
+        session.add(staff_tables.StaffAuditEntry(at=T0, staff_id=1, username="chef", action="sign_in", outcome="ok",
+                                                 source="127.0.0.1"))
         session.commit()
+        with pytest.raises(DBAPIError, match="append-only"):
+            session.execute(text("UPDATE staff_audit SET username = 'someone'"))
+        session.rollback()
         row = session.exec(select(gateway_tables.BookingRequest)).one()
-        # 0004: no move, no meeting known yet, and the conversation every booking had before the choice existed.
-        assert (row.move_json, row.meeting_json, row.conversation) == (None, None, "own_language")
-        row.move_json, row.conversation = '{"status": "pending"}', "mediator"
+        row.move_json, row.conversation = None, "own_language"
         session.add(row)
         # 0003: an SMS conversation per number, and the SIDs answered; one row per number.
         session.add(gateway_tables.SmsConversation(conversation_id="c1", phone_hash="7" * 64, phone_ciphertext="x",

@@ -1,15 +1,17 @@
 """The staff pages in process: the real StaffAccounts on a throw-away SQLite database (argon2 with small parameters,
 so sign-ins are fast; a clock tests move; the admin has two-factor sign-in, its secret kept here) and a fake of our
-StaffClient port, which answers from a list of appointments and decides changes the way the scheduler does
-(attended / no-show once begun, cancel before). For tests/unit/test_staff_pages.py and the staff browser test,
-which serves the same app with uvicorn."""
+StaffClient and SlotClient ports, which answer from a list of appointments, absences, weekly hours and free times
+and decide changes the way the scheduler does (attended / no-show once begun, cancel before, a move to a free time
+of a calendar the person may change, an absence keeping and listing the appointments it covers). For
+tests/unit/test_staff_pages.py, test_staff_calendar_pages.py and the staff browser test, which serves the same app
+with uvicorn."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
@@ -22,6 +24,7 @@ from fastapi import FastAPI
 from gateway import migrations
 from gateway.api import errors
 from gateway.errors import SchedulerUnavailable
+from gateway.feeds import FeedTokens
 from gateway.settings import GatewaySettings
 from gateway.staff.accounts import Staff, StaffAccounts
 from gateway.staff_client import CalendarRefused
@@ -29,15 +32,29 @@ from gateway.web import pages
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
+from shared.contracts import Mode, PublicLocation, Slot
 from shared.contracts.staff import (
+    AddExceptionAction,
     BookingChangeAnswer,
     BookingChangeData,
     CancelAction,
+    ExceptionAnswer,
+    ExceptionData,
+    MoveAction,
     OutcomeAction,
     RefusalKind,
+    RemoveExceptionAction,
+    RuleIn,
+    RuleOut,
+    RulesAction,
+    RulesAnswer,
+    RulesData,
+    SetRulesAction,
     StaffAction,
     StaffBooking,
+    StaffException,
     StaffLocation,
+    StaffWindow,
     WeekAction,
     WeekAnswer,
     WeekData,
@@ -77,14 +94,66 @@ def standard_calendar() -> list[tuple[int, StaffBooking]]:
     ]
 
 
+ALIASES = {ANNA: "Anna", BOGDAN: "Bogdan"}
+PLACES = {ROSTOCK.location_id: ROSTOCK, PHONE_LINE.location_id: PHONE_LINE}
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def standard_rules() -> dict[int, list[RuleIn]]:
+    """Anna's weekly hours: Monday and Wednesday 09:00-16:00 at Rostock 1, Friday 10:00-14:00 by phone."""
+    return {ANNA: [RuleIn(location_id=1, weekday=0, start="09:00", end="16:00"),
+                   RuleIn(location_id=1, weekday=2, start="09:00", end="16:00"),
+                   RuleIn(location_id=6, weekday=4, start="10:00", end="14:00")]}
+
+
+def windows(rules: list[RuleIn], monday: date) -> list[StaffWindow]:
+    made = []
+    for day in (monday + timedelta(days=n) for n in range(7)):
+        for rule in rules:
+            if rule.weekday == day.weekday():
+                start, end = (datetime.combine(day, time.fromisoformat(t), BERLIN) for t in (rule.start, rule.end))
+                made.append(StaffWindow(day=day, start=start, end=end, location=PLACES[rule.location_id],
+                                        source="rule"))
+    return made
+
+
+def free_time(counsellor: int, start: datetime, location: StaffLocation = ROSTOCK) -> Slot:
+    """A free hour in `counsellor`'s calendar, with a slot id as the scheduler makes them."""
+    place = PublicLocation(location_id=location.location_id, town=location.alias, kind=Mode(location.kind),
+                           alias=location.alias)
+    return Slot(slot_id=f"s2-{counsellor}-{location.location_id}-1-{int(start.timestamp()) // 60}", start=start,
+                end=start + timedelta(hours=1), location=place, mode=Mode(location.kind),
+                counsellor=ALIASES[counsellor])
+
+
+def standard_free_times() -> list[Slot]:
+    thursday = [free_time(ANNA, datetime(2025, 4, 3, hour, 0, tzinfo=UTC)) for hour in range(7, 14)]  # 09-15 CEST
+    return [*thursday,
+            free_time(ANNA, datetime(2025, 4, 4, 8, 0, tzinfo=UTC), PHONE_LINE),  # Friday 10:00
+            free_time(ANNA, datetime(2025, 4, 8, 7, 0, tzinfo=UTC)),  # Tuesday of next week, 09:00
+            free_time(BOGDAN, datetime(2025, 4, 3, 9, 0, tzinfo=UTC))]  # Bogdan, Thursday 11:00
+
+
 @dataclass
 class FakeCalendars:
-    """Our StaffClient port, as the scheduler answers it."""
+    """Our StaffClient port (`ask`) and the SlotClient's `search`, as the scheduler answers them."""
 
     bookings: list[tuple[int, StaffBooking]] = field(default_factory=standard_calendar)
+    free: list[Slot] = field(default_factory=standard_free_times)
+    absences: list[tuple[int, StaffException]] = field(default_factory=list)
+    rules: dict[int, list[RuleIn]] = field(default_factory=standard_rules)
     down: bool = False
     broken: bool = False  # a bug of ours behind the page
     asked: list[StaffAction] = field(default_factory=list)
+    searched: list[dict[str, Any]] = field(default_factory=list)
+
+    def search(self, date_from: date, date_to: date, counsellor: str | None = None, for_booking: UUID | None = None
+               ) -> list[Slot]:
+        self.searched.append({"from": date_from, "to": date_to, "counsellor": counsellor, "for": for_booking})
+        if self.down:
+            raise SchedulerUnavailable("The calendar did not answer in time.")
+        return [s for s in self.free if date_from <= _berlin_day(s.start) <= date_to
+                and counsellor in (None, s.counsellor)]
 
     def ask(self, staff: Staff, action: StaffAction, expected: type[Answer]) -> Answer:
         self.asked.append(action)
@@ -92,16 +161,31 @@ class FakeCalendars:
             raise RuntimeError("a bug")
         if self.down:
             raise SchedulerUnavailable("The calendar did not answer in time.")
+        if isinstance(action, AddExceptionAction | RemoveExceptionAction):
+            return self._exception(staff, action)  # type: ignore[return-value]
+        if isinstance(action, SetRulesAction):
+            return self._set_rules(staff, action)  # type: ignore[return-value]
+        if isinstance(action, RulesAction):
+            if not staff.may_access_calendar(action.counsellor_id):
+                raise CalendarRefused(RefusalKind.FORBIDDEN, "forbidden", "Not your calendar.")
+            stored = self.rules.get(action.counsellor_id, [])
+            return RulesAnswer(operation="rules", data=RulesData(  # type: ignore[return-value]
+                counsellor_id=action.counsellor_id, locations=list(PLACES.values()),
+                rules=[RuleOut(rule_id=n, **rule.model_dump()) for n, rule in enumerate(stored, start=1)]))
         if isinstance(action, WeekAction):
             if not staff.may_access_calendar(action.counsellor_id):
                 raise CalendarRefused(RefusalKind.FORBIDDEN, "forbidden", "Not your calendar.")
             monday = action.week_start - timedelta(days=action.week_start.weekday())
             shown = [b for owner, b in self.bookings if owner == action.counsellor_id
                      and monday <= _berlin_day(b.start) < monday + timedelta(days=7)]
-            return WeekAnswer(data=WeekData(counsellor_id=action.counsellor_id, counsellor_alias="Anna",
-                                            week_start=monday, timezone=action.timezone, windows=[],
-                                            bookings=shown, exceptions=[]))  # type: ignore[return-value]
-        assert isinstance(action, CancelAction | OutcomeAction)
+            absent = [e for owner, e in self.absences if owner == action.counsellor_id
+                      and e.first_day <= monday + timedelta(days=6) and e.last_day >= monday]
+            return WeekAnswer(data=WeekData(counsellor_id=action.counsellor_id,
+                                            counsellor_alias=ALIASES.get(action.counsellor_id, "Dora"),
+                                            week_start=monday, timezone=action.timezone,
+                                            windows=windows(self.rules.get(action.counsellor_id, []), monday),
+                                            bookings=shown, exceptions=absent))  # type: ignore[return-value]
+        assert isinstance(action, CancelAction | OutcomeAction | MoveAction)
         index, owner, booking = next(((i, o, b) for i, (o, b) in enumerate(self.bookings)
                                       if b.booking_id == action.booking_id), (-1, 0, None))
         if booking is None:
@@ -110,6 +194,8 @@ class FakeCalendars:
             raise CalendarRefused(RefusalKind.FORBIDDEN, "forbidden", "Not your calendar.")
         if booking.status != "confirmed":
             raise CalendarRefused(RefusalKind.CONFLICT, "not_confirmed", "No longer confirmed.")
+        if isinstance(action, MoveAction):
+            return self._move(staff, index, owner, booking, action)  # type: ignore[return-value]
         if isinstance(action, CancelAction):
             if booking.start <= NOW:
                 raise CalendarRefused(RefusalKind.CONFLICT, "already_begun", "Begun.")
@@ -123,8 +209,62 @@ class FakeCalendars:
         return BookingChangeAnswer(operation=action.action,  # type: ignore[return-value]
                                    data=BookingChangeData(booking=changed))
 
+    def _move(self, staff: Staff, index: int, owner: int, booking: StaffBooking, action: MoveAction
+              ) -> BookingChangeAnswer:
+        slot = next((s for s in self.free if s.slot_id == action.slot_id), None)
+        if not staff.may_access_calendar(int(action.slot_id.split("-")[1])):
+            raise CalendarRefused(RefusalKind.FORBIDDEN, "forbidden", "Not your calendar.")
+        if slot is None:
+            raise CalendarRefused(RefusalKind.CONFLICT, "slot_taken", "That time is no longer free.")
+        self.free.remove(slot)
+        moved = booking.model_copy(update={"start": slot.start, "end": slot.end, "needs_attention": False})
+        self.bookings[index] = (owner, moved)
+        return BookingChangeAnswer(operation="move", data=BookingChangeData(booking=moved))
+
+    def _set_rules(self, staff: Staff, action: SetRulesAction) -> RulesAnswer:
+        if not staff.may_access_calendar(action.counsellor_id):
+            raise CalendarRefused(RefusalKind.FORBIDDEN, "forbidden", "Not your calendar.")
+        if any(rule.location_id not in PLACES for rule in action.rules):
+            raise CalendarRefused(RefusalKind.INVALID, "unknown_location", "No such location.")
+        for one in action.rules:
+            for other in action.rules:
+                if one is not other and one.weekday == other.weekday and one.start < other.end \
+                        and other.start < one.end:
+                    raise CalendarRefused(RefusalKind.INVALID, "overlapping_rules", "Two rules overlap.")
+        self.rules[action.counsellor_id] = list(action.rules)
+        return RulesAnswer(data=RulesData(counsellor_id=action.counsellor_id, rules=[
+            RuleOut(rule_id=number, **rule.model_dump()) for number, rule in enumerate(action.rules, start=1)]))
+
+    def _exception(self, staff: Staff, action: AddExceptionAction | RemoveExceptionAction) -> ExceptionAnswer:
+        if not staff.may_access_calendar(action.counsellor_id):
+            raise CalendarRefused(RefusalKind.FORBIDDEN, "forbidden", "Not your calendar.")
+        if isinstance(action, RemoveExceptionAction):
+            kept = [(o, e) for o, e in self.absences if e.exception_id != action.exception_id]
+            gone = [e for o, e in self.absences if e.exception_id == action.exception_id]
+            if not gone:
+                raise CalendarRefused(RefusalKind.UNKNOWN, "unknown_exception", "No such absence.")
+            self.absences = kept
+            return ExceptionAnswer(operation="remove_exception", data=ExceptionData(exception=gone[0]))
+        absence = StaffException(exception_id=len(self.absences) + 100, kind="absence", first_day=action.first_day,
+                                 last_day=action.last_day, start=action.start, end=action.end,
+                                 reason=action.reason or "leave")
+        self.absences.append((action.counsellor_id, absence))
+        hit = []
+        for index, (owner, booking) in enumerate(self.bookings):
+            local = booking.start.astimezone(ZoneInfo("Europe/Berlin"))
+            covered = action.first_day <= local.date() <= action.last_day and (
+                action.start is None or action.start <= f"{local:%H:%M}" < (action.end or "24:00"))
+            if owner == action.counsellor_id and booking.status == "confirmed" and covered:
+                flagged = booking.model_copy(update={"needs_attention": True})
+                self.bookings[index] = (owner, flagged)
+                hit.append(flagged)
+        return ExceptionAnswer(operation="add_exception", data=ExceptionData(exception=absence, bookings_to_move=hit))
+
     def status_of(self, number: int) -> str:
         return next(b.status for _, b in self.bookings if b.booking_id == UUID(int=number))
+
+    def booking(self, number: int) -> StaffBooking:
+        return next(b for _, b in self.bookings if b.booking_id == UUID(int=number))
 
 
 def _berlin_day(moment: datetime) -> date:
@@ -183,7 +323,8 @@ def staff_desk(tmp_path: Path, engine: Engine | None = None) -> Iterator[StaffDe
     app = FastAPI()
     errors.install(app)
     app.include_router(pages.router)
-    gateway: Any = SimpleNamespace(calendars=calendars, settings=settings)
+    gateway: Any = SimpleNamespace(calendars=calendars, slots=calendars, settings=settings,
+                                   feeds=FeedTokens(engine, lambda: NOW))
     app.state.gateway = gateway
     app.state.staff_accounts = accounts
     made = StaffDesk(app, accounts, calendars, clock)

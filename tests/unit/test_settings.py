@@ -55,6 +55,7 @@ BROKEN = {
     "HEARTBEAT_SECONDS": "0",
     "RABBITMQ_MANAGEMENT_URL": "rabbitmq:15672",
     "HEARTBEAT_STALE_AFTER": "1",
+    "AUDIT_RETENTION_DAYS": "7",  # shorter than a month: an audit log that forgets before anyone looks
 }
 
 
@@ -100,7 +101,8 @@ def test_each_service_reads_the_common_variables_and_its_own() -> None:
                                                    "BOOKING_WAIT_SECONDS", "QUICK_EXIT_URL",
                                                    "SMS_CONVERSATION_MINUTES", "SMS_PER_PHONE_MINUTE",
                                                    "SMS_PAUSE_MINUTES", "GATEWAY_METRICS_PORT",
-                                                   "RABBITMQ_MANAGEMENT_URL", "HEARTBEAT_STALE_AFTER"}
+                                                   "RABBITMQ_MANAGEMENT_URL", "HEARTBEAT_STALE_AFTER",
+                                                   "AUDIT_RETENTION_DAYS"}
     assert variables(SchedulerSettings) == common | {"SCHEDULER_DATABASE_URL", "WORKER_CONCURRENCY",
                                                      "SLOT_STEP_MINUTES", "TRAVEL_BUFFER_MINUTES", "VIDEO_BASE_URL",
                                                      "SCHEDULER_METRICS_PORT"}

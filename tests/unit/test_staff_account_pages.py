@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 from gateway.api import staff_accounts
+from gateway.staff.audit_repository import AuditFilter
 from gateway.web.staff import password_reset_page
 
 from tests.support.staff_pages import PASSWORD, StaffDesk, staff_desk
@@ -265,3 +266,19 @@ def test_a_password_link_form_from_another_site_is_refused(admin: TestClient, ot
 
 def test_the_apis_links_lead_to_the_page() -> None:
     assert staff_accounts.RESET_PAGE == password_reset_page.RESET_PAGE
+
+
+def test_what_an_admin_does_at_the_pages_is_in_the_audit_log_as_the_api_records_it(admin: TestClient,
+                                                                                   desk: StaffDesk) -> None:
+    _username, staff_id = colleague(desk)
+    csrf = accounts_csrf(admin)  # the list shown is a read of the accounts
+    assert admin.post(f"/admin/accounts/{staff_id}/unlock", data={"csrf": csrf}).status_code == 303
+    assert admin.post(f"/admin/accounts/{staff_id}/password-link", data={"csrf": csrf}).status_code == 200
+    assert admin.post("/admin/accounts/1/deactivate", data={"csrf": csrf}).status_code == 409
+
+    rows, _more = desk.accounts.audit.page(AuditFilter(staff_id=1), None, 6)
+    assert [(row.action, row.outcome, row.target_id) for row in reversed(rows)] == [
+        ("accounts_read", "ok", None), ("account_unlocked", "ok", str(staff_id)),
+        ("password_link_issued", "ok", str(staff_id)), ("accounts_read", "ok", None),  # the page with the link
+        ("account_deactivated", "refused", "1"), ("accounts_read", "ok", None)]
+    assert {(row.username, row.source) for row in rows} == {("admin", "testclient")}

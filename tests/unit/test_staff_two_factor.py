@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from gateway.api.staff_deps import COOKIE_NAME, CSRF_HEADER, PENDING_COOKIE_NAME
 from gateway.staff import totp
 from gateway.staff.accounts import CodeAwaited, StaffAccounts
+from gateway.staff.audit import Actor
 from sqlalchemy import text
 
 from shared.crypto import DataCipher, generate_data_key, key_id_of
@@ -376,7 +377,7 @@ def test_using_a_reset_link_ends_the_sessions_and_lifts_the_lock(desk: Desk) -> 
     anna = desk.client
     for _ in range(5):
         desk.login("anna", "wrong password here", client=fresh(desk))
-    link = desk.accounts.issue_password_reset(2, created_by=1)
+    link = desk.accounts.issue_password_reset(2, by=Actor(1, "admin", "testclient"))
     assert fresh(desk).post("/v1/staff/password-reset",
                             json={"token": link.token, "new_password": NEW_PASSWORD}).status_code == 204
     assert anna.get("/v1/staff/me").status_code == 401
@@ -389,7 +390,7 @@ def test_deactivating_ends_sessions_and_sign_in_until_reactivated(desk: Desk) ->
     desk.client = fresh(desk)
     enrolled(desk, "admin")
     csrf = csrf_of(desk.client)
-    link = desk.accounts.issue_password_reset(2, created_by=1)
+    link = desk.accounts.issue_password_reset(2, by=Actor(1, "admin", "testclient"))
     off = desk.client.post("/v1/staff/accounts/2/deactivate", headers=csrf)
     assert off.status_code == 200 and off.json()["active"] is False
     assert anna.get("/v1/staff/me").status_code == 401

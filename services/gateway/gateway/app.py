@@ -43,6 +43,7 @@ from gateway.slots import ReplyWaiter, SlotClient
 from gateway.sms_conversation.service import ConversationPolicy, SmsConversations
 from gateway.sms_preview import SmsPreviewClient
 from gateway.staff.accounts import StaffAccounts
+from gateway.staff.audit import AuditLog
 from gateway.staff_client import StaffClient
 from gateway.system_health.report import SystemHealth
 from gateway.twilio_webhooks import TwilioWebhooks, webhook_auth_token
@@ -197,7 +198,9 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
 
     listener = Listener(broker_connection(settings), events, replies, on_event=consumer.handle,
                         on_reply=waiter.resolve, dead_letter=dead_letter)
-    staff = StaffAccounts(engine, clock, cipher=cipher)
+    staff = StaffAccounts(engine, clock, cipher=cipher,
+                          audit=AuditLog(engine, clock, timedelta(days=settings.audit_retention_days),
+                                         cipher.lookup_hash))
     calendars = StaffClient(publisher, waiter, replies.name, settings.slots_timeout_seconds, on_write=slots.forget)
     feeds = FeedTokens(engine, clock)
     twilio = TwilioWebhooks(engine, cipher, relay.wake, clock, conversations, webhook_auth_token(settings))

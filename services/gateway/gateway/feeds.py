@@ -11,11 +11,13 @@ location may carry the street address, which the counsellor needs); never a topi
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from gateway.repository import GatewayRepository
 from gateway.tables import CounsellorFeed
@@ -29,6 +31,8 @@ PAST_DAYS = 30
 FUTURE_DAYS = 180
 EVENT_SUMMARY = "Termin"
 PRODUCT_ID = "-//Lotse//Kalender//DE"
+# Writes the audit row of a change into the change's own transaction (gateway.api.audit_trail).
+Audit = Callable[[Session], None]
 
 
 class FeedTokens:
@@ -36,23 +40,28 @@ class FeedTokens:
         self.uow = UnitOfWork(engine, GatewayRepository)
         self.clock = clock
 
-    def issue(self, counsellor_id: int, staff_id: int) -> str:
-        """A new token for the counsellor's feed; an earlier one stops working. Returned once, stored as a hash."""
+    def issue(self, counsellor_id: int, staff_id: int, audit: Audit | None = None) -> str:
+        """A new token for the counsellor's feed; an earlier one stops working. Returned once, stored as a hash.
+        `audit` writes the audit row in the same transaction."""
         token = secrets.token_urlsafe(FEED_TOKEN_BYTES)
         with self.uow() as repository:
             feed = repository.feed(counsellor_id) or CounsellorFeed(counsellor_id=counsellor_id, token_hash="",
                                                                     issued_by=staff_id, issued_at=self.clock())
             feed.token_hash, feed.issued_by, feed.issued_at = token_hash(token), staff_id, self.clock()
             repository.save_feed(feed)
+            if audit is not None:
+                audit(repository.session)
         return token
 
-    def revoke(self, counsellor_id: int) -> bool:
+    def revoke(self, counsellor_id: int, audit: Audit | None = None) -> bool:
         """False when the counsellor had no feed."""
         with self.uow() as repository:
             feed = repository.feed(counsellor_id)
             if feed is None:
                 return False
             repository.delete_feed(feed)
+            if audit is not None:
+                audit(repository.session)
             return True
 
     def counsellor_for(self, token: str) -> int | None:

@@ -87,6 +87,10 @@ class GatewaySettings(DataKeySettings, PublicUrlSettings, SmsDestinationSettings
     rabbitmq_management_url: Annotated[SecretStr, AfterValidator(_management_url)] = SecretStr("")
     heartbeat_stale_after: int = Field(default=3, ge=2, le=100)
 
+    # How long the staff audit log keeps a row (who did what, from which address): then the hourly housekeeping
+    # removes it, the one delete the database allows (gateway.staff.audit).
+    audit_retention_days: int = Field(default=400, ge=30, le=3650)
+
     @model_validator(mode="after")
     def _embedded_gateway_database(self) -> Self:
         self.gateway_database_url = self.gateway_database_url or self.embedded_database_url("gateway")

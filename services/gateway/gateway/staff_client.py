@@ -17,6 +17,9 @@ from pydantic import BaseModel
 from gateway.errors import GatewayError, SchedulerUnavailable
 from gateway.slots import ReplyWaiter, ask_scheduler
 from gateway.staff.accounts import Staff
+from gateway.staff.audit import Actor as AuditActor
+from gateway.staff.audit import AuditLog
+from gateway.staff.audit_requests import event_of
 from shared.contracts import CounsellorRequested, FeedRequested, StaffAnswered, StaffRequested
 from shared.contracts.envelope import Payload
 from shared.contracts.staff import (
@@ -101,3 +104,19 @@ class StaffClient:
         if not isinstance(answered.answer, expected):
             raise SchedulerUnavailable("The calendar gave an answer we cannot read." + late)
         return answered.answer
+
+
+class AuditedStaffClient:
+    """The StaffClient as one staff member's request uses it: every request to the scheduler and its answer,
+    refusal or silence go to the audit log. The staff API (gateway.api.staff.answers) and the staff pages
+    (gateway.web.staff) both ask through it, so neither can forget to record."""
+
+    def __init__(self, client: StaffClient, log: AuditLog, source: str) -> None:
+        self.client, self.log, self.source = client, log, source
+
+    def ask(self, staff: Staff, action: StaffAction, expected: type[Answer], audited: bool = True) -> Answer:
+        """As StaffClient.ask; `audited=False` for a check made before a change the caller records itself."""
+        if not audited:
+            return self.client.ask(staff, action, expected)
+        with self.log.recording(AuditActor(staff.id, staff.username, self.source), event_of(action)):
+            return self.client.ask(staff, action, expected)

@@ -405,6 +405,13 @@ def newest_absence(session: Session, counsellor_id: int) -> AvailabilityExceptio
     ).order_by(col(AvailabilityException.id).desc())).first()
 
 
+def rules_of(session: Session, counsellor_id: int) -> list[AvailabilityRule]:
+    """The counsellor's weekly rules, by weekday and start."""
+    return list(session.exec(select(AvailabilityRule).where(AvailabilityRule.counsellor_id == counsellor_id)
+                             .order_by(col(AvailabilityRule.weekday), col(AvailabilityRule.starts),
+                                       col(AvailabilityRule.id))))
+
+
 def replace_rules(session: Session, counsellor_id: int, rows: list[AvailabilityRule]) -> None:
     """The counsellor's weekly rules become `rows` (flushed: they have their ids afterwards)."""
     session.execute(delete(AvailabilityRule).where(col(AvailabilityRule.counsellor_id) == counsellor_id))

@@ -2,6 +2,8 @@
 texts with the reason in words, and a retry of one of them. The notifier answers over the broker
 (gateway.delivery_reports); the staff pages draw on these routes.
 
+Each read and retry goes to the staff audit log with its outcome (the period and the delivery id, never a number).
+
 A period is Europe/Berlin days, `from` included and `to` excluded; without them, the last 30 days up to today.
 """
 
@@ -13,11 +15,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
+from gateway.api.audit_trail import AuditTrailDep
 from gateway.api.deps import gateway
 from gateway.api.schemas import IdPath, problems
 from gateway.api.staff.inputs import InvalidStaffInput, check_day
 from gateway.api.staff_deps import AdminStaff
 from gateway.delivery_reports import DeliveryReports
+from gateway.staff.audit import Action, Event, TargetKind
 from shared.contracts import DeliveriesReported, FailedDeliveriesListed
 from shared.contracts.delivery_reports import MAX_FAILED_PAGE, MAX_PERIOD_DAYS
 
@@ -34,6 +38,10 @@ class RetryQueued(BaseModel):
 
 def _reports(request: Request) -> DeliveryReports:
     return gateway(request).deliveries
+
+
+def _period(first: date, end: date) -> dict[str, str]:
+    return {"from": first.isoformat(), "to": end.isoformat()}
 
 
 def checked_period(date_from: date | None, date_to: date | None, now: date) -> tuple[date, date]:
@@ -56,18 +64,19 @@ def checked_period(date_from: date | None, date_to: date | None, now: date) -> t
 
 
 @router.get("", responses=problems(401, 403, 422, 503))
-def delivery_report(staff: AdminStaff, request: Request, response: Response,
+def delivery_report(staff: AdminStaff, request: Request, response: Response, trail: AuditTrailDep,
                     date_from: From = None, date_to: To = None) -> DeliveriesReported:
     """Texts created in the period: by status, language and provider error code (with the reason in words and
     what to do), the delivery rate, the median time to delivered, a daily series, and a banner when texts failed
     because of the SMS account itself."""
     response.headers["Cache-Control"] = "no-store"
     first, end = checked_period(date_from, date_to, _reports(request).today())
-    return _reports(request).report(first, end)
+    with trail.recording(Event(Action.DELIVERY_REPORT_READ, detail=_period(first, end))):
+        return _reports(request).report(first, end)
 
 
 @router.get("/failed", responses=problems(401, 403, 422, 503))
-def failed_deliveries(staff: AdminStaff, request: Request, response: Response,
+def failed_deliveries(staff: AdminStaff, request: Request, response: Response, trail: AuditTrailDep,
                       date_from: From = None, date_to: To = None,
                       limit: Annotated[int, Query(ge=1, le=MAX_FAILED_PAGE)] = 50,
                       cursor: Annotated[str | None, Query(max_length=64, pattern=r"^[0-9T:.+\-]{19,40}~[0-9]{1,18}$",
@@ -77,14 +86,18 @@ def failed_deliveries(staff: AdminStaff, request: Request, response: Response,
     what staff should do, and whether (or why not) it may be sent again."""
     response.headers["Cache-Control"] = "no-store"
     first, end = checked_period(date_from, date_to, _reports(request).today())
-    return _reports(request).failed(first, end, limit, cursor)
+    with trail.recording(Event(Action.FAILED_DELIVERIES_READ,
+                               detail={**_period(first, end), "next_page": cursor is not None})):
+        return _reports(request).failed(first, end, limit, cursor)
 
 
 @router.post("/{delivery_id}/retry", status_code=202, responses=problems(401, 403, 404, 409, 422, 503))
-def retry_delivery(delivery_id: IdPath, staff: AdminStaff, request: Request, response: Response) -> RetryQueued:
+def retry_delivery(delivery_id: IdPath, staff: AdminStaff, request: Request, response: Response,
+                   trail: AuditTrailDep) -> RetryQueued:
     """Send a failed text once more through the normal sending path. Refused (409 with the reason) when its error
     is not one sending again can fix, its time has passed, the notifier already tried again, or it was retried
     before: each text is retried at most once."""
     response.headers["Cache-Control"] = "no-store"
-    answer = _reports(request).send_again(delivery_id)
+    with trail.recording(Event(Action.DELIVERY_RETRIED, target_kind=TargetKind.DELIVERY, target_id=delivery_id)):
+        answer = _reports(request).send_again(delivery_id)
     return RetryQueued(delivery_id=answer.delivery_id, message=answer.message)

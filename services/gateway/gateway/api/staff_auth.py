@@ -146,8 +146,9 @@ def login_code(body: CodeIn, request: Request, response: Response, accounts: Sta
 
 
 @router.post("/logout", status_code=204, responses=_ERRORS)
-def logout(current: EnrollingStaffSession, accounts: StaffAccountsDep, settings: SettingsDep) -> Response:
-    accounts.sign_out(current)
+def logout(current: EnrollingStaffSession, request: Request, accounts: StaffAccountsDep,
+           settings: SettingsDep) -> Response:
+    accounts.sign_out(current, client_address(request))
     response = Response(status_code=204)
     _forget_cookie(response, cookie_is_secure(settings.public_base_url))
     return response
@@ -174,8 +175,8 @@ def change_password(body: PasswordChangeIn, request: Request, current: CurrentSt
 
 
 @router.post("/password-reset", status_code=204, responses={**_ERRORS, **problems(410)})
-def reset_password(body: PasswordResetIn, accounts: StaffAccountsDep) -> Response:
+def reset_password(body: PasswordResetIn, request: Request, accounts: StaffAccountsDep) -> Response:
     """Sets a new password with the token of a one-time link an admin made (24 h). No session is needed or given:
     sign in with the new password afterwards. 410 if the link is unknown, used, expired or its account inactive."""
-    accounts.reset_password(body.token, body.new_password)
+    accounts.reset_password(body.token, body.new_password, client_address(request))
     return Response(status_code=204, headers={"Cache-Control": "no-store"})

@@ -14,10 +14,12 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Cookie, Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
 
 from gateway.api.deps import client_address as public_client_address
 from gateway.api.schemas import IdPath
 from gateway.staff.accounts import CurrentSession, Staff, StaffAccounts, ensure_admin, ensure_calendar_access
+from gateway.staff.audit import Action, Actor, Event, Outcome, TargetKind
 from gateway.staff.errors import CsrfRejected, NotSignedIn, TwoFactorEnrolmentRequired
 from gateway.staff.sessions import csrf_matches
 
@@ -81,15 +83,34 @@ async def _current_staff(current: CurrentStaffSession) -> Staff:
 CurrentStaff = Annotated[Staff, Depends(_current_staff)]
 
 
-async def require_admin(staff: CurrentStaff) -> Staff:
+async def require_admin(request: Request, staff: CurrentStaff) -> Staff:
+    if not staff.is_admin:
+        await _record_refusal(request, staff, None)
     ensure_admin(staff)
     return staff
 
 
-async def require_counsellor_or_admin(counsellor_id: IdPath, staff: CurrentStaff) -> Staff:
+async def require_counsellor_or_admin(request: Request, counsellor_id: IdPath, staff: CurrentStaff) -> Staff:
     """For routes with a `{counsellor_id}` path parameter: only that counsellor, or an admin."""
+    if not staff.may_access_calendar(counsellor_id):
+        await _record_refusal(request, staff, counsellor_id)
     ensure_calendar_access(staff, counsellor_id)
     return staff
+
+
+async def _record_refusal(request: Request, staff: Staff, counsellor_id: int | None) -> None:
+    """A signed-in staff member refused a route (an admin's, another counsellor's calendar) goes to the audit log:
+    the method and path (staff paths hold ids only), not what the request carried."""
+    accounts: StaffAccounts = request.app.state.staff_accounts
+    event = Event(Action.ACCESS_REFUSED, Outcome.REFUSED,
+                  TargetKind.COUNSELLOR if counsellor_id is not None else None, counsellor_id,
+                  {"method": request.method, "path": request.url.path[:200]})
+    await run_in_threadpool(accounts.audit.record, staff_actor(request, staff), event)
+
+
+def staff_actor(request: Request, staff: Staff) -> Actor:
+    """The staff member behind a request as the audit log names them: account, username, and where from."""
+    return Actor(staff.id, staff.username, client_address(request))
 
 
 AdminStaff = Annotated[Staff, Depends(require_admin)]

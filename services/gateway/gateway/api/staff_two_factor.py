@@ -46,10 +46,11 @@ def status(current: EnrollingStaffSession, accounts: StaffAccountsDep, response:
 
 
 @router.post("/enrolment", responses=_ERRORS)
-def begin_enrolment(current: EnrollingStaffSession, accounts: StaffAccountsDep, response: Response) -> EnrolmentOut:
+def begin_enrolment(request: Request, current: EnrollingStaffSession, accounts: StaffAccountsDep,
+                    response: Response) -> EnrolmentOut:
     """A new secret for an authenticator app; it takes effect only when its first code confirms it."""
     no_store(response)
-    enrolment = accounts.begin_enrolment(current.staff.id)
+    enrolment = accounts.begin_enrolment(current.staff.id, client_address(request))
     return EnrolmentOut(secret=enrolment.secret, provisioning_uri=enrolment.uri, qr_svg=enrolment.qr_svg)
 
 

@@ -1,5 +1,6 @@
 """Admin only: the system's health (queues, outboxes, dispatcher, beat, every process's heartbeat) and the dead
 letters, listed, requeued or discarded one at a time. Answers are no-store: they describe the running system.
+A dead letter may hold personal data (sealed), so its list, requeue and discard go to the staff audit log.
 
 A broker that cannot be reached makes the dead-letter routes 503 with Retry-After (api/errors.py); the health
 report still answers, with what the heartbeats last said."""
@@ -10,10 +11,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
+from gateway.api.audit_trail import AuditTrailDep
 from gateway.api.deps import gateway
 from gateway.api.schemas import problems
 from gateway.api.staff.answers import no_store
 from gateway.api.staff_deps import AdminStaff
+from gateway.staff.audit import Action, Event, TargetKind
 from gateway.system_health.report import DeadLetterOut, HealthReport, SystemHealth
 
 router = APIRouter(prefix="/v1/staff", tags=["staff health"])
@@ -37,23 +40,28 @@ def read_health(_admin: AdminStaff, health: HealthDep, response: Response) -> He
 
 
 @router.get("/dead-letters", responses=ERRORS)
-def list_dead_letters(_admin: AdminStaff, health: HealthDep, response: Response) -> list[DeadLetterOut]:
+def list_dead_letters(_admin: AdminStaff, health: HealthDep, response: Response,
+                      trail: AuditTrailDep) -> list[DeadLetterOut]:
     """Each dead letter's id, queue, type, reason and time; never what it holds."""
     no_store(response)
-    return health.dead_letters()
+    with trail.recording(Event(Action.DEAD_LETTERS_READ)):
+        return health.dead_letters()
 
 
 @router.post("/dead-letters/{letter_id}/requeue", responses=ERRORS)
-def requeue_dead_letter(letter_id: LetterId, _admin: AdminStaff, health: HealthDep,
-                        response: Response) -> DeadLetterOut:
+def requeue_dead_letter(letter_id: LetterId, _admin: AdminStaff, health: HealthDep, response: Response,
+                        trail: AuditTrailDep) -> DeadLetterOut:
     """Back onto the queue it came from, as it first arrived."""
     no_store(response)
-    return health.requeue(letter_id)
+    with trail.recording(Event(Action.DEAD_LETTER_REQUEUED, target_kind=TargetKind.DEAD_LETTER, target_id=letter_id)):
+        return health.requeue(letter_id)
 
 
 @router.post("/dead-letters/{letter_id}/discard", responses=ERRORS)
-def discard_dead_letter(letter_id: LetterId, _admin: AdminStaff, health: HealthDep,
-                        response: Response) -> DeadLetterOut:
+def discard_dead_letter(letter_id: LetterId, _admin: AdminStaff, health: HealthDep, response: Response,
+                        trail: AuditTrailDep) -> DeadLetterOut:
     """Gone for good."""
     no_store(response)
-    return health.discard(letter_id)
+    with trail.recording(Event(Action.DEAD_LETTER_DISCARDED, target_kind=TargetKind.DEAD_LETTER,
+                               target_id=letter_id)):
+        return health.discard(letter_id)

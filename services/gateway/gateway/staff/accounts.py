@@ -8,6 +8,10 @@ username, wrong password and inactive account get the same answer. Logs name an 
 With two-factor sign-in on, the right password gives no session but a pending sign-in (a few minutes), which a
 code turns into a session. Admins must have it: an admin's session without it can only enrol (`must_enrol`), and
 every caller that is not the enrolment itself must refuse such a session. Wrong codes count as failed sign-ins.
+
+Every sign-in (when its session starts: after the code where one is needed), failure, sign-out, password change
+and change to an account or its two-factor sign-in is written to the audit log (gateway.staff.audit), a change in
+its own transaction; `by` names who did it (an admin at a page or the API, or COMMAND_LINE).
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
+from gateway.errors import Throttled
 from gateway.staff import totp
+from gateway.staff.audit import COMMAND_LINE, Action, Actor, AuditLog, Event, Outcome, TargetKind
 from gateway.staff.errors import (
     AccessDenied,
     AccountInactive,
@@ -187,6 +193,11 @@ def _must_enrol(row: StaffAccount) -> bool:
     return row.role == "admin" and row.totp_enabled_at is None
 
 
+def _on_account(action: Action, staff_id: int | None, detail: dict[str, str] | None = None,
+                outcome: Outcome = Outcome.OK) -> Event:
+    return Event(action, outcome, TargetKind.ACCOUNT, staff_id, detail or {})
+
+
 def _secret_context(staff_id: int) -> str:
     return f"staff_accounts.totp_secret:{staff_id}"
 
@@ -194,8 +205,10 @@ def _secret_context(staff_id: int) -> str:
 class StaffAccounts:
     def __init__(self, engine: Engine, clock: Clock = system_clock, hasher: PasswordHasher | None = None,
                  throttle: LoginThrottle | None = None, sessions: StaffSessions | None = None,
-                 cipher: DataCipher | None = None) -> None:
+                 cipher: DataCipher | None = None, audit: AuditLog | None = None) -> None:
         self.uow = UnitOfWork(engine, StaffRepository)
+        # Sign-ins, password changes and account changes are written to it in their own transactions.
+        self.audit = audit or AuditLog(engine, clock)
         # DATA_KEY's cipher: TOTP secrets at rest, keyed hashes of recovery codes. Without it (the create-admin
         # command) nothing two-factor can be done.
         self.cipher = cipher
@@ -209,7 +222,7 @@ class StaffAccounts:
     # --- accounts --------------------------------------------------------------------------------------------
 
     def create(self, username: str, display_name: str, role: str, password: str,
-               counsellor_id: int | None = None) -> Staff:
+               counsellor_id: int | None = None, by: Actor = COMMAND_LINE) -> Staff:
         key = normalise_username(username)
         if not USERNAME_PATTERN.match(key):
             raise InvalidStaffAccount("The username must be 2 to 64 letters a-z, digits, '.', '_', '@' or '-', "
@@ -234,6 +247,8 @@ class StaffAccounts:
                 if repository.account_by_username(key) is not None:
                     raise UsernameTaken(f"The username {key!r} is already taken.")
                 staff = _staff(repository.add_account(row))
+                self.audit.write(repository.session, by, _on_account(Action.ACCOUNT_CREATED, staff.id,
+                                                                     {"role": role}))
         except IntegrityError:
             raise UsernameTaken(f"The username {key!r} is already taken.") from None
         log.info("staff account %d created (role %s)", staff.id, role)
@@ -260,18 +275,29 @@ class StaffAccounts:
         with self.uow() as repository:
             row = self._row(repository, staff_id)
             user_subject, ip_subject = subject_hash(USERNAME, row.username), subject_hash(IP, client_address)
-            self.throttle.check(repository, user_subject, ip_subject, now)
+        actor = Actor(staff_id, row.username, client_address)
+        refused = _on_account(Action.PASSWORD_CHANGED, staff_id, {"reason": "wrong_current_password"},
+                              Outcome.REFUSED)
+        self._throttle_check(user_subject, ip_subject, now, actor, refused)
         if not self._verify(row.password_hash, current):
-            self._refuse(row, user_subject, ip_subject, now, "wrong current password at password change")
-        check_password_strength(new, row.username)
+            self._refuse(row, user_subject, ip_subject, now, "wrong current password at password change",
+                         actor, refused)
+        try:
+            check_password_strength(new, row.username)
+        except WeakPassword:
+            self.audit.record(actor, _on_account(Action.PASSWORD_CHANGED, staff_id, {"reason": "weak_password"},
+                                                 Outcome.REFUSED))
+            raise
         with self.uow() as repository:
             self.throttle.clear(repository, user_subject)
-        self._set_password(staff_id, self.hasher.hash(new))
+        self._set_password(staff_id, self.hasher.hash(new), actor, _on_account(Action.PASSWORD_CHANGED, staff_id))
         log.info("staff account %d changed its password; its sessions were ended", staff_id)
 
-    def deactivate(self, staff_id: int, by: int | None = None) -> AccountSummary:
+    def deactivate(self, staff_id: int, by: Actor = COMMAND_LINE) -> AccountSummary:
         """Ends its sessions, pending sign-ins and reset links; `by`: the admin doing it, who cannot be the account."""
-        if by == staff_id:
+        if by.staff_id == staff_id:
+            self.audit.record(by, _on_account(Action.ACCOUNT_DEACTIVATED, staff_id, {"reason": OwnAccount.code},
+                                              Outcome.REFUSED))
             raise OwnAccount("You cannot deactivate your own account; ask another admin.")
         now = self.clock()
         with self.uow() as repository:
@@ -283,39 +309,43 @@ class StaffAccounts:
             repository.delete_pending_sign_ins_of(staff_id)
             repository.delete_password_resets_of(staff_id)
             summary = self._summary(row)
+            self.audit.write(repository.session, by, _on_account(Action.ACCOUNT_DEACTIVATED, staff_id))
         log.info("staff account %d deactivated; its sessions were ended", staff_id)
         return summary
 
-    def reactivate(self, staff_id: int) -> AccountSummary:
+    def reactivate(self, staff_id: int, by: Actor = COMMAND_LINE) -> AccountSummary:
         with self.uow() as repository:
             row = self._row(repository, staff_id)
             row.active, row.updated_at = True, self.clock()
             repository.save_account(row)
             summary = self._summary(row)
+            self.audit.write(repository.session, by, _on_account(Action.ACCOUNT_REACTIVATED, staff_id))
         log.info("staff account %d reactivated", staff_id)
         return summary
 
-    def unlock(self, staff_id: int) -> AccountSummary:
+    def unlock(self, staff_id: int, by: Actor = COMMAND_LINE) -> AccountSummary:
         with self.uow() as repository:
             row = self._row(repository, staff_id)
             self.throttle.clear(repository, subject_hash(USERNAME, row.username))
             row.failed_logins, row.locked_until, row.updated_at = 0, None, self.clock()
             repository.save_account(row)
             summary = self._summary(row)
+            self.audit.write(repository.session, by, _on_account(Action.ACCOUNT_UNLOCKED, staff_id))
         log.info("staff account %d unlocked", staff_id)
         return summary
 
     def create_with_reset_link(self, username: str, display_name: str, role: str, counsellor_id: int | None,
-                               created_by: int | None) -> CreatedAccount:
+                               by: Actor = COMMAND_LINE) -> CreatedAccount:
         """An account whose first password its owner sets with a one-time link: the admin never knows it."""
-        staff = self.create(username, display_name, role, new_token() + new_token(), counsellor_id)
-        return CreatedAccount(staff=staff, reset=self.issue_password_reset(staff.id, created_by))
+        staff = self.create(username, display_name, role, new_token() + new_token(), counsellor_id, by)
+        return CreatedAccount(staff=staff, reset=self.issue_password_reset(staff.id, by))
 
     # --- one-time links for a new password ---------------------------------------------------------------------
 
-    def issue_password_reset(self, staff_id: int, created_by: int | None) -> ResetLink:
+    def issue_password_reset(self, staff_id: int, by: Actor = COMMAND_LINE) -> ResetLink:
         """A new link for the account (24 h, one use); links made for it before stop working."""
         now = self.clock()
+        created_by = by.staff_id
         token = new_token()
         with self.uow() as repository:
             row = self._row(repository, staff_id)
@@ -324,7 +354,10 @@ class StaffAccounts:
                 repository.add_password_reset(PasswordReset(token_hash=token_hash(token), staff_id=staff_id,
                                                             created_by=created_by, created_at=now,
                                                             expires_at=now + RESET_LINK))
+                self.audit.write(repository.session, by, _on_account(Action.PASSWORD_LINK_ISSUED, staff_id))
         if not row.active:
+            self.audit.record(by, _on_account(Action.PASSWORD_LINK_ISSUED, staff_id,
+                                              {"reason": AccountInactive.code}, Outcome.REFUSED))
             raise AccountInactive("This account is deactivated; reactivate it before making a link for a new "
                                   "password.")
         log.info("staff account %d: a link for a new password was made by account %s", staff_id, created_by)
@@ -335,9 +368,11 @@ class StaffAccounts:
         with self.uow() as repository:
             return self._reset_account(repository, token, self.clock()) is not None
 
-    def reset_password(self, token: str, new_password: str) -> None:
+    def reset_password(self, token: str, new_password: str, client_address: str = "unknown") -> None:
         """Sets the password a valid link is for; ends the account's sessions and lifts its lock. A weak password
-        leaves the link usable; ResetLinkInvalid if it is unknown, used, expired, or its account deactivated."""
+        leaves the link usable; ResetLinkInvalid if it is unknown, used, expired, or its account deactivated.
+        The audit log has the reset, by the account itself (a link that fails changes nothing and is not written:
+        the route needs no session, so anyone could fill the log with them)."""
         now = self.clock()
         with self.uow() as repository:
             row = self._reset_account(repository, token, now)
@@ -355,6 +390,8 @@ class StaffAccounts:
                 self.throttle.clear(repository, subject_hash(USERNAME, account.username))
                 self.sessions.revoke_all(repository, account.id or 0, now)
                 repository.delete_pending_sign_ins_of(account.id or 0)
+                self.audit.write(repository.session, Actor(account.id, account.username, client_address),
+                                 _on_account(Action.PASSWORD_RESET, account.id))
         if not used:  # used by another request meanwhile
             raise ResetLinkInvalid()
         log.info("staff account %d set a new password with a one-time link; its sessions were ended", row.id)
@@ -369,7 +406,7 @@ class StaffAccounts:
                                    and row.totp_secret_ciphertext is not None,
                                    recovery_codes_left=repository.recovery_codes_left(staff_id))
 
-    def begin_enrolment(self, staff_id: int) -> Enrolment:
+    def begin_enrolment(self, staff_id: int, client_address: str = "unknown") -> Enrolment:
         """A new secret, kept until its first code confirms it; starting again replaces it."""
         cipher = self._cipher()
         secret = totp.new_secret()
@@ -379,6 +416,8 @@ class StaffAccounts:
                 row.totp_secret_ciphertext = cipher.encrypt(secret, _secret_context(staff_id))
                 row.totp_last_step, row.updated_at = None, self.clock()
                 repository.save_account(row)
+                self.audit.write(repository.session, Actor(staff_id, row.username, client_address),
+                                 _on_account(Action.TWO_FACTOR_ENROLMENT_STARTED, staff_id))
         if row.totp_enabled_at is not None:
             raise TwoFactorState("Two-factor sign-in is on already. To move it to a new phone, turn it off with a "
                                  "current code first.")
@@ -389,7 +428,9 @@ class StaffAccounts:
     def confirm_enrolment(self, staff_id: int, code: str, client_address: str) -> list[str]:
         """Turns two-factor sign-in on with the app's first code; returns the ten recovery codes, shown only now."""
         now = self.clock()
-        row, user_subject, ip_subject = self._throttled_account(staff_id, client_address, now)
+        row, user_subject, ip_subject = self._throttled_account(staff_id, client_address, now,
+                                                                Action.TWO_FACTOR_ENABLED)
+        actor = Actor(staff_id, row.username, client_address)
         if row.totp_enabled_at is not None or row.totp_secret_ciphertext is None:
             raise TwoFactorState("There is no set-up waiting for its first code: start setting up two-factor "
                                  "sign-in first (POST /v1/staff/two-factor/enrolment).")
@@ -403,8 +444,11 @@ class StaffAccounts:
                 account.totp_enabled_at, account.updated_at = now, now
                 repository.save_account(account)
                 repository.replace_recovery_codes(staff_id, [self._recovery_hash(staff_id, c) for c in codes], now)
+                self.audit.write(repository.session, actor, _on_account(Action.TWO_FACTOR_ENABLED, staff_id))
         if not accepted:
-            self._record_failure(row, user_subject, ip_subject, now, "wrong code at two-factor set-up")
+            self._record_failure(row, user_subject, ip_subject, now, "wrong code at two-factor set-up", actor,
+                                 _on_account(Action.TWO_FACTOR_ENABLED, staff_id, {"reason": WrongCode.code},
+                                             Outcome.REFUSED))
             raise WrongCode(WRONG_CODE if step is None else USED_CODE)
         log.info("staff account %d turned two-factor sign-in on", staff_id)
         return codes
@@ -417,7 +461,7 @@ class StaffAccounts:
         def replace(repository: StaffRepository) -> None:
             repository.replace_recovery_codes(staff_id, [self._recovery_hash(staff_id, c) for c in codes], now)
 
-        self._with_current_code(staff_id, code, client_address, now, replace, "new recovery codes")
+        self._with_current_code(staff_id, code, client_address, now, replace, Action.RECOVERY_CODES_RENEWED)
         log.info("staff account %d made new recovery codes", staff_id)
         return codes
 
@@ -428,12 +472,14 @@ class StaffAccounts:
         def turn_off(repository: StaffRepository) -> None:
             self._clear_two_factor(repository, staff_id, now)
 
-        self._with_current_code(staff_id, code, client_address, now, turn_off, "turning two-factor sign-in off")
+        self._with_current_code(staff_id, code, client_address, now, turn_off, Action.TWO_FACTOR_DISABLED)
         log.info("staff account %d turned two-factor sign-in off", staff_id)
 
-    def reset_two_factor(self, staff_id: int, by: int) -> AccountSummary:
+    def reset_two_factor(self, staff_id: int, by: Actor) -> AccountSummary:
         """An admin turns another account's two-factor sign-in off (a lost phone); that account's sessions end."""
-        if by == staff_id:
+        if by.staff_id == staff_id:
+            self.audit.record(by, _on_account(Action.TWO_FACTOR_RESET, staff_id, {"reason": OwnAccount.code},
+                                              Outcome.REFUSED))
             raise OwnAccount("To turn off your own two-factor sign-in, use POST /v1/staff/two-factor/disable with "
                              "a current code.")
         now = self.clock()
@@ -442,8 +488,9 @@ class StaffAccounts:
             self._clear_two_factor(repository, staff_id, now)
             self.sessions.revoke_all(repository, staff_id, now)
             summary = self._summary(self._row(repository, staff_id))
-        log.info("staff account %d: two-factor sign-in turned off by admin account %d; its sessions were ended",
-                 staff_id, by)
+            self.audit.write(repository.session, by, _on_account(Action.TWO_FACTOR_RESET, staff_id))
+        log.info("staff account %d: two-factor sign-in turned off by admin account %s; its sessions were ended",
+                 staff_id, by.staff_id)
         return summary
 
     # --- signing in and out ----------------------------------------------------------------------------------
@@ -455,16 +502,20 @@ class StaffAccounts:
         key = normalise_username(username)
         user_subject, ip_subject = subject_hash(USERNAME, key), subject_hash(IP, client_address)
         with self.uow() as repository:
-            self.throttle.check(repository, user_subject, ip_subject, now)
             row = repository.account_by_username(key)
+        # Who tried: the account the username names, or (none does) only a keyed hash of what was typed.
+        actor = (Actor(row.id, row.username, client_address) if row is not None
+                 else Actor(None, None, client_address, self.audit.hash_of_typed_username(key)))
+        self._throttle_check(user_subject, ip_subject, now, actor, Event(Action.SIGN_IN_FAILED, Outcome.REFUSED))
         # The hash is verified outside any transaction: it takes tens of milliseconds and SQLite's BEGIN IMMEDIATE
         # would hold the database's write lock all that time.
         stored = row.password_hash if row is not None else self._dummy_hash
         password_ok = self._verify(stored, password)
         if row is None or not row.active or not password_ok:
-            self._refuse(row, user_subject, ip_subject, now,
-                         "unknown username" if row is None else "inactive account" if not row.active
-                         else "wrong password")
+            reason = ("unknown username" if row is None else "inactive account" if not row.active
+                      else "wrong password")
+            self._refuse(row, user_subject, ip_subject, now, reason, actor,
+                         Event(Action.SIGN_IN_FAILED, Outcome.REFUSED, detail={"reason": reason.replace(" ", "_")}))
         assert row is not None and row.id is not None
         with self.uow() as repository:
             fresh = repository.account(row.id)
@@ -484,7 +535,7 @@ class StaffAccounts:
                                                              created_at=now, expires_at=now + PENDING_SIGN_IN))
                 log.info("staff account %d: password accepted, waiting for the code", row.id)
                 return CodeAwaited(token=token, expires_at=now + PENDING_SIGN_IN)
-            signed_in = self._open_session(repository, fresh, user_subject, now)
+            signed_in = self._open_session(repository, fresh, user_subject, now, actor)
         log.info("staff account %d signed in%s", signed_in.staff.id,
                  " (must set up two-factor sign-in)" if signed_in.must_enrol else "")
         return signed_in
@@ -504,17 +555,19 @@ class StaffAccounts:
         if pending is None or row is None:
             raise CodeRequired()
         user_subject, ip_subject = subject_hash(USERNAME, row.username), subject_hash(IP, client_address)
-        with self.uow() as repository:
-            self.throttle.check(repository, user_subject, ip_subject, now)
+        actor = Actor(row.id, row.username, client_address)
+        self._throttle_check(user_subject, ip_subject, now, actor, Event(Action.SIGN_IN_FAILED, Outcome.REFUSED))
         with self.uow() as repository:
             refusal = self._accept_code(repository, row, code, now)
             if refusal is None:
                 if not repository.delete_pending_sign_in(key):  # completed by another request meanwhile
                     raise CodeRequired()
                 signed_in = self._open_session(repository, self._row(repository, pending.staff_id), user_subject,
-                                               now)
+                                               now, actor, {"second_factor": True})
         if refusal is not None:
-            self._record_failure(row, user_subject, ip_subject, now, "wrong second-factor code")
+            self._record_failure(row, user_subject, ip_subject, now, "wrong second-factor code", actor,
+                                 Event(Action.SIGN_IN_FAILED, Outcome.REFUSED,
+                                       detail={"reason": "wrong_code", "second_factor": True}))
             raise SignInCodeRefused(refusal)
         log.info("staff account %d signed in with two-factor sign-in", signed_in.staff.id)
         return signed_in
@@ -536,19 +589,23 @@ class StaffAccounts:
             return CurrentSession(staff=_staff(row), key=found.token_hash, token=token,
                                   csrf_token=csrf_token_for(token), must_enrol=_must_enrol(row))
 
-    def sign_out(self, current: CurrentSession) -> None:
+    def sign_out(self, current: CurrentSession, client_address: str = "unknown") -> None:
         with self.uow() as repository:
             self.sessions.revoke(repository, current.key, self.clock())
+            self.audit.write(repository.session, Actor(current.staff.id, current.staff.username, client_address),
+                             Event(Action.SIGN_OUT))
         log.info("staff account %d signed out", current.staff.id)
 
     def housekeeping(self) -> tuple[int, int]:
-        """Delete ended sessions, pending sign-ins and reset links, and failures too old to matter; returns how many
-        sessions and failures."""
+        """Delete ended sessions, pending sign-ins and reset links, and failures too old to matter, returning how
+        many sessions and failures; and audit rows past their retention."""
         now = self.clock()
         with self.uow() as repository:
             repository.delete_ended_pending_sign_ins(now)
             repository.delete_ended_password_resets(now)
-            return self.sessions.purge(repository, now), self.throttle.purge(repository, now)
+            ended = self.sessions.purge(repository, now), self.throttle.purge(repository, now)
+        self.audit.purge()  # audit rows past the retention, in a transaction of its own
+        return ended
 
     # --- internals ---------------------------------------------------------------------------------------------
 
@@ -558,15 +615,27 @@ class StaffAccounts:
         except (VerificationError, InvalidHashError):
             return False
 
+    def _throttle_check(self, user_subject: str, ip_subject: str, now: datetime, actor: Actor, refused: Event) -> None:
+        """The throttle's refusal (locked, too many attempts) is recorded, with its code as the reason."""
+        try:
+            with self.uow() as repository:
+                self.throttle.check(repository, user_subject, ip_subject, now)
+        except Throttled as throttled:
+            self.audit.record(actor, Event(refused.action, Outcome.REFUSED, refused.target_kind, refused.target_id,
+                                           {**refused.detail, "reason": throttled.code}))
+            raise
+
     def _refuse(self, row: StaffAccount | None, user_subject: str, ip_subject: str, now: datetime,
-                reason: str) -> NoReturn:
-        self._record_failure(row, user_subject, ip_subject, now, reason)
+                reason: str, actor: Actor, refused: Event) -> NoReturn:
+        self._record_failure(row, user_subject, ip_subject, now, reason, actor, refused)
         raise InvalidCredentials()
 
     def _record_failure(self, row: StaffAccount | None, user_subject: str, ip_subject: str, now: datetime,
-                        reason: str) -> None:
-        """A failed sign-in (or a wrong code, which counts as one) for the throttle and the account list."""
+                        reason: str, actor: Actor, refused: Event) -> None:
+        """A failed sign-in (or a wrong code, which counts as one) for the throttle, the account list and the audit
+        log."""
         with self.uow() as repository:
+            self.audit.write(repository.session, actor, refused)
             self.throttle.record_failure(repository, user_subject, ip_subject, now)
             locked_until = self.throttle.locked_until(repository, user_subject, now)
             if row is not None and row.id is not None:
@@ -581,12 +650,16 @@ class StaffAccounts:
             log.warning("staff sign-in locked for %s until %s", who, locked_until.isoformat())
 
     def _open_session(self, repository: StaffRepository, row: StaffAccount, user_subject: str,
-                      now: datetime) -> SignedIn:
+                      now: datetime, actor: Actor, detail: dict[str, bool] | None = None) -> SignedIn:
+        """The session, and its SIGN_IN row in the same transaction: the moment a sign-in is complete."""
         assert row.id is not None
         self.throttle.clear(repository, user_subject)
         row.failed_logins, row.locked_until = 0, None
         repository.save_account(row)
         issued = self.sessions.issue(repository, row.id, now)
+        self.audit.write(repository.session, actor,
+                         Event(Action.SIGN_IN, detail={**(detail or {}), **({"must_enrol": True}
+                                                                          if _must_enrol(row) else {})}))
         return SignedIn(staff=_staff(row), token=issued.token, csrf_token=issued.csrf_token,
                         expires_at=issued.expires_at, must_enrol=_must_enrol(row))
 
@@ -636,27 +709,33 @@ class StaffAccounts:
             account.totp_secret_ciphertext = cipher.reseal(sealed, _secret_context(staff_id))
             repository.save_account(account)
 
-    def _throttled_account(self, staff_id: int, client_address: str,
-                           now: datetime) -> tuple[StaffAccount, str, str]:
-        """The account, once the throttle lets a code be tried for it (AccountLocked, TooManyAttempts if not)."""
+    def _throttled_account(self, staff_id: int, client_address: str, now: datetime,
+                           action: Action) -> tuple[StaffAccount, str, str]:
+        """The account, once the throttle lets a code be tried for it (AccountLocked, TooManyAttempts if not, and
+        the refusal of `action` in the audit log)."""
         with self.uow() as repository:
             row = self._row(repository, staff_id)
             user_subject, ip_subject = subject_hash(USERNAME, row.username), subject_hash(IP, client_address)
-            self.throttle.check(repository, user_subject, ip_subject, now)
+        self._throttle_check(user_subject, ip_subject, now, Actor(staff_id, row.username, client_address),
+                             _on_account(action, staff_id, outcome=Outcome.REFUSED))
         return row, user_subject, ip_subject
 
     def _with_current_code(self, staff_id: int, code: str, client_address: str, now: datetime,
-                           change: Callable[[StaffRepository], None], what: str) -> None:
-        """`change` in the transaction that uses up the code; throttled, and a wrong code counts as a failure."""
-        row, user_subject, ip_subject = self._throttled_account(staff_id, client_address, now)
+                           change: Callable[[StaffRepository], None], action: Action) -> None:
+        """`change` in the transaction that uses up the code, with the audit row of `action`; throttled, and a
+        wrong code counts as a failure."""
+        row, user_subject, ip_subject = self._throttled_account(staff_id, client_address, now, action)
+        actor = Actor(staff_id, row.username, client_address)
         if row.totp_enabled_at is None:
             raise TwoFactorState("Two-factor sign-in is off for this account.")
         with self.uow() as repository:
             refusal = self._accept_code(repository, row, code, now)
             if refusal is None:
                 change(repository)
+                self.audit.write(repository.session, actor, _on_account(action, staff_id))
         if refusal is not None:
-            self._record_failure(row, user_subject, ip_subject, now, f"wrong code at {what}")
+            self._record_failure(row, user_subject, ip_subject, now, f"wrong code at {action.value}", actor,
+                                 _on_account(action, staff_id, {"reason": WrongCode.code}, Outcome.REFUSED))
             raise WrongCode(refusal)
 
     @staticmethod
@@ -679,13 +758,14 @@ class StaffAccounts:
         row = repository.account(reset.staff_id)
         return row if row is not None and row.active else None
 
-    def _set_password(self, staff_id: int, new_hash: str) -> None:
+    def _set_password(self, staff_id: int, new_hash: str, actor: Actor, event: Event) -> None:
         now = self.clock()
         with self.uow() as repository:
             row = self._row(repository, staff_id)
             row.password_hash, row.updated_at = new_hash, now
             repository.save_account(row)
             self.sessions.revoke_all(repository, staff_id, now)
+            self.audit.write(repository.session, actor, event)
 
     @staticmethod
     def _row(repository: StaffRepository, staff_id: int) -> StaffAccount:

@@ -1,5 +1,6 @@
-"""The gateway's staff tables: accounts, sessions (token hashes only), failed sign-ins for throttling, and what
-two-factor sign-in and password-reset links keep (TOTP secrets encrypted, recovery codes and tokens as hashes).
+"""The gateway's staff tables: accounts, sessions (token hashes only), failed sign-ins for throttling, what
+two-factor sign-in and password-reset links keep (TOTP secrets encrypted, recovery codes and tokens as hashes), and
+the audit log of what staff did (append-only: the database refuses to change or delete its rows, gateway.staff.audit).
 
 Staff identities live in the gateway so that passwords and session tokens never cross the broker; the scheduler
 knows a counsellor only by its id, which an account of role counsellor carries.
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, ForeignKey, Index, Integer
 from sqlmodel import Field, SQLModel
 
-from shared.db import instant_column
+from shared.db import UtcDateTime, instant_column
 
 
 def _utcnow() -> datetime:
@@ -105,4 +106,42 @@ class PasswordReset(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_column=instant_column(nullable=True))
 
 
-STAFF_TABLES = (StaffAccount, StaffSession, LoginFailure, RecoveryCode, PendingSignIn, PasswordReset)
+class StaffAuditEntry(SQLModel, table=True):
+    """One staff action on personal data or configuration: who (the account and its username then), when, what,
+    on what, with what outcome and from where. Never a typed username that matched no account (it may be a
+    password: `username_hash` holds a keyed hash instead), a reason's text, a message or a token.
+
+    Migration 0007 adds triggers: UPDATE and TRUNCATE are refused, and DELETE too unless the same transaction has
+    written a `staff_audit_purge` row naming an instant the row is older than (the retention purge, the one delete
+    the log allows)."""
+
+    __tablename__ = "staff_audit"
+    # Every listing walks (at, id) newest first, whole or after one filter (bench/audit_queries.py measured them).
+    __table_args__ = (Index("ix_staff_audit_at", "at", "id"),
+                      Index("ix_staff_audit_staff", "staff_id", "at", "id"),
+                      Index("ix_staff_audit_username", "username", "at", "id"),
+                      Index("ix_staff_audit_action", "action", "at", "id"),
+                      Index("ix_staff_audit_target", "target_kind", "target_id", "at", "id"))
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=instant_column())
+    staff_id: int | None = None  # no foreign key: the log outlives any change to the accounts
+    username: str | None = Field(default=None, max_length=64)
+    username_hash: str | None = Field(default=None, max_length=64)
+    action: str = Field(max_length=32)
+    target_kind: str | None = Field(default=None, max_length=24)
+    target_id: str | None = Field(default=None, max_length=64)
+    outcome: str = Field(max_length=16)  # ok, refused, unanswered
+    source: str = Field(max_length=64)  # the client's address as the gateway sees it (gateway.forwarding), or cli
+    detail_json: str | None = Field(default=None, max_length=1000)
+
+
+class StaffAuditPurge(SQLModel, table=True):
+    """The retention purge's permission: while its transaction holds a row here, audit rows older than
+    `purge_before` may be deleted. Empty at every other moment (the purge removes its row before it commits)."""
+
+    __tablename__ = "staff_audit_purge"
+    purge_before: datetime = Field(sa_column=Column(UtcDateTime(), primary_key=True))
+
+
+STAFF_TABLES = (StaffAccount, StaffSession, LoginFailure, RecoveryCode, PendingSignIn, PasswordReset, StaffAuditEntry,
+                StaffAuditPurge)

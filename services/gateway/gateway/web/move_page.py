@@ -31,11 +31,13 @@ from shared.contracts import Slot
 router = APIRouter(include_in_schema=False)
 
 
-def _number(value: str, highest: int) -> int:
+def choice_number(value: str, highest: int) -> int:
+    """A week or screen number from a form or address: 0 when it is none, `highest` at most."""
     return min(max(int(value), 0), highest) if value.isdigit() and len(value) <= 3 else 0
 
 
-def _day(value: str) -> date | None:
+def choice_day(value: str) -> date | None:
+    """An ISO day from a form or address; None when it is none."""
     try:
         return date.fromisoformat(value) if len(value) == 10 else None
     except ValueError:
@@ -116,7 +118,7 @@ def move(token: str, bookings: BookingsDep, slots: SlotsDep, limits: LimitsDep, 
     back = f"/m/{token}" + (f"?lang={lang}" if supported(lang) else "")
     if view.status != "confirmed":
         return redirect(back)
-    weeks, chosen_day, screen = _number(week, LAST_WEEK), _day(day), _number(part, 99)
+    weeks, chosen_day, screen = choice_number(week, LAST_WEEK), choice_day(day), choice_number(part, 99)
     if first:  # "first free time": its day opens with it chosen
         return _choices(token, view, language, weeks, None, 0, first, slots, limits, client, bookings, settings)
     if not slot_id:

@@ -32,6 +32,7 @@ from shared.contracts.staff import (
     OutcomeAction,
     RefusalKind,
     RemoveExceptionAction,
+    RulesAction,
     RulesAnswer,
     SetRulesAction,
     StaffAction,
@@ -114,6 +115,8 @@ def _read(session: Session, request: StaffRequested, deps: StaffDeps) -> tuple[S
             return TypesAnswer(data=setup.list_types(session)), "Appointment types."
         case BookingsAction():
             return BookingsAnswer(data=calendars.bookings(session, actor, action, deps)), "Bookings."
+        case RulesAction():
+            return RulesAnswer(operation="rules", data=calendars.rules(session, actor, action)), "Weekly rules."
     raise AssertionError(f"{action.action} is a write")
 
 

@@ -35,6 +35,7 @@ from shared.contracts.staff import (
     RefusalKind,
     RemoveExceptionAction,
     RuleOut,
+    RulesAction,
     RulesData,
     SetRulesAction,
     StaffWindow,
@@ -120,6 +121,19 @@ def bookings(session: Session, actor: Actor, action: BookingsAction, deps: Staff
 
 
 # --- writes ----------------------------------------------------------------------------------------------------------
+
+
+def rules(session: Session, actor: Actor, action: RulesAction) -> RulesData:
+    """The counsellor's weekly rules as stored (dates and holidays included) and the locations they serve."""
+    counsellor_of(session, actor, action.counsellor_id)
+    locations = repository.locations(session)
+    stored = [RuleOut(rule_id=row.id or 0, location_id=row.location_id, weekday=row.weekday,
+                      start=f"{row.starts:%H:%M}", end=f"{row.ends:%H:%M}", valid_from=row.valid_from,
+                      valid_until=row.valid_until, on_holidays=row.on_holidays)
+              for row in repository.rules_of(session, action.counsellor_id)]
+    return RulesData(counsellor_id=action.counsellor_id, rules=stored, locations=[
+        place(locations, location_id) for location_id in repository.served_locations(session, action.counsellor_id)
+        if location_id in locations])
 
 
 def set_rules(session: Session, actor: Actor, action: SetRulesAction, deps: StaffDeps) -> RulesData:

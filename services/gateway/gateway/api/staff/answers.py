@@ -6,12 +6,13 @@ from typing import TypeVar
 
 from fastapi import Request, Response
 
+from gateway.api.audit_trail import audited_calendars
 from gateway.api.deps import gateway
 from gateway.api.schemas import problems
 from gateway.errors import GatewayError
 from gateway.feeds import FeedTokens
 from gateway.staff.accounts import Staff
-from gateway.staff_client import CalendarRefused, StaffClient
+from gateway.staff_client import CalendarRefused
 from shared.contracts.staff import (
     AppointmentTypeAnswer,
     BookingChangeAnswer,
@@ -49,18 +50,15 @@ class StaffRequestRefused(GatewayError):
         self.code, self.status = refused.code, STATUS_OF[refused.kind]
 
 
-def client(request: Request) -> StaffClient:
-    return gateway(request).calendars
-
-
 def feeds(request: Request) -> FeedTokens:
     return gateway(request).feeds
 
 
-def ask(request: Request, staff: Staff, action: StaffAction, expected: type[Answer]) -> Answer:
-    """The scheduler's answer to the action; its refusal as an HTTP problem."""
+def ask(request: Request, staff: Staff, action: StaffAction, expected: type[Answer], audited: bool = True) -> Answer:
+    """The scheduler's answer to the action; its refusal as an HTTP problem. The request and its outcome go to the
+    audit log (`audited=False`: a check a route makes before a change it records itself)."""
     try:
-        return client(request).ask(staff, action, expected)
+        return audited_calendars(request).ask(staff, action, expected, audited)
     except CalendarRefused as refused:
         raise StaffRequestRefused(refused) from None
 

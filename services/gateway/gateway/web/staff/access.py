@@ -13,11 +13,15 @@ from urllib.parse import quote, urlsplit
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from gateway.api.staff_deps import COOKIE_NAME
+from gateway.api.audit_trail import audited_calendars
+from gateway.api.staff_deps import COOKIE_NAME, client_address
+from gateway.feeds import FeedTokens
 from gateway.settings import GatewaySettings
-from gateway.staff.accounts import CurrentSession, StaffAccounts
+from gateway.slots import SlotClient
+from gateway.staff.accounts import CurrentSession, Staff, StaffAccounts
+from gateway.staff.audit import Actor
 from gateway.staff.sessions import csrf_matches
-from gateway.staff_client import StaffClient
+from gateway.staff_client import AuditedStaffClient
 from gateway.web.staff.catalogs import staff_language
 from gateway.web.staff.rendering import LANGUAGE_COOKIE, redirect, render
 
@@ -28,16 +32,25 @@ DEFAULT_RETURN = "/staff"
 
 @dataclass(frozen=True)
 class Desk:
-    """What a staff page works with, all built by the composition root."""
+    """What a staff page works with, all built by the composition root. The scheduler is asked through the same
+    audited client as the API's routes, so a page records what the API records (gateway.staff.audit)."""
 
     accounts: StaffAccounts
-    calendars: StaffClient
+    calendars: AuditedStaffClient
     settings: GatewaySettings
+    source: str  # the client's address, as the audit log names it (gateway.forwarding)
+    slots: SlotClient  # the free times a booking may move to
+    feeds: FeedTokens
+
+    def actor(self, staff: Staff) -> Actor:
+        """Who acts, for the audit log: pass as `by` to what an admin does to accounts."""
+        return Actor(staff.id, staff.username, self.source)
 
 
 def desk(request: Request) -> Desk:
     gateway = request.app.state.gateway
-    return Desk(accounts=request.app.state.staff_accounts, calendars=gateway.calendars, settings=gateway.settings)
+    return Desk(accounts=request.app.state.staff_accounts, calendars=audited_calendars(request),
+                settings=gateway.settings, source=client_address(request), slots=gateway.slots, feeds=gateway.feeds)
 
 
 def language(request: Request, chosen: str | None = None) -> str:

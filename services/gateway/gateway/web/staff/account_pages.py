@@ -20,6 +20,7 @@ from gateway.staff.accounts import (
     StaffAccounts,
     normalise_username,
 )
+from gateway.staff.audit import Action, Event
 from gateway.staff.errors import AccountInactive, InvalidStaffAccount, OwnAccount, StaffAccountNotFound, UsernameTaken
 from gateway.web.catalogs import N_
 from gateway.web.staff.access import current_session, desk, form_refused, language, to_sign_in
@@ -52,7 +53,9 @@ def _page(request: Request, lang: str, current: CurrentSession, status: int = 20
           notice: str | None = None, link: tuple[str, str, ResetLink] | None = None,
           entered: dict[str, str] | None = None) -> HTMLResponse:
     """The list with the form for a new account; `link`: (whose username, which sentence, the link) shown once."""
-    accounts = desk(request).accounts.list_accounts()
+    here = desk(request)
+    accounts = here.accounts.list_accounts()
+    here.accounts.audit.record(here.actor(current.staff), Event(Action.ACCOUNTS_READ))  # as the API's list does
     shown = None
     if link is not None:
         base = desk(request).settings.public_base_url.rstrip("/")
@@ -105,7 +108,8 @@ def create_account(request: Request, username: Field = "", display_name: Field =
         return _page(request, lang, current, 422, errors, entered=entered)
     try:
         created = desk(request).accounts.create_with_reset_link(
-            username, display_name, role, int(counsellor_id) if role == "counsellor" else None, current.staff.id)
+            username, display_name, role, int(counsellor_id) if role == "counsellor" else None,
+            desk(request).actor(current.staff))
     except UsernameTaken:
         return _page(request, lang, current, 409, ["account_username_taken"], entered=entered)
     except InvalidStaffAccount:
@@ -151,22 +155,22 @@ def change_account(request: Request, staff_id: str, action: str, csrf: Field = "
     refused = form_refused(request, lang, current, csrf)
     if refused is not None:
         return refused
-    accounts = desk(request).accounts
+    accounts, by = desk(request).accounts, desk(request).actor(current.staff)
     account = _account(accounts, staff_id)
     if account is None or action not in ACTIONS:
         return _not_found(lang, current)
     target = account.staff.id
     try:
         if action == "deactivate":
-            accounts.deactivate(target, by=current.staff.id)
+            accounts.deactivate(target, by=by)
         elif action == "reactivate":
-            accounts.reactivate(target)
+            accounts.reactivate(target, by=by)
         elif action == "unlock":
-            accounts.unlock(target)
+            accounts.unlock(target, by=by)
         elif action == "two-factor-reset":
-            accounts.reset_two_factor(target, by=current.staff.id)
+            accounts.reset_two_factor(target, by=by)
         else:
-            link = accounts.issue_password_reset(target, created_by=current.staff.id)
+            link = accounts.issue_password_reset(target, by=by)
             return _page(request, lang, current, notice="password_link_made",
                          link=(account.staff.username, "link_for_new_password", link))
     except OwnAccount:

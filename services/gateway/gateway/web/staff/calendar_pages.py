@@ -46,16 +46,16 @@ View = Literal["day", "week"]
 ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # How far back a week may be looked at (about a year: records of what happened); ahead, as far as bookings go.
 PAST_DAYS = 366
-DONE = {"attended": "done.attended", "no_show": "done.no_show", "cancelled": "done.cancelled"}
+DONE = {"attended": "done.attended", "no_show": "done.no_show", "cancelled": "done.cancelled", "moved": "done.moved"}
 
 
-def _today(request: Request) -> tuple[datetime, date, ZoneInfo]:
+def local_today(request: Request) -> tuple[datetime, date, ZoneInfo]:
     zone = ZoneInfo(desk(request).settings.timezone)
     now = desk(request).accounts.clock()
     return now, now.astimezone(zone).date(), zone
 
 
-def _week_of(value: str | None, today: date) -> date | None:
+def week_of(value: str | None, today: date) -> date | None:
     """The Monday of the week `value` (an ISO day) falls in; None when it is no day or out of range."""
     if not value:
         return today - timedelta(days=today.weekday())
@@ -80,7 +80,7 @@ def _calendar(request: Request, lang: str, current: CurrentSession, view: View, 
     staff = current.staff
     if staff.counsellor_id is None:
         return admin_start(request, lang, current)
-    now, today, zone = _today(request)
+    now, today, zone = local_today(request)
     try:
         week: WeekData = desk(request).calendars.ask(staff, WeekAction(
             counsellor_id=staff.counsellor_id, week_start=monday, timezone=desk(request).settings.timezone),
@@ -109,7 +109,7 @@ def my_day(request: Request, done: str | None = None) -> Response:
     if current is None:
         return to_sign_in(request)
     lang = language(request)
-    _now, today, _zone = _today(request)
+    _now, today, _zone = local_today(request)
     return _calendar(request, lang, current, "day", today - timedelta(days=today.weekday()), done=done)
 
 
@@ -119,7 +119,7 @@ def my_week(request: Request, start: str | None = None, done: str | None = None)
     if current is None:
         return to_sign_in(request)
     lang = language(request)
-    monday = _week_of(start, _today(request)[1])
+    monday = week_of(start, local_today(request)[1])
     if monday is None:
         return render("message.html", lang, 400, here="/staff/week", errors=["bad_week"], staff=current.staff,
                       csrf=current.csrf_token, title=N_("My week"))
@@ -136,8 +136,8 @@ def _change(request: Request, booking_id: str, action: str, csrf: str, view: str
     if refused is not None:
         return refused
     shown: View = "week" if view == "week" else "day"
-    _now, today, _zone = _today(request)
-    monday = _week_of(start if shown == "week" else None, today) or today - timedelta(days=today.weekday())
+    _now, today, _zone = local_today(request)
+    monday = week_of(start if shown == "week" else None, today) or today - timedelta(days=today.weekday())
     try:
         booking = UUID(booking_id)
     except ValueError:

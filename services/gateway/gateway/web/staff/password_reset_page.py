@@ -59,7 +59,7 @@ def set_password(request: Request, token: Field = "", new_password: Field = "", 
     if len(new_password) > MAX_PASSWORD:
         return _form(lang, token, 422, ["new_weak"])
     try:
-        desk(request).accounts.reset_password(token, new_password)
+        desk(request).accounts.reset_password(token, new_password, desk(request).source)
     except ResetLinkInvalid:
         return _link_invalid(lang)
     except WeakPassword:

@@ -204,7 +204,7 @@ def sign_out(request: Request, csrf: Field = "", lang: Field = "") -> Response:
     refused = form_refused(request, lang, current, csrf)
     if refused is not None:
         return refused
-    desk(request).accounts.sign_out(current)
+    desk(request).accounts.sign_out(current, client_address(request))
     response = redirect("/login?done=out", lang)
     _forget_session(request, response)
     return response

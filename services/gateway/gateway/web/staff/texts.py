@@ -46,6 +46,43 @@ TEXTS: dict[str, str] = {
     "refused.unknown_booking": N_("There is no such appointment (any more)."),
     "refused.forbidden": N_("This appointment is in another counsellor's calendar."),
     "refused.other": N_("The calendar refused this change. Nothing was changed."),
+    "done.moved": N_("The appointment is moved; the client is told."),
+    "choose_slot": N_("Please choose one of the times."),
+    "refused.slot_taken": N_("That time is no longer free. Nothing was changed. Please choose another time."),
+    "refused.unknown_slot": N_("This is not a time the calendar offered. Please choose one from the list."),
+    "refused.slot_in_past": N_("That time is in the past or too soon. Please choose a later time."),
+    "refused.language_not_offered": N_("The counsellor at that time does not speak the client's language."),
+    "refused.topic_not_offered": N_("The counsellor at that time does not offer this kind of appointment."),
+    "refused.counsellor_absent": N_("The counsellor is absent at that time. Please choose another time."),
+    "refused.unknown_exception": N_("There is no such absence (any more)."),
+    "done.absence_added": N_("The absence is saved."),
+    "done.absence_removed": N_("The absence is removed."),
+    "absence.first_day_invalid": N_("Please enter the first day as a date."),
+    "absence.last_day_invalid": N_("Please enter the last day as a date, or leave it empty."),
+    "absence.range_reversed": N_("The last day is before the first day."),
+    "absence.range_too_long": N_("An absence may cover at most 90 days. Please enter a longer one in parts."),
+    "absence.too_far": N_("The calendar does not reach that day. Please choose days from today up to a year "
+                          "ahead."),
+    "absence.times_invalid": N_("From and to are times such as 09:30, both given, the first earlier, and only "
+                                "for an absence of a single day."),
+    "done.feed_revoked": N_("The feed is stopped: its address no longer works."),
+    "feed.none": N_("There was no feed to stop."),
+    "done.hours_saved": N_("The weekly hours are saved."),
+    "hours.invalid": N_("Please check the marked lines: from and to are times such as 09:30, the first earlier, "
+                        "and a place is chosen (or all three are empty)."),
+    "hours.refused": N_("The calendar refused these hours (two of them may overlap). Nothing was saved."),
+    # TRANSLATORS: {day} is a day with its weekday and month, "Monday, 5 January".
+    "hours.from": N_("from {day}"),
+    # TRANSLATORS: {day} is a day with its weekday and month, "Tuesday, 30 June".
+    "hours.until": N_("until {day}"),
+    "hours.on_holidays": N_("also on public holidays"),
+    "weekday.0": N_("Monday"),
+    "weekday.1": N_("Tuesday"),
+    "weekday.2": N_("Wednesday"),
+    "weekday.3": N_("Thursday"),
+    "weekday.4": N_("Friday"),
+    "weekday.5": N_("Saturday"),
+    "weekday.6": N_("Sunday"),
     "status.confirmed": N_("confirmed"),
     "status.cancelled": N_("cancelled"),
     "status.no_show": N_("did not come"),
@@ -171,9 +208,15 @@ FIELD_OF = {
     "account_role_invalid": "role",
     "account_counsellor_id_needed": "counsellor_id",
     "account_counsellor_id_admin": "counsellor_id",
+    "absence.first_day_invalid": "first_day",
+    "absence.too_far": "first_day",
+    "absence.last_day_invalid": "last_day",
+    "absence.range_reversed": "last_day",
+    "absence.range_too_long": "last_day",
+    "absence.times_invalid": "start",
 }
-FIELD_ORDER = ("username", "password", "current_password", "new_password", "new_password_again", "reason", "code",
-               "display_name", "role", "counsellor_id")
+FIELD_ORDER = ("username", "password", "current_password", "new_password", "new_password_again", "first_day",
+               "last_day", "start", "end", "reason", "code", "display_name", "role", "counsellor_id")
 
 
 def known(key: str) -> str:

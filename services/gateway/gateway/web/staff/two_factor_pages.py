@@ -73,7 +73,7 @@ def start(request: Request, csrf: Field = "", lang: Field = "") -> Response:
     if refused is not None or current is None:
         return refused or to_sign_in(request)
     try:
-        enrolment = desk(request).accounts.begin_enrolment(current.staff.id)
+        enrolment = desk(request).accounts.begin_enrolment(current.staff.id, client_address(request))
     except TwoFactorState:
         return redirect(PAGE, lang)  # on already (set up in another tab): the page says so
     return _page(request, lang, current, enrolment=enrolment)
