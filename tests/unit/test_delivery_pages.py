@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from gateway.delivery_reports import RetryRefused
 from gateway.errors import SchedulerUnavailable
+from gateway.staff.audit_repository import AuditFilter
 from gateway.web.catalogs import read_catalogs
 from gateway.web.staff.catalogs import STAFF_LOCALE_DIR
 from notifier.domain.delivery_errors import ERRORS, explain
@@ -276,3 +277,16 @@ def test_every_provider_error_the_notifier_explains_has_its_german_words() -> No
     sentences = {s for info in [*ERRORS.values(), explain(None), explain("no-such-code")]
                  for s in (info.reason, info.action)}
     assert sorted(s for s in sentences if s not in german) == []
+
+
+def test_reading_the_dashboard_and_retrying_go_to_the_audit_log_as_the_api_records_them(
+        desk: StaffDesk, admin: TestClient, deliveries: FakeDeliveries) -> None:
+    csrf = csrf_of(admin.get("/admin/deliveries?from=2025-03-28&to=2025-03-30").text)
+    deliveries.refusal = "too_late"
+    assert admin.post("/admin/deliveries/7/retry", data={"csrf": csrf}).status_code == 409
+
+    rows, _more = desk.accounts.audit.page(AuditFilter(action="delivery_retried"), None, 1)
+    assert [(r.action, r.outcome, r.target_id) for r in rows] == [("delivery_retried", "refused", "7")]
+    rows, _more = desk.accounts.audit.page(AuditFilter(action="delivery_report_read"), None, 10)
+    assert '{"from":"2025-03-28","to":"2025-03-31"}' in [r.detail_json for r in rows]  # the API's `to`: excluded
+    assert all("+49" not in (r.detail_json or "") for r in rows)

@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from gateway import migrations
 from gateway.settings import GatewaySettings
+from gateway.staff.audit_repository import AuditFilter
 from gateway.system_health.report import HealthReport, SystemHealth
 from sqlmodel import Session
 
@@ -111,7 +112,7 @@ def test_dead_letters_show_what_they_are_never_what_they_hold(admin: TestClient,
     assert len(re.findall(r'href="/admin/health/dead-letters/[A-Za-z0-9_-]+/discard"', page.text)) == 2
 
 
-def test_requeue_puts_the_letter_back_and_says_so(admin: TestClient, letters: None) -> None:
+def test_requeue_puts_the_letter_back_and_says_so(desk: StaffDesk, admin: TestClient, letters: None) -> None:
     page = admin.get("/admin/health").text
     first = re.findall(r"/admin/health/dead-letters/([A-Za-z0-9_-]+)/requeue", page)[0]
 
@@ -121,6 +122,8 @@ def test_requeue_puts_the_letter_back_and_says_so(admin: TestClient, letters: No
     after = admin.get(answer.headers["location"])
     assert "The dead letter is back on its queue." in seen(after)
     assert first not in after.text and "lotse.dead-letter 1" in seen(after)
+    rows, _more = desk.accounts.audit.page(AuditFilter(action="dead_letter_requeued"), None, 1)
+    assert [(r.outcome, r.target_id) for r in rows] == [("ok", first)]  # a dead letter may hold personal data
 
 
 def test_discard_asks_first_then_the_letter_is_gone(admin: TestClient, letters: None) -> None:

@@ -4,7 +4,8 @@ status, language and error code, the delivery rate and median time, a daily char
 as a table), and the failed and undelivered texts with the reason, what to do, and a retry where one may help.
 
 The page's period names its last day (`to` included, as people read "from … to …"); the notifier is asked for
-[from, to + 1 day). Without one, the last 7 Berlin days up to today.
+[from, to + 1 day). Without one, the last 7 Berlin days up to today. Each read and retry goes to the staff audit log
+as the API's do (the period and the delivery id, never a number).
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from babel.numbers import format_percent
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from gateway.api.audit_trail import AuditTrail
 from gateway.api.staff.inputs import InvalidStaffInput, check_day
 from gateway.delivery_reports import DeliveryReports, RetryRefused
 from gateway.errors import SchedulerUnavailable
 from gateway.staff.accounts import CurrentSession
+from gateway.staff.audit import Action, Event, TargetKind
 from gateway.web.catalogs import N_
 from gateway.web.staff.access import admin_only, form_refused, language
 from gateway.web.staff.catalogs import language_label, staff_gettext
@@ -88,9 +91,13 @@ def _dashboard(request: Request, lang: str, current: CurrentSession, first: date
                cursor: str | None = None, errors: list[str] | None = None, status: int = 200,
                notice: str | None = None) -> Response:
     reports, zone = _reports(request), _zone(request)
+    trail, end = AuditTrail.of(request, current.staff), last + timedelta(days=1)
+    asked = {"from": first.isoformat(), "to": end.isoformat()}  # as the API records it: `to` excluded
     try:
-        report = reports.report(first, last + timedelta(days=1))
-        failed = reports.failed(first, last + timedelta(days=1), MAX_FAILED_PAGE, cursor)
+        with trail.recording(Event(Action.DELIVERY_REPORT_READ, detail=asked)):
+            report = reports.report(first, end)
+        with trail.recording(Event(Action.FAILED_DELIVERIES_READ, detail={**asked, "next_page": cursor is not None})):
+            failed = reports.failed(first, end, MAX_FAILED_PAGE, cursor)
     except SchedulerUnavailable:
         return _unavailable(request, lang, current, "notifier_away")
 
@@ -154,7 +161,9 @@ def retry(request: Request, delivery_id: str, csrf: Field = "", lang: Field = ""
         return _dashboard(request, lang, current, shown_first, shown_last, errors=["retry_refused.unknown_delivery"],
                           status=404)
     try:
-        reports.send_again(int(delivery_id))
+        with AuditTrail.of(request, current.staff).recording(Event(
+                Action.DELIVERY_RETRIED, target_kind=TargetKind.DELIVERY, target_id=int(delivery_id))):
+            reports.send_again(int(delivery_id))
     except SchedulerUnavailable:
         return _unavailable(request, lang, current, "notifier_late_retry")
     except RetryRefused as no:

@@ -2,7 +2,8 @@
 letters (what each is, never what it holds) with requeue and discard (discard asks first, on a page of its own),
 the outbox backlog per service, the dispatcher's lag, beat's last tick and every role's heartbeat in words.
 
-With the broker away the page still answers and says so: the heartbeats tell what each process last saw.
+With the broker away the page still answers and says so: the heartbeats tell what each process last saw. A dead
+letter may hold personal data (sealed), so its list, requeue and discard go to the staff audit log, as the API's do.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
+from gateway.api.audit_trail import AuditTrail
 from gateway.staff.accounts import CurrentSession
+from gateway.staff.audit import Action, Event, TargetKind
 from gateway.system_health.report import DeadLetterNotFound, DeadLetterOut, SystemHealth
 from gateway.web.catalogs import N_
 from gateway.web.staff.access import admin_only, form_refused, language
@@ -47,21 +50,21 @@ def _when(request: Request, lang: str) -> Callable[[datetime | None], str]:
     return when
 
 
-def _letters(health: SystemHealth, reachable: bool) -> list[DeadLetterOut] | None:
-    """The dead letters, or None when the broker cannot be asked."""
-    if not reachable:
-        return None
-    try:
-        return health.dead_letters()
-    except AWAY:
-        return None
+def _letters(request: Request, current: CurrentSession) -> list[DeadLetterOut]:
+    """The dead letters (an audited read); raises one of AWAY when the broker cannot be asked."""
+    with AuditTrail.of(request, current.staff).recording(Event(Action.DEAD_LETTERS_READ)):
+        return _health(request).dead_letters()
 
 
 def _page(request: Request, lang: str, current: CurrentSession, status: int = 200, errors: list[str] | None = None,
           notice: str | None = None) -> HTMLResponse:
-    health = _health(request)
-    report = health.report()
-    letters = _letters(health, report.broker.reachable)
+    report = _health(request).report()
+    letters: list[DeadLetterOut] | None = None
+    if report.broker.reachable:
+        try:
+            letters = _letters(request, current)
+        except AWAY:
+            pass  # said on the page
     away = not report.broker.reachable or letters is None
     return render("health.html", lang, status, here=PAGE, errors=(["broker_away"] if away else []) + (errors or []),
                   staff=current.staff, csrf=current.csrf_token, notice=notice, report=report, letters=letters,
@@ -86,7 +89,7 @@ def discard_question(request: Request, letter_id: str) -> Response:
     if not LETTER_ID.match(letter_id):
         return _page(request, lang, current, 404, ["letter_gone"])
     try:
-        letter = next((d for d in _health(request).dead_letters() if d.id == letter_id), None)
+        letter = next((d for d in _letters(request, current) if d.id == letter_id), None)
     except AWAY:
         return _broker_away(request, lang, current)
     if letter is None:
@@ -113,11 +116,14 @@ def change_letter(request: Request, letter_id: str, action: str, csrf: Field = "
     if action not in DONE or not LETTER_ID.match(letter_id):
         return _page(request, lang, current, 404, ["letter_gone"])
     health = _health(request)
+    kind = Action.DEAD_LETTER_REQUEUED if action == "requeue" else Action.DEAD_LETTER_DISCARDED
     try:
-        if action == "requeue":
-            health.requeue(letter_id)
-        else:
-            health.discard(letter_id)
+        with AuditTrail.of(request, current.staff).recording(Event(kind, target_kind=TargetKind.DEAD_LETTER,
+                                                                   target_id=letter_id)):
+            if action == "requeue":
+                health.requeue(letter_id)
+            else:
+                health.discard(letter_id)
     except DeadLetterNotFound:
         return _page(request, lang, current, 404, ["letter_gone"])
     except AWAY:
