@@ -139,7 +139,7 @@ def test_a_move_without_a_time_or_to_a_colleagues_time_is_refused(browser: TestC
     forged = browser.post(MOVE, data={"csrf": csrf, "slot_id": "s2-1-1-1-../../x"})
     assert forged.status_code == 422
     colleague = browser.post(MOVE, data={"csrf": csrf, "slot_id": BOGDANS_TIME})
-    assert colleague.status_code == 409 and "im Kalender einer anderen Beratungsperson" in seen(colleague)
+    assert colleague.status_code == 403 and "im Kalender einer anderen Beratungsperson" in seen(colleague)
     assert desk.calendars.booking(3).start == datetime(2025, 4, 2, 7, 0, tzinfo=UTC)
 
 

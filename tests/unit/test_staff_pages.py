@@ -284,7 +284,7 @@ def test_a_refused_change_is_said_on_the_day(browser: TestClient, desk: StaffDes
     assert response.status_code == 409
     assert "Der Termin hat noch nicht begonnen" in seen(response)
     other = browser.post(f"/staff/appointments/{BOGDANS}/attended", data={"csrf": csrf, "view": "day"})
-    assert other.status_code == 409 and "im Kalender einer anderen Beratungsperson" in seen(other)
+    assert other.status_code == 403 and "im Kalender einer anderen Beratungsperson" in seen(other)
     broken = browser.post("/staff/appointments/not-a-booking/attended", data={"csrf": csrf})
     assert broken.status_code == 404 and "Diesen Termin gibt es nicht (mehr)." in seen(broken)
     assert desk.calendars.status_of(2) == "confirmed"

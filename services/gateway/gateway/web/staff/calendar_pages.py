@@ -75,6 +75,11 @@ def _unavailable(request: Request, lang: str, current: CurrentSession, key: str 
                   csrf=current.csrf_token, title=N_("Calendar not available"), headers={"Retry-After": "60"})
 
 
+def refusal_status(refusal: CalendarRefused) -> int:
+    """Another counsellor's calendar is a 403, as the API's answer; any other refusal a conflict."""
+    return 403 if refusal.kind is RefusalKind.FORBIDDEN else 409
+
+
 def _calendar(request: Request, lang: str, current: CurrentSession, view: View, monday: date,
               errors: list[str] | None = None, status: int = 200, done: str | None = None) -> Response:
     staff = current.staff
@@ -152,7 +157,8 @@ def _change(request: Request, booking_id: str, action: str, csrf: str, view: str
     except AlreadyCarriedOut:
         return _calendar(request, lang, current, shown, monday, ["refused.already_done"], 409)
     except CalendarRefused as refused_change:
-        return _calendar(request, lang, current, shown, monday, [known(f"refused.{refused_change.code}")], 409)
+        return _calendar(request, lang, current, shown, monday, [known(f"refused.{refused_change.code}")],
+                         refusal_status(refused_change))
     back = "/staff" if shown == "day" else f"/staff/week?start={monday}"
     done = "cancelled" if action == "cancel" else change.action
     return redirect(f"{back}{'&' if '?' in back else '?'}done={done}", lang)

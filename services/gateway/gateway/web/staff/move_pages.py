@@ -27,7 +27,7 @@ from gateway.web.move_page import choice_day, choice_number
 from gateway.web.slot_rows import day_label, days_with_times, groups_by_place, local_day, parts_of_day, slot_row
 from gateway.web.staff.access import current_session, desk, form_refused, language, to_sign_in
 from gateway.web.staff.appointments import AppointmentRow, appointment_row
-from gateway.web.staff.calendar_pages import local_today
+from gateway.web.staff.calendar_pages import local_today, refusal_status
 from gateway.web.staff.rendering import redirect, render
 from gateway.web.staff.texts import known
 from shared.contracts import Slot
@@ -150,6 +150,6 @@ def move(request: Request, booking_id: str, csrf: Field = "", slot_id: Field = "
         return redirect("/staff/week?done=moved", lang)
     except CalendarRefused as refusal:
         return _picker(request, lang, current, booking_id, on, weeks, chosen_day, screen,
-                       errors=[known(f"refused.{refusal.code}")], status=409)
+                       errors=[known(f"refused.{refusal.code}")], status=refusal_status(refusal))
     new_day = moved.start.astimezone(ZoneInfo(desk(request).settings.timezone)).date()
     return redirect(f"/staff/week?start={new_day}&done=moved", lang)

@@ -187,6 +187,16 @@ TEXTS: dict[str, str] = {
     "role.ok": N_("running"),
     "role.stale": N_("silent: no heartbeat for a while"),
     "role.never_seen": N_("never seen"),
+    # The audit log's filter (/admin/audit).
+    "audit.username_invalid": N_("A username has at most 64 characters and no control characters."),
+    "audit.action_invalid": N_("Please choose an action from the list."),
+    "audit.target_kind_invalid": N_("Please choose what it was done to from the list."),
+    "audit.target_kind_missing": N_("A number or id needs what it belongs to: please choose that too."),
+    "audit.target_id_invalid": N_("The number or id may have at most 64 characters."),
+    "audit.from_invalid": N_("Please enter the first day as a date."),
+    "audit.to_invalid": N_("Please enter the last day as a date."),
+    "audit.range_reversed": N_("The last day is before the first day."),
+    "audit.cursor_invalid": N_("This link to older entries is not valid. Please start again from the first page."),
 }
 
 # The form field an error is about: said next to it, marked invalid, and given the focus.
@@ -214,9 +224,18 @@ FIELD_OF = {
     "absence.range_reversed": "last_day",
     "absence.range_too_long": "last_day",
     "absence.times_invalid": "start",
+    "audit.username_invalid": "username",
+    "audit.action_invalid": "action",
+    "audit.target_kind_invalid": "target_kind",
+    "audit.target_kind_missing": "target_kind",
+    "audit.target_id_invalid": "target_id",
+    "audit.from_invalid": "from",
+    "audit.to_invalid": "to",
+    "audit.range_reversed": "to",
 }
 FIELD_ORDER = ("username", "password", "current_password", "new_password", "new_password_again", "first_day",
-               "last_day", "start", "end", "reason", "code", "display_name", "role", "counsellor_id")
+               "last_day", "start", "end", "reason", "code", "display_name", "role", "counsellor_id",
+               "action", "target_kind", "target_id", "from", "to")
 
 
 def known(key: str) -> str:
