@@ -169,6 +169,13 @@ ROUTES: dict[str, tuple[Gate, str, dict[str, Any] | None]] = {
     "GET /admin/accounts/{staff_id}/{action}": (Gate.ADMIN, f"/admin/accounts/{SPARE}/deactivate", None),
     "POST /admin/accounts/{staff_id}/{action}": (Gate.ADMIN, f"/admin/accounts/{SPARE}/unlock", None),
     "GET /admin/audit": (Gate.ADMIN, "/admin/audit", None),
+    "GET /admin/deliveries": (Gate.ADMIN, "/admin/deliveries", None),
+    "POST /admin/deliveries/{delivery_id}/retry": (Gate.ADMIN, "/admin/deliveries/1/retry", {}),
+    "GET /admin/health": (Gate.ADMIN, "/admin/health", None),
+    "GET /admin/health/dead-letters/{letter_id}/discard": (Gate.ADMIN, "/admin/health/dead-letters/dl-1/discard",
+                                                           None),
+    "POST /admin/health/dead-letters/{letter_id}/{action}": (Gate.ADMIN, "/admin/health/dead-letters/dl-1/requeue",
+                                                             {}),
 }
 
 
