@@ -21,6 +21,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
+import pyotp  # noqa: E402
 from playwright.sync_api import Page, Route  # noqa: E402
 
 from tests.support.browser import (  # noqa: E402
@@ -107,9 +108,10 @@ def walk(page: Page, lang: str, shoot: Callable[[str, Page], None], base_url: st
     shoot("back-after-leaving", page)
 
 
-def walk_staff(page: Page, lang: str, shoot: Callable[[str, Page], None]) -> None:
+def walk_staff(page: Page, lang: str, shoot: Callable[[str, Page], None], recovery_codes: list[str]) -> None:
     """The staff pages: sign-in (refused, then right), a counsellor's day, week and cancel question, the password
-    form, the 403 of /admin; then the admin's start page. In German unless the shots are in English."""
+    form, the 403 of /admin; then the admin's two-factor set-up (or code step) and admin pages. In German unless
+    the shots are in English. `recovery_codes`: the admin's, kept from the first walk for the next."""
     staff_lang = "en" if lang == "en" else "de"
     words = {"de": ("Benutzername", "Passwort", "Anmelden", "Abmelden", "Absagen …"),
              "en": ("Username", "Password", "Sign in", "Sign out", "Cancel…")}[staff_lang]
@@ -142,8 +144,26 @@ def walk_staff(page: Page, lang: str, shoot: Callable[[str, Page], None]) -> Non
     page.get_by_role("button", name=sign_out).click()
     shoot("staff-signed-out", page)
     enter("admin", PASSWORD)
-    page.wait_for_url("**/staff")
+    page.wait_for_url(lambda url: "/staff/two-factor" in url or "/login/code" in url)
+    if "/login/code" in page.url:  # set up on an earlier walk: a recovery code (the app's code may be used up)
+        shoot("staff-admin-code", page)
+        page.locator("input[name=code]").fill(recovery_codes.pop())
+        page.locator("form[action='/login/code'] button[type=submit]").click()
+    else:  # an admin's first sign-in: two-factor set-up before anything else
+        shoot("staff-admin-two-factor", page)
+        page.locator("form[action='/staff/two-factor/start'] button[type=submit]").click()
+        shoot("staff-admin-two-factor-qr", page)
+        secret = page.locator("code.secret").inner_text().replace(" ", "")
+        page.locator("input[name=code]").fill(pyotp.TOTP(secret).now())
+        page.locator("form[action='/staff/two-factor/confirm'] button[type=submit]").click()
+        page.locator(".codes li").first.wait_for()
+        shoot("staff-admin-recovery-codes", page)
+        recovery_codes.extend(page.locator(".codes li").all_inner_texts())
+    page.goto("/admin")
     shoot("staff-admin-start", page)
+    for area in ("accounts", "deliveries", "health", "audit"):
+        page.goto(f"/admin/{area}")
+        shoot(f"staff-admin-{area}", page)
     page.get_by_role("button", name=sign_out).click()
 
 
@@ -160,6 +180,7 @@ def main() -> int:
     args.out.mkdir(parents=True)
     with running_system_in_own_dir("lotse-screenshots-") as system, chromium() as browser:
         create_staff(system, "create-admin", "--username", "admin")
+        admin_recovery_codes: list[str] = []
         create_staff(system, "create-staff", "--username", "anna", "--role", "counsellor", "--counsellor-id", "1")
         for width, viewport in (("360px", PHONE), ("desktop", DESKTOP)):
             step = 0
@@ -183,7 +204,7 @@ def main() -> int:
             shoot("language-choice", chooser)
             stranger.close()
             walk(page, args.lang, shoot, system.url)
-            walk_staff(page, args.lang, shoot)
+            walk_staff(page, args.lang, shoot, admin_recovery_codes)
             context.close()
     return 0
 
