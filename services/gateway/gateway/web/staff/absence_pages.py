@@ -18,7 +18,7 @@ from gateway.staff.accounts import CurrentSession
 from gateway.staff_client import AlreadyCarriedOut, CalendarRefused
 from gateway.web.catalogs import N_
 from gateway.web.slot_rows import day_label
-from gateway.web.staff.access import current_session, desk, form_refused, language, to_sign_in
+from gateway.web.staff.access import current_session, desk, form_session, language, to_sign_in
 from gateway.web.staff.appointments import appointment_row
 from gateway.web.staff.calendar_pages import ISO_DAY, local_today, week_of
 from gateway.web.staff.rendering import redirect, render
@@ -137,12 +137,9 @@ def _checked(form: dict[str, str], counsellor: int, today: date) -> AddException
 def add_absence(request: Request, csrf: Field = "", first_day: Field = "", last_day: Field = "", start: Field = "",
                 end: Field = "", reason: Field = "", lang: Field = "") -> Response:
     lang = language(request, lang)
-    current = current_session(request)
-    if current is None:
-        return to_sign_in(request)
-    refused = form_refused(request, lang, current, csrf)
-    if refused is not None:
-        return refused
+    current = form_session(request, lang, csrf)
+    if isinstance(current, Response):
+        return current
     counsellor = current.staff.counsellor_id
     if counsellor is None:
         return _no_calendar(request, lang, current)
@@ -169,12 +166,9 @@ def add_absence(request: Request, csrf: Field = "", first_day: Field = "", last_
 @router.post("/staff/absences/{exception_id}/remove", response_model=None)
 def remove_absence(request: Request, exception_id: str, csrf: Field = "", lang: Field = "") -> Response:
     lang = language(request, lang)
-    current = current_session(request)
-    if current is None:
-        return to_sign_in(request)
-    refused = form_refused(request, lang, current, csrf)
-    if refused is not None:
-        return refused
+    current = form_session(request, lang, csrf)
+    if isinstance(current, Response):
+        return current
     counsellor = current.staff.counsellor_id
     if counsellor is None:
         return _no_calendar(request, lang, current)

@@ -104,12 +104,24 @@ def form_refused(request: Request, lang: str, current: CurrentSession | None, cs
                   title="Form expired")
 
 
-def admin_only(request: Request, lang: str, title: str) -> tuple[CurrentSession | None, Response | None]:
-    """The admin at an admin page, or the answer instead: sign-in without a session, a 403 page for a counsellor."""
+def form_session(request: Request, lang: str, csrf: str, enrolling: bool = False) -> CurrentSession | Response:
+    """The session a form was posted in, or the answer instead: sign-in without a session, the 403 page for a form
+    not of this session (or from another origin). `enrolling`: also an admin's session that must set up two-factor
+    sign-in first (for the set-up page and signing out)."""
+    current = enrolling_session(request) if enrolling else current_session(request)
+    if current is None:
+        return to_sign_in(request)
+    return form_refused(request, lang, current, csrf) or current
+
+
+def admin_only(request: Request, lang: str, title: str,
+               here: str | None = None) -> tuple[CurrentSession | None, Response | None]:
+    """The admin at an admin page, or the answer instead: sign-in without a session, a 403 page for a counsellor.
+    `here`: the page the 403 page belongs to (its language switch links there), the request's path by default."""
     current = current_session(request)
     if current is None:
         return None, to_sign_in(request)
     if not current.staff.is_admin:
-        return None, render("message.html", lang, 403, here=request.url.path, errors=["admins_only"],
+        return None, render("message.html", lang, 403, here=here or request.url.path, errors=["admins_only"],
                             staff=current.staff, csrf=current.csrf_token, title=title)
     return current, None

@@ -23,7 +23,7 @@ from gateway.staff.accounts import (
 from gateway.staff.audit import Action, Event
 from gateway.staff.errors import AccountInactive, InvalidStaffAccount, OwnAccount, StaffAccountNotFound, UsernameTaken
 from gateway.web.catalogs import N_
-from gateway.web.staff.access import current_session, desk, form_refused, language, to_sign_in
+from gateway.web.staff.access import admin_only, desk, form_refused, language, to_sign_in
 from gateway.web.staff.password_reset_page import RESET_PAGE
 from gateway.web.staff.rendering import redirect, render
 
@@ -39,14 +39,7 @@ MAX_DISPLAY_NAME = 80
 
 
 def _admin(request: Request, lang: str) -> tuple[CurrentSession | None, Response | None]:
-    """The admin at the page, or the answer instead: sign-in without a session, a 403 page for a counsellor."""
-    current = current_session(request)
-    if current is None:
-        return None, to_sign_in(request)
-    if not current.staff.is_admin:
-        return None, render("message.html", lang, 403, here=PAGE, errors=["admins_only"], staff=current.staff,
-                            csrf=current.csrf_token, title=N_("Staff accounts"))
-    return current, None
+    return admin_only(request, lang, N_("Staff accounts"), here=PAGE)
 
 
 def _page(request: Request, lang: str, current: CurrentSession, status: int = 200, errors: list[str] | None = None,

@@ -23,7 +23,7 @@ from gateway.errors import SchedulerUnavailable
 from gateway.staff.accounts import CurrentSession
 from gateway.staff_client import AlreadyCarriedOut, CalendarRefused
 from gateway.web.catalogs import N_
-from gateway.web.staff.access import current_session, desk, form_refused, language, to_sign_in
+from gateway.web.staff.access import current_session, desk, form_refused, form_session, language, to_sign_in
 from gateway.web.staff.admin_pages import admin_start
 from gateway.web.staff.appointments import by_day
 from gateway.web.staff.rendering import redirect, render
@@ -134,12 +134,9 @@ def my_week(request: Request, start: str | None = None, done: str | None = None)
 def _change(request: Request, booking_id: str, action: str, csrf: str, view: str, start: str, lang: str,
             reason: str | None = None) -> Response:
     lang = language(request, lang)
-    current = current_session(request)
-    if current is None:
-        return to_sign_in(request)
-    refused = form_refused(request, lang, current, csrf)
-    if refused is not None:
-        return refused
+    current = form_session(request, lang, csrf)
+    if isinstance(current, Response):
+        return current
     shown: View = "week" if view == "week" else "day"
     _now, today, _zone = local_today(request)
     monday = week_of(start if shown == "week" else None, today) or today - timedelta(days=today.weekday())

@@ -14,7 +14,7 @@ from gateway.staff.accounts import CurrentSession
 from gateway.staff.audit import Action, Event, TargetKind
 from gateway.staff_client import CalendarRefused
 from gateway.web.catalogs import N_
-from gateway.web.staff.access import current_session, desk, form_refused, language, to_sign_in
+from gateway.web.staff.access import current_session, desk, form_session, language, to_sign_in
 from gateway.web.staff.calendar_pages import local_today
 from gateway.web.staff.rendering import redirect, render
 from shared.contracts.staff import WeekAction, WeekAnswer
@@ -42,32 +42,30 @@ def feed(request: Request, done: str | None = None) -> Response:
                   notice=DONE.get(done or ""), feed_url=None)
 
 
-def _checked(request: Request, csrf: str, lang: str) -> tuple[str, CurrentSession | None, Response | None]:
-    lang = language(request, lang)
-    current = current_session(request)
-    if current is None:
-        return lang, None, to_sign_in(request)
-    refused = form_refused(request, lang, current, csrf)
-    if refused is not None:
-        return lang, current, refused
+def _checked(request: Request, csrf: str, lang: str) -> tuple[CurrentSession, int] | Response:
+    """The session a feed form was posted in and its calendar, or the answer instead."""
+    current = form_session(request, lang, csrf)
+    if isinstance(current, Response):
+        return current
     if current.staff.counsellor_id is None:
-        return lang, current, _message(request, lang, current, 404, "no_calendar")
-    return lang, current, None
+        return _message(request, lang, current, 404, "no_calendar")
+    return current, current.staff.counsellor_id
 
 
 @router.post("/staff/feed", response_model=None)
 def issue(request: Request, csrf: Field = "", lang: Field = "") -> Response:
-    lang, current, answered = _checked(request, csrf, lang)
-    if answered is not None or current is None or current.staff.counsellor_id is None:
-        return answered or to_sign_in(request)
+    lang = language(request, lang)
+    checked = _checked(request, csrf, lang)
+    if isinstance(checked, Response):
+        return checked
+    current, counsellor_id = checked
     try:  # the scheduler confirms the calendar exists and is this person's, as the API has it confirmed
-        desk(request).calendars.ask(current.staff, WeekAction(counsellor_id=current.staff.counsellor_id,
+        desk(request).calendars.ask(current.staff, WeekAction(counsellor_id=counsellor_id,
                                                               week_start=local_today(request)[1]), WeekAnswer)
     except SchedulerUnavailable:
         return _message(request, lang, current, 503, "scheduler_away")
     except CalendarRefused:
         return _message(request, lang, current, 404, "no_calendar")
-    counsellor_id = current.staff.counsellor_id
     trail = AuditTrail.of(request, current.staff)
     token = desk(request).feeds.issue(counsellor_id, current.staff.id, audit=trail.within(
         Event(Action.FEED_ISSUED, target_kind=TargetKind.COUNSELLOR, target_id=counsellor_id)))
@@ -78,10 +76,11 @@ def issue(request: Request, csrf: Field = "", lang: Field = "") -> Response:
 
 @router.post("/staff/feed/revoke", response_model=None)
 def revoke(request: Request, csrf: Field = "", lang: Field = "") -> Response:
-    lang, current, answered = _checked(request, csrf, lang)
-    if answered is not None or current is None or current.staff.counsellor_id is None:
-        return answered or to_sign_in(request)
-    counsellor_id = current.staff.counsellor_id
+    lang = language(request, lang)
+    checked = _checked(request, csrf, lang)
+    if isinstance(checked, Response):
+        return checked
+    current, counsellor_id = checked
     revoked = desk(request).feeds.revoke(counsellor_id, audit=AuditTrail.of(request, current.staff).within(
         Event(Action.FEED_REVOKED, target_kind=TargetKind.COUNSELLOR, target_id=counsellor_id)))
     return redirect(f"/staff/feed?done={'revoked' if revoked else 'none'}", lang)

@@ -21,7 +21,7 @@ from gateway.staff.accounts import CurrentSession
 from gateway.staff_client import AlreadyCarriedOut, CalendarRefused
 from gateway.web.catalogs import N_
 from gateway.web.slot_rows import day_label
-from gateway.web.staff.access import current_session, desk, form_refused, language, to_sign_in
+from gateway.web.staff.access import current_session, desk, form_session, language, to_sign_in
 from gateway.web.staff.rendering import redirect, render, say
 from gateway.web.staff.texts import TEXTS
 from shared.contracts.staff import RuleIn, RulesAction, RulesAnswer, SetRulesAction, StaffLocation
@@ -174,12 +174,9 @@ async def change_hours(request: Request) -> Response:
 
 def _change(request: Request, form: FormData, csrf: str, chosen: str, do: Literal["save", "preview"]) -> Response:
     lang = language(request, chosen)
-    current = current_session(request)
-    if current is None:
-        return to_sign_in(request)
-    refused = form_refused(request, lang, current, csrf)
-    if refused is not None:
-        return refused
+    current = form_session(request, lang, csrf)
+    if isinstance(current, Response):
+        return current
     counsellor = current.staff.counsellor_id
     if counsellor is None:
         return _unavailable(request, lang, current, 404, "no_calendar")

@@ -25,7 +25,7 @@ from gateway.web.booking_page import LAST_WEEK
 from gateway.web.catalogs import N_
 from gateway.web.move_page import choice_day, choice_number
 from gateway.web.slot_rows import day_label, days_with_times, groups_by_place, local_day, parts_of_day, slot_row
-from gateway.web.staff.access import current_session, desk, form_refused, language, to_sign_in
+from gateway.web.staff.access import current_session, desk, form_session, language, to_sign_in
 from gateway.web.staff.appointments import AppointmentRow, appointment_row
 from gateway.web.staff.calendar_pages import local_today, refusal_status
 from gateway.web.staff.rendering import redirect, render
@@ -126,12 +126,9 @@ def move_choices(request: Request, booking_id: str, on: str = "", week: str = "0
 def move(request: Request, booking_id: str, csrf: Field = "", slot_id: Field = "", on: Field = "",
          week: Field = "0", day: Field = "", part: Field = "0", lang: Field = "") -> Response:
     lang = language(request, lang)
-    current = current_session(request)
-    if current is None:
-        return to_sign_in(request)
-    refused = form_refused(request, lang, current, csrf)
-    if refused is not None:
-        return refused
+    current = form_session(request, lang, csrf)
+    if isinstance(current, Response):
+        return current
     weeks, chosen_day, screen = choice_number(week, LAST_WEEK), choice_day(day), choice_number(part, 99)
     if not re.match(SLOT_ID_PATTERN, slot_id):
         return _picker(request, lang, current, booking_id, on, weeks, chosen_day, screen, errors=["choose_slot"],

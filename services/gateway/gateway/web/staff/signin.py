@@ -33,7 +33,7 @@ from gateway.web.staff.access import (
     current_session,
     desk,
     enrolling_session,
-    form_refused,
+    form_session,
     language,
     safe_return,
     same_origin,
@@ -198,12 +198,9 @@ def sign_in_with_code(request: Request, code: Field = "", next: Field = DEFAULT_
 @router.post("/logout", response_model=None)
 def sign_out(request: Request, csrf: Field = "", lang: Field = "") -> Response:
     lang = language(request, lang)
-    current = enrolling_session(request)  # an admin setting up two-factor sign-in may sign out too
-    if current is None:
-        return to_sign_in(request)
-    refused = form_refused(request, lang, current, csrf)
-    if refused is not None:
-        return refused
+    current = form_session(request, lang, csrf, enrolling=True)  # an admin setting up two-factor may sign out too
+    if isinstance(current, Response):
+        return current
     desk(request).accounts.sign_out(current, client_address(request))
     response = redirect("/login?done=out", lang)
     _forget_session(request, response)
@@ -228,12 +225,9 @@ def password_form(request: Request) -> Response:
 def change_password(request: Request, current_password: Field = "", new_password: Field = "",
                     new_password_again: Field = "", csrf: Field = "", lang: Field = "") -> Response:
     lang = language(request, lang)
-    current = current_session(request)
-    if current is None:
-        return to_sign_in(request)
-    refused = form_refused(request, lang, current, csrf)
-    if refused is not None:
-        return refused
+    current = form_session(request, lang, csrf)
+    if isinstance(current, Response):
+        return current
     if new_password != new_password_again:
         return _password_page(request, lang, 422, ["new_mismatch"])
     if not current_password or len(current_password) > MAX_PASSWORD:

@@ -18,7 +18,7 @@ from gateway.api.staff_deps import client_address
 from gateway.errors import Throttled
 from gateway.staff.accounts import CurrentSession, Enrolment
 from gateway.staff.errors import TwoFactorState, WrongCode
-from gateway.web.staff.access import desk, enrolling_session, form_refused, language, to_sign_in
+from gateway.web.staff.access import desk, enrolling_session, form_session, language, to_sign_in
 from gateway.web.staff.rendering import redirect, render, say
 from gateway.web.staff.signin import CODE_REFUSALS, ENROLMENT_PAGE, MAX_CODE
 
@@ -48,14 +48,6 @@ def _code_refused(request: Request, lang: str, current: CurrentSession, exc: Wro
     return _page(request, lang, current, 422, [CODE_REFUSALS.get(exc.message, "code_wrong")])
 
 
-def _checked(request: Request, lang: str, csrf: str) -> tuple[CurrentSession | None, Response | None]:
-    """The session for a form of this page, or the answer instead (sign-in, or the 403 of a foreign form)."""
-    current = enrolling_session(request)
-    if current is None:
-        return None, to_sign_in(request)
-    return current, form_refused(request, lang, current, csrf)
-
-
 @router.get(PAGE, response_class=HTMLResponse)
 def two_factor(request: Request, done: str | None = None) -> Response:
     current = enrolling_session(request)
@@ -69,9 +61,9 @@ def two_factor(request: Request, done: str | None = None) -> Response:
 def start(request: Request, csrf: Field = "", lang: Field = "") -> Response:
     """A new secret (replacing one not yet confirmed) and its QR code; on only when its first code confirms it."""
     lang = language(request, lang)
-    current, refused = _checked(request, lang, csrf)
-    if refused is not None or current is None:
-        return refused or to_sign_in(request)
+    current = form_session(request, lang, csrf, enrolling=True)  # an admin's first set-up too
+    if isinstance(current, Response):
+        return current
     try:
         enrolment = desk(request).accounts.begin_enrolment(current.staff.id, client_address(request))
     except TwoFactorState:
@@ -82,9 +74,9 @@ def start(request: Request, csrf: Field = "", lang: Field = "") -> Response:
 @router.post(f"{PAGE}/confirm", response_model=None)
 def confirm(request: Request, code: Field = "", csrf: Field = "", lang: Field = "") -> Response:
     lang = language(request, lang)
-    current, refused = _checked(request, lang, csrf)
-    if refused is not None or current is None:
-        return refused or to_sign_in(request)
+    current = form_session(request, lang, csrf, enrolling=True)  # an admin's first set-up too
+    if isinstance(current, Response):
+        return current
     if not code.strip() or len(code) > MAX_CODE:
         return _page(request, lang, current, 422, ["code_missing" if not code.strip() else "code_wrong"])
     try:
@@ -105,9 +97,9 @@ def _recovery_codes(lang: str, current: CurrentSession, codes: list[str], notice
 def change(request: Request, code: Field = "", action: Field = "", csrf: Field = "", lang: Field = "") -> Response:
     """With a current code (or a recovery code): ten new recovery codes, or two-factor sign-in off."""
     lang = language(request, lang)
-    current, refused = _checked(request, lang, csrf)
-    if refused is not None or current is None:
-        return refused or to_sign_in(request)
+    current = form_session(request, lang, csrf, enrolling=True)  # an admin's first set-up too
+    if isinstance(current, Response):
+        return current
     accounts = desk(request).accounts
     if action == "off" and current.staff.is_admin:
         return _page(request, lang, current, 403, ["admins_keep_two_factor"])
