@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
-from tests.support.browser import DESKTOP, RequestLog, axe_violations, describe
+from tests.support.browser import DESKTOP, AxeAudit, RequestLog
 from tests.support.dead_letters import take_dead_letters
 from tests.support.server import serving
 from tests.support.staff_pages import PASSWORD, StaffDesk, staff_desk
@@ -34,13 +34,7 @@ def desk(tmp_path: Path) -> Iterator[StaffDesk]:
 def test_an_admin_reads_the_delivery_dashboard_retries_a_text_and_discards_a_dead_letter(
         chrome: Browser, desk: StaffDesk) -> None:
     requests = RequestLog()
-    found: dict[str, str] = {}
-
-    def audit(name: str, page: Page) -> None:
-        page.wait_for_load_state()
-        violations = axe_violations(page)
-        if violations:
-            found[name] = describe(violations)
+    audit = AxeAudit()
 
     with serving(desk.app) as url:
         # axe-core is a script: the page's context must be allowed to run it despite the pages' CSP.
@@ -77,5 +71,5 @@ def test_an_admin_reads_the_delivery_dashboard_retries_a_text_and_discards_a_dea
             context.close()
 
     assert ("retry", 7) in desk.app.state.gateway.deliveries.asked
-    assert found == {}, "\n".join(f"{name}:\n{lines}" for name, lines in found.items())
+    assert audit.found == {}, audit.report()
     assert requests.foreign(url) == [], "a page asked another origin"

@@ -22,11 +22,11 @@ import pyotp
 import pytest
 from gateway.settings import GatewaySettings
 from gateway.staff.accounts import StaffAccounts
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from shared.db import make_engine
 from tests.browser.conftest import NewContext
-from tests.support.browser import DESKTOP, RequestLog, axe_violations, describe
+from tests.support.browser import DESKTOP, AxeAudit, RequestLog
 from tests.support.server import serving
 from tests.support.staff_pages import CHEAP, PASSWORD, StaffDesk, staff_desk
 from tests.support.system import System, wait_for_status
@@ -41,13 +41,7 @@ def desk(tmp_path: Path) -> Iterator[StaffDesk]:
 def test_a_counsellor_signs_in_sees_the_week_and_marks_an_appointment_attended(chrome: Browser, desk: StaffDesk
                                                                                 ) -> None:
     requests = RequestLog()
-    found: dict[str, str] = {}
-
-    def audit(name: str, page: Page) -> None:
-        page.wait_for_load_state()
-        violations = axe_violations(page)
-        if violations:
-            found[name] = describe(violations)
+    audit = AxeAudit()
 
     with serving(desk.app) as url:
         # axe-core is a script: the page's context must be allowed to run it despite the pages' CSP.
@@ -85,20 +79,14 @@ def test_a_counsellor_signs_in_sees_the_week_and_marks_an_appointment_attended(c
             context.close()
 
     assert desk.calendars.status_of(1) == "attended"
-    assert found == {}, "\n".join(f"{name}:\n{lines}" for name, lines in found.items())
+    assert audit.found == {}, audit.report()
     assert requests.foreign(url) == [], "a page asked another origin"
 
 
 def test_an_admin_signs_in_with_a_code_and_manages_accounts_and_a_new_colleague_sets_up_two_factor_sign_in(
         chrome: Browser, desk: StaffDesk) -> None:
     requests = RequestLog()
-    found: dict[str, str] = {}
-
-    def audit(name: str, page: Page) -> None:
-        page.wait_for_load_state()
-        violations = axe_violations(page)
-        if violations:
-            found[name] = describe(violations)
+    audit = AxeAudit()
 
     def app_code(secret: str) -> str:
         desk.clock.advance(seconds=30)  # a step no code was used in yet
@@ -162,7 +150,7 @@ def test_an_admin_signs_in_with_a_code_and_manages_accounts_and_a_new_colleague_
         finally:
             context.close()
 
-    assert found == {}, "\n".join(f"{name}:\n{lines}" for name, lines in found.items())
+    assert audit.found == {}, audit.report()
     assert requests.foreign(url) == [], "a page asked another origin"
 
 
@@ -192,13 +180,7 @@ def test_a_counsellor_sets_an_absence_over_a_booked_day_and_moves_the_booking_wi
         wait_for_status(client, token, "confirmed")
     booked_at = datetime.fromisoformat(slot["start"]).astimezone(ZoneInfo("Europe/Berlin"))
     booked_day = booked_at.date().isoformat()
-    found: dict[str, str] = {}
-
-    def audit(name: str, page: Page) -> None:
-        page.wait_for_load_state()
-        violations = axe_violations(page)
-        if violations:
-            found[name] = describe(violations)
+    audit = AxeAudit()
 
     # axe-core is a script: the page's context must be allowed to run it despite the pages' CSP.
     page = new_context(locale="de-DE", viewport=DESKTOP, bypass_csp=True).new_page()
@@ -266,4 +248,4 @@ def test_a_counsellor_sets_an_absence_over_a_booked_day_and_moves_the_booking_wi
     page.get_by_role("button", name="Neue Feed-Adresse erstellen").click()
     expect(page.locator("code")).to_contain_text("/v1/feeds/")
     audit("feed address shown", page)
-    assert found == {}, "\n".join(f"{name}:\n{lines}" for name, lines in found.items())
+    assert audit.found == {}, audit.report()

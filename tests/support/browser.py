@@ -75,6 +75,23 @@ def describe(violations: list[dict[str, Any]]) -> str:
 
 
 @dataclass
+class AxeAudit:
+    """axe-core on each page a walk stops at: `audit("step", page)`; `found` maps each step with violations to them,
+    described, and `report()` says them all for the assertion message."""
+
+    found: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, name: str, page: Page) -> None:
+        page.wait_for_load_state()
+        violations = axe_violations(page)
+        if violations:
+            self.found[name] = describe(violations)
+
+    def report(self) -> str:
+        return "\n".join(f"{name}:\n{lines}" for name, lines in self.found.items())
+
+
+@dataclass
 class RequestLog:
     """Every request the page's context made (documents, styles, images, fonts, data: and about: left out)."""
 
