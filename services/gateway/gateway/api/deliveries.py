@@ -19,7 +19,7 @@ from gateway.api.audit_trail import AuditTrailDep
 from gateway.api.deps import gateway
 from gateway.api.schemas import IdPath, problems
 from gateway.api.staff.inputs import InvalidStaffInput, check_day
-from gateway.api.staff_deps import AdminStaff
+from gateway.api.staff_deps import AdminStaff, no_store
 from gateway.delivery_reports import DeliveryReports
 from gateway.staff.audit import Action, Event, TargetKind
 from shared.contracts import DeliveriesReported, FailedDeliveriesListed
@@ -69,7 +69,7 @@ def delivery_report(staff: AdminStaff, request: Request, response: Response, tra
     """Texts created in the period: by status, language and provider error code (with the reason in words and
     what to do), the delivery rate, the median time to delivered, a daily series, and a banner when texts failed
     because of the SMS account itself."""
-    response.headers["Cache-Control"] = "no-store"
+    no_store(response)
     first, end = checked_period(date_from, date_to, _reports(request).today())
     with trail.recording(Event(Action.DELIVERY_REPORT_READ, detail=_period(first, end))):
         return _reports(request).report(first, end)
@@ -84,7 +84,7 @@ def failed_deliveries(staff: AdminStaff, request: Request, response: Response, t
                       ) -> FailedDeliveriesListed:
     """The failed and undelivered texts of the period, newest first: the masked number only, the error in words,
     what staff should do, and whether (or why not) it may be sent again."""
-    response.headers["Cache-Control"] = "no-store"
+    no_store(response)
     first, end = checked_period(date_from, date_to, _reports(request).today())
     with trail.recording(Event(Action.FAILED_DELIVERIES_READ,
                                detail={**_period(first, end), "next_page": cursor is not None})):
@@ -97,7 +97,7 @@ def retry_delivery(delivery_id: IdPath, staff: AdminStaff, request: Request, res
     """Send a failed text once more through the normal sending path. Refused (409 with the reason) when its error
     is not one sending again can fix, its time has passed, the notifier already tried again, or it was retried
     before: each text is retried at most once."""
-    response.headers["Cache-Control"] = "no-store"
+    no_store(response)
     with trail.recording(Event(Action.DELIVERY_RETRIED, target_kind=TargetKind.DELIVERY, target_id=delivery_id)):
         answer = _reports(request).send_again(delivery_id)
     return RetryQueued(delivery_id=answer.delivery_id, message=answer.message)

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.api.audit_trail import AuditTrailDep
 from gateway.api.deps import SettingsDep
 from gateway.api.schemas import IdPath, problems
-from gateway.api.staff_auth import StaffOut, no_store
-from gateway.api.staff_deps import AdminStaff, StaffAccountsDep, staff_actor
+from gateway.api.staff_auth import StaffOut
+from gateway.api.staff_deps import AdminStaff, StaffAccountsDep, no_store, staff_actor
 from gateway.staff.accounts import AccountSummary, ResetLink
 from gateway.staff.audit import Action, Event
 

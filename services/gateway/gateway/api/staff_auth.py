@@ -28,6 +28,7 @@ from gateway.api.staff_deps import (
     StaffAccountsDep,
     client_address,
     cookie_is_secure,
+    no_store,
 )
 from gateway.errors import Throttled
 from gateway.staff.accounts import CodeAwaited, SignedIn, Staff
@@ -84,10 +85,6 @@ class StaffSessionOut(BaseModel):
     csrf_token: str
     # An admin without two-factor sign-in: this session may only set it up (/v1/staff/two-factor/...).
     two_factor_enrolment_required: bool = False
-
-
-def no_store(response: Response) -> None:
-    response.headers["Cache-Control"] = "no-store"
 
 
 def _forget_cookie(response: Response, secure: bool) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Cookie, Depends, Header, Request
+from fastapi import Cookie, Depends, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from gateway.api.deps import client_address as public_client_address
@@ -27,6 +27,11 @@ COOKIE_NAME = "lotse_staff"
 CSRF_HEADER = "X-Lotse-CSRF"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def no_store(response: Response) -> None:
+    """Staff answers hold personal data or configuration: never kept by a browser or proxy."""
+    response.headers["Cache-Control"] = "no-store"
 
 
 def cookie_is_secure(public_base_url: str) -> bool:

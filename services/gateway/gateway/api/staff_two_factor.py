@@ -12,8 +12,8 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from gateway.api.schemas import problems
-from gateway.api.staff_auth import CodeIn, no_store
-from gateway.api.staff_deps import EnrollingStaffSession, StaffAccountsDep, client_address
+from gateway.api.staff_auth import CodeIn
+from gateway.api.staff_deps import EnrollingStaffSession, StaffAccountsDep, client_address, no_store
 
 router = APIRouter(prefix="/v1/staff/two-factor", tags=["staff"])
 

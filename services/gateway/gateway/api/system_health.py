@@ -14,8 +14,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from gateway.api.audit_trail import AuditTrailDep
 from gateway.api.deps import gateway
 from gateway.api.schemas import problems
-from gateway.api.staff.answers import no_store
-from gateway.api.staff_deps import AdminStaff
+from gateway.api.staff_deps import AdminStaff, no_store
 from gateway.staff.audit import Action, Event, TargetKind
 from gateway.system_health.report import DeadLetterOut, HealthReport, SystemHealth
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from fastapi import Request, Response
+from fastapi import Request
 
 from gateway.api.audit_trail import audited_calendars
 from gateway.api.deps import gateway
@@ -63,5 +63,3 @@ def ask(request: Request, staff: Staff, action: StaffAction, expected: type[Answ
         raise StaffRequestRefused(refused) from None
 
 
-def no_store(response: Response) -> None:
-    response.headers["Cache-Control"] = "no-store"

@@ -16,8 +16,7 @@ from pydantic import BaseModel, Field
 
 from gateway.api.audit_trail import AuditTrail, AuditTrailDep
 from gateway.api.schemas import MAX_ID, problems
-from gateway.api.staff.answers import no_store
-from gateway.api.staff_deps import AdminStaff
+from gateway.api.staff_deps import AdminStaff, no_store
 from gateway.staff.accounts import normalise_username
 from gateway.staff.audit import Action, Event, InvalidAuditQuery, TargetKind, decode_cursor, encode_cursor
 from gateway.staff.audit_repository import AuditFilter, AuditRow

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from gateway.api.deps import SettingsDep
 from gateway.api.schemas import IdPath
-from gateway.api.staff.answers import ERRORS, ask, no_store
+from gateway.api.staff.answers import ERRORS, ask
 from gateway.api.staff.inputs import (
     ExceptionBody,
     InvalidStaffInput,
@@ -22,7 +22,7 @@ from gateway.api.staff.inputs import (
     wall,
     zone,
 )
-from gateway.api.staff_deps import CalendarStaff, CurrentStaff
+from gateway.api.staff_deps import CalendarStaff, CurrentStaff, no_store
 from gateway.staff.accounts import Staff
 from shared.contracts.limits import HORIZON_DAYS
 from shared.contracts.staff import (

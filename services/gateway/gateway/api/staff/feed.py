@@ -8,9 +8,9 @@ from pydantic import BaseModel
 from gateway.api.audit_trail import AuditTrailDep
 from gateway.api.deps import SettingsDep
 from gateway.api.schemas import IdPath
-from gateway.api.staff.answers import ERRORS, ask, feeds, no_store
+from gateway.api.staff.answers import ERRORS, ask, feeds
 from gateway.api.staff.inputs import NoCalendar, today
-from gateway.api.staff_deps import CalendarStaff
+from gateway.api.staff_deps import CalendarStaff, no_store
 from gateway.staff.audit import Action, Event, TargetKind
 from shared.contracts.staff import WeekAction, WeekAnswer
 

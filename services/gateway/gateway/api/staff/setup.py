@@ -13,9 +13,9 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from gateway.api.schemas import MAX_ID, IdPath
-from gateway.api.staff.answers import ERRORS, ask, no_store
+from gateway.api.staff.answers import ERRORS, ask
 from gateway.api.staff.inputs import InvalidStaffInput
-from gateway.api.staff_deps import AdminStaff, CurrentStaff
+from gateway.api.staff_deps import AdminStaff, CurrentStaff, no_store
 from shared.contracts.limits import HORIZON_DAYS
 from shared.contracts.staff import (
     AppointmentTypeAnswer,
