@@ -24,7 +24,11 @@ from gateway.settings import GatewaySettings
 from gateway.slots import SlotClient
 from gateway.web.booking_page import LAST_WEEK, Lang, Text, today
 from gateway.web.rendering import redirect, render
-from gateway.web.slot_rows import day_label, days_with_times, groups_by_place, local_day, parts_of_day, slot_row
+from gateway.web.slot_rows import (
+    day_label,
+    picker_screen,
+    slot_row,
+)
 from gateway.web.texts import page_language, supported, text
 from shared.contracts import Slot
 
@@ -70,20 +74,7 @@ def _choices(token: str, view: BookingView, lang: str, week: int, day: date | No
         return render("move.html", lang, 503, errors=["unavailable"], **context)
     except InvalidSearch:
         found = []  # past the booking horizon, or the booking was cancelled meanwhile: nothing to offer
-    by_id = {slot.slot_id: slot for slot in found}
-    if chosen in by_id:
-        day = local_day(by_id[chosen], zone)
-    parts = parts_of_day(found, day, zone) if day else []
-    if day is None or not parts:
-        ordered = sorted(found, key=lambda s: (s.start, s.slot_id))
-        context.update(days=days_with_times(found, lang, zone),
-                       first_free=slot_row(ordered[0], lang, zone) if ordered else None)
-        return render("move.html", lang, status, errors=errors or [], **context)
-    part = min(part, len(parts) - 1)
-    if chosen in by_id:
-        part = next(index for index, screen in enumerate(parts) if by_id[chosen] in screen)
-    context.update(groups=groups_by_place(parts[part], lang, zone), day=day.isoformat(), part=part,
-                   last_part=len(parts) - 1, day_label=day_label(day, lang))
+    context.update(picker_screen(found, day, part, chosen, lang, zone))
     return render("move.html", lang, status, errors=errors or [], **context)
 
 

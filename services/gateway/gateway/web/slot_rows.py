@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, get_date_format
@@ -114,3 +115,24 @@ def places_of(slots: list[Slot], lang: str) -> list[tuple[int, str]]:
         remote = slot.location.kind in (Mode.phone, Mode.video)
         seen.setdefault(slot.location.location_id, (remote, place_label(slot.location, slot.location.kind, lang)))
     return [(place_id, label) for place_id, (_remote, label) in sorted(seen.items(), key=lambda item: item[1])]
+
+
+def picker_screen(found: list[Slot], day: date | None, part: int, chosen: str, lang: str,
+                  zone: ZoneInfo) -> dict[str, Any]:
+    """What a time picker shows of the free times `found`: the days with times (and the first free time) until a day
+    is chosen or the chosen time names one; then that day's times grouped by place, one screen (`part`) of at most a
+    screenful, the one holding the chosen time if there is one. The values move.html takes, the client's and the
+    staff's."""
+    by_id = {slot.slot_id: slot for slot in found}
+    if chosen in by_id:
+        day = local_day(by_id[chosen], zone)
+    parts = parts_of_day(found, day, zone) if day else []
+    if day is None or not parts:
+        ordered = sorted(found, key=lambda s: (s.start, s.slot_id))
+        return {"days": days_with_times(found, lang, zone),
+                "first_free": slot_row(ordered[0], lang, zone) if ordered else None}
+    part = min(part, len(parts) - 1)
+    if chosen in by_id:
+        part = next(index for index, screen in enumerate(parts) if by_id[chosen] in screen)
+    return {"groups": groups_by_place(parts[part], lang, zone), "day": day.isoformat(), "part": part,
+            "last_part": len(parts) - 1, "day_label": day_label(day, lang)}

@@ -24,7 +24,10 @@ from gateway.staff_client import AlreadyCarriedOut, CalendarRefused
 from gateway.web.booking_page import LAST_WEEK
 from gateway.web.catalogs import N_
 from gateway.web.move_page import choice_day, choice_number
-from gateway.web.slot_rows import day_label, days_with_times, groups_by_place, local_day, parts_of_day, slot_row
+from gateway.web.slot_rows import (
+    day_label,
+    picker_screen,
+)
 from gateway.web.staff.access import current_session, desk, form_session, language, to_sign_in
 from gateway.web.staff.appointments import AppointmentRow, appointment_row
 from gateway.web.staff.calendar_pages import local_today, refusal_status
@@ -95,20 +98,7 @@ def _picker(request: Request, lang: str, current: CurrentSession, booking_id: st
         current_day=day_label(appointment.day, lang) if appointment else "",
         week_label=day_label(first, lang), groups=[], days=[], first_free=None, chosen=chosen,
         back=f"/staff/week?start={shown_on}" if shown_on else "/staff/week")
-    by_id = {slot.slot_id: slot for slot in found}
-    if chosen in by_id:
-        day = local_day(by_id[chosen], zone)
-    parts = parts_of_day(found, day, zone) if day else []
-    if day is None or not parts:
-        ordered = sorted(found, key=lambda s: (s.start, s.slot_id))
-        context.update(days=days_with_times(found, lang, zone),
-                       first_free=slot_row(ordered[0], lang, zone) if ordered else None)
-        return render("move.html", lang, status, errors=errors, **context)
-    part = min(part, len(parts) - 1)
-    if chosen in by_id:
-        part = next(index for index, screen in enumerate(parts) if by_id[chosen] in screen)
-    context.update(groups=groups_by_place(parts[part], lang, zone), day=day.isoformat(), part=part,
-                   last_part=len(parts) - 1, day_label=day_label(day, lang))
+    context.update(picker_screen(found, day, part, chosen, lang, zone))
     return render("move.html", lang, status, errors=errors, **context)
 
 
