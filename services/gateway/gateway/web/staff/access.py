@@ -125,3 +125,13 @@ def admin_only(request: Request, lang: str, title: str,
         return None, render("message.html", lang, 403, here=here or request.url.path, errors=["admins_only"],
                             staff=current.staff, csrf=current.csrf_token, title=title)
     return current, None
+
+
+def admin_form_session(request: Request, lang: str, csrf: str, title: str,
+                       here: str | None = None) -> CurrentSession | Response:
+    """The admin who posted an admin page's form, or the answer instead: sign-in, the 403 page for a counsellor, the
+    403 page for a form not of this session."""
+    current, refused = admin_only(request, lang, title, here)
+    if current is None:
+        return refused or to_sign_in(request)
+    return form_refused(request, lang, current, csrf) or current

@@ -23,13 +23,14 @@ from gateway.staff.accounts import (
 from gateway.staff.audit import Action, Event
 from gateway.staff.errors import AccountInactive, InvalidStaffAccount, OwnAccount, StaffAccountNotFound, UsernameTaken
 from gateway.web.catalogs import N_
-from gateway.web.staff.access import admin_only, desk, form_refused, language, to_sign_in
+from gateway.web.staff.access import admin_form_session, admin_only, desk, language, to_sign_in
 from gateway.web.staff.password_reset_page import RESET_PAGE
 from gateway.web.staff.rendering import redirect, render
 
 router = APIRouter(include_in_schema=False)
 Field = Annotated[str, Form()]
 PAGE = "/admin/accounts"
+TITLE = N_("Staff accounts")
 # What each button does, and whether it asks first (its own page) because it ends sessions.
 ACTIONS: dict[str, bool] = {"deactivate": True, "reactivate": False, "unlock": False, "password-link": False,
                             "two-factor-reset": True}
@@ -39,7 +40,7 @@ MAX_DISPLAY_NAME = 80
 
 
 def _admin(request: Request, lang: str) -> tuple[CurrentSession | None, Response | None]:
-    return admin_only(request, lang, N_("Staff accounts"), here=PAGE)
+    return admin_only(request, lang, TITLE, here=PAGE)
 
 
 def _page(request: Request, lang: str, current: CurrentSession, status: int = 200, errors: list[str] | None = None,
@@ -88,12 +89,9 @@ def _new_account_errors(username: str, display_name: str, role: str, counsellor_
 def create_account(request: Request, username: Field = "", display_name: Field = "", role: Field = "",
                    counsellor_id: Field = "", csrf: Field = "", lang: Field = "") -> Response:
     lang = language(request, lang)
-    current, refused = _admin(request, lang)
-    if current is None:
-        return refused or to_sign_in(request)
-    refused = form_refused(request, lang, current, csrf)
-    if refused is not None:
-        return refused
+    current = admin_form_session(request, lang, csrf, TITLE, here=PAGE)
+    if isinstance(current, Response):
+        return current
     username, display_name, counsellor_id = username[:64], display_name[:MAX_DISPLAY_NAME + 1], counsellor_id[:12]
     entered = {"username": username, "display_name": display_name, "role": role, "counsellor_id": counsellor_id}
     errors = _new_account_errors(username, display_name, role, counsellor_id)
@@ -122,7 +120,7 @@ def _account(accounts: StaffAccounts, staff_id: str) -> AccountSummary | None:
 
 def _not_found(lang: str, current: CurrentSession) -> HTMLResponse:
     return render("message.html", lang, 404, here=PAGE, errors=["account_not_found"], staff=current.staff,
-                  csrf=current.csrf_token, title=N_("Staff accounts"))
+                  csrf=current.csrf_token, title=TITLE)
 
 
 @router.get(PAGE + "/{staff_id}/{action}", response_class=HTMLResponse)
@@ -142,12 +140,9 @@ def confirm_action(request: Request, staff_id: str, action: str) -> Response:
 @router.post(PAGE + "/{staff_id}/{action}", response_model=None)
 def change_account(request: Request, staff_id: str, action: str, csrf: Field = "", lang: Field = "") -> Response:
     lang = language(request, lang)
-    current, refused = _admin(request, lang)
-    if current is None:
-        return refused or to_sign_in(request)
-    refused = form_refused(request, lang, current, csrf)
-    if refused is not None:
-        return refused
+    current = admin_form_session(request, lang, csrf, TITLE, here=PAGE)
+    if isinstance(current, Response):
+        return current
     accounts, by = desk(request).accounts, desk(request).actor(current.staff)
     account = _account(accounts, staff_id)
     if account is None or action not in ACTIONS:

@@ -27,7 +27,7 @@ from gateway.errors import SchedulerUnavailable
 from gateway.staff.accounts import CurrentSession
 from gateway.staff.audit import Action, Event, TargetKind
 from gateway.web.catalogs import N_
-from gateway.web.staff.access import admin_only, form_refused, language
+from gateway.web.staff.access import admin_form_session, admin_only, language
 from gateway.web.staff.catalogs import language_label, staff_gettext
 from gateway.web.staff.charts import SERIES, daily_chart
 from gateway.web.staff.rendering import redirect, render, say
@@ -146,12 +146,9 @@ def deliveries_page(request: Request, done: str | None = None, cursor: str | Non
 def retry(request: Request, delivery_id: str, csrf: Field = "", lang: Field = "", first: Field = "",
           last: Field = "") -> Response:
     lang = language(request, lang)
-    current, refused = admin_only(request, lang, TITLE)
-    if current is None:
-        return refused or Response(status_code=403)
-    refused = form_refused(request, lang, current, csrf)
-    if refused is not None:
-        return refused
+    current = admin_form_session(request, lang, csrf, TITLE)
+    if isinstance(current, Response):
+        return current
     reports = _reports(request)
     try:
         shown_first, shown_last = _period(first, last, reports.today())

@@ -24,7 +24,7 @@ from gateway.staff.accounts import CurrentSession
 from gateway.staff.audit import Action, Event, TargetKind
 from gateway.system_health.report import DeadLetterNotFound, DeadLetterOut, SystemHealth
 from gateway.web.catalogs import N_
-from gateway.web.staff.access import admin_only, form_refused, language
+from gateway.web.staff.access import admin_form_session, admin_only, language
 from gateway.web.staff.rendering import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -107,12 +107,9 @@ def _broker_away(request: Request, lang: str, current: CurrentSession) -> HTMLRe
 @router.post(PAGE + "/dead-letters/{letter_id}/{action}", response_model=None)
 def change_letter(request: Request, letter_id: str, action: str, csrf: Field = "", lang: Field = "") -> Response:
     lang = language(request, lang)
-    current, refused = admin_only(request, lang, TITLE)
-    if current is None:
-        return refused or Response(status_code=403)
-    refused = form_refused(request, lang, current, csrf)
-    if refused is not None:
-        return refused
+    current = admin_form_session(request, lang, csrf, TITLE)
+    if isinstance(current, Response):
+        return current
     if action not in DONE or not LETTER_ID.match(letter_id):
         return _page(request, lang, current, 404, ["letter_gone"])
     health = _health(request)
