@@ -23,6 +23,7 @@ import httpx
 import pytest
 from gateway.api.schemas import Problem
 
+from tests.support.slot_picking import SlotPicker
 from tests.support.system import (
     System,
     assert_stays,
@@ -89,31 +90,11 @@ def sms_for(system: System, token: str) -> list[dict[str, Any]]:
     return [m for m in system.sink() if token in m["body"]]
 
 
-USED_SLOTS: list[dict[str, Any]] = []
-# The scheduler's TRAVEL_BUFFER_MINUTES (60 by default): a counsellor's next appointment elsewhere starts no sooner.
-NEAR = timedelta(minutes=60)
-
-
-def _near(slot: dict[str, Any], used: dict[str, Any]) -> bool:
-    """Whether booking `used` may take `slot` too: the same counsellor, overlapping or within the travel buffer."""
-    if slot["counsellor"] != used["counsellor"]:
-        return False
-    start, end = datetime.fromisoformat(slot["start"]), datetime.fromisoformat(slot["end"])
-    return start < datetime.fromisoformat(used["end"]) + NEAR and datetime.fromisoformat(used["start"]) < end + NEAR
+SLOTS = SlotPicker()
 
 
 def free_slots(client: httpx.Client, count: int, language: str = "de") -> list[dict[str, Any]]:
-    """Listed slots that no slot an earlier test of this module asked for can take (a pending booking still shows as
-    free, and a booked slot also takes the same counsellor's overlapping and nearby ones)."""
-    response = client.get("/v1/slots", params={"language": language})
-    assert response.status_code == 200, response.text
-    slots: list[dict[str, Any]] = []
-    for slot in response.json()["slots"]:
-        if len(slots) < count and not any(_near(slot, used) for used in USED_SLOTS + slots):
-            slots.append(slot)
-    assert len(slots) == count
-    USED_SLOTS.extend(slots)
-    return slots
+    return SLOTS.many(client, count, language)
 
 
 def free_slot(client: httpx.Client, language: str = "de") -> dict[str, Any]:

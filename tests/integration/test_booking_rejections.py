@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from tests.support.slot_picking import SlotPicker
 from tests.support.system import (
     System,
     poll,
@@ -23,7 +24,7 @@ from tests.support.system import (
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?\+0[12]:00$")
-USED_SLOTS: set[str] = set()
+SLOTS = SlotPicker()
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +40,7 @@ def client(system: System) -> Iterator[httpx.Client]:
 
 
 def free_slot(client: httpx.Client, language: str = "de") -> dict[str, Any]:
-    response = client.get("/v1/slots", params={"language": language})
-    assert response.status_code == 200, response.text
-    slot = next(s for s in response.json()["slots"] if s["slot_id"] not in USED_SLOTS)
-    USED_SLOTS.add(slot["slot_id"])
-    return dict(slot)
+    return SLOTS.one(client, language)
 
 
 def book(client: httpx.Client, slot_id: str, phone: str, language: str = "de") -> dict[str, Any]:
@@ -120,7 +117,7 @@ def test_a_slot_taken_by_someone_else_is_rejected_with_alternatives(system: Syst
         assert datetime.fromisoformat(alternative["start"]) > datetime.now(BERLIN)
 
     # An alternative is really free: booking it is confirmed. Only the two confirmed bookings got an SMS.
-    USED_SLOTS.add(alternatives[0]["slot_id"])
+    SLOTS.take(alternatives[0])
     third = book(client, alternatives[0]["slot_id"], "+4915112350005")
     wait_for_status(client, third["manage_token"], "confirmed")
     poll(lambda: any(third["manage_token"] in m["body"] for m in system.sink()), seconds=30)
@@ -175,8 +172,8 @@ def test_a_booking_cancelled_while_pending_stays_cancelled_and_frees_the_slot(cl
     # Decided after the cancellation, and at a time that cannot clash with the freed one: the next free slot is
     # often the same counsellor's next half hour, which would rightly keep the freed time from being offered.
     apart = next(s for s in client.get("/v1/slots", params={"language": "de"}).json()["slots"]
-                 if s["slot_id"] not in USED_SLOTS and s["counsellor"] != slot["counsellor"])
-    USED_SLOTS.add(apart["slot_id"])
+                 if SLOTS.free(s) and s["counsellor"] != slot["counsellor"])
+    SLOTS.take(apart)
     other = book(client, apart["slot_id"], "+4915112350009")
     wait_for_status(client, other["manage_token"], "confirmed")
     poll(offered_again, seconds=30, interval=0.5)
