@@ -18,6 +18,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -41,25 +42,56 @@ LISTED = re.compile(r"^(\d)\) ", re.MULTILINE)
 QUIET_SECONDS = 3.0  # how long "no further reply" is watched
 
 
-@pytest.fixture(scope="module", params=["embedded", pytest.param("postgresql", marks=pytest.mark.infra)])
-def system(request: pytest.FixtureRequest) -> Iterator[System]:
-    """The embedded default, and RabbitMQ + PostgreSQL (there the number's lock is an advisory lock, and the
-    gateway's threads really answer webhooks side by side)."""
-    extra = {"TWILIO_AUTH_TOKEN": AUTH_TOKEN, "SMS_PER_PHONE_MINUTE": str(PER_MINUTE)}
-    if request.param == "embedded":
-        with running_system_in_own_dir("lotse-sms-", extra) as running:
-            yield running
-        return
-    request.getfixturevalue("infrastructure")
-    databases, vhost = infra.create_databases(migrated=True), infra.create_vhost()
-    try:
-        with running_system_in_own_dir("lotse-sms-pg-", {
-                **extra, "BROKER_URL": infra.amqp_url(vhost), "GATEWAY_DATABASE_URL": databases.gateway,
-                "SCHEDULER_DATABASE_URL": databases.scheduler, "NOTIFIER_DATABASE_URL": databases.notifier}) as running:
-            yield running
-    finally:
-        infra.delete_vhost(vhost)
-        infra.drop_databases(databases)
+class Systems:
+    """The module's running systems, started on first use: the embedded default serves every test; RabbitMQ +
+    PostgreSQL (where the number's lock is an advisory lock and the gateway's threads really answer webhooks side by
+    side) serves the tests marked BOTH_DATABASES, those where the database's locking and time handling matter."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        self.stack = stack
+        self.running: dict[str, System] = {}
+
+    def __call__(self, kind: str) -> System:
+        if kind not in self.running:
+            self.running[kind] = self.stack.enter_context(self._start(kind))
+        return self.running[kind]
+
+    @contextmanager
+    def _start(self, kind: str) -> Iterator[System]:
+        extra = {"TWILIO_AUTH_TOKEN": AUTH_TOKEN, "SMS_PER_PHONE_MINUTE": str(PER_MINUTE)}
+        if kind == "embedded":
+            with running_system_in_own_dir("lotse-sms-", extra) as running:
+                yield running
+            return
+        databases, vhost = infra.create_databases(migrated=True), infra.create_vhost()
+        try:
+            with running_system_in_own_dir("lotse-sms-pg-", {
+                    **extra, "BROKER_URL": infra.amqp_url(vhost), "GATEWAY_DATABASE_URL": databases.gateway,
+                    "SCHEDULER_DATABASE_URL": databases.scheduler,
+                    "NOTIFIER_DATABASE_URL": databases.notifier}) as running:
+                yield running
+        finally:
+            infra.delete_vhost(vhost)
+            infra.drop_databases(databases)
+
+
+@pytest.fixture(scope="module")
+def systems() -> Iterator[Systems]:
+    with ExitStack() as stack:
+        yield Systems(stack)
+
+
+@pytest.fixture
+def system(request: pytest.FixtureRequest, systems: Systems) -> System:
+    kind = getattr(request, "param", "embedded")
+    if kind == "postgresql":
+        request.getfixturevalue("infrastructure")
+    return systems(kind)
+
+
+# The tests run on RabbitMQ + PostgreSQL as well as on the embedded default.
+BOTH_DATABASES = pytest.mark.parametrize(
+    "system", ["embedded", pytest.param("postgresql", marks=pytest.mark.infra)], indirect=True)
 
 
 @pytest.fixture
@@ -137,6 +169,7 @@ def book_on_the_web(client: httpx.Client, phone: str, slot_id: str | None = None
 # --- booking ------------------------------------------------------------------------------------------------------
 
 
+@BOTH_DATABASES
 def test_a_client_books_by_sms_in_romanian_and_gets_the_confirmation_with_the_manage_link(
         system: System, client: httpx.Client, phone: str) -> None:
     text(system, phone, "Programare")
@@ -192,6 +225,7 @@ def test_a_word_several_languages_share_is_answered_in_german_and_english(system
     assert "\nFree times, reply with the number:\n1) " in offer
 
 
+@BOTH_DATABASES
 def test_a_webhook_twilio_retries_is_answered_once(system: System, phone: str) -> None:
     sid = text(system, phone, "Termin")
     text(system, phone, "Termin", sid=sid)
@@ -200,6 +234,7 @@ def test_a_webhook_twilio_retries_is_answered_once(system: System, phone: str) -
     assert_stays(lambda: len(replies(system, phone)), 1, seconds=QUIET_SECONDS)
 
 
+@BOTH_DATABASES
 def test_a_number_after_the_list_timed_out_books_nothing_and_gets_fresh_times(system: System, phone: str) -> None:
     text(system, phone, "appointment")
     wait_replies(system, phone, 1)
@@ -214,6 +249,7 @@ def test_a_number_after_the_list_timed_out_books_nothing_and_gets_fresh_times(sy
     assert gateway_rows(system, "SELECT count(*) FROM booking_requests WHERE phone_hash = :h", h=subject) == [(0,)]
 
 
+@BOTH_DATABASES
 def test_a_time_taken_between_the_list_and_the_answer_is_said_so_with_fresh_times(
         system: System, client: httpx.Client, phone: str) -> None:
     text(system, phone, "Termin")
@@ -287,6 +323,7 @@ def test_change_lists_times_to_move_to_and_a_number_moves_the_appointment_the_we
     assert_stays(lambda: len(replies(system, phone)), 3, seconds=QUIET_SECONDS)
 
 
+@BOTH_DATABASES
 def test_a_time_taken_between_the_move_list_and_the_answer_keeps_the_appointment_and_lists_fresh_times(
         system: System, client: httpx.Client, phone: str) -> None:
     token = book_on_the_web(client, phone)
@@ -364,6 +401,7 @@ def test_gibberish_is_answered_once_in_the_language_of_the_conversation(system: 
     assert_stays(lambda: len(replies(system, phone)), 2, seconds=QUIET_SECONDS)
 
 
+@BOTH_DATABASES
 def test_too_many_texts_a_minute_pause_the_number_with_one_reply(system: System, phone: str) -> None:
     for _ in range(PER_MINUTE + 3):
         text(system, phone, "HILFE")
