@@ -35,9 +35,12 @@ from sqlalchemy import Engine
 from shared.contracts import Mode, PublicLocation, Slot
 from shared.contracts.staff import (
     AddExceptionAction,
+    AppointmentTypeAnswer,
+    AppointmentTypeData,
     BookingChangeAnswer,
     BookingChangeData,
     CancelAction,
+    CreateTypeAction,
     ExceptionAnswer,
     ExceptionData,
     MoveAction,
@@ -55,6 +58,10 @@ from shared.contracts.staff import (
     StaffException,
     StaffLocation,
     StaffWindow,
+    TypesAction,
+    TypesAnswer,
+    TypesData,
+    UpdateTypeAction,
     WeekAction,
     WeekAnswer,
     WeekData,
@@ -134,6 +141,22 @@ def standard_free_times() -> list[Slot]:
             free_time(BOGDAN, datetime(2025, 4, 3, 9, 0, tzinfo=UTC))]  # Bogdan, Thursday 11:00
 
 
+def standard_types() -> list[AppointmentTypeData]:
+    """Career in person or by phone (reminders 1 day and 2 hours before), health by video without reminders, and an
+    inactive safety type."""
+    return [
+        AppointmentTypeData(type_id=1, topic="career", duration_minutes=60, modes=["office", "phone"],
+                            buffer_before_minutes=0, buffer_after_minutes=15, min_notice_minutes=60, horizon_days=90,
+                            active=True, reminder_offsets_minutes=[1440, 120]),
+        AppointmentTypeData(type_id=2, topic="health", duration_minutes=45, modes=["video"], buffer_before_minutes=5,
+                            buffer_after_minutes=5, min_notice_minutes=1440, horizon_days=30, active=True,
+                            reminder_offsets_minutes=[]),
+        AppointmentTypeData(type_id=3, topic="safety", duration_minutes=30, modes=["office"], buffer_before_minutes=0,
+                            buffer_after_minutes=0, min_notice_minutes=120, horizon_days=60, active=False,
+                            reminder_offsets_minutes=[90]),
+    ]
+
+
 @dataclass
 class FakeCalendars:
     """Our StaffClient port (`ask`) and the SlotClient's `search`, as the scheduler answers them."""
@@ -145,6 +168,7 @@ class FakeCalendars:
     down: bool = False
     broken: bool = False  # a bug of ours behind the page
     asked: list[StaffAction] = field(default_factory=list)
+    types: list[AppointmentTypeData] = field(default_factory=standard_types)
     searched: list[dict[str, Any]] = field(default_factory=list)
 
     def search(self, date_from: date, date_to: date, counsellor: str | None = None, for_booking: UUID | None = None
@@ -172,6 +196,8 @@ class FakeCalendars:
             return RulesAnswer(operation="rules", data=RulesData(  # type: ignore[return-value]
                 counsellor_id=action.counsellor_id, locations=list(PLACES.values()),
                 rules=[RuleOut(rule_id=n, **rule.model_dump()) for n, rule in enumerate(stored, start=1)]))
+        if isinstance(action, TypesAction | CreateTypeAction | UpdateTypeAction):
+            return self._types(action)  # type: ignore[return-value]
         if isinstance(action, WeekAction):
             if not staff.may_access_calendar(action.counsellor_id):
                 raise CalendarRefused(RefusalKind.FORBIDDEN, "forbidden", "Not your calendar.")
@@ -234,6 +260,27 @@ class FakeCalendars:
         self.rules[action.counsellor_id] = list(action.rules)
         return RulesAnswer(data=RulesData(counsellor_id=action.counsellor_id, rules=[
             RuleOut(rule_id=number, **rule.model_dump()) for number, rule in enumerate(action.rules, start=1)]))
+
+    def _types(self, action: TypesAction | CreateTypeAction | UpdateTypeAction) -> TypesAnswer | AppointmentTypeAnswer:
+        """The types, a new one or a changed one; refused as the scheduler does when two active types would offer
+        one topic by one mode."""
+        if isinstance(action, TypesAction):
+            return TypesAnswer(data=TypesData(types=list(self.types)))
+        given = action.model_dump(exclude={"action", "type_id"}, exclude_none=True)
+        if isinstance(action, CreateTypeAction):
+            index, kind = len(self.types), AppointmentTypeData(
+                type_id=max((t.type_id for t in self.types), default=0) + 1, **given)
+        else:
+            index = next((i for i, t in enumerate(self.types) if t.type_id == action.type_id), -1)
+            if index < 0:
+                raise CalendarRefused(RefusalKind.UNKNOWN, "unknown_type", "There is no such type.")
+            kind = AppointmentTypeData.model_validate({**self.types[index].model_dump(), **given})
+        for other in self.types:
+            if other.type_id != kind.type_id and kind.active and other.active and other.topic == kind.topic \
+                    and set(other.modes) & set(kind.modes):
+                raise CalendarRefused(RefusalKind.CONFLICT, "ambiguous_type", "Two types for one topic and mode.")
+        self.types[index:index + 1] = [kind]
+        return AppointmentTypeAnswer(operation=action.action, data=kind)
 
     def _exception(self, staff: Staff, action: AddExceptionAction | RemoveExceptionAction) -> ExceptionAnswer:
         if not staff.may_access_calendar(action.counsellor_id):

@@ -176,6 +176,12 @@ ROUTES: dict[str, tuple[Gate, str, dict[str, Any] | None]] = {
                                                            None),
     "POST /admin/health/dead-letters/{letter_id}/{action}": (Gate.ADMIN, "/admin/health/dead-letters/dl-1/requeue",
                                                              {}),
+    "GET /admin/types": (Gate.ADMIN, "/admin/types", None),
+    "POST /admin/types": (Gate.ADMIN, "/admin/types", {}),
+    "GET /admin/types/{type_id}": (Gate.ADMIN, "/admin/types/1", None),
+    "POST /admin/types/{type_id}": (Gate.ADMIN, "/admin/types/1", {}),
+    "POST /admin/types/{type_id}/{action}": (Gate.ADMIN, "/admin/types/3/deactivate", {}),  # the inactive one
+    "GET /admin/texts": (Gate.ADMIN, "/admin/texts", None),
 }
 
 

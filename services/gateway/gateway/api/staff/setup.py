@@ -44,6 +44,8 @@ _TYPE_LIMITS = {
     "min_notice_minutes": (0, 10080, "The minimum notice"),
     "horizon_days": (1, HORIZON_DAYS, "The booking horizon"),
 }
+# The admin page's form (gateway.web.staff.type_pages) checks and says the same ranges.
+TYPE_LIMITS = _TYPE_LIMITS
 _TOPIC = re.compile(r"^[a-z_]{2,40}$")
 _MODES = ("office", "outreach", "phone", "video")
 _LANGUAGES = ("de", "en", "ro", "bg", "hu", "pl", "ru", "uk", "es", "th")

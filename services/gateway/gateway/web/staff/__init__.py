@@ -25,13 +25,15 @@ from gateway.web.staff import (
     move_pages,
     password_reset_page,
     signin,
+    sms_text_pages,
     two_factor_pages,
+    type_pages,
 )
 from gateway.web.staff.rendering import static_file
 
 router = APIRouter(include_in_schema=False)
 for part in (signin, calendar_pages, move_pages, hours_pages, absence_pages, feed_pages, admin_pages, two_factor_pages,
-             password_reset_page, account_pages, delivery_pages, health_pages, audit_pages):
+             password_reset_page, account_pages, delivery_pages, health_pages, audit_pages, type_pages, sms_text_pages):
     router.include_router(part.router)
 
 

@@ -187,6 +187,41 @@ TEXTS: dict[str, str] = {
     "role.ok": N_("running"),
     "role.stale": N_("silent: no heartbeat for a while"),
     "role.never_seen": N_("never seen"),
+    # Appointment types and their reminders (/admin/types), the SMS text previews (/admin/texts).
+    "type.topic_invalid": N_("The topic must be a code of 2 to 40 lower-case letters a-z and '_', such as "
+                             "'career'."),
+    # TRANSLATORS: {low} and {high} are whole numbers of minutes.
+    "type.duration_invalid": N_("The duration must be a whole number of minutes, {low} to {high}."),
+    # TRANSLATORS: {low} and {high} are whole numbers of minutes.
+    "type.buffer_before_invalid": N_("The buffer before must be a whole number of minutes, {low} to {high}."),
+    # TRANSLATORS: {low} and {high} are whole numbers of minutes.
+    "type.buffer_after_invalid": N_("The buffer after must be a whole number of minutes, {low} to {high}."),
+    # TRANSLATORS: {low} and {high} are whole numbers of minutes ({high} is a week).
+    "type.notice_invalid": N_("The minimum notice must be a whole number of minutes, {low} to {high} (a week)."),
+    # TRANSLATORS: {low} and {high} are whole numbers of days.
+    "type.horizon_invalid": N_("The booking horizon must be a whole number of days, {low} to {high}."),
+    "type.modes_invalid": N_("Please tick at least one way of meeting."),
+    "type.reminder_number_invalid": N_("Each reminder is a whole number with its unit, such as 2 hours; or leave "
+                                       "the line empty."),
+    # TRANSLATORS: {low} is a number of minutes, {high} a number of days.
+    "type.reminder_range": N_("Each reminder must be {low} minutes to {high} days before the start."),
+    "type.reminder_twice": N_("Two lines give the same reminder time: each time may be given once."),
+    "type.created": N_("The appointment type is created."),
+    "type.saved": N_("The appointment type is saved. A changed reminder policy applies to appointments confirmed "
+                     "or moved from now on; earlier ones keep their reminders."),
+    "type.unchanged": N_("Nothing was changed: the form held the values already saved."),
+    "type.deactivated": N_("The appointment type is deactivated: clients can no longer book it. Appointments "
+                           "already made stay as they are."),
+    "type.reactivated": N_("The appointment type is active again: clients can book it."),
+    "type_refused.ambiguous_type": N_("Another active appointment type already offers this topic in one of these "
+                                      "ways of meeting, and a client's search must find one type. Nothing was "
+                                      "saved. Deactivate the other type first, or choose other ways."),
+    "type_refused.unknown_type": N_("There is no such appointment type (any more)."),
+    "type_refused.other": N_("The calendar refused this appointment type. Nothing was saved."),
+    "texts.kind_invalid": N_("Please choose a kind of text from the list."),
+    "texts.language_invalid": N_("Please choose a language from the list."),
+    "texts.notifier_away": N_("The text service is not answering right now, so the texts cannot be shown. Please "
+                              "try again in a minute."),
     # The audit log's filter (/admin/audit).
     "audit.username_invalid": N_("A username has at most 64 characters and no control characters."),
     "audit.action_invalid": N_("Please choose an action from the list."),
@@ -224,6 +259,18 @@ FIELD_OF = {
     "absence.range_reversed": "last_day",
     "absence.range_too_long": "last_day",
     "absence.times_invalid": "start",
+    "type.topic_invalid": "topic",
+    "type.duration_invalid": "duration_minutes",
+    "type.buffer_before_invalid": "buffer_before_minutes",
+    "type.buffer_after_invalid": "buffer_after_minutes",
+    "type.notice_invalid": "min_notice_minutes",
+    "type.horizon_invalid": "horizon_days",
+    "type.modes_invalid": "modes",
+    "type.reminder_number_invalid": "reminders",
+    "type.reminder_range": "reminders",
+    "type.reminder_twice": "reminders",
+    "texts.kind_invalid": "kind",
+    "texts.language_invalid": "language",
     "audit.username_invalid": "username",
     "audit.action_invalid": "action",
     "audit.target_kind_invalid": "target_kind",
@@ -235,7 +282,9 @@ FIELD_OF = {
 }
 FIELD_ORDER = ("username", "password", "current_password", "new_password", "new_password_again", "first_day",
                "last_day", "start", "end", "reason", "code", "display_name", "role", "counsellor_id",
-               "action", "target_kind", "target_id", "from", "to")
+               "action", "target_kind", "target_id", "from", "to",
+               "topic", "duration_minutes", "modes", "buffer_before_minutes", "buffer_after_minutes",
+               "min_notice_minutes", "horizon_days", "reminders", "kind", "language")
 
 
 def known(key: str) -> str:
