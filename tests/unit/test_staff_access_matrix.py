@@ -35,6 +35,7 @@ from tests.support.staff_pages import (
     standard_rules,
 )
 from tests.unit.test_staff_audit import FakeDeliveries, FakeHealth
+from tests.unit.test_type_pages import FakePreviews
 
 STAFF_PREFIXES = ("/staff", "/admin", "/v1/staff")
 ROLES = ("anonymous", "counsellor", "other_counsellor", "admin")
@@ -245,7 +246,7 @@ def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
         pages_gateway = desk.app.state.gateway
         gateway: Any = SimpleNamespace(settings=pages_gateway.settings, staff=desk.accounts, calendars=desk.calendars,
                                        slots=desk.calendars, feeds=pages_gateway.feeds, deliveries=FakeDeliveries(),
-                                       health=FakeHealth(), sms_previews=None)
+                                       health=FakeHealth(), sms_previews=FakePreviews())
         # Not entered as a context: the app's lifespan would start the gateway's broker and relay threads.
         client = TestClient(create_app(gateway), raise_server_exceptions=False, follow_redirects=False,
                             headers={"Accept-Language": "en"})

@@ -19,6 +19,7 @@ AREAS: tuple[tuple[str, str], ...] = (
     ("/admin/counsellors", N_("Counsellors")),
     ("/admin/locations", N_("Locations")),
     ("/admin/types", N_("Appointment types and reminders")),
+    ("/admin/texts", N_("Text messages in every language")),
     ("/admin/deliveries", N_("Text message deliveries")),
     ("/admin/health", N_("Health and dead letters")),
     ("/admin/audit", N_("Audit log")),
