@@ -4,13 +4,13 @@ and reaches Twilio this time, a dead letter is put back on its queue and another
 finds no violation on any of these pages, and none asks another origin for anything.
 
 The staff pages in process (tests/support/staff_pages) served by uvicorn, with the real SystemHealth on the embedded
-broker. The texts are the real notifier's (notifier.app.build on SQLite and that broker): its consumer takes two
-bookings, its dispatcher sends their confirmations through the official Twilio SDK to Twilio's contract mock behind
-the recording proxy (tests/support/twilio_proxy), which answers the first "credentials refused" (20003) and the
-second "too many requests" (20429). The dashboard reads the notifier's answers through the gateway's real
-DeliveryReports, the questions and answers crossing the process boundary as the JSON they are on the broker; only
-the broker hop itself is a call (NotifierAcrossTheBroker): a whole system of processes (tests/support/system) costs
-a start of four roles and could not put the notifier's clock at the pages' day, for no page behaviour more."""
+broker. Over that broker, the real notifier (notifier.app.build on SQLite, its Celery worker in a thread, its
+dispatch thread) and the gateway's real DeliveryReports, publisher and reply listener: the notifier hears of two
+bookings as events, sends their confirmations through the official Twilio SDK to Twilio's contract mock behind the
+recording proxy (tests/support/twilio_proxy), which answers the first "credentials refused" (20003) and the second
+"too many requests" (20429), and answers the dashboard's questions. Not a system of processes
+(tests/support/system): that costs a start and stop of four roles (about 17 s here) and could not put the notifier's
+clock at the pages' day, for no page behaviour more."""
 
 from __future__ import annotations
 
@@ -24,7 +24,10 @@ from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
+from celery.contrib.testing.worker import start_worker
 from gateway.delivery_reports import DeliveryReports
+from gateway.listener import Listener
+from gateway.settings import GatewaySettings
 from gateway.slots import ReplyWaiter
 from kombu import Queue
 from notifier.app import Notifier
@@ -46,15 +49,15 @@ from shared.contracts import (
     wrap,
 )
 from shared.contracts.contacts import manage_token_context, phone_context
-from shared.messaging import broker_connection
+from shared.messaging import Publisher, broker_connection, make_celery, queues_for
 from shared.settings import load_settings
 from tests.support.browser import DESKTOP, AxeAudit, RequestLog
 from tests.support.dead_letters import take_dead_letters
 from tests.support.server import serving
 from tests.support.staff_pages import NOW, PASSWORD, StaffDesk, staff_desk
 from tests.support.system import poll
-from tests.support.twilio_proxy import TwilioProxy, twilio_proxy
-from tests.unit.test_health_pages import a_dead_letter, health_service
+from tests.support.twilio_proxy import TwilioProxy, Verdict, twilio_proxy
+from tests.unit.test_health_pages import SECRET_PHONE, a_dead_letter, health_service
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ACCOUNT_SID = "AC" + "0" * 32
@@ -63,36 +66,16 @@ BUSY = "+4915112345602"  # theirs is refused: too many requests at once (20429),
 REQUEUED, DISCARDED = "handler failed: ValueError", "booking.requested v1 does not validate (fields: phone)"
 
 
-def across_the_wire(body: Any) -> Any:
-    """What a message body is on the other side of the broker: its JSON."""
-    return json.loads(json.dumps(body))
-
-
-class NotifierAcrossTheBroker:
-    """The gateway's publisher for the notifier's questions: each is handed, as the JSON it would be on the broker,
-    to the notifier's own consumer (its handlers as notifier.app wires them: zone, clock, the dispatcher's wake),
-    whose answer on the asker's reply queue resolves the gateway's ReplyWaiter, as the gateway's listener does."""
-
-    def __init__(self, notifier: Notifier, waiter: ReplyWaiter, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.notifier = notifier
-        self.asked: list[str] = []
-
-        def reply(_reply_to: str, wire: dict[str, Any], correlation_id: str, _ttl: float) -> None:
-            waiter.resolve(correlation_id, across_the_wire(wire))
-
-        monkeypatch.setattr(notifier.publisher, "reply", reply)
-
-    def publish(self, wire: dict[str, Any], routing_key: str, expires: float | None = None) -> None:
-        self.asked.append(routing_key)
-        self.notifier.consumer.handle(across_the_wire(wire))
-
-
 @dataclass
 class Office:
     desk: StaffDesk
     notifier: Notifier
     twilio: TwilioProxy
     busy_booking: UUID
+
+    @property
+    def broker(self) -> GatewaySettings:
+        return self.desk.app.state.gateway.health.settings  # type: ignore[no-any-return]
 
     def busy_texts(self) -> tuple[Reminder, list[Delivery]]:
         with Session(self.notifier.engine) as session:
@@ -103,8 +86,9 @@ class Office:
             return reminder, list(sent)
 
 
-def book(notifier: Notifier, settings: NotifierSettings, phone: str) -> UUID:
-    """A booking as the notifier hears of it (the contact, then the confirmation, whose text is due at once)."""
+def book(publisher: Publisher, settings: NotifierSettings, phone: str) -> UUID:
+    """A booking as the notifier hears of it over the broker (the gateway's contact, the scheduler's confirmation,
+    whose text is due at once)."""
     booking_id, cipher = uuid4(), load_cipher(settings)
     start = NOW + timedelta(days=3)
     place = PublicLocation(location_id=1, town="Rostock", kind=Mode.office, alias="Rostock 1")
@@ -116,16 +100,18 @@ def book(notifier: Notifier, settings: NotifierSettings, phone: str) -> UUID:
                              slot=Slot(slot_id=make_slot_id(1, 1, 1, start), start=start,
                                        end=start + timedelta(minutes=50), location=place, mode=Mode.office,
                                        counsellor="Anna"))):
-        notifier.consumer.handle(across_the_wire(wrap(payload, booking_id).to_wire()))
+        publisher.publish(wrap(payload, booking_id).to_wire(), payload.message_type)
     return booking_id
 
 
 @pytest.fixture
-def office(tmp_path: Path, twilio_mock_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Office]:
+def office(tmp_path: Path, twilio_mock_url: str) -> Iterator[Office]:
     with staff_desk(tmp_path) as desk, twilio_proxy(twilio_mock_url) as twilio:
         desk.app.state.gateway.health = health = health_service(tmp_path)
+        broker = health.settings
+        assert isinstance(broker, GatewaySettings)  # health_service's: the gateway's settings on the embedded broker
         settings = load_settings(
-            NotifierSettings, var_dir=tmp_path / "notifier", broker_url=health.settings.broker_url,
+            NotifierSettings, var_dir=tmp_path / "notifier", broker_url=broker.broker_url,
             timezone="Europe/Berlin", sms_provider="twilio", twilio_account_sid=ACCOUNT_SID,
             twilio_auth_token="test-token", twilio_from="+4915187654321", twilio_api_base_url=twilio.url,
             public_base_url="http://127.0.0.1:8000", sms_rate_per_second=0, quiet_hours_start="00:00",
@@ -135,28 +121,38 @@ def office(tmp_path: Path, twilio_mock_url: str, monkeypatch: pytest.MonkeyPatch
             sms_max_attempts=1)
         # The notifier's day is the pages' (NOW): the dashboard's period, the texts' times and the retry's "too late".
         notifier = build_notifier(settings, clock=lambda: NOW)
-        verdicts = {1: "answer_401", 2: "answer_429"}
-        twilio.on_post = lambda n: verdicts.get(n, "forward")  # type: ignore[assignment, return-value]
-        book(notifier, settings, LOCKED_OUT)  # sent at once, in this thread: no dispatch thread yet
-        busy = book(notifier, settings, BUSY)
-        assert [post.status for post in twilio.attempts] == [None, None]  # both refused, neither reached Twilio
-        notifier.dispatcher.start_background()  # as in a worker: a retry is sent by the dispatch thread
-        waiter = ReplyWaiter()
-        desk.app.state.gateway.deliveries = DeliveryReports(
-            NotifierAcrossTheBroker(notifier, waiter, monkeypatch), waiter,  # type: ignore[arg-type]
-            "gateway.replies.0123456789ab", 10.0, lambda: NOW, BERLIN)
-        for reason in (REQUEUED, DISCARDED):
-            a_dead_letter(health.settings, reason)
+        notifier.dispatcher.start_background()  # as `python -m notifier worker` does
+        # The gateway's side of the questions, as gateway.app builds it: its publisher, and its listener that
+        # resolves the waiting questions from its own reply queue.
+        publisher, waiter = Publisher(make_celery("gateway", broker), broker), ReplyWaiter()
+        replies = Queue(f"gateway.replies.{uuid4().hex[:12]}", durable=False, exclusive=True, auto_delete=True)
+        listener = Listener(broker_connection(broker), queues_for("gateway", broker)[0], replies,
+                            on_event=lambda _envelope: None, on_reply=waiter.resolve,
+                            dead_letter=lambda _message, _reason: None)
+        desk.app.state.gateway.deliveries = DeliveryReports(publisher, waiter, replies.name, 10.0, lambda: NOW,
+                                                            BERLIN)
+        listener.start()
         try:
-            yield Office(desk, notifier, twilio, busy)
+            with start_worker(notifier.celery, pool="solo", perform_ping_check=False, shutdown_timeout=20,
+                              queues=",".join(queue.name for queue in queues_for("notifier", settings))):
+                verdicts: dict[int, Verdict] = {1: "answer_401", 2: "answer_429"}
+                twilio.on_post = lambda n: verdicts.get(n, "forward")
+                book(publisher, settings, LOCKED_OUT)
+                poll(lambda: len(twilio.attempts) == 1, seconds=10)  # one after the other: each its verdict
+                busy = book(publisher, settings, BUSY)
+                poll(lambda: len(twilio.attempts) == 2, seconds=10)
+                for reason in (REQUEUED, DISCARDED):
+                    a_dead_letter(broker, reason)
+                yield Office(desk, notifier, twilio, busy)
         finally:
-            take_dead_letters(health.settings)
+            listener.stop()
+            take_dead_letters(broker)
             notifier.engine.dispose()
 
 
 def take_queued(office: Office, queue: str) -> list[dict[str, Any]]:
     """The envelopes waiting on `queue` of the embedded broker, taken off it."""
-    with broker_connection(office.desk.app.state.gateway.health.settings) as connection:
+    with broker_connection(office.broker) as connection:
         found = []
         while (message := Queue(queue, channel=connection.default_channel).get(no_ack=True)) is not None:
             found.append(json.loads(message.body)[0][0])
@@ -227,7 +223,8 @@ def test_an_admin_sees_the_refused_texts_retries_one_into_twilio_and_requeues_a_
     assert reminder.status == "sent" and office.twilio.posts[0].delivery_ref == sent[1].ref
     # The requeued letter is back on the queue it was dead-lettered from, as it was; the discarded one is gone.
     back = take_queued(office, "scheduler.bookings")
-    assert [(envelope["type"], envelope["payload"]["language"]) for envelope in back] == [("booking.requested", "ro")]
-    assert take_dead_letters(desk.app.state.gateway.health.settings) == []
+    assert [(envelope["type"], envelope["payload"]["slot_id"], envelope["phone"]) for envelope in back] == [
+        ("booking.requested", "s2-1-2-3-29000000", SECRET_PHONE)]
+    assert take_dead_letters(office.broker) == []
     assert audit.found == {}, audit.report()
     assert requests.foreign(url) == [], "a page asked another origin"
