@@ -181,8 +181,10 @@ def test_an_admin_sees_the_refused_texts_retries_one_into_twilio_and_requeues_a_
 
             page.get_by_role("link", name="Zustellung der SMS").click()
             expect(page.get_by_role("img", name="SMS pro Tag, vom 2025-03-25 bis 2025-03-31")).to_be_visible()
-            expect(page.get_by_role("alert")).to_contain_text("SMS wegen des SMS-Kontos abgelehnt")
-            expect(page.get_by_role("alert")).to_contain_text("20003")
+            banner = page.get_by_role("alert")  # Twilio's 401 is our credentials, said in words, with its code
+            expect(banner).to_contain_text("Der SMS-Anbieter nimmt die Zugangsdaten unseres Kontos nicht an.")
+            expect(banner).to_contain_text("SMS wegen des SMS-Kontos abgelehnt")
+            expect(banner).to_contain_text("20003")
             locked_out = page.get_by_role("row").filter(has_text="(20003)")
             busy = page.get_by_role("row").filter(has_text="(20429)")
             expect(locked_out).to_contain_text("•••601")
@@ -193,6 +195,7 @@ def test_an_admin_sees_the_refused_texts_retries_one_into_twilio_and_requeues_a_
             busy.get_by_role("button", name="Erneut senden").click()
             expect(page.get_by_role("status")).to_contain_text("Die SMS wird noch einmal gesendet.")
             expect(page.get_by_role("button", name="Erneut senden")).to_have_count(0)  # retried once only
+            expect(busy).to_contain_text("Diese SMS wurde schon einmal erneut gesendet")
             audit("retried", page)
 
             page.goto("/admin")
