@@ -20,15 +20,18 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 # What the proxy does with one Messages POST: pass it on, pass it on and drop Twilio's answer, or drop it unsent;
-# or answer it itself as a failing Twilio would: a server error, "too many requests", or no answer until the
-# sender gives up (it never reaches Twilio in these three).
-Verdict = Literal["forward", "forward_then_drop", "drop", "answer_500", "answer_429", "stall"]
+# or answer it itself as a failing Twilio would: a server error, "too many requests", our credentials refused, or
+# no answer until the sender gives up (it never reaches Twilio in these four). The contract mock cannot answer with
+# Twilio's error codes (its spec declares only the 201), hence the proxy.
+Verdict = Literal["forward", "forward_then_drop", "drop", "answer_500", "answer_429", "answer_401", "stall"]
 # Twilio's error body (https://www.twilio.com/docs/usage/twilios-response#response-formats-exceptions).
 _ERRORS = {
     "answer_500": (500, b'{"code": 20500, "message": "Internal Server Error", "more_info": '
                         b'"https://www.twilio.com/docs/errors/20500", "status": 500}'),
     "answer_429": (429, b'{"code": 20429, "message": "Too Many Requests", "more_info": '
                         b'"https://www.twilio.com/docs/errors/20429", "status": 429}'),
+    "answer_401": (401, b'{"code": 20003, "message": "Authenticate", "more_info": '
+                        b'"https://www.twilio.com/docs/errors/20003", "status": 401}'),
 }
 STALL_SECONDS = 15.0  # longer than the notifier's request timeout (10 s)
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host"}
