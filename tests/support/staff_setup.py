@@ -13,6 +13,7 @@ from gateway.staff.accounts import Staff
 from gateway.staff_client import CalendarRefused
 
 from shared.contracts.staff import (
+    AppointmentTypeData,
     CounsellorAnswer,
     CounsellorData,
     CounsellorsAction,
@@ -27,12 +28,24 @@ from shared.contracts.staff import (
     LocationsData,
     RefusalKind,
     StaffAction,
+    TypesAction,
+    TypesAnswer,
+    TypesData,
     UpdateCounsellorAction,
     UpdateLocationAction,
 )
 
 SETUP_ACTIONS = (CounsellorsAction, LocationsAction, CreateCounsellorAction, CreateLocationAction,
                  UpdateCounsellorAction, UpdateLocationAction)
+# The appointment types' topics the counsellor pages offer ("general" is everyone's, not offered).
+TOPICS = ("career", "health", "safety", "general")
+
+
+def appointment_types() -> TypesData:
+    return TypesData(types=[AppointmentTypeData(type_id=n, topic=topic, duration_minutes=45, modes=["office"],
+                                                buffer_before_minutes=0, buffer_after_minutes=0,
+                                                min_notice_minutes=60, horizon_days=90, active=True)
+                            for n, topic in enumerate(TOPICS, start=1)])
 
 
 def standard_counsellors() -> list[CounsellorData]:
@@ -65,6 +78,8 @@ class FakeSetup:
         self.asked.clear()
 
     def ask(self, staff: Staff, action: StaffAction, expected: type[Any]) -> Any:
+        if isinstance(action, TypesAction):  # any staff member reads them
+            return TypesAnswer(data=appointment_types())
         if not isinstance(action, SETUP_ACTIONS):
             return self.fallback.ask(staff, action, expected)
         self.asked.append(action)

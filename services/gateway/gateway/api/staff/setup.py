@@ -55,8 +55,8 @@ _TYPE_LIMITS = {
     "horizon_days": (1, HORIZON_DAYS, "The booking horizon"),
 }
 _TOPIC = re.compile(r"^[a-z_]{2,40}$")
-_MODES = ("office", "outreach", "phone", "video")
-_LANGUAGES = ("de", "en", "ro", "bg", "hu", "pl", "ru", "uk", "es", "th")
+MODES = ("office", "outreach", "phone", "video")
+LANGUAGES = ("de", "en", "ro", "bg", "hu", "pl", "ru", "uk", "es", "th")
 _ALIAS = TypeAdapter(LocationAlias)
 _TOWN = TypeAdapter(TownName)
 
@@ -134,8 +134,8 @@ def _type_fields(body: TypeBody) -> dict[str, Any]:
                 raise InvalidStaffInput(f"{what} must be {low} to {high}, not {value}.", f"invalid_{name}")
             fields[name] = value
     if body.modes is not None:
-        if not body.modes or any(mode not in _MODES for mode in body.modes):
-            raise InvalidStaffInput(f"The modes must be one or more of {', '.join(_MODES)}.", "invalid_modes")
+        if not body.modes or any(mode not in MODES for mode in body.modes):
+            raise InvalidStaffInput(f"The modes must be one or more of {', '.join(MODES)}.", "invalid_modes")
         fields["modes"] = sorted(set(body.modes))
     if body.active is not None:
         fields["active"] = body.active
@@ -175,8 +175,8 @@ def update_appointment_type(type_id: IdPath, body: TypeBody,
 
 def _check_counsellor(body: CounsellorBody | NewCounsellorBody) -> None:
     """The given fields of a counsellor, checked; a bad value is InvalidStaffInput naming it."""
-    if body.languages is not None and (not body.languages or any(c not in _LANGUAGES for c in body.languages)):
-        raise InvalidStaffInput(f"The languages must be one or more of {', '.join(_LANGUAGES)}.",
+    if body.languages is not None and (not body.languages or any(c not in LANGUAGES for c in body.languages)):
+        raise InvalidStaffInput(f"The languages must be one or more of {', '.join(LANGUAGES)}.",
                                 "invalid_languages")
     if body.topics is not None and any(not _TOPIC.match(topic) for topic in body.topics):
         raise InvalidStaffInput("Each topic must be a code of 2 to 40 lower-case letters a-z and '_'.",
@@ -257,8 +257,8 @@ def locations(staff: AdminStaff, request: Request, response: Response) -> Locati
 def create_location(body: NewLocationBody, staff: AdminStaff, request: Request) -> LocationData:
     """A new, active location (admin only); 409 `alias_taken` if another location has the alias. Counsellors serve
     it once it is added to them."""
-    if body.kind not in _MODES:
-        raise InvalidStaffInput(f"The kind must be one of {', '.join(_MODES)}.", "invalid_kind")
+    if body.kind not in MODES:
+        raise InvalidStaffInput(f"The kind must be one of {', '.join(MODES)}.", "invalid_kind")
     try:
         town = _TOWN.validate_python(" ".join(body.town.split()))
     except ValidationError:
