@@ -283,10 +283,6 @@ class CreateLocationAction(_Model):
     directions: LocationText = ""
 
 
-# Added later to staff.requested v1 (counsellors, locations, create_counsellor, create_location), without a new
-# version: a new member of the union changes nothing a v1 message already held, and every earlier message still
-# parses. A scheduler older than its gateway cannot read a request with a new action: it dead-letters it and the
-# gateway answers 503 as for a late answer, so the scheduler is deployed first (as for every new action).
 StaffAction = Annotated[
     WeekAction | BookingsAction | RulesAction | SetRulesAction | AddExceptionAction | RemoveExceptionAction
     | CancelAction | OutcomeAction | MoveAction | TypesAction | CreateTypeAction | UpdateTypeAction
@@ -306,7 +302,12 @@ ADMIN_READS = frozenset({"counsellors", "locations"})
 
 @register
 class StaffRequested(Payload):
-    """gateway → scheduler: a signed-in staff member asks or changes something in a calendar."""
+    """gateway → scheduler: a signed-in staff member asks or changes something in a calendar.
+
+    The actions counsellors, locations, create_counsellor and create_location were added to v1 later, without a new
+    version: a new member of the action union changes nothing a v1 message already held, and every earlier message
+    still parses. A scheduler older than its gateway cannot read a request with a new action (it is dead-lettered
+    and the gateway answers 503 as for a late answer), so the scheduler is deployed first, as for any new action."""
 
     message_type = "staff.requested"
     message_version = 1

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from scheduler.domain.calendar_setup import CalendarError
 from scheduler.staff import calendars, changes, setup
-from scheduler.staff.checks import Refused, StaffDeps, ensure_admin
+from scheduler.staff.checks import ADMIN_READ_ONLY, Refused, StaffDeps, ensure_admin
 from shared.contracts import CounsellorRequested, Envelope, StaffAnswered, StaffRequested, wrap
 from shared.contracts.staff import (
     ADMIN_READS,
@@ -116,7 +116,7 @@ def decide(envelope: Envelope, session: Session, deps: StaffDeps) -> StaffAnswer
 def _read(session: Session, request: StaffRequested, deps: StaffDeps) -> tuple[StaffResult, str]:
     action, actor = request.action, request.actor
     if action.action in ADMIN_READS:
-        ensure_admin(actor)
+        ensure_admin(actor, ADMIN_READ_ONLY)
     match action:
         case WeekAction():
             return WeekAnswer(data=calendars.week(session, actor, action, deps)), "Your week."
