@@ -42,6 +42,8 @@ ModeName = Literal["office", "outreach", "phone", "video"]
 _ALIAS_CHARS = "A-Za-zÄÖÜäöüßÀ-ÖØ-öø-ÿ "
 LocationAlias = Annotated[str, StringConstraints(
     min_length=2, max_length=40, pattern=rf"^[{_ALIAS_CHARS}]*([0-9][{_ALIAS_CHARS}]*){{0,4}}$")]
+# A town: letters, spaces, "-", "." and "'" (Frankfurt (Oder) is "Frankfurt-Oder"), no digits.
+TownName = Annotated[str, StringConstraints(min_length=2, max_length=80, pattern=rf"^[{_ALIAS_CHARS}.'-]+$")]
 # A reminder policy's limits, as `shared.contracts.bookings.ReminderOffsets` (which booking messages carry).
 REMINDER_OFFSET_MIN, REMINDER_OFFSET_MAX, MAX_REMINDERS = 15, 20160, 5
 
@@ -246,21 +248,66 @@ class UpdateLocationAction(_Model):
     directions: LocationText | None = None
 
 
+class CounsellorsAction(_Model):
+    """Every counsellor, active or not (admins only: languages, topics and caps are the office's planning, and no
+    counsellor page needs another's)."""
+
+    action: Literal["counsellors"] = "counsellors"
+
+
+class LocationsAction(_Model):
+    """Every location, active or not, with address and directions (admins only, like the counsellors)."""
+
+    action: Literal["locations"] = "locations"
+
+
+class CreateCounsellorAction(_Model):
+    """A new counsellor (active), with the same input rules as `UpdateCounsellorAction`; the alias is unique."""
+
+    action: Literal["create_counsellor"] = "create_counsellor"
+    alias: LocationAlias  # a first name or another alias, as clients see it; the same characters as a place's
+    languages: list[LanguageCode] = Field(min_length=1, max_length=10)
+    topics: list[TopicCode] = Field(default_factory=list, max_length=20)
+    location_ids: list[Annotated[int, Field(ge=1, le=2_000_000_000)]] = Field(default_factory=list, max_length=50)
+    daily_cap: int | None = Field(default=None, ge=1, le=20)
+
+
+class CreateLocationAction(_Model):
+    """A new location (active), with the same input rules as `UpdateLocationAction`; the alias is unique."""
+
+    action: Literal["create_location"] = "create_location"
+    town: TownName  # where a counsellor travels to (travel time between towns); the pages show the alias instead
+    kind: ModeName
+    alias: LocationAlias
+    address: Annotated[LocationText, Field(max_length=200)] = ""
+    directions: LocationText = ""
+
+
 StaffAction = Annotated[
     WeekAction | BookingsAction | RulesAction | SetRulesAction | AddExceptionAction | RemoveExceptionAction
     | CancelAction | OutcomeAction | MoveAction | TypesAction | CreateTypeAction | UpdateTypeAction
-    | UpdateCounsellorAction | UpdateLocationAction,
+    | UpdateCounsellorAction | UpdateLocationAction | CounsellorsAction | LocationsAction | CreateCounsellorAction
+    | CreateLocationAction,
     Field(discriminator="action"),
 ]
 WRITES = frozenset({"set_rules", "add_exception", "remove_exception", "cancel", "no_show", "attended", "move",
-                    "create_type", "update_type", "update_counsellor", "update_location"})
+                    "create_type", "update_type", "update_counsellor", "update_location", "create_counsellor",
+                    "create_location"})
 # Writes only an admin may make (checked in the gateway and again in the scheduler).
-ADMIN_WRITES = frozenset({"create_type", "update_type", "update_counsellor", "update_location"})
+ADMIN_WRITES = frozenset({"create_type", "update_type", "update_counsellor", "update_location", "create_counsellor",
+                          "create_location"})
+# Reads only an admin may make (checked in the gateway and again in the scheduler).
+ADMIN_READS = frozenset({"counsellors", "locations"})
 
 
 @register
 class StaffRequested(Payload):
-    """gateway → scheduler: a signed-in staff member asks or changes something in a calendar."""
+    """gateway → scheduler: a signed-in staff member asks or changes something in a calendar.
+
+    The actions counsellors, locations, create_counsellor and create_location were added to v1 later, without a new
+    version: a new member of the action union changes nothing a v1 message already held, and every earlier message
+    still parses. A scheduler older than its gateway cannot read a request with a new action (it is dead-lettered
+    and the gateway answers 503 as for a late answer), so the scheduler is deployed first, as for any new action."""
 
     message_type = "staff.requested"
     message_version = 1
@@ -440,6 +487,14 @@ class LocationData(_Model):
     directions: str = ""
 
 
+class CounsellorsData(_Model):
+    counsellors: list[CounsellorData]  # by alias
+
+
+class LocationsData(_Model):
+    locations: list[LocationData]  # by town, then alias
+
+
 # --- the answer: one model per operation, or a refusal ------------------------------------------------------------
 
 
@@ -479,13 +534,23 @@ class AppointmentTypeAnswer(_Model):
 
 
 class CounsellorAnswer(_Model):
-    operation: Literal["update_counsellor", "counsellor"]
+    operation: Literal["update_counsellor", "counsellor", "create_counsellor"]
     data: CounsellorData
 
 
 class LocationAnswer(_Model):
-    operation: Literal["update_location"] = "update_location"
+    operation: Literal["update_location", "create_location"] = "update_location"
     data: LocationData
+
+
+class CounsellorsAnswer(_Model):
+    operation: Literal["counsellors"] = "counsellors"
+    data: CounsellorsData
+
+
+class LocationsAnswer(_Model):
+    operation: Literal["locations"] = "locations"
+    data: LocationsData
 
 
 class FeedAnswer(_Model):
@@ -499,9 +564,12 @@ class AlreadyDone(_Model):
     operation: Literal["already_done"] = "already_done"
 
 
+# CounsellorsAnswer and LocationsAnswer were added later to staff.answered v2: only a gateway that asks the new
+# actions gets them, so no asker meets an operation it does not know.
 StaffResult = Annotated[
     WeekAnswer | BookingsAnswer | RulesAnswer | ExceptionAnswer | BookingChangeAnswer | TypesAnswer
-    | AppointmentTypeAnswer | CounsellorAnswer | LocationAnswer | FeedAnswer | AlreadyDone,
+    | AppointmentTypeAnswer | CounsellorAnswer | LocationAnswer | FeedAnswer | AlreadyDone | CounsellorsAnswer
+    | LocationsAnswer,
     Field(discriminator="operation"),
 ]
 

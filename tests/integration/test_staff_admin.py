@@ -389,3 +389,34 @@ def test_the_preview_is_for_admins_only_and_refuses_unknown_choices(system: Syst
         response = admin.get("/v1/staff/sms-texts", params=params)
         assert response.status_code == 422, response.text
         assert response.json()["detail"]
+
+
+def test_a_new_location_and_counsellor_offer_slots_until_deactivated(admin: httpx.Client,
+                                                                     public: httpx.Client) -> None:
+    """Issue 12, over the real broker and scheduler: the lists, a new place and a new person serving it, weekly
+    hours there, and the slots that follow; the same alias again is a conflict."""
+    place = admin.post("/v1/staff/locations", json={"town": "Wismar", "kind": "office", "alias": "Wismar 1",
+                                                    "address": "Am Hafen 5", "directions": "Klingel 3"})
+    assert place.status_code == 201, place.text
+    place_id = place.json()["location_id"]
+    person = admin.post("/v1/staff/counsellors", json={"alias": "Emil", "languages": ["de", "uk"],
+                                                       "topics": ["career"], "location_ids": [place_id]})
+    assert person.status_code == 201, person.text
+    emil = person.json()["counsellor_id"]
+    try:
+        again = admin.post("/v1/staff/locations", json={"town": "Wismar", "kind": "office", "alias": "wismar 1"})
+        assert (again.status_code, again.json()["code"]) == (409, "alias_taken")
+        listed = admin.get("/v1/staff/counsellors").json()["counsellors"]
+        assert {"alias": "Emil", "location_ids": [place_id], "active": True}.items() <= next(
+            c for c in listed if c["counsellor_id"] == emil).items()
+        assert any(p["alias"] == "Wismar 1" for p in admin.get("/v1/staff/locations").json()["locations"])
+
+        hours = [{"location_id": place_id, "weekday": day, "start": "09:00", "end": "15:00"} for day in range(5)]
+        assert admin.put(f"/v1/staff/calendars/{emil}/rules", json={"rules": hours}).status_code == 200
+        offered = slots(public, counsellor="Emil", topic="career")
+        assert offered and {s["location"]["alias"] for s in offered} == {"Wismar 1"}
+
+        assert admin.patch(f"/v1/staff/locations/{place_id}", json={"active": False}).status_code == 200
+        assert slots(public, counsellor="Emil", topic="career") == []
+    finally:  # the other tests count whose slots they see
+        assert admin.patch(f"/v1/staff/counsellors/{emil}", json={"active": False}).status_code == 200

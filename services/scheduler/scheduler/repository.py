@@ -437,3 +437,20 @@ def replace_served_locations(session: Session, counsellor_id: int, location_ids:
     session.execute(delete(CounsellorLocation).where(col(CounsellorLocation.counsellor_id) == counsellor_id))
     session.add_all(CounsellorLocation(counsellor_id=counsellor_id, location_id=location_id)
                     for location_id in sorted(location_ids))
+
+
+def counsellors(session: Session) -> list[Counsellor]:
+    return list(session.exec(select(Counsellor).order_by(col(Counsellor.id))))
+
+
+def served_by_counsellor(session: Session) -> dict[int, list[int]]:
+    """Every counsellor's served locations, in one query (a list page would otherwise ask once per person)."""
+    served: dict[int, list[int]] = defaultdict(list)
+    for link in session.exec(select(CounsellorLocation).order_by(col(CounsellorLocation.location_id))):
+        served[link.counsellor_id].append(link.location_id)
+    return served
+
+
+def newest_counsellor_id(session: Session) -> int:
+    """The highest counsellor id, 0 when there is none."""
+    return session.exec(select(Counsellor.id).order_by(col(Counsellor.id).desc())).first() or 0

@@ -10,7 +10,11 @@ from shared.contracts.staff import (
     AddExceptionAction,
     BookingsAction,
     CancelAction,
+    CounsellorsAction,
+    CreateCounsellorAction,
+    CreateLocationAction,
     CreateTypeAction,
+    LocationsAction,
     MoveAction,
     OutcomeAction,
     RemoveExceptionAction,
@@ -78,4 +82,17 @@ def event_of(action: StaffAction) -> Event:
         case UpdateLocationAction():
             return Event(Action.LOCATION_UPDATED, target_kind=TargetKind.LOCATION, target_id=action.location_id,
                          detail={"fields": _changed(action, "location_id")})
+        case CounsellorsAction():
+            return Event(Action.COUNSELLORS_READ)
+        case LocationsAction():
+            return Event(Action.LOCATIONS_READ)
+        case CreateCounsellorAction():
+            # The alias is a name a person chose: not in the log (the new id is in the scheduler's answer).
+            return Event(Action.COUNSELLOR_CREATED, target_kind=counsellor,
+                         detail={"languages": action.languages, "topics": action.topics,
+                                 "locations": len(action.location_ids), "daily_cap": action.daily_cap})
+        case CreateLocationAction():
+            # Alias, town, address and directions are text an admin typed: only the kind and what was given.
+            return Event(Action.LOCATION_CREATED, target_kind=TargetKind.LOCATION,
+                         detail={"kind": action.kind, "fields": _changed(action)})
     raise TypeError(f"no audit event for the staff action {type(action).__name__}")

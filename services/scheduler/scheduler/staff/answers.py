@@ -12,9 +12,10 @@ from sqlmodel import Session
 
 from scheduler.domain.calendar_setup import CalendarError
 from scheduler.staff import calendars, changes, setup
-from scheduler.staff.checks import Refused, StaffDeps, ensure_admin
+from scheduler.staff.checks import ADMIN_READ_ONLY, Refused, StaffDeps, ensure_admin
 from shared.contracts import CounsellorRequested, Envelope, StaffAnswered, StaffRequested, wrap
 from shared.contracts.staff import (
+    ADMIN_READS,
     ADMIN_WRITES,
     WRITES,
     AddExceptionAction,
@@ -25,9 +26,15 @@ from shared.contracts.staff import (
     BookingsAnswer,
     CancelAction,
     CounsellorAnswer,
+    CounsellorsAction,
+    CounsellorsAnswer,
+    CreateCounsellorAction,
+    CreateLocationAction,
     CreateTypeAction,
     ExceptionAnswer,
     LocationAnswer,
+    LocationsAction,
+    LocationsAnswer,
     MoveAction,
     OutcomeAction,
     RefusalKind,
@@ -108,6 +115,8 @@ def decide(envelope: Envelope, session: Session, deps: StaffDeps) -> StaffAnswer
 
 def _read(session: Session, request: StaffRequested, deps: StaffDeps) -> tuple[StaffResult, str]:
     action, actor = request.action, request.actor
+    if action.action in ADMIN_READS:
+        ensure_admin(actor, ADMIN_READ_ONLY)
     match action:
         case WeekAction():
             return WeekAnswer(data=calendars.week(session, actor, action, deps)), "Your week."
@@ -117,6 +126,10 @@ def _read(session: Session, request: StaffRequested, deps: StaffDeps) -> tuple[S
             return BookingsAnswer(data=calendars.bookings(session, actor, action, deps)), "Bookings."
         case RulesAction():
             return RulesAnswer(operation="rules", data=calendars.rules(session, actor, action)), "Weekly rules."
+        case CounsellorsAction():
+            return CounsellorsAnswer(data=setup.list_counsellors(session)), "Counsellors."
+        case LocationsAction():
+            return LocationsAnswer(data=setup.list_locations(session)), "Locations."
     raise AssertionError(f"{action.action} is a write")
 
 
@@ -169,4 +182,10 @@ def _change(session: Session, request: StaffRequested, deps: StaffDeps) -> tuple
                     "The counsellor was saved.")
         case UpdateLocationAction():
             return (LocationAnswer(data=setup.update_location(session, action)), "The location was saved.")
+        case CreateCounsellorAction():
+            return (CounsellorAnswer(operation=action.action, data=setup.create_counsellor(session, action, deps)),
+                    "The counsellor was created.")
+        case CreateLocationAction():
+            return (LocationAnswer(operation=action.action, data=setup.create_location(session, action)),
+                    "The location was created.")
     raise AssertionError(f"{action.action} is a read")

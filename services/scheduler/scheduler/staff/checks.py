@@ -22,6 +22,7 @@ from shared.contracts.staff import Actor, RefusalKind
 
 OWN_CALENDAR_ONLY = "You can only see and change your own calendar."
 ADMIN_ONLY = "Only an admin can change appointment types, counsellors and locations."
+ADMIN_READ_ONLY = "Only an admin can see every counsellor and location."
 
 
 @dataclass
@@ -45,9 +46,9 @@ def ensure_calendar(actor: Actor, counsellor_id: int) -> None:
                       f"{OWN_CALENDAR_ONLY} This one belongs to another counsellor.")
 
 
-def ensure_admin(actor: Actor) -> None:
+def ensure_admin(actor: Actor, sentence: str = ADMIN_ONLY) -> None:
     if actor.role != "admin":
-        raise Refused(RefusalKind.FORBIDDEN, "forbidden", ADMIN_ONLY)
+        raise Refused(RefusalKind.FORBIDDEN, "forbidden", sentence)
 
 
 def unknown_counsellor(counsellor_id: int) -> Refused:

@@ -13,6 +13,7 @@ from shared.contracts.staff import (
     AppointmentTypeData,
     ContactProblem,
     CounsellorData,
+    LocationData,
     StaffBooking,
     StaffException,
     StaffLocation,
@@ -65,3 +66,9 @@ def describe_counsellor(session: Session, row: Counsellor) -> CounsellorData:
     return CounsellorData(counsellor_id=row.id, alias=row.alias, languages=sorted(row.language_set),
                           topics=sorted(row.topic_set), location_ids=repository.served_locations(session, row.id),
                           active=row.active, daily_cap=row.daily_cap)
+
+
+def describe_location(row: Location) -> LocationData:
+    assert row.id is not None
+    return LocationData(location_id=row.id, town=row.town, kind=row.kind, alias=row.alias, active=row.active,
+                        address=row.address, directions=row.directions)

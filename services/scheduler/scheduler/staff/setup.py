@@ -5,18 +5,23 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from scheduler import repository
 from scheduler.domain import calendar_setup as engine
 from scheduler.staff.checks import Refused, StaffDeps, new_problems, refuse_problems, today, unknown_counsellor
-from scheduler.staff.describe import describe_counsellor, describe_type
+from scheduler.staff.describe import describe_counsellor, describe_location, describe_type
 from scheduler.tables import AppointmentType, Counsellor, Location, format_offsets
 from shared.contracts.staff import (
     AppointmentTypeData,
     CounsellorData,
+    CounsellorsData,
+    CreateCounsellorAction,
+    CreateLocationAction,
     CreateTypeAction,
     LocationData,
+    LocationsData,
     RefusalKind,
     TypesData,
     UpdateCounsellorAction,
@@ -135,12 +140,91 @@ def update_location(session: Session, action: UpdateLocationAction) -> LocationD
         row.active = action.active
     if action.alias is not None:
         row.alias = " ".join(action.alias.split())
+        _refuse_taken_location_alias(session, row.alias, action.location_id)
     if action.address is not None:
         row.address = action.address.strip()
     if action.directions is not None:
         row.directions = action.directions.strip()
     session.add(row)
     session.flush()
+    return describe_location(row)
+
+
+# --- the lists and new counsellors and locations (admin pages) -----------------------------------------------------
+
+
+def _same_alias(one: str, other: str) -> bool:
+    """Aliases that a client or colleague could not tell apart: case and spacing aside."""
+    return " ".join(one.split()).casefold() == " ".join(other.split()).casefold()
+
+
+def _alias_taken(what: str, alias: str) -> Refused:
+    return Refused(RefusalKind.CONFLICT, "alias_taken",
+                   f"Another {what} is already called {alias!r}; an alias must tell it apart. Please choose another.")
+
+
+def _refuse_taken_location_alias(session: Session, alias: str, location_id: int | None) -> None:
+    """Two places of one alias would read the same in an SMS: the alias must name one place (active or not, as a
+    deactivated one may be active again)."""
+    if any(_same_alias(place.alias, alias) for place_id, place in repository.locations(session).items()
+           if place_id != location_id):
+        raise _alias_taken("location", alias)
+
+
+def list_counsellors(session: Session) -> CounsellorsData:
+    served = repository.served_by_counsellor(session)
+    people = sorted(repository.counsellors(session), key=lambda row: (row.alias.casefold(), row.id or 0))
+    return CounsellorsData(counsellors=[
+        CounsellorData(counsellor_id=row.id, alias=row.alias, languages=sorted(row.language_set),
+                       topics=sorted(row.topic_set), location_ids=served.get(row.id, []), active=row.active,
+                       daily_cap=row.daily_cap)
+        for row in people if row.id is not None])
+
+
+def list_locations(session: Session) -> LocationsData:
+    places = sorted(repository.locations(session).values(),
+                    key=lambda row: (row.town.casefold(), row.alias.casefold(), row.id or 0))
+    return LocationsData(locations=[describe_location(row) for row in places])
+
+
+def create_counsellor(session: Session, action: CreateCounsellorAction, deps: StaffDeps) -> CounsellorData:
+    """A new, active counsellor; refused if the alias is another's (conflict), a location id is unknown (unknown)
+    or a topic is none of the calendar's (invalid). Served locations may be inactive: they are offered again once
+    reactivated."""
+    alias = " ".join(action.alias.split())
+    if any(_same_alias(person.alias, alias) for person in repository.counsellors(session)):
+        raise _alias_taken("counsellor", alias)
+    places = repository.locations(session)
+    unknown = sorted(set(action.location_ids) - places.keys())
+    if unknown:
+        raise Refused(RefusalKind.UNKNOWN, "unknown_location",
+                      f"There is no location with id {', '.join(map(str, unknown))}.")
+    row = Counsellor(alias=alias, languages=",".join(sorted(set(action.languages))),
+                     topics=",".join(sorted(set(action.topics))), daily_cap=action.daily_cap, active=True)
+    # As for a new type: an id above every stored one stands for the new counsellor in the check.
+    stored = repository.load_calendar(session, today(deps))
+    person = engine.Counsellor(id=repository.newest_counsellor_id(session) + 1, alias=alias,
+                               languages=row.language_set, topics=row.topic_set,
+                               location_ids=frozenset(action.location_ids), daily_cap=action.daily_cap)
+    refuse_problems(stored.setup, replace(stored.setup, counsellors=(*stored.setup.counsellors, person)))
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:  # the same alias saved by another request a moment ago (the column is unique)
+        raise _alias_taken("counsellor", alias) from None
     assert row.id is not None
-    return LocationData(location_id=row.id, town=row.town, kind=row.kind, alias=row.alias, active=row.active,
-                        address=row.address, directions=row.directions)
+    repository.replace_served_locations(session, row.id, frozenset(action.location_ids))
+    session.flush()
+    return describe_counsellor(session, row)
+
+
+def create_location(session: Session, action: CreateLocationAction) -> LocationData:
+    """A new, active location; refused if another location has the alias. Nobody serves it yet: an admin adds it
+    to counsellors, who then give it hours."""
+    alias = " ".join(action.alias.split())
+    _refuse_taken_location_alias(session, alias, None)
+    row = Location(town=" ".join(action.town.split()), kind=action.kind, alias=alias,
+                   address=action.address.strip(), directions=action.directions.strip(), active=True)
+    session.add(row)
+    session.flush()
+    return describe_location(row)

@@ -18,8 +18,10 @@ from shared.contracts.staff import (
     BookingChangeAnswer,
     BookingsAnswer,
     CounsellorAnswer,
+    CounsellorsAnswer,
     ExceptionAnswer,
     LocationAnswer,
+    LocationsAnswer,
     RefusalKind,
     RulesAnswer,
     StaffAction,
@@ -39,7 +41,7 @@ STATUS_OF: dict[RefusalKind, int] = {
 ERRORS = problems(400, 401, 403, 404, 409, 413, 422, 503)
 
 Answer = TypeVar("Answer", WeekAnswer, BookingsAnswer, RulesAnswer, ExceptionAnswer, BookingChangeAnswer, TypesAnswer,
-                 AppointmentTypeAnswer, CounsellorAnswer, LocationAnswer)
+                 AppointmentTypeAnswer, CounsellorAnswer, LocationAnswer, CounsellorsAnswer, LocationsAnswer)
 
 
 class StaffRequestRefused(GatewayError):

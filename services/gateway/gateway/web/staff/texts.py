@@ -7,6 +7,7 @@ accounts' own sentences are English for the JSON API: a page says its own words,
 from __future__ import annotations
 
 from gateway.web.catalogs import N_
+from gateway.web.staff.setup_texts import SETUP_FIELD_OF, SETUP_FIELD_ORDER, SETUP_TEXTS
 
 TEXTS: dict[str, str] = {
     "wrong_credentials": N_("The username or password is not correct."),
@@ -280,7 +281,8 @@ FIELD_OF = {
     "audit.to_invalid": "to",
     "audit.range_reversed": "to",
 }
-FIELD_ORDER = ("username", "password", "current_password", "new_password", "new_password_again", "first_day",
+FIELD_ORDER: tuple[str, ...] = (
+               "username", "password", "current_password", "new_password", "new_password_again", "first_day",
                "last_day", "start", "end", "reason", "code", "display_name", "role", "counsellor_id",
                "action", "target_kind", "target_id", "from", "to",
                "topic", "duration_minutes", "modes", "buffer_before_minutes", "buffer_after_minutes",
@@ -292,3 +294,9 @@ def known(key: str) -> str:
     if key in TEXTS:
         return key
     return key.split(".")[0] + ".other" if f"{key.split('.')[0]}.other" in TEXTS else key
+
+
+# The counsellors' and locations' pages keep their texts in their own module and catalogue (setup.po).
+TEXTS.update(SETUP_TEXTS)
+FIELD_OF.update(SETUP_FIELD_OF)
+FIELD_ORDER += SETUP_FIELD_ORDER
