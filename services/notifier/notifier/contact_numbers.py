@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from notifier.repository import NotifierRepository
 from shared.contracts import ContactNumberAnswered, ContactNumberRequested, Envelope, wrap
-from shared.contracts.contact_numbers import reply_key_context, reveal_context
+from shared.contracts.contact_numbers import NumberRefusal, reply_key_context, reveal_context
 from shared.contracts.contacts import phone_context
 from shared.crypto import DataCipher, DecryptionError, SealingKey
 
@@ -25,9 +25,8 @@ Reply = Callable[[str, Envelope], None]
 
 def number_of(session: Session, asked: ContactNumberRequested, cipher: DataCipher) -> ContactNumberAnswered:
     """The booking's number sealed to the asker's key, or why there is none."""
-    def refused(reason: str) -> ContactNumberAnswered:
-        return ContactNumberAnswered(request_id=asked.request_id, booking_id=asked.booking_id,
-                                     refused=reason)  # type: ignore[arg-type]
+    def refused(reason: NumberRefusal) -> ContactNumberAnswered:
+        return ContactNumberAnswered(request_id=asked.request_id, booking_id=asked.booking_id, refused=reason)
 
     try:
         reply_key = SealingKey(cipher.decrypt(asked.reply_key, reply_key_context(asked.booking_id,
@@ -38,7 +37,7 @@ def number_of(session: Session, asked: ContactNumberRequested, cipher: DataCiphe
     if contact is None:
         return refused("no_contact")  # never given, erased by the client, or past retention
     try:
-        phone = cipher.decrypt(contact.phone_ciphertext, phone_context(contact.booking_id))
+        phone = cipher.decrypt(contact.phone_ciphertext, phone_context(asked.booking_id))
     except DecryptionError:
         return refused("unreadable")  # stored under a key no longer in DATA_KEY
     return ContactNumberAnswered(request_id=asked.request_id, booking_id=asked.booking_id,
