@@ -8,7 +8,8 @@ How the number crosses the broker, and why so:
   `reply_key`, itself AES-GCM sealed under DATA_KEY (`DataCipher.encrypt`) and bound to the booking and the
   question (`reply_key_context`): DATA_KEY is held by the gateway and the notifier only (docs/privacy.md), so a
   question the notifier can open came from one of them; a message put on the broker by anyone else is refused
-  (`unverified`), and a key cannot be moved to another booking's question.
+  (`unverified`), and a key cannot be moved to another booking's question. (Sealing the question to the notifier's
+  public key, as `contact.registered` may be, would prove nothing: anyone can seal with a public key.)
 * The notifier seals the number to that public key with the box the gateway already uses towards the notifier
   (`shared.crypto.SealingKey`, `x1.…`), bound to the booking and the question (`reveal_context`). Only the asking
   request can open it; once it has answered, its private key is gone, so a copy of the answer kept anywhere (a

@@ -62,7 +62,7 @@ def _back(view: str, start: str, today: date) -> str:
     return "/staff"
 
 
-def _page(request: Request, lang: str, current: CurrentSession, back: str, *, refusal: str | None = None,
+def _page(lang: str, current: CurrentSession, back: str, *, refusal: str | None = None,
           number: str | None = None, appointment: AppointmentRow | None = None) -> HTMLResponse:
     """The number with its appointment, or the sentence of a refusal; `back` is also the language switch's target,
     so switching shows the calendar again, not the number."""
@@ -93,7 +93,7 @@ def show_number(request: Request, booking_id: str, csrf: Field = "", view: Field
 
     def refused(code: str, booking: UUID | None, outcome: Outcome = Outcome.REFUSED) -> HTMLResponse:
         _record(request, current, booking, outcome, code)
-        return _page(request, lang, current, back, refusal=code)
+        return _page(lang, current, back, refusal=code)
 
     try:
         booking = UUID(booking_id)
@@ -127,4 +127,4 @@ def show_number(request: Request, booking_id: str, csrf: Field = "", view: Field
         return refused(withheld.code if withheld.code in REFUSALS else "refused", booking)
     _record(request, current, booking, Outcome.OK, None)
     log.info("a client's number was shown to its counsellor")
-    return _page(request, lang, current, back, number=number, appointment=appointment_row(found, lang, zone, now))
+    return _page(lang, current, back, number=number, appointment=appointment_row(found, lang, zone, now))
