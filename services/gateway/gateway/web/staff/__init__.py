@@ -2,10 +2,10 @@
 password link (`password_reset_page`), a counsellor's day and week with the changes to an appointment
 (`calendar_pages`), moving one to a free time (`move_pages`), weekly hours (`hours_pages`), absences
 (`absence_pages`), the private calendar feed (`feed_pages`), the admin start page (`admin_pages`), the staff
-accounts (`account_pages`), the delivery dashboard (`delivery_pages`), the system's health (`health_pages`), the
-audit log (`audit_pages`) and a phone appointment's number shown once to its counsellor (`reveal_pages`).
-Server-rendered in German or English from their own catalogues (`catalogs`), under the client pages' rules: no
-third party, no script inline, no cache, forms without JavaScript; each form with a session carries its CSRF token
+accounts (`account_pages`), the delivery dashboard (`delivery_pages`), the system's health (`health_pages`) and the
+audit log (`audit_pages`). Server-rendered in German or English from their own catalogues (`catalogs`), under the
+client pages' rules: no third party, no script inline, no cache, forms without JavaScript; each form with a session
+carries its CSRF token
 (`access`)."""
 
 from fastapi import APIRouter
@@ -32,8 +32,10 @@ from gateway.web.staff.rendering import static_file
 
 router = APIRouter(include_in_schema=False)
 for part in (signin, calendar_pages, move_pages, hours_pages, absence_pages, feed_pages, admin_pages, two_factor_pages,
-             password_reset_page, account_pages, delivery_pages, health_pages, audit_pages, reveal_pages):
+             password_reset_page, account_pages, delivery_pages, health_pages, audit_pages):
     router.include_router(part.router)
+# A phone appointment's number, shown once to its counsellor (issue 12).
+router.include_router(reveal_pages.router)
 
 
 @router.get("/staff.css")
