@@ -51,12 +51,15 @@ class FakeNumbers:
 
     numbers: dict[UUID, str] = field(default_factory=lambda: {PHONE_BOOKING: PHONE})
     down: bool = False
+    withheld: str | None = None  # the notifier's refusal for every booking: unreadable, unverified
     asked: list[UUID] = field(default_factory=list)
 
     def number(self, booking_id: UUID) -> str:
         self.asked.append(booking_id)
         if self.down:
             raise SchedulerUnavailable("The text service did not answer in time.")
+        if self.withheld:
+            raise NumberWithheld(self.withheld)
         if booking_id not in self.numbers:
             raise NumberWithheld("no_contact")
         return self.numbers[booking_id]
@@ -215,6 +218,17 @@ def test_no_contact_any_more_is_said_in_words(browser: TestClient, desk: StaffDe
     assert answer.status_code == 404
     assert "Zu diesem Termin gibt es keine Nummer" in seen(answer)
     assert audit_rows(desk, PHONE_BOOKING)[0].detail_json == '{"code":"no_contact"}'
+
+
+@pytest.mark.parametrize("reason", ["unreadable", "unverified"])
+def test_a_number_the_notifier_cannot_give_is_a_409_sentence_for_an_admin(browser: TestClient, desk: StaffDesk,
+                                                                          numbers: FakeNumbers, reason: str) -> None:
+    numbers.withheld = reason
+    answer = reveal(browser, sign_in(browser))
+
+    assert answer.status_code == 409
+    assert "Bitte geben Sie einem Admin Bescheid." in seen(answer)
+    assert audit_rows(desk, PHONE_BOOKING)[0].detail_json == f'{{"code":"{reason}"}}'
 
 
 def test_a_get_is_not_allowed(browser: TestClient, numbers: FakeNumbers) -> None:
