@@ -66,7 +66,8 @@ SUBSCRIPTIONS: dict[str, tuple[Subscription, ...]] = {
              "delivery.status_reported", "sms.received", "sms.reply_requested", "client.erasure_requested"),
         ),
         Subscription("notifier.queries", ("sms.preview_requested", "deliveries.report_requested",
-                                          "deliveries.failed_requested", "delivery.retry_requested")),
+                                          "deliveries.failed_requested", "delivery.retry_requested",
+                                          "contact.number_requested")),
     ),
     # role.heartbeat: every role's, for the admins' health view (shared.heartbeat).
     "gateway": (Subscription("gateway.events", ("booking.confirmed", "booking.rejected", "booking.cancelled",

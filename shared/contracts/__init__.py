@@ -15,6 +15,7 @@ from shared.contracts.bookings import (
     Meeting,
 )
 from shared.contracts.common import Mode, PublicLocation, Slot, Topic
+from shared.contracts.contact_numbers import ContactNumberAnswered, ContactNumberRequested
 from shared.contracts.contacts import ContactPreferences, ContactPreferencesChanged, ContactRegistered, SafeWindow
 from shared.contracts.deliveries import ContactUnreachable, DeliveryStatusReported, SmsReceived
 from shared.contracts.delivery_reports import (
@@ -45,6 +46,8 @@ __all__ = [
     "BookingRequested",
     "BookingRescheduled",
     "ClientErasureRequested",
+    "ContactNumberAnswered",
+    "ContactNumberRequested",
     "ContactPreferences",
     "ContactPreferencesChanged",
     "ContactRegistered",

@@ -44,6 +44,12 @@ from shared.contracts import (
     parse,
     wrap,
 )
+from shared.contracts.contact_numbers import (
+    ContactNumberAnswered,
+    ContactNumberRequested,
+    reply_key_context,
+    reveal_context,
+)
 from shared.contracts.contacts import (
     ContactPreferences,
     ContactPreferencesChanged,
@@ -70,13 +76,22 @@ from shared.contracts.health import RoleHeartbeat
 from shared.contracts.previews import SmsPreview, SmsPreviewed, SmsPreviewRequested
 from shared.contracts.sms import OfferedTime, SmsReplyRequested, conversation_context
 from shared.contracts.staff import Actor, MoveAction, RefusalKind, StaffRefusal
-from shared.crypto import DataCipher, generate_data_key, new_token
+from shared.crypto import (
+    DataCipher,
+    DecryptionError,
+    OpeningKey,
+    SealingKey,
+    generate_box_key,
+    generate_data_key,
+    new_token,
+)
 from shared.messaging import SUBSCRIPTIONS
 
 PHONE = "+4915112345678"
 BOOKING = UUID("5b0c2d7e-8f11-4a7b-9c3d-2e4f6a8b0c1d")
 OCCURRED = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
 CIPHER = DataCipher.from_text(generate_data_key("k1"))
+REPLY_KEY = generate_box_key("r1")  # (private, public): the gateway's one-time key of a number question
 
 
 def a_slot(hour: int = 9) -> Slot:
@@ -167,6 +182,10 @@ def examples() -> list[Payload]:
         DeliveryRetried(delivery_id=17, refused="too_late", message="The time for this text has passed."),
         StaffAnswered(request_id=BOOKING, message="That time is no longer free; choose another slot.",
                       refusal=StaffRefusal(kind=RefusalKind.CONFLICT, code="slot_taken", alternatives=[a_slot(11)])),
+        ContactNumberRequested(request_id=BOOKING, booking_id=BOOKING, reply_to="gateway.replies.0123456789ab",
+                               reply_key=CIPHER.encrypt(REPLY_KEY[1], reply_key_context(BOOKING, BOOKING))),
+        ContactNumberAnswered(request_id=BOOKING, booking_id=BOOKING,
+                              phone=SealingKey(REPLY_KEY[1]).seal(PHONE, reveal_context(BOOKING, BOOKING))),
         RoleHeartbeat(role="notifier", instance="0123456789ab", interval_seconds=30, outbox_backlog=2,
                       oldest_unsent_seconds=1.5, dispatcher_lag_seconds=0.0, last_beat_tick_at=OCCURRED),
     ]
@@ -549,3 +568,34 @@ def test_a_reminder_policy_outside_the_limits_is_refused(offsets: tuple[int, ...
 
     with pytest.raises(UnknownMessage):
         parse(wire)
+
+
+# --- a counsellor's look at a client's number (contact.number_requested / contact.number_answered) -----------------
+
+
+def test_a_revealed_number_crosses_the_broker_sealed_to_the_askers_one_time_key_only() -> None:
+    answer = EXAMPLES[ContactNumberAnswered]
+    wire = json.dumps(wire_of(answer))
+    read = parse(json.loads(wire)).payload_as(ContactNumberAnswered)
+
+    assert PHONE not in wire and PHONE[3:] not in wire
+    assert read.phone is not None
+    assert OpeningKey(REPLY_KEY[0]).open(read.phone, reveal_context(BOOKING, BOOKING)) == PHONE
+    with pytest.raises(DecryptionError):  # bound to its question: not readable as another booking's answer
+        OpeningKey(REPLY_KEY[0]).open(read.phone, reveal_context(BOOKING, uuid4()))
+    with pytest.raises(DecryptionError):  # nor with the data key, which would outlive the question
+        CIPHER.decrypt(read.phone, reveal_context(BOOKING, BOOKING))
+
+
+@pytest.mark.parametrize("fields", [
+    {},
+    {"refused": "no_contact", "phone": "x1.r1.AAAA.AAAA.AAAA"},
+    {"phone": "v1.k1.AAAA.AAAA"},  # under the data key: not what the asker's key opens
+    {"phone": "+4915112345678"},
+    {"refused": "maybe"},
+], ids=["neither", "both", "data-key", "clear", "unknown-reason"])
+def test_a_number_answer_is_a_sealed_number_or_a_known_refusal(fields: dict[str, Any]) -> None:
+    raw = wire_of(ContactNumberAnswered(request_id=BOOKING, booking_id=BOOKING, refused="no_contact"))
+    raw["payload"] = {"request_id": str(BOOKING), "booking_id": str(BOOKING), **fields}
+    with pytest.raises(UnknownMessage):
+        parse(raw)

@@ -47,7 +47,8 @@ class Gate(Enum):
     CALENDAR: counsellor A, whose calendar or booking the row names, and admins. OWN_CALENDAR: a counsellor, on
     their own calendar; an admin has none (404). ADMIN: admins only. PICKER: the move page's picker, which shows a
     counsellor their own free times only and cannot know whose a booking is before it is moved (the move itself is
-    CALENDAR); so another counsellor is let through to a picker of their own times."""
+    CALENDAR); so another counsellor is let through to a picker of their own times. OWN_BOOKING: counsellor A alone,
+    on their own booking: a client's number is shown to the counsellor who calls, never to an admin."""
 
     OPEN = "open"
     SIGNED_IN = "signed in"
@@ -55,6 +56,7 @@ class Gate(Enum):
     OWN_CALENDAR = "own calendar"
     ADMIN = "admin"
     PICKER = "picker"
+    OWN_BOOKING = "own booking"
 
 
 PASS, SIGN_IN, FORBIDDEN, NO_CALENDAR = "let through", "asked to sign in", "403", "404"
@@ -65,6 +67,7 @@ EXPECTED: dict[Gate, tuple[str, str, str, str]] = {  # anonymous, counsellor A, 
     Gate.OWN_CALENDAR: (SIGN_IN, PASS, PASS, NO_CALENDAR),
     Gate.ADMIN: (SIGN_IN, FORBIDDEN, FORBIDDEN, PASS),
     Gate.PICKER: (SIGN_IN, PASS, PASS, PASS),
+    Gate.OWN_BOOKING: (SIGN_IN, PASS, FORBIDDEN, FORBIDDEN),
 }
 
 BOOKING_OF_A = "00000000-0000-0000-0000-000000000003"  # Anna's Wednesday appointment (standard_calendar)
@@ -168,6 +171,9 @@ ROUTES: dict[str, tuple[Gate, str, dict[str, Any] | None]] = {
     "GET /staff/bookings/{booking_id}/move": (Gate.PICKER, f"/staff/bookings/{BOOKING_OF_A}/move", None),
     "POST /staff/bookings/{booking_id}/move": (Gate.CALENDAR, f"/staff/bookings/{BOOKING_OF_A}/move",
                                                {"slot_id": TIME_OF_A}),
+    # The client's number of A's appointment, shown once to A (an office one here: refused after the gate).
+    "POST /staff/appointments/{booking_id}/number": (Gate.OWN_BOOKING, f"/staff/appointments/{BOOKING_OF_A}/number",
+                                                     {}),
     # Admin pages.
     "GET /admin": (Gate.ADMIN, "/admin", None),
     "GET /admin/accounts": (Gate.ADMIN, "/admin/accounts", None),

@@ -32,6 +32,7 @@ from gateway.api.observe import Observe
 from gateway.api.openapi import public_description
 from gateway.api.schemas import COMMON_PROBLEMS
 from gateway.bookings import BookingService
+from gateway.contact_numbers import ContactNumbers
 from gateway.delivery_reports import DeliveryReports
 from gateway.feeds import FeedTokens
 from gateway.limits import ClientLimits
@@ -88,6 +89,7 @@ class Gateway:
     deliveries: DeliveryReports
     health: SystemHealth
     heartbeat: Heartbeat
+    contact_numbers: ContactNumbers  # a counsellor's look at a client's number
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
@@ -207,10 +209,12 @@ def build(settings: GatewaySettings, clock: Clock = system_clock) -> Gateway:
     sms_previews = SmsPreviewClient(publisher, waiter, replies.name, settings.slots_timeout_seconds)
     deliveries = DeliveryReports(publisher, waiter, replies.name, settings.slots_timeout_seconds, clock,
                                  ZoneInfo(settings.timezone))
+    contact_numbers = ContactNumbers(publisher, waiter, replies.name, settings.slots_timeout_seconds, cipher)
     heartbeat = Heartbeat("gateway", publisher.publish, lambda now: outbox_status(engine, now),
                           settings.heartbeat_seconds, clock)
     return Gateway(settings, engine, celery, publisher, relay, consumer, listener, bookings, limits, slots, staff,
-                   calendars, feeds, twilio, sms_previews, conversations, deliveries, health, heartbeat)
+                   calendars, feeds, twilio, sms_previews, conversations, deliveries, health, heartbeat,
+                   contact_numbers)
 
 
 def create_app(gateway: Gateway) -> FastAPI:

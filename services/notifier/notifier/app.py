@@ -13,7 +13,7 @@ from celery import Celery
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from notifier import delivery_dashboard, handlers, migrations, previews
+from notifier import contact_numbers, delivery_dashboard, handlers, migrations, previews
 from notifier.dispatch import DispatchConfig, Dispatcher
 from notifier.domain.planning import QuietHours
 from notifier.domain.provider_errors import Retries
@@ -130,6 +130,7 @@ def build(settings: NotifierSettings, clock: Clock = system_clock, sender: SmsSe
                                                    reply=reply),
             "delivery.retry_requested": partial(delivery_dashboard.answer_retry, clock=clock, reply=reply,
                                                 wake=dispatcher.wake),
+            "contact.number_requested": partial(contact_numbers.answer_number, cipher=cipher, reply=reply),
         },
     )
     register_message_task(celery, consumer, publisher)

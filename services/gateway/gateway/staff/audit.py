@@ -76,6 +76,8 @@ class Action(StrEnum):
     LOCATION_CREATED = "location_created"
     FEED_ISSUED = "feed_issued"
     FEED_REVOKED = "feed_revoked"
+    # A counsellor was shown (or refused) the client's number of a phone appointment; the row never holds it.
+    CONTACT_NUMBER_SHOWN = "contact_number_shown"
     DELIVERY_REPORT_READ = "delivery_report_read"
     FAILED_DELIVERIES_READ = "failed_deliveries_read"
     DELIVERY_RETRIED = "delivery_retried"

@@ -32,6 +32,8 @@ class AppointmentRow:
     attention: list[str]
     may_record_outcome: bool  # begun and still confirmed: attended / no-show
     may_cancel: bool  # confirmed and not begun
+    # A confirmed phone appointment: its counsellor may ask, by a deliberate click, to see the client's number.
+    may_show_number: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,8 @@ def appointment_row(booking: StaffBooking, lang: str, zone: ZoneInfo, now: datet
         language=language_label(booking.language, lang), mediator=booking.conversation == "mediator",
         conversation=say(lang, f"conversation.{booking.conversation}"),
         status=_named(lang, f"status.{booking.status}", booking.status), state=booking.status, attention=attention,
-        may_record_outcome=confirmed and booking.start <= now, may_cancel=confirmed and booking.start > now)
+        may_record_outcome=confirmed and booking.start <= now, may_cancel=confirmed and booking.start > now,
+        may_show_number=confirmed and booking.location.kind == "phone")
 
 
 def by_day(bookings: list[StaffBooking], lang: str, zone: ZoneInfo, now: datetime, days: list[date]) -> list[Day]:

@@ -82,6 +82,7 @@ ACTION_WORDS: dict[str, str] = {
     Action.LOCATION_CREATED: N_("Added a location"),
     Action.FEED_ISSUED: N_("Issued a calendar feed"),
     Action.FEED_REVOKED: N_("Stopped a calendar feed"),
+    Action.CONTACT_NUMBER_SHOWN: N_("Asked to see a client's number"),
     Action.DELIVERY_REPORT_READ: N_("Read the delivery report"),
     Action.FAILED_DELIVERIES_READ: N_("Read the failed texts"),
     Action.DELIVERY_RETRIED: N_("Sent a text again"),
