@@ -177,7 +177,7 @@ def test_every_database_stopped_20_s_at_once_while_clients_book_loses_nothing_ac
     env = {**_databases_on(private_postgres, "all"), "BROKER_URL": infra.amqp_url(vhost),
            "DATA_KEY": generate_data_key()}
     with _system(tmp_path, env, twilio_mock_url) as (system, proxy):
-        stream = Stream(system.url, count=30, interval=1.0).start()
+        stream = Stream(system.url, count=36, interval=1.0).start()  # about ten after the databases are back
         time.sleep(4)
         private_postgres.stop()
         with httpx.Client(base_url=system.url, timeout=10) as client:
