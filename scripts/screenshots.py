@@ -161,9 +161,10 @@ def walk_staff(page: Page, lang: str, shoot: Callable[[str, Page], None], recove
         recovery_codes.extend(page.locator(".codes li").all_inner_texts())
     page.goto("/admin")
     shoot("staff-admin-start", page)
-    for area in ("accounts", "deliveries", "health", "audit"):
+    for area in ("accounts", "counsellors", "counsellors/1", "locations", "locations/1", "types", "types/1", "texts",
+                 "deliveries", "health", "audit"):
         page.goto(f"/admin/{area}")
-        shoot(f"staff-admin-{area}", page)
+        shoot(f"staff-admin-{area.replace('/', '-')}", page)
     page.get_by_role("button", name=sign_out).click()
 
 

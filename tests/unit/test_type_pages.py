@@ -102,20 +102,20 @@ def test_the_list_says_each_type_in_words(admin: TestClient) -> None:
     page = admin.get("/admin/types")
     assert page.status_code == 200
     text = seen(page)
-    assert ("Work and future (career) 1 hour in person, by phone 0 minutes before, 15 minutes after 1 hour 90 days "
-            "1 day and 2 hours before active Change Deactivate") in text
+    assert ("Work and future (career) Change : Work and future (career) 1 hour in person, by phone 0 minutes before, "
+            "15 minutes after 1 hour 90 days 1 day and 2 hours before active Deactivate") in text
     assert "Health (health) 45 minutes by video 5 minutes before, 5 minutes after 1 day 30 days no reminders active" \
         in text
-    assert "Safety (safety) 30 minutes in person 0 minutes before, 0 minutes after 2 hours 60 days " \
-           "1 hour 30 minutes before deactivated Change Reactivate" in text  # inactive types last
+    assert "Safety (safety) Change : Safety (safety) 30 minutes in person 0 minutes before, 0 minutes after 2 hours " \
+           "60 days 1 hour 30 minutes before deactivated Reactivate" in text  # inactive types last
     assert "they never say what an appointment is about" in text and 'href="/admin/texts"' in page.text
     assert "New appointment type" in text
 
 
 def test_the_list_speaks_german(admin: TestClient) -> None:
     text = seen(admin.get("/admin/types?lang=de"))
-    assert "Arbeit und Zukunft (career) 1 Stunde vor Ort, am Telefon 0 Minuten davor, 15 Minuten danach 1 Stunde " \
-           "90 Tage 1 Tag und 2 Stunden vorher aktiv Ändern Deaktivieren" in text
+    assert "Arbeit und Zukunft (career) Ändern : Arbeit und Zukunft (career) 1 Stunde vor Ort, am Telefon 0 Minuten " \
+           "davor, 15 Minuten danach 1 Stunde 90 Tage 1 Tag und 2 Stunden vorher aktiv Deaktivieren" in text
 
 
 def test_an_admin_creates_a_type_with_reminders_in_days_and_minutes(admin: TestClient, desk: StaffDesk) -> None:

@@ -97,6 +97,7 @@ TEXTS: dict[str, str] = {
     "topic.safety": N_("Safety"),
     "topic.psychosocial": N_("Psychosocial"),
     "topic.none": N_("General"),
+    "topic.general": N_("General"),  # the type every counsellor offers (scheduler migration 0004)
     "conversation.own_language": N_("in the client's language"),
     "conversation.mediator": N_("with a language mediator"),
     "contact_problem": N_("Texts do not reach the client; reach them another way."),
