@@ -268,6 +268,17 @@ def test_feed_issue_and_revoke_are_recorded_in_their_own_transaction_not_the_cal
         ("feed_issued", "counsellor", "3"), ("feed_revoked", "counsellor", "3")]
 
 
+def test_stopping_a_feed_that_is_stopped_already_says_so_and_records_nothing(office: Office) -> None:
+    office.sign_in("anna")
+    before = len(office.rows())
+
+    again = office.client.delete("/v1/staff/calendars/3/feed")
+
+    assert again.status_code == 404 and again.json()["code"] == "no_feed"  # the calendar exists; its feed does not
+    assert "no feed to revoke" in again.json()["detail"]
+    assert len(office.rows()) == before
+
+
 def test_the_source_is_the_client_a_trusted_proxy_names_and_never_one_a_client_claims(office: Office) -> None:
     office.sign_in("anna")
     office.client.get("/v1/staff/appointment-types", headers={"X-Forwarded-For": "203.0.113.9"})

@@ -9,7 +9,7 @@ from gateway.api.audit_trail import AuditTrailDep
 from gateway.api.deps import SettingsDep
 from gateway.api.schemas import IdPath
 from gateway.api.staff.answers import ERRORS, ask, feeds
-from gateway.api.staff.inputs import NoCalendar, today
+from gateway.api.staff.inputs import NoFeed, today
 from gateway.api.staff_deps import CalendarStaff, no_store
 from gateway.staff.audit import Action, Event, TargetKind
 from shared.contracts.staff import WeekAction, WeekAnswer
@@ -42,5 +42,5 @@ def revoke_feed(counsellor_id: IdPath, _staff: CalendarStaff, request: Request, 
     """The feed URL stops working at once."""
     if not feeds(request).revoke(counsellor_id, audit=trail.within(
             Event(Action.FEED_REVOKED, target_kind=TargetKind.COUNSELLOR, target_id=counsellor_id))):
-        raise NoCalendar("This calendar has no feed to revoke.")
+        raise NoFeed("This calendar has no feed to revoke: none was issued, or it is stopped already.")
     return Response(status_code=204)

@@ -33,6 +33,12 @@ class NoCalendar(GatewayError):
     code, status = "no_calendar", 404
 
 
+class NoFeed(GatewayError):
+    """A feed to stop that was never issued or is stopped already (the calendar itself exists)."""
+
+    code, status = "no_feed", 404
+
+
 class RuleBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     location_id: int = Field(ge=1, le=MAX_ID)
