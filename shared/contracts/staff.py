@@ -294,10 +294,10 @@ class CreateLocationAction(_Model):
 
 
 StaffAction = Annotated[
-    WeekAction | BookingsAction | BookingAction | RulesAction | SetRulesAction | AddExceptionAction | RemoveExceptionAction
-    | CancelAction | OutcomeAction | MoveAction | TypesAction | CreateTypeAction | UpdateTypeAction
-    | UpdateCounsellorAction | UpdateLocationAction | CounsellorsAction | LocationsAction | CreateCounsellorAction
-    | CreateLocationAction,
+    WeekAction | BookingsAction | BookingAction | RulesAction | SetRulesAction | AddExceptionAction
+    | RemoveExceptionAction | CancelAction | OutcomeAction | MoveAction | TypesAction | CreateTypeAction
+    | UpdateTypeAction | UpdateCounsellorAction | UpdateLocationAction | CounsellorsAction | LocationsAction
+    | CreateCounsellorAction | CreateLocationAction,
     Field(discriminator="action"),
 ]
 WRITES = frozenset({"set_rules", "add_exception", "remove_exception", "cancel", "no_show", "attended", "move",
@@ -314,10 +314,11 @@ ADMIN_READS = frozenset({"counsellors", "locations"})
 class StaffRequested(Payload):
     """gateway → scheduler: a signed-in staff member asks or changes something in a calendar.
 
-    The actions counsellors, locations, create_counsellor, create_location and booking were added to v1 later, without a new
-    version: a new member of the action union changes nothing a v1 message already held, and every earlier message
-    still parses. A scheduler older than its gateway cannot read a request with a new action (it is dead-lettered
-    and the gateway answers 503 as for a late answer), so the scheduler is deployed first, as for any new action."""
+    The actions counsellors, locations, create_counsellor, create_location and booking were added to v1 later,
+    without a new version: a new member of the action union changes nothing a v1 message already held, and every
+    earlier message still parses. A scheduler older than its gateway cannot read a request with a new action (it is
+    dead-lettered and the gateway answers 503 as for a late answer), so the scheduler is deployed first, as for any
+    new action."""
 
     message_type = "staff.requested"
     message_version = 1

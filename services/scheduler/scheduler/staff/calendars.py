@@ -16,8 +16,8 @@ from scheduler.domain.calendar_setup import check_date_range, resolve_zone
 from scheduler.domain.public_holidays import is_public_holiday
 from scheduler.staff.checks import (
     Refused,
-    appointment_of,
     StaffDeps,
+    appointment_of,
     counsellor_of,
     refuse_problems,
     today,
