@@ -105,6 +105,16 @@ class BookingsAction(_Model):
     timezone: ZoneName = "Europe/Berlin"
 
 
+class BookingAction(_Model):
+    """One booking's appointment, whatever its week, with its counsellor (added later, additively: a page about one
+    booking, such as the move picker or the number reveal, found it by reading a week and could not tell another
+    counsellor's booking from one in another week). A counsellor may read only their own; an admin any."""
+
+    action: Literal["booking"] = "booking"
+    booking_id: UUID
+    timezone: ZoneName = "Europe/Berlin"
+
+
 class RuleIn(_Model):
     """Every `weekday` (Monday = 0) at the location from `start` to `end`, local wall time."""
 
@@ -284,10 +294,10 @@ class CreateLocationAction(_Model):
 
 
 StaffAction = Annotated[
-    WeekAction | BookingsAction | RulesAction | SetRulesAction | AddExceptionAction | RemoveExceptionAction
-    | CancelAction | OutcomeAction | MoveAction | TypesAction | CreateTypeAction | UpdateTypeAction
-    | UpdateCounsellorAction | UpdateLocationAction | CounsellorsAction | LocationsAction | CreateCounsellorAction
-    | CreateLocationAction,
+    WeekAction | BookingsAction | BookingAction | RulesAction | SetRulesAction | AddExceptionAction
+    | RemoveExceptionAction | CancelAction | OutcomeAction | MoveAction | TypesAction | CreateTypeAction
+    | UpdateTypeAction | UpdateCounsellorAction | UpdateLocationAction | CounsellorsAction | LocationsAction
+    | CreateCounsellorAction | CreateLocationAction,
     Field(discriminator="action"),
 ]
 WRITES = frozenset({"set_rules", "add_exception", "remove_exception", "cancel", "no_show", "attended", "move",
@@ -304,10 +314,11 @@ ADMIN_READS = frozenset({"counsellors", "locations"})
 class StaffRequested(Payload):
     """gateway → scheduler: a signed-in staff member asks or changes something in a calendar.
 
-    The actions counsellors, locations, create_counsellor and create_location were added to v1 later, without a new
-    version: a new member of the action union changes nothing a v1 message already held, and every earlier message
-    still parses. A scheduler older than its gateway cannot read a request with a new action (it is dead-lettered
-    and the gateway answers 503 as for a late answer), so the scheduler is deployed first, as for any new action."""
+    The actions counsellors, locations, create_counsellor, create_location and booking were added to v1 later,
+    without a new version: a new member of the action union changes nothing a v1 message already held, and every
+    earlier message still parses. A scheduler older than its gateway cannot read a request with a new action (it is
+    dead-lettered and the gateway answers 503 as for a late answer), so the scheduler is deployed first, as for any
+    new action."""
 
     message_type = "staff.requested"
     message_version = 1
@@ -414,6 +425,12 @@ class BookingsData(_Model):
     bookings: list[StaffBooking]
 
 
+class BookingData(_Model):
+    counsellor_id: int
+    counsellor_alias: str
+    booking: StaffBooking
+
+
 class RuleOut(RuleIn):
     rule_id: int
 
@@ -508,6 +525,11 @@ class BookingsAnswer(_Model):
     data: BookingsData
 
 
+class BookingAnswer(_Model):
+    operation: Literal["booking"] = "booking"
+    data: BookingData
+
+
 class RulesAnswer(_Model):
     operation: Literal["set_rules", "rules"] = "set_rules"
     data: RulesData
@@ -564,12 +586,12 @@ class AlreadyDone(_Model):
     operation: Literal["already_done"] = "already_done"
 
 
-# CounsellorsAnswer and LocationsAnswer were added later to staff.answered v2: only a gateway that asks the new
-# actions gets them, so no asker meets an operation it does not know.
+# CounsellorsAnswer, LocationsAnswer and BookingAnswer were added later to staff.answered v2: only a gateway that asks
+# the new actions gets them, so no asker meets an operation it does not know.
 StaffResult = Annotated[
     WeekAnswer | BookingsAnswer | RulesAnswer | ExceptionAnswer | BookingChangeAnswer | TypesAnswer
     | AppointmentTypeAnswer | CounsellorAnswer | LocationAnswer | FeedAnswer | AlreadyDone | CounsellorsAnswer
-    | LocationsAnswer,
+    | LocationsAnswer | BookingAnswer,
     Field(discriminator="operation"),
 ]
 

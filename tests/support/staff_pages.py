@@ -37,8 +37,11 @@ from shared.contracts.staff import (
     AddExceptionAction,
     AppointmentTypeAnswer,
     AppointmentTypeData,
+    BookingAction,
+    BookingAnswer,
     BookingChangeAnswer,
     BookingChangeData,
+    BookingData,
     CancelAction,
     CreateTypeAction,
     ExceptionAnswer,
@@ -211,13 +214,16 @@ class FakeCalendars:
                                             week_start=monday, timezone=action.timezone,
                                             windows=windows(self.rules.get(action.counsellor_id, []), monday),
                                             bookings=shown, exceptions=absent))  # type: ignore[return-value]
-        assert isinstance(action, CancelAction | OutcomeAction | MoveAction)
+        assert isinstance(action, BookingAction | CancelAction | OutcomeAction | MoveAction)
         index, owner, booking = next(((i, o, b) for i, (o, b) in enumerate(self.bookings)
                                       if b.booking_id == action.booking_id), (-1, 0, None))
         if booking is None:
             raise CalendarRefused(RefusalKind.UNKNOWN, "unknown_booking", "There is no booking with this id.")
         if not staff.may_access_calendar(owner):
             raise CalendarRefused(RefusalKind.FORBIDDEN, "forbidden", "Not your calendar.")
+        if isinstance(action, BookingAction):  # a read: whatever its status or week
+            return BookingAnswer(data=BookingData(  # type: ignore[return-value]
+                counsellor_id=owner, counsellor_alias=ALIASES.get(owner, "Dora"), booking=booking))
         if booking.status != "confirmed":
             raise CalendarRefused(RefusalKind.CONFLICT, "not_confirmed", "No longer confirmed.")
         if isinstance(action, MoveAction):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -19,6 +20,7 @@ from gateway.contact_numbers import ContactNumbers, NumberWithheld
 from gateway.errors import SchedulerUnavailable
 from gateway.slots import ReplyWaiter
 from gateway.staff.audit_repository import AuditFilter
+from gateway.staff_client import CalendarRefused
 from notifier import contact_numbers
 from notifier import migrations as notifier_migrations
 from notifier.tables import Contact
@@ -28,6 +30,7 @@ from sqlmodel import Session
 from shared.contracts import ContactNumberAnswered, ContactNumberRequested, Envelope, parse, wrap
 from shared.contracts.contact_numbers import reply_key_context, reveal_context
 from shared.contracts.contacts import phone_context
+from shared.contracts.staff import RefusalKind
 from shared.crypto import DataCipher, DecryptionError, generate_box_key, generate_data_key
 from shared.db import make_engine
 from tests.support.staff_pages import NOW, StaffDesk, staff_desk, standard_calendar
@@ -154,7 +157,7 @@ def test_another_counsellors_booking_is_refused_and_the_notifier_not_asked(brows
     answer = reveal(browser, csrf)
 
     assert answer.status_code == 403
-    assert "Dieser Termin steht an dem Tag nicht in Ihrem Kalender." in seen(answer)
+    assert "Dieser Termin steht im Kalender einer anderen Beratungsperson." in seen(answer)
     assert PHONE not in answer.text and numbers.asked == []
     newest = audit_rows(desk, PHONE_BOOKING)[0]
     assert (newest.username, newest.outcome, newest.detail_json) == ("bogdan", "refused", '{"code":"not_own_booking"}')
@@ -172,7 +175,7 @@ def test_an_admin_is_refused_with_a_sentence(browser: TestClient, desk: StaffDes
 
 @pytest.mark.parametrize(("booking", "status", "says"), [
     (OFFICE_BOOKING, 409, "Das ist kein Telefontermin"),
-    (BOGDANS_BOOKING, 403, "nicht in Ihrem Kalender"),
+    (BOGDANS_BOOKING, 403, "im Kalender einer anderen Beratungsperson"),
 ])
 def test_an_office_or_foreign_booking_is_refused(browser: TestClient, numbers: FakeNumbers, booking: UUID,
                                                  status: int, says: str) -> None:
@@ -180,6 +183,31 @@ def test_an_office_or_foreign_booking_is_refused(browser: TestClient, numbers: F
 
     assert answer.status_code == status
     assert says in seen(answer) and numbers.asked == []
+
+
+def test_an_appointment_moved_to_another_week_is_still_shown_to_its_counsellor(
+        browser: TestClient, desk: StaffDesk, numbers: FakeNumbers) -> None:
+    later = datetime(2025, 4, 16, 12, 0, tzinfo=UTC)  # Wednesday two weeks on, 14:00 in Berlin
+    desk.calendars.bookings = [
+        (owner, b.model_copy(update={"start": later, "end": later + timedelta(hours=1)})
+         if b.booking_id == PHONE_BOOKING else b) for owner, b in desk.calendars.bookings]
+    answer = reveal(browser, sign_in(browser))  # the form of the day it was on before it moved
+
+    assert answer.status_code == 200
+    assert f'<a href="tel:{PHONE}">{PHONE}</a>' in answer.text
+    assert "Telefontermin am Mittwoch, 16. April um 14:00–15:00." in seen(answer)
+    assert numbers.asked == [PHONE_BOOKING]
+    assert audit_rows(desk, PHONE_BOOKING)[0].outcome == "ok"
+
+
+def test_a_booking_the_calendar_does_not_know_is_a_404_sentence_and_recorded(
+        browser: TestClient, desk: StaffDesk, numbers: FakeNumbers) -> None:
+    gone = UUID(int=77)
+    answer = reveal(browser, sign_in(browser), gone)
+
+    assert answer.status_code == 404
+    assert "Diesen Termin gibt es nicht (mehr)." in seen(answer) and numbers.asked == []
+    assert audit_rows(desk, gone)[0].detail_json == '{"code":"unknown_booking"}'
 
 
 def test_a_cancelled_phone_appointment_shows_no_number(browser: TestClient, desk: StaffDesk,
@@ -206,6 +234,19 @@ def test_a_silent_calendar_is_a_503_and_the_notifier_is_not_asked(browser: TestC
                                                                   numbers: FakeNumbers) -> None:
     desk.calendars.down = True
     answer = reveal(browser, sign_in(browser))
+
+    assert answer.status_code == 503
+    assert "Der Kalender antwortet gerade nicht" in seen(answer) and numbers.asked == []
+
+
+def test_a_booking_read_that_failed_in_the_scheduler_is_a_503_and_the_notifier_is_not_asked(
+        browser: TestClient, desk: StaffDesk, numbers: FakeNumbers, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failed(*_: object) -> None:
+        raise CalendarRefused(RefusalKind.FAILED, "internal_error", "Something went wrong in the calendar.")
+
+    csrf = sign_in(browser)
+    monkeypatch.setattr(desk.calendars, "ask", failed)
+    answer = reveal(browser, csrf)
 
     assert answer.status_code == 503
     assert "Der Kalender antwortet gerade nicht" in seen(answer) and numbers.asked == []

@@ -45,17 +45,14 @@ USERNAMES = {"counsellor": "anna", "other_counsellor": "bogdan", "admin": "admin
 class Gate(Enum):
     """Who passes. OPEN: everyone (sign-in, one-time links, the style sheet). SIGNED_IN: any staff member.
     CALENDAR: counsellor A, whose calendar or booking the row names, and admins. OWN_CALENDAR: a counsellor, on
-    their own calendar; an admin has none (404). ADMIN: admins only. PICKER: the move page's picker, which shows a
-    counsellor their own free times only and cannot know whose a booking is before it is moved (the move itself is
-    CALENDAR); so another counsellor is let through to a picker of their own times. OWN_BOOKING: counsellor A alone,
-    on their own booking: a client's number is shown to the counsellor who calls, never to an admin."""
+    their own calendar; an admin has none (404). ADMIN: admins only. OWN_BOOKING: counsellor A alone, on their own
+    booking: a client's number is shown to the counsellor who calls, never to an admin."""
 
     OPEN = "open"
     SIGNED_IN = "signed in"
     CALENDAR = "A's calendar"
     OWN_CALENDAR = "own calendar"
     ADMIN = "admin"
-    PICKER = "picker"
     OWN_BOOKING = "own booking"
 
 
@@ -66,7 +63,6 @@ EXPECTED: dict[Gate, tuple[str, str, str, str]] = {  # anonymous, counsellor A, 
     Gate.CALENDAR: (SIGN_IN, PASS, FORBIDDEN, PASS),
     Gate.OWN_CALENDAR: (SIGN_IN, PASS, PASS, NO_CALENDAR),
     Gate.ADMIN: (SIGN_IN, FORBIDDEN, FORBIDDEN, PASS),
-    Gate.PICKER: (SIGN_IN, PASS, PASS, PASS),
     Gate.OWN_BOOKING: (SIGN_IN, PASS, FORBIDDEN, FORBIDDEN),
 }
 
@@ -168,7 +164,7 @@ ROUTES: dict[str, tuple[Gate, str, dict[str, Any] | None]] = {
                                                     None),  # the reason's form only: nothing of the booking shown
     "POST /staff/appointments/{booking_id}/cancel": (Gate.CALENDAR, f"/staff/appointments/{BOOKING_OF_A}/cancel",
                                                      {}),
-    "GET /staff/bookings/{booking_id}/move": (Gate.PICKER, f"/staff/bookings/{BOOKING_OF_A}/move", None),
+    "GET /staff/bookings/{booking_id}/move": (Gate.CALENDAR, f"/staff/bookings/{BOOKING_OF_A}/move", None),
     "POST /staff/bookings/{booking_id}/move": (Gate.CALENDAR, f"/staff/bookings/{BOOKING_OF_A}/move",
                                                {"slot_id": TIME_OF_A}),
     # The client's number of A's appointment, shown once to A (an office one here: refused after the gate).

@@ -13,8 +13,10 @@ from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
+from gateway.staff.audit_repository import AuditFilter
+from gateway.staff_client import CalendarRefused
 
-from shared.contracts.staff import AddExceptionAction, MoveAction, RuleIn, SetRulesAction
+from shared.contracts.staff import AddExceptionAction, MoveAction, RefusalKind, RuleIn, SetRulesAction
 from tests.support.staff_pages import (
     ANNA,
     PASSWORD,
@@ -148,6 +150,7 @@ def test_an_admin_is_offered_every_counsellors_free_times(browser: TestClient, d
     page = browser.get(f"{MOVE}?day=2025-04-03")
     assert page.status_code == 200 and BOGDANS_TIME in page.text
     assert desk.calendars.searched[-1]["counsellor"] is None
+    assert "Jetzt: Mittwoch, 2. April, 09:00–10:00, Rostock 1" in seen(page)  # the appointment, whoever's it is
 
 
 def test_an_appointment_no_longer_confirmed_offers_no_times(browser: TestClient, desk: StaffDesk) -> None:
@@ -162,6 +165,54 @@ def test_a_move_page_for_no_booking_is_a_404_page(browser: TestClient) -> None:
     sign_in(browser)
     page = browser.get("/staff/bookings/not-a-booking/move")
     assert page.status_code == 404 and "Diesen Termin gibt es nicht (mehr)." in seen(page)
+
+
+def test_a_move_page_for_another_counsellors_booking_is_a_403_page_offering_nothing(browser: TestClient,
+                                                                                    desk: StaffDesk) -> None:
+    sign_in(browser, "bogdan")
+    page = browser.get(f"{MOVE}?on=2025-04-02")
+
+    assert page.status_code == 403
+    assert "Dieser Termin steht im Kalender einer anderen Beratungsperson." in seen(page)
+    assert "Jetzt:" not in page.text and desk.calendars.searched == []  # neither the appointment nor free times
+
+
+@pytest.mark.parametrize("admin", [False, True])
+def test_a_move_page_for_a_booking_the_calendar_does_not_know_is_a_404_page(browser: TestClient, desk: StaffDesk,
+                                                                          admin: bool) -> None:
+    if admin:
+        sign_in_admin(browser, desk)
+    else:
+        sign_in(browser)
+    page = browser.get(f"/staff/bookings/{UUID(int=77)}/move?on=2025-04-02")
+
+    assert page.status_code == 404 and "Diesen Termin gibt es nicht (mehr)." in seen(page)
+    assert desk.calendars.searched == []
+
+
+def test_a_booking_read_that_failed_in_the_scheduler_is_a_503_page(browser: TestClient, desk: StaffDesk,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    def failed(*_: object) -> None:
+        raise CalendarRefused(RefusalKind.FAILED, "internal_error", "Something went wrong in the calendar.")
+
+    sign_in(browser)
+    monkeypatch.setattr(desk.calendars, "ask", failed)
+    page = browser.get(f"{MOVE}?on=2025-04-02")
+
+    assert page.status_code == 503 and "Der Kalender antwortet gerade nicht." in seen(page)
+    assert desk.calendars.searched == []
+
+
+def test_the_picker_shows_the_appointment_now_whatever_week_the_link_was_on(browser: TestClient,
+                                                                           desk: StaffDesk) -> None:
+    sign_in(browser)
+    page = browser.get(f"{MOVE}?on=2025-04-16")  # two weeks after the appointment (a stale link, a moved one)
+
+    assert page.status_code == 200
+    assert "Termin verschieben Jetzt: Mittwoch, 2. April, 09:00–10:00, Rostock 1" in seen(page)
+    assert desk.calendars.searched[-1]["counsellor"] == "Anna"  # still only her own free times
+    rows, _ = desk.accounts.audit.page(AuditFilter(action="booking_read", target_id=WEDNESDAY), None, 1)
+    assert [(row.username, row.outcome, row.target_kind) for row in rows] == [("anna", "ok", "booking")]
 
 
 # --- absences --------------------------------------------------------------------------------------------------------

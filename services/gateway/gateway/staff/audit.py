@@ -57,6 +57,7 @@ class Action(StrEnum):
     ACCOUNTS_READ = "accounts_read"
     CALENDAR_READ = "calendar_read"
     BOOKINGS_READ = "bookings_read"
+    BOOKING_READ = "booking_read"  # one appointment, by its booking (the move picker, the number reveal)
     RULES_READ = "rules_read"
     RULES_REPLACED = "rules_replaced"
     EXCEPTION_ADDED = "exception_added"

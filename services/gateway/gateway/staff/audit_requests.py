@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from gateway.staff.audit import Action, Event, TargetKind
 from shared.contracts.staff import (
     AddExceptionAction,
+    BookingAction,
     BookingsAction,
     CancelAction,
     CounsellorsAction,
@@ -45,6 +46,8 @@ def event_of(action: StaffAction) -> Event:
             return Event(Action.BOOKINGS_READ, target_kind=counsellor, target_id=action.counsellor_id,
                          detail={"from": action.date_from.isoformat(), "to": action.date_to.isoformat(),
                                  "status": action.status})
+        case BookingAction():
+            return Event(Action.BOOKING_READ, target_kind=TargetKind.BOOKING, target_id=action.booking_id)
         case RulesAction():
             return Event(Action.RULES_READ, target_kind=counsellor, target_id=action.counsellor_id)
         case SetRulesAction():

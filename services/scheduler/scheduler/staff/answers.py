@@ -21,6 +21,8 @@ from shared.contracts.staff import (
     AddExceptionAction,
     AlreadyDone,
     AppointmentTypeAnswer,
+    BookingAction,
+    BookingAnswer,
     BookingChangeAnswer,
     BookingsAction,
     BookingsAnswer,
@@ -124,6 +126,8 @@ def _read(session: Session, request: StaffRequested, deps: StaffDeps) -> tuple[S
             return TypesAnswer(data=setup.list_types(session)), "Appointment types."
         case BookingsAction():
             return BookingsAnswer(data=calendars.bookings(session, actor, action, deps)), "Bookings."
+        case BookingAction():
+            return BookingAnswer(data=calendars.booking(session, actor, action)), "The booking."
         case RulesAction():
             return RulesAnswer(operation="rules", data=calendars.rules(session, actor, action)), "Weekly rules."
         case CounsellorsAction():

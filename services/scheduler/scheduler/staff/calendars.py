@@ -17,6 +17,7 @@ from scheduler.domain.public_holidays import is_public_holiday
 from scheduler.staff.checks import (
     Refused,
     StaffDeps,
+    appointment_of,
     counsellor_of,
     refuse_problems,
     today,
@@ -24,11 +25,13 @@ from scheduler.staff.checks import (
     within_horizon,
 )
 from scheduler.staff.describe import describe_booking, describe_exception, place
-from scheduler.tables import AvailabilityException, AvailabilityRule
+from scheduler.tables import AvailabilityException, AvailabilityRule, Counsellor
 from shared.contracts.limits import MAX_RANGE_DAYS
 from shared.contracts.staff import (
     Actor,
     AddExceptionAction,
+    BookingAction,
+    BookingData,
     BookingsAction,
     BookingsData,
     ExceptionData,
@@ -118,6 +121,16 @@ def bookings(session: Session, actor: Actor, action: BookingsAction, deps: Staff
     rows = repository.appointments_between(session, action.counsellor_id, start, end, action.status)
     return BookingsData(counsellor_id=action.counsellor_id,
                         bookings=[describe_booking(row, locations, shown) for row in rows])
+
+
+def booking(session: Session, actor: Actor, action: BookingAction) -> BookingData:
+    """One booking's appointment and its counsellor, in whichever week it lies (refused as unknown if there is no
+    such booking, as forbidden if it is another counsellor's; an admin may read any)."""
+    row = appointment_of(session, actor, action.booking_id)
+    person = session.get(Counsellor, row.counsellor_id)
+    alias = person.alias if person is not None else "?"  # the foreign key keeps it; "?" as for a missing place
+    return BookingData(counsellor_id=row.counsellor_id, counsellor_alias=alias,
+                       booking=describe_booking(row, repository.locations(session), resolve_zone(action.timezone)))
 
 
 # --- writes ----------------------------------------------------------------------------------------------------------

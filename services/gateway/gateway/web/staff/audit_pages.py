@@ -63,6 +63,7 @@ ACTION_WORDS: dict[str, str] = {
     Action.ACCOUNTS_READ: N_("Read the staff accounts"),
     Action.CALENDAR_READ: N_("Read a calendar"),
     Action.BOOKINGS_READ: N_("Read bookings"),
+    Action.BOOKING_READ: N_("Read an appointment"),
     Action.RULES_READ: N_("Read weekly hours"),
     Action.RULES_REPLACED: N_("Changed weekly hours"),
     Action.EXCEPTION_ADDED: N_("Added an absence"),

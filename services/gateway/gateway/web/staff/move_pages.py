@@ -2,9 +2,12 @@
 then one day's times (at most MAX_CHOICES a screen), then the move, which the scheduler decides (it holds the new
 time before it releases the old one). The client's move page's pieces (gateway.web.slot_rows) build the choices.
 
-Whose free times: a counsellor's own calendar only, since the scheduler refuses a counsellor's move into a
-colleague's (scheduler.staff.changes.move); an admin's, any counsellor's. Looking around is GET with the week, day
-and screen in the address (links, no script); only the move itself is a form with the session's CSRF token.
+Whose appointment: the scheduler is asked for the booking itself (a "booking" read), so the page shows it now
+whatever its week, and refuses another counsellor's booking (403) and an unknown one (404) before offering anything;
+an admin may open any. Whose free times: a counsellor's own calendar only, since the scheduler refuses a
+counsellor's move into a colleague's (scheduler.staff.changes.move); an admin's, any counsellor's. Looking around is
+GET with the week, day and screen in the address (links, no script); only the move itself is a form with the
+session's CSRF token.
 """
 
 from __future__ import annotations
@@ -35,27 +38,24 @@ from gateway.web.staff.rendering import redirect, render
 from gateway.web.staff.texts import known
 from shared.contracts import Slot
 from shared.contracts.common import SLOT_ID_PATTERN
-from shared.contracts.staff import BookingChangeAnswer, MoveAction, WeekAction, WeekAnswer
+from shared.contracts.staff import BookingAction, BookingAnswer, BookingChangeAnswer, MoveAction, RefusalKind
 
 router = APIRouter(include_in_schema=False)
 Field = Annotated[str, Form()]
 TITLE = N_("Move appointment")
 
 
-def _whose(request: Request, current: CurrentSession, booking: UUID, on: date | None, lang: str
-           ) -> tuple[str | None, AppointmentRow | None]:
+def _whose(request: Request, current: CurrentSession, booking: UUID, lang: str
+           ) -> tuple[str | None, AppointmentRow]:
     """The counsellor whose free times are offered (None: any, for an admin) and the appointment as it is now,
-    looked up in the week of `on` (the day the link was on); SchedulerUnavailable and CalendarRefused go up."""
+    asked of the scheduler by its booking, whatever week it lies in; CalendarRefused (FORBIDDEN for another
+    counsellor's, UNKNOWN for none) and SchedulerUnavailable go up."""
     staff = current.staff
-    if staff.counsellor_id is None:
-        return None, None
-    now, today, zone = local_today(request)
-    day = on or today
-    week = desk(request).calendars.ask(staff, WeekAction(
-        counsellor_id=staff.counsellor_id, week_start=day - timedelta(days=day.weekday()),
-        timezone=desk(request).settings.timezone), WeekAnswer).data
-    shown = next((appointment_row(b, lang, zone, now) for b in week.bookings if b.booking_id == booking), None)
-    return week.counsellor_alias, shown
+    now, _today, zone = local_today(request)
+    found = desk(request).calendars.ask(staff, BookingAction(
+        booking_id=booking, timezone=desk(request).settings.timezone), BookingAnswer).data
+    shown = appointment_row(found.booking, lang, zone, now)
+    return (None if staff.counsellor_id is None else found.counsellor_alias), shown
 
 
 def _picker(request: Request, lang: str, current: CurrentSession, booking_id: str, on: str, week: int,
@@ -77,12 +77,16 @@ def _picker(request: Request, lang: str, current: CurrentSession, booking_id: st
                       headers={"Retry-After": "60"}, **context)
 
     try:
-        alias, appointment = _whose(request, current, booking, shown_on, lang)
+        alias, appointment = _whose(request, current, booking, lang)
     except SchedulerUnavailable:
         return away()
-    except CalendarRefused:
-        return render("message.html", lang, 404, here=base, errors=["no_calendar"], **context)
-    if appointment is not None and appointment.state != "confirmed":
+    except CalendarRefused as refusal:
+        if refusal.kind is RefusalKind.FORBIDDEN:
+            return render("message.html", lang, 403, here=base, errors=["refused.forbidden"], **context)
+        if refusal.kind is RefusalKind.UNKNOWN:
+            return render("message.html", lang, 404, here=base, errors=["refused.unknown_booking"], **context)
+        return away()  # a read refused otherwise failed in the scheduler: nothing to show, try again
+    if appointment.state != "confirmed":
         return render("message.html", lang, 409, here=base, errors=["refused.not_confirmed"], **context)
     try:
         found: list[Slot] = desk(request).slots.search(first, first + timedelta(days=6), counsellor=alias,
@@ -95,7 +99,7 @@ def _picker(request: Request, lang: str, current: CurrentSession, booking_id: st
     context.update(
         here=f"{base}?{keep}week={week}" + (f"&day={day}" if day else ""), base=base, keep=keep, week=week,
         last_week=LAST_WEEK, on=shown_on.isoformat() if shown_on else "", current=appointment,
-        current_day=day_label(appointment.day, lang) if appointment else "",
+        current_day=day_label(appointment.day, lang),
         week_label=day_label(first, lang), groups=[], days=[], first_free=None, chosen=chosen,
         back=f"/staff/week?start={shown_on}" if shown_on else "/staff/week")
     context.update(picker_screen(found, day, part, chosen, lang, zone))

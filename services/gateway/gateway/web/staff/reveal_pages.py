@@ -2,10 +2,11 @@
 
 A deliberate click: a form with the session's CSRF token on the appointment's row, never a link, so nothing of it
 is in the browser's history, and the answer is a page (no redirect) sent with no-store. Before the notifier is
-asked, the scheduler is asked for the counsellor's own week of the row's day: the booking must be there (so it is
-this counsellor's: another counsellor's is a 403), a phone appointment, and confirmed. Admins are refused: the
-issue gives the number to the counsellor who calls, and an admin account that can read every client's number
-would be the one account worth stealing; an admin who must call takes the counsellor's place in the calendar.
+asked, the scheduler is asked for the booking itself (a "booking" read, whatever week it lies in, so an appointment
+moved to another week is still found): it must be this counsellor's (another counsellor's is a 403, an unknown
+booking a 404), a phone appointment, and confirmed. Admins are refused: the issue gives the number to the counsellor
+who calls, and an admin account that can read every client's number would be the one account worth stealing; an
+admin who must call takes the counsellor's place in the calendar.
 
 The number exists in this process only while the page is made: not in the database, a log line, a URL, a cookie or
 the audit row. Each attempt is one audit row (who, when, which booking, outcome and a refusal's code).
@@ -30,9 +31,9 @@ from gateway.web.catalogs import N_
 from gateway.web.slot_rows import day_label
 from gateway.web.staff.access import desk, form_session, language
 from gateway.web.staff.appointments import AppointmentRow, appointment_row
-from gateway.web.staff.calendar_pages import ISO_DAY, local_today, week_of
+from gateway.web.staff.calendar_pages import local_today, week_of
 from gateway.web.staff.rendering import render
-from shared.contracts.staff import WeekAction, WeekAnswer
+from shared.contracts.staff import BookingAction, BookingAnswer, RefusalKind
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -82,7 +83,7 @@ def _record(request: Request, current: CurrentSession, booking: UUID | None, out
 
 @router.post("/staff/appointments/{booking_id}/number", response_class=HTMLResponse)
 def show_number(request: Request, booking_id: str, csrf: Field = "", view: Field = "day", start: Field = "",
-                on: Field = "", lang: Field = "") -> Response:
+                lang: Field = "") -> Response:
     lang = language(request, lang)
     current = form_session(request, lang, csrf)
     if isinstance(current, Response):
@@ -101,19 +102,18 @@ def show_number(request: Request, booking_id: str, csrf: Field = "", view: Field
         return refused("unknown_booking", None)
     if staff.counsellor_id is None or staff.is_admin:
         return refused("not_the_counsellor", booking)
-    day = date.fromisoformat(on) if ISO_DAY.match(on) and week_of(on, today) else today
     try:
         # A check before the look this page records itself: one audit row per attempt, not two.
-        week = desk(request).calendars.ask(staff, WeekAction(
-            counsellor_id=staff.counsellor_id, week_start=day - timedelta(days=day.weekday()),
-            timezone=desk(request).settings.timezone), WeekAnswer, audited=False).data
+        found = desk(request).calendars.ask(staff, BookingAction(
+            booking_id=booking, timezone=desk(request).settings.timezone), BookingAnswer, audited=False).data.booking
     except SchedulerUnavailable:
         return refused("scheduler_away", booking, Outcome.UNANSWERED)
-    except CalendarRefused:
-        return refused("not_own_booking", booking)
-    found = next((b for b in week.bookings if b.booking_id == booking), None)
-    if found is None:
-        return refused("not_own_booking", booking)
+    except CalendarRefused as refusal:
+        if refusal.kind is RefusalKind.UNKNOWN:
+            return refused("unknown_booking", booking)
+        if refusal.kind is RefusalKind.FORBIDDEN:
+            return refused("not_own_booking", booking)
+        return refused("scheduler_away", booking)  # the read failed in the scheduler: nothing to check against
     if found.location.kind != "phone":
         return refused("not_phone", booking)
     if found.status != "confirmed":
