@@ -7,6 +7,7 @@ notifier are fakes (tests/support/staff_pages)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import get_args
@@ -174,6 +175,23 @@ def test_each_wrong_field_is_said_at_it_and_nothing_is_made(admin: TestClient, d
     typed = new_type(**changed)  # what was typed comes back for correcting
     assert f'name="horizon_days" type="text" inputmode="numeric" value="{typed["horizon_days"]}"' in response.text
     assert f'name="reminder1" type="text" inputmode="numeric" value="{typed["reminder1"]}"' in response.text
+
+
+@pytest.mark.parametrize(("changed", "group", "control"), [
+    ({"modes": []}, "modes", r'<input type="checkbox" name="modes"[^>]*>'),
+    ({"reminder1": "10"}, "reminders", r'<input id="reminder\d" name="reminder\d"[^>]*>'),
+])
+def test_a_wrong_group_describes_each_of_its_controls_the_focus_lands_on(
+        admin: TestClient, changed: dict[str, str], group: str, control: str) -> None:
+    """The group's first control takes the focus, and a screen reader says the focused control's description: the
+    sentence must be each control's, not only the fieldset's (Chromium found the focused one described by nothing)."""
+    response = admin.post("/admin/types", data={"csrf": csrf(admin), **new_type(**changed)})
+
+    assert response.status_code == 422
+    controls = re.findall(control, response.text)
+    assert controls and all(f'aria-invalid="true" aria-describedby="{group}-error"' in one for one in controls)
+    assert controls[0].endswith(" autofocus>")
+    assert f'<fieldset class="{group}">' in response.text  # described once, at the control
 
 
 def test_every_wrong_field_at_once_is_said_at_each(admin: TestClient) -> None:
