@@ -229,6 +229,19 @@ def test_a_counsellor_sees_a_phone_appointments_number_once_and_nowhere_else(chr
             while page.go_back() is not None:
                 history.append(page.url)
             assert all(PHONE[3:] not in step for step in history), history
+
+            # From the week, while the text service is away: a sentence in place of the number, and back to the week.
+            numbers.down = True
+            page.goto("/staff/week")
+            expect(page.get_by_role("heading", name="Meine Woche", level=1)).to_be_visible()
+            audit("my week", page)
+            page.get_by_role("button", name="Nummer der Person zeigen").click()
+            expect(page.get_by_role("alert")).to_contain_text("Der SMS-Dienst antwortet gerade nicht")
+            expect(page.get_by_role("link", name=PHONE)).to_have_count(0)
+            audit("the number refused", page)
+            page.get_by_role("link", name="Zurück zum Kalender").click()
+            expect(page.get_by_role("heading", name="Meine Woche", level=1)).to_be_visible()
+            assert numbers.asked == [PHONE_BOOKING, PHONE_BOOKING]
         finally:
             context.close()
 
