@@ -79,6 +79,9 @@ def test_an_admin_adds_a_location_and_a_counsellor_changes_reminders_and_reads_t
             page.get_by_label("Code").fill(desk.code("admin"))
             page.get_by_role("button", name="Anmelden").click()
 
+            expect(page.get_by_role("heading", name="Verwaltung", level=1)).to_be_visible()
+            audit("admin", page)
+
             # --- a location: wrong alias first, said at the field, then right ---
             page.get_by_role("link", name="Orte", exact=True).last.click()
             expect(page.get_by_role("heading", name="Orte", level=1)).to_be_visible()
