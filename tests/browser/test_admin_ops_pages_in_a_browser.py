@@ -53,6 +53,7 @@ from shared.messaging import Publisher, broker_connection, make_celery, queues_f
 from shared.settings import load_settings
 from tests.support.browser import DESKTOP, AxeAudit, RequestLog
 from tests.support.dead_letters import take_dead_letters
+from tests.support.logs import logging_kept
 from tests.support.server import serving
 from tests.support.staff_pages import NOW, PASSWORD, StaffDesk, staff_desk
 from tests.support.system import poll
@@ -133,8 +134,9 @@ def office(tmp_path: Path, twilio_mock_url: str) -> Iterator[Office]:
                                                             BERLIN)
         listener.start()
         try:
-            with start_worker(notifier.celery, pool="solo", perform_ping_check=False, shutdown_timeout=20,
-                              queues=",".join(queue.name for queue in queues_for("notifier", settings))):
+            with logging_kept(), start_worker(
+                    notifier.celery, pool="solo", perform_ping_check=False, shutdown_timeout=20,
+                    queues=",".join(queue.name for queue in queues_for("notifier", settings))):
                 verdicts: dict[int, Verdict] = {1: "answer_401", 2: "answer_429"}
                 twilio.on_post = lambda n: verdicts.get(n, "forward")
                 book(publisher, settings, LOCKED_OUT)

@@ -530,7 +530,7 @@ def test_a_revoked_feed_is_404_and_a_reissued_one_replaces_it(public: httpx.Clie
     assert anna.delete(f"/v1/staff/calendars/{ANNA}/feed").status_code == 204
 
     assert_problem(public.get(f"/v1/feeds/{second}.ics"), 404, "not_found", "no calendar feed")
-    assert_problem(anna.delete(f"/v1/staff/calendars/{ANNA}/feed"), 404, "no_calendar")
+    assert_problem(anna.delete(f"/v1/staff/calendars/{ANNA}/feed"), 404, "no_feed")
 
 
 # --- once per request, all or nothing (the scheduler's handler on its own database) ----------------------------------
