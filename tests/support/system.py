@@ -114,13 +114,16 @@ class System:
         raise RuntimeError("gateway not ready:\n" + self.log("gateway")[-3000:])
 
     def stop(self, *roles: str, sig: int = signal.SIGTERM) -> None:
-        for role in roles or tuple(self.processes):
-            process = self.processes.get(role)
-            if process is None or process.poll() is not None:
-                continue
+        """Signal every role named (all by default) at once, then wait for each, killing one that takes over 20 s.
+        At once, not one after the other: each takes seconds to shut down, which a teardown paid for in sum."""
+        running = [process for role in roles or tuple(self.processes)
+                   if (process := self.processes.get(role)) is not None and process.poll() is None]
+        for process in running:
             os.killpg(process.pid, sig)
+        deadline = time.monotonic() + 20
+        for process in running:
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
