@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.web.slot_rows import day_label
 from gateway.web.staff.catalogs import language_label
-from gateway.web.staff.rendering import say
-from gateway.web.staff.texts import TEXTS
+from gateway.web.staff.rendering import named, say
 from shared.contracts.staff import StaffBooking
 
 
@@ -43,10 +42,6 @@ class Day:
     appointments: list[AppointmentRow]
 
 
-def _named(lang: str, key: str, fallback: str) -> str:
-    return say(lang, key) if key in TEXTS else fallback
-
-
 def appointment_row(booking: StaffBooking, lang: str, zone: ZoneInfo, now: datetime) -> AppointmentRow:
     start, end = booking.start.astimezone(zone), booking.end.astimezone(zone)
     topic = booking.topic or "none"
@@ -59,11 +54,11 @@ def appointment_row(booking: StaffBooking, lang: str, zone: ZoneInfo, now: datet
     confirmed = booking.status == "confirmed"
     return AppointmentRow(
         booking_id=booking.booking_id, day=start.date(), time=f"{start:%H:%M}–{end:%H:%M}",
-        place=booking.location.alias, mode=_named(lang, f"mode.{booking.location.kind}", booking.location.kind),
-        kind=f"{_named(lang, f'topic.{topic}', topic)}, {minutes} min",
+        place=booking.location.alias, mode=named(lang, "mode", booking.location.kind),
+        kind=f"{named(lang, 'topic', topic)}, {minutes} min",
         language=language_label(booking.language, lang), mediator=booking.conversation == "mediator",
         conversation=say(lang, f"conversation.{booking.conversation}"),
-        status=_named(lang, f"status.{booking.status}", booking.status), state=booking.status, attention=attention,
+        status=named(lang, "status", booking.status), state=booking.status, attention=attention,
         may_record_outcome=confirmed and booking.start <= now, may_cancel=confirmed and booking.start > now,
         may_show_number=confirmed and booking.location.kind == "phone")
 

@@ -22,7 +22,7 @@ from gateway.staff_client import AlreadyCarriedOut, CalendarRefused
 from gateway.web.catalogs import N_
 from gateway.web.slot_rows import day_label
 from gateway.web.staff.access import current_session, desk, form_session, language, to_sign_in
-from gateway.web.staff.rendering import redirect, render, say
+from gateway.web.staff.rendering import named, redirect, render, say
 from gateway.web.staff.texts import TEXTS
 from shared.contracts.staff import RuleIn, RulesAction, RulesAnswer, SetRulesAction, StaffLocation
 
@@ -101,7 +101,7 @@ def _read(form: FormData, places: dict[str, StaffLocation]) -> list[Row]:
 
 
 def _mode(place: StaffLocation, lang: str) -> str:
-    return say(lang, f"mode.{place.kind}") if f"mode.{place.kind}" in TEXTS else place.kind
+    return named(lang, "mode", place.kind)
 
 
 def _preview(rows: list[Row], places: dict[str, StaffLocation], lang: str) -> list[tuple[str, list[str]]]:

@@ -41,6 +41,13 @@ def say(language: str, key: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
+def named(language: str, kind: str, code: str) -> str:
+    """A code in words where the pages have them (`named(lang, "mode", "phone")`: "by phone"), else the code
+    itself: a topic or place kind an admin made up has no text of ours."""
+    key = f"{kind}.{code}"
+    return say(language, key) if key in TEXTS else code
+
+
 def render(template: str, lang: str, status: int = 200, *, here: str, errors: list[str] | None = None,
            headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
     """The page. `errors` are text keys: one about a field is said next to it (which takes the focus), the rest

@@ -25,8 +25,7 @@ from gateway.staff_client import AlreadyCarriedOut, CalendarRefused
 from gateway.web.catalogs import N_
 from gateway.web.staff.access import admin_form_session, admin_only, desk, language, to_sign_in
 from gateway.web.staff.catalogs import language_label
-from gateway.web.staff.rendering import redirect, render, say
-from gateway.web.staff.texts import TEXTS
+from gateway.web.staff.rendering import named, redirect, render, say
 from shared.contracts.staff import (
     CounsellorAnswer,
     CounsellorData,
@@ -105,10 +104,6 @@ def _notice(done: str | None) -> str | None:
     return f"setup.{done}" if done in DONE else None
 
 
-def _words(lang: str, prefix: str, code: str) -> str:
-    return say(lang, f"{prefix}.{code}") if f"{prefix}.{code}" in TEXTS else code
-
-
 def _alias(text: str) -> str | None:
     try:
         return ALIAS.validate_python(" ".join(text.split()))
@@ -182,8 +177,8 @@ def _choices(request: Request, lang: str, current: CurrentSession, people: list[
     topics = ({t.topic for t in types} | {topic for person in people for topic in person.topics}) - {GENERAL_TOPIC}
     return Choices(
         languages=[(code, language_label(code, lang)) for code in LANGUAGES],
-        topics=sorted(((code, _words(lang, "topic", code)) for code in topics), key=lambda item: item[1]),
-        places=[(str(p.location_id), f"{p.alias} ({_words(lang, 'mode', p.kind)})"
+        topics=sorted(((code, named(lang, "topic", code)) for code in topics), key=lambda item: item[1]),
+        places=[(str(p.location_id), f"{p.alias} ({named(lang, 'mode', p.kind)})"
                  + ("" if p.active else f", {say(lang, 'setup.inactive')}")) for p in places],
         place_alias={p.location_id: p.alias for p in places})
 
@@ -191,7 +186,7 @@ def _choices(request: Request, lang: str, current: CurrentSession, people: list[
 def _counsellor_row(person: CounsellorData, lang: str, choices: Choices) -> dict[str, Any]:
     return {"id": person.counsellor_id, "alias": person.alias, "active": person.active,
             "languages": ", ".join(language_label(code, lang) for code in person.languages),
-            "topics": ", ".join(_words(lang, "topic", code) for code in person.topics if code != GENERAL_TOPIC),
+            "topics": ", ".join(named(lang, "topic", code) for code in person.topics if code != GENERAL_TOPIC),
             "places": ", ".join(choices.place_alias.get(i, str(i)) for i in person.location_ids),
             "daily_cap": str(person.daily_cap) if person.daily_cap else say(lang, "setup.no_limit")}
 
@@ -365,7 +360,7 @@ def _location_form(town: str, kind: str, alias: str, address: str, directions: s
 
 
 def _kinds(lang: str) -> list[tuple[str, str]]:
-    return [(kind, _words(lang, "mode", kind)) for kind in MODES]
+    return [(kind, named(lang, "mode", kind)) for kind in MODES]
 
 
 def _locations_page(request: Request, lang: str, current: CurrentSession, status: int = 200,
@@ -377,7 +372,7 @@ def _locations_page(request: Request, lang: str, current: CurrentSession, status
         return _away(lang, current, LOCATIONS, LOCATIONS_TITLE, away.key)
     return render("locations.html", lang, status, here=LOCATIONS, errors=errors, staff=current.staff,
                   csrf=current.csrf_token, notice=notice, kinds=_kinds(lang), form=entered or LocationForm(),
-                  places=[{"id": p.location_id, "town": p.town, "kind": _words(lang, "mode", p.kind),
+                  places=[{"id": p.location_id, "town": p.town, "kind": named(lang, "mode", p.kind),
                            "alias": p.alias, "active": p.active} for p in places])
 
 
@@ -428,7 +423,7 @@ def _location_page(request: Request, lang: str, current: CurrentSession, locatio
     if place is None:
         return _not_found(lang, current, here, LOCATIONS_TITLE, "setup.location_not_found")
     return render("location.html", lang, status, here=here, errors=errors, staff=current.staff,
-                  csrf=current.csrf_token, place=place, kind=_words(lang, "mode", place.kind),
+                  csrf=current.csrf_token, place=place, kind=named(lang, "mode", place.kind),
                   form=entered or LocationForm.of(place))
 
 

@@ -27,7 +27,7 @@ from gateway.staff.accounts import CurrentSession
 from gateway.staff_client import AlreadyCarriedOut, CalendarRefused
 from gateway.web.catalogs import N_
 from gateway.web.staff.access import admin_form_session, admin_only, desk, language, to_sign_in
-from gateway.web.staff.rendering import redirect, render, say
+from gateway.web.staff.rendering import named, redirect, render, say
 from gateway.web.staff.texts import TEXTS, known
 from shared.contracts.staff import (
     MAX_REMINDERS,
@@ -198,7 +198,7 @@ class TypeRow:
 
 
 def _row(kind: AppointmentTypeData, lang: str) -> TypeRow:
-    modes = [say(lang, f"mode.{mode}") if f"mode.{mode}" in TEXTS else mode for mode in kind.modes]
+    modes = [named(lang, "mode", mode) for mode in kind.modes]
     return TypeRow(kind, topic_words(kind.topic, lang), _span(kind.duration_minutes, lang), ", ".join(modes),
                    _span(kind.buffer_before_minutes, lang), _span(kind.buffer_after_minutes, lang),
                    _span(kind.min_notice_minutes, lang),
